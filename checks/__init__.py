@@ -1,0 +1,20 @@
+"""The HIPAA check catalog: importing this package registers and validates every check."""
+
+from __future__ import annotations
+
+from checks import (  # noqa: F401 - imported for their registrations
+    appservice,
+    compute,
+    edge,
+    governance,
+    keyvault,
+    monitoring,
+    network,
+    sql,
+    storage,
+)
+from checks.registry import FAILURE_PATTERNS, Check, registered, validate
+
+CATALOG: dict[str, Check] = validate(registered())
+
+__all__ = ["CATALOG", "FAILURE_PATTERNS", "Check"]

@@ -1,0 +1,1 @@
+"""appservice checks (filled in by the catalog work)."""

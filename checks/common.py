@@ -1,0 +1,196 @@
+"""Helpers shared by check modules. Pure: they read a Snapshot and never do I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from shared.findings import Result, failed, passed
+from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
+
+
+class Evidence:
+    """Records every value a check looked at, keyed by its JSON path.
+
+    A property that ARM left out is recorded as ``{"absent": true, "assumed": <default>}`` so an
+    auditor can see which verdicts rest on Azure's documented defaults.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.values: dict[str, Any] = {}
+
+    def read(self, path: str, default: Any = None) -> Any:
+        value = lookup(self.snapshot.resource, path, MISSING)
+        if value is MISSING:
+            self.values[path] = {"absent": True, "assumed": default}
+            return default
+        self.values[path] = value
+        return value
+
+    def prop(self, path: str, default: Any = None) -> Any:
+        return self.read(f"properties.{path}", default)
+
+    def note(self, path: str, value: Any) -> Any:
+        self.values[path] = value
+        return value
+
+    def passed(self, reason: str) -> Result:
+        return passed(reason, self.values)
+
+    def failed(self, reason: str) -> Result:
+        return failed(reason, self.values)
+
+
+def as_list(value: Any, where: str) -> list[Any]:
+    """``value`` as a list (None → []); anything else that is not a list is malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedResource(f"{where} is {type(value).__name__}, expected a list")
+    return value
+
+
+def as_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise MalformedResource(f"{where} is {value!r}, expected true or false")
+
+
+# --- network ---------------------------------------------------------------------------------
+
+INTERNET_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0"})
+MANAGEMENT_PORTS: tuple[tuple[int, int], ...] = ((22, 22), (3389, 3389), (5985, 5986))
+
+
+def is_internet_source(prefix: Any) -> bool:
+    """True for sources that mean "anyone on the Internet" in an NSG rule."""
+    return isinstance(prefix, str) and prefix.strip().lower() in INTERNET_SOURCES
+
+
+def rule_sources(rule_props: Mapping[str, Any]) -> list[str]:
+    sources = [rule_props.get("sourceAddressPrefix")]
+    sources += as_list(rule_props.get("sourceAddressPrefixes"), "sourceAddressPrefixes")
+    return [s for s in sources if isinstance(s, str) and s]
+
+
+def port_ranges(rule_props: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """Destination port ranges of a rule as inclusive (low, high) pairs; ``*`` is 0-65535."""
+    raw = [rule_props.get("destinationPortRange")]
+    raw += as_list(rule_props.get("destinationPortRanges"), "destinationPortRanges")
+    ranges: list[tuple[int, int]] = []
+    for item in raw:
+        if item is None or item == "":
+            continue
+        text = str(item).strip()
+        if text == "*":
+            ranges.append((0, 65535))
+            continue
+        low, _, high = text.partition("-")
+        try:
+            lo, hi = int(low), int(high or low)
+        except ValueError:
+            raise MalformedResource(f"destination port {item!r} is not a port or range") from None
+        ranges.append((min(lo, hi), max(lo, hi)))
+    return ranges
+
+
+def overlaps(ranges: Iterable[tuple[int, int]], targets: Iterable[tuple[int, int]]) -> bool:
+    return any(lo <= t_hi and t_lo <= hi for lo, hi in ranges for t_lo, t_hi in targets)
+
+
+def is_private_prefix(prefix: str) -> bool:
+    try:
+        return ipaddress.ip_network(prefix, strict=False).is_private
+    except ValueError:
+        return False
+
+
+def inbound_internet_allow_rules(snapshot: Snapshot) -> list[tuple[str, Mapping[str, Any]]]:
+    """(name, properties) of the NSG's own inbound Allow rules whose source is the Internet."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    rules = as_list(snapshot.prop("securityRules"), "properties.securityRules")
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            raise MalformedResource(f"properties.securityRules[{index}] is not an object")
+        props = rule.get("properties", {})
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"properties.securityRules[{index}].properties is not an object")
+        if str(props.get("direction", "")).lower() != "inbound":
+            continue
+        if str(props.get("access", "")).lower() != "allow":
+            continue
+        if any(is_internet_source(s) for s in rule_sources(props)):
+            out.append((str(rule.get("name", f"#{index}")), props))
+    return out
+
+
+# --- diagnostic settings ---------------------------------------------------------------------
+
+AUDIT_GROUPS = frozenset({"audit", "alllogs"})
+
+
+def _enabled_log_names(setting: Mapping[str, Any], index: int, key: str) -> set[str]:
+    props = setting.get("properties", {})
+    if not isinstance(props, Mapping):
+        raise MalformedResource(f"related.{key}[{index}].properties is not an object")
+    names: set[str] = set()
+    for log in as_list(props.get("logs"), f"related.{key}[{index}].properties.logs"):
+        if not isinstance(log, Mapping) or not log.get("enabled"):
+            continue
+        for field in ("categoryGroup", "category"):
+            value = log.get(field)
+            if isinstance(value, str) and value:
+                names.add(value.lower())
+    return names
+
+
+def _destinations(setting: Mapping[str, Any]) -> dict[str, str]:
+    props = setting.get("properties", {})
+    out: dict[str, str] = {}
+    for field in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId"):
+        value = props.get(field) if isinstance(props, Mapping) else None
+        if isinstance(value, str) and value.strip():
+            out[field] = value
+    return out
+
+
+def audit_logs_result(
+    snapshot: Snapshot,
+    categories: Iterable[str],
+    what: str,
+    key: str = "diagnostic_settings",
+    retained_destinations: Iterable[str] = ("workspaceId", "storageAccountId"),
+) -> Result:
+    """PASS when a diagnostic setting sends audit logs to a retained destination.
+
+    Audit logs are the ``audit`` or ``allLogs`` category group, or any of ``categories``. A
+    retained destination is a Log Analytics workspace or a storage account: an Event Hub alone
+    streams logs away but keeps nothing for the six years §164.316(b)(2) asks.
+    """
+    wanted = AUDIT_GROUPS | {c.lower() for c in categories}
+    retained = set(retained_destinations)
+    evidence: dict[str, Any] = {}
+    settings = snapshot.docs(key)
+    for index, setting in enumerate(settings):
+        logs = _enabled_log_names(setting, index, key)
+        dests = _destinations(setting)
+        evidence[f"related.{key}[{index}]"] = {
+            "name": setting.get("name"),
+            "enabled_logs": sorted(logs),
+            "destinations": sorted(dests),
+        }
+        if logs & wanted and retained & dests.keys():
+            return passed(
+                f"Diagnostic setting {setting.get('name')!r} sends {what} to "
+                f"{', '.join(sorted(retained & dests.keys()))}.",
+                evidence,
+            )
+    if not settings:
+        evidence[f"related.{key}"] = []
+        return failed(f"No diagnostic setting exists, so {what} are not collected.", evidence)
+    return failed(
+        f"No diagnostic setting sends {what} to a Log Analytics workspace or storage account.",
+        evidence,
+    )

@@ -1,0 +1,1 @@
+"""edge checks (filled in by the catalog work)."""

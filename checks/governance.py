@@ -1,0 +1,1 @@
+"""governance checks (filled in by the catalog work)."""

@@ -1,0 +1,1 @@
+"""keyvault checks (filled in by the catalog work)."""

@@ -1,0 +1,1 @@
+"""monitoring checks (filled in by the catalog work)."""

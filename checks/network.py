@@ -1,0 +1,1 @@
+"""network checks (filled in by the catalog work)."""

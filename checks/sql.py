@@ -1,0 +1,1 @@
+"""sql checks (filled in by the catalog work)."""

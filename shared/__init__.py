@@ -1,0 +1,1 @@
+"""phiguard engine: one package that the Functions triggers, the CLI and the tests all drive."""

@@ -1,0 +1,111 @@
+"""The evaluation engine: Snapshot in, findings out. Functions, CLI and tests all drive this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from checks import CATALOG, Check
+from shared.findings import Finding, Result, Status
+from shared.phi_scope import PhiScope
+from shared.resource_id import ResourceIdError
+from shared.snapshot import MalformedResource, Snapshot
+
+_REASON_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class NotAssessed:
+    check_id: str
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The verdicts for one resource.
+
+    ``not_assessed`` lists applicable checks whose related documents the snapshot lacks: they
+    are neither passed nor failed, and callers should say so rather than count them as PASS.
+    """
+
+    resource_id: str
+    resource_type: str
+    phi: bool
+    findings: tuple[Finding, ...]
+    not_assessed: tuple[NotAssessed, ...] = ()
+
+
+@dataclass
+class Engine:
+    catalog: Mapping[str, Check] = field(default_factory=lambda: CATALOG)
+    phi_scope: PhiScope = field(default_factory=PhiScope)
+    _by_type: dict[tuple[str, bool], tuple[Check, ...]] = field(default_factory=dict, repr=False)
+
+    def checks_for(self, resource_type: str, phi: bool) -> tuple[Check, ...]:
+        """Checks that apply to a resource type; ``phi_only`` ones only to PHI resources."""
+        cache_key = (resource_type.lower(), phi)
+        found = self._by_type.get(cache_key)
+        if found is None:
+            found = tuple(
+                c for c in self.catalog.values()
+                if cache_key[0] in c.resource_types and (phi or not c.phi_only)
+            )
+            self._by_type[cache_key] = found
+        return found
+
+    def needs_for(self, resource_type: str, phi: bool) -> set[str]:
+        """The related documents the reader must fetch for this resource, and nothing else."""
+        return {n for c in self.checks_for(resource_type, phi) for n in c.needs}
+
+    def supported_types(self) -> set[str]:
+        return {t for c in self.catalog.values() for t in c.resource_types}
+
+    def evaluate(self, snapshot: Snapshot) -> Evaluation:
+        phi = self.phi_scope.is_phi(snapshot)
+        try:
+            rtype = snapshot.type
+        except ResourceIdError as exc:
+            raise MalformedResource(f"$.type: {exc}") from None
+        findings: list[Finding] = []
+        skipped: list[NotAssessed] = []
+        for item in self.checks_for(rtype, phi):
+            missing = tuple(n for n in item.needs if not snapshot.has(n))
+            if missing:
+                skipped.append(NotAssessed(item.id, missing))
+                continue
+            result = run_check(item, snapshot)
+            findings.append(
+                Finding(
+                    resource_id=snapshot.id,
+                    resource_type=rtype,
+                    check_id=item.id,
+                    status=result.status,
+                    severity=item.severity,
+                    hipaa=item.hipaa,
+                    title=item.title,
+                    reason=result.reason,
+                    evidence=result.evidence,
+                    phi=phi,
+                )
+            )
+        return Evaluation(snapshot.id, rtype, phi, tuple(findings), tuple(skipped))
+
+    def evaluate_all(self, snapshots: Iterable[Snapshot]) -> list[Evaluation]:
+        return [self.evaluate(s) for s in snapshots]
+
+
+def run_check(item: Check, snapshot: Snapshot) -> Result:
+    """Runs one check; a check that raises or returns garbage becomes an ERROR, never a crash."""
+    try:
+        result = item.func(snapshot)
+    except MalformedResource as exc:
+        return Result(Status.ERROR, _short(f"Malformed resource: {exc}."), {})
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the run
+        return Result(Status.ERROR, _short(f"Check raised {type(exc).__name__}: {exc}."), {})
+    if not isinstance(result, Result) or not isinstance(result.status, Status):
+        return Result(Status.ERROR, f"Check returned {type(result).__name__}, not a Result.", {})
+    return result
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"

@@ -1,0 +1,81 @@
+"""Check results and findings: the shapes every output (CLI, API, store, exports) uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "PASS"  # noqa: S105 - a status name, not a password
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+class Severity(StrEnum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    INFO = "INFO"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check returns: a status, one sentence saying why, and the values it looked at.
+
+    ``evidence`` maps a JSON path (in the resource, or ``related.<key>...``) to the observed value;
+    a missing property appears as the default the check assumed, marked ``"(default)"``.
+    """
+
+    status: Status
+    reason: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+def passed(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
+    return Result(Status.PASS, reason, dict(evidence or {}))
+
+
+def failed(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
+    return Result(Status.FAIL, reason, dict(evidence or {}))
+
+
+def not_applicable(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
+    return Result(Status.NOT_APPLICABLE, reason, dict(evidence or {}))
+
+
+@dataclass(frozen=True)
+class Finding:
+    resource_id: str
+    resource_type: str
+    check_id: str
+    status: Status
+    severity: Severity
+    hipaa: tuple[str, ...]
+    title: str
+    reason: str
+    evidence: Mapping[str, Any]
+    phi: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding shape of DESIGN.md, used by ``--format json``, the API and exports."""
+        return {
+            "resource_id": self.resource_id,
+            "resource_type": self.resource_type,
+            "check_id": self.check_id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "hipaa": list(self.hipaa),
+            "title": self.title,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+            "phi": self.phi,
+        }
