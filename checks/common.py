@@ -116,7 +116,9 @@ def inbound_internet_allow_rules(snapshot: Snapshot) -> list[tuple[str, Mapping[
             raise MalformedResource(f"properties.securityRules[{index}] is not an object")
         props = rule.get("properties", {})
         if not isinstance(props, Mapping):
-            raise MalformedResource(f"properties.securityRules[{index}].properties is not an object")
+            raise MalformedResource(
+                f"properties.securityRules[{index}].properties is not an object"
+            )
         if str(props.get("direction", "")).lower() != "inbound":
             continue
         if str(props.get("access", "")).lower() != "allow":

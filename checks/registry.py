@@ -31,7 +31,14 @@ FAILURE_PATTERNS: dict[str, str] = {
 }
 
 SERVICES = (
-    "storage", "network", "keyvault", "sql", "monitoring", "appservice", "edge", "compute",
+    "storage",
+    "network",
+    "keyvault",
+    "sql",
+    "monitoring",
+    "appservice",
+    "edge",
+    "compute",
     "governance",
 )
 
@@ -96,7 +103,7 @@ def register_policy_definitions(definitions: dict[str, str]) -> None:
 
 def check(
     *,
-    id: str,  # noqa: A002 - the contract's field name
+    id: str,
     title: str,
     severity: Severity,
     resource_types: Iterable[str],
@@ -154,9 +161,13 @@ def _problems(item: Check, func_name: str, seen: set[str]) -> list[str]:
         problems.append("cites no HIPAA section")
     problems += [f"unknown HIPAA citation {c!r}" for c in item.hipaa if c not in SECTIONS]
     known_policy = BUILT_IN.keys() | _EXTRA_POLICY.keys()
-    problems += [f"unknown Azure Policy id {p!r}" for p in item.azure_policy if p not in known_policy]
+    problems += [
+        f"unknown Azure Policy id {p!r}" for p in item.azure_policy if p not in known_policy
+    ]
     problems += [f"unknown related document {n!r}" for n in item.needs if n not in RELATED]
-    problems += [f"unknown failure pattern {p!r}" for p in item.patterns if p not in FAILURE_PATTERNS]
+    problems += [
+        f"unknown failure pattern {p!r}" for p in item.patterns if p not in FAILURE_PATTERNS
+    ]
     if not item.guidance.strip():
         problems.append("no guidance")
     if not (item.func.__doc__ or "").strip():

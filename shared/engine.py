@@ -47,7 +47,8 @@ class Engine:
         found = self._by_type.get(cache_key)
         if found is None:
             found = tuple(
-                c for c in self.catalog.values()
+                c
+                for c in self.catalog.values()
                 if cache_key[0] in c.resource_types and (phi or not c.phi_only)
             )
             self._by_type[cache_key] = found
@@ -100,7 +101,7 @@ def run_check(item: Check, snapshot: Snapshot) -> Result:
         result = item.func(snapshot)
     except MalformedResource as exc:
         return Result(Status.ERROR, _short(f"Malformed resource: {exc}."), {})
-    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the run
+    except Exception as exc:
         return Result(Status.ERROR, _short(f"Check raised {type(exc).__name__}: {exc}."), {})
     if not isinstance(result, Result) or not isinstance(result.status, Status):
         return Result(Status.ERROR, f"Check returned {type(result).__name__}, not a Result.", {})

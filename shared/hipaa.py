@@ -69,8 +69,11 @@ _SECTIONS: tuple[tuple[str, str, Kind], ...] = (
     ("164.312(a)(2)(iv)", "Encryption and decryption", "addressable"),
     ("164.312(b)", "Audit controls", "standard"),
     ("164.312(c)(1)", "Integrity", "standard"),
-    ("164.312(c)(2)", "Mechanism to authenticate electronic protected health information",
-     "addressable"),
+    (
+        "164.312(c)(2)",
+        "Mechanism to authenticate electronic protected health information",
+        "addressable",
+    ),
     ("164.312(d)", "Person or entity authentication", "standard"),
     ("164.312(e)(1)", "Transmission security", "standard"),
     ("164.312(e)(2)(i)", "Integrity controls", "addressable"),
@@ -101,7 +104,9 @@ def section(citation: str) -> Section:
     try:
         return SECTIONS[citation]
     except KeyError:
-        raise KeyError(f"unknown HIPAA citation {citation!r} (not in shared.hipaa.SECTIONS)") from None
+        raise KeyError(
+            f"unknown HIPAA citation {citation!r} (not in shared.hipaa.SECTIONS)"
+        ) from None
 
 
 def sort_key(citation: str) -> tuple[int, ...]:

@@ -85,12 +85,18 @@ def load_paths(paths: Iterable[str | Path]) -> list[Snapshot]:
     return collector.snapshots()
 
 
-def load_documents(documents: Iterable[tuple[Any, str]]) -> list[Snapshot]:
-    """Like :func:`load_paths` for already parsed ``(document, source name)`` pairs."""
+def load_documents(
+    documents: Iterable[tuple[Any, str]], *, complete: bool = False
+) -> list[Snapshot]:
+    """Like :func:`load_paths` for already parsed ``(document, source name)`` pairs.
+
+    ``complete`` says the documents are a whole tenant (an estate): a list-shaped related
+    document with no entries is then "there are none" (``[]``), not "not fetched".
+    """
     collector = _Collector()
     for doc, source in documents:
         collector.add(doc, source, "$")
-    return collector.snapshots()
+    return collector.snapshots(complete=complete)
 
 
 def _snapshot_pending(obj: Any, source: str, where: str) -> _Pending:
@@ -103,8 +109,11 @@ def _snapshot_pending(obj: Any, source: str, where: str) -> _Pending:
         raise InputError(source, f"{where}.related", "must be an object of related documents")
     for key, value in related.items():
         if key not in RELATED:
-            raise InputError(source, f"{where}.related.{key}",
-                             f"unknown related document (known: {', '.join(sorted(RELATED))})")
+            raise InputError(
+                source,
+                f"{where}.related.{key}",
+                f"unknown related document (known: {', '.join(sorted(RELATED))})",
+            )
         if RELATED[key].is_list and not isinstance(value, list | Mapping):
             raise InputError(source, f"{where}.related.{key}", "must be a list of documents")
     rg = obj.get("resource_group")
@@ -113,6 +122,7 @@ def _snapshot_pending(obj: Any, source: str, where: str) -> _Pending:
     phi = obj.get("phi")
     if phi is not None and not isinstance(phi, bool):
         raise InputError(source, f"{where}.phi", "must be true, false or absent")
+    assert isinstance(resource, Mapping)
     return _Pending(dict(resource), source, where, dict(related), rg, phi, explicit=True)
 
 
@@ -163,15 +173,26 @@ class _Collector:
             self.items.append(_Pending(dict(obj), source, where))
         else:
             raise InputError(
-                source, where,
+                source,
+                where,
                 "not an ARM resource (no 'id'), list body ('value'), x-ms-examples file "
                 "('responses') or snapshot ('resource')",
             )
 
-    def snapshots(self) -> list[Snapshot]:
+    def snapshots(self, complete: bool = False) -> list[Snapshot]:
         by_key = {normalize(p.resource["id"]): p for p in self.items}
-        groups = {k: p for k, p in by_key.items()
-                  if resource_type_of(p.resource) == "microsoft.resources/resourcegroups"}
+        groups = {
+            k: p
+            for k, p in by_key.items()
+            if resource_type_of(p.resource) == "microsoft.resources/resourcegroups"
+        }
+        flow_logs: dict[str, list[dict[str, Any]]] = {}
+        for p in self.items:
+            if resource_type_of(p.resource) == RELATED["flow_logs"].doc_type:
+                props = p.resource.get("properties")
+                target = props.get("targetResourceId") if isinstance(props, Mapping) else None
+                if isinstance(target, str):
+                    flow_logs.setdefault(normalize(target), []).append(p.resource)
         standalone: list[_Pending] = []
         for pending in self.items:
             if not self._attach(pending, by_key):
@@ -183,6 +204,13 @@ class _Collector:
                 group = groups.get(normalize(rg_id)) if rg_id else None
                 if group is not None and group is not pending:
                     pending.resource_group = group.resource
+            if complete and not pending.explicit:
+                for key, doc in RELATED.items():
+                    if doc.is_list and doc.fetch == "child":
+                        pending.related.setdefault(key, [])
+            found_logs = flow_logs.get(normalize(pending.resource["id"]))
+            if not pending.explicit and (found_logs or complete):
+                pending.related.setdefault("flow_logs", found_logs or [])
             out.append(_to_snapshot(pending))
         return out
 
@@ -194,12 +222,13 @@ class _Collector:
             return False
         parent_item = by_key.get(normalize(parent_id))
         owner_type = resource_type_of(parent_item.resource) if parent_item else None
-        if parent_item is None and doc_type == "microsoft.insights/diagnosticsettings":
-            # A blob service's settings belong to the storage account one level further up.
+        if doc_type == "microsoft.insights/diagnosticsettings" and parse_type(parent_id).endswith(
+            "/blobservices"
+        ):
+            # A blob service's settings belong to its storage account, one level further up.
             grand = parent(parent_id)
-            if grand is not None and parse(parent_id).type.endswith("/blobservices"):
-                parent_item = by_key.get(normalize(grand))
-                owner_type = "microsoft.storage/storageaccounts/blobservices"
+            parent_item = by_key.get(normalize(grand)) if grand else None
+            owner_type = "microsoft.storage/storageaccounts/blobservices"
         key = related_key_for(doc_type, owner_type)
         if key is None or parent_item is None or parent_item.explicit:
             return False
@@ -208,6 +237,13 @@ class _Collector:
         else:
             parent_item.related[key] = pending.resource
         return True
+
+
+def parse_type(resource_id: str) -> str:
+    try:
+        return parse(resource_id).type
+    except ResourceIdError:
+        return ""
 
 
 def _example_body(responses: Mapping[str, Any], source: str, where: str) -> tuple[Any, str]:

@@ -40,8 +40,12 @@ class PhiScope:
         resource_groups: Iterable[str] = (),
         tag_rules: Iterable[tuple[str, Iterable[str]]] | None = None,
     ) -> PhiScope:
-        rules = DEFAULT_TAG_RULES if tag_rules is None else tuple(
-            (name.lower(), frozenset(v.lower() for v in values)) for name, values in tag_rules
+        rules = (
+            DEFAULT_TAG_RULES
+            if tag_rules is None
+            else tuple(
+                (name.lower(), frozenset(v.lower() for v in values)) for name, values in tag_rules
+            )
         )
         return cls(
             tag_rules=rules,

@@ -46,26 +46,37 @@ def parse(resource_id: str) -> ResourceId:
     if not isinstance(resource_id, str) or not resource_id.strip():
         raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r}")
     parts = [p for p in resource_id.strip().split("/") if p]
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
-        raise ResourceIdError(f"not an ARM resource id (must start /subscriptions/): {resource_id!r}")
-    subscription = parts[1]
-    if len(parts) == 2:
-        return ResourceId(resource_id, subscription, None, "microsoft.resources/subscriptions",
-                          subscription)
-    rest = parts[2:]
+    subscription: str | None = None
     resource_group: str | None = None
-    if rest[0].lower() == "resourcegroups":
-        if len(rest) < 2:
-            raise ResourceIdError(f"resource group name missing in {resource_id!r}")
-        resource_group = rest[1]
-        rest = rest[2:]
-        if not rest:
-            return ResourceId(resource_id, subscription, resource_group,
-                              "microsoft.resources/resourcegroups", resource_group)
+    rest = parts
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        subscription = parts[1]
+        if len(parts) == 2:
+            return ResourceId(
+                resource_id, subscription, None, "microsoft.resources/subscriptions", subscription
+            )
+        rest = parts[2:]
+        if rest[0].lower() == "resourcegroups":
+            if len(rest) < 2:
+                raise ResourceIdError(f"resource group name missing in {resource_id!r}")
+            resource_group = rest[1]
+            rest = rest[2:]
+            if not rest:
+                return ResourceId(
+                    resource_id,
+                    subscription,
+                    resource_group,
+                    "microsoft.resources/resourcegroups",
+                    resource_group,
+                )
+    elif not parts or parts[0].lower() != "providers":
+        raise ResourceIdError(
+            f"not an ARM resource id (must start /subscriptions/ or /providers/): {resource_id!r}"
+        )
     last_provider = max((i for i, p in enumerate(rest) if p.lower() == "providers"), default=-1)
     if last_provider < 0 or len(rest) - last_provider < 4:
         raise ResourceIdError(f"no '/providers/<namespace>/<type>/<name>' part in {resource_id!r}")
-    segments = rest[last_provider + 1:]
+    segments = rest[last_provider + 1 :]
     namespace, pairs = segments[0], segments[1:]
     if len(pairs) % 2:
         # ".../providers/Microsoft.Authorization/policyAssignments" is a collection, not a resource.

@@ -18,7 +18,8 @@ EXPECTED = {"pass": "PASS", "fail": "FAIL", "na": "NOT_APPLICABLE", "error": "ER
 def _cases() -> list[tuple[str, Path]]:
     return [
         (d.name, f)
-        for d in sorted(FIXTURES.iterdir()) if d.is_dir()
+        for d in sorted(FIXTURES.iterdir())
+        if d.is_dir()
         for f in sorted(d.glob("*.json"))
     ]
 

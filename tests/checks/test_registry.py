@@ -9,7 +9,7 @@ import pytest
 
 from checks import CATALOG, FAILURE_PATTERNS
 from checks.registry import SERVICES, Check, RegistryError, check, validate
-from shared.findings import Severity, passed
+from shared.findings import Result, Severity, passed
 from shared.hipaa import SECTIONS
 from shared.snapshot import Snapshot
 
@@ -23,8 +23,17 @@ def test_catalog_has_at_least_45_checks() -> None:
 
 @pytest.mark.parametrize(
     ("service", "minimum"),
-    [("storage", 10), ("network", 6), ("keyvault", 6), ("sql", 6), ("monitoring", 5),
-     ("appservice", 5), ("edge", 3), ("compute", 2), ("governance", 1)],
+    [
+        ("storage", 10),
+        ("network", 6),
+        ("keyvault", 6),
+        ("sql", 6),
+        ("monitoring", 5),
+        ("appservice", 5),
+        ("edge", 3),
+        ("compute", 2),
+        ("governance", 1),
+    ],
 )
 def test_each_service_meets_its_minimum(service: str, minimum: int) -> None:
     count = sum(1 for c in CATALOG.values() if c.service == service)
@@ -73,19 +82,30 @@ def test_checks_import_no_azure_sdk_and_do_no_io() -> None:
             for name in names:
                 assert name.split(".")[0] not in banned_modules, f"{path.name} imports {name}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                assert node.func.id not in {"open", "print", "input"}, f"{path.name}: {node.func.id}"
+                assert node.func.id not in {"open", "print", "input"}, (
+                    f"{path.name}: {node.func.id}"
+                )
 
 
 def _bad_check(**overrides: object) -> Check:
-    def governance_sample_ok(snapshot: Snapshot) -> object:
+    def governance_sample_ok(snapshot: Snapshot) -> Result:
         """PASS always."""
         return passed("ok")
 
     fields: dict[str, object] = {
-        "id": "governance_sample_ok", "title": "A title", "severity": Severity.LOW,
-        "resource_types": ("microsoft.storage/storageaccounts",), "hipaa": ("164.312(b)",),
-        "azure_policy": (), "phi_only": False, "remediation": None, "needs": (),
-        "guidance": "Do it.", "patterns": (), "limitations": "", "service": "governance",
+        "id": "governance_sample_ok",
+        "title": "A title",
+        "severity": Severity.LOW,
+        "resource_types": ("microsoft.storage/storageaccounts",),
+        "hipaa": ("164.312(b)",),
+        "azure_policy": (),
+        "phi_only": False,
+        "remediation": None,
+        "needs": (),
+        "guidance": "Do it.",
+        "patterns": (),
+        "limitations": "",
+        "service": "governance",
         "func": governance_sample_ok,
     }
     fields.update(overrides)
@@ -118,11 +138,17 @@ def test_registry_rejects_duplicate_ids() -> None:
 def test_decorator_records_module_as_service() -> None:
     before = len(CATALOG)
 
-    @check(id="x_y", title="t", severity=Severity.LOW, resource_types=("a/b",),
-           hipaa=("164.312(b)",), guidance="g")
-    def x_y(snapshot: Snapshot) -> object:  # pragma: no cover - never run
-        """PASS never."""
-        return None
+    @check(
+        id="x_y",
+        title="t",
+        severity=Severity.LOW,
+        resource_types=("a/b",),
+        hipaa=("164.312(b)",),
+        guidance="g",
+    )
+    def x_y(snapshot: Snapshot) -> Result:  # pragma: no cover - never run
+        """PASS always."""
+        return passed("ok")
 
     assert len(CATALOG) == before  # the catalog was validated at import; later registrations
     # only reach it through validate(), which would reject this module name:

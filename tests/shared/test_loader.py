@@ -1,0 +1,81 @@
+"""The loader: every accepted document shape, grouping of related documents, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.loader import InputError, load_documents, load_paths, snapshot_from_json
+
+NSG = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n1"
+SITE = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/app1"
+
+
+def test_arm_body_list_body_and_example_file(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps({"id": NSG, "type": "Microsoft.Network/networkSecurityGroups"})
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps({"value": [{"id": SITE, "type": "Microsoft.Web/sites"}]})
+    )
+    (tmp_path / "c.json").write_text(
+        json.dumps(
+            {
+                "parameters": {},
+                "responses": {
+                    "200": {
+                        "body": {"id": SITE + "/config/web", "type": "Microsoft.Web/sites/config"}
+                    }
+                },
+            }
+        )
+    )
+    snapshots = load_paths([tmp_path])
+    assert sorted(s.type for s in snapshots) == [
+        "microsoft.network/networksecuritygroups",
+        "microsoft.web/sites",
+    ]
+    site = next(s for s in snapshots if s.type == "microsoft.web/sites")
+    assert site.doc("web_config")["type"] == "Microsoft.Web/sites/config"
+
+
+def test_diagnostic_settings_attach_case_insensitively_and_complete_mode() -> None:
+    setting = {
+        "id": NSG.lower() + "/providers/microsoft.insights/diagnosticSettings/d1",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {},
+    }
+    other = {"id": SITE, "type": "Microsoft.Web/sites"}
+    snaps = load_documents([({"id": NSG}, "x"), (setting, "x"), (other, "x")], complete=True)
+    by_type = {s.type: s for s in snaps}
+    assert by_type["microsoft.network/networksecuritygroups"].docs("diagnostic_settings") == [
+        setting
+    ]
+    assert by_type["microsoft.web/sites"].docs("diagnostic_settings") == []
+    assert not load_documents([(other, "x")])[0].has("diagnostic_settings")
+
+
+def test_resource_group_tags_reach_resources() -> None:
+    rg = {
+        "id": "/subscriptions/s1/resourceGroups/rg",
+        "type": "Microsoft.Resources/resourceGroups",
+        "tags": {"data-classification": "PHI"},
+    }
+    snaps = load_documents([(rg, "x"), ({"id": NSG}, "x")])
+    nsg = next(s for s in snaps if s.type.endswith("networksecuritygroups"))
+    assert nsg.resource_group is not None
+    assert nsg.resource_group["tags"] == {"data-classification": "PHI"}
+
+
+def test_snapshot_file_validation_names_the_path() -> None:
+    with pytest.raises(InputError, match=r"\$\.phi"):
+        snapshot_from_json({"resource": {"id": NSG}, "phi": "yes"}, "f.json")
+    with pytest.raises(InputError, match=r"\$\.resource_group"):
+        snapshot_from_json({"resource": {"id": NSG}, "resource_group": []}, "f.json")
+
+
+def test_example_without_2xx_body_is_an_error() -> None:
+    with pytest.raises(InputError, match=r"\$\.responses: no 2xx response"):
+        load_documents([({"responses": {"404": {}}}, "e.json")])
