@@ -1,0 +1,41 @@
+"""ARM api-versions, pinned in one place (related documents carry theirs in shared.related)."""
+
+from __future__ import annotations
+
+DEFAULT = "2021-04-01"
+
+BY_TYPE: dict[str, str] = {
+    "microsoft.resources/subscriptions": "2022-12-01",
+    "microsoft.resources/resourcegroups": "2021-04-01",
+    "microsoft.storage/storageaccounts": "2025-01-01",
+    "microsoft.storage/storageaccounts/blobservices": "2025-01-01",
+    "microsoft.network/networksecuritygroups": "2024-05-01",
+    "microsoft.network/networksecuritygroups/securityrules": "2024-05-01",
+    "microsoft.network/virtualnetworks": "2024-05-01",
+    "microsoft.network/privateendpoints": "2024-05-01",
+    "microsoft.network/networkwatchers": "2024-05-01",
+    "microsoft.network/networkwatchers/flowlogs": "2024-05-01",
+    "microsoft.network/applicationgateways": "2024-05-01",
+    "microsoft.network/applicationgatewaywebapplicationfirewallpolicies": "2024-05-01",
+    "microsoft.network/frontdoorwebapplicationfirewallpolicies": "2024-02-01",
+    "microsoft.cdn/profiles": "2025-04-15",
+    "microsoft.cdn/profiles/customdomains": "2025-04-15",
+    "microsoft.cdn/profiles/securitypolicies": "2025-04-15",
+    "microsoft.keyvault/vaults": "2024-11-01",
+    "microsoft.sql/servers": "2023-08-01",
+    "microsoft.sql/servers/databases": "2023-08-01",
+    "microsoft.web/sites": "2024-04-01",
+    "microsoft.operationalinsights/workspaces": "2025-02-01",
+    "microsoft.compute/disks": "2024-03-02",
+    "microsoft.compute/virtualmachines": "2024-07-01",
+    "microsoft.compute/diskencryptionsets": "2024-03-02",
+    "microsoft.authorization/roleassignments": "2022-04-01",
+    "microsoft.authorization/roledefinitions": "2022-04-01",
+    "microsoft.authorization/policyassignments": "2023-04-01",
+    "microsoft.insights/diagnosticsettings": "2021-05-01-preview",
+    "microsoft.insights/activitylogalerts": "2020-10-01",
+}
+
+
+def for_type(resource_type: str) -> str:
+    return BY_TYPE.get(resource_type.lower(), DEFAULT)

@@ -1,0 +1,291 @@
+"""The ARM reader: GET a resource and exactly the related documents its checks need.
+
+Built on azure-core's pipeline (bearer token, retries honouring ``Retry-After``) rather than the
+per-service management SDKs, so reading any resource type costs one light import: cold start is
+a product feature (DESIGN.md). A 404 means the resource is gone; 429/5xx/connection errors are
+retried within a bounded budget and then raised as :class:`TransientArmError` so Event Grid
+redelivers the event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from shared import api_versions
+from shared.related import RELATED
+from shared.resource_id import normalize, parse
+from shared.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.core.rest import HttpResponse
+
+    from shared.config import Settings
+    from shared.engine import Engine
+
+
+class ArmError(RuntimeError):
+    """ARM refused a read for a reason retrying will not fix (403, 400, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, url: str) -> None:
+        super().__init__(f"ARM {status} {code}: {message} ({urlsplit(url).path})")
+        self.status = status
+        self.code = code
+
+
+class TransientArmError(RuntimeError):
+    """Throttling, 5xx or network trouble outlasting the retry budget; redeliver later."""
+
+
+@dataclass
+class ReadStats:
+    calls: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: str) -> None:
+        with self.lock:
+            self.calls += 1
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+
+@dataclass
+class _Cached:
+    value: Any
+    expires: float
+
+
+class ArmReader:
+    """Reads resources through ARM. Thread-safe; build once per worker and reuse."""
+
+    def __init__(
+        self,
+        arm_url: str,
+        credential: TokenCredential,
+        *,
+        ca_cert: str | None = None,
+        max_retries: int = 4,
+        retry_budget_seconds: float = 30,
+        timeout_seconds: float = 20,
+        cache_seconds: float = 60,
+        pool_size: int = 16,
+    ) -> None:
+        import requests
+        from azure.core.pipeline.policies import (
+            BearerTokenCredentialPolicy,
+            RetryPolicy,
+            UserAgentPolicy,
+        )
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.mgmt.core import ARMPipelineClient
+
+        self.arm_url = arm_url.rstrip("/")
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        session.mount("https://", adapter)
+        transport = RequestsTransport(
+            session=session,
+            session_owner=True,
+            connection_verify=ca_cert or True,
+            read_timeout=timeout_seconds,
+            connection_timeout=min(timeout_seconds, 10),
+        )
+        self._client: Any = ARMPipelineClient(
+            base_url=self.arm_url,
+            transport=transport,
+            policies=[
+                UserAgentPolicy(user_agent="phiguard/0.1"),
+                RetryPolicy(
+                    retry_total=max_retries,
+                    retry_backoff_factor=0.5,
+                    retry_backoff_max=8,
+                    timeout=retry_budget_seconds,
+                ),
+                BearerTokenCredentialPolicy(credential, f"{self.arm_url}/.default"),
+            ],
+        )
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, _Cached] = {}
+        self._cache_lock = threading.Lock()
+        self.stats = ReadStats()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential: TokenCredential) -> ArmReader:
+        return cls(
+            settings.arm_url,
+            credential,
+            ca_cert=settings.ca_cert,
+            max_retries=settings.arm_max_retries,
+            retry_budget_seconds=settings.arm_retry_budget_seconds,
+            timeout_seconds=settings.arm_timeout_seconds,
+        )
+
+    # --- raw calls -------------------------------------------------------------------------
+
+    def get(self, path: str, api_version: str, kind: str = "resource") -> dict[str, Any] | None:
+        """GET ``path``; None on 404. ``path`` is an id or an absolute nextLink."""
+        url = (
+            path
+            if path.startswith("https://")
+            else (f"{self.arm_url}{path}?{urlencode({'api-version': api_version})}")
+        )
+        response = self._send("GET", url, kind)
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ArmError(response.status_code, "InvalidBody", "not a JSON object", url)
+        return body
+
+    def list_items(
+        self, path: str, api_version: str, kind: str = "list"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list call, following ``nextLink``."""
+        page = self.get(path, api_version, kind)
+        while page is not None:
+            items = page.get("value", [])
+            if not isinstance(items, list):
+                raise ArmError(200, "InvalidBody", "'value' is not a list", path)
+            yield from (i for i in items if isinstance(i, dict))
+            next_link = page.get("nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return
+            page = self.get(self._same_origin(next_link), api_version, kind)
+
+    def _same_origin(self, link: str) -> str:
+        # A nextLink must point back at ARM: a token is never sent anywhere else.
+        if urlsplit(link).netloc != urlsplit(self.arm_url).netloc:
+            raise ArmError(200, "InvalidNextLink", "nextLink leaves the ARM endpoint", link)
+        return link
+
+    def _send(self, method: str, url: str, kind: str) -> HttpResponse:
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+        from azure.core.rest import HttpRequest
+
+        self.stats.add(kind)
+        try:
+            response = self._client.send_request(HttpRequest(method, url))
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise TransientArmError(f"ARM unreachable for {urlsplit(url).path}: {exc}") from exc
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            raise TransientArmError(
+                f"ARM {status} for {urlsplit(url).path} after retries "
+                f"(Retry-After {response.headers.get('Retry-After', '-')})"
+            )
+        if status >= 400 and status != 404:
+            code, message = _arm_error(response)
+            raise ArmError(status, code, message, url)
+        if status == 404:
+            code, _ = _arm_error(response)
+            # A missing resource group or subscription also means the resource is gone.
+            if code not in (
+                "ResourceNotFound",
+                "ResourceGroupNotFound",
+                "NotFound",
+                "SubscriptionNotFound",
+                "ParentResourceNotFound",
+                "",
+            ):
+                raise ArmError(status, code, "unexpected 404", url)
+        return response  # type: ignore[no-any-return]
+
+    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit.expires > now:
+                return hit.value
+        value = load()
+        with self._cache_lock:
+            self._cache[key] = _Cached(value, now + self.cache_seconds)
+        return value
+
+    # --- resources --------------------------------------------------------------------------
+
+    def resource(self, resource_id: str) -> dict[str, Any] | None:
+        rtype = parse(resource_id).type
+        return self.get(resource_id, api_versions.for_type(rtype))
+
+    def resource_group(self, resource_id: str) -> Mapping[str, Any] | None:
+        rg_id = parse(resource_id).resource_group_id
+        if rg_id is None:
+            return None
+        return self._cached(  # type: ignore[no-any-return]
+            "rg:" + normalize(rg_id),
+            lambda: self.get(
+                rg_id, api_versions.for_type("microsoft.resources/resourcegroups"), "resource_group"
+            ),
+        )
+
+    def related(self, resource: Mapping[str, Any], key: str) -> Any:
+        """One related document; None when ARM has none (an object document that 404s)."""
+        doc = RELATED[key]
+        rid = str(resource["id"])
+        if doc.fetch == "subscription_scan":
+            return self._flow_logs_for(rid)
+        if doc.is_list:
+            return list(self.list_items(rid + doc.path, doc.api_version, key))
+        return self.get(rid + doc.path, doc.api_version, key)
+
+    def _flow_logs_for(self, resource_id: str) -> list[dict[str, Any]]:
+        subscription = parse(resource_id).subscription
+        logs: list[dict[str, Any]] = self._cached(
+            f"flowlogs:{subscription}", lambda: self._all_flow_logs(str(subscription))
+        )
+        target = normalize(resource_id)
+        return [
+            f
+            for f in logs
+            if isinstance(f.get("properties"), dict)
+            and normalize(str(f["properties"].get("targetResourceId", ""))) == target
+        ]
+
+    def _all_flow_logs(self, subscription: str) -> list[dict[str, Any]]:
+        version = RELATED["flow_logs"].api_version
+        watchers = self.list_items(
+            f"/subscriptions/{subscription}/providers/Microsoft.Network/networkWatchers",
+            version,
+            "flow_logs",
+        )
+        return [
+            log
+            for w in watchers
+            for log in self.list_items(f"{w['id']}/flowLogs", version, "flow_logs")
+        ]
+
+    def snapshot(
+        self, resource_id: str, engine: Engine, resource: dict[str, Any] | None = None
+    ) -> Snapshot | None:
+        """The Snapshot for ``resource_id``, or None when the resource no longer exists.
+
+        ``resource`` may carry a body already obtained from a list call (the sweep), saving the GET.
+        """
+        body = resource if resource is not None else self.resource(resource_id)
+        if body is None:
+            return None
+        group = self.resource_group(resource_id)
+        bare = Snapshot(body, {}, group)
+        needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
+        related: dict[str, Any] = {}
+        for key in sorted(needs):
+            value = self.related(body, key)
+            if value is not None:
+                related[key] = value
+        return Snapshot(body, related, group)
+
+
+def _arm_error(response: HttpResponse) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text()[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("code", "")), str(error.get("message", ""))[:300]
+    return "", ""

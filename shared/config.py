@@ -1,0 +1,195 @@
+"""Settings: one typed object read once from app settings / the environment (``PHIGUARD_*``).
+
+The CLI reads the same settings; its flags override them. Every setting is listed in
+:data:`SETTINGS_DOC`, which the README's settings table is generated from (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.phi_scope import DEFAULT_TAG_RULES, PhiScope
+
+PREFIX = "PHIGUARD_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting."""
+
+
+# name (without prefix), default shown to users, meaning
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    (
+        "STORAGE_CONNECTION_STRING",
+        "(none)",
+        "Table/Blob storage connection string (Azurite locally). Either this or STORAGE_ACCOUNT_URL.",
+    ),
+    (
+        "STORAGE_ACCOUNT_URL",
+        "(none)",
+        "Table endpoint of the storage account, used with the managed identity (production).",
+    ),
+    ("TABLE_PREFIX", "phiguard", "Prefix of the Azure Tables phiguard creates."),
+    ("ARM_URL", "https://management.azure.com", "Azure Resource Manager endpoint."),
+    (
+        "CA_CERT",
+        "(none)",
+        "Extra CA bundle (PEM) trusted for ARM calls; the simulated tenant's CA.",
+    ),
+    (
+        "SUBSCRIPTIONS",
+        "(none)",
+        "Comma-separated subscription ids in scope (sweep, access review).",
+    ),
+    ("PHI_SUBSCRIPTIONS", "(none)", "Subscriptions whose every resource is PHI-scoped."),
+    (
+        "PHI_RESOURCE_GROUPS",
+        "(none)",
+        "Resource group ids (comma-separated) whose every resource is PHI-scoped.",
+    ),
+    (
+        "PHI_TAGS",
+        "data-classification=phi|ephi;hipaa=true",
+        "Tags that put a resource or its resource group in PHI scope (names and values "
+        "case-insensitive): `name=v1|v2;name2=v`.",
+    ),
+    (
+        "MANAGED_IDENTITY_CLIENT_ID",
+        "(none)",
+        "Client id of a user-assigned managed identity; system-assigned when empty.",
+    ),
+    (
+        "RECONCILE_SCHEDULE",
+        "0 30 2 * * *",
+        "NCRONTAB of the daily reconciliation sweep (read by the Functions host as %PHIGUARD_RECONCILE_SCHEDULE%).",
+    ),
+    ("ARM_MAX_RETRIES", "4", "Retries of one ARM call on 429/5xx/connection errors."),
+    (
+        "ARM_RETRY_BUDGET_SECONDS",
+        "30",
+        "Longest total wait on retries for one ARM call; past it the event is redelivered by Event Grid.",
+    ),
+    ("ARM_TIMEOUT_SECONDS", "20", "Read timeout of one ARM call."),
+    (
+        "REMEDIATION_MODE",
+        "(per remediation)",
+        "off / dry-run / enforce: overrides every remediation's mode.",
+    ),
+)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def parse_tag_rules(
+    text: str, name: str = PREFIX + "PHI_TAGS"
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    rules: list[tuple[str, frozenset[str]]] = []
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        tag, sep, values = part.partition("=")
+        if not sep or not tag.strip() or not values.strip():
+            raise SettingsError(f"{name}: {part!r} is not `tag=value1|value2`")
+        rules.append((tag.strip().lower(), frozenset(v.strip().lower() for v in values.split("|"))))
+    if not rules:
+        raise SettingsError(f"{name}: no tag rule given")
+    return tuple(rules)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(PREFIX + name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{PREFIX}{name}: {value} is outside {low}..{high}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection_string: str | None = field(default=None, repr=False)  # holds a key
+    storage_account_url: str | None = None
+    table_prefix: str = "phiguard"
+    arm_url: str = "https://management.azure.com"
+    ca_cert: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    phi_subscriptions: tuple[str, ...] = ()
+    phi_resource_groups: tuple[str, ...] = ()
+    phi_tags: tuple[tuple[str, frozenset[str]], ...] = DEFAULT_TAG_RULES
+    managed_identity_client_id: str | None = None
+    arm_max_retries: int = 4
+    arm_retry_budget_seconds: int = 30
+    arm_timeout_seconds: int = 20
+    remediation_mode: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(PREFIX + name, "").strip()
+            return value or None
+
+        arm_url = (text("ARM_URL") or "https://management.azure.com").rstrip("/")
+        if not arm_url.startswith("https://"):
+            raise SettingsError(
+                f"{PREFIX}ARM_URL: {arm_url!r} must be an https:// URL "
+                "(bearer tokens are never sent over plain http)"
+            )
+        ca_cert = text("CA_CERT")
+        if ca_cert is not None and not os.path.isfile(ca_cert):  # noqa: PTH113
+            raise SettingsError(f"{PREFIX}CA_CERT: no such file {ca_cert!r}")
+        mode = text("REMEDIATION_MODE")
+        if mode is not None and mode not in ("off", "dry-run", "enforce"):
+            raise SettingsError(
+                f"{PREFIX}REMEDIATION_MODE: {mode!r} is not off, dry-run or enforce"
+            )
+        tags = text("PHI_TAGS")
+        return cls(
+            storage_connection_string=text("STORAGE_CONNECTION_STRING"),
+            storage_account_url=text("STORAGE_ACCOUNT_URL"),
+            table_prefix=text("TABLE_PREFIX") or "phiguard",
+            arm_url=arm_url,
+            ca_cert=ca_cert,
+            subscriptions=_split(text("SUBSCRIPTIONS") or ""),
+            phi_subscriptions=_split(text("PHI_SUBSCRIPTIONS") or ""),
+            phi_resource_groups=_split(text("PHI_RESOURCE_GROUPS") or ""),
+            phi_tags=parse_tag_rules(tags) if tags else DEFAULT_TAG_RULES,
+            managed_identity_client_id=text("MANAGED_IDENTITY_CLIENT_ID"),
+            arm_max_retries=_int(env, "ARM_MAX_RETRIES", 4, 0, 20),
+            arm_retry_budget_seconds=_int(env, "ARM_RETRY_BUDGET_SECONDS", 30, 1, 600),
+            arm_timeout_seconds=_int(env, "ARM_TIMEOUT_SECONDS", 20, 1, 300),
+            remediation_mode=mode,
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Settings with CLI flags applied (``None`` means "flag not given")."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def phi_scope(self) -> PhiScope:
+        return PhiScope(
+            tag_rules=self.phi_tags,
+            subscriptions=frozenset(s.lower() for s in self.phi_subscriptions),
+            resource_groups=frozenset(
+                "/" + g.strip().strip("/").lower() for g in self.phi_resource_groups
+            ),
+        )
+
+    def require_storage(self) -> None:
+        if not (self.storage_connection_string or self.storage_account_url):
+            raise SettingsError(
+                f"set {PREFIX}STORAGE_CONNECTION_STRING or {PREFIX}STORAGE_ACCOUNT_URL"
+            )
+
+
+def settings_markdown() -> str:
+    rows = ["| Setting | Default | Meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{PREFIX}{n}` | `{d}` | {m} |" for n, d, m in SETTINGS_DOC]
+    return "\n".join(rows) + "\n"

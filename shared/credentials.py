@@ -1,0 +1,53 @@
+"""Credentials for ARM: the managed identity in Azure, a dev token only on loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
+
+    from shared.config import Settings
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackDevCredential:
+    """A fixed bearer token for the simulated tenant. Refused for any non-loopback endpoint, so
+    it can never send a fake token to, or accept one from, real Azure."""
+
+    def __init__(self, token: str = "phiguard-local-dev-token") -> None:  # noqa: S107 - not a secret
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.credentials import AccessToken
+
+        for scope in scopes:
+            if not is_loopback_url(scope):
+                raise ValueError(f"dev credential refused for non-loopback scope {scope!r}")
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+def arm_credential(settings: Settings) -> TokenCredential:
+    if is_loopback_url(settings.arm_url):
+        return LoopbackDevCredential()
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+
+def storage_credential(settings: Settings) -> TokenCredential:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
