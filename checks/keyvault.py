@@ -1,1 +1,317 @@
-"""keyvault checks (filled in by the catalog work)."""
+"""Key Vault checks: the vaults that hold the customer-managed keys and secrets PHI depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from checks.common import Evidence, as_bool, as_list, audit_logs_result, is_internet_source
+from checks.registry import check, register_policy_definitions
+from shared.findings import Result, Severity, not_applicable
+from shared.snapshot import MalformedResource, Snapshot
+
+# Verified in Azure/azure-policy, built-in-policies/policyDefinitions/Key Vault/
+# AzureKeyVaultFirewallEnabled_Audit.json, AzureKeyVaultPublicNetworkAccess_Audit.json and
+# AzureKeyVault_Should_Use_PrivateEndpoint_Audit.json.
+register_policy_definitions(
+    {
+        "55615ac9-af46-4a59-874e-391cc3dfb490": "Azure Key Vault should have firewall enabled",
+        "405c5871-3e91-4644-8a63-58e19d68ff5b": (
+            "Azure Key Vault should disable public network access"
+        ),
+        "a6abeaec-4d90-4a02-805f-6b26c4d3fbe9": "Azure Key Vaults should use private link",
+    }
+)
+
+VAULTS = ("microsoft.keyvault/vaults",)
+
+# Access-policy permission lists, and the permissions that make a grant "broad": "all" is every
+# operation on that object kind, "purge" destroys deleted keys/secrets beyond recovery.
+PERMISSION_KINDS = ("keys", "secrets", "certificates", "storage")
+BROAD_PERMISSIONS = frozenset({"all", "purge"})
+_NAMED_IN_REASON = 3
+
+
+def _flag(ev: Evidence, name: str, default: bool) -> bool:
+    """A boolean vault property; JSON null is "not set" (older API versions) and means default."""
+    value = ev.prop(name, default)
+    return default if value is None else as_bool(value, f"properties.{name}")
+
+
+def _setting(ev: Evidence, name: str, default: str) -> str:
+    """A string vault property; JSON null means default, anything but a string is malformed."""
+    value = ev.prop(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise MalformedResource(f"properties.{name} is {value!r}, expected a string")
+    return value.strip()
+
+
+@check(
+    id="keyvault_vault_soft_delete_enabled",
+    title="Key vaults have soft delete enabled so deleted keys and secrets stay recoverable",
+    severity=Severity.HIGH,
+    resource_types=VAULTS,
+    hipaa=("164.312(c)(1)", "164.308(a)(7)(ii)(B)"),
+    azure_policy=("1e66c121-a66a-4b1f-9b83-0fd99bf0fc2d",),
+    guidance="Set enableSoftDelete to true (az keyvault update --enable-soft-delete true); "
+    "it cannot be turned off again.",
+)
+def keyvault_vault_soft_delete_enabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.enableSoftDelete`` is true; FAIL when it is false, because deleting
+    the vault (or a key in it) is then immediate and permanent: a customer-managed key that
+    encrypts PHI is gone, and so is every copy of the data it protected. Absent means true: the
+    Key Vault API documents that a vault created without the property gets soft delete, and
+    Microsoft's "Soft-delete will be enabled on all key vaults" notice says the opt-out was
+    removed in February 2025, so a false value only survives on vaults created before then."""
+    ev = Evidence(snapshot)
+    if _flag(ev, "enableSoftDelete", True):
+        days = ev.prop("softDeleteRetentionInDays", 90)
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise MalformedResource(f"properties.softDeleteRetentionInDays is {days!r}")
+        return ev.passed(f"Soft delete is enabled with a {days}-day recovery window.")
+    return ev.failed("Soft delete is disabled, so deleted keys and secrets cannot be recovered.")
+
+
+@check(
+    id="keyvault_vault_purge_protection_enabled",
+    title="Key vaults have purge protection enabled",
+    severity=Severity.HIGH,
+    resource_types=VAULTS,
+    hipaa=("164.312(c)(1)", "164.308(a)(7)(ii)(B)"),
+    azure_policy=("0b60c0b2-2dc2-4e1c-b5c9-abbed971de53",),
+    guidance="Set enablePurgeProtection to true (az keyvault update --enable-purge-protection "
+    "true). This is irreversible; soft delete must be on as well.",
+    limitations="Purge protection is one-way, so the remediation is a human decision; phiguard "
+    "does not turn it on automatically.",
+)
+def keyvault_vault_purge_protection_enabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.enablePurgeProtection`` is true and soft delete is on; FAIL
+    otherwise, because without purge protection anyone holding the purge permission (or a
+    compromised admin) can irrecoverably destroy soft-deleted keys, crypto-shredding the PHI they
+    encrypt, before the retention period ends. Absent means false: purge protection is off until
+    a caller sets it (the Key Vault API accepts only true and calls enabling it irreversible),
+    and Azure Policy "Key vaults should have deletion protection enabled" treats a missing value
+    as non-compliant. Purge protection only
+    takes effect when soft delete is also enabled (absent ``enableSoftDelete`` means true)."""
+    ev = Evidence(snapshot)
+    purge = _flag(ev, "enablePurgeProtection", False)
+    soft = _flag(ev, "enableSoftDelete", True)
+    if purge and soft:
+        return ev.passed("Purge protection and soft delete are both enabled.")
+    if purge:
+        return ev.failed("Purge protection is set but has no effect because soft delete is off.")
+    return ev.failed("Purge protection is not enabled, so deleted keys can be purged at once.")
+
+
+@check(
+    id="keyvault_vault_rbac_authorization_enabled",
+    title="Key vaults authorize data-plane access with Azure RBAC instead of access policies",
+    severity=Severity.MEDIUM,
+    resource_types=VAULTS,
+    hipaa=("164.312(a)(1)", "164.308(a)(4)(ii)(B)", "164.308(a)(4)(ii)(C)"),
+    azure_policy=("12d4fa5e-1f9f-4c21-97a9-b99b3c6611b5",),
+    guidance="Assign Key Vault RBAC roles that match the existing access policies, then set "
+    "enableRbacAuthorization to true (see 'Migrate from access policies to Azure RBAC').",
+    limitations="Role assignments themselves live outside the vault body; this check does not "
+    "judge who holds which Key Vault role.",
+)
+def keyvault_vault_rbac_authorization_enabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.enableRbacAuthorization`` is true; FAIL when it is false, because
+    vault access policies are all-or-nothing per object kind, cannot be scoped to one key, are
+    invisible to Entra access reviews and PIM, and anyone with Contributor on the vault can grant
+    themselves data access — weak access control for the keys guarding PHI. Absent means false
+    (access policies): Microsoft's page "Azure RBAC as default access control" says the RBAC
+    default of API version 2026-02-01 applies only to vaults created with that version, and that
+    vaults whose ``enableRbacAuthorization`` is null (created with older API versions) continue
+    using access policies."""
+    ev = Evidence(snapshot)
+    if _flag(ev, "enableRbacAuthorization", False):
+        return ev.passed("The vault uses the Azure RBAC permission model.")
+    return ev.failed("The vault uses legacy access policies instead of Azure RBAC.")
+
+
+@check(
+    id="keyvault_vault_network_access_restricted",
+    title="PHI key vaults deny public network access or allow only listed networks",
+    severity=Severity.HIGH,
+    resource_types=VAULTS,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    azure_policy=("55615ac9-af46-4a59-874e-391cc3dfb490", "405c5871-3e91-4644-8a63-58e19d68ff5b"),
+    phi_only=True,
+    guidance="Set publicNetworkAccess to Disabled and use a private endpoint, or set "
+    "networkAcls.defaultAction to Deny with only the needed IP and virtual-network rules.",
+)
+def keyvault_vault_network_access_restricted(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicNetworkAccess`` is Disabled, or when
+    ``properties.networkAcls.defaultAction`` is Deny and no IP rule admits the whole Internet;
+    FAIL otherwise, because a vault reachable from any network exposes the keys and secrets that
+    protect PHI to credential-stuffing and token-replay from anywhere. Absent
+    ``publicNetworkAccess`` means Enabled and absent ``networkAcls`` means default action Allow:
+    both are the Key Vault API defaults for a vault created without them."""
+    ev = Evidence(snapshot)
+    public = _setting(ev, "publicNetworkAccess", "Enabled")
+    if public.lower() == "disabled":
+        return ev.passed(
+            "Public access is disabled; only private endpoints and trusted services connect."
+        )
+    action = _setting(ev, "networkAcls.defaultAction", "Allow")
+    if action.lower() != "deny":
+        return ev.failed("The vault accepts connections from all networks (default action Allow).")
+    rules = as_list(snapshot.prop("networkAcls.ipRules"), "properties.networkAcls.ipRules")
+    open_rules = []
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            raise MalformedResource(f"properties.networkAcls.ipRules[{index}] is not an object")
+        if is_internet_source(rule.get("value")):
+            open_rules.append(
+                ev.note(f"properties.networkAcls.ipRules[{index}].value", rule["value"])
+            )
+    if open_rules:
+        return ev.failed("The firewall denies by default but an IP rule admits the whole Internet.")
+    vnets = as_list(
+        snapshot.prop("networkAcls.virtualNetworkRules"),
+        "properties.networkAcls.virtualNetworkRules",
+    )
+    return ev.passed(
+        f"The firewall denies by default, allowing only {len(rules)} IP rule(s) and "
+        f"{len(vnets)} virtual-network rule(s)."
+    )
+
+
+@check(
+    id="keyvault_vault_private_endpoint_approved",
+    title="PHI key vaults are reachable through an approved private endpoint",
+    severity=Severity.MEDIUM,
+    resource_types=VAULTS,
+    hipaa=("164.312(e)(1)", "164.312(a)(1)"),
+    azure_policy=("a6abeaec-4d90-4a02-805f-6b26c4d3fbe9",),
+    phi_only=True,
+    guidance="Create a private endpoint for the vault (group id 'vault') in the workload's "
+    "virtual network and approve the connection.",
+    limitations="Only the vault's own privateEndpointConnections are read; whether clients "
+    "resolve the private DNS zone is not visible through the vault.",
+)
+def keyvault_vault_private_endpoint_approved(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.privateEndpointConnections`` holds at least one connection whose
+    ``privateLinkServiceConnectionState.status`` is Approved; FAIL when none does, because key
+    and secret traffic for PHI workloads then has to cross the vault's public endpoint. Absent
+    means no private endpoint connections: the list is empty until one is created."""
+    ev = Evidence(snapshot)
+    conns = as_list(ev.prop("privateEndpointConnections", []), "privateEndpointConnections")
+    approved = 0
+    for index, conn in enumerate(conns):
+        where = f"properties.privateEndpointConnections[{index}]"
+        if not isinstance(conn, Mapping):
+            raise MalformedResource(f"{where} is not an object")
+        props = conn.get("properties", conn)
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"{where}.properties is not an object")
+        state = props.get("privateLinkServiceConnectionState") or {}
+        if not isinstance(state, Mapping):
+            raise MalformedResource(f"{where}.properties.privateLinkServiceConnectionState")
+        if str(state.get("status", "")).lower() == "approved":
+            approved += 1
+    if approved:
+        return ev.passed(f"{approved} approved private endpoint connection(s) exist.")
+    return ev.failed("The vault has no approved private endpoint connection.")
+
+
+@check(
+    id="keyvault_vault_audit_logs_enabled",
+    title="Key vault audit events are sent to a Log Analytics workspace or storage account",
+    severity=Severity.HIGH,
+    resource_types=VAULTS,
+    hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
+    azure_policy=("cf820ca0-f99e-4f3e-84fb-66e913812d21",),
+    needs=("diagnostic_settings",),
+    guidance="Add a diagnostic setting with the AuditEvent category (or the audit / allLogs "
+    "group) sent to a Log Analytics workspace or storage account.",
+    limitations="The retention of the destination is judged by the monitoring checks, not here.",
+)
+def keyvault_vault_audit_logs_enabled(snapshot: Snapshot) -> Result:
+    """PASS when a diagnostic setting of the vault sends the ``AuditEvent`` category (or the
+    ``audit`` / ``allLogs`` group) to a Log Analytics workspace or storage account; FAIL when no
+    setting does, because every use of a key that decrypts PHI would then go unrecorded and
+    unreviewable. No default applies: a vault has no diagnostic settings until one is created,
+    and an Event Hub alone retains nothing."""
+    return audit_logs_result(snapshot, ("AuditEvent",), "Key Vault audit events")
+
+
+def _broad_grants(policy: Mapping[str, Any], index: int) -> dict[str, list[str]]:
+    perms = policy.get("permissions") or {}
+    if not isinstance(perms, Mapping):
+        raise MalformedResource(f"properties.accessPolicies[{index}].permissions is not an object")
+    found: dict[str, list[str]] = {}
+    for kind in PERMISSION_KINDS:
+        where = f"properties.accessPolicies[{index}].permissions.{kind}"
+        granted = as_list(perms.get(kind), where)
+        broad = []
+        for item in granted:
+            if not isinstance(item, str):
+                raise MalformedResource(f"{where} holds {item!r}, expected permission names")
+            if item.strip().lower() in BROAD_PERMISSIONS:
+                broad.append(item)
+        if broad:
+            found[kind] = broad
+    return found
+
+
+@check(
+    id="keyvault_vault_access_policies_not_broad",
+    title="Key vault access policies grant no principal 'all' or 'purge' permissions",
+    severity=Severity.HIGH,
+    resource_types=VAULTS,
+    hipaa=("164.312(a)(1)", "164.308(a)(4)(ii)(B)", "164.308(a)(3)(ii)(A)"),
+    patterns=("P4",),
+    guidance="Replace 'all' with the operations each principal needs (e.g. get, wrapKey, "
+    "unwrapKey for a workload identity) and remove 'purge'; better, move the vault to Azure RBAC.",
+    limitations="An access policy names only an objectId: ARM cannot tell a service principal "
+    "from a user or group without a Microsoft Graph lookup, so every broad grant is reported, "
+    "whoever holds it. Key, secret and certificate expiry dates are data-plane properties that "
+    "ARM does not show; they are not checked.",
+)
+def keyvault_vault_access_policies_not_broad(snapshot: Snapshot) -> Result:
+    """PASS when no entry of ``properties.accessPolicies`` grants ``all`` or ``purge`` (any case)
+    on keys, secrets, certificates or storage; FAIL naming each objectId and its broad
+    permissions otherwise, because a workload identity holding every key operation (or the power
+    to purge) can decrypt, export-wrap or destroy the keys that guard PHI far beyond what it
+    needs — the least-privilege failure HIPAA audits most often find in Key Vault. The check
+    applies to every vault, PHI-scoped or not, since a broad grant on any vault holding keys is a
+    finding. NOT_APPLICABLE when ``enableRbacAuthorization`` is true: the Key Vault API says
+    access policies are then ignored. Absent ``accessPolicies`` means none; absent
+    ``enableRbacAuthorization`` means false (see keyvault_vault_rbac_authorization_enabled)."""
+    ev = Evidence(snapshot)
+    if _flag(ev, "enableRbacAuthorization", False):
+        return not_applicable(
+            "The vault uses Azure RBAC, so access policies are ignored.", ev.values
+        )
+    policies = as_list(snapshot.prop("accessPolicies"), "properties.accessPolicies")
+    offenders: list[str] = []
+    for index, policy in enumerate(policies):
+        if not isinstance(policy, Mapping):
+            raise MalformedResource(f"properties.accessPolicies[{index}] is not an object")
+        grants = _broad_grants(policy, index)
+        if not grants:
+            continue
+        object_id = str(policy.get("objectId") or f"#{index}")
+        for kind, broad in grants.items():
+            ev.note(f"properties.accessPolicies[{index}].permissions.{kind}", broad)
+        ev.note(f"properties.accessPolicies[{index}].objectId", policy.get("objectId"))
+        detail = "; ".join(
+            f"{kind}: {', '.join(p.lower() for p in b)}" for kind, b in grants.items()
+        )
+        offenders.append(f"{object_id} ({detail})")
+    if not offenders:
+        ev.note(
+            "properties.accessPolicies[*].objectId",
+            [p.get("objectId") for p in policies if isinstance(p, Mapping)],
+        )
+        if not policies:
+            return ev.passed("The vault has no access policies.")
+        return ev.passed(f"No access policy (of {len(policies)}) grants 'all' or 'purge'.")
+    named = ", ".join(offenders[:_NAMED_IN_REASON])
+    more = len(offenders) - _NAMED_IN_REASON
+    suffix = f" and {more} more" if more > 0 else ""
+    return ev.failed(f"Access policies grant broad permissions to {named}{suffix}.")

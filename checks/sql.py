@@ -1,1 +1,345 @@
-"""sql checks (filled in by the catalog work)."""
+"""Azure SQL Database checks: logical servers and their databases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from checks.common import Evidence, as_bool
+from checks.registry import check, register_policy_definitions
+from shared.findings import Result, Severity, not_applicable
+from shared.snapshot import MalformedResource, Snapshot
+
+# Verified in Azure/azure-policy, built-in-policies/policyDefinitions/SQL/
+# SqlServer_PublicNetworkAccess_Audit.json, SqlServer_MiniumTLSVersion_Audit.json,
+# SQL_DB_AuditServerADAdmins_Audit.json and SqlServer_ADOnlyEnabled_Audit.json.
+register_policy_definitions(
+    {
+        "1b8ca024-1d5c-4dec-8995-b1a932b41780": (
+            "Public network access on Azure SQL Database should be disabled"
+        ),
+        "32e6bbec-16b6-44c2-be37-c5b672d103cf": (
+            "Azure SQL Database should be running TLS version 1.2 or newer"
+        ),
+        "1f314764-cb73-4fc9-b863-8eca98ac36e9": (
+            "An Azure Active Directory administrator should be provisioned for SQL servers"
+        ),
+        "abda6d70-9778-44e7-84a8-06713e6db027": (
+            "Azure SQL logical servers should have Microsoft Entra-only authentication enabled "
+            "during creation"
+        ),
+    }
+)
+
+SERVERS = ("microsoft.sql/servers",)
+DATABASES = ("microsoft.sql/servers/databases",)
+
+AUDIT_RETENTION_MIN_DAYS = 90
+_TLS_OK = ("1.2", "1.3")
+
+ALWAYS_ENCRYPTED = (
+    "Always Encrypted column encryption and column master keys live inside the database and are "
+    "invisible through ARM."
+)
+
+
+def _related_props(snapshot: Snapshot, key: str) -> Mapping[str, Any]:
+    """``properties`` of a related document that ARM returns as one object."""
+    doc = snapshot.doc(key)
+    if not isinstance(doc, Mapping):
+        raise MalformedResource(f"related.{key} is {type(doc).__name__}, expected an object")
+    props = doc.get("properties")
+    if not isinstance(props, Mapping):
+        raise MalformedResource(f"related.{key}.properties is missing or not an object")
+    return props
+
+
+def _text(value: Any, where: str, default: str | None = None) -> str:
+    """A string setting; JSON null means ``default`` when one is given, else it is malformed."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise MalformedResource(f"{where} is {value!r}, expected a string")
+    return value.strip()
+
+
+def _flag(value: Any, where: str, default: bool) -> bool:
+    return default if value is None else as_bool(value, where)
+
+
+def _storage_endpoint(ev: Evidence, props: Mapping[str, Any]) -> str:
+    where = "related.sql_auditing.properties.storageEndpoint"
+    return _text(ev.note(where, props.get("storageEndpoint")), where, "")
+
+
+def _is_system_database(snapshot: Snapshot) -> bool:
+    return snapshot.name.lower() == "master" or "system" in snapshot.kind.split(",")
+
+
+@check(
+    id="sql_database_tde_enabled",
+    title="SQL databases have transparent data encryption enabled",
+    severity=Severity.HIGH,
+    resource_types=DATABASES,
+    hipaa=("164.312(a)(2)(iv)",),
+    azure_policy=("17k78e20-9358-41c9-923c-fb736d382a12",),
+    needs=("sql_tde",),
+    patterns=("P2",),
+    guidance="Enable transparent data encryption on the database (Security > Transparent data "
+    "encryption, or az sql db tde set --status Enabled).",
+    limitations=ALWAYS_ENCRYPTED,
+)
+def sql_database_tde_enabled(snapshot: Snapshot) -> Result:
+    """PASS when the database's ``transparentDataEncryption/current`` document has ``state``
+    Enabled; FAIL when it is Disabled, because the data files, logs and backups of a database
+    holding PHI would then sit unencrypted at rest. NOT_APPLICABLE to ``master`` and other
+    system databases, which TDE cannot encrypt (the built-in policy excludes master too). No
+    default is assumed: Microsoft documents TDE as on by default for new databases, but the
+    check reads the TDE document, and one without a state is reported as an ERROR, not a PASS.
+    The older ``status`` field is read when ``state`` is missing, as the built-in policy does."""
+    if _is_system_database(snapshot):
+        return not_applicable(f"{snapshot.name} is a system database, which TDE cannot encrypt.")
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_tde")
+    field = "state" if "state" in props else "status"
+    if field not in props:
+        raise MalformedResource("related.sql_tde.properties has neither state nor status")
+    state = ev.note(f"related.sql_tde.properties.{field}", props[field])
+    if _text(state, f"related.sql_tde.properties.{field}").lower() == "enabled":
+        return ev.passed("Transparent data encryption is enabled.")
+    return ev.failed(f"Transparent data encryption is {state!s}, so the database is unencrypted.")
+
+
+@check(
+    id="sql_server_tde_protector_customer_managed",
+    title="PHI SQL servers protect TDE with a customer-managed key in Azure Key Vault",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(a)(2)(iv)", "164.312(a)(1)"),
+    azure_policy=("0a370ff3-6cab-4e85-8995-295fd854c5b8",),
+    phi_only=True,
+    needs=("sql_encryption_protector",),
+    patterns=("P2",),
+    guidance="Give the server an identity with wrapKey/unwrapKey on a Key Vault key (purge "
+    "protection on), then set it as the TDE protector (serverKeyType AzureKeyVault).",
+    limitations=ALWAYS_ENCRYPTED + " Rotation, expiry and access to the Key Vault key are "
+    "data-plane facts of the vault, not of the server.",
+)
+def sql_server_tde_protector_customer_managed(snapshot: Snapshot) -> Result:
+    """PASS when the server's ``encryptionProtector/current`` has ``serverKeyType``
+    AzureKeyVault; FAIL when it is ServiceManaged, because the keys protecting PHI databases are
+    then held and rotated only by Microsoft: the organisation cannot revoke access to the data,
+    prove key custody, or separate key administration from database administration. No default
+    is assumed: a protector document without ``serverKeyType`` is reported as an ERROR (ARM
+    returns ServiceManaged for servers that never configured a key)."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_encryption_protector")
+    if "serverKeyType" not in props:
+        raise MalformedResource("related.sql_encryption_protector.properties has no serverKeyType")
+    where = "related.sql_encryption_protector.properties.serverKeyType"
+    key_type = _text(ev.note(where, props["serverKeyType"]), where)
+    if key_type.lower() == "azurekeyvault":
+        ev.note(
+            "related.sql_encryption_protector.properties.serverKeyName", props.get("serverKeyName")
+        )
+        return ev.passed("The TDE protector is a customer-managed key in Azure Key Vault.")
+    return ev.failed(f"The TDE protector is {key_type}, not a customer-managed Key Vault key.")
+
+
+@check(
+    id="sql_server_auditing_enabled",
+    title="SQL servers have auditing enabled",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
+    azure_policy=("a6fb4358-5bf4-4ad7-ba82-2cd2f41ce5e9",),
+    needs=("sql_auditing",),
+    guidance="Enable server auditing (Security > Auditing) to a storage account and/or a Log "
+    "Analytics workspace.",
+    limitations="Only server-level auditing is read; a server audited solely through "
+    "database-level auditing policies FAILs here.",
+)
+def sql_server_auditing_enabled(snapshot: Snapshot) -> Result:
+    """PASS when the server's ``auditingSettings/default`` has ``state`` Enabled and a
+    destination (a ``storageEndpoint`` or ``isAzureMonitorTargetEnabled``); FAIL otherwise,
+    because without server auditing nobody can tell who queried or changed PHI. Absent ``state``
+    means Disabled: server auditing is off until configured (the published Get example shows a
+    never-configured server as Disabled with an empty storage endpoint)."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_auditing")
+    state = ev.note("related.sql_auditing.properties.state", props.get("state"))
+    if _text(state, "related.sql_auditing.properties.state", "Disabled").lower() != "enabled":
+        return ev.failed("Server auditing is disabled.")
+    storage = _storage_endpoint(ev, props)
+    where = "related.sql_auditing.properties.isAzureMonitorTargetEnabled"
+    monitor = _flag(ev.note(where, props.get("isAzureMonitorTargetEnabled")), where, False)
+    if storage or monitor:
+        targets = [
+            n for n, on in (("a storage account", bool(storage)), ("Azure Monitor", monitor)) if on
+        ]
+        return ev.passed(f"Server auditing is enabled and writes to {' and '.join(targets)}.")
+    return ev.failed("Server auditing is enabled but has no storage or Azure Monitor target.")
+
+
+@check(
+    id="sql_server_audit_retention_90_days",
+    title="SQL server audit logs written to storage are kept at least 90 days",
+    severity=Severity.MEDIUM,
+    resource_types=SERVERS,
+    hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
+    azure_policy=("89099bee-89e0-4b26-a5f4-165451757743",),
+    needs=("sql_auditing",),
+    guidance="Set the audit retention (days) to 0 (unlimited) or at least 90; for PHI prefer "
+    "six years or unlimited with an immutability policy on the container.",
+    limitations="Only the storage-account destination has a retention here; audit logs sent to "
+    "Log Analytics are retained per workspace table, judged by the monitoring checks.",
+)
+def sql_server_audit_retention_90_days(snapshot: Snapshot) -> Result:
+    """PASS when server auditing writes to a storage account with ``retentionDays`` 0
+    (unlimited) or at least 90; FAIL when it keeps fewer days, because older audit records of PHI
+    access are then deleted before investigations and activity reviews can use them.
+    NOT_APPLICABLE when auditing is disabled (sql_server_auditing_enabled reports that) or no
+    storage endpoint is set. No default is assumed for a missing ``retentionDays``: the check
+    FAILs rather than guess (the published auditing GET examples always carry the field)."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_auditing")
+    state = ev.note("related.sql_auditing.properties.state", props.get("state"))
+    if _text(state, "related.sql_auditing.properties.state", "Disabled").lower() != "enabled":
+        return not_applicable("Server auditing is disabled, so no audit retention applies.")
+    if not _storage_endpoint(ev, props):
+        return not_applicable("Server audit logs are not written to a storage account.")
+    days = ev.note("related.sql_auditing.properties.retentionDays", props.get("retentionDays"))
+    if days is None:
+        return ev.failed("The auditing settings do not state a retention period.")
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise MalformedResource(f"related.sql_auditing.properties.retentionDays is {days!r}")
+    if days == 0:
+        return ev.passed("Audit logs in storage are kept without a time limit.")
+    if days >= AUDIT_RETENTION_MIN_DAYS:
+        return ev.passed(f"Audit logs in storage are kept {days} days.")
+    return ev.failed(f"Audit logs in storage are kept only {days} days, fewer than 90.")
+
+
+def _administrators(ev: Evidence) -> Mapping[str, Any]:
+    admins = ev.prop("administrators", None)
+    if admins is None:
+        return {}
+    if not isinstance(admins, Mapping):
+        raise MalformedResource("properties.administrators is not an object")
+    return admins
+
+
+@check(
+    id="sql_server_entra_admin_configured",
+    title="SQL servers have a Microsoft Entra administrator",
+    severity=Severity.MEDIUM,
+    resource_types=SERVERS,
+    hipaa=("164.312(d)", "164.312(a)(2)(i)"),
+    azure_policy=("1f314764-cb73-4fc9-b863-8eca98ac36e9",),
+    guidance="Set a Microsoft Entra admin on the server (preferably a group), then create "
+    "contained database users from Entra identities.",
+    limitations="Reads properties.administrators of the server GET body; logins and contained "
+    "users inside the databases are invisible through ARM.",
+)
+def sql_server_entra_admin_configured(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.administrators`` names an ActiveDirectory administrator (a
+    ``login`` or ``sid``); FAIL when it is absent, because without an Entra admin every database
+    user is a SQL login with a password: no MFA, no conditional access, no central
+    deprovisioning of people who leave, and shared logins that break unique user
+    identification. Absent means no Entra administrator: the published Servers_Get example, a
+    server with only a SQL admin login, has no ``administrators`` block."""
+    ev = Evidence(snapshot)
+    admins = _administrators(ev)
+    kind = admins.get("administratorType") or "ActiveDirectory"
+    login = admins.get("login") or admins.get("sid")
+    if login and str(kind).lower() == "activedirectory":
+        principal = admins.get("principalType", "principal")
+        return ev.passed(f"A Microsoft Entra {str(principal).lower()} is the server admin.")
+    return ev.failed("The server has no Microsoft Entra administrator, only SQL logins.")
+
+
+@check(
+    id="sql_server_entra_only_authentication",
+    title="PHI SQL servers accept only Microsoft Entra authentication",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(d)", "164.312(a)(2)(i)"),
+    azure_policy=("abda6d70-9778-44e7-84a8-06713e6db027",),
+    phi_only=True,
+    guidance="After moving applications to Entra identities, enable Microsoft Entra-only "
+    "authentication (az sql server ad-only-auth enable).",
+    limitations="Reads properties.administrators.azureADOnlyAuthentication of the server GET "
+    "body, the field the built-in policy reads.",
+)
+def sql_server_entra_only_authentication(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.administrators.azureADOnlyAuthentication`` is true; FAIL when it
+    is false or absent, because SQL authentication stays open: the server admin login and any
+    SQL login can reach PHI with a password alone, outside MFA and Entra sign-in logs. Absent
+    means false: Microsoft Entra-only authentication is off until enabled, and the built-in
+    policy treats a missing value as non-compliant."""
+    ev = Evidence(snapshot)
+    admins = _administrators(ev)
+    where = "properties.administrators.azureADOnlyAuthentication"
+    only = _flag(ev.note(where, admins.get("azureADOnlyAuthentication")), where, False)
+    if only:
+        return ev.passed("Only Microsoft Entra identities can authenticate to the server.")
+    return ev.failed("SQL authentication is allowed alongside Microsoft Entra authentication.")
+
+
+@check(
+    id="sql_server_public_network_access_disabled",
+    title="PHI SQL servers have public network access disabled",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    azure_policy=("1b8ca024-1d5c-4dec-8995-b1a932b41780",),
+    phi_only=True,
+    guidance="Create a private endpoint for the server, then set publicNetworkAccess to "
+    "Disabled (Networking > Public access > Disable).",
+    limitations="Server firewall rules are child resources and are not read; with public "
+    "access enabled they decide who can connect.",
+)
+def sql_server_public_network_access_disabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicNetworkAccess`` is Disabled or SecuredByPerimeter (access
+    governed by a network security perimeter); FAIL when it is Enabled, because the PHI server's
+    endpoint then accepts connections from the Internet, guarded only by firewall rules and
+    passwords. Absent is treated as Enabled: the connectivity-settings page calls Disable the
+    default of the portal, but the ARM property is optional and the check does not PASS a
+    setting it cannot see (Servers_Get bodies carry the property)."""
+    ev = Evidence(snapshot)
+    value = _text(
+        ev.prop("publicNetworkAccess", "Enabled"), "properties.publicNetworkAccess", "Enabled"
+    )
+    if value.lower() in ("disabled", "securedbyperimeter"):
+        return ev.passed(f"Public network access is {value}.")
+    return ev.failed("Public network access is enabled on a server holding PHI.")
+
+
+@check(
+    id="sql_server_min_tls_1_2",
+    title="SQL servers require TLS 1.2 or newer",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    azure_policy=("32e6bbec-16b6-44c2-be37-c5b672d103cf",),
+    guidance="Set minimalTlsVersion to 1.2 (or 1.3) under Networking > Connectivity, after "
+    "checking that client drivers support it.",
+)
+def sql_server_min_tls_1_2(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.minimalTlsVersion`` is 1.2 or 1.3; FAIL when it is 1.0, 1.1 or
+    None, because older TLS versions have known weaknesses and None also admits unencrypted
+    connections carrying PHI. Absent means None (no minimum): the connectivity-settings page
+    says the default minimal TLS version allows all versions; the Azure SQL blog of April 2026
+    announces that servers created after July 15, 2026 without a value get 1.2 and that
+    existing None servers will be upgraded, so until a GET shows 1.2 the check assumes None,
+    as the built-in policy (which flags a missing value) does."""
+    ev = Evidence(snapshot)
+    text = _text(ev.prop("minimalTlsVersion", "None"), "properties.minimalTlsVersion", "None")
+    if text in _TLS_OK:
+        return ev.passed(f"The server requires TLS {text} or newer.")
+    if text.lower() in ("none", "0", ""):
+        return ev.failed(
+            "The server sets no minimum TLS version, so it accepts old TLS and "
+            "unencrypted connections."
+        )
+    return ev.failed(f"The server accepts connections over TLS {text}, below TLS 1.2.")
