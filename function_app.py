@@ -1,10 +1,56 @@
 """The Azure Functions app: triggers only. Each decodes its input, calls the engine, returns.
 
-Kept light on purpose: cold start is a product feature, so nothing heavy is imported here.
+Kept light on purpose: cold start is a product feature, so nothing heavy is imported here; the
+engine, clients and SDKs load on first use (shared.context).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+
 import azure.functions as func
 
+from shared import api
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.function_name("on_resource_change")
+@app.event_grid_trigger(arg_name="event")
+def on_resource_change(event: func.EventGridEvent) -> None:
+    """Event Grid trigger: one resource event. Raising makes Event Grid redeliver."""
+    api.handle_function_event(event)
+
+
+@app.function_name("events_webhook")
+@app.route(route="events", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
+def events_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    """Event Grid / CloudEvents webhook, with both validation handshakes."""
+    status, headers, body = api.handle_webhook(req.method, dict(req.headers), req.get_body())
+    return func.HttpResponse(body, status_code=status, headers=headers,
+                             mimetype="application/json")
+
+
+@app.function_name("reconcile")
+@app.timer_trigger(arg_name="timer", schedule="%PHIGUARD_RECONCILE_SCHEDULE%",
+                   run_on_startup=False, use_monitor=True)
+def reconcile(timer: func.TimerRequest) -> None:
+    """Daily sweep of every configured subscription: catches changes whose event was lost."""
+    if timer.past_due:
+        logging.getLogger("phiguard").info("reconcile timer is past due; sweeping now")
+    api.reconcile_all()
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    status, body = api.health()
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
+
+
+@app.function_name("findings")
+@app.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def findings(req: func.HttpRequest) -> func.HttpResponse:
+    status, body = api.findings(dict(req.params))
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")

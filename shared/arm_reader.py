@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from shared import api_versions
-from shared.related import RELATED
+from shared.related import RELATED, flow_log_targets
 from shared.resource_id import normalize, parse
 from shared.snapshot import Snapshot
 
@@ -228,22 +228,22 @@ class ArmReader:
         doc = RELATED[key]
         rid = str(resource["id"])
         if doc.fetch == "subscription_scan":
-            return self._flow_logs_for(rid)
+            return self._flow_logs_for(resource)
         if doc.is_list:
             return list(self.list_items(rid + doc.path, doc.api_version, key))
         return self.get(rid + doc.path, doc.api_version, key)
 
-    def _flow_logs_for(self, resource_id: str) -> list[dict[str, Any]]:
-        subscription = parse(resource_id).subscription
+    def _flow_logs_for(self, resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+        subscription = parse(str(resource["id"])).subscription
         logs: list[dict[str, Any]] = self._cached(
             f"flowlogs:{subscription}", lambda: self._all_flow_logs(str(subscription))
         )
-        target = normalize(resource_id)
+        targets = flow_log_targets(resource)
         return [
             f
             for f in logs
             if isinstance(f.get("properties"), dict)
-            and normalize(str(f["properties"].get("targetResourceId", ""))) == target
+            and normalize(str(f["properties"].get("targetResourceId", ""))) in targets
         ]
 
     def _all_flow_logs(self, subscription: str) -> list[dict[str, Any]]:

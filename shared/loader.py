@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.related import RELATED, related_key_for
+from shared.related import RELATED, flow_log_targets, related_key_for
 from shared.resource_id import ResourceIdError, normalize, parent, parse, resource_type_of
 from shared.snapshot import MalformedResource, Snapshot
 
@@ -208,7 +208,11 @@ class _Collector:
                 for key, doc in RELATED.items():
                     if doc.is_list and doc.fetch == "child":
                         pending.related.setdefault(key, [])
-            found_logs = flow_logs.get(normalize(pending.resource["id"]))
+            found_logs = [
+                log
+                for target in flow_log_targets(pending.resource)
+                for log in flow_logs.get(target, [])
+            ]
             if not pending.explicit and (found_logs or complete):
                 pending.related.setdefault("flow_logs", found_logs or [])
             out.append(_to_snapshot(pending))

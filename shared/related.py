@@ -10,8 +10,11 @@ api-versions are pinned here, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from shared.resource_id import normalize
 
 Fetch = Literal["child", "subscription_scan"]
 
@@ -133,3 +136,23 @@ def related_key_for(doc_type: str, parent_type: str | None = None) -> str | None
             return "blob_diagnostic_settings"
         return "diagnostic_settings"
     return matches[0].key
+
+
+def flow_log_targets(resource: Mapping[str, Any]) -> set[str]:
+    """Normalized ids whose flow logs cover a resource: itself and, for an NSG, the subnets,
+    virtual networks and network interfaces it is attached to (VNet flow logs replace NSG flow
+    logs, which Azure stops creating after 30 June 2025)."""
+    targets = {normalize(str(resource.get("id", "")))}
+    props = resource.get("properties")
+    if not isinstance(props, Mapping):
+        return targets
+    for field in ("subnets", "networkInterfaces"):
+        items = props.get(field)
+        for item in items if isinstance(items, list) else []:
+            rid = item.get("id") if isinstance(item, Mapping) else None
+            if not isinstance(rid, str):
+                continue
+            targets.add(normalize(rid))
+            if field == "subnets":
+                targets.add(normalize(rid).rsplit("/subnets/", 1)[0])
+    return targets

@@ -1,0 +1,129 @@
+"""What the HTTP and event triggers do, free of the Functions runtime so tests drive it directly.
+
+Every endpoint is behind the Functions host's key auth (``AuthLevel.FUNCTION``); responses carry
+resource metadata only, never resource data values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from shared.context import app_context
+
+log = logging.getLogger("phiguard.api")
+
+JSON = {"Content-Type": "application/json"}
+_FILTERS = ("resource", "status", "severity", "hipaa")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def handle_function_event(event: Any) -> dict[str, Any]:
+    """One event from the Event Grid trigger; raises to make Event Grid redeliver."""
+    from shared.events import change_from_function_event
+
+    ctx = app_context()
+    delivery = change_from_function_event(event, supported_types=ctx.engine.supported_types())
+    result = ctx.pipeline.handle(delivery)
+    summary = _summary(result)
+    log.info("event %s: %s", getattr(event, "id", "?"), summary)
+    return summary
+
+
+def handle_webhook(
+    method: str, headers: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, str], str]:
+    """The ``/api/events`` webhook: both handshakes, then a delivery in either schema."""
+    from shared.events import parse_delivery
+    from shared.pipeline import RedeliverError
+
+    if method.upper() == "OPTIONS":
+        # CloudEvents 1.0 webhook abuse protection: echo the origin we accept events from.
+        origin = _header(headers, "WebHook-Request-Origin")
+        if not origin:
+            return 400, JSON, json.dumps({"error": "WebHook-Request-Origin header missing"})
+        return 200, {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"}, ""
+    ctx = app_context()
+    delivery = parse_delivery(body, headers, supported_types=ctx.engine.supported_types())
+    if delivery.validation_code is not None:
+        return 200, JSON, json.dumps({"validationResponse": delivery.validation_code})
+    if not delivery.changes and delivery.poison and not delivery.ignored:
+        for poison in delivery.poison:
+            ctx.store.record_poison(poison.raw, poison.error, "webhook", _now())
+        return 400, JSON, json.dumps({"error": delivery.poison[0].error, "recorded": True})
+    try:
+        result = ctx.pipeline.handle(delivery)
+    except RedeliverError as exc:
+        # 503 makes Event Grid retry with backoff; what was recorded is coalesced next time.
+        return 503, JSON, json.dumps({"error": str(exc)})
+    return 200, JSON, json.dumps(_summary(result))
+
+
+def reconcile_all() -> dict[str, Any]:
+    ctx = app_context()
+    totals: dict[str, Any] = {}
+    failed: list[str] = []
+    for subscription in ctx.settings.subscriptions:
+        result = ctx.pipeline.sweep(subscription)
+        totals[subscription] = _summary(result)
+        failed += result.transient
+    log.info("reconcile: %s", totals)
+    if failed:
+        from shared.pipeline import RedeliverError
+
+        raise RedeliverError(f"{len(failed)} resource(s) could not be read; next sweep retries")
+    return totals
+
+
+def health() -> tuple[int, dict[str, Any]]:
+    ctx = app_context()
+    try:
+        ctx.store.marker("/subscriptions/health-probe")
+    except Exception as exc:  # health reports trouble, never raises
+        return 503, {"status": "unhealthy", "store": type(exc).__name__}
+    return 200, {"status": "ok", "checks": len(ctx.engine.catalog)}
+
+
+def findings(params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+    unknown = sorted(set(params) - set(_FILTERS) - {"code"})
+    if unknown:
+        return 400, {
+            "error": f"unknown query parameter(s): {', '.join(unknown)}",
+            "allowed": list(_FILTERS),
+        }
+    filters = {k: params[k] for k in _FILTERS if params.get(k)}
+    if "status" in filters:
+        filters["status"] = filters["status"].upper()
+    if "severity" in filters:
+        filters["severity"] = filters["severity"].upper()
+    rows = app_context().store.current(
+        resource_id=filters.get("resource"),
+        status=filters.get("status"),
+        severity=filters.get("severity"),
+        hipaa=filters.get("hipaa"),
+    )
+    return 200, {"count": len(rows), "findings": [r.to_json() for r in rows]}
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    actions: dict[str, int] = {}
+    for outcome in result.outcomes:
+        actions[outcome.action] = actions.get(outcome.action, 0) + 1
+    return {
+        "events": result.events,
+        "resources": actions,
+        "ignored": dict(result.ignored),
+        "poison": result.poison,
+    }
+
+
+def _now() -> Any:
+    from shared.pipeline import utcnow
+
+    return utcnow()

@@ -1,0 +1,84 @@
+"""The composition root: settings, engine, reader, store and pipeline, built once and lazily.
+
+Functions reuse one worker process across invocations, so clients built here are reused; nothing
+is built at import time (cold start).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from shared.arm_reader import ArmReader
+    from shared.engine import Engine
+    from shared.pipeline import Pipeline
+    from shared.state_store import TableStateStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        from shared.engine import Engine
+
+        return Engine(phi_scope=self.settings.phi_scope())
+
+    @cached_property
+    def reader(self) -> ArmReader:
+        from shared.arm_reader import ArmReader
+        from shared.credentials import arm_credential
+
+        return ArmReader.from_settings(self.settings, arm_credential(self.settings))
+
+    @cached_property
+    def store(self) -> TableStateStore:
+        from shared.state_store import TableStateStore
+
+        self.settings.require_storage()
+        if self.settings.storage_connection_string:
+            store = TableStateStore.from_connection_string(
+                self.settings.storage_connection_string, prefix=self.settings.table_prefix
+            )
+        else:
+            from shared.credentials import storage_credential
+
+            store = TableStateStore.from_account_url(
+                str(self.settings.storage_account_url),
+                storage_credential(self.settings),
+                prefix=self.settings.table_prefix,
+            )
+        store.ensure_tables()
+        return store
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        from shared.pipeline import Pipeline
+
+        return Pipeline(self.engine, self.reader, self.store)
+
+
+_lock = threading.Lock()
+_context: AppContext | None = None
+
+
+def app_context() -> AppContext:
+    """The process-wide context, built on first use from the environment."""
+    global _context
+    with _lock:
+        if _context is None:
+            _context = AppContext(Settings.from_env())
+        return _context
+
+
+def reset_app_context(context: AppContext | None = None) -> None:
+    """Replaces the process-wide context (tests; a settings change)."""
+    global _context
+    with _lock:
+        _context = context
