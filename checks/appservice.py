@@ -1,1 +1,328 @@
-"""appservice checks (filled in by the catalog work)."""
+"""App Service checks (``microsoft.web/sites``: web apps and function apps, told apart by ``kind``).
+
+Most site settings that matter for HIPAA live in the site configuration (``sites/config/web``),
+which these checks read from the ``web_config`` related document: the ``siteConfig`` embedded in
+a site GET is often returned with null values, so it is not evidence.
+
+Azure Policy has separate built-in definitions for web apps and function apps; each check cites
+both where both exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from checks.common import Evidence, as_bool, audit_logs_result
+from checks.registry import check, register_policy_definitions
+from shared.findings import Result, Severity
+from shared.snapshot import MalformedResource, Snapshot
+
+# Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
+# (display names as renamed in 2022, see the App Service policy change log in azure-docs).
+register_policy_definitions(
+    {
+        # AppService_RequireLatestTls_FunctionApp_Audit.json
+        "f9d614c5-c173-4d56-95a7-b4437057d193": "Function apps should use the latest TLS version",
+        # AppService_AuditFTPS_FunctionApp_Audit.json
+        "399b2637-a50f-4f95-96f8-3a145476eb15": "Function apps should require FTPS only",
+        # AppService_UseManagedIdentity_WebApp_Audit.json
+        "2b9ad585-36bc-4615-b300-fd4435808332": "App Service apps should use managed identity",
+        # AppService_UseManagedIdentity_FunctionApp_Audit.json
+        "0da106f2-4ca3-48e8-bc85-c638fe6aea8f": "Function apps should use managed identity",
+        # AppService_WebApp_PublicNetworkAccess_Audit.json
+        "1b5ef780-c53c-4a64-87f3-bb9c8c8094ba": (
+            "App Service apps should disable public network access"
+        ),
+        # AppService_FunctionApp_PublicNetworkAccess_Audit.json
+        "969ac98b-88a8-449f-883c-2e9adb123127": "Function apps should disable public network access",
+        # AppService_DisableRemoteDebugging_WebApp_Audit.json
+        "cb510bfd-1cba-4d9f-a230-cb0976f4bb71": (
+            "App Service apps should have remote debugging turned off"
+        ),
+        # AppService_DisableRemoteDebugging_FunctionApp_Audit.json
+        "0e60b895-3786-45da-8377-9c6b4b6ac5f9": (
+            "Function apps should have remote debugging turned off"
+        ),
+    }
+)
+
+SITES = ("microsoft.web/sites",)
+WEB_CONFIG = "related.web_config.properties"
+MINIMUM_TLS = (1, 2)
+
+# Diagnostic-setting categories that record who accessed the app (supported-logs reference for
+# Microsoft.Web/sites); function apps only offer FunctionAppLogs.
+WEB_APP_ACCESS_LOGS = ("AppServiceHTTPLogs", "AppServiceAuditLogs", "AppServiceIPSecAuditLogs")
+FUNCTION_APP_LOGS = ("FunctionAppLogs",)
+
+_TLS_RE = re.compile(r"^(\d+)\.(\d+)$")
+
+
+def _app_kind(snapshot: Snapshot) -> str:
+    """The app kind for reasons: a function app when ``kind`` contains ``functionapp`` (the test
+    Azure Policy uses), otherwise a web app."""
+    return "function app" if "functionapp" in snapshot.kind else "web app"
+
+
+def _web_config(snapshot: Snapshot) -> Mapping[str, Any]:
+    """``properties`` of the ``sites/config/web`` document; malformed shapes raise."""
+    doc = snapshot.doc("web_config")
+    if not isinstance(doc, Mapping):
+        raise MalformedResource(f"related.web_config is {type(doc).__name__}, expected an object")
+    props = doc.get("properties")
+    if props is None:
+        return {}
+    if not isinstance(props, Mapping):
+        raise MalformedResource(
+            f"related.web_config.properties is {type(props).__name__}, expected an object"
+        )
+    return props
+
+
+def _setting(ev: Evidence, props: Mapping[str, Any], key: str, default: Any) -> Any:
+    """A site-config value recorded as evidence; absent or null gives ``default``, marked so."""
+    path = f"{WEB_CONFIG}.{key}"
+    value = props.get(key)
+    if value is None:
+        ev.note(path, {"absent": key not in props, "null": key in props, "assumed": default})
+        return default
+    return ev.note(path, value)
+
+
+def _read(ev: Evidence, path: str, default: Any) -> Any:
+    """A resource value recorded as evidence; a null counts as absent."""
+    value = ev.read(path, default)
+    if value is None and default is not None:
+        ev.note(path, {"absent": False, "null": True, "assumed": default})
+        return default
+    return value
+
+
+def tls_version(value: Any, where: str) -> tuple[int, int]:
+    """``"1.2"`` (App Service's spelling; ``TLS1_2`` also accepted) as ``(1, 2)``."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise MalformedResource(f"{where} is {value!r}, not a TLS version")
+    text = str(value).strip().upper().removeprefix("TLS").replace("_", ".").strip()
+    match = _TLS_RE.match(text)
+    if not match:
+        raise MalformedResource(f"{where} is {value!r}, not a TLS version")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _tls_result(snapshot: Snapshot, key: str, what: str) -> Result:
+    ev = Evidence(snapshot)
+    raw = _setting(ev, _web_config(snapshot), key, "1.2")
+    version = tls_version(raw, f"{WEB_CONFIG}.{key}")
+    if version >= MINIMUM_TLS:
+        return ev.passed(f"The {what} requires TLS {version[0]}.{version[1]} or newer.")
+    return ev.failed(
+        f"The {what} accepts TLS {version[0]}.{version[1]}, older than the required TLS 1.2."
+    )
+
+
+@check(
+    id="appservice_site_https_only",
+    title="App Service apps accept only HTTPS traffic",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    azure_policy=("a4af4a39-4135-47fb-b175-47fbdf85311d", "6d555dd1-86f2-4f1c-8ed7-5abae7c6cbab"),
+    guidance="Set httpsOnly to true (TLS/SSL settings > HTTPS Only) so HTTP requests are "
+    "redirected to HTTPS.",
+)
+def appservice_site_https_only(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.httpsOnly`` is true; FAIL when it is false or absent, because the
+    app then also serves plain HTTP and PHI can cross the network unencrypted. Absent means
+    false: the property defaults to false and the built-in policies (a4af4a39 for web apps,
+    6d555dd1 for function apps) flag a missing value as non-compliant."""
+    ev = Evidence(snapshot)
+    https_only = as_bool(_read(ev, "properties.httpsOnly", False), "properties.httpsOnly")
+    if https_only:
+        return ev.passed(f"The {_app_kind(snapshot)} redirects HTTP to HTTPS.")
+    return ev.failed(f"The {_app_kind(snapshot)} also accepts unencrypted HTTP requests.")
+
+
+@check(
+    id="appservice_site_min_tls_1_2",
+    title="App Service apps require TLS 1.2 or newer for incoming requests",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    azure_policy=("f0e6e85b-9b9f-4a4b-b67b-f730d42f1b0b", "f9d614c5-c173-4d56-95a7-b4437057d193"),
+    needs=("web_config",),
+    guidance="Set the site configuration's minTlsVersion to 1.2 or 1.3 (Configuration > "
+    "General settings > Minimum Inbound TLS Version).",
+)
+def appservice_site_min_tls_1_2(snapshot: Snapshot) -> Result:
+    """PASS when ``sites/config/web`` ``minTlsVersion`` is 1.2 or newer; FAIL for 1.0 or 1.1,
+    which have known weaknesses and put PHI in transit at risk. Absent means 1.2: Microsoft's
+    App Service TLS overview (learn.microsoft.com/azure/app-service/overview-tls) states the
+    minimum TLS version defaults to 1.2 on both portal and API."""
+    return _tls_result(snapshot, "minTlsVersion", _app_kind(snapshot))
+
+
+@check(
+    id="appservice_scm_min_tls_1_2",
+    title="App Service SCM (Kudu) sites require TLS 1.2 or newer",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    needs=("web_config",),
+    guidance="Set the site configuration's scmMinTlsVersion to 1.2 or 1.3 (Configuration > "
+    "General settings > SCM Minimum Inbound TLS Version).",
+)
+def appservice_scm_min_tls_1_2(snapshot: Snapshot) -> Result:
+    """PASS when ``sites/config/web`` ``scmMinTlsVersion`` is 1.2 or newer; FAIL for 1.0 or 1.1.
+    The SCM (Kudu) site carries deployments, log streams and the app's files, which may hold PHI,
+    and its TLS floor is set separately from the app's. Absent means 1.2: the App Service TLS
+    overview states the SCM minimum TLS version also defaults to 1.2."""
+    return _tls_result(snapshot, "scmMinTlsVersion", f"{_app_kind(snapshot)}'s SCM site")
+
+
+@check(
+    id="appservice_site_ftps_only",
+    title="App Service apps allow FTPS only or have FTP deployment disabled",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    azure_policy=("4d24b6d4-5e53-4a4f-a7f4-618fa573ee4b", "399b2637-a50f-4f95-96f8-3a145476eb15"),
+    needs=("web_config",),
+    guidance="Set the site configuration's ftpsState to FtpsOnly, or Disabled when FTP "
+    "deployment is not used.",
+)
+def appservice_site_ftps_only(snapshot: Snapshot) -> Result:
+    """PASS when ``sites/config/web`` ``ftpsState`` is ``FtpsOnly`` or ``Disabled``; FAIL when it
+    is ``AllAllowed``, because plain FTP sends deployment credentials and files (which may
+    contain PHI) unencrypted. Absent is a FAIL: no default is relied on, and the built-in policy
+    (4d24b6d4) only counts an explicit FtpsOnly or Disabled as compliant."""
+    ev = Evidence(snapshot)
+    state = _setting(ev, _web_config(snapshot), "ftpsState", None)
+    if state is None:
+        return ev.failed("The site configuration does not report ftpsState, so FTP may be open.")
+    if not isinstance(state, str):
+        raise MalformedResource(f"{WEB_CONFIG}.ftpsState is {state!r}, expected a string")
+    value = state.strip().lower()
+    if value == "disabled":
+        return ev.passed("FTP and FTPS deployment are disabled.")
+    if value == "ftpsonly":
+        return ev.passed("Only FTPS (FTP over TLS) is accepted.")
+    if value == "allallowed":
+        return ev.failed("Unencrypted FTP is allowed alongside FTPS.")
+    raise MalformedResource(f"{WEB_CONFIG}.ftpsState is {state!r}, not a known FTP state")
+
+
+@check(
+    id="appservice_site_managed_identity_enabled",
+    title="App Service apps handling PHI authenticate to Azure with a managed identity",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(d)", "164.312(a)(2)(i)"),
+    azure_policy=("2b9ad585-36bc-4615-b300-fd4435808332", "0da106f2-4ca3-48e8-bc85-c638fe6aea8f"),
+    phi_only=True,
+    guidance="Enable a system-assigned or user-assigned managed identity (Identity blade) and use "
+    "it, instead of keys or connection strings, to reach storage, databases and Key Vault.",
+    limitations="Shows only that an identity exists; whether the app still uses stored secrets "
+    "(app settings, connection strings) is not visible here.",
+)
+def appservice_site_managed_identity_enabled(snapshot: Snapshot) -> Result:
+    """PASS when ``identity.type`` includes ``SystemAssigned`` or ``UserAssigned``; FAIL when it
+    is ``None`` or absent, because a PHI app without a managed identity has to hold long-lived
+    secrets to reach PHI stores, and leaked secrets authenticate anyone. Absent means no
+    identity: ARM omits ``identity`` when none is assigned."""
+    ev = Evidence(snapshot)
+    raw = _read(ev, "identity.type", "None")
+    if not isinstance(raw, str):
+        raise MalformedResource(f"identity.type is {raw!r}, expected a string")
+    kinds = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    unknown = kinds - {"none", "systemassigned", "userassigned"}
+    if unknown:
+        raise MalformedResource(f"identity.type is {raw!r}, not a known identity type")
+    if kinds & {"systemassigned", "userassigned"}:
+        return ev.passed(f"The {_app_kind(snapshot)} has a managed identity ({raw.strip()}).")
+    return ev.failed(f"The {_app_kind(snapshot)} has no managed identity.")
+
+
+@check(
+    id="appservice_site_public_network_access_disabled",
+    title="App Service apps handling PHI have public network access disabled",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    azure_policy=("1b5ef780-c53c-4a64-87f3-bb9c8c8094ba", "969ac98b-88a8-449f-883c-2e9adb123127"),
+    phi_only=True,
+    guidance="Set publicNetworkAccess to Disabled and reach the app through a private endpoint "
+    "(Networking > Public network access).",
+    limitations="Access restrictions (IP rules) and the private endpoints themselves are not "
+    "evaluated; an app with an empty publicNetworkAccess and a private endpoint may block public "
+    "traffic in practice but is still reported, as the built-in policy does.",
+)
+def appservice_site_public_network_access_disabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicNetworkAccess`` is ``Disabled``; FAIL for ``Enabled``, an
+    empty string or absent, because a PHI app reachable from the Internet exposes PHI to anyone
+    who gets past its authentication. Absent or empty counts as not disabled, as the built-in
+    policies 1b5ef780 (web apps) and 969ac98b (function apps) treat it."""
+    ev = Evidence(snapshot)
+    raw = _read(ev, "properties.publicNetworkAccess", "")
+    if not isinstance(raw, str):
+        raise MalformedResource(f"properties.publicNetworkAccess is {raw!r}, expected a string")
+    if raw.strip().lower() == "disabled":
+        return ev.passed(f"Public network access to the {_app_kind(snapshot)} is disabled.")
+    if raw.strip().lower() in {"", "enabled"}:
+        return ev.failed(f"The {_app_kind(snapshot)} is reachable from public networks.")
+    raise MalformedResource(f"properties.publicNetworkAccess is {raw!r}, not Enabled or Disabled")
+
+
+@check(
+    id="appservice_site_resource_logs_enabled",
+    title="App Service apps handling PHI send access and audit logs to a workspace or storage",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
+    azure_policy=("91a78b24-f231-4a8a-8da9-02c35b2b6510",),
+    phi_only=True,
+    needs=("diagnostic_settings",),
+    patterns=("P5",),
+    guidance="Add a diagnostic setting that sends AppServiceHTTPLogs, AppServiceAuditLogs and "
+    "AppServiceIPSecAuditLogs (web apps) or FunctionAppLogs (function apps), or the allLogs group, "
+    "to a Log Analytics workspace or storage account kept for six years.",
+    limitations="The retention of the destination is not visible here (see "
+    "monitoring_workspace_total_retention_six_years), nor whether a storage destination is "
+    "immutable. The cited policy covers web apps only; no built-in covers function apps.",
+)
+def appservice_site_resource_logs_enabled(snapshot: Snapshot) -> Result:
+    """PASS when a diagnostic setting sends the app's access logs (web apps: AppServiceHTTPLogs,
+    AppServiceAuditLogs or AppServiceIPSecAuditLogs; function apps: FunctionAppLogs; or the
+    ``allLogs``/``audit`` group) to a Log Analytics workspace or storage account; FAIL when no
+    setting does, because requests to a PHI app would leave no reviewable record. No diagnostic
+    setting exists by default."""
+    if _app_kind(snapshot) == "function app":
+        return audit_logs_result(snapshot, FUNCTION_APP_LOGS, "function app logs")
+    return audit_logs_result(snapshot, WEB_APP_ACCESS_LOGS, "HTTP and audit logs")
+
+
+@check(
+    id="appservice_site_remote_debugging_disabled",
+    title="App Service apps have remote debugging turned off",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)",),
+    azure_policy=("cb510bfd-1cba-4d9f-a230-cb0976f4bb71", "0e60b895-3786-45da-8377-9c6b4b6ac5f9"),
+    needs=("web_config",),
+    guidance="Set the site configuration's remoteDebuggingEnabled to false (Configuration > "
+    "General settings > Remote debugging: Off).",
+)
+def appservice_site_remote_debugging_disabled(snapshot: Snapshot) -> Result:
+    """PASS when ``sites/config/web`` ``remoteDebuggingEnabled`` is false; FAIL when it is true,
+    because remote debugging opens extra inbound ports and lets a debugger read the running
+    app's memory, PHI included. Absent means false: remote debugging is off unless turned on
+    (the published GetSiteConfig example reports false)."""
+    ev = Evidence(snapshot)
+    enabled = as_bool(
+        _setting(ev, _web_config(snapshot), "remoteDebuggingEnabled", False),
+        f"{WEB_CONFIG}.remoteDebuggingEnabled",
+    )
+    if enabled:
+        return ev.failed(f"Remote debugging is enabled on the {_app_kind(snapshot)}.")
+    return ev.passed(f"Remote debugging is off on the {_app_kind(snapshot)}.")
