@@ -226,6 +226,7 @@ def keyvault_vault_private_endpoint_approved(snapshot: Snapshot) -> Result:
     hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
     azure_policy=("cf820ca0-f99e-4f3e-84fb-66e913812d21",),
     needs=("diagnostic_settings",),
+    patterns=("P5",),
     guidance="Add a diagnostic setting with the AuditEvent category (or the audit / allLogs "
     "group) sent to a Log Analytics workspace or storage account.",
     limitations="The retention of the destination is judged by the monitoring checks, not here.",

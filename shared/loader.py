@@ -145,6 +145,9 @@ def _to_snapshot(p: _Pending) -> Snapshot:
         raise InputError(p.source, p.where, str(exc)) from None
 
 
+_SUBSCRIPTION_EVIDENCE = frozenset({RELATED["activity_log_alerts"].doc_type})
+
+
 class _Collector:
     def __init__(self) -> None:
         self.items: list[_Pending] = []
@@ -224,6 +227,9 @@ class _Collector:
         parent_id = parent(pending.resource["id"])
         if parent_id is None:
             return False
+        if doc_type in _SUBSCRIPTION_EVIDENCE:
+            # ARM lists these per subscription, wherever their resource group is.
+            parent_id = f"/subscriptions/{parse(pending.resource['id']).subscription}"
         parent_item = by_key.get(normalize(parent_id))
         owner_type = resource_type_of(parent_item.resource) if parent_item else None
         if doc_type == "microsoft.insights/diagnosticsettings" and parse_type(parent_id).endswith(

@@ -141,6 +141,15 @@ class Pipeline:
             caller_appid=newest.caller_appid,
             correlation_id=newest.correlation_id,
         )
+        if parse(rid).type == "microsoft.network/networkwatchers/flowlogs":
+            # A flow log's checks live on what it covers: evaluate its target instead.
+            flow_log = self.reader.resource(rid)
+            props = flow_log.get("properties") if flow_log else None
+            target = props.get("targetResourceId") if isinstance(props, dict) else None
+            if not isinstance(target, str):
+                self._mark(changes)
+                return Outcome(rid, "unchanged")
+            rid = target
         outcome = self.evaluate_resource(rid, cause)
         self._mark(changes)
         outcome.latency_seconds = (self.clock() - newest.event_time).total_seconds()
