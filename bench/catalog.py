@@ -1,7 +1,7 @@
 """Catalog benchmark: the whole check catalog over a large synthetic estate, on one core.
 
-Prints resources/s for evaluation alone (against the 5,000/s target, as a ratio) and the peak
-memory the evaluation allocates (tracemalloc) beside the process's max RSS.
+Prints resources/s for evaluation alone (against the 5,000/s target, as a ratio) and the
+process's max RSS before and after evaluating.
 
     python -m bench.catalog [--resources 100000] [--seed 1]
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-import tracemalloc
 
 from shared.engine import Engine
 from shared.loader import load_documents
@@ -37,24 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     supported = engine.supported_types()
     snapshots = [s for s in snapshots if s.type in supported]
 
-    tracemalloc.start()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     findings = 0
     for snapshot in snapshots:
         findings += len(engine.evaluate(snapshot).findings)
     elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rate = len(snapshots) / elapsed
-    print(f"estate: {len(estate.documents):,} documents generated in {generated:.1f}s, "
-          f"{len(snapshots):,} evaluable resources grouped in {loaded:.1f}s")
+    print(
+        f"estate: {len(estate.documents):,} documents generated in {generated:.1f}s, "
+        f"{len(snapshots):,} evaluable resources grouped in {loaded:.1f}s"
+    )
     print(f"catalog: {len(engine.catalog)} checks, {findings:,} findings")
-    print(f"evaluation: {rate:,.0f} resources/s on one core ({elapsed:.2f}s), "
-          f"{rate / TARGET:.1f}x the {TARGET:,}/s target")
-    print(f"peak memory during evaluation: {peak / 2**20:.1f} MiB traced; "
-          f"process max RSS {rss_mib:.0f} MiB (includes the estate)")
+    print(
+        f"evaluation: {rate:,.0f} resources/s on one core ({elapsed:.2f}s), "
+        f"{rate / TARGET:.1f}x the {TARGET:,}/s target"
+    )
+    print(
+        f"memory: max RSS {rss_mib:.0f} MiB with the estate loaded ({rss_before:.0f} MiB before "
+        f"evaluating; findings are not kept, as the pipeline streams them to the store)"
+    )
     return 0
 
 

@@ -14,8 +14,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
     from sim.estate import demo_estate
 
     estate = demo_estate()
-    documents = [*estate.subscriptions, *estate.documents]
-    snapshots = load_documents(((d, "demo-estate") for d in documents), complete=True)
+    snapshots = load_documents(((d, "demo-estate") for d in estate.documents), complete=True)
     console.rule("[bold]phiguard demo — Contoso Health Shop (simulated tenant)")
     evaluations = Engine().evaluate_all(snapshots)
     report.render_evaluations(console, evaluations, title="Baseline evaluation")

@@ -120,7 +120,7 @@ class Pipeline:
             )
             return Outcome(newest.resource_id, "poison")
         except Exception as exc:
-            if _is_transient_storage_error(exc):
+            if _is_transient_storage_error(exc) or type(exc).__name__ == "ConcurrentUpdateError":
                 log.warning("transient storage failure for %s: %s", newest.resource_id, exc)
                 return Outcome(newest.resource_id, "failed")
             raise
@@ -163,11 +163,11 @@ class Pipeline:
         snapshot = self.reader.snapshot(resource_id, self.engine, body)
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
-            return Outcome(resource_id, "deleted", record.transitions)
+            return Outcome(resource_id, "deleted", len(record.transitions))
         evaluation = self.engine.evaluate(snapshot)
         record = self.store.record_evaluation(evaluation, read_at=read_at, cause=cause)
-        action = record.action if record.action in ("stale", "unchanged") else "recorded"
-        return Outcome(resource_id, action, record.transitions)
+        action = "recorded" if record.outcome == "changed" else record.outcome
+        return Outcome(resource_id, action, len(record.transitions))
 
     def _mark(self, changes: Iterable[ResourceChange]) -> None:
         now = self.clock()

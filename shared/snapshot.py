@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from shared.resource_id import normalize, resource_type_of
@@ -24,11 +25,9 @@ MISSING: Any = _Missing()
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def _tokens(path: str) -> list[str | int]:
-    out: list[str | int] = []
-    for name, index in _PATH_TOKEN.findall(path):
-        out.append(int(index) if index else name)
-    return out
+@lru_cache(maxsize=4096)
+def _tokens(path: str) -> tuple[str | int, ...]:
+    return tuple(int(index) if index else name for name, index in _PATH_TOKEN.findall(path))
 
 
 def lookup(document: Any, path: str, default: Any = None) -> Any:
@@ -51,7 +50,7 @@ def lookup(document: Any, path: str, default: Any = None) -> Any:
             current = current[token]
             walked += f"[{token}]"
         else:
-            if not isinstance(current, Mapping):
+            if type(current) is not dict and not isinstance(current, Mapping):
                 raise MalformedResource(f"{walked} is {type(current).__name__}, expected an object")
             if token not in current:
                 return default
