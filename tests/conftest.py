@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sim.azurite import AzuriteEndpoints, running_azurite
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -15,3 +18,14 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip(f"reference payloads not found at {REFERENCE}")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteEndpoints]:
+    """Azurite in memory on OS-chosen ports, one per test session (per xdist worker).
+
+    Fails (does not skip) when ``node_modules`` is missing: the message says to run
+    ``npm install``.
+    """
+    with running_azurite() as endpoints:
+        yield endpoints

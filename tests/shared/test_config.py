@@ -20,19 +20,29 @@ def test_defaults() -> None:
 
 
 def test_values_and_phi_scope() -> None:
-    settings = Settings.from_env({
-        "PHIGUARD_SUBSCRIPTIONS": " s1, s2 ,",
-        "PHIGUARD_PHI_TAGS": "Sensitivity=PHI|restricted",
-        "PHIGUARD_ARM_URL": "https://127.0.0.1:8443/",
-        "PHIGUARD_PHI_RESOURCE_GROUPS": "/subscriptions/s1/resourceGroups/Data",
-    })
+    settings = Settings.from_env(
+        {
+            "PHIGUARD_SUBSCRIPTIONS": " s1, s2 ,",
+            "PHIGUARD_PHI_TAGS": "Sensitivity=PHI|restricted",
+            "PHIGUARD_ARM_URL": "https://127.0.0.1:8443/",
+            "PHIGUARD_PHI_RESOURCE_GROUPS": "/subscriptions/s1/resourceGroups/Data",
+        }
+    )
     assert settings.subscriptions == ("s1", "s2")
     assert settings.arm_url == "https://127.0.0.1:8443"
     scope = settings.phi_scope()
-    tagged = Snapshot({"id": "/subscriptions/s9/resourceGroups/x/providers/a.b/c/d",
-                       "tags": {"SENSITIVITY": "Restricted"}})
-    untagged = Snapshot({"id": "/subscriptions/s9/resourceGroups/x/providers/a.b/c/d",
-                         "tags": {"data-classification": "phi"}})
+    tagged = Snapshot(
+        {
+            "id": "/subscriptions/s9/resourceGroups/x/providers/a.b/c/d",
+            "tags": {"SENSITIVITY": "Restricted"},
+        }
+    )
+    untagged = Snapshot(
+        {
+            "id": "/subscriptions/s9/resourceGroups/x/providers/a.b/c/d",
+            "tags": {"data-classification": "phi"},
+        }
+    )
     in_group = Snapshot({"id": "/subscriptions/S1/resourcegroups/DATA/providers/a.b/c/d"})
     assert scope.is_phi(tagged)
     assert not scope.is_phi(untagged)  # custom rules replace the default tag rule

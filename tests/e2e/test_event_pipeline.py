@@ -1,0 +1,243 @@
+"""End to end: the simulated tenant's events through the real Function entry points, Azurite
+and the real azure-core / azure-data-tables clients."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+import function_app
+from shared.changes import Cause
+from shared.config import Settings
+from shared.context import AppContext, reset_app_context
+from shared.resource_id import normalize
+from sim.azurite import AzuriteEndpoints
+from sim.estate import demo_estate
+from sim.fixture import SimHandle, running_sim
+
+pytestmark = pytest.mark.slow
+
+WEBHOOK = function_app.events_webhook.build().get_user_function()
+EVENT_TRIGGER = function_app.on_resource_change.build().get_user_function()
+FINDINGS = function_app.findings.build().get_user_function()
+
+
+@dataclass
+class World:
+    sim: SimHandle
+    ctx: AppContext
+    events_file: Path
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        self.sim.wait_for_events(10)
+        lines = self.events_file.read_text().splitlines() if self.events_file.exists() else []
+        self.events_file.write_text("")
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def post(self, events: list[dict[str, Any]]) -> func.HttpResponse:
+        request = func.HttpRequest(
+            "POST",
+            "https://phiguard.example/api/events",
+            headers={"aeg-event-type": "Notification", "content-type": "application/json"},
+            body=json.dumps(events).encode(),
+        )
+        response: func.HttpResponse = WEBHOOK(request)
+        return response
+
+    def status(self, resource_id: str, check_id: str) -> str | None:
+        rows = self.ctx.store.current(resource_id=resource_id, include_inactive=True)
+        return next((r.status for r in rows if r.check_id == check_id), None)
+
+
+def _find(kind: str, name: str) -> dict[str, Any]:
+    return next(
+        d
+        for d in demo_estate().documents
+        if d.get("type", "").lower() == kind and d.get("name") == name
+    )
+
+
+@pytest.fixture()
+def world(azurite: AzuriteEndpoints, tmp_path: Path) -> Iterator[World]:
+    events_file = tmp_path / "events.ndjson"
+    with running_sim(estate="demo", events_to=str(events_file)) as sim:
+        settings = Settings(
+            storage_connection_string=azurite.connection_string,
+            table_prefix="e2e" + uuid.uuid4().hex[:10],
+            arm_url=sim.arm_url,
+            ca_cert=sim.ca_cert,
+            subscriptions=tuple(sim.subscriptions),
+        )
+        ctx = AppContext(settings)
+        reset_app_context(ctx)
+        try:
+            yield World(sim, ctx, events_file)
+        finally:
+            reset_app_context(None)
+
+
+RECORDS = "stchsphirecords"
+
+
+def _set_tls(world: World, version: str) -> tuple[str, list[dict[str, Any]]]:
+    rid = str(_find("microsoft.storage/storageaccounts", RECORDS)["id"])
+    world.drain_events()
+    world.sim.change_as_user(
+        "PATCH", rid, {"properties": {"minimumTlsVersion": version}}, api_version="2025-01-01"
+    )
+    return rid, world.drain_events()
+
+
+def test_user_change_is_detected_then_fixed_with_history(world: World) -> None:
+    rid, broke = _set_tls(world, "TLS1_0")
+    assert broke, "the sim emitted no events"
+    response = world.post(broke)
+    assert response.status_code == 200, response.get_body()
+    assert world.status(rid, "storage_account_min_tls_1_2") == "FAIL"
+    _, fixed = _set_tls(world, "TLS1_2")
+    assert world.post(fixed).status_code == 200
+    assert world.status(rid, "storage_account_min_tls_1_2") == "PASS"
+    history = [
+        t for t in world.ctx.store.history(rid) if t.check_id == "storage_account_min_tls_1_2"
+    ]
+    assert [(t.from_status, t.to_status) for t in history][-1] == ("FAIL", "PASS")
+    request = func.HttpRequest(
+        "GET", "https://x/api/findings", body=b"", params={"resource": rid, "status": "pass"}
+    )
+    body = json.loads(FINDINGS(request).get_body())
+    assert any(f["check_id"] == "storage_account_min_tls_1_2" for f in body["findings"])
+
+
+def test_duplicated_and_shuffled_events_converge_without_duplicate_history(world: World) -> None:
+    rid, broke = _set_tls(world, "TLS1_0")
+    _, fixed = _set_tls(world, "TLS1_2")
+    # Event Grid's worst: every event three times, shuffled, in small batches.
+    noisy = (broke * 3) + (fixed * 3)
+    random.Random(7).shuffle(noisy)
+    for start in range(0, len(noisy), 4):
+        assert world.post(noisy[start : start + 4]).status_code == 200
+    world.post(fixed)
+    assert world.status(rid, "storage_account_min_tls_1_2") == "PASS"
+    history = world.ctx.store.history(rid)
+    keys = [(t.check_id, t.from_status, t.to_status, t.at) for t in history]
+    assert len(keys) == len(set(keys))
+
+
+def test_event_grid_trigger_and_delete_closes_findings(world: World) -> None:
+    vault = _find("microsoft.keyvault/vaults", "kv-chs-phi-app")
+    world.ctx.pipeline.evaluate_resource(vault["id"], Cause(kind="cli"))
+    assert world.status(vault["id"], "keyvault_vault_purge_protection_enabled") == "FAIL"
+    world.drain_events()
+    world.sim.change_as_user("DELETE", vault["id"], api_version="2024-11-01")
+    events = world.drain_events()
+    deletes = [e for e in events if e["eventType"].endswith("ResourceDeleteSuccess")]
+    assert deletes
+    for event in deletes:
+        EVENT_TRIGGER(
+            func.EventGridEvent(
+                id=event["id"],
+                data=event["data"],
+                topic=event["topic"],
+                subject=event["subject"],
+                event_type=event["eventType"],
+                data_version=event["dataVersion"],
+                event_time=datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")),
+            )
+        )
+    rows = world.ctx.store.current(resource_id=vault["id"], include_inactive=True)
+    assert rows and all(r.status == "RESOURCE_DELETED" for r in rows)
+
+
+def test_poison_event_is_recorded_and_the_batch_goes_on(world: World) -> None:
+    rid, broke = _set_tls(world, "TLS1_0")
+    poison = {
+        "id": "bad-1",
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "subject": "/subscriptions/x",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "dataVersion": "",
+        "data": "not an object",
+        "topic": "/subscriptions/x",
+    }
+    response = world.post([poison, *broke])
+    assert response.status_code == 200
+    assert world.status(rid, "storage_account_min_tls_1_2") == "FAIL"
+    assert any(
+        "bad-1" in (p.raw if isinstance(p.raw, str) else "") or p.error
+        for p in world.ctx.store.poison()
+    )
+
+
+def test_arm_outage_answers_503_and_redelivery_completes(world: World) -> None:
+    rid, broke = _set_tls(world, "TLS1_0")
+    world.sim.set_faults("error5xx=1.0")
+    response = world.post(broke)
+    assert response.status_code == 503  # Event Grid retries with backoff
+    assert world.status(rid, "storage_account_min_tls_1_2") is None
+    world.sim.set_faults("")
+    assert world.post(broke).status_code == 200  # the redelivery
+    assert world.status(rid, "storage_account_min_tls_1_2") == "FAIL"
+
+
+def test_webhook_handshakes(world: World) -> None:
+    validation = [
+        {
+            "id": "v1",
+            "topic": "/subscriptions/x",
+            "subject": "",
+            "data": {
+                "validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
+                "validationUrl": "https://rp-eastus2.eventgrid.azure.net:553/x",
+            },
+            "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "eventTime": "2018-01-25T22:12:19.4556811Z",
+            "metadataVersion": "1",
+            "dataVersion": "1",
+        }
+    ]
+    request = func.HttpRequest(
+        "POST",
+        "https://x/api/events",
+        body=json.dumps(validation).encode(),
+        headers={"aeg-event-type": "SubscriptionValidation"},
+    )
+    response = WEBHOOK(request)
+    assert json.loads(response.get_body()) == {
+        "validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"
+    }
+    options = func.HttpRequest(
+        "OPTIONS",
+        "https://x/api/events",
+        body=b"",
+        headers={"WebHook-Request-Origin": "eventgrid.azure.net"},
+    )
+    response = WEBHOOK(options)
+    assert response.status_code == 200
+    assert response.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
+
+
+def test_every_http_function_requires_a_function_key() -> None:
+    for function in function_app.app.get_functions():
+        for binding in function.get_bindings():
+            if binding.type == "httpTrigger":
+                assert str(binding.auth_level).lower().endswith("function"), (
+                    function.get_function_name()
+                )
+
+
+def test_reconcile_sweep_finds_the_demo_violations(world: World) -> None:
+    from shared import api
+
+    api.reconcile_all()
+    nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-phi-app")
+    assert world.status(nsg["id"], "network_nsg_management_ports_internet_closed") == "FAIL"
+    assert normalize(nsg["id"])
