@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,9 +229,8 @@ def test_every_http_function_requires_a_function_key() -> None:
     for function in function_app.app.get_functions():
         for binding in function.get_bindings():
             if binding.type == "httpTrigger":
-                assert str(binding.auth_level).lower().endswith("function"), (
-                    function.get_function_name()
-                )
+                level = str(binding.get_dict_repr().get("authLevel", "")).lower()
+                assert level.endswith("function"), function.get_function_name()
 
 
 def test_reconcile_sweep_finds_the_demo_violations(world: World) -> None:
