@@ -1,21 +1,141 @@
-"""``phiguard demo``: the product on the embedded sample tenant, no Azure account needed."""
+"""``phiguard demo``: the product end to end on the embedded sample tenant, no Azure account.
+
+It starts Azurite and the simulated tenant, runs the baseline sweep that the daily timer runs,
+then makes changes "as a user" in the simulated tenant and shows each one detected through the
+event path (Event Grid event → webhook → ARM read → checks → Azure Tables), with the time from
+the change to the recorded finding.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.table import Table
+
+NSG_DATA = "nsg-chs-phi-data"
+STORAGE = "stchsphirecords"
 
 
 def run_demo(console: Console, args: argparse.Namespace) -> int:
-    from shared import report
-    from shared.engine import Engine
-    from shared.loader import load_documents
+    from shared import api, report
+    from shared.config import Settings
+    from shared.context import AppContext, reset_app_context
+    from sim.azurite import running_azurite
     from sim.estate import demo_estate
+    from sim.fixture import running_sim
 
     estate = demo_estate()
-    snapshots = load_documents(((d, "demo-estate") for d in estate.documents), complete=True)
     console.rule("[bold]phiguard demo — Contoso Health Shop (simulated tenant)")
-    evaluations = Engine().evaluate_all(snapshots)
-    report.render_evaluations(console, evaluations, title="Baseline evaluation")
+    with tempfile.TemporaryDirectory(prefix="phiguard-demo-") as tmp:
+        events_file = Path(tmp) / "events.ndjson"
+        console.print("Starting Azurite (Azure Tables) and the simulated tenant (ARM + Event Grid)…")
+        with running_azurite() as azurite, running_sim(
+            estate=estate, events_to=str(events_file)
+        ) as sim:
+            settings = Settings(
+                storage_connection_string=azurite.connection_string,
+                arm_url=sim.arm_url, ca_cert=sim.ca_cert, subscriptions=tuple(sim.subscriptions),
+            )
+            ctx = AppContext(settings)
+            reset_app_context(ctx)
+            console.print(f"  ARM: {sim.arm_url}   Tables: {azurite.table_url}   "
+                          f"subscriptions: {', '.join(sim.subscriptions)}")
+
+            started = time.monotonic()
+            sim.reset_counters()
+            api.reconcile_all()
+            swept = time.monotonic() - started
+            reads = _arm_reads(sim.counters())
+            rows = ctx.store.current()
+            console.print(
+                f"\n[bold]1. Baseline sweep[/] (the daily reconciliation timer): "
+                f"{len({r.resource_id.lower() for r in rows})} resources, {len(rows)} findings "
+                f"in {swept:.1f}s with {reads} ARM reads."
+            )
+            report.render_stored(console, rows)
+
+            console.print("\n[bold]2. Changes made as a user, detected through Event Grid events[/]")
+            nsg = _doc(estate.documents, "microsoft.network/networksecuritygroups", NSG_DATA)
+            account = _doc(estate.documents, "microsoft.storage/storageaccounts", STORAGE)
+            changes: list[tuple[str, str, str, Callable[[], Any]]] = [
+                (
+                    f"open RDP (3389) from the Internet on the PHI NSG {NSG_DATA}",
+                    nsg["id"], "network_nsg_management_ports_internet_closed",
+                    lambda: sim.change_as_user(
+                        "PUT", f"{nsg['id']}/securityRules/AllowRdpFromInternet",
+                        {"properties": {
+                            "protocol": "Tcp", "sourcePortRange": "*",
+                            "destinationPortRange": "3389", "sourceAddressPrefix": "*",
+                            "destinationAddressPrefix": "*", "access": "Allow",
+                            "priority": 200, "direction": "Inbound"}},
+                        api_version="2024-05-01"),
+                ),
+                (
+                    f"lower the minimum TLS of PHI storage account {STORAGE} to TLS 1.0",
+                    account["id"], "storage_account_min_tls_1_2",
+                    lambda: sim.change_as_user(
+                        "PATCH", account["id"], {"properties": {"minimumTlsVersion": "TLS1_0"}},
+                        api_version="2025-01-01"),
+                ),
+            ]
+            table = Table(header_style="bold")
+            for column in ("Change", "Check", "Before", "After", "Events", "Change → recorded"):
+                table.add_column(column, overflow="fold")
+            for text, rid, check_id, make in changes:
+                before = _status(ctx, rid, check_id)
+                events_file.write_text("")
+                changed_at = time.monotonic()
+                make()
+                events = _await_events(sim, events_file)
+                status, headers, body = api.handle_webhook(
+                    "POST", {"aeg-event-type": "Notification"}, json.dumps(events).encode()
+                )
+                recorded = time.monotonic() - changed_at
+                after = _status(ctx, rid, check_id)
+                table.add_row(text, check_id, before or "-", _styled(after), str(len(events)),
+                              f"{recorded:.2f}s (HTTP {status})")
+            console.print(table)
+            history = ctx.store.history(nsg["id"])
+            console.print(
+                f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):"
+            )
+            for t in history[-3:]:
+                console.print(f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
+                              f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})")
+            reset_app_context(None)
+    console.print(
+        "\nNext: [bold]phiguard evaluate PATH[/] on your own ARM exports, "
+        "[bold]phiguard catalog[/] for the checks and their HIPAA sections."
+    )
     return 0
+
+
+def _doc(documents: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:
+    return next(d for d in documents if str(d.get("type", "")).lower() == rtype
+                and d.get("name") == name)
+
+
+def _status(ctx: Any, resource_id: str, check_id: str) -> str | None:
+    rows = ctx.store.current(resource_id=resource_id)
+    return next((r.status for r in rows if r.check_id == check_id), None)
+
+
+def _styled(status: str | None) -> str:
+    return {"FAIL": "[bold red]FAIL[/]", "PASS": "[green]PASS[/]"}.get(status or "", status or "-")
+
+
+def _await_events(sim: Any, events_file: Path) -> list[dict[str, Any]]:
+    sim.wait_for_events(10)
+    lines = events_file.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _arm_reads(counters: dict[str, Any]) -> int:
+    return int(counters.get("by_method", {}).get("GET", 0))

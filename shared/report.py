@@ -255,3 +255,24 @@ def catalog_markdown(catalog: Mapping[str, Check]) -> str:
             lines += ["", f"Limitations: {row['limitations']}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_stored(console: Console, rows: Sequence[Any]) -> None:
+    """Current state from the store: failing findings by severity, then a HIPAA summary."""
+    failing = [r for r in rows if r.status == "FAIL"]
+    counts = Counter(r.status for r in rows)
+    console.print(
+        f"  [red]{counts['FAIL']} FAIL[/], [magenta]{counts['ERROR']} ERROR[/], "
+        f"[green]{counts['PASS']} PASS[/], {counts['NOT_APPLICABLE']} not applicable"
+    )
+    table = Table(header_style="bold")
+    for column in ("Severity", "Resource", "Check", "HIPAA", "Reason"):
+        table.add_column(column, overflow="fold")
+    for r in sorted(failing, key=lambda r: (Severity(r.severity).rank, r.resource_id.lower())):
+        sev = Severity(r.severity)
+        table.add_row(
+            f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]",
+            short_resource(r.resource_id, r.resource_type) + (" [bold](PHI)[/]" if r.phi else ""),
+            r.check_id, ", ".join(r.hipaa), r.reason,
+        )
+    console.print(table)
