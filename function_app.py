@@ -28,13 +28,16 @@ def on_resource_change(event: func.EventGridEvent) -> None:
 def events_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """Event Grid / CloudEvents webhook, with both validation handshakes."""
     status, headers, body = api.handle_webhook(req.method, dict(req.headers), req.get_body())
-    return func.HttpResponse(body, status_code=status, headers=headers,
-                             mimetype="application/json")
+    return func.HttpResponse(body, status_code=status, headers=headers, mimetype="application/json")
 
 
 @app.function_name("reconcile")
-@app.timer_trigger(arg_name="timer", schedule="%PHIGUARD_RECONCILE_SCHEDULE%",
-                   run_on_startup=False, use_monitor=True)
+@app.timer_trigger(
+    arg_name="timer",
+    schedule="%PHIGUARD_RECONCILE_SCHEDULE%",
+    run_on_startup=False,
+    use_monitor=True,
+)
 def reconcile(timer: func.TimerRequest) -> None:
     """Daily sweep of every configured subscription: catches changes whose event was lost."""
     if timer.past_due:

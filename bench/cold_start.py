@@ -16,8 +16,14 @@ import subprocess
 import sys
 
 EAGER_PACKAGES = (
-    "azure.mgmt.resource", "azure.mgmt.network", "azure.mgmt.storage", "azure.mgmt.keyvault",
-    "azure.mgmt.authorization", "azure.mgmt.monitor", "azure.identity", "azure.data.tables",
+    "azure.mgmt.resource",
+    "azure.mgmt.network",
+    "azure.mgmt.storage",
+    "azure.mgmt.keyvault",
+    "azure.mgmt.authorization",
+    "azure.mgmt.monitor",
+    "azure.identity",
+    "azure.data.tables",
     "azure.functions",
 )
 
@@ -33,16 +39,18 @@ print(json.dumps({{"seconds": elapsed,
 
 def _eager_body() -> str:
     # The clients, not just the packages: "from azure.mgmt.network import X" pulls in the models.
-    return "\n".join([
-        "from azure.mgmt.resource import ResourceManagementClient",
-        "from azure.mgmt.network import NetworkManagementClient",
-        "from azure.mgmt.storage import StorageManagementClient",
-        "from azure.mgmt.keyvault import KeyVaultManagementClient",
-        "from azure.mgmt.authorization import AuthorizationManagementClient",
-        "from azure.mgmt.monitor import MonitorManagementClient",
-        "import azure.identity, azure.data.tables, azure.functions",
-        "import function_app",
-    ])
+    return "\n".join(
+        [
+            "from azure.mgmt.resource import ResourceManagementClient",
+            "from azure.mgmt.network import NetworkManagementClient",
+            "from azure.mgmt.storage import StorageManagementClient",
+            "from azure.mgmt.keyvault import KeyVaultManagementClient",
+            "from azure.mgmt.authorization import AuthorizationManagementClient",
+            "from azure.mgmt.monitor import MonitorManagementClient",
+            "import azure.identity, azure.data.tables, azure.functions",
+            "import function_app",
+        ]
+    )
 
 
 def measure(body: str, repeat: int) -> dict[str, float]:
@@ -50,7 +58,9 @@ def measure(body: str, repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         out = subprocess.run(  # noqa: S603 - our own interpreter and probe
             [sys.executable, "-c", _PROBE.format(body=body)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
     return {
@@ -75,11 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     eager = measure(_eager_body(), args.repeat)
 
     def row(name: str, m: dict[str, float]) -> str:
-        return (f"{name:<44} {m['seconds'] * 1000:8.0f} ms {m['max_rss_mib']:8.1f} MiB   "
-                f"{(m['seconds'] - baseline['seconds']) / (eager['seconds'] - baseline['seconds']):.2f}x")
+        return (
+            f"{name:<44} {m['seconds'] * 1000:8.0f} ms {m['max_rss_mib']:8.1f} MiB   "
+            f"{(m['seconds'] - baseline['seconds']) / (eager['seconds'] - baseline['seconds']):.2f}x"
+        )
 
-    print(f"median of {args.repeat} fresh interpreters; ratio = import time over eager import time "
-          "(interpreter start subtracted)")
+    print(
+        f"median of {args.repeat} fresh interpreters; ratio = import time over eager import time "
+        "(interpreter start subtracted)"
+    )
     print(f"{'':<44} {'wall':>11} {'max RSS':>12}   ratio")
     print(row("python -c pass (interpreter)", baseline))
     print(row("import function_app", light))

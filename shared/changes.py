@@ -10,7 +10,9 @@ from enum import StrEnum
 class ChangeKind(StrEnum):
     WRITE = "write"
     DELETE = "delete"
-    ACTION = "action"  # a state-changing POST action (e.g. regenerateKey); read-only ones are ignored
+    ACTION = (
+        "action"  # a state-changing POST action (e.g. regenerateKey); read-only ones are ignored
+    )
 
 
 @dataclass(frozen=True)

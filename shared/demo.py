@@ -35,18 +35,25 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
     console.rule("[bold]phiguard demo — Contoso Health Shop (simulated tenant)")
     with tempfile.TemporaryDirectory(prefix="phiguard-demo-") as tmp:
         events_file = Path(tmp) / "events.ndjson"
-        console.print("Starting Azurite (Azure Tables) and the simulated tenant (ARM + Event Grid)…")
-        with running_azurite() as azurite, running_sim(
-            estate=estate, events_to=str(events_file)
-        ) as sim:
+        console.print(
+            "Starting Azurite (Azure Tables) and the simulated tenant (ARM + Event Grid)…"
+        )
+        with (
+            running_azurite() as azurite,
+            running_sim(estate=estate, events_to=str(events_file)) as sim,
+        ):
             settings = Settings(
                 storage_connection_string=azurite.connection_string,
-                arm_url=sim.arm_url, ca_cert=sim.ca_cert, subscriptions=tuple(sim.subscriptions),
+                arm_url=sim.arm_url,
+                ca_cert=sim.ca_cert,
+                subscriptions=tuple(sim.subscriptions),
             )
             ctx = AppContext(settings)
             reset_app_context(ctx)
-            console.print(f"  ARM: {sim.arm_url}   Tables: {azurite.table_url}   "
-                          f"subscriptions: {', '.join(sim.subscriptions)}")
+            console.print(
+                f"  ARM: {sim.arm_url}   Tables: {azurite.table_url}   "
+                f"subscriptions: {', '.join(sim.subscriptions)}"
+            )
 
             started = time.monotonic()
             sim.reset_counters()
@@ -61,28 +68,44 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             )
             report.render_stored(console, rows)
 
-            console.print("\n[bold]2. Changes made as a user, detected through Event Grid events[/]")
+            console.print(
+                "\n[bold]2. Changes made as a user, detected through Event Grid events[/]"
+            )
             nsg = _doc(estate.documents, "microsoft.network/networksecuritygroups", NSG_DATA)
             account = _doc(estate.documents, "microsoft.storage/storageaccounts", STORAGE)
             changes: list[tuple[str, str, str, Callable[[], Any]]] = [
                 (
                     f"open RDP (3389) from the Internet on the PHI NSG {NSG_DATA}",
-                    nsg["id"], "network_nsg_management_ports_internet_closed",
+                    nsg["id"],
+                    "network_nsg_management_ports_internet_closed",
                     lambda: sim.change_as_user(
-                        "PUT", f"{nsg['id']}/securityRules/AllowRdpFromInternet",
-                        {"properties": {
-                            "protocol": "Tcp", "sourcePortRange": "*",
-                            "destinationPortRange": "3389", "sourceAddressPrefix": "*",
-                            "destinationAddressPrefix": "*", "access": "Allow",
-                            "priority": 200, "direction": "Inbound"}},
-                        api_version="2024-05-01"),
+                        "PUT",
+                        f"{nsg['id']}/securityRules/AllowRdpFromInternet",
+                        {
+                            "properties": {
+                                "protocol": "Tcp",
+                                "sourcePortRange": "*",
+                                "destinationPortRange": "3389",
+                                "sourceAddressPrefix": "*",
+                                "destinationAddressPrefix": "*",
+                                "access": "Allow",
+                                "priority": 200,
+                                "direction": "Inbound",
+                            }
+                        },
+                        api_version="2024-05-01",
+                    ),
                 ),
                 (
                     f"lower the minimum TLS of PHI storage account {STORAGE} to TLS 1.0",
-                    account["id"], "storage_account_min_tls_1_2",
+                    account["id"],
+                    "storage_account_min_tls_1_2",
                     lambda: sim.change_as_user(
-                        "PATCH", account["id"], {"properties": {"minimumTlsVersion": "TLS1_0"}},
-                        api_version="2025-01-01"),
+                        "PATCH",
+                        account["id"],
+                        {"properties": {"minimumTlsVersion": "TLS1_0"}},
+                        api_version="2025-01-01",
+                    ),
                 ),
             ]
             table = Table(header_style="bold")
@@ -94,21 +117,27 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 changed_at = time.monotonic()
                 make()
                 events = _await_events(sim, events_file)
-                status, headers, body = api.handle_webhook(
+                status, _, _ = api.handle_webhook(
                     "POST", {"aeg-event-type": "Notification"}, json.dumps(events).encode()
                 )
                 recorded = time.monotonic() - changed_at
                 after = _status(ctx, rid, check_id)
-                table.add_row(text, check_id, before or "-", _styled(after), str(len(events)),
-                              f"{recorded:.2f}s (HTTP {status})")
+                table.add_row(
+                    text,
+                    check_id,
+                    before or "-",
+                    _styled(after),
+                    str(len(events)),
+                    f"{recorded:.2f}s (HTTP {status})",
+                )
             console.print(table)
             history = ctx.store.history(nsg["id"])
-            console.print(
-                f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):"
-            )
+            console.print(f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):")
             for t in history[-3:]:
-                console.print(f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
-                              f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})")
+                console.print(
+                    f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
+                    f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
+                )
             reset_app_context(None)
     console.print(
         "\nNext: [bold]phiguard evaluate PATH[/] on your own ARM exports, "
@@ -118,8 +147,9 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
 
 
 def _doc(documents: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:
-    return next(d for d in documents if str(d.get("type", "")).lower() == rtype
-                and d.get("name") == name)
+    return next(
+        d for d in documents if str(d.get("type", "")).lower() == rtype and d.get("name") == name
+    )
 
 
 def _status(ctx: Any, resource_id: str, check_id: str) -> str | None:

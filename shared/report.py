@@ -273,6 +273,8 @@ def render_stored(console: Console, rows: Sequence[Any]) -> None:
         table.add_row(
             f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]",
             short_resource(r.resource_id, r.resource_type) + (" [bold](PHI)[/]" if r.phi else ""),
-            r.check_id, ", ".join(r.hipaa), r.reason,
+            r.check_id,
+            ", ".join(r.hipaa),
+            r.reason,
         )
     console.print(table)
