@@ -41,7 +41,7 @@ def _eager_body() -> str:
     # The clients, not just the packages: "from azure.mgmt.network import X" pulls in the models.
     return "\n".join(
         [
-            "from azure.mgmt.resource import ResourceManagementClient",
+            "from azure.mgmt.resource.resources import ResourceManagementClient",
             "from azure.mgmt.network import NetworkManagementClient",
             "from azure.mgmt.storage import StorageManagementClient",
             "from azure.mgmt.keyvault import KeyVaultManagementClient",
