@@ -3,6 +3,8 @@
 Starts ``phiguard sim serve`` as a subprocess (so the server does not share this process's GIL
 with the clients), then runs several client threads for a few seconds each way:
 
+- ``raw``: ``http.client`` on one keep-alive TLS connection per thread (the server's figure: the
+  other clients spend more CPU per request than the server does);
 - ``requests``: one ``requests.Session`` per thread (keep-alive, the CA verified), GET by id;
 - ``sdk``: ``NetworkManagementClient.network_security_groups.get`` (the azure-core pipeline with
   its retry, auth and logging policies), one client per thread.
@@ -10,7 +12,7 @@ with the clients), then runs several client threads for a few seconds each way:
 Prints GETs/s and the mean latency per request for each, so later benchmarks know the sim is not
 their bottleneck.
 
-    python -m bench.sim_throughput [--threads 4] [--seconds 5] [--estate demo] [--client both]
+    python -m bench.sim_throughput [--threads 4] [--seconds 5] [--estate demo] [--client all]
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def _nsg_ids(sim: SimHandle) -> list[str]:
     return out
 
 
-def _run(threads: int, seconds: float, make_worker: Callable[[int], Callable[[], None]]) -> tuple[int, float]:
+def _run(
+    threads: int, seconds: float, make_worker: Callable[[int], Callable[[], None]]
+) -> tuple[int, float]:
     """Runs ``threads`` workers for ``seconds``; returns (requests done, elapsed seconds)."""
     counts = [0] * threads
     errors: list[BaseException] = []
@@ -52,20 +56,28 @@ def _run(threads: int, seconds: float, make_worker: Callable[[int], Callable[[],
     start = threading.Barrier(threads + 1)
 
     def loop(i: int) -> None:
-        call = make_worker(i)
-        call()  # warm up: connection and TLS handshake outside the timed window
-        start.wait()
         try:
+            call = make_worker(i)
+            call()  # warm up: connection and TLS handshake outside the timed window
+            start.wait()
             while not stop.is_set():
                 call()
                 counts[i] += 1
+        except threading.BrokenBarrierError:
+            return
         except BaseException as exc:  # surfaced below
             errors.append(exc)
+            start.abort()
 
     workers = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(threads)]
     for w in workers:
         w.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        for w in workers:
+            w.join()
+        raise errors[0] if errors else RuntimeError("a client thread failed") from None
     began = time.perf_counter()
     time.sleep(seconds)
     stop.set()
@@ -80,16 +92,45 @@ def _run(threads: int, seconds: float, make_worker: Callable[[int], Callable[[],
 def _requests_worker(sim: SimHandle, ids: list[str]) -> Callable[[int], Callable[[], None]]:
     def make(i: int) -> Callable[[], None]:
         session = requests.Session()
-        session.verify = sim.ca_cert
         session.headers["Authorization"] = f"Bearer bench-{i}"
         urls = [f"{sim.arm_url}{quote(r, safe='/')}?api-version=2024-05-01" for r in ids]
         n = [i]
 
         def call() -> None:
             n[0] += 1
-            resp = session.get(urls[n[0] % len(urls)], timeout=30)
+            # verify per call: REQUESTS_CA_BUNDLE would override a session-level setting
+            resp = session.get(urls[n[0] % len(urls)], timeout=30, verify=sim.ca_cert)
             if resp.status_code != 200:
                 raise RuntimeError(f"GET answered {resp.status_code}: {resp.text[:200]}")
+
+        return call
+
+    return make
+
+
+def _raw_worker(sim: SimHandle, ids: list[str]) -> Callable[[int], Callable[[], None]]:
+    """``http.client`` on one keep-alive TLS connection: the lightest client, so the figure
+    is the server's, not the client library's."""
+    import http.client
+    import ssl
+    from urllib.parse import urlsplit
+
+    split = urlsplit(sim.arm_url)
+    context = ssl.create_default_context(cafile=sim.ca_cert)
+    paths = [f"{quote(r, safe='/')}?api-version=2024-05-01" for r in ids]
+
+    def make(i: int) -> Callable[[], None]:
+        conn = http.client.HTTPSConnection(split.hostname or "", split.port, context=context)
+        headers = {"Authorization": f"Bearer bench-{i}"}
+        n = [i]
+
+        def call() -> None:
+            n[0] += 1
+            conn.request("GET", paths[n[0] % len(paths)], headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"GET answered {resp.status}: {body[:200]!r}")
 
         return call
 
@@ -120,11 +161,13 @@ def _sdk_worker(sim: SimHandle, ids: list[str]) -> Callable[[int], Callable[[], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--estate", default="demo")
-    parser.add_argument("--client", choices=("requests", "sdk", "both"), default="both")
+    parser.add_argument("--client", choices=("raw", "requests", "sdk", "all"), default="all")
     args = parser.parse_args(argv)
 
     with spawned_sim(estate=args.estate) as sim:
@@ -134,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             f"sim throughput: {args.threads} client threads x {args.seconds:g} s, "
             f"{len(ids)} NSGs, {cores} cores (server in its own process)"
         )
-        kinds = ("requests", "sdk") if args.client == "both" else (args.client,)
+        kinds = ("raw", "requests", "sdk") if args.client == "all" else (args.client,)
+        makers = {"raw": _raw_worker, "requests": _requests_worker, "sdk": _sdk_worker}
         for kind in kinds:
-            factory = _requests_worker(sim, ids) if kind == "requests" else _sdk_worker(sim, ids)
+            factory = makers[kind](sim, ids)
             done, elapsed = _run(args.threads, args.seconds, factory)
             rate = done / elapsed
             print(
@@ -144,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"latency ({done} GETs)"
             )
         counters = sim.counters()
-        print(f"  server counted {counters['total']} ARM requests, statuses {counters['by_status']}")
+        print(
+            f"  server counted {counters['total']} ARM requests, statuses {counters['by_status']}"
+        )
     return 0
 
 

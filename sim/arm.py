@@ -14,8 +14,8 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
 - ``api-version`` required and well-formed; ARM error bodies and codes; case-insensitive ids.
 - PUT creates (201; 200 for types whose API answers 200; 202 for storage accounts and disks)
   or replaces (200), keeping read-only properties; PATCH merges (RFC 7386, ``tags`` replaced);
-  DELETE answers 200 with the deleted body, 204 when absent; deleting cascades to children and
-  extensions. ``etag`` on Microsoft.Network documents (and documents that carry one), changed on
+  DELETE answers 200 (with the deleted body for Microsoft.Authorization), 204 when absent;
+  deleting cascades to children and extensions. ``etag`` on Microsoft.Network documents (and documents that carry one), changed on
   every write; ``If-Match`` / ``If-None-Match`` honoured (412 ``PreconditionFailed``). An NSG and
   its rules (a VNet and its subnets) share one etag, and the embedded list and the child
   documents are kept equal whichever one is written.
@@ -24,11 +24,16 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   with ``Location``; resource-group deletes 202 with ``Location``. Status monitors answer
   ``InProgress`` until ``lro_duration`` has passed, then ``Succeeded``.
 - Events for every successful write, delete and action (two write events on a create).
+
+Not modelled: per-type api-version lists (any well-formed version is accepted), RP validation
+of bodies, ``systemData`` updates, ``Date`` headers, ARM's request-size and URL-length limits.
+Documents are stored as given and never mutated: a write stores a new dict.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import re
 import threading
 import time
@@ -314,6 +319,7 @@ class ArmService:
         self._pending: list[Operation] = []
         self._cursors: OrderedDict[str, list[str]] = OrderedDict()
         self.load_errors: list[str] = []
+        self._loaded = 0
 
     # --- loading --------------------------------------------------------------------------
 
@@ -333,49 +339,63 @@ class ArmService:
     ) -> int:
         """Adds documents verbatim (no events); creates missing subscriptions and groups."""
         loaded = 0
-        with self.lock:
-            for sub in subscriptions or []:
-                self._load_subscription(sub)
-            targets: list[tuple[dict[str, Any], Target]] = []
-            for doc in documents:
-                doc_id = doc.get("id") if isinstance(doc, dict) else None
-                target = ids.parse(doc_id) if isinstance(doc_id, str) else None
-                if target is None or target.kind not in (
-                    "subscription",
-                    "resource_group",
-                    "resource",
-                ):
-                    self.load_errors.append(f"not a document id: {doc_id!r}")
-                    continue
-                if target.kind == "subscription":
-                    self._load_subscription(doc)
-                    loaded += 1
-                    continue
-                etag = doc.get("etag")
-                self.store.put(doc, target, etag if isinstance(etag, str) else self._new_etag())
-                targets.append((doc, target))
+        collecting = gc.isenabled()
+        # Hundreds of thousands of new containers: cyclic GC passes would cost more than the work.
+        gc.disable()
+        try:
+            with self.lock:
+                loaded = self._load(documents, subscriptions)
+        finally:
+            if collecting:
+                gc.enable()
+        return loaded
+
+    def _load(
+        self, documents: list[dict[str, Any]], subscriptions: list[dict[str, Any]] | None
+    ) -> int:
+        loaded = 0
+        for sub in subscriptions or []:
+            self._load_subscription(sub)
+        targets: list[tuple[dict[str, Any], Target]] = []
+        for doc in documents:
+            doc_id = doc.get("id") if isinstance(doc, dict) else None
+            target = ids.parse(doc_id) if isinstance(doc_id, str) else None
+            if target is None or target.kind not in (
+                "subscription",
+                "resource_group",
+                "resource",
+            ):
+                self.load_errors.append(f"not a document id: {doc_id!r}")
+                continue
+            if target.kind == "subscription":
+                self._load_subscription(doc)
                 loaded += 1
-            for doc, target in targets:
+                continue
+            etag = doc.get("etag")
+            self.store.put(doc, target, etag if isinstance(etag, str) else self._cheap_etag())
+            targets.append((doc, target))
+            loaded += 1
+        containers: set[tuple[str, str]] = set()
+        for doc, target in targets:
+            where = ((target.subscription or "").lower(), (target.resource_group or "").lower())
+            if where not in containers:
+                containers.add(where)
                 self._ensure_containers(target, doc)
-            for doc, target in targets:
-                spec = EMBEDDED_CHILDREN.get(target.type_key)
-                if spec is None:
-                    continue
-                prop, _, _ = spec
-                props = doc.get("properties")
-                items = props.get(prop) if isinstance(props, dict) else None
-                for item in items if isinstance(items, list) else []:
-                    cid = item.get("id") if isinstance(item, dict) else None
-                    child = ids.parse(cid) if isinstance(cid, str) else None
-                    if (
-                        child is not None
-                        and child.kind == "resource"
-                        and not self.store.get(child.key)
-                    ):
-                        etag = item.get("etag")
-                        self.store.put(
-                            item, child, etag if isinstance(etag, str) else self._new_etag()
-                        )
+        for doc, target in targets:
+            spec = EMBEDDED_CHILDREN.get(target.type_key)
+            if spec is None:
+                continue
+            prop, _, _ = spec
+            props = doc.get("properties")
+            items = props.get(prop) if isinstance(props, dict) else None
+            for item in items if isinstance(items, list) else []:
+                cid = item.get("id") if isinstance(item, dict) else None
+                child = ids.parse(cid) if isinstance(cid, str) else None
+                if child is not None and child.kind == "resource" and not self.store.get(child.key):
+                    etag = item.get("etag")
+                    self.store.put(
+                        item, child, etag if isinstance(etag, str) else self._cheap_etag()
+                    )
         return loaded
 
     def _load_subscription(self, sub: dict[str, Any]) -> None:
@@ -435,6 +455,11 @@ class ArmService:
             return [e.doc for e in self.store.docs.values()]
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _cheap_etag(self) -> str:
+        """An etag for a loaded document that carries none (unique, not random)."""
+        self._loaded += 1
+        return f'W/"00000000-0000-4000-8000-{self._loaded:012x}"'
 
     def _new_etag(self, like: str | None = None) -> str:
         bits = self._bits() & ((1 << 128) - 1)
@@ -737,7 +762,7 @@ class ArmService:
             return self._filter_generic(pool, flt) if flt else pool
         self._check_parent(target)
         t = target.type_key
-        parent_key = ids.key(target.parent) if target.parent else ""
+        parent_key = target.parent_key
         if t in ASSIGNMENT_TYPES or t == ROLE_DEFINITIONS:
             return self._assignments(target, parent_key, flt)
         if flt:
@@ -800,7 +825,7 @@ class ArmService:
         out = []
         for k in self.store.keys(self.store.by_type, t):
             entry = self.store.docs[k]
-            doc_scope = ids.key(entry.target.parent) if entry.target.parent else ""
+            doc_scope = entry.target.parent_key
             above = ids.is_ancestor(doc_scope, scope_key)
             below = ids.is_ancestor(scope_key, doc_scope)
             if not (above or (below and not at_scope)):
@@ -1258,7 +1283,8 @@ class ArmService:
             op = self._new_operation(req, target, doc, "DELETE", finish)
             return ArmResponse(202, b"", self._lro_headers(op, style))
         finish()
-        return ArmResponse(200, _json(doc))
+        # Authorization deletes answer the deleted object (the SDK returns it); others nothing.
+        return ArmResponse(200, _json(doc) if t.startswith("microsoft.authorization/") else b"")
 
     def _delete_group(
         self, req: ArmRequest, target: Target, existing: Entry, events: list[dict[str, Any]]

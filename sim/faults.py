@@ -8,7 +8,8 @@ A ``--faults`` spec is a comma-separated list of ``name=value``:
 ``reset=0.01``        probability of a connection reset (TCP RST, no response)
 ``throttle=on``       enforce ARM's token buckets (429 + ``Retry-After``); ``off`` by default
 ``reads=250``         read bucket size (per subscription and principal), ``read_refill=25`` per s
-``writes=200``        write bucket size, ``write_refill=10`` per s
+``writes=200``        write bucket size, ``write_refill=10`` per s (PUT, PATCH, POST)
+``deletes=200``       delete bucket size, ``delete_refill=10`` per s
 ``dup=0.1``           probability that an event batch is delivered twice
 ``reorder=0.2``       probability that an event batch is held back (``reorder_window=50ms``)
 
@@ -40,6 +41,8 @@ class FaultSpec:
     read_refill: float = 25.0
     writes: int = 200
     write_refill: float = 10.0
+    deletes: int = 200
+    delete_refill: float = 10.0
     dup: float = 0.0
     reorder: float = 0.0
     reorder_window: float = 0.05
@@ -68,7 +71,7 @@ class FaultSpec:
                     if value.lower() not in ("on", "off", "true", "false", "1", "0"):
                         raise ValueError(value)
                     values[name] = value.lower() in ("on", "true", "1")
-                elif name in ("reads", "writes"):
+                elif name in ("reads", "writes", "deletes"):
                     values[name] = int(value)
                 else:
                     values[name] = float(value)
@@ -92,6 +95,8 @@ class FaultSpec:
             f"read_refill={self.read_refill:g}",
             f"writes={self.writes}",
             f"write_refill={self.write_refill:g}",
+            f"deletes={self.deletes}",
+            f"delete_refill={self.delete_refill:g}",
             f"dup={self.dup:g}",
             f"reorder={self.reorder:g}",
         ]
@@ -149,7 +154,7 @@ class Throttle:
 
 
 class TokenBuckets:
-    """ARM's request limits: one read and one write bucket per (subscription, principal)."""
+    """ARM's request limits: read, write and delete buckets per (subscription, principal)."""
 
     def __init__(self, spec: FaultSpec) -> None:
         self._spec = spec
@@ -162,11 +167,14 @@ class TokenBuckets:
             self._buckets.clear()
 
     def take(self, scope: str, principal: str, kind: str) -> Throttle:
-        """Takes a token from the ``reads`` or ``writes`` bucket; refuses only when enforcing."""
+        """Takes a token from the ``reads``, ``writes`` or ``deletes`` bucket; refuses only when
+        enforcing."""
         spec = self._spec
-        size, refill = (
-            (spec.reads, spec.read_refill) if kind == "reads" else (spec.writes, spec.write_refill)
-        )
+        size, refill = {
+            "reads": (spec.reads, spec.read_refill),
+            "writes": (spec.writes, spec.write_refill),
+            "deletes": (spec.deletes, spec.delete_refill),
+        }[kind]
         now = time.monotonic()
         with self._lock:
             bucket = self._buckets.get((scope, principal, kind))

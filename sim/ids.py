@@ -38,7 +38,7 @@ def key(path: str) -> str:
     return "/" + path.strip().strip("/").lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """What a path addresses.
 
@@ -59,14 +59,14 @@ class Target:
     parent: str | None = None
     depth: int = 0
     scope_kind: Literal["tenant", "subscription", "resource_group", "resource"] = "tenant"
+    key: str = ""  # filled in by __post_init__
+    type_key: str = ""
+    parent_key: str = ""
 
-    @property
-    def key(self) -> str:
-        return key(self.path)
-
-    @property
-    def type_key(self) -> str:
-        return (self.type or "").lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", key(self.path))
+        object.__setattr__(self, "type_key", (self.type or "").lower())
+        object.__setattr__(self, "parent_key", key(self.parent) if self.parent else "")
 
     @property
     def namespace(self) -> str:

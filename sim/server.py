@@ -253,7 +253,8 @@ class SimTenant:
             etag_source=lambda: self.dice.getrandbits(128),
         )
         self._callers: dict[str, Caller] = {}
-        self.reset(config.estate)
+        self._initial: Estate | None = None
+        self.reset()
         for destination in config.events_to:
             self.add_destination(destination)
 
@@ -265,10 +266,15 @@ class SimTenant:
 
     def reset(self, estate: Any = None, seed: int | None = None) -> None:
         """Replaces the tenant's documents with an estate (the configured one by default)."""
-        chosen = resolve_estate(
-            self.config.estate if estate is None else estate,
-            self.config.seed if seed is None else seed,
-        )
+        if estate is None and seed is None and self._initial is not None:
+            chosen = self._initial  # documents are never mutated, so the estate can be reused
+        else:
+            chosen = resolve_estate(
+                self.config.estate if estate is None else estate,
+                self.config.seed if seed is None else seed,
+            )
+            if estate is None and seed is None:
+                self._initial = chosen
         self.estate = chosen
         self.arm.clear(chosen.tenant_id or DEFAULT_TENANT)
         self.arm.load(chosen.documents, chosen.subscriptions)
@@ -414,7 +420,7 @@ class SimTenant:
                 False,
             )
         caller = self._caller(token.strip())
-        kind = "reads" if method in ("GET", "HEAD") else "writes"
+        kind = {"GET": "reads", "HEAD": "reads", "DELETE": "deletes"}.get(method, "writes")
         scope = target.subscription if target is not None and target.subscription else "tenant"
         principal = caller.claims.get(
             "http://schemas.microsoft.com/identity/claims/objectidentifier", caller.principal_id

@@ -10,11 +10,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sim import ids
 from sim.ids import Target
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     doc: dict[str, Any]
     target: Target
@@ -58,7 +57,7 @@ class Store:
     def _indexes(self, target: Target) -> list[dict[str, None]]:
         t = target.type_key
         sub = _sub_key(target)
-        parent = ids.key(target.parent) if target.parent else ""
+        parent = target.parent_key
         out = [
             self.by_parent.setdefault((parent, t), {}),
             self.by_type.setdefault(t, {}),

@@ -417,3 +417,18 @@ def test_every_demo_document_comes_back_from_get(sim: SimHandle) -> None:
         resp = arm(sim, "GET", doc["id"], api_version="2024-01-01")
         assert resp.status_code == 200, doc["id"]
         assert resp.json() == doc
+
+
+def test_role_definitions_answer_at_every_scope(sim: SimHandle) -> None:
+    definition = first(sim, "Microsoft.Authorization/roleDefinitions")
+    name = definition["name"]
+    sub = sim.subscription_id
+    for scope in ("", f"/subscriptions/{sub}", f"/subscriptions/{sub}/resourceGroups/any"):
+        rid = f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}"
+        resp = arm(sim, "GET", rid, api_version="2022-04-01")
+        if scope.endswith("/any"):
+            assert resp.status_code == 404  # the group does not exist
+            continue
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["id"] == rid
+        assert resp.json()["properties"] == definition["properties"]

@@ -297,3 +297,18 @@ def test_delivery_never_blocks_the_arm_response(sim: SimHandle) -> None:
     finally:
         sim.clear_event_subscriptions()
         slow.stop()
+
+
+def test_events_to_at_start_with_batching_in_cloudevents(webhook: WebhookReceiver) -> None:
+    from sim.fixture import running_sim
+
+    with running_sim(events_to=f"cloudevents:{webhook.url}", max_events_per_batch=10) as sim:
+        nsg = first(sim, "Microsoft.Network/networkSecurityGroups")
+        sim.change_as_user("PUT", f"{nsg['id']}/securityRules/batched", _rule_body("443"))
+        assert sim.wait_for_events()["idle"]
+    batch = webhook.notifications()
+    assert len(batch) == 1  # the two events of the create, in one delivery
+    assert batch[0].headers["Content-Type"].startswith("application/cloudevents-batch+json")
+    assert isinstance(batch[0].body, list) and len(batch[0].body) == 2
+    for e in batch[0].body:
+        _check(e, "cloudevents", "ResourceWriteSuccess", "user")

@@ -76,6 +76,9 @@ def test_rate_limit_headers_are_on_every_response(sim: SimHandle) -> None:
     reads = [int(r.headers["x-ms-ratelimit-remaining-subscription-reads"]) for r in (read, missing)]
     assert reads[0] > reads[1] and reads[0] <= 250
     assert int(write.headers["x-ms-ratelimit-remaining-subscription-writes"]) == 199
+    delete = arm(sim, "DELETE", nsg["id"] + "/securityRules/not-there")
+    assert delete.status_code == 204
+    assert int(delete.headers["x-ms-ratelimit-remaining-subscription-deletes"]) == 199
 
 
 def test_writes_are_throttled_separately(sim: SimHandle) -> None:
