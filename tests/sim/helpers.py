@@ -49,7 +49,13 @@ def error_code(resp: requests.Response) -> str:
 
 
 def reference(name: str) -> Any:
-    return json.loads((REFERENCE / name).read_text(encoding="utf-8"))
+    """A published payload from ../shared/reference; skips the test where it is not laid out."""
+    import pytest
+
+    path = REFERENCE / name
+    if not path.is_file():
+        pytest.skip(f"reference payloads not found at {REFERENCE}")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def first(sim: SimHandle, type_name: str) -> dict[str, Any]:
