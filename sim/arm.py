@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sim import ids
+from sim.estate import default_security_rules
 from sim.events import ACTION, DELETE, WRITE, Caller, HttpInfo, build_event
 from sim.ids import RESOURCE_GROUP_TYPE, Target
 from sim.store import Entry, Store
@@ -156,46 +157,6 @@ GENERIC_KEYS = (
     "plan",
     "identity",
     "tags",
-)
-DEFAULT_NSG_RULES = (
-    (
-        "AllowVnetInBound",
-        "Allow inbound traffic from all VMs in VNET",
-        "VirtualNetwork",
-        "VirtualNetwork",
-        "Allow",
-        65000,
-        "Inbound",
-    ),
-    (
-        "AllowAzureLoadBalancerInBound",
-        "Allow inbound traffic from azure load balancer",
-        "AzureLoadBalancer",
-        "*",
-        "Allow",
-        65001,
-        "Inbound",
-    ),
-    ("DenyAllInBound", "Deny all inbound traffic", "*", "*", "Deny", 65500, "Inbound"),
-    (
-        "AllowVnetOutBound",
-        "Allow outbound traffic from all VMs to all VMs in VNET",
-        "VirtualNetwork",
-        "VirtualNetwork",
-        "Allow",
-        65000,
-        "Outbound",
-    ),
-    (
-        "AllowInternetOutBound",
-        "Allow outbound traffic from all VMs to Internet",
-        "*",
-        "Internet",
-        "Allow",
-        65001,
-        "Outbound",
-    ),
-    ("DenyAllOutBound", "Deny all outbound traffic", "*", "*", "Deny", 65500, "Outbound"),
 )
 
 
@@ -1036,7 +997,7 @@ class ArmService:
         if t in EMBEDDED_CHILDREN:
             self._normalize_embedded(doc)
         if t == "microsoft.network/networksecuritygroups" and isinstance(props, dict):
-            props.setdefault("defaultSecurityRules", _default_rules(str(doc["id"])))
+            props.setdefault("defaultSecurityRules", default_security_rules(str(doc["id"])))
         if existing is not None and isinstance(existing.doc.get("etag"), str):
             doc["etag"] = existing.doc["etag"]  # restamped in the same style on commit
         elif _has(WEAK_ETAGS, t):
@@ -1386,28 +1347,3 @@ def _replace_embedded(parent_doc: dict[str, Any], child: dict[str, Any] | None, 
     if child is not None and not replaced:
         items.append(copy.deepcopy(child))
     props[prop] = items
-
-
-def _default_rules(nsg_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "id": f"{nsg_id}/defaultSecurityRules/{name}",
-            "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
-            "properties": {
-                "provisioningState": "Succeeded",
-                "description": description,
-                "protocol": "*",
-                "sourcePortRange": "*",
-                "destinationPortRange": "*",
-                "sourceAddressPrefix": source,
-                "sourceAddressPrefixes": [],
-                "destinationAddressPrefix": destination,
-                "destinationAddressPrefixes": [],
-                "access": access,
-                "priority": priority,
-                "direction": direction,
-            },
-        }
-        for name, description, source, destination, access, priority, direction in DEFAULT_NSG_RULES
-    ]

@@ -412,12 +412,13 @@ _DEFAULT_RULES = (
 )
 
 
-def _default_rules(nsg_id: str, etag: str) -> list[Doc]:
+def default_security_rules(nsg_id: str, etag: str | None = None) -> list[Doc]:
+    """Azure's six default rules of an NSG, as ARM embeds them in the NSG body."""
     return [
         {
             "name": name,
             "id": f"{nsg_id}/defaultSecurityRules/{name}",
-            "etag": etag,
+            **({"etag": etag} if etag is not None else {}),
             "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
             "properties": {
                 "provisioningState": "Succeeded",
@@ -461,7 +462,7 @@ def _nsg(
         "provisioningState": "Succeeded",
         "resourceGuid": guid(rid, "resourceGuid"),
         "securityRules": [_rule(rid, etag, **spec) for spec in rules],
-        "defaultSecurityRules": _default_rules(rid, etag),
+        "defaultSecurityRules": default_security_rules(rid, etag),
     }
     if subnets:
         props["subnets"] = [{"id": s} for s in subnets]
