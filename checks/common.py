@@ -196,3 +196,21 @@ def audit_logs_result(
         f"No diagnostic setting sends {what} to a Log Analytics workspace or storage account.",
         evidence,
     )
+
+
+# --- private endpoints -----------------------------------------------------------------------
+
+
+def private_endpoint_states(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """(connection name, status) of a resource's ``properties.privateEndpointConnections``.
+
+    Absent or null means no connections: ARM lists them, read-only, in the resource body.
+    """
+    where = "properties.privateEndpointConnections"
+    out: list[tuple[str, str]] = []
+    for index, conn in enumerate(as_list(snapshot.prop("privateEndpointConnections"), where)):
+        if not isinstance(conn, Mapping):
+            raise MalformedResource(f"{where}[{index}] is not an object")
+        status = lookup(conn, "properties.privateLinkServiceConnectionState.status")
+        out.append((str(conn.get("name", f"#{index}")), str(status)))
+    return out

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from checks.common import Evidence, as_bool, as_list, audit_logs_result, is_internet_source
+from checks.common import (
+    Evidence,
+    as_bool,
+    as_list,
+    audit_logs_result,
+    is_internet_source,
+    private_endpoint_states,
+)
 from checks.registry import check, register_policy_definitions
 from shared.findings import Result, Severity, not_applicable
 from shared.snapshot import MalformedResource, Snapshot
@@ -199,20 +206,10 @@ def keyvault_vault_private_endpoint_approved(snapshot: Snapshot) -> Result:
     and secret traffic for PHI workloads then has to cross the vault's public endpoint. Absent
     means no private endpoint connections: the list is empty until one is created."""
     ev = Evidence(snapshot)
-    conns = as_list(ev.prop("privateEndpointConnections", []), "privateEndpointConnections")
-    approved = 0
-    for index, conn in enumerate(conns):
-        where = f"properties.privateEndpointConnections[{index}]"
-        if not isinstance(conn, Mapping):
-            raise MalformedResource(f"{where} is not an object")
-        props = conn.get("properties", conn)
-        if not isinstance(props, Mapping):
-            raise MalformedResource(f"{where}.properties is not an object")
-        state = props.get("privateLinkServiceConnectionState") or {}
-        if not isinstance(state, Mapping):
-            raise MalformedResource(f"{where}.properties.privateLinkServiceConnectionState")
-        if str(state.get("status", "")).lower() == "approved":
-            approved += 1
+    ev.prop("privateEndpointConnections", [])
+    approved = sum(
+        1 for _, status in private_endpoint_states(snapshot) if status.lower() == "approved"
+    )
     if approved:
         return ev.passed(f"{approved} approved private endpoint connection(s) exist.")
     return ev.failed("The vault has no approved private endpoint connection.")

@@ -6,7 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from checks.common import Evidence, as_bool, as_list, audit_logs_result
+from checks.common import (
+    Evidence,
+    as_bool,
+    audit_logs_result,
+    private_endpoint_states,
+)
 from checks.registry import check, register_policy_definitions
 from shared.findings import Result, Severity, not_applicable
 from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
@@ -222,22 +227,14 @@ def storage_account_private_endpoint_approved(snapshot: Snapshot) -> Result:
     them in the account body (the read-only privateEndpointConnections property)."""
     ev = Evidence(snapshot)
     raw = snapshot.prop("privateEndpointConnections")
-    connections = as_list(raw, "properties.privateEndpointConnections")
+    states = private_endpoint_states(snapshot)
     where = "properties.privateEndpointConnections[*].properties.privateLinkServiceConnectionState"
-    states: list[str] = []
-    ev.note(f"{where}.status", states if raw is not None else {"absent": True, "assumed": []})
-    for index, connection in enumerate(connections):
-        if not isinstance(connection, Mapping):
-            raise MalformedResource(
-                f"properties.privateEndpointConnections[{index}] is not an object"
-            )
-        status = lookup(connection, "properties.privateLinkServiceConnectionState.status")
-        states.append(str(status))
-        if isinstance(status, str) and status.lower() == "approved":
-            return ev.passed(
-                f"Private endpoint connection {connection.get('name', f'#{index}')!r} is approved."
-            )
-    if not connections:
+    absent = {"absent": True, "assumed": []}
+    ev.note(f"{where}.status", [s for _, s in states] if raw is not None else absent)
+    approved = [name for name, status in states if status.lower() == "approved"]
+    if approved:
+        return ev.passed(f"Private endpoint connection {approved[0]!r} is approved.")
+    if not states:
         return ev.failed("The account has no private endpoint connection.")
     return ev.failed("None of the account's private endpoint connections is approved.")
 
