@@ -120,7 +120,7 @@ class Pipeline:
             )
             return Outcome(newest.resource_id, "poison")
         except Exception as exc:
-            if _is_transient_storage_error(exc) or type(exc).__name__ == "ConcurrentUpdateError":
+            if _is_transient_storage_error(exc):
                 log.warning("transient storage failure for %s: %s", newest.resource_id, exc)
                 return Outcome(newest.resource_id, "failed")
             raise
@@ -266,6 +266,8 @@ def _change_summary(change: ResourceChange) -> str:
 def _is_transient_storage_error(exc: Exception) -> bool:
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+    from shared.state_store import ConcurrentUpdateError
+
+    if isinstance(exc, ServiceRequestError | ServiceResponseError | ConcurrentUpdateError):
         return True
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) >= 500
