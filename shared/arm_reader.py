@@ -223,6 +223,11 @@ class ArmReader:
             ),
         )
 
+    def forget_resource_group(self, group_id: str) -> None:
+        """Drops a cached resource group (its tags changed: PHI scope may have moved)."""
+        with self._cache_lock:
+            self._cache.pop("rg:" + normalize(group_id), None)
+
     def related(self, resource: Mapping[str, Any], key: str) -> Any:
         """One related document; None when ARM has none (an object document that 404s)."""
         doc = RELATED[key]

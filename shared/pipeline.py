@@ -141,6 +141,11 @@ class Pipeline:
             caller_appid=newest.caller_appid,
             correlation_id=newest.correlation_id,
         )
+        if parse(rid).type == "microsoft.resources/resourcegroups":
+            # Its tags decide the PHI scope of everything in it: re-evaluate its resources.
+            outcome = self._reevaluate_group(rid, cause)
+            self._mark(changes)
+            return outcome
         if parse(rid).type == "microsoft.network/networkwatchers/flowlogs":
             # A flow log's checks live on what it covers: evaluate its target instead.
             flow_log = self.reader.resource(rid)
@@ -168,6 +173,21 @@ class Pipeline:
         record = self.store.record_evaluation(evaluation, read_at=read_at, cause=cause)
         action = "recorded" if record.outcome == "changed" else record.outcome
         return Outcome(resource_id, action, len(record.transitions))
+
+    def _reevaluate_group(self, group_id: str, cause: Cause) -> Outcome:
+        from shared import api_versions
+
+        self.reader.forget_resource_group(group_id)
+        outcome = self.evaluate_resource(group_id, cause)
+        if outcome.action == "deleted":
+            return outcome  # its resources' own delete events close their findings
+        supported = self.engine.supported_types()
+        transitions = outcome.transitions
+        for item in self.reader.list_items(f"{group_id}/resources", api_versions.DEFAULT):
+            rid = item.get("id")
+            if isinstance(rid, str) and parse(rid).type in supported:
+                transitions += self.evaluate_resource(rid, cause).transitions
+        return Outcome(group_id, "recorded", transitions)
 
     def _mark(self, changes: Iterable[ResourceChange]) -> None:
         now = self.clock()

@@ -240,3 +240,18 @@ def test_reconcile_sweep_finds_the_demo_violations(world: World) -> None:
     nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-phi-app")
     assert world.status(nsg["id"], "network_nsg_management_ports_internet_closed") == "FAIL"
     assert normalize(nsg["id"])
+
+
+def test_resource_group_tag_change_moves_its_resources_into_phi_scope(world: World) -> None:
+    nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-shop-dev")
+    group_id = nsg["id"].split("/providers/")[0]
+    world.ctx.pipeline.evaluate_resource(nsg["id"], Cause(kind="cli"))
+    assert world.status(nsg["id"], "network_nsg_phi_internet_inbound_denied") is None
+    world.drain_events()
+    world.sim.change_as_user(
+        "PATCH", group_id, {"tags": {"data-classification": "PHI"}}, api_version="2021-04-01"
+    )
+    events = world.drain_events()
+    assert events
+    assert world.post(events).status_code == 200
+    assert world.status(nsg["id"], "network_nsg_phi_internet_inbound_denied") == "FAIL"
