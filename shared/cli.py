@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from shared.context import AppContext
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -53,6 +58,136 @@ def _catalog(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _context(args: argparse.Namespace) -> AppContext:
+    """Settings from the environment, with the command's flags on top."""
+    from shared.config import Settings, SettingsError
+    from shared.context import AppContext, reset_app_context
+
+    try:
+        settings = Settings.from_env().with_overrides(
+            arm_url=getattr(args, "arm_url", None),
+            ca_cert=getattr(args, "ca_cert", None),
+            storage_connection_string=getattr(args, "storage_connection_string", None),
+        )
+        settings.require_storage()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    if settings.ca_cert is not None and not Path(settings.ca_cert).is_file():
+        raise UsageError(f"--ca-cert: no such file {settings.ca_cert!r}")
+    context = AppContext(settings)
+    reset_app_context(context)
+    return context
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from shared import report
+
+    ctx = _context(args)
+    subscriptions = args.subscription or list(ctx.settings.subscriptions)
+    if not subscriptions:
+        raise UsageError("no subscription: pass --subscription ID or set PHIGUARD_SUBSCRIPTIONS")
+    console = Console()
+    transient: list[str] = []
+    for subscription in subscriptions:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"sweeping {subscription}", total=None)
+
+            def advance(done: int, total: int, task: Any = task, progress: Any = progress) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = ctx.pipeline.sweep(subscription, progress=advance)
+        transient += result.transient
+        console.print(
+            f"{subscription}: {len(result.outcomes)} resources evaluated, "
+            f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
+        )
+    rows = [
+        r
+        for r in ctx.store.current()
+        if any(
+            r.resource_id.lower().startswith(f"/subscriptions/{s.lower()}") for s in subscriptions
+        )
+    ]
+    report.render_stored(console, rows)
+    if transient:
+        console.print(
+            f"[yellow]{len(transient)} resource(s) hit throttling or errors; "
+            "run the scan again to finish them.[/]"
+        )
+    return EXIT_FAIL if any(r.status == "FAIL" for r in rows) else EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import json
+
+    from shared.events import parse_delivery
+    from shared.pipeline import RedeliverError
+
+    ctx = _context(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    supported = ctx.engine.supported_types()
+    events: list[Any] = []
+    totals: dict[str, int] = {}
+    retry: list[Any] = []
+
+    def flush() -> None:
+        if not events:
+            return
+        delivery = parse_delivery(list(events), supported_types=supported)
+        try:
+            result = ctx.pipeline.handle(delivery)
+        except RedeliverError:
+            retry.extend(events)
+        else:
+            for outcome in result.outcomes:
+                totals[outcome.action] = totals.get(outcome.action, 0) + 1
+            totals["poison"] = totals.get("poison", 0) + result.poison
+            totals["ignored"] = totals.get("ignored", 0) + sum(result.ignored.values())
+        events.clear()
+
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+            events.extend(item if isinstance(item, list) else [item])
+            if len(events) >= args.batch:
+                flush()
+    flush()
+    console = Console()
+    console.print(f"replayed {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+    if retry:
+        console.print(f"[yellow]{len(retry)} event(s) hit transient failures; replay again.[/]")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from shared import report
+
+    ctx = _context(args)
+    rows = ctx.store.current(
+        resource_id=args.resource,
+        status=args.status.upper() if args.status else None,
+        severity=args.severity.upper() if args.severity else None,
+        hipaa=args.hipaa,
+    )
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
+    else:
+        report.render_stored(Console(), rows)
+    return EXIT_FAIL if any(r.status == "FAIL" for r in rows) else EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     from shared.demo import run_demo
 
@@ -88,6 +223,43 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
     cat.set_defaults(handler=_catalog)
 
+    def connection_flags(command: argparse.ArgumentParser, arm: bool) -> None:
+        if arm:
+            command.add_argument("--arm-url", help="ARM endpoint (PHIGUARD_ARM_URL)")
+            command.add_argument("--ca-cert", help="extra CA bundle for ARM (PHIGUARD_CA_CERT)")
+        command.add_argument(
+            "--storage-connection-string",
+            help="state store (PHIGUARD_STORAGE_CONNECTION_STRING; prefer the variable: "
+            "flags are visible in the process list)",
+        )
+
+    scan = sub.add_parser(
+        "scan", help="sweep subscriptions and record their state (the daily timer)"
+    )
+    scan.add_argument(
+        "--subscription",
+        action="append",
+        metavar="ID",
+        help="subscription id (repeatable; default PHIGUARD_SUBSCRIPTIONS)",
+    )
+    connection_flags(scan, arm=True)
+    scan.set_defaults(handler=_scan)
+
+    replay = sub.add_parser("replay", help="feed recorded Event Grid events through the handler")
+    replay.add_argument("file", metavar="FILE.ndjson")
+    replay.add_argument("--batch", type=int, default=50, help="events per delivery (default 50)")
+    connection_flags(replay, arm=True)
+    replay.set_defaults(handler=_replay)
+
+    status = sub.add_parser("status", help="current findings from the state store")
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument("--resource", help="one resource id")
+    status.add_argument("--status", help="PASS, FAIL, ERROR, NOT_APPLICABLE, CLOSED, ...")
+    status.add_argument("--severity")
+    status.add_argument("--hipaa", help="citation or prefix, e.g. 164.312(b)")
+    connection_flags(status, arm=False)
+    status.set_defaults(handler=_status)
+
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=_demo)
 
@@ -116,6 +288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from azure.core.exceptions import ServiceRequestError
+
+        if not isinstance(exc, ServiceRequestError):
+            raise
+        Console(stderr=True).print(
+            f"[bold red]phiguard: error:[/] cannot connect: {exc.message}", highlight=False
+        )
+        return EXIT_USAGE
     return code
 
 
