@@ -64,11 +64,6 @@ def findings_csv(findings: Iterable[Finding]) -> str:
     return out.getvalue()
 
 
-def short_resource(resource_id: str, resource_type: str) -> str:
-    name = resource_id.rstrip("/").rsplit("/", 1)[-1]
-    return f"{resource_type.split('/', 1)[-1]}/{name}"
-
-
 def render_evaluations(
     console: Console,
     evaluations: Sequence[Evaluation],
@@ -93,29 +88,39 @@ def render_evaluations(
         )
     shown = [f for f in findings if show_passed or f.status in (Status.FAIL, Status.ERROR)]
     if shown:
-        table = Table(show_lines=False, header_style="bold", expand=False)
-        for column in ("Severity", "Status", "Resource", "Check", "HIPAA", "Reason"):
-            table.add_column(column, overflow="fold")
-        for f in sorted(
-            shown,
-            key=lambda f: (
-                f.status != Status.FAIL,
-                f.severity.rank,
-                f.resource_id.lower(),
-                f.check_id,
-            ),
-        ):
-            table.add_row(
-                f"[{_SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
-                f"[{_STATUS_STYLE[f.status]}]{f.status.value}[/]",
-                short_resource(f.resource_id, f.resource_type)
-                + (" [bold](PHI)[/]" if f.phi else ""),
-                f.check_id,
-                ", ".join(f.hipaa),
-                f.reason,
-            )
-        console.print(table)
+        console.print(findings_table(shown))
     render_hipaa_summary(console, findings)
+
+
+def findings_table(rows: Sequence[Any]) -> Table:
+    """Findings or stored findings, FAIL first, then by severity: one row each, the HIPAA
+    citations under the check id so the table stays readable in an 80-column terminal."""
+    table = Table(header_style="bold", show_lines=False)
+    table.add_column("Severity / status", no_wrap=True)
+    table.add_column("Resource", overflow="fold", ratio=2)
+    table.add_column("Check / HIPAA", overflow="fold", ratio=3)
+    table.add_column("Reason", overflow="fold", ratio=4)
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            str(r.status) != "FAIL",
+            Severity(r.severity).rank,
+            r.resource_id.lower(),
+            r.check_id,
+        ),
+    )
+    for r in ordered:
+        sev, status = Severity(r.severity), str(r.status)
+        style = _STATUS_STYLE.get(Status(status), "") if status in Status.__members__ else "dim"
+        table.add_row(
+            f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]\n[{style}]{status}[/]",
+            r.resource_id.rstrip("/").rsplit("/", 1)[-1]
+            + (" [bold](PHI)[/]" if r.phi else "")
+            + f"\n[dim]{r.resource_type.split('/', 1)[-1]}[/]",
+            f"{r.check_id}\n[dim]{', '.join(r.hipaa)}[/]",
+            r.reason,
+        )
+    return table
 
 
 def render_hipaa_summary(console: Console, findings: Sequence[Finding]) -> None:
@@ -265,16 +270,5 @@ def render_stored(console: Console, rows: Sequence[Any]) -> None:
         f"  [red]{counts['FAIL']} FAIL[/], [magenta]{counts['ERROR']} ERROR[/], "
         f"[green]{counts['PASS']} PASS[/], {counts['NOT_APPLICABLE']} not applicable"
     )
-    table = Table(header_style="bold")
-    for column in ("Severity", "Resource", "Check", "HIPAA", "Reason"):
-        table.add_column(column, overflow="fold")
-    for r in sorted(failing, key=lambda r: (Severity(r.severity).rank, r.resource_id.lower())):
-        sev = Severity(r.severity)
-        table.add_row(
-            f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]",
-            short_resource(r.resource_id, r.resource_type) + (" [bold](PHI)[/]" if r.phi else ""),
-            r.check_id,
-            ", ".join(r.hipaa),
-            r.reason,
-        )
-    console.print(table)
+    if failing:
+        console.print(findings_table(failing))
