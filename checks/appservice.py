@@ -276,6 +276,7 @@ def appservice_site_public_network_access_disabled(snapshot: Snapshot) -> Result
 
 @check(
     id="appservice_site_resource_logs_enabled",
+    remediation="monitoring_diagnostic_settings_audit",
     title="App Service apps handling PHI send access and audit logs to a workspace or storage",
     severity=Severity.HIGH,
     resource_types=SITES,

@@ -217,6 +217,7 @@ def keyvault_vault_private_endpoint_approved(snapshot: Snapshot) -> Result:
 
 @check(
     id="keyvault_vault_audit_logs_enabled",
+    remediation="monitoring_diagnostic_settings_audit",
     title="Key vault audit events are sent to a Log Analytics workspace or storage account",
     severity=Severity.HIGH,
     resource_types=VAULTS,

@@ -287,6 +287,7 @@ def monitoring_workspace_local_auth_disabled(snapshot: Snapshot) -> Result:
 
 @check(
     id="monitoring_resource_audit_logs_enabled",
+    remediation="monitoring_diagnostic_settings_audit",
     title="PHI resources send their access and audit logs to a Log Analytics workspace or storage",
     severity=Severity.HIGH,
     resource_types=tuple(AUDIT_LOG_CATEGORIES),

@@ -263,6 +263,7 @@ def _ports_exposed_result(
 
 @check(
     id="network_nsg_management_ports_internet_closed",
+    remediation="network_nsg_restrict_internet_inbound",
     title=(
         "NSGs do not allow inbound traffic from the Internet to SSH (22), RDP (3389) or "
         "WinRM (5985-5986)"
@@ -364,6 +365,7 @@ def network_nsg_broad_port_range_internet_closed(snapshot: Snapshot) -> Result:
 
 @check(
     id="network_nsg_phi_internet_inbound_denied",
+    remediation="network_nsg_restrict_internet_inbound",
     title="NSGs of PHI workloads allow no inbound traffic from the Internet",
     severity=Severity.HIGH,
     resource_types=NSG,

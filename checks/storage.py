@@ -102,6 +102,7 @@ def _related(ev: Evidence, props: Mapping[str, Any], path: str, default: Any) ->
 
 @check(
     id="storage_account_secure_transfer_required",
+    remediation="storage_account_secure_transport",
     title="Storage accounts accept only secure (HTTPS) transfer",
     severity=Severity.HIGH,
     resource_types=STORAGE,
@@ -120,6 +121,7 @@ def storage_account_secure_transfer_required(snapshot: Snapshot) -> Result:
 
 @check(
     id="storage_account_min_tls_1_2",
+    remediation="storage_account_secure_transport",
     title="Storage accounts reject requests that use TLS older than 1.2",
     severity=Severity.HIGH,
     resource_types=STORAGE,
@@ -147,6 +149,7 @@ def storage_account_min_tls_1_2(snapshot: Snapshot) -> Result:
 
 @check(
     id="storage_account_blob_public_access_disabled",
+    remediation="storage_account_secure_transport",
     title="Storage accounts disallow anonymous public access to blobs",
     severity=Severity.HIGH,
     resource_types=STORAGE,
@@ -413,6 +416,7 @@ def storage_account_blob_versioning_enabled(snapshot: Snapshot) -> Result:
 
 @check(
     id="storage_account_blob_diagnostic_logs_enabled",
+    remediation="monitoring_diagnostic_settings_audit",
     title="PHI storage accounts send blob read, write and delete logs to retained storage",
     severity=Severity.HIGH,
     resource_types=STORAGE,

@@ -6,10 +6,11 @@ The CLI reads the same settings; its flags override them. Every setting is liste
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from shared.phi_scope import DEFAULT_TAG_RULES, PhiScope
 
@@ -78,6 +79,64 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "(per remediation)",
         "off / dry-run / enforce: overrides every remediation's mode.",
     ),
+    (
+        "REMEDIATION_MODES",
+        "(none)",
+        "Per-remediation modes, `id=mode,id=mode` (off / dry-run / enforce); REMEDIATION_MODE "
+        "overrides them, they override each remediation's default mode.",
+    ),
+    (
+        "REMEDIATION_ALLOW",
+        "(none)",
+        "Comma-separated remediation ids allowed to write in enforce mode; empty means none "
+        "(every other enforce-mode fix is only planned and recorded).",
+    ),
+    (
+        "REMEDIATION_NSG_STRATEGY",
+        "deny",
+        "How NSG rules open to the Internet are closed: `deny` (the rule's access becomes Deny) "
+        "or `restrict` (its Internet source becomes REMEDIATION_ADMIN_CIDRS).",
+    ),
+    (
+        "REMEDIATION_ADMIN_CIDRS",
+        "(none)",
+        "Comma-separated CIDRs administrators connect from; required by the restrict strategy.",
+    ),
+    (
+        "REMEDIATION_WORKSPACE_ID",
+        "(none)",
+        "Resource id of the Log Analytics workspace phiguard's diagnostic setting sends audit "
+        "logs to.",
+    ),
+    (
+        "REMEDIATION_ARCHIVE_STORAGE_ID",
+        "(none)",
+        "Resource id of the immutable archive storage account phiguard's diagnostic setting "
+        "sends audit logs to.",
+    ),
+    (
+        "REMEDIATION_HOURLY_CAP",
+        "20",
+        "Most remediations applied per subscription in any 60 minutes; beyond it fixes are only "
+        "planned and escalated.",
+    ),
+    (
+        "REMEDIATION_FLAP_LIMIT",
+        "3",
+        "A resource fixed this many times by one remediation within REMEDIATION_FLAP_WINDOW_SECONDS "
+        "is no longer fixed but escalated (something keeps undoing the fix).",
+    ),
+    (
+        "REMEDIATION_FLAP_WINDOW_SECONDS",
+        "3600",
+        "The window of REMEDIATION_FLAP_LIMIT.",
+    ),
+    (
+        "IDENTITY_APP_ID",
+        "(MANAGED_IDENTITY_CLIENT_ID)",
+        "Application (client) id of phiguard's own identity: events it caused are evaluated but "
+        "never remediated again. Set it for a system-assigned identity.",
+    ),
 )
 
 
@@ -97,6 +156,53 @@ def parse_tag_rules(
     if not rules:
         raise SettingsError(f"{name}: no tag rule given")
     return tuple(rules)
+
+
+MODES = ("off", "dry-run", "enforce")
+
+
+def parse_remediation_modes(text: str) -> tuple[tuple[str, str], ...]:
+    """``id=mode,id=mode`` → ((id, mode), ...); ids are checked against the registry later."""
+    name = PREFIX + "REMEDIATION_MODES"
+    out: list[tuple[str, str]] = []
+    for part in _split(text):
+        rid, sep, mode = part.partition("=")
+        rid, mode = rid.strip(), mode.strip().lower()
+        if not sep or not rid:
+            raise SettingsError(f"{name}: {part!r} is not `remediation_id=mode`")
+        if mode not in MODES:
+            raise SettingsError(f"{name}: {part!r}: {mode!r} is not off, dry-run or enforce")
+        out.append((rid, mode))
+    return tuple(out)
+
+
+def parse_admin_cidrs(text: str) -> tuple[str, ...]:
+    """Admin CIDRs, validated; an Internet-wide range would make the NSG fix no fix at all."""
+    name = PREFIX + "REMEDIATION_ADMIN_CIDRS"
+    out: list[str] = []
+    for part in _split(text):
+        try:
+            network = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not an IP address or CIDR") from None
+        if network.prefixlen == 0:
+            raise SettingsError(f"{name}: {part!r} is the whole Internet")
+        out.append(str(network))
+    return tuple(out)
+
+
+def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None:
+    if value is None:
+        return None
+    from shared.resource_id import ResourceIdError, parse
+
+    try:
+        found = parse(value).type
+    except ResourceIdError as exc:
+        raise SettingsError(f"{PREFIX}{name}: {exc}") from None
+    if found != rtype:
+        raise SettingsError(f"{PREFIX}{name}: {value!r} is a {found}, expected a {rtype}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -128,6 +234,16 @@ class Settings:
     arm_retry_budget_seconds: int = 30
     arm_timeout_seconds: int = 20
     remediation_mode: str | None = None
+    remediation_modes: tuple[tuple[str, str], ...] = ()
+    remediation_allow: tuple[str, ...] = ()
+    remediation_nsg_strategy: Literal["deny", "restrict"] = "deny"
+    remediation_admin_cidrs: tuple[str, ...] = ()
+    remediation_workspace_id: str | None = None
+    remediation_archive_storage_id: str | None = None
+    remediation_hourly_cap: int = 20
+    remediation_flap_limit: int = 3
+    remediation_flap_window_seconds: int = 3600
+    identity_app_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +268,17 @@ class Settings:
                 f"{PREFIX}REMEDIATION_MODE: {mode!r} is not off, dry-run or enforce"
             )
         tags = text("PHI_TAGS")
+        strategy = (text("REMEDIATION_NSG_STRATEGY") or "deny").lower()
+        if strategy not in ("deny", "restrict"):
+            raise SettingsError(
+                f"{PREFIX}REMEDIATION_NSG_STRATEGY: {strategy!r} is not deny or restrict"
+            )
+        cidrs = parse_admin_cidrs(text("REMEDIATION_ADMIN_CIDRS") or "")
+        if strategy == "restrict" and not cidrs:
+            raise SettingsError(
+                f"{PREFIX}REMEDIATION_ADMIN_CIDRS: the restrict NSG strategy needs admin CIDRs"
+            )
+        managed_identity = text("MANAGED_IDENTITY_CLIENT_ID")
         return cls(
             storage_connection_string=text("STORAGE_CONNECTION_STRING"),
             storage_account_url=text("STORAGE_ACCOUNT_URL"),
@@ -162,11 +289,31 @@ class Settings:
             phi_subscriptions=_split(text("PHI_SUBSCRIPTIONS") or ""),
             phi_resource_groups=_split(text("PHI_RESOURCE_GROUPS") or ""),
             phi_tags=parse_tag_rules(tags) if tags else DEFAULT_TAG_RULES,
-            managed_identity_client_id=text("MANAGED_IDENTITY_CLIENT_ID"),
+            managed_identity_client_id=managed_identity,
             arm_max_retries=_int(env, "ARM_MAX_RETRIES", 4, 0, 20),
             arm_retry_budget_seconds=_int(env, "ARM_RETRY_BUDGET_SECONDS", 30, 1, 600),
             arm_timeout_seconds=_int(env, "ARM_TIMEOUT_SECONDS", 20, 1, 300),
             remediation_mode=mode,
+            remediation_modes=parse_remediation_modes(text("REMEDIATION_MODES") or ""),
+            remediation_allow=_split(text("REMEDIATION_ALLOW") or ""),
+            remediation_nsg_strategy="restrict" if strategy == "restrict" else "deny",
+            remediation_admin_cidrs=cidrs,
+            remediation_workspace_id=_resource_id_setting(
+                text("REMEDIATION_WORKSPACE_ID"),
+                "REMEDIATION_WORKSPACE_ID",
+                "microsoft.operationalinsights/workspaces",
+            ),
+            remediation_archive_storage_id=_resource_id_setting(
+                text("REMEDIATION_ARCHIVE_STORAGE_ID"),
+                "REMEDIATION_ARCHIVE_STORAGE_ID",
+                "microsoft.storage/storageaccounts",
+            ),
+            remediation_hourly_cap=_int(env, "REMEDIATION_HOURLY_CAP", 20, 0, 100_000),
+            remediation_flap_limit=_int(env, "REMEDIATION_FLAP_LIMIT", 3, 1, 1000),
+            remediation_flap_window_seconds=_int(
+                env, "REMEDIATION_FLAP_WINDOW_SECONDS", 3600, 60, 30 * 86400
+            ),
+            identity_app_id=text("IDENTITY_APP_ID") or managed_identity,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -20,10 +20,3 @@ def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> Non
         [sys.executable, "-c", probe], cwd=REPO, check=True, capture_output=True, text=True
     ).stdout
     assert json.loads(out) == []
-
-
-def test_triggers_are_registered() -> None:
-    import function_app
-
-    names = {f.get_function_name() for f in function_app.app.get_functions()}
-    assert names == {"on_resource_change", "events_webhook", "reconcile", "health", "findings"}

@@ -1,0 +1,182 @@
+"""Network remediations: close NSG rules that let the Internet in.
+
+Only the offending rules are written, each as its own child resource
+(``{nsg}/securityRules/{name}``, a PUT of the full rule body) with ``If-Match`` of the rule's
+etag, so a rule someone changed since the read is never overwritten (ARM answers 412). Names,
+priorities, ports, protocols and every other rule are kept.
+
+Which rules offend is decided exactly as the checks decide it (``checks.network``): inbound
+Allow rules whose source is ``*``, ``Internet``, ``Any``, ``0.0.0.0/0`` or ``::/0`` (in
+``sourceAddressPrefix`` or ``sourceAddressPrefixes``) that still admit traffic after
+higher-priority Deny rules, to the management ports 22, 3389 and 5985-5986 on any NSG, and to any
+port on PHI-scoped NSGs. A rule shadowed by a Deny is left alone: it exposes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from checks.common import MANAGEMENT_PORTS, Evidence, as_list, is_internet_source, overlaps
+from checks.network import _PORT_PROTOCOLS, _exposures, _inbound_internet_rules
+from remediations.registry import (
+    Change,
+    PlanError,
+    RemediationOptions,
+    Write,
+    is_phi,
+    parse_path,
+    remediation,
+)
+from shared import api_versions
+from shared.snapshot import Snapshot
+
+NSG = "microsoft.network/networksecuritygroups"
+RULES = "properties.securityRules"
+RULE_API_VERSION = api_versions.for_type("microsoft.network/networksecuritygroups/securityrules")
+_RULE_FIELDS = ("access", "sourceAddressPrefix", "sourceAddressPrefixes")
+_READ_ONLY = frozenset({"provisioningState"})
+
+
+def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
+    """One PUT per rule: the rule's current body with the given fields set (None removes)."""
+    fields: dict[str, dict[str, Any]] = {}
+    paths: dict[str, list[str]] = {}
+    for path, value in values.items():
+        tokens = parse_path(path)
+        shape = [kind for kind, _ in tokens]
+        if shape != ["key", "key", "name", "key", "key"] or tokens[4][1] not in _RULE_FIELDS:
+            raise PlanError(f"not a security rule field path: {path}")
+        name = str(tokens[2][1])
+        fields.setdefault(name.lower(), {})[str(tokens[4][1])] = value
+        paths.setdefault(name.lower(), []).append(path)
+    rules = as_list(snapshot.prop("securityRules"), RULES)
+    writes: list[Write] = []
+    for key, changes in fields.items():
+        rule = next(
+            (r for r in rules if isinstance(r, Mapping) and str(r.get("name", "")).lower() == key),
+            None,
+        )
+        if rule is None:
+            raise PlanError(f"security rule {key!r} no longer exists on {snapshot.id}")
+        props = {
+            k: copy.deepcopy(v)
+            for k, v in dict(rule.get("properties") or {}).items()
+            if k not in _READ_ONLY
+        }
+        for name, value in changes.items():
+            if value is None:
+                props.pop(name, None)
+            else:
+                props[name] = copy.deepcopy(value)
+        target = rule.get("id") or f"{snapshot.id}/securityRules/{rule['name']}"
+        etag = rule.get("etag")
+        writes.append(
+            Write(
+                method="PUT",
+                target_id=str(target),
+                api_version=RULE_API_VERSION,
+                body={"properties": props},
+                paths=tuple(paths[key]),
+                if_match=etag if isinstance(etag, str) and etag else None,
+            )
+        )
+    return writes
+
+
+def _restricted_sources(props: Mapping[str, Any], admin: tuple[str, ...]) -> dict[str, Any]:
+    """The source fields once every Internet-wide source is replaced by the admin CIDRs."""
+    prefix = props.get("sourceAddressPrefix")
+    prefixes = as_list(props.get("sourceAddressPrefixes"), "sourceAddressPrefixes")
+    kept = [
+        s for s in [prefix, *prefixes] if isinstance(s, str) and s and not is_internet_source(s)
+    ]
+    sources: list[str] = []
+    for item in [*kept, *admin]:
+        if item.lower() not in (s.lower() for s in sources):
+            sources.append(item)
+    if len(sources) == 1:
+        out: dict[str, Any] = {"sourceAddressPrefix": sources[0]}
+        if prefixes:
+            out["sourceAddressPrefixes"] = []
+        return out
+    out = {"sourceAddressPrefixes": sources}
+    if isinstance(prefix, str) and prefix:
+        out["sourceAddressPrefix"] = None
+    return out
+
+
+@remediation(
+    id="network_nsg_restrict_internet_inbound",
+    title="Close NSG rules that admit the Internet to management ports, or to anything on PHI",
+    fixes=(
+        "network_nsg_management_ports_internet_closed",
+        "network_nsg_phi_internet_inbound_denied",
+    ),
+    resource_types=(NSG,),
+    writes=(
+        f"{RULES}[*].properties.access",
+        f"{RULES}[*].properties.sourceAddressPrefix",
+        f"{RULES}[*].properties.sourceAddressPrefixes",
+    ),
+    reversible=True,
+    disruptive=(
+        "Anyone reaching the affected machines from the Internet through these rules loses "
+        "access: remote administration (SSH, RDP, WinRM) from outside the admin networks, and "
+        "on PHI NSGs every service the rule exposed (a web front end published straight from "
+        "the Internet stops answering until it is put behind a gateway). With the deny "
+        "strategy the whole rule becomes Deny, which also blocks the rule's other ports."
+    ),
+    rbac_actions=("Microsoft.Network/networkSecurityGroups/securityRules/write",),
+    default_mode="enforce",
+    writes_for=_rule_writes,
+    phi_only=False,
+)
+def network_nsg_restrict_internet_inbound(
+    snapshot: Snapshot, options: RemediationOptions
+) -> Change | None:
+    """Rewrites each offending inbound Allow rule: the ``restrict`` strategy replaces its
+    Internet-wide sources with the configured admin CIDRs, the ``deny`` strategy (default) sets
+    its access to Deny. Safe because only the offending rules change, each under its etag, and
+    the rollback restores the old access and sources. None when no rule offends."""
+    phi = is_phi(snapshot)
+    rules = _inbound_internet_rules(snapshot, Evidence(snapshot))
+    offending = {
+        e.rule.index: e.rule
+        for e in _exposures(rules)
+        if phi or (e.protocol in _PORT_PROTOCOLS and overlaps(e.ranges, MANAGEMENT_PORTS))
+    }
+    if not offending:
+        return None
+    if options.nsg_strategy == "restrict" and not options.admin_cidrs:
+        raise PlanError(
+            "the restrict strategy needs admin CIDRs (PHIGUARD_REMEDIATION_ADMIN_CIDRS)"
+        )
+    raw = as_list(snapshot.prop("securityRules"), RULES)
+    after: dict[str, Any] = {}
+    names: list[str] = []
+    for index in sorted(offending):
+        rule = raw[index]
+        name = rule.get("name")
+        if not isinstance(name, str) or not name:
+            raise PlanError(f"{RULES}[{index}] has no name, so it cannot be written")
+        names.append(name)
+        base = f"{RULES}[name={name}].properties"
+        if options.nsg_strategy == "deny":
+            after[f"{base}.access"] = "Deny"
+        else:
+            props = rule.get("properties") or {}
+            for field, value in _restricted_sources(props, options.admin_cidrs).items():
+                after[f"{base}.{field}"] = value
+    how = (
+        "set to Deny"
+        if options.nsg_strategy == "deny"
+        else f"restricted to {', '.join(options.admin_cidrs)}"
+    )
+    scope = "PHI NSG" if phi else "NSG"
+    return Change(
+        f"{len(names)} Internet inbound rule(s) of {scope} {snapshot.name} {how}: "
+        + ", ".join(names),
+        after,
+    )
