@@ -188,6 +188,105 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_FAIL if any(r.status == "FAIL" for r in rows) else EXIT_OK
 
 
+def _plan(args: argparse.Namespace) -> int:
+    """What the remediations would change, as a readable diff; never writes."""
+    from remediations import REMEDIATIONS
+    from remediations.registry import RemediationOptions
+    from shared.config import Settings, SettingsError
+    from shared.engine import Engine
+    from shared.findings import Status
+    from shared.loader import load_paths
+
+    console = Console()
+    previews: list[tuple[str, str, str, list[str]]] = []  # resource, remediation, mode, lines
+    if args.paths:
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            raise UsageError(str(exc)) from None
+        engine = Engine(phi_scope=settings.phi_scope())
+        options = RemediationOptions.from_settings(settings)
+        for snapshot in load_paths(args.paths):
+            evaluation = engine.evaluate(snapshot)
+            failing = {f.check_id for f in evaluation.findings if f.status == Status.FAIL}
+            ids = {engine.catalog[c].remediation for c in failing} - {None}
+            for rem_id in sorted(i for i in ids if i is not None):
+                try:
+                    plan = REMEDIATIONS[rem_id].plan(snapshot, options)
+                except ValueError as exc:
+                    previews.append((snapshot.id, rem_id, "-", [f"cannot plan: {exc}"]))
+                    continue
+                if plan is not None:
+                    mode = settings.remediation_mode or dict(settings.remediation_modes).get(
+                        rem_id, REMEDIATIONS[rem_id].default_mode
+                    )
+                    previews.append((snapshot.id, rem_id, mode, [plan.summary, *plan.diff_lines()]))
+    else:
+        ctx = _context(args)
+        for resource_id in args.resource or []:
+            for p in ctx.remediator.preview(resource_id):
+                lines = [p.plan.summary, *p.plan.diff_lines()] if p.plan else [f"{p.error}"]
+                mode = p.mode + ("" if p.allowed else ", not allow-listed")
+                previews.append((resource_id, p.remediation_id, mode, lines))
+    if not previews:
+        console.print("Nothing to remediate: no failing check has a safe fix.")
+        return EXIT_OK
+    for resource_id, rem_id, mode, lines in previews:
+        console.print(f"[bold]{rem_id}[/] on {resource_id} [dim](mode: {mode})[/]")
+        for line in lines:
+            style = "red" if line.startswith("- ") else "green" if line.startswith("+ ") else ""
+            console.print(f"  [{style}]{line}[/]" if style else f"  {line}", highlight=False)
+    return EXIT_FAIL
+
+
+def _remediations(args: argparse.Namespace) -> int:
+    import json
+
+    if args.permissions:
+        from remediations import permissions
+
+        for action in permissions():
+            print(action)
+        return EXIT_OK
+    ctx = _context(args)
+    records = ctx.remediator.records(days=args.days, resource_id=args.resource, limit=args.limit)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2, default=str) + "\n")
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("Id", "When", "Remediation", "Resource", "Mode", "Status", "Summary"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(
+            r.id,
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            r.remediation_id,
+            r.resource_id.rsplit("/", 1)[-1],
+            r.mode,
+            r.status,
+            r.summary or r.reason,
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from shared.remediation import RollbackRefused
+    from shared.remediation_log import RecordNotFound
+
+    ctx = _context(args)
+    try:
+        record = ctx.remediator.rollback(args.remediation_id)
+    except RecordNotFound:
+        raise UsageError(f"no remediation {args.remediation_id!r} in the log") from None
+    except RollbackRefused as exc:
+        raise UsageError(f"rollback refused: {exc}") from None
+    Console().print(f"rolled back {args.remediation_id}: {record.status} ({record.reason})")
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     from shared.demo import run_demo
 
@@ -259,6 +358,37 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--hipaa", help="citation or prefix, e.g. 164.312(b)")
     connection_flags(status, arm=False)
     status.set_defaults(handler=_status)
+
+    plan = sub.add_parser("plan", help="show what the safe auto-fixes would change (no writes)")
+    plan.add_argument(
+        "paths", nargs="*", metavar="PATH", help="ARM documents to plan offline (as for evaluate)"
+    )
+    plan.add_argument(
+        "--resource",
+        action="append",
+        metavar="ID",
+        help="plan for a live resource read through ARM (repeatable)",
+    )
+    connection_flags(plan, arm=True)
+    plan.set_defaults(handler=_plan)
+
+    rems = sub.add_parser("remediations", help="the remediation log, or the RBAC actions needed")
+    rems.add_argument(
+        "--permissions",
+        action="store_true",
+        help="print the RBAC actions every remediation needs (for a custom role)",
+    )
+    rems.add_argument("--format", choices=("table", "json"), default="table")
+    rems.add_argument("--days", type=int, default=30)
+    rems.add_argument("--resource", metavar="ID")
+    rems.add_argument("--limit", type=int, default=100)
+    connection_flags(rems, arm=False)
+    rems.set_defaults(handler=_remediations)
+
+    rollback = sub.add_parser("rollback", help="apply a remediation's inverse patch (If-Match)")
+    rollback.add_argument("remediation_id", metavar="REMEDIATION_ID")
+    connection_flags(rollback, arm=True)
+    rollback.set_defaults(handler=_rollback)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=_demo)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
     from shared.engine import Engine
     from shared.pipeline import Pipeline
+    from shared.remediation import Remediator
     from shared.state_store import TableStateStore
 
 
@@ -56,6 +57,12 @@ class AppContext:
             )
         store.ensure_tables()
         return store
+
+    @cached_property
+    def remediator(self) -> Remediator:
+        from shared.remediation import Remediator
+
+        return Remediator.for_context(self)
 
     @cached_property
     def pipeline(self) -> Pipeline:

@@ -116,3 +116,18 @@ def test_catalog_csv_and_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_docs_checks_md_is_in_sync(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = _run(capsys, "catalog", "--format", "md")
     assert DOCS.read_text() == out, "docs/CHECKS.md is stale: run `make catalog-docs`"
+
+
+def test_plan_offline_shows_the_diff_and_permissions_list_actions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fixture = next((FIXTURES / "network_nsg_management_ports_internet_closed").glob("fail*.json"))
+    code, out, _ = _run(capsys, "plan", str(fixture))
+    assert code == 1
+    assert "network_nsg_restrict_internet_inbound" in out
+    assert "+ properties.securityRules" in out and '"Deny"' in out
+    passing = next((FIXTURES / "network_nsg_management_ports_internet_closed").glob("pass*.json"))
+    assert _run(capsys, "plan", str(passing))[0] == 0
+    code, out, _ = _run(capsys, "remediations", "--permissions")
+    assert code == 0
+    assert "Microsoft.Network/networkSecurityGroups/securityRules/write" in out.splitlines()
