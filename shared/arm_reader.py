@@ -38,6 +38,10 @@ class ArmError(RuntimeError):
         self.code = code
 
 
+SWEEP_MAX_RETRIES = 20
+SWEEP_RETRY_BUDGET_SECONDS = 600.0
+
+
 class TransientArmError(RuntimeError):
     """Throttling, 5xx or network trouble outlasting the retry budget; redeliver later."""
 
@@ -52,6 +56,84 @@ class ReadStats:
         with self.lock:
             self.calls += 1
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+
+class ThrottleGates:
+    """When ARM said to wait, per subscription: a 429's ``Retry-After`` holds back every request
+    of this reader to that subscription, not just the one retried.
+
+    ARM throttles per subscription and principal (a token bucket refilled 25 reads/s). Threads
+    that each sleep out their own ``Retry-After`` and try again wake in a fixed rhythm, and one
+    can keep arriving just after the others took the fresh tokens until its retries run out;
+    holding everyone back until the same instant releases them together onto a refilled bucket.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}
+
+    def wait(self, scope: str) -> float:
+        """Sleeps until ``scope`` may be called again; returns the seconds slept."""
+        with self._lock:
+            delay = self._until.get(scope, 0.0) - time.monotonic()
+        if delay <= 0:
+            return 0.0
+        time.sleep(delay)
+        return delay
+
+    def close(self, scope: str, seconds: float) -> None:
+        with self._lock:
+            until = time.monotonic() + min(max(seconds, 0.0), _MAX_GATE_SECONDS)
+            if until > self._until.get(scope, 0.0):
+                self._until[scope] = until
+
+
+_MAX_GATE_SECONDS = 60.0
+
+
+def _scope(url: str) -> str:
+    parts = urlsplit(url).path.split("/")
+    if len(parts) > 2 and parts[1].lower() == "subscriptions":
+        return parts[2].lower()
+    return ""
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return moment.timestamp() - time.time()
+
+
+def _gate_policy(gates: ThrottleGates) -> Any:
+    """An azure-core policy (under the retry policy, so every attempt passes it) that waits at
+    the request's subscription gate and closes it on a 429."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class ThrottleGatePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def __init__(self, gates: ThrottleGates) -> None:
+            self.gates = gates
+
+        def on_request(self, request: Any) -> None:
+            self.gates.wait(_scope(request.http_request.url))
+
+        def on_response(self, request: Any, response: Any) -> None:
+            http = response.http_response
+            if http.status_code == 429:
+                seconds = _retry_after(http.headers)
+                if seconds is not None:
+                    self.gates.close(_scope(request.http_request.url), seconds)
+
+    return ThrottleGatePolicy(gates)
 
 
 @dataclass
@@ -85,6 +167,7 @@ class ArmReader:
         from azure.mgmt.core import ARMPipelineClient
 
         self.arm_url = arm_url.rstrip("/")
+        self._gate = _gate_policy(ThrottleGates())
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         session.mount("https://", adapter)
@@ -107,12 +190,45 @@ class ArmReader:
                     timeout=retry_budget_seconds,
                 ),
                 BearerTokenCredentialPolicy(credential, f"{self.arm_url}/.default"),
+                self._gate,
             ],
         )
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
         self.stats = ReadStats()
+        self._credential = credential
+        self._options: dict[str, Any] = {
+            "ca_cert": ca_cert,
+            "max_retries": max_retries,
+            "retry_budget_seconds": retry_budget_seconds,
+            "timeout_seconds": timeout_seconds,
+            "cache_seconds": cache_seconds,
+            "pool_size": pool_size,
+        }
+        self.max_retries = max_retries
+        self.retry_budget_seconds = retry_budget_seconds
+
+    def patient(
+        self,
+        max_retries: int = SWEEP_MAX_RETRIES,
+        retry_budget_seconds: float = SWEEP_RETRY_BUDGET_SECONDS,
+    ) -> ArmReader:
+        """A reader for the sweep: same endpoint, credential and counters, a larger retry budget.
+
+        An event's read that runs out of retries is redelivered by Event Grid within minutes; a
+        sweep's read that gives up waits a day for the next sweep. A sweep of a large
+        subscription spends most of its time throttled (ARM's 250-read burst, then 25 reads/s),
+        so it waits out every ``Retry-After`` rather than giving up. Never less patient than
+        this reader.
+        """
+        options = dict(self._options)
+        options["max_retries"] = max(max_retries, self.max_retries)
+        options["retry_budget_seconds"] = max(retry_budget_seconds, self.retry_budget_seconds)
+        sibling = ArmReader(self.arm_url, self._credential, **options)
+        sibling.stats = self.stats
+        sibling._gate.gates = self._gate.gates
+        return sibling
 
     @classmethod
     def from_settings(cls, settings: Settings, credential: TokenCredential) -> ArmReader:
@@ -264,17 +380,34 @@ class ArmReader:
             for log in self.list_items(f"{w['id']}/flowLogs", version, "flow_logs")
         ]
 
+    def resource_groups(self, subscription: str) -> dict[str, Mapping[str, Any]]:
+        """Every resource group of a subscription by normalized id, in one list call per 100
+        (the sweep's alternative to reading each group as its resources come up)."""
+        version = api_versions.for_type("microsoft.resources/resourcegroups")
+        path = f"/subscriptions/{subscription}/resourcegroups"
+        return {
+            normalize(str(g["id"])): g
+            for g in self.list_items(path, version, "resource_group")
+            if isinstance(g.get("id"), str)
+        }
+
     def snapshot(
-        self, resource_id: str, engine: Engine, resource: dict[str, Any] | None = None
+        self,
+        resource_id: str,
+        engine: Engine,
+        resource: dict[str, Any] | None = None,
+        group: Mapping[str, Any] | None = None,
     ) -> Snapshot | None:
         """The Snapshot for ``resource_id``, or None when the resource no longer exists.
 
-        ``resource`` may carry a body already obtained from a list call (the sweep), saving the GET.
+        ``resource`` may carry a body already obtained from a list call (the sweep), saving the
+        GET; ``group`` likewise the body of its resource group (read, or cached, when absent).
         """
         body = resource if resource is not None else self.resource(resource_id)
         if body is None:
             return None
-        group = self.resource_group(resource_id)
+        if group is None:
+            group = self.resource_group(resource_id)
         bare = Snapshot(body, {}, group)
         needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
         related: dict[str, Any] = {}

@@ -7,15 +7,24 @@ a resource whose stored state was read after the newest event is skipped without
 concurrent workers converge on the same state and history. A transient failure on one resource
 does not stop the others: it is raised at the end so Event Grid redelivers the batch, and the
 resources already recorded are then coalesced.
+
+Storage calls per resource, not per event: a process remembers (bounded) the read times it
+recorded or saw in markers and the event ids it processed, so a later delivery naming an
+already-read resource is coalesced without asking the store; concurrent deliveries naming the
+same resource take turns in the process, so it is read once. Freshness is checked with one query
+that also loads the rows the record then diffs against. The store's event table is kept for the
+events a marker cannot vouch for (see ``Pipeline._mark``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
     from shared.engine import Engine
     from shared.events import Delivery
-    from shared.state_store import StateStore
+    from shared.state_store import ResourceMarker, StateStore
 
 log = logging.getLogger("phiguard.pipeline")
 
@@ -60,6 +69,70 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _Memory:
+    """What this process knows about the store without asking it again (bounded, thread-safe).
+
+    ``horizon(key)`` is a lower bound of the resource's stored ``last_read_at``, learnt from
+    markers this process read and from records it made: the store never moves ``last_read_at``
+    back, so an event older than the horizon is coalesced exactly as the stored marker would
+    decide, without reading the marker. ``processed`` holds event ids this process marked.
+    ``hold(key)`` serializes the processing of one resource across the concurrent deliveries of
+    this process, so the second of two deliveries naming a resource finds the first one's read
+    and is coalesced instead of reading ARM again (and neither loses an ETag race to the other).
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._horizon: OrderedDict[str, datetime] = OrderedDict()
+        self._processed: OrderedDict[str, None] = OrderedDict()
+        self._holds: dict[str, _Hold] = {}
+
+    def horizon(self, key: str) -> datetime | None:
+        with self._lock:
+            return self._horizon.get(key)
+
+    def learn(self, key: str, read_at: datetime) -> None:
+        with self._lock:
+            known = self._horizon.get(key)
+            if known is None or read_at > known:
+                self._horizon[key] = read_at
+            self._horizon.move_to_end(key)
+            while len(self._horizon) > self.size:
+                self._horizon.popitem(last=False)
+
+    def processed(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._processed
+
+    def remember_processed(self, event_id: str) -> None:
+        with self._lock:
+            self._processed[event_id] = None
+            self._processed.move_to_end(event_id)
+            while len(self._processed) > self.size:
+                self._processed.popitem(last=False)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._lock:
+            entry = self._holds.setdefault(key, _Hold())
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._lock:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._holds[key]
+
+
+@dataclass
+class _Hold:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
 class Pipeline:
     def __init__(
         self,
@@ -75,6 +148,20 @@ class Pipeline:
         self.store = store
         self.workers = workers
         self.clock = clock
+        self._memory = _Memory()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._patient: ArmReader | None = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """One pool of ``workers`` threads for every delivery this pipeline handles: concurrent
+        deliveries share it (threads beyond that only contend for the interpreter lock)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=max(1, self.workers), thread_name_prefix="phiguard-pipeline"
+                )
+            return self._pool
 
     def handle(self, delivery: Delivery) -> BatchResult:
         """Processes a parsed delivery; raises RedeliverError after recording what it could."""
@@ -89,8 +176,7 @@ class Pipeline:
             groups.setdefault(normalize(change.resource_id), []).append(change)
         ordered = [sorted(g, key=lambda c: c.event_time) for g in groups.values()]
         if self.workers > 1 and len(ordered) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(ordered))) as pool:
-                outcomes = list(pool.map(self._safe_process, ordered))
+            outcomes = list(self._executor().map(self._safe_process, ordered))
         else:
             outcomes = [self._safe_process(g) for g in ordered]
         for outcome in outcomes:
@@ -126,13 +212,27 @@ class Pipeline:
             raise
 
     def _process(self, changes: Sequence[ResourceChange]) -> Outcome:
+        key = normalize(changes[-1].resource_id)
+        with self._memory.hold(key):
+            return self._process_held(changes, key)
+
+    def _process_held(self, changes: Sequence[ResourceChange], key: str) -> Outcome:
         newest = changes[-1]
         rid = newest.resource_id
-        if all(self.store.event_processed(c.event_id) for c in changes):
+        memory = self._memory
+        unknown = [c for c in changes if not memory.processed(c.event_id)]
+        if not unknown:
             return Outcome(rid, "duplicate")
-        marker = self.store.marker(rid)
-        if marker is not None and marker.last_read_at >= newest.event_time:
-            self._mark(changes)
+        known = memory.horizon(key)
+        if known is None or known < newest.event_time:
+            marker = self.store.marker(rid, prefetch=True)
+            if marker is not None:
+                memory.learn(key, marker.last_read_at)
+                known = memory.horizon(key)
+            if (known is None or known < newest.event_time) and self._all_recorded(marker, unknown):
+                return Outcome(rid, "duplicate")
+        if known is not None and known >= newest.event_time:
+            self._mark(unknown, key)
             return Outcome(rid, "coalesced")
         cause = Cause(
             kind="event",
@@ -144,7 +244,7 @@ class Pipeline:
         if parse(rid).type == "microsoft.resources/resourcegroups":
             # Its tags decide the PHI scope of everything in it: re-evaluate its resources.
             outcome = self._reevaluate_group(rid, cause)
-            self._mark(changes)
+            self._mark(unknown, key)
             return outcome
         if parse(rid).type == "microsoft.network/networkwatchers/flowlogs":
             # A flow log's checks live on what it covers: evaluate its target instead.
@@ -152,11 +252,11 @@ class Pipeline:
             props = flow_log.get("properties") if flow_log else None
             target = props.get("targetResourceId") if isinstance(props, dict) else None
             if not isinstance(target, str):
-                self._mark(changes)
+                self._mark(unknown, key)
                 return Outcome(rid, "unchanged")
             rid = target
         outcome = self.evaluate_resource(rid, cause)
-        self._mark(changes)
+        self._mark(unknown, key)
         outcome.latency_seconds = (self.clock() - newest.event_time).total_seconds()
         return outcome
 
@@ -164,13 +264,26 @@ class Pipeline:
         self, resource_id: str, cause: Cause, body: dict[str, object] | None = None
     ) -> Outcome:
         """Read (unless ``body`` is given), evaluate and record one resource."""
+        return self._evaluate(self.reader, resource_id, cause, body)
+
+    def _evaluate(
+        self,
+        reader: ArmReader,
+        resource_id: str,
+        cause: Cause,
+        body: dict[str, object] | None = None,
+        group: Mapping[str, object] | None = None,
+    ) -> Outcome:
         read_at = self.clock()
-        snapshot = self.reader.snapshot(resource_id, self.engine, body)
+        snapshot = reader.snapshot(resource_id, self.engine, body, group)
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
+            self._memory.learn(normalize(resource_id), read_at)
             return Outcome(resource_id, "deleted", len(record.transitions))
         evaluation = self.engine.evaluate(snapshot)
         record = self.store.record_evaluation(evaluation, read_at=read_at, cause=cause)
+        # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
+        self._memory.learn(normalize(resource_id), read_at)
         action = "recorded" if record.outcome == "changed" else record.outcome
         return Outcome(resource_id, action, len(record.transitions))
 
@@ -189,10 +302,32 @@ class Pipeline:
                 transitions += self.evaluate_resource(rid, cause).transitions
         return Outcome(group_id, "recorded", transitions)
 
-    def _mark(self, changes: Iterable[ResourceChange]) -> None:
+    def _all_recorded(
+        self, marker: ResourceMarker | None, changes: Sequence[ResourceChange]
+    ) -> bool:
+        """Whether the store's event table lists every change (a redelivery the marker cannot
+        vouch for). It holds only events that were newer than the resource's read when they were
+        processed (see ``_mark``), and the record of that read carried the newest of them as its
+        cause, so unless the marker's newest recorded event is at least as new as these, they
+        were not recorded and the table is not asked."""
+        if marker is not None and (
+            marker.last_event_time is None
+            or marker.last_event_time < max(c.event_time for c in changes)
+        ):
+            return False
+        return all(self.store.event_processed(c.event_id) for c in changes)
+
+    def _mark(self, changes: Iterable[ResourceChange], key: str) -> None:
+        """Remembers the events as processed. The store's event table gets only those the
+        resource's marker cannot vouch for (newer than its ``last_read_at``: clock skew, a flow
+        log evaluated through its target): a redelivery of the others is coalesced by the marker
+        without reading ARM, so a row per event would cost a write and save nothing."""
         now = self.clock()
+        vouched = self._memory.horizon(key)
         for change in changes:
-            self.store.mark_event_processed(change.event_id, now)
+            if vouched is None or change.event_time > vouched:
+                self.store.mark_event_processed(change.event_id, now)
+            self._memory.remember_processed(change.event_id)
 
     # --- the sweep ---------------------------------------------------------------------------
 
@@ -202,78 +337,104 @@ class Pipeline:
         """Evaluates every supported resource of a subscription (the daily reconciliation).
 
         Full bodies come from list-by-subscription calls (ARM returns full properties there);
-        per-resource reads are made only for the related documents checks need.
+        per-resource reads are made only for the related documents checks need. Resources are
+        evaluated while the listing goes on, so a throttled listing and the CPU-bound recording
+        overlap instead of taking turns. ``progress(done, listed so far)`` follows the records.
         """
-        from shared import api_versions
-
         started = time.monotonic()
         cause = Cause(kind="sweep", event_time=self.clock())
-        bodies: list[dict[str, object]] = []
-        for rtype in sorted(self.engine.supported_types()):
-            if rtype == "microsoft.resources/subscriptions":
-                sub = self.reader.resource(f"/subscriptions/{subscription}")
-                if sub is not None:
-                    bodies.append(sub)
-                continue
-            path = _list_path(subscription, rtype, self.reader, bodies)
-            if path is None:
-                continue
-            for body in self.reader.list_items(path, api_versions.for_type(rtype)):
-                bodies.append(body)
+        reader = self._sweep_reader()
+        groups = reader.resource_groups(subscription)
         result = BatchResult(events=0)
-        done = 0
+        listed = 0
 
         def one(body: dict[str, object]) -> Outcome:
-            return self._safe_sweep_one(str(body["id"]), cause, body)
+            rid = str(body["id"])
+            group_id = parse(rid).resource_group_id
+            group = groups.get(normalize(group_id)) if group_id is not None else None
+            return self._safe_sweep_one(reader, rid, cause, body, group)
+
+        def collect(future: Future[Outcome]) -> None:
+            outcome = future.result()
+            result.outcomes.append(outcome)
+            if outcome.action == "failed":
+                result.transient.append(outcome.resource_id)
+            if progress is not None:
+                progress(len(result.outcomes), listed)
 
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for outcome in pool.map(one, bodies):
-                result.outcomes.append(outcome)
-                if outcome.action == "failed":
-                    result.transient.append(outcome.resource_id)
-                done += 1
-                if progress is not None:
-                    progress(done, len(bodies))
+            pending: deque[Future[Outcome]] = deque()
+            for body in self._listed(subscription, reader):
+                pending.append(pool.submit(one, body))
+                listed += 1
+                while pending and pending[0].done():
+                    collect(pending.popleft())
+            while pending:
+                collect(pending.popleft())
         log.info(
             "sweep of %s: %d resources in %.1fs",
             subscription,
-            len(bodies),
+            listed,
             time.monotonic() - started,
         )
         return result
 
-    def _safe_sweep_one(self, rid: str, cause: Cause, body: dict[str, object]) -> Outcome:
+    def _listed(self, subscription: str, reader: ArmReader) -> Iterator[dict[str, object]]:
+        """Every supported resource of the subscription, as ARM lists it: top-level types per
+        subscription, child types under each parent already listed (types are visited sorted,
+        so parents come first)."""
+        from shared import api_versions
+
+        seen: list[dict[str, object]] = []
+        for rtype in sorted(self.engine.supported_types()):
+            version = api_versions.for_type(rtype)
+            if rtype == "microsoft.resources/subscriptions":
+                sub = reader.resource(f"/subscriptions/{subscription}")
+                if sub is not None:
+                    yield sub
+                continue
+            parts = rtype.split("/")
+            if len(parts) == 2:
+                namespace, name = parts
+                for body in reader.list_items(
+                    f"/subscriptions/{subscription}/providers/{namespace}/{name}", version
+                ):
+                    seen.append(body)
+                    yield body
+                continue
+            parent_type, child = "/".join(parts[:-1]), parts[-1]
+            parents = [b for b in seen if parse(str(b["id"])).type == parent_type]
+            for owner in parents:
+                for item in reader.list_items(f"{owner['id']}/{child}", version):
+                    if rtype == "microsoft.sql/servers/databases" and item.get("name") == "master":
+                        continue  # the system database: its TDE is managed by Azure, not settable
+                    seen.append(item)
+                    yield item
+
+    def _sweep_reader(self) -> ArmReader:
+        """The reader with the sweep's retry budget (see ``ArmReader.patient``), built once."""
+        with self._pool_lock:
+            if self._patient is None:
+                self._patient = self.reader.patient()
+            return self._patient
+
+    def _safe_sweep_one(
+        self,
+        reader: ArmReader,
+        rid: str,
+        cause: Cause,
+        body: dict[str, object],
+        group: Mapping[str, object] | None,
+    ) -> Outcome:
         from shared.arm_reader import ArmError, TransientArmError
 
         try:
-            return self.evaluate_resource(rid, cause, body)
+            return self._evaluate(reader, rid, cause, body, group)
         except TransientArmError:
             return Outcome(rid, "failed")
         except ArmError as exc:
             self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", self.clock())
             return Outcome(rid, "poison")
-
-
-def _list_path(
-    subscription: str, rtype: str, reader: ArmReader, bodies: list[dict[str, object]]
-) -> str | None:
-    """Where a type is listed: per subscription for top-level types; child types are listed
-    under each parent already collected (types are visited sorted, so parents come first) and
-    appended to ``bodies`` directly."""
-    from shared import api_versions
-
-    parts = rtype.split("/")
-    if len(parts) == 2:
-        namespace, name = parts
-        return f"/subscriptions/{subscription}/providers/{namespace}/{name}"
-    parent_type, child = "/".join(parts[:-1]), parts[-1]
-    parents = [b for b in bodies if parse(str(b["id"])).type == parent_type]
-    for owner in parents:
-        for item in reader.list_items(f"{owner['id']}/{child}", api_versions.for_type(rtype)):
-            if rtype == "microsoft.sql/servers/databases" and str(item.get("name")) == "master":
-                continue  # the system database: its TDE is managed by Azure and not settable
-            bodies.append(item)
-    return None
 
 
 def _change_summary(change: ResourceChange) -> str:

@@ -50,6 +50,8 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
 ``<prefix>events`` — processed event ids, insert-only: PartitionKey = first two hex digits of
     the SHA-256 of the id (spreads load), RowKey = the escaped id. Event Grid retries for 24 h,
     so rows older than that may be purged by an operator; nothing here depends on them staying.
+    The pipeline writes only the events the resource's marker cannot vouch for (newer than its
+    ``last_read_at``); a redelivery of the others is coalesced by the marker.
 
 Recording an evaluation (``record_evaluation``) reads the marker and the check rows (not the
 history), then diffs:
@@ -88,6 +90,7 @@ import base64
 import hashlib
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -135,6 +138,7 @@ _MAX_EVIDENCE_VALUE_UNITS = 4_000
 _POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
+_PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
 _CONFLICT_CODES = frozenset(
     {"UpdateConditionNotSatisfied", "ConditionNotMet", "EntityAlreadyExists", "ResourceNotFound"}
 )
@@ -263,7 +267,7 @@ class StateStore(Protocol):
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome: ...
 
-    def marker(self, resource_id: str) -> ResourceMarker | None: ...
+    def marker(self, resource_id: str, *, prefetch: bool = False) -> ResourceMarker | None: ...
 
     def current(
         self,
@@ -336,6 +340,7 @@ class TableStateStore:
         self._poison: TableClient = service.get_table_client(self.poison_table)
         self._events: TableClient = service.get_table_client(self.events_table)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._prefetched = threading.local()  # (pk, _Partition, monotonic time) per thread
 
     @classmethod
     def from_connection_string(
@@ -391,8 +396,9 @@ class TableStateStore:
         committed: list[Transition] = []
         changed: list[str] = []
         writes = transactions = 0
+        prefetched = self._take_prefetched(pk)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            part = self._load(pk)
+            part = prefetched or self._load(pk)
             stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
             if stored_read is not None and stored_read > read_at:
                 outcome: Outcome = "changed" if writes else "stale"
@@ -400,6 +406,16 @@ class TableStateStore:
                     outcome, tuple(committed), tuple(changed), writes, transactions, attempt
                 )
             plan = planner(part, pk)
+            if prefetched is not None:
+                prefetched = None
+                if plan.marker is None:
+                    # Nothing to write is decided on current rows only: the prefetched ones may
+                    # be behind another writer's (writes would have caught it by ETag).
+                    part = self._load(pk)
+                    stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
+                    if stored_read is not None and stored_read > read_at:
+                        return RecordOutcome("stale", (), (), 0, 0, attempt)
+                    plan = planner(part, pk)
             if plan.marker is None:
                 outcome = "changed" if writes else "unchanged"
                 return RecordOutcome(
@@ -637,12 +653,32 @@ class TableStateStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def marker(self, resource_id: str) -> ResourceMarker | None:
+    def marker(self, resource_id: str, *, prefetch: bool = False) -> ResourceMarker | None:
+        """The resource's marker, None if it was never recorded.
+
+        ``prefetch``: read the resource's current rows with it (one query instead of a point
+        read) and keep them, for this thread and a few seconds, for the next record of the same
+        resource, so checking freshness and then recording costs one storage read, not two. The
+        kept rows are only a starting point: every write stays ETag-conditional (a conflict
+        re-reads, as always), and a record that would write nothing re-reads first.
+        """
+        pk = partition_key(resource_id)
+        if prefetch:
+            part = self._load(pk)
+            self._prefetched.value = (pk, part, time.monotonic())
+            return _marker_from(part.marker) if part.marker is not None else None
         try:
-            row = self._state.get_entity(partition_key(resource_id), MARKER_ROW)
+            row = self._state.get_entity(pk, MARKER_ROW)
         except ResourceNotFoundError:
             return None
         return _marker_from(row)
+
+    def _take_prefetched(self, pk: str) -> _Partition | None:
+        kept: tuple[str, _Partition, float] | None = getattr(self._prefetched, "value", None)
+        self._prefetched.value = None
+        if kept is None or kept[0] != pk or time.monotonic() - kept[2] > _PREFETCH_SECONDS:
+            return None
+        return kept[1]
 
     def current(
         self,
