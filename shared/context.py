@@ -66,9 +66,11 @@ class AppContext:
 
     @cached_property
     def pipeline(self) -> Pipeline:
+        from shared.actions import PostRecordActions
         from shared.pipeline import Pipeline
 
-        return Pipeline(self.engine, self.reader, self.store)
+        actions = PostRecordActions(self.engine, self.store, self.remediator)
+        return Pipeline(self.engine, self.reader, self.store, after_record=actions)
 
 
 _lock = threading.Lock()

@@ -34,11 +34,16 @@ from shared.resource_id import normalize, parse
 
 if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
-    from shared.engine import Engine
+    from shared.engine import Engine, Evaluation
     from shared.events import Delivery
-    from shared.state_store import ResourceMarker, StateStore
+    from shared.snapshot import Snapshot
+    from shared.state_store import RecordOutcome, ResourceMarker, StateStore
 
 log = logging.getLogger("phiguard.pipeline")
+
+# Called with (snapshot, evaluation, cause, record) after a record that changed a status:
+# remediation and ACTION_REQUIRED (shared.actions).
+AfterRecord = Callable[["Snapshot", "Evaluation", Cause, "RecordOutcome"], object]
 
 
 class RedeliverError(RuntimeError):
@@ -142,8 +147,10 @@ class Pipeline:
         *,
         workers: int = 8,
         clock: Callable[[], datetime] = utcnow,
+        after_record: AfterRecord | None = None,
     ) -> None:
         self.engine = engine
+        self.after_record = after_record
         self.reader = reader
         self.store = store
         self.workers = workers
@@ -284,6 +291,8 @@ class Pipeline:
         record = self.store.record_evaluation(evaluation, read_at=read_at, cause=cause)
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
         self._memory.learn(normalize(resource_id), read_at)
+        if self.after_record is not None and record.transitions:
+            self.after_record(snapshot, evaluation, cause, record)
         action = "recorded" if record.outcome == "changed" else record.outcome
         return Outcome(resource_id, action, len(record.transitions))
 

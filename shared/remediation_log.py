@@ -67,6 +67,7 @@ class RecordStatus(StrEnum):
     ESCALATED = "ESCALATED"  # not written on purpose: flapping or over the hourly cap
     EXEMPT = "EXEMPT"  # not written: an approved, unexpired exemption covers it
     ROLLED_BACK = "ROLLED_BACK"  # the inverse of an earlier record, applied
+    ACTION_REQUIRED = "ACTION_REQUIRED"  # no safe automatic fix exists: a person must act
 
 
 class RecordNotFound(LookupError):

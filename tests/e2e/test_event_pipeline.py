@@ -264,3 +264,73 @@ def test_resource_group_tag_change_moves_its_resources_into_phi_scope(world: Wor
     assert events
     assert world.post(events).status_code == 200
     assert world.status(nsg["id"], "network_nsg_phi_internet_inbound_denied") == "FAIL"
+
+
+def test_event_path_fixes_an_open_rdp_rule_and_logs_unsafe_fixes(
+    azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
+    """With the NSG fix allow-listed in enforce mode, a user's RDP rule is closed within the
+    delivery; failures without a safe fix are logged ACTION_REQUIRED instead."""
+    events_file = tmp_path / "events.ndjson"
+    with running_sim(estate="demo", events_to=str(events_file)) as sim:
+        ctx = AppContext(
+            Settings(
+                storage_connection_string=azurite.connection_string,
+                table_prefix="fix" + uuid.uuid4().hex[:10],
+                arm_url=sim.arm_url,
+                ca_cert=sim.ca_cert,
+                remediation_modes=(("network_nsg_restrict_internet_inbound", "enforce"),),
+                remediation_allow=("network_nsg_restrict_internet_inbound",),
+            )
+        )
+        reset_app_context(ctx)
+        world = World(sim, ctx, events_file)
+        try:
+            nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-phi-data")
+            world.drain_events()
+            sim.change_as_user(
+                "PUT",
+                f"{nsg['id']}/securityRules/OpenRdp",
+                {
+                    "properties": {
+                        "protocol": "Tcp",
+                        "sourcePortRange": "*",
+                        "destinationPortRange": "3389",
+                        "sourceAddressPrefix": "*",
+                        "destinationAddressPrefix": "*",
+                        "access": "Allow",
+                        "priority": 150,
+                        "direction": "Inbound",
+                    }
+                },
+                api_version="2024-05-01",
+            )
+            assert world.post(world.drain_events()).status_code == 200
+            records = ctx.remediator.records(days=1, resource_id=nsg["id"])
+            assert [r.status for r in records] == ["VERIFIED"]
+            rule = sim.admin("GET", "document", id=f"{nsg['id']}/securityRules/OpenRdp")
+            assert rule["properties"]["access"] == "Deny"
+            assert world.status(nsg["id"], "network_nsg_management_ports_internet_closed") == "PASS"
+            # The fix's own events come back: evaluated, never fixed again.
+            sim.reset_counters()
+            assert world.post(world.drain_events()).status_code == 200
+            assert sim.counters()["by_method"].get("PUT", 0) == 0
+            assert len(ctx.remediator.records(days=1, resource_id=nsg["id"])) == 1
+
+            vault = _find("microsoft.keyvault/vaults", "kv-chs-cmk-prod")
+            world.drain_events()
+            sim.change_as_user(
+                "PATCH",
+                vault["id"],
+                {"properties": {"enablePurgeProtection": None}},
+                api_version="2024-11-01",
+            )
+            world.post(world.drain_events())
+            manual = ctx.remediator.records(days=1, resource_id=vault["id"])
+            assert any(
+                r.status == "ACTION_REQUIRED"
+                and r.check_ids == ("keyvault_vault_purge_protection_enabled",)
+                for r in manual
+            )
+        finally:
+            reset_app_context(None)
