@@ -190,6 +190,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     """What the remediations would change, as a readable diff; never writes."""
+    from rich.markup import escape
+
     from remediations import REMEDIATIONS
     from remediations.registry import RemediationOptions
     from shared.config import Settings, SettingsError
@@ -235,7 +237,8 @@ def _plan(args: argparse.Namespace) -> int:
         console.print(f"[bold]{rem_id}[/] on {resource_id} [dim](mode: {mode})[/]")
         for line in lines:
             style = "red" if line.startswith("- ") else "green" if line.startswith("+ ") else ""
-            console.print(f"  [{style}]{line}[/]" if style else f"  {line}", highlight=False)
+            text = escape(line)
+            console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
     return EXIT_FAIL
 
 

@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 NSG_DATA = "nsg-chs-phi-data"
 STORAGE = "stchsphirecords"
+NSG_FIX = "network_nsg_restrict_internet_inbound"
+WORKSPACE = "log-chs-audit-prod"
+ARCHIVE = "stchsauditprod"
 
 
 def run_demo(console: Console, args: argparse.Namespace) -> int:
@@ -43,6 +47,16 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             running_sim(estate=estate, events_to=str(events_file)) as sim,
         ):
             settings = Settings(
+                # The demo lets phiguard close Internet-open NSG rules itself (enforce, allow-
+                # listed); the storage transport fix stays in its default dry-run mode.
+                remediation_modes=((NSG_FIX, "enforce"),),
+                remediation_allow=(NSG_FIX,),
+                remediation_workspace_id=_doc(
+                    estate.documents, "microsoft.operationalinsights/workspaces", WORKSPACE
+                )["id"],
+                remediation_archive_storage_id=_doc(
+                    estate.documents, "microsoft.storage/storageaccounts", ARCHIVE
+                )["id"],
                 storage_connection_string=azurite.connection_string,
                 arm_url=sim.arm_url,
                 ca_cert=sim.ca_cert,
@@ -67,6 +81,12 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 f"in {swept:.1f}s with {reads} ARM reads."
             )
             report.render_stored(console, rows)
+            for record in ctx.remediator.records(days=1, limit=1000):
+                if record.writes_applied:
+                    console.print(
+                        f"  [green]auto-fixed during the sweep[/]: {escape(record.summary)} "
+                        f"→ {record.status}"
+                    )
 
             console.print(
                 "\n[bold]2. Changes made as a user, detected through Event Grid events[/]"
@@ -109,28 +129,58 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 ),
             ]
             table = Table(header_style="bold")
-            for column in ("Change", "Check", "Before", "After", "Events", "Change → recorded"):
+            for column in ("Change", "Detected", "Response", "Change → done"):
                 table.add_column(column, overflow="fold")
+            fixes: list[Any] = []
             for text, rid, check_id, make in changes:
-                before = _status(ctx, rid, check_id)
                 events_file.write_text("")
+                known = {r.id for r in ctx.remediator.records(days=1, resource_id=rid)}
                 changed_at = time.monotonic()
                 make()
                 events = _await_events(sim, events_file)
                 status, _, _ = api.handle_webhook(
                     "POST", {"aeg-event-type": "Notification"}, json.dumps(events).encode()
                 )
-                recorded = time.monotonic() - changed_at
-                after = _status(ctx, rid, check_id)
+                elapsed = time.monotonic() - changed_at
+                detected = [
+                    t
+                    for t in ctx.store.history(rid)
+                    if t.check_id == check_id and t.cause.kind == "event"
+                ]
+                new = [
+                    r for r in ctx.remediator.records(days=1, resource_id=rid) if r.id not in known
+                ]
+                fixes += [r for r in new if r.writes_applied]
+                response = (
+                    "; ".join(f"{r.remediation_id or 'manual'}: {r.status} ({r.mode})" for r in new)
+                    or "recorded"
+                )
                 table.add_row(
                     text,
-                    check_id,
-                    before or "-",
-                    _styled(after),
-                    str(len(events)),
-                    f"{recorded:.2f}s (HTTP {status})",
+                    f"{check_id}: {_styled(detected[-1].to_status if detected else None)} "
+                    f"({len(events)} event(s), HTTP {status})",
+                    response + f"; now {_styled(_status(ctx, rid, check_id))}",
+                    f"{elapsed:.2f}s",
                 )
             console.print(table)
+            for fix in fixes:
+                console.print(f"\n[bold]Auto-fix {fix.id}[/] — {fix.summary}")
+                for line in _diff(fix):
+                    console.print(f"  {line}", highlight=False)
+                rolled = ctx.remediator.rollback(fix.id)
+                console.print(
+                    f"  rollback (`phiguard rollback {fix.id}`): {rolled.status} — the inverse "
+                    "patch was applied with If-Match; the log keeps both records."
+                )
+            counts: dict[str, int] = {}
+            for record in ctx.remediator.records(days=1, limit=1000):
+                counts[str(record.status)] = counts.get(str(record.status), 0) + 1
+            console.print(
+                "\nRemediation log (kept ≥ 6 years): "
+                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                + ". PLANNED = dry-run or not allow-listed; ACTION_REQUIRED = no safe automatic "
+                "fix (customer-managed keys, purge protection, private endpoints, ...)."
+            )
             history = ctx.store.history(nsg["id"])
             console.print(f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):")
             for t in history[-3:]:
@@ -165,6 +215,14 @@ def _await_events(sim: Any, events_file: Path) -> list[dict[str, Any]]:
     sim.wait_for_events(10)
     lines = events_file.read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def _diff(record: Any) -> list[str]:
+    lines = []
+    for path, value in record.after.items():
+        lines.append(f"[red]- {escape(path)}: {escape(json.dumps(record.before.get(path)))}[/]")
+        lines.append(f"[green]+ {escape(path)}: {escape(json.dumps(value))}[/]")
+    return lines
 
 
 def _arm_reads(counters: dict[str, Any]) -> int:
