@@ -225,7 +225,19 @@ def _plan(args: argparse.Namespace) -> int:
                     previews.append((snapshot.id, rem_id, mode, [plan.summary, *plan.diff_lines()]))
     else:
         ctx = _context(args)
-        for resource_id in args.resource or []:
+        targets = list(args.resource or [])
+        for subscription in args.subscription or []:
+            # The resources the store knows to be failing there (from sweeps and events).
+            prefix = f"/subscriptions/{subscription.lower()}/"
+            failing = {
+                r.resource_id
+                for r in ctx.store.current(status="FAIL")
+                if r.resource_id.lower().startswith(prefix)
+            }
+            targets += sorted(failing)
+        if not targets:
+            raise UsageError("give PATH... to plan offline, or --resource / --subscription")
+        for resource_id in targets:
             for p in ctx.remediator.preview(resource_id):
                 lines = [p.plan.summary, *p.plan.diff_lines()] if p.plan else [f"{p.error}"]
                 mode = p.mode + ("" if p.allowed else ", not allow-listed")
@@ -371,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ID",
         help="plan for a live resource read through ARM (repeatable)",
+    )
+    plan.add_argument(
+        "--subscription",
+        action="append",
+        metavar="ID",
+        help="plan for every resource the state store has failing in a subscription",
     )
     connection_flags(plan, arm=True)
     plan.set_defaults(handler=_plan)

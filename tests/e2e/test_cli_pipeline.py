@@ -42,6 +42,8 @@ def test_scan_then_status_then_replay(
     out = capsys.readouterr().out
     assert "resources evaluated" in out
 
+    assert main(["plan", "--subscription", sim.subscriptions[0]]) == 1
+    assert "network_nsg_restrict_internet_inbound" in capsys.readouterr().out
     assert main(["status", "--format", "json", "--status", "fail"]) == 1
     failing = json.loads(capsys.readouterr().out)
     nsg = next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")
