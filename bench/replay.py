@@ -1,7 +1,7 @@
 """Replay benchmark: a recorded burst of Event Grid events through the webhook's handler.
 
-Starts Azurite and the simulated tenant (a generated estate, events to an NDJSON file), runs the
-baseline sweep so state exists, then records a burst: >= 1,000 changes on >= 200 resources made
+Starts Azurite and the simulated tenant (a generated estate, in its own process as ARM is remote,
+events to an NDJSON file), runs the baseline sweep so state exists, then records a burst: >= 1,000 changes on >= 200 resources made
 "as a user" (PATCHes of storage accounts, key vaults and web apps, PUTs of NSG security rules,
 creates — two write events each — and deletes). Its events get Event Grid's manners (10% of them
 delivered twice, shuffled within 20-event windows), are saved as NDJSON, and are replayed in
@@ -21,10 +21,12 @@ benchmark's own clock:
   has happened; latency is the pipeline's own ``Outcome.latency_seconds``, from the newest event
   time of a resource in a delivery to its state being recorded.
 
-Afterwards every touched resource's stored findings are compared with a fresh evaluation.
+Also printed: the CPU each process spent during the replay (this one runs the pipeline), and the
+pipeline's outcomes. Afterwards every touched resource's stored findings are compared with a
+fresh evaluation of ARM's final state.
 
     python -m bench.replay [--estate 1000] [--mode backlog|realtime] [--concurrency 4]
-                           [--scale 1.0] [--seed 0] [--trace .bench/replay-trace.ndjson]
+                           [--scale 1.0] [--seed 0] [--trace FILE]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -213,12 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("backlog", "realtime"), default="backlog")
     parser.add_argument("--speed", type=float, default=1.0, help="realtime: x recorded pace")
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries at once")
-    parser.add_argument("--workers", type=int, default=8, help="pipeline workers per delivery")
+    parser.add_argument("--workers", type=int, default=8, help="pipeline worker threads")
     parser.add_argument("--users", type=int, default=4, help="users making the burst at once")
     parser.add_argument("--scale", type=float, default=1.0, help="burst size factor")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trace", type=Path, default=Path(".bench/replay-trace.ndjson"))
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "phiguard-replay-trace.ndjson",
+        help="where the recorded trace is saved",
+    )
     args = parser.parse_args(argv)
+    shown = sys.argv[1:] if argv is None else argv
+    print(" ".join(["$ python -m bench.replay", *shown]))
 
     estate = generated_estate(args.estate, 0, args.seed)
     mix = BurstMix().scaled(args.scale)

@@ -25,6 +25,7 @@ against (the daily case) instead of an empty store (the first run after deployme
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import uuid
 from collections import Counter
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warm", action="store_true", help="sweep once unthrottled first")
     args = parser.parse_args(argv)
+    shown = sys.argv[1:] if argv is None else argv
+    print(" ".join(["$ python -m bench.sweep", *shown]))
 
     with (
         running_azurite() as azurite,

@@ -347,15 +347,26 @@ class Pipeline:
 
         Full bodies come from list-by-subscription calls (ARM returns full properties there);
         per-resource reads are made only for the related documents checks need. Resources are
-        evaluated while the listing goes on, so a throttled listing and the CPU-bound recording
-        overlap instead of taking turns. ``progress(done, listed so far)`` follows the records.
+        evaluated while the listing goes on, so throttled listing and CPU-bound recording overlap
+        instead of taking turns; child resources (SQL databases, Front Door custom domains, FHIR
+        services) are listed under their parent by the worker that evaluates the parent, so those
+        per-parent list calls run in parallel too. ``progress(done, listed so far)`` follows the
+        records.
         """
+        from shared import api_versions
+
         started = time.monotonic()
         cause = Cause(kind="sweep", event_time=self.clock())
         reader = self._sweep_reader()
         groups = reader.resource_groups(subscription)
+        children: dict[str, list[str]] = {}
+        for rtype in sorted(self.engine.supported_types()):
+            parent_type, _, _ = rtype.rpartition("/")
+            if parent_type.count("/"):
+                children.setdefault(parent_type, []).append(rtype)
         result = BatchResult(events=0)
-        listed = 0
+        listed = [0]
+        lock = threading.Lock()
 
         def one(body: dict[str, object]) -> Outcome:
             rid = str(body["id"])
@@ -363,19 +374,36 @@ class Pipeline:
             group = groups.get(normalize(group_id)) if group_id is not None else None
             return self._safe_sweep_one(reader, rid, cause, body, group)
 
-        def collect(future: Future[Outcome]) -> None:
-            outcome = future.result()
-            result.outcomes.append(outcome)
-            if outcome.action == "failed":
-                result.transient.append(outcome.resource_id)
-            if progress is not None:
-                progress(len(result.outcomes), listed)
+        def family(body: dict[str, object]) -> list[Outcome]:
+            """The resource, then its child resources as ARM lists them under it, and theirs."""
+            outcomes = [one(body)]
+            for child_type in children.get(parse(str(body["id"])).type, ()):
+                path = f"{body['id']}/{child_type.rpartition('/')[2]}"
+                for item in reader.list_items(path, api_versions.for_type(child_type)):
+                    system = child_type == "microsoft.sql/servers/databases"
+                    if system and item.get("name") == "master":
+                        continue  # the system database: its TDE is managed by Azure, not settable
+                    with lock:
+                        listed[0] += 1
+                    outcomes.extend(family(item))
+            return outcomes
+
+        def collect(future: Future[list[Outcome]]) -> None:
+            for outcome in future.result():
+                result.outcomes.append(outcome)
+                if outcome.action == "failed":
+                    result.transient.append(outcome.resource_id)
+                if progress is not None:
+                    with lock:
+                        total = listed[0]
+                    progress(len(result.outcomes), max(total, len(result.outcomes)))
 
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            pending: deque[Future[Outcome]] = deque()
+            pending: deque[Future[list[Outcome]]] = deque()
             for body in self._listed(subscription, reader):
-                pending.append(pool.submit(one, body))
-                listed += 1
+                with lock:
+                    listed[0] += 1
+                pending.append(pool.submit(family, body))
                 while pending and pending[0].done():
                     collect(pending.popleft())
             while pending:
@@ -383,42 +411,30 @@ class Pipeline:
         log.info(
             "sweep of %s: %d resources in %.1fs",
             subscription,
-            listed,
+            len(result.outcomes),
             time.monotonic() - started,
         )
         return result
 
     def _listed(self, subscription: str, reader: ArmReader) -> Iterator[dict[str, object]]:
-        """Every supported resource of the subscription, as ARM lists it: top-level types per
-        subscription, child types under each parent already listed (types are visited sorted,
-        so parents come first)."""
+        """The subscription and every resource of a supported top-level type, as ARM lists them
+        per subscription (child types are listed under their parents, see ``sweep``)."""
         from shared import api_versions
 
-        seen: list[dict[str, object]] = []
         for rtype in sorted(self.engine.supported_types()):
-            version = api_versions.for_type(rtype)
             if rtype == "microsoft.resources/subscriptions":
                 sub = reader.resource(f"/subscriptions/{subscription}")
                 if sub is not None:
                     yield sub
                 continue
             parts = rtype.split("/")
-            if len(parts) == 2:
-                namespace, name = parts
-                for body in reader.list_items(
-                    f"/subscriptions/{subscription}/providers/{namespace}/{name}", version
-                ):
-                    seen.append(body)
-                    yield body
+            if len(parts) != 2:
                 continue
-            parent_type, child = "/".join(parts[:-1]), parts[-1]
-            parents = [b for b in seen if parse(str(b["id"])).type == parent_type]
-            for owner in parents:
-                for item in reader.list_items(f"{owner['id']}/{child}", version):
-                    if rtype == "microsoft.sql/servers/databases" and item.get("name") == "master":
-                        continue  # the system database: its TDE is managed by Azure, not settable
-                    seen.append(item)
-                    yield item
+            namespace, name = parts
+            yield from reader.list_items(
+                f"/subscriptions/{subscription}/providers/{namespace}/{name}",
+                api_versions.for_type(rtype),
+            )
 
     def _sweep_reader(self) -> ArmReader:
         """The reader with the sweep's retry budget (see ``ArmReader.patient``), built once."""
