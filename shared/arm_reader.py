@@ -59,23 +59,42 @@ class ReadStats:
 
 
 class ThrottleGates:
-    """When ARM said to wait, per subscription: a 429's ``Retry-After`` holds back every request
-    of this reader to that subscription, not just the one retried.
+    """How this reader keeps to ARM's read limit, per subscription.
 
-    ARM throttles per subscription and principal (a token bucket refilled 25 reads/s). Threads
-    that each sleep out their own ``Retry-After`` and try again wake in a fixed rhythm, and one
-    can keep arriving just after the others took the fresh tokens until its retries run out;
-    holding everyone back until the same instant releases them together onto a refilled bucket.
+    ARM throttles reads per subscription and principal with a token bucket (250, refilled
+    25/s; a read beyond it gets 429 and ``Retry-After``, in whole seconds).
+
+    * A 429's ``Retry-After`` holds back every request of this reader to that subscription, not
+      just the one retried: threads that each sleep out their own ``Retry-After`` wake in a fixed
+      rhythm, and one can keep arriving just after the others took the fresh tokens until its
+      retries run out.
+    * With ``pace`` (reads/s; the sweep's reader), requests are also spaced to the refill rate
+      once ARM's ``x-ms-ratelimit-remaining-subscription-reads`` says the bucket is spent: each
+      waits for its own token, first come first served, instead of the whole reader stopping for
+      a whole second at each 429 while the CPU-bound work behind the reads stalls too. The
+      estimate only ever follows ARM's count down, never up, so pacing starts no earlier than
+      ARM's bucket runs dry.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pace: float | None = None) -> None:
+        self.pace = pace
         self._lock = threading.Lock()
         self._until: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, float, float]] = {}  # scope: tokens, at, most seen
 
     def wait(self, scope: str) -> float:
-        """Sleeps until ``scope`` may be called again; returns the seconds slept."""
+        """Sleeps until a request to ``scope`` may go; returns the seconds slept."""
         with self._lock:
-            delay = self._until.get(scope, 0.0) - time.monotonic()
+            now = time.monotonic()
+            start = max(now, self._until.get(scope, 0.0))
+            known = self._tokens.get(scope)
+            if self.pace and known is not None:
+                tokens, at, most = known
+                tokens = min(most, tokens + (start - at) * self.pace) - 1.0
+                self._tokens[scope] = (tokens, start, most)
+                if tokens < 0:
+                    start += -tokens / self.pace  # this request's token is that far off
+        delay = start - now
         if delay <= 0:
             return 0.0
         time.sleep(delay)
@@ -87,8 +106,24 @@ class ThrottleGates:
             if until > self._until.get(scope, 0.0):
                 self._until[scope] = until
 
+    def observe(self, scope: str, remaining: float) -> None:
+        """ARM's count of reads left after a response (lowers the estimate, never raises it)."""
+        if not self.pace:
+            return
+        with self._lock:
+            now = time.monotonic()
+            known = self._tokens.get(scope)
+            if known is None:
+                self._tokens[scope] = (remaining, now, remaining + 1)
+                return
+            tokens, at, most = known
+            tokens = min(most, tokens + (now - at) * self.pace)
+            self._tokens[scope] = (min(tokens, remaining), now, max(most, remaining + 1))
+
 
 _MAX_GATE_SECONDS = 60.0
+_REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+READ_REFILL_PER_SECOND = 25.0  # ARM's read bucket refill per subscription and principal
 
 
 def _scope(url: str) -> str:
@@ -116,7 +151,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 def _gate_policy(gates: ThrottleGates) -> Any:
     """An azure-core policy (under the retry policy, so every attempt passes it) that waits at
-    the request's subscription gate and closes it on a 429."""
+    the request's subscription gate, closes it on a 429 and passes on ARM's remaining reads."""
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
     class ThrottleGatePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
@@ -128,10 +163,16 @@ def _gate_policy(gates: ThrottleGates) -> Any:
 
         def on_response(self, request: Any, response: Any) -> None:
             http = response.http_response
+            scope = _scope(request.http_request.url)
             if http.status_code == 429:
+                self.gates.observe(scope, 0)
                 seconds = _retry_after(http.headers)
                 if seconds is not None:
-                    self.gates.close(_scope(request.http_request.url), seconds)
+                    self.gates.close(scope, seconds)
+                return
+            remaining = http.headers.get(_REMAINING_READS)
+            if remaining is not None and remaining.strip().isdigit():
+                self.gates.observe(scope, float(remaining))
 
     return ThrottleGatePolicy(gates)
 
@@ -156,6 +197,7 @@ class ArmReader:
         timeout_seconds: float = 20,
         cache_seconds: float = 60,
         pool_size: int = 16,
+        pace_reads: float | None = None,
     ) -> None:
         import requests
         from azure.core.pipeline.policies import (
@@ -167,7 +209,7 @@ class ArmReader:
         from azure.mgmt.core import ARMPipelineClient
 
         self.arm_url = arm_url.rstrip("/")
-        self._gate = _gate_policy(ThrottleGates())
+        self._gate = _gate_policy(ThrottleGates(pace_reads))
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         session.mount("https://", adapter)
@@ -205,6 +247,7 @@ class ArmReader:
             "timeout_seconds": timeout_seconds,
             "cache_seconds": cache_seconds,
             "pool_size": pool_size,
+            "pace_reads": pace_reads,
         }
         self.max_retries = max_retries
         self.retry_budget_seconds = retry_budget_seconds
@@ -214,7 +257,8 @@ class ArmReader:
         max_retries: int = SWEEP_MAX_RETRIES,
         retry_budget_seconds: float = SWEEP_RETRY_BUDGET_SECONDS,
     ) -> ArmReader:
-        """A reader for the sweep: same endpoint, credential and counters, a larger retry budget.
+        """A reader for the sweep: same endpoint, credential and counters, a larger retry budget,
+        and reads paced to ARM's refill once its bucket is spent (see :class:`ThrottleGates`).
 
         An event's read that runs out of retries is redelivered by Event Grid within minutes; a
         sweep's read that gives up waits a day for the next sweep. A sweep of a large
@@ -225,9 +269,9 @@ class ArmReader:
         options = dict(self._options)
         options["max_retries"] = max(max_retries, self.max_retries)
         options["retry_budget_seconds"] = max(retry_budget_seconds, self.retry_budget_seconds)
+        options["pace_reads"] = options["pace_reads"] or READ_REFILL_PER_SECOND
         sibling = ArmReader(self.arm_url, self._credential, **options)
         sibling.stats = self.stats
-        sibling._gate.gates = self._gate.gates
         return sibling
 
     @classmethod

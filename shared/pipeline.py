@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -346,12 +346,12 @@ class Pipeline:
         """Evaluates every supported resource of a subscription (the daily reconciliation).
 
         Full bodies come from list-by-subscription calls (ARM returns full properties there);
-        per-resource reads are made only for the related documents checks need. Resources are
-        evaluated while the listing goes on, so throttled listing and CPU-bound recording overlap
-        instead of taking turns; child resources (SQL databases, Front Door custom domains, FHIR
-        services) are listed under their parent by the worker that evaluates the parent, so those
-        per-parent list calls run in parallel too. ``progress(done, listed so far)`` follows the
-        records.
+        per-resource reads are made only for the related documents checks need. Child resources
+        (SQL databases, Front Door custom domains, FHIR services) are listed under their parent by
+        the worker that evaluates it, so those per-parent list calls run in parallel with the
+        rest. Resources are evaluated with their types spread evenly (see ``_spread``), so the
+        reads ARM throttles and the recording the CPU limits overlap all along. ``progress(done,
+        listed so far)`` follows the records.
         """
         from shared import api_versions
 
@@ -375,11 +375,25 @@ class Pipeline:
             return self._safe_sweep_one(reader, rid, cause, body, group)
 
         def family(body: dict[str, object]) -> list[Outcome]:
-            """The resource, then its child resources as ARM lists them under it, and theirs."""
+            """The resource, then its child resources as ARM lists them under it, and theirs.
+            A list that fails counts as one unread (or poison) entry named by its path."""
+            from shared.arm_reader import ArmError, TransientArmError
+
             outcomes = [one(body)]
             for child_type in children.get(parse(str(body["id"])).type, ()):
                 path = f"{body['id']}/{child_type.rpartition('/')[2]}"
-                for item in reader.list_items(path, api_versions.for_type(child_type)):
+                try:
+                    items = list(reader.list_items(path, api_versions.for_type(child_type)))
+                except TransientArmError:
+                    outcomes.append(Outcome(path, "failed"))
+                    continue
+                except ArmError as exc:
+                    self.store.record_poison(
+                        path, f"ARM refused the list: {exc}", "sweep", self.clock()
+                    )
+                    outcomes.append(Outcome(path, "poison"))
+                    continue
+                for item in items:
                     system = child_type == "microsoft.sql/servers/databases"
                     if system and item.get("name") == "master":
                         continue  # the system database: its TDE is managed by Azure, not settable
@@ -398,16 +412,11 @@ class Pipeline:
                         total = listed[0]
                     progress(len(result.outcomes), max(total, len(result.outcomes)))
 
+        bodies = _spread(list(self._listed(subscription, reader)))
+        listed[0] = len(bodies)
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            pending: deque[Future[list[Outcome]]] = deque()
-            for body in self._listed(subscription, reader):
-                with lock:
-                    listed[0] += 1
-                pending.append(pool.submit(family, body))
-                while pending and pending[0].done():
-                    collect(pending.popleft())
-            while pending:
-                collect(pending.popleft())
+            for future in [pool.submit(family, body) for body in bodies]:
+                collect(future)
         log.info(
             "sweep of %s: %d resources in %.1fs",
             subscription,
@@ -460,6 +469,23 @@ class Pipeline:
         except ArmError as exc:
             self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", self.clock())
             return Outcome(rid, "poison")
+
+
+def _spread(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The bodies with each type spread evenly over the order (the i-th of a type's n at
+    (i + 0.5) / n), instead of type after type: some types need related reads for every
+    resource (SQL, web apps) and others none (disks, VMs), and a long run of either leaves the
+    read limit or the CPU idle — while ARM's bucket, capped, cannot save up unused reads."""
+    by_type: dict[str, list[dict[str, object]]] = {}
+    for body in bodies:
+        by_type.setdefault(parse(str(body["id"])).type, []).append(body)
+    keyed = [
+        ((i + 0.5) / len(group), rtype, i, body)
+        for rtype, group in by_type.items()
+        for i, body in enumerate(group)
+    ]
+    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+    return [k[3] for k in keyed]
 
 
 def _change_summary(change: ResourceChange) -> str:
