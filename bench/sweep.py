@@ -30,6 +30,7 @@ import time
 import uuid
 from collections import Counter
 
+from bench.replay import cpu_seconds
 from shared.config import Settings
 from shared.context import AppContext, reset_app_context
 
@@ -83,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             by_kind_before = Counter(ctx.reader.stats.by_kind)
             for subscription in sim.subscriptions:
                 sim.reset_counters()
+                cpu_before = (cpu_seconds(), cpu_seconds(azurite.pid))
                 started = time.perf_counter()
                 result = ctx.pipeline.sweep(subscription)
                 seconds = time.perf_counter() - started
+                cpu = (cpu_seconds() - cpu_before[0], cpu_seconds(azurite.pid) - cpu_before[1])
                 counters = sim.counters()
                 throttled = int(counters["by_status"].get("429", 0))
                 calls = int(counters["total"]) - throttled
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({calls / max(1, resources):.2f} per resource) + {throttled:,} answered "
                     f"429, {seconds:.0f}s vs {minimum:.0f}s minimum "
                     f"({seconds / minimum if minimum else float('nan'):.2f}x), "
-                    f"{len(result.transient)} unread"
+                    f"{len(result.transient)} unread; CPU: phiguard {cpu[0]:.0f}s, Azurite "
+                    f"{cpu[1]:.0f}s"
                 )
                 total_calls += calls
                 total_429 += throttled
