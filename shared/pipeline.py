@@ -469,6 +469,13 @@ class Pipeline:
         except ArmError as exc:
             self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", self.clock())
             return Outcome(rid, "poison")
+        except Exception as exc:
+            # As on the event path: one resource's storage hiccup leaves it for the next sweep
+            # (reported in ``transient``) instead of abandoning the thousands after it.
+            if _is_transient_storage_error(exc):
+                log.warning("transient storage failure for %s: %s", rid, exc)
+                return Outcome(rid, "failed")
+            raise
 
 
 def _spread(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
