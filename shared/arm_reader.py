@@ -199,30 +199,22 @@ class ArmReader:
         pool_size: int = 16,
         pace_reads: float | None = None,
     ) -> None:
-        import requests
         from azure.core.pipeline.policies import (
             BearerTokenCredentialPolicy,
             RetryPolicy,
             UserAgentPolicy,
         )
-        from azure.core.pipeline.transport import RequestsTransport
         from azure.mgmt.core import ARMPipelineClient
+
+        from shared.http import transport
 
         self.arm_url = arm_url.rstrip("/")
         self._gate = _gate_policy(ThrottleGates(pace_reads))
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        session.mount("https://", adapter)
-        transport = RequestsTransport(
-            session=session,
-            session_owner=True,
-            connection_verify=ca_cert or True,
-            read_timeout=timeout_seconds,
-            connection_timeout=min(timeout_seconds, 10),
-        )
         self._client: Any = ARMPipelineClient(
             base_url=self.arm_url,
-            transport=transport,
+            transport=transport(
+                ca_cert=ca_cert, timeout_seconds=timeout_seconds, pool_size=pool_size
+            ),
             policies=[
                 UserAgentPolicy(user_agent="phiguard/0.1"),
                 RetryPolicy(

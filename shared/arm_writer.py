@@ -76,26 +76,19 @@ class ArmWriter:
         max_poll_interval: float = 10,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import requests
         from azure.core.pipeline.policies import (
             BearerTokenCredentialPolicy,
             RetryPolicy,
             UserAgentPolicy,
         )
-        from azure.core.pipeline.transport import RequestsTransport
         from azure.mgmt.core import ARMPipelineClient
 
+        from shared.http import transport
+
         self.arm_url = arm_url.rstrip("/")
-        transport = RequestsTransport(
-            session=requests.Session(),
-            session_owner=True,
-            connection_verify=ca_cert or True,
-            read_timeout=timeout_seconds,
-            connection_timeout=min(timeout_seconds, 10),
-        )
         self._client: Any = ARMPipelineClient(
             base_url=self.arm_url,
-            transport=transport,
+            transport=transport(ca_cert=ca_cert, timeout_seconds=timeout_seconds),
             policies=[
                 UserAgentPolicy(user_agent="phiguard/0.1"),
                 RetryPolicy(

@@ -235,13 +235,19 @@ class TableRemediationLog:
     def from_connection_string(
         cls, connection_string: str, prefix: str = "phiguard"
     ) -> TableRemediationLog:
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix)
+        return cls(
+            TableServiceClient.from_connection_string(connection_string, transport=_transport()),
+            prefix,
+        )
 
     @classmethod
     def from_account_url(
         cls, account_url: str, credential: TokenCredential, prefix: str = "phiguard"
     ) -> TableRemediationLog:
-        return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix)
+        return cls(
+            TableServiceClient(endpoint=account_url, credential=credential, transport=_transport()),
+            prefix,
+        )
 
     def ensure_tables(self) -> None:
         for name in (self.log_table, self.exemptions_table):
@@ -522,3 +528,9 @@ def _type_of(resource_id: str) -> str:
         return parse(resource_id).type
     except ResourceIdError:
         return ""
+
+
+def _transport() -> Any:
+    from shared.http import transport
+
+    return transport(timeout_seconds=30, pool_size=16)

@@ -346,7 +346,10 @@ class TableStateStore:
     def from_connection_string(
         cls, connection_string: str, prefix: str = "phiguard"
     ) -> TableStateStore:
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix)
+        return cls(
+            TableServiceClient.from_connection_string(connection_string, transport=_transport()),
+            prefix,
+        )
 
     @classmethod
     def from_account_url(
@@ -354,7 +357,10 @@ class TableStateStore:
     ) -> TableStateStore:
         """For a managed identity: ``https://<account>.table.core.windows.net``; the identity needs
         the *Storage Table Data Contributor* role."""
-        return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix)
+        return cls(
+            TableServiceClient(endpoint=account_url, credential=credential, transport=_transport()),
+            prefix,
+        )
 
     def ensure_tables(self) -> None:
         """Creates the tables if missing; safe to call on every cold start."""
@@ -1279,3 +1285,9 @@ def _chunks(plan: _Plan, limit: int) -> Iterable[tuple[list[int], list[Operation
         ops.extend(unit)
     if ops:
         yield indices, ops
+
+
+def _transport() -> Any:
+    from shared.http import transport
+
+    return transport(timeout_seconds=30, pool_size=16)
