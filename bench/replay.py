@@ -25,8 +25,14 @@ Also printed: the CPU each process spent during the replay (this one runs the pi
 pipeline's outcomes. Afterwards every touched resource's stored findings are compared with a
 fresh evaluation of ARM's final state.
 
+``--instances N`` replays through N processes, each with its own pipeline and memory, the
+deliveries dealt out in turn: N function instances on one machine, sharing nothing but the store
+and ARM (what Event Grid does when the app scales out). Coalescing across them goes through the
+stored markers, so ARM reads per event show what scale-out costs, and the convergence check shows
+no instance lost another's update.
+
     python -m bench.replay [--estate 1000] [--mode backlog|realtime] [--concurrency 4]
-                           [--scale 1.0] [--seed 0] [--trace FILE]
+                           [--instances 1] [--scale 1.0] [--seed 0] [--trace FILE]
 """
 
 from __future__ import annotations
@@ -79,6 +85,18 @@ class ReplayResult:
     resource_latency: list[float] = field(default_factory=list)
     actions: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: float = 0.0  # of the replaying process(es)
+    reads_by_kind: Counter[str] = field(default_factory=Counter)  # from --instances processes
+
+    def merge(self, other: ReplayResult) -> None:
+        self.deliveries += other.deliveries
+        self.redeliveries += other.redeliveries
+        self.delivery_latency += other.delivery_latency
+        self.resource_latency += other.resource_latency
+        self.actions.update(other.actions)
+        self.ignored.update(other.ignored)
+        self.cpu_seconds += other.cpu_seconds
+        self.reads_by_kind.update(other.reads_by_kind)
 
 
 def _stamp(moment: datetime) -> str:
@@ -170,6 +188,75 @@ def replay(
     return result
 
 
+def _instance(
+    settings: Settings,
+    workers: int,
+    deliveries: list[Delivery],
+    concurrency: int,
+    origin: datetime | None,
+    ready: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    """One function instance: its own context, warmed up, then its share of the deliveries."""
+    ctx = AppContext(settings)
+    ctx.pipeline.workers = workers
+    reset_app_context(ctx)
+    ctx.store.ensure_tables()
+    ctx.engine.supported_types()
+    ready.set()
+    go.wait()
+    cpu_before = cpu_seconds()
+    result = replay(ctx, deliveries, concurrency, origin)
+    result.cpu_seconds = cpu_seconds() - cpu_before
+    result.reads_by_kind = Counter(ctx.reader.stats.by_kind)
+    results.put(result)
+
+
+def replay_instances(
+    settings: Settings,
+    workers: int,
+    deliveries: list[Delivery],
+    instances: int,
+    concurrency: int,
+    origin: datetime | None = None,
+) -> ReplayResult:
+    """The replay through ``instances`` processes (see the module docstring); ``seconds`` runs
+    from releasing them, all warmed up, to the last one's answer."""
+    import multiprocessing
+
+    from bench.replay import _instance as target  # by its module name: run as __main__ too
+
+    mp = multiprocessing.get_context("spawn")
+    results = mp.Queue()
+    go = mp.Event()
+    readies = []
+    processes = []
+    for i in range(instances):
+        ready = mp.Event()
+        share = deliveries[i::instances]
+        process = mp.Process(
+            target=target,
+            args=(settings, workers, share, concurrency, origin, ready, go, results),
+        )
+        process.start()
+        readies.append(ready)
+        processes.append(process)
+    for ready, process in zip(readies, processes, strict=True):
+        while not ready.wait(1):
+            if not process.is_alive():
+                raise RuntimeError(f"instance {process.pid} died during start-up")
+    started = time.perf_counter()
+    go.set()
+    merged = ReplayResult()
+    for _ in processes:
+        merged.merge(results.get(timeout=600))
+    merged.seconds = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return merged
+
+
 def verify(ctx: AppContext, resource_ids: set[str]) -> list[str]:
     """Resources whose stored open findings differ from a fresh evaluation of ARM's state."""
     wrong = []
@@ -216,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("backlog", "realtime"), default="backlog")
     parser.add_argument("--speed", type=float, default=1.0, help="realtime: x recorded pace")
     parser.add_argument("--concurrency", type=int, default=4, help="deliveries at once")
+    parser.add_argument("--instances", type=int, default=1, help="processes sharing the deliveries")
     parser.add_argument("--workers", type=int, default=8, help="pipeline worker threads")
     parser.add_argument("--users", type=int, default=4, help="users making the burst at once")
     parser.add_argument("--scale", type=float, default=1.0, help="burst size factor")
@@ -283,11 +371,19 @@ def main(argv: list[str] | None = None) -> int:
             pids = {"phiguard": None, "sim": sim.process.pid if sim.process else 0}
             pids["azurite"] = azurite.pid
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            result = replay(ctx, deliveries, args.concurrency, origin)
+            if args.instances > 1:
+                result = replay_instances(
+                    settings, args.workers, deliveries, args.instances, args.concurrency, origin
+                )
+            else:
+                result = replay(ctx, deliveries, args.concurrency, origin)
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
             counters = sim.counters()
             by_kind = Counter(ctx.reader.stats.by_kind)
             by_kind.subtract(reads_before)
+            if args.instances > 1:
+                cpu["phiguard"] = result.cpu_seconds
+                by_kind.update(result.reads_by_kind)
 
             gets = int(counters["by_method"].get("GET", 0))
             total = int(counters["total"])
@@ -296,8 +392,13 @@ def main(argv: list[str] | None = None) -> int:
             rate = len(trace) / result.seconds
             print(
                 f"replay ({args.mode}{f', x{args.speed:g} speed' if args.mode == 'realtime' else ''}"
-                f"): {result.deliveries} deliveries of 1-50 events, {args.concurrency} at once, "
-                f"{result.redeliveries} redelivered"
+                f"): {result.deliveries} deliveries of 1-50 events, {args.concurrency} at once "
+                + (
+                    f"in each of {args.instances} instances (processes)"
+                    if args.instances > 1
+                    else "in one instance"
+                )
+                + f", {result.redeliveries} redelivered"
             )
             print(
                 f"  ARM reads: {gets:,} GETs ({total:,} requests) for {len(trace):,} events = "
