@@ -364,6 +364,7 @@ class Pipeline:
             parent_type, _, _ = rtype.rpartition("/")
             if parent_type.count("/"):
                 children.setdefault(parent_type, []).append(rtype)
+        supported = self.engine.supported_types()
         result = BatchResult(events=0)
         listed = [0]
         lock = threading.Lock()
@@ -379,8 +380,11 @@ class Pipeline:
             A list that fails counts as one unread (or poison) entry named by its path."""
             from shared.arm_reader import ArmError, TransientArmError
 
-            outcomes = [one(body)]
-            for child_type in children.get(parse(str(body["id"])).type, ()):
+            body_type = parse(str(body["id"])).type
+            # A parent of no check of its own (a Health Data Services workspace) is listed only
+            # to reach its children (FHIR services).
+            outcomes = [one(body)] if body_type in supported else []
+            for child_type in children.get(body_type, ()):
                 path = f"{body['id']}/{child_type.rpartition('/')[2]}"
                 try:
                     items = list(reader.list_items(path, api_versions.for_type(child_type)))
@@ -412,8 +416,8 @@ class Pipeline:
                         total = listed[0]
                     progress(len(result.outcomes), max(total, len(result.outcomes)))
 
-        bodies = _spread(list(self._listed(subscription, reader)))
-        listed[0] = len(bodies)
+        bodies = _spread(list(self._listed(subscription, reader, set(children))))
+        listed[0] = sum(1 for b in bodies if parse(str(b["id"])).type in supported)
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             for future in [pool.submit(family, body) for body in bodies]:
                 collect(future)
@@ -425,12 +429,15 @@ class Pipeline:
         )
         return result
 
-    def _listed(self, subscription: str, reader: ArmReader) -> Iterator[dict[str, object]]:
-        """The subscription and every resource of a supported top-level type, as ARM lists them
-        per subscription (child types are listed under their parents, see ``sweep``)."""
+    def _listed(
+        self, subscription: str, reader: ArmReader, parents: Iterable[str] = ()
+    ) -> Iterator[dict[str, object]]:
+        """The subscription and every resource of a supported top-level type, or of a top-level
+        type in ``parents`` (types whose child types are supported), as ARM lists them per
+        subscription (child types are listed under their parents, see ``sweep``)."""
         from shared import api_versions
 
-        for rtype in sorted(self.engine.supported_types()):
+        for rtype in sorted(set(self.engine.supported_types()) | set(parents)):
             if rtype == "microsoft.resources/subscriptions":
                 sub = reader.resource(f"/subscriptions/{subscription}")
                 if sub is not None:

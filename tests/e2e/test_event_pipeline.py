@@ -19,7 +19,7 @@ import function_app
 from shared.changes import Cause
 from shared.config import Settings
 from shared.context import AppContext, reset_app_context
-from shared.resource_id import normalize
+from shared.resource_id import normalize, parse
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate
 from sim.fixture import SimHandle, running_sim
@@ -249,6 +249,26 @@ def test_reconcile_sweep_finds_the_demo_violations(world: World) -> None:
     nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-phi-app")
     assert world.status(nsg["id"], "network_nsg_management_ports_internet_closed") == "FAIL"
     assert normalize(nsg["id"])
+
+
+def test_reconcile_sweep_records_every_supported_resource_of_the_estate(world: World) -> None:
+    """Including children of a parent no check covers (FHIR services in a Health Data Services
+    workspace): a regression, they were never listed."""
+    from shared import api
+
+    api.reconcile_all()
+    supported = world.ctx.engine.supported_types()
+    swept = set(world.ctx.settings.subscriptions)
+    expected = [
+        d["id"]
+        for d in demo_estate().documents
+        if parse(d["id"]).type in supported
+        and (parse(d["id"]).subscription or "") in swept
+        and d.get("name") != "master"
+    ]
+    assert any(parse(r).type.endswith("/fhirservices") for r in expected)
+    unrecorded = [r for r in expected if world.ctx.store.marker(r) is None]
+    assert unrecorded == []
 
 
 def test_resource_group_tag_change_moves_its_resources_into_phi_scope(world: World) -> None:
