@@ -18,6 +18,16 @@ BY_TYPE: dict[str, str] = {
     "microsoft.network/applicationgateways": "2024-05-01",
     "microsoft.network/applicationgatewaywebapplicationfirewallpolicies": "2024-05-01",
     "microsoft.network/frontdoorwebapplicationfirewallpolicies": "2024-02-01",
+    "microsoft.network/azurefirewalls": "2024-05-01",
+    # Front Door (classic): its provider's newest stable version (Pulumi azure-native's
+    # frontdoor module, "Uses Azure REST API version 2021-06-01").
+    "microsoft.network/frontdoors": "2021-06-01",
+    # Stable versions as listed by Pulumi azure-native's generated docs for each provider.
+    "microsoft.containerservice/managedclusters": "2024-10-01",
+    "microsoft.documentdb/databaseaccounts": "2024-11-15",
+    "microsoft.healthcareapis/services": "2024-03-31",
+    "microsoft.healthcareapis/workspaces": "2024-03-31",
+    "microsoft.healthcareapis/workspaces/fhirservices": "2024-03-31",
     "microsoft.cdn/profiles": "2025-04-15",
     "microsoft.cdn/profiles/customdomains": "2025-04-15",
     "microsoft.cdn/profiles/securitypolicies": "2025-04-15",
