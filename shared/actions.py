@@ -2,6 +2,9 @@
 
 Acts on transitions *to* FAIL only (a new failure, or drift after an earlier fix), so a sweep of
 an unchanged estate does nothing and a failure that stays failing is not re-planned every event.
+Those checks are recorded as the resource's pending follow-ups in the same transaction as the
+FAIL (an outbox, see ``StateStore.record_evaluation``) and cleared once this has run, so a worker
+that crashes or hits a transient error in between leaves them for a redelivery or the sweep.
 A failing check with a safe remediation goes to the remediator (its modes, allow-list, guards
 and log); one without — customer-managed keys, purge protection, private endpoints, TDE
 protectors: changes that are irreversible or can break clients — is logged ACTION_REQUIRED.
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from shared.remediation import Remediator
     from shared.remediation_log import RemediationRecord
     from shared.snapshot import Snapshot
-    from shared.state_store import RecordOutcome, StateStore
+    from shared.state_store import StateStore
 
 log = logging.getLogger("phiguard.actions")
 
@@ -33,22 +36,24 @@ class PostRecordActions:
     remediator: Remediator
 
     def __call__(
-        self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, record: RecordOutcome
+        self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, checks: tuple[str, ...]
     ) -> list[RemediationRecord]:
+        """Follows up ``checks`` (failing, newly or left pending by a worker that crashed)."""
         if cause.kind == "remediation":
             return []
-        newly_failing = {t.check_id for t in record.transitions if t.to_status == "FAIL"}
-        if not newly_failing:
+        failing = {f.check_id for f in evaluation.findings if f.status.value == "FAIL"}
+        due = [c for c in checks if c in failing]
+        if not due:
             return []
         manual = sorted(
             c
-            for c in newly_failing
+            for c in due
             if c in self.engine.catalog and self.engine.catalog[c].remediation is None
         )
         records = [
             self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual
         ]
-        if len(manual) < len(newly_failing):
+        if len(manual) < len(due):
             fixes = self.remediator.act(snapshot, evaluation, cause)
             for fix in fixes:
                 if fix.evaluation_after is not None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.changes import Cause, ResourceChange
@@ -41,13 +41,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("phiguard.pipeline")
 
-# Called with (snapshot, evaluation, cause, record) after a record that changed a status:
-# remediation and ACTION_REQUIRED (shared.actions).
-AfterRecord = Callable[["Snapshot", "Evaluation", Cause, "RecordOutcome"], object]
+# Called with (snapshot, evaluation, cause, check ids) after a record, for the failing checks
+# whose follow-up is due: remediation and ACTION_REQUIRED (shared.actions). It must be safe to
+# call again for the same checks (a redelivery after a crash does).
+AfterRecord = Callable[["Snapshot", "Evaluation", Cause, tuple[str, ...]], object]
+
+# How long a check's pending follow-up is left to the worker that recorded it (it normally takes
+# well under a second) before a redelivery or the sweep takes it over: the outbox's lease.
+ACTIONS_LEASE = timedelta(seconds=60)
 
 
 class RedeliverError(RuntimeError):
     """Some resources of the delivery hit transient failures; Event Grid must redeliver."""
+
+
+class _PendingElsewhere(Exception):
+    """The resource has follow-ups another worker is within its lease to finish."""
 
 
 @dataclass
@@ -96,6 +105,10 @@ class _Memory:
     def horizon(self, key: str) -> datetime | None:
         with self._lock:
             return self._horizon.get(key)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._horizon.pop(key, None)
 
     def learn(self, key: str, read_at: datetime) -> None:
         with self._lock:
@@ -203,6 +216,8 @@ class Pipeline:
         newest = changes[-1]
         try:
             return self._process(changes)
+        except _PendingElsewhere:
+            return Outcome(newest.resource_id, "failed")
         except TransientArmError as exc:
             log.warning("transient ARM failure for %s: %s", newest.resource_id, exc)
             return Outcome(newest.resource_id, "failed")
@@ -231,14 +246,26 @@ class Pipeline:
         if not unknown:
             return Outcome(rid, "duplicate")
         known = memory.horizon(key)
+        overdue = False
         if known is None or known < newest.event_time:
             marker = self.store.marker(rid, prefetch=True)
             if marker is not None:
+                if marker.actions_pending and self.after_record is not None:
+                    if not self._lease_expired(marker.actions_pending_since):
+                        # Another worker recorded these failures a moment ago and is acting
+                        # on them, or failed to: come back once its lease is over (and ask the
+                        # store again then: the horizon is not learnt).
+                        raise _PendingElsewhere(rid)
+                    overdue = True
                 memory.learn(key, marker.last_read_at)
                 known = memory.horizon(key)
-            if (known is None or known < newest.event_time) and self._all_recorded(marker, unknown):
+            if (
+                not overdue
+                and (known is None or known < newest.event_time)
+                and self._all_recorded(marker, unknown)
+            ):
                 return Outcome(rid, "duplicate")
-        if known is not None and known >= newest.event_time:
+        if not overdue and known is not None and known >= newest.event_time:
             self._mark(unknown, key)
             return Outcome(rid, "coalesced")
         cause = Cause(
@@ -288,13 +315,37 @@ class Pipeline:
             self._memory.learn(normalize(resource_id), read_at)
             return Outcome(resource_id, "deleted", len(record.transitions))
         evaluation = self.engine.evaluate(snapshot)
-        record = self.store.record_evaluation(evaluation, read_at=read_at, cause=cause)
+        acting = self.after_record is not None and cause.kind != "remediation"
+        record = self.store.record_evaluation(
+            evaluation, read_at=read_at, cause=cause, track_actions=acting
+        )
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
-        self._memory.learn(normalize(resource_id), read_at)
-        if self.after_record is not None and record.transitions:
-            self.after_record(snapshot, evaluation, cause, record)
+        key = normalize(resource_id)
+        self._memory.learn(key, read_at)
+        due = self._due_actions(record) if acting else ()
+        if due and self.after_record is not None:
+            try:
+                self.after_record(snapshot, evaluation, cause, due)
+            except BaseException:
+                # The store still lists them: make a redelivery ask it instead of coalescing.
+                self._memory.forget(key)
+                raise
+            self.store.clear_actions_pending(resource_id, due, record)
         action = "recorded" if record.outcome == "changed" else record.outcome
         return Outcome(resource_id, action, len(record.transitions))
+
+    def _due_actions(self, record: RecordOutcome) -> tuple[str, ...]:
+        """The pending follow-ups this worker takes: those its own record added, and any whose
+        lease expired (a worker that crashed or failed before finishing them)."""
+        if record.outcome == "stale" or not record.actions_pending:
+            return ()
+        if self._lease_expired(record.actions_pending_since):
+            return record.actions_pending
+        mine = {t.check_id for t in record.transitions if t.to_status == "FAIL"}
+        return tuple(c for c in record.actions_pending if c in mine)
+
+    def _lease_expired(self, since: datetime | None) -> bool:
+        return since is None or self.clock() - since >= ACTIONS_LEASE
 
     def _reevaluate_group(self, group_id: str, cause: Cause) -> Outcome:
         from shared import api_versions

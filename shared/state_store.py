@@ -164,6 +164,9 @@ class ResourceMarker:
     last_event_time: datetime | None
     counts: Mapping[str, int]  # open rows by status (PASS, FAIL, ERROR, NOT_APPLICABLE)
     version: int
+    # Checks that turned FAIL and whose follow-up (fix or ACTION_REQUIRED) has not completed.
+    actions_pending: tuple[str, ...] = ()
+    actions_pending_since: datetime | None = None  # when the set last grew
     etag: str = field(default="", compare=False, repr=False)
 
 
@@ -243,6 +246,9 @@ class RecordOutcome:
     writes: int = 0
     transactions: int = 0
     attempts: int = 1
+    actions_pending: tuple[str, ...] = ()  # the resource's, as stored by (or before) this record
+    actions_pending_since: datetime | None = None
+    marker_etag: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -262,8 +268,17 @@ class StateStore(Protocol):
     """Where evaluations become current state and history (see the module docstring)."""
 
     def record_evaluation(
-        self, evaluation: Evaluation, *, read_at: datetime, cause: Cause
+        self,
+        evaluation: Evaluation,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        track_actions: bool = False,
     ) -> RecordOutcome: ...
+
+    def clear_actions_pending(
+        self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None
+    ) -> None: ...
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome: ...
 
@@ -370,8 +385,17 @@ class TableStateStore:
     # -- recording -------------------------------------------------------------------------
 
     def record_evaluation(
-        self, evaluation: Evaluation, *, read_at: datetime, cause: Cause
+        self,
+        evaluation: Evaluation,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        track_actions: bool = False,
     ) -> RecordOutcome:
+        """Records an evaluation. ``track_actions``: checks this record turns FAIL join the
+        marker's ``actions_pending`` in the same transaction, so a crash before their follow-up
+        leaves them there for a redelivery or the sweep (:meth:`clear_actions_pending` when
+        done). A check that stops failing leaves the set whatever the cause."""
         read_at = _require_utc(read_at, "read_at")
         findings: dict[str, Finding] = {}
         for finding in evaluation.findings:
@@ -382,7 +406,7 @@ class TableStateStore:
 
         def plan(part: _Partition, pk: str) -> _Plan:
             return self._plan_evaluation(
-                part, pk, evaluation, findings, not_assessed, read_at, cause
+                part, pk, evaluation, findings, not_assessed, read_at, cause, track_actions
             )
 
         return self._record(evaluation.resource_id, read_at, plan)
@@ -409,7 +433,13 @@ class TableStateStore:
             if stored_read is not None and stored_read > read_at:
                 outcome: Outcome = "changed" if writes else "stale"
                 return RecordOutcome(
-                    outcome, tuple(committed), tuple(changed), writes, transactions, attempt
+                    outcome,
+                    tuple(committed),
+                    tuple(changed),
+                    writes,
+                    transactions,
+                    attempt,
+                    *_pending_state(part.marker),
                 )
             plan = planner(part, pk)
             if prefetched is not None:
@@ -420,16 +450,26 @@ class TableStateStore:
                     part = self._load(pk)
                     stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
                     if stored_read is not None and stored_read > read_at:
-                        return RecordOutcome("stale", (), (), 0, 0, attempt)
+                        return RecordOutcome(
+                            "stale", (), (), 0, 0, attempt, *_pending_state(part.marker)
+                        )
                     plan = planner(part, pk)
             if plan.marker is None:
                 outcome = "changed" if writes else "unchanged"
                 return RecordOutcome(
-                    outcome, tuple(committed), tuple(changed), writes, transactions, attempt
+                    outcome,
+                    tuple(committed),
+                    tuple(changed),
+                    writes,
+                    transactions,
+                    attempt,
+                    *_pending_state(part.marker),
+                    part.marker.metadata["etag"] if part.marker is not None else None,
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
             try:
-                for _ops, unit_transitions, unit_changed, n in self._commit(etag, plan):
+                for _ops, unit_transitions, unit_changed, n, new_etag in self._commit(etag, plan):
+                    etag = new_etag
                     committed.extend(unit_transitions)
                     changed.extend(unit_changed)
                     writes += n
@@ -439,7 +479,14 @@ class TableStateStore:
                 continue
             outcome = "changed" if plan.units or committed else "unchanged"
             return RecordOutcome(
-                outcome, tuple(committed), tuple(changed), writes, transactions, attempt
+                outcome,
+                tuple(committed),
+                tuple(changed),
+                writes,
+                transactions,
+                attempt,
+                *_pending_state(plan.marker),
+                etag,
             )
         raise ConcurrentUpdateError(
             f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "
@@ -448,16 +495,17 @@ class TableStateStore:
 
     def _commit(
         self, marker_etag: str | None, plan: _Plan
-    ) -> Iterator[tuple[list[Operation], list[Transition], list[str], int]]:
-        """Commits the plan in as few transactions as the limit allows, yielding each one."""
+    ) -> Iterator[tuple[list[Operation], list[Transition], list[str], int, str]]:
+        """Commits the plan in as few transactions as the limit allows, yielding each one (with
+        the marker's new ETag)."""
         assert plan.marker is not None
         marker = plan.marker
         if not plan.units:
             try:
                 if marker_etag is None:
-                    self._state.create_entity(marker)
+                    written = self._state.create_entity(marker)
                 else:
-                    self._state.update_entity(
+                    written = self._state.update_entity(
                         marker,
                         mode=UpdateMode.REPLACE,
                         etag=marker_etag,
@@ -470,7 +518,7 @@ class TableStateStore:
                 ):
                     raise
                 raise _Conflict from exc
-            yield [], [], [], 1
+            yield [], [], [], 1, str(written.get("etag", ""))
             return
         etag = marker_etag
         for chunk in _chunks(plan, _TRANSACTION_LIMIT - 1):
@@ -501,6 +549,7 @@ class TableStateStore:
                 [t for i in indices for t in plan.transitions[i]],
                 [plan.changed[i] for i in indices],
                 len(batch),
+                etag,
             )
 
     def _load(self, pk: str) -> _Partition:
@@ -527,6 +576,7 @@ class TableStateStore:
         not_assessed: set[str],
         read_at: datetime,
         cause: Cause,
+        track_actions: bool = False,
     ) -> _Plan:
         now = self._clock()
         version = _next_version(part.marker)
@@ -558,6 +608,17 @@ class TableStateStore:
             self._add_unit(plan, pk, row, entity, read_at, cause, now, version)
 
         stored = part.marker
+        newly_failing = (
+            {
+                t.check_id
+                for unit in plan.transitions
+                for t in unit
+                if t.to_status == Status.FAIL.value
+            }
+            if track_actions
+            else set()
+        )
+        failing = {c for c, status in final.items() if status == Status.FAIL.value}
         marker = _marker_entity(
             pk,
             evaluation.resource_id,
@@ -569,6 +630,7 @@ class TableStateStore:
             cause=cause,
             now=now,
             final=final,
+            pending=tuple(sorted((set(_pending(stored)) | newly_failing) & failing)),
         )
         if plan.units or _marker_moves(stored, marker):
             plan.marker = marker
@@ -656,6 +718,46 @@ class TableStateStore:
         plan.units.append(ops)
         plan.transitions.append(transitions)
         plan.changed.append(entity["check_id"])
+
+    def clear_actions_pending(
+        self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None
+    ) -> None:
+        """Takes ``done`` out of the marker's ``actions_pending`` (a conditional merge of that one
+        property; a concurrent writer's change is re-read and merged again). ``record``, the
+        record that listed them, saves the first read when the marker has not moved since."""
+        done = set(done)
+        pk = partition_key(resource_id)
+        known = (
+            (record.actions_pending, str(record.marker_etag))
+            if record is not None and record.marker_etag
+            else None
+        )
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            if known is not None:
+                pending, etag = known
+                known = None
+            else:
+                try:
+                    row = self._state.get_entity(pk, MARKER_ROW)
+                except ResourceNotFoundError:
+                    return
+                pending, etag = _pending(row), str(row.metadata["etag"])
+            left = tuple(c for c in pending if c not in done)
+            if left == pending:
+                return
+            try:
+                self._state.update_entity(
+                    {"PartitionKey": pk, "RowKey": MARKER_ROW, "actions_pending": ",".join(left)},
+                    mode=UpdateMode.MERGE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return
+            except (ResourceModifiedError, ResourceNotFoundError):
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
+        raise ConcurrentUpdateError(
+            f"gave up clearing pending actions of {resource_id!r} after {_MAX_ATTEMPTS} attempts"
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -969,6 +1071,7 @@ def _marker_entity(
     cause: Cause,
     now: datetime,
     final: Mapping[str, str],
+    pending: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     event_id = stored.get("last_event_id") if stored else None
     event_time = _dt(stored.get("last_event_time")) if stored else None
@@ -989,6 +1092,12 @@ def _marker_entity(
         "last_event_id": event_id,
         "last_event_time": event_time,
         "version": _next_version(stored),
+        "actions_pending": ",".join(pending),
+        "actions_pending_since": (
+            now
+            if set(pending) - set(_pending(stored))
+            else (_dt(stored.get("actions_pending_since")) if stored and pending else None)
+        ),
     }
     for status in _COUNTED:
         entity[f"count_{status.value.lower()}"] = sum(1 for s in final.values() if s == status)
@@ -1002,6 +1111,7 @@ _MARKER_STATE = (
     "last_read_at",
     "last_event_id",
     "last_event_time",
+    "actions_pending",
     *(f"count_{s.value.lower()}" for s in _COUNTED),
 )
 
@@ -1084,8 +1194,22 @@ def _marker_from(row: TableEntity) -> ResourceMarker:
         last_event_time=_dt(row.get("last_event_time")),
         counts={s.value: int(row.get(f"count_{s.value.lower()}", 0)) for s in _COUNTED},
         version=int(row.get("version", 0)),
+        actions_pending=_pending(row),
+        actions_pending_since=_dt(row.get("actions_pending_since")),
         etag=str(row.metadata.get("etag", "")),
     )
+
+
+def _pending_state(
+    marker: Mapping[str, Any] | None,
+) -> tuple[tuple[str, ...], datetime | None]:
+    since = _dt(marker.get("actions_pending_since")) if marker is not None else None
+    return _pending(marker), since
+
+
+def _pending(marker: Mapping[str, Any] | None) -> tuple[str, ...]:
+    text = marker.get("actions_pending") if marker is not None else None
+    return tuple(c for c in str(text).split(",") if c) if text else ()
 
 
 def _finding_from(row: TableEntity, marker: TableEntity | None) -> StoredFinding:

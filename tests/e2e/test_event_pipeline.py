@@ -8,7 +8,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +354,91 @@ def test_event_path_fixes_an_open_rdp_rule_and_logs_unsafe_fixes(
             )
         finally:
             reset_app_context(None)
+
+
+PURGE = "keyvault_vault_purge_protection_enabled"
+
+
+def _disable_purge_protection(world: World) -> tuple[str, list[dict[str, Any]]]:
+    vault = str(_find("microsoft.keyvault/vaults", "kv-chs-cmk-prod")["id"])
+    world.drain_events()
+    world.sim.change_as_user(
+        "PATCH", vault, {"properties": {"enablePurgeProtection": None}}, api_version="2024-11-01"
+    )
+    return vault, world.drain_events()
+
+
+def _action_required(world: World, rid: str, check_id: str) -> int:
+    return sum(
+        1
+        for r in world.ctx.remediator.records(days=1, resource_id=rid)
+        if r.status == "ACTION_REQUIRED" and r.check_ids == (check_id,)
+    )
+
+
+def test_a_follow_up_that_fails_stays_pending_until_a_redelivery_after_the_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the FAIL was recorded, the ACTION_REQUIRED write failed, and Event Grid's
+    redelivery was coalesced, so nobody was ever told."""
+    from azure.core.exceptions import ServiceRequestError
+
+    from shared.remediation_log import TableRemediationLog
+
+    vault, events = _disable_purge_protection(world)
+    real_insert = TableRemediationLog.insert
+
+    def unreachable(self: TableRemediationLog, record: Any) -> Any:
+        raise ServiceRequestError("storage unreachable")
+
+    monkeypatch.setattr(TableRemediationLog, "insert", unreachable)
+    assert world.post(events).status_code == 503
+    assert world.status(vault, PURGE) == "FAIL"
+    marker = world.ctx.store.marker(vault)
+    assert marker is not None and PURGE in marker.actions_pending
+
+    monkeypatch.setattr(TableRemediationLog, "insert", real_insert)
+    # Back within the lease (Event Grid's first retries come after 10 and 30 s): not coalesced
+    # away, asked to come back later.
+    assert world.post(events).status_code == 503
+    assert _action_required(world, vault, PURGE) == 0
+
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    world.ctx.pipeline.clock = lambda: later
+    assert world.post(events).status_code == 200
+    assert _action_required(world, vault, PURGE) == 1
+    marker = world.ctx.store.marker(vault)
+    assert marker is not None and marker.actions_pending == ()
+    # Done means done: a further redelivery is coalesced, nothing logged twice.
+    assert world.post(events).status_code == 200
+    assert _action_required(world, vault, PURGE) == 1
+
+
+def test_the_sweep_takes_over_follow_ups_a_crashed_worker_left(world: World) -> None:
+    from shared.events import parse_delivery
+
+    vault, events = _disable_purge_protection(world)
+    pipeline = world.ctx.pipeline
+    real_actions = pipeline.after_record
+
+    def killed(*args: Any) -> None:
+        raise RuntimeError("worker killed between the record and its follow-up")
+
+    pipeline.after_record = killed
+    body = json.dumps(events).encode()
+    headers = {"aeg-event-type": "Notification", "content-type": "application/json"}
+    delivery = parse_delivery(body, headers, supported_types=world.ctx.engine.supported_types())
+    with pytest.raises(RuntimeError, match="worker killed"):
+        pipeline.handle(delivery)
+    assert world.status(vault, PURGE) == "FAIL"
+    assert _action_required(world, vault, PURGE) == 0
+
+    pipeline.after_record = real_actions
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    pipeline.clock = lambda: later
+    subscription = parse(vault).subscription
+    assert subscription is not None
+    pipeline.sweep(subscription)
+    assert _action_required(world, vault, PURGE) == 1
+    marker = world.ctx.store.marker(vault)
+    assert marker is not None and PURGE not in marker.actions_pending

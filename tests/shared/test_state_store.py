@@ -642,3 +642,35 @@ def test_running_azurite_stops_the_process_even_on_errors() -> None:
 def test_missing_azurite_names_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(AzuriteError, match="npm install"), running_azurite(tmp_path):
         pass
+
+
+def test_checks_turning_fail_are_pending_follow_ups_until_cleared(store: TableStateStore) -> None:
+    first = store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE, track_actions=True)
+    assert first.actions_pending == ("storage_account_shared_key_access_disabled",)
+    assert first.actions_pending_since is not None
+    marker = store.marker(RID)
+    assert marker is not None
+    assert marker.actions_pending == ("storage_account_shared_key_access_disabled",)
+    # Recorded again (a redelivery, the sweep): still pending, the lease start unchanged.
+    again = store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP, track_actions=True)
+    assert again.actions_pending == first.actions_pending
+    assert again.actions_pending_since == first.actions_pending_since
+    store.clear_actions_pending(RID, again.actions_pending, again)
+    marker = store.marker(RID)
+    assert marker is not None and marker.actions_pending == ()
+    # Clearing twice, or with a stale record, is harmless.
+    store.clear_actions_pending(RID, again.actions_pending, again)
+
+
+def test_a_check_that_stops_failing_leaves_the_pending_set(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE, track_actions=True)
+    fixed = {**THREE, "storage_account_shared_key_access_disabled": Status.PASS}
+    out = store.record_evaluation(evaluation(fixed), read_at=T1, cause=Cause("remediation"))
+    assert out.actions_pending == ()
+    marker = store.marker(RID)
+    assert marker is not None and marker.actions_pending == ()
+
+
+def test_without_tracking_nothing_is_pending(store: TableStateStore) -> None:
+    out = store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    assert out.actions_pending == ()
