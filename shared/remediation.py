@@ -8,8 +8,8 @@ gates, in order, and records what happened in the remediation log (``shared.reme
 2. **scope** — the resource type must be one the remediation covers; PHI-only remediations
    touch only PHI-scoped resources.
 3. **loop guard** — a change caused by phiguard itself (the event's caller appid is phiguard's
-   identity, or its correlation id is one phiguard sent with a write) is evaluated but never
-   remediated again: nothing is recorded, nothing written.
+   identity, or, where a write is allowed, its correlation id is one phiguard sent with a write)
+   is evaluated but never remediated again: nothing is recorded, nothing written.
 4. **plan** — pure; no plan means the resource already complies. A plan that cannot be made
    (configuration, malformed resource) is recorded FAILED.
 5. **exemptions** — the ``phiguard-exempt`` tag
@@ -270,7 +270,10 @@ class Remediator:
             return None
         now = self.clock()
         window = timedelta(seconds=self.settings.remediation_flap_window_seconds)
-        recent = self.log.recent(now - window, resource_id=snapshot.id)
+        writes = mode == "enforce" and self.allowed(remediation)
+        # Read only where something may be written: dry-run and not-allowed write nothing, so
+        # they have no loop to guard, and on the event path this saves a query per failure.
+        recent = self.log.recent(now - window, resource_id=snapshot.id) if writes else []
         if cause.correlation_id and any(r.correlation_id == cause.correlation_id for r in recent):
             logger.info(
                 "%s on %s: phiguard's own write, not remediated", remediation.id, snapshot.id
