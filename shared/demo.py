@@ -183,7 +183,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             )
             history = ctx.store.history(nsg["id"])
             console.print(f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):")
-            for t in history[-3:]:
+            for t in [t for t in history if t.cause.kind != "sweep"][-6:]:
                 console.print(
                     f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
                     f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
