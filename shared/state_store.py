@@ -139,6 +139,7 @@ _POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
 _PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
+_PRELOAD_SECONDS = 300.0  # the same for rows read by preload_group (the sweep)
 _CONFLICT_CODES = frozenset(
     {"UpdateConditionNotSatisfied", "ConditionNotMet", "EntityAlreadyExists", "ResourceNotFound"}
 )
@@ -280,6 +281,10 @@ class StateStore(Protocol):
         self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None
     ) -> None: ...
 
+    def preload_group(self, group_id: str) -> int: ...
+
+    def discard_preloaded(self) -> None: ...
+
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome: ...
 
     def marker(self, resource_id: str, *, prefetch: bool = False) -> ResourceMarker | None: ...
@@ -356,6 +361,9 @@ class TableStateStore:
         self._events: TableClient = service.get_table_client(self.events_table)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._prefetched = threading.local()  # (pk, _Partition, monotonic time) per thread
+        self._preloaded: dict[str, tuple[_Partition, float]] = {}  # by pk (preload_group)
+        self._preloaded_groups: dict[str, float] = {}  # key prefix → when it was read
+        self._preload_lock = threading.Lock()
 
     @classmethod
     def from_connection_string(
@@ -781,7 +789,56 @@ class TableStateStore:
             return None
         return _marker_from(row)
 
+    def preload_group(self, group_id: str) -> int:
+        """Reads the current rows of every resource recorded in a resource group with one paged
+        range query (its resources' partition keys share the group's prefix) and keeps them, each
+        for the next record of that resource, by any thread, for a few minutes. The sweep's way to
+        spare a query per resource; as with ``marker(prefetch=True)`` the rows only seed a record,
+        whose writes stay ETag-conditional. Returns the number of resources read."""
+        prefix = escape_key(normalize(group_id) + "/")
+        rows = self._state.query_entities(
+            "PartitionKey ge @p0 and PartitionKey lt @p1 and "
+            "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
+            parameters={
+                "p0": prefix,
+                "p1": prefix[:-1] + chr(ord(prefix[-1]) + 1),
+                "marker": MARKER_ROW,
+                "c0": _CHECK_FROM,
+                "c1": _CHECK_TO,
+            },
+        )
+        parts: dict[str, _Partition] = {}
+        for row in rows:
+            part = parts.setdefault(str(row["PartitionKey"]), _Partition(None, {}))
+            if row["RowKey"] == MARKER_ROW:
+                part.marker = row
+            else:
+                part.checks[str(row["check_id"])] = row
+        now = time.monotonic()
+        with self._preload_lock:
+            for pk, part in parts.items():
+                self._preloaded[pk] = (part, now)
+            # A resource of the group with no rows read was not recorded yet.
+            self._preloaded_groups[prefix] = now
+        return len(parts)
+
+    def discard_preloaded(self) -> None:
+        """Drops rows preload_group kept that no record used (resources no longer listed)."""
+        with self._preload_lock:
+            self._preloaded.clear()
+            self._preloaded_groups.clear()
+
     def _take_prefetched(self, pk: str) -> _Partition | None:
+        if self._preloaded_groups:
+            with self._preload_lock:
+                preloaded = self._preloaded.pop(pk, None)
+                if preloaded is None:
+                    read_at = self._preloaded_groups.get(_group_prefix(pk))
+                    if read_at is not None:
+                        preloaded = (_Partition(None, {}), read_at)
+            if preloaded is not None and time.monotonic() - preloaded[1] <= _PRELOAD_SECONDS:
+                self._prefetched.value = None
+                return preloaded[0]
         kept: tuple[str, _Partition, float] | None = getattr(self._prefetched, "value", None)
         self._prefetched.value = None
         if kept is None or kept[0] != pk or time.monotonic() - kept[2] > _PREFETCH_SECONDS:
@@ -955,6 +1012,15 @@ def escape_key(text: str) -> str:
             units = ch.encode("utf-16-be", "surrogatepass")
             out.extend(f"!{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
     return "".join(out)
+
+
+def _group_prefix(pk: str) -> str:
+    """The resource-group part of a resource's partition key (``preload_group``'s range), or
+    "" for a resource outside any group."""
+    parts = pk.split("|", 5)
+    if len(parts) == 6 and parts[1] == "subscriptions" and parts[3] == "resourcegroups":
+        return "|".join(parts[:5]) + "|"
+    return ""
 
 
 def partition_key(resource_id: str) -> str:

@@ -674,3 +674,49 @@ def test_a_check_that_stops_failing_leaves_the_pending_set(store: TableStateStor
 def test_without_tracking_nothing_is_pending(store: TableStateStore) -> None:
     out = store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
     assert out.actions_pending == ()
+
+
+GROUP = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-phi"
+
+
+def _in_group(name: str, group: str = GROUP) -> str:
+    return f"{group}/providers/Microsoft.Storage/storageAccounts/{name}"
+
+
+def test_preload_group_reads_every_resource_of_the_group_and_only_those(
+    store: TableStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = [_in_group(n) for n in ("a1", "b2", "c3")]
+    # A group whose name extends this one's, and another group: not in the range.
+    outside = [_in_group("d4", GROUP + "2"), _in_group("e5", GROUP.replace("rg-phi", "rg-other"))]
+    for rid in inside + outside:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    assert store.preload_group(GROUP.upper()) == 3
+
+    def no_query(pk: str) -> None:
+        raise AssertionError(f"queried {pk} although it was preloaded")
+
+    monkeypatch.setattr(store, "_load", no_query)
+    flipped = {**THREE, "storage_account_min_tls_1_2": Status.FAIL}
+    for rid in inside:
+        out = store.record_evaluation(evaluation(flipped, rid=rid), read_at=T1, cause=CAUSE)
+        assert out.outcome == "changed"
+        assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
+    monkeypatch.undo()
+    store.discard_preloaded()
+
+
+def test_preloaded_rows_another_writer_changed_since_are_reread_not_overwritten(
+    store: TableStateStore,
+) -> None:
+    rid = _in_group("a1")
+    store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    store.preload_group(GROUP)
+    # Another worker records a newer read after the preload.
+    failing = {**THREE, "storage_account_min_tls_1_2": Status.FAIL}
+    store.record_evaluation(evaluation(failing, rid=rid), read_at=T2, cause=CAUSE)
+    # The sweep's older read, seeded with the stale preloaded rows, is recognised as stale.
+    out = store.record_evaluation(evaluation(THREE, rid=rid), read_at=T1, cause=SWEEP)
+    assert out.outcome == "stale"
+    assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
+    assert_history_chains(store, rid)
