@@ -50,9 +50,9 @@ class PostRecordActions:
             for c in due
             if c in self.engine.catalog and self.engine.catalog[c].remediation is None
         )
-        records = [
-            self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual
-        ]
+        records = self.remediator.log.insert_many(
+            [self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual]
+        )
         if len(manual) < len(due):
             fixes = self.remediator.act(snapshot, evaluation, cause)
             for fix in fixes:
@@ -91,4 +91,4 @@ class PostRecordActions:
             summary=self.engine.catalog[check_id].guidance,
         )
         log.info("action required on %s: %s", snapshot.id, check_id)
-        return self.remediator.log.insert(record)
+        return record

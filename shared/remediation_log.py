@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -185,6 +185,8 @@ class RemediationLog(Protocol):
 
     def insert(self, record: RemediationRecord) -> RemediationRecord: ...
 
+    def insert_many(self, records: Sequence[RemediationRecord]) -> list[RemediationRecord]: ...
+
     def update(self, record: RemediationRecord) -> RemediationRecord: ...
 
     def get(self, record_id: str) -> RemediationRecord: ...
@@ -258,6 +260,24 @@ class TableRemediationLog:
     def insert(self, record: RemediationRecord) -> RemediationRecord:
         result = self._log.create_entity(_entity(record))
         return replace(record, etag=str(result.get("etag", "")))
+
+    def insert_many(self, records: Sequence[RemediationRecord]) -> list[RemediationRecord]:
+        """Inserts records in one transaction per day partition (at most 100 rows each): the
+        ACTION_REQUIRED rows of one resource, written together, cost one request."""
+        by_day: dict[str, list[RemediationRecord]] = {}
+        for record in records:
+            by_day.setdefault(record.id[:8], []).append(record)
+        out: dict[str, RemediationRecord] = {}
+        for day in by_day.values():
+            for start in range(0, len(day), 100):
+                chunk = day[start : start + 100]
+                if len(chunk) == 1:
+                    out[chunk[0].id] = self.insert(chunk[0])
+                    continue
+                results = self._log.submit_transaction([("create", _entity(r), {}) for r in chunk])
+                for record, result in zip(chunk, results, strict=True):
+                    out[record.id] = replace(record, etag=str(result.get("etag", "")))
+        return [out[r.id] for r in records]
 
     def update(self, record: RemediationRecord) -> RemediationRecord:
         """Replaces the row; raises ResourceModifiedError if someone else changed it since."""

@@ -553,3 +553,43 @@ def test_exempt_tag_format() -> None:
         parse_exempt_tag("x;until=2030-01-01;reason=r", NSG)
     with pytest.raises(ValueError, match="not YYYY-MM-DD"):
         parse_exempt_tag("x;until=soon;approver=a;reason=r", NSG)
+
+
+def test_records_inserted_together_are_all_kept_in_one_transaction_per_day(
+    azurite: AzuriteEndpoints,
+) -> None:
+    from shared.remediation_log import RemediationRecord, new_record_id
+
+    log = TableRemediationLog.from_connection_string(
+        azurite.connection_string, prefix="many" + uuid.uuid4().hex[:10]
+    )
+    log.ensure_tables()
+    now = datetime.now(UTC)
+    records = [
+        RemediationRecord(
+            id=new_record_id(now),
+            remediation_id="",
+            resource_id=NSG,
+            check_ids=(check_id,),
+            mode="manual",
+            status=RecordStatus.ACTION_REQUIRED,
+            reason="No safe automatic fix.",
+            cause=Cause(kind="event", event_id="e-1", event_time=now),
+            created_at=now,
+            updated_at=now,
+        )
+        for check_id in ("a_check", "b_check", "c_check")
+    ]
+    calls: list[int] = []
+    real = log._log.submit_transaction
+
+    def counted(operations: Any, **kwargs: Any) -> Any:
+        calls.append(len(list(operations)))
+        return real(operations, **kwargs)
+
+    log._log.submit_transaction = counted  # type: ignore[method-assign]
+    inserted = log.insert_many(records)
+    assert calls == [3]
+    assert [r.id for r in inserted] == [r.id for r in records] and all(r.etag for r in inserted)
+    kept = log.records(days=1, resource_id=NSG)
+    assert sorted(r.check_ids[0] for r in kept) == ["a_check", "b_check", "c_check"]
