@@ -433,22 +433,28 @@ class TableStateStore:
         pk = partition_key(resource_id)
         committed: list[Transition] = []
         changed: list[str] = []
-        writes = transactions = 0
+        writes = transactions = attempt = 0
         prefetched = self._take_prefetched(pk)
+
+        def result(
+            outcome: Outcome, marker: Mapping[str, Any] | None, etag: str | None = None
+        ) -> RecordOutcome:
+            return RecordOutcome(
+                outcome,
+                tuple(committed),
+                tuple(changed),
+                writes,
+                transactions,
+                attempt,
+                *_pending_state(marker),
+                etag,
+            )
+
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             part = prefetched or self._load(pk)
             stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
             if stored_read is not None and stored_read > read_at:
-                outcome: Outcome = "changed" if writes else "stale"
-                return RecordOutcome(
-                    outcome,
-                    tuple(committed),
-                    tuple(changed),
-                    writes,
-                    transactions,
-                    attempt,
-                    *_pending_state(part.marker),
-                )
+                return result("changed" if writes else "stale", part.marker)
             plan = planner(part, pk)
             if prefetched is not None:
                 prefetched = None
@@ -458,20 +464,12 @@ class TableStateStore:
                     part = self._load(pk)
                     stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
                     if stored_read is not None and stored_read > read_at:
-                        return RecordOutcome(
-                            "stale", (), (), 0, 0, attempt, *_pending_state(part.marker)
-                        )
+                        return result("changed" if writes else "stale", part.marker)
                     plan = planner(part, pk)
             if plan.marker is None:
-                outcome = "changed" if writes else "unchanged"
-                return RecordOutcome(
-                    outcome,
-                    tuple(committed),
-                    tuple(changed),
-                    writes,
-                    transactions,
-                    attempt,
-                    *_pending_state(part.marker),
+                return result(
+                    "changed" if writes else "unchanged",
+                    part.marker,
                     part.marker.metadata["etag"] if part.marker is not None else None,
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
@@ -485,17 +483,7 @@ class TableStateStore:
             except _Conflict:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
                 continue
-            outcome = "changed" if plan.units or committed else "unchanged"
-            return RecordOutcome(
-                outcome,
-                tuple(committed),
-                tuple(changed),
-                writes,
-                transactions,
-                attempt,
-                *_pending_state(plan.marker),
-                etag,
-            )
+            return result("changed" if plan.units or committed else "unchanged", plan.marker, etag)
         raise ConcurrentUpdateError(
             f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "
             "kept changing it"
