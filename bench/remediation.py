@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.config import Settings
     from shared.context import AppContext, reset_app_context
     from sim.azurite import running_azurite
-    from sim.estate import demo_estate
+    from sim.estate import demo_estate, open_rdp_rule
     from sim.fixture import running_sim
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -47,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             storage_connection_string=azurite.connection_string,
             table_prefix="bench" + uuid.uuid4().hex[:8],
-            arm_url=sim.arm_url,
-            ca_cert=sim.ca_cert,
-            subscriptions=tuple(sim.subscriptions),
+            **sim.settings_kwargs(),
             remediation_modes=(("network_nsg_restrict_internet_inbound", "enforce"),),
             remediation_allow=("network_nsg_restrict_internet_inbound",),
             # The bench re-opens the same NSGs on purpose: keep the flap guard and cap out of it.
@@ -72,18 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             sim.change_as_user(
                 "PUT",
                 f"{nsg}/securityRules/bench-rdp-{i}",
-                {
-                    "properties": {
-                        "protocol": "Tcp",
-                        "sourcePortRange": "*",
-                        "destinationPortRange": "3389",
-                        "sourceAddressPrefix": "*",
-                        "destinationAddressPrefix": "*",
-                        "access": "Allow",
-                        "priority": 299 - i // len(nsgs),
-                        "direction": "Inbound",
-                    }
-                },
+                open_rdp_rule(299 - i // len(nsgs)),
                 api_version="2024-05-01",
             )
             sim.wait_for_events(10)

@@ -330,9 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             storage_connection_string=azurite.connection_string,
             table_prefix="replay" + uuid.uuid4().hex[:8],
-            arm_url=sim.arm_url,
-            ca_cert=sim.ca_cert,
-            subscriptions=tuple(sim.subscriptions),
+            **sim.settings_kwargs(),
         )
         ctx = AppContext(settings)
         ctx.pipeline.workers = args.workers

@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             storage_connection_string=azurite.connection_string,
             table_prefix="sweep" + uuid.uuid4().hex[:8],
-            arm_url=sim.arm_url,
-            ca_cert=sim.ca_cert,
-            subscriptions=tuple(sim.subscriptions),
+            **sim.settings_kwargs(),
         )
         shared_ctx = AppContext(settings)
         contexts = {

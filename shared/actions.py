@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.changes import Cause
+from shared.findings import Status
 
 if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
@@ -41,7 +42,7 @@ class PostRecordActions:
         """Follows up ``checks`` (failing, newly or left pending by a worker that crashed)."""
         if cause.kind == "remediation":
             return []
-        failing = {f.check_id for f in evaluation.findings if f.status.value == "FAIL"}
+        failing = {f.check_id for f in evaluation.findings if f.status == Status.FAIL}
         due = [c for c in checks if c in failing]
         if not due:
             return []

@@ -241,8 +241,6 @@ class ArmReader:
             "pool_size": pool_size,
             "pace_reads": pace_reads,
         }
-        self.max_retries = max_retries
-        self.retry_budget_seconds = retry_budget_seconds
 
     def patient(
         self,
@@ -259,8 +257,8 @@ class ArmReader:
         this reader.
         """
         options = dict(self._options)
-        options["max_retries"] = max(max_retries, self.max_retries)
-        options["retry_budget_seconds"] = max(retry_budget_seconds, self.retry_budget_seconds)
+        options["max_retries"] = max(max_retries, options["max_retries"])
+        options["retry_budget_seconds"] = max(retry_budget_seconds, options["retry_budget_seconds"])
         options["pace_reads"] = options["pace_reads"] or READ_REFILL_PER_SECOND
         sibling = ArmReader(self.arm_url, self._credential, **options)
         sibling.stats = self.stats

@@ -226,15 +226,13 @@ def _plan(args: argparse.Namespace) -> int:
     else:
         ctx = _context(args)
         targets = list(args.resource or [])
-        for subscription in args.subscription or []:
+        if args.subscription:
             # The resources the store knows to be failing there (from sweeps and events).
-            prefix = f"/subscriptions/{subscription.lower()}/"
-            failing = {
-                r.resource_id
-                for r in ctx.store.current(status="FAIL")
-                if r.resource_id.lower().startswith(prefix)
-            }
-            targets += sorted(failing)
+            prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in args.subscription)
+            failing_rows = ctx.store.current(status="FAIL")
+            targets += sorted(
+                {r.resource_id for r in failing_rows if r.resource_id.lower().startswith(prefixes)}
+            )
         if not targets:
             raise UsageError("give PATH... to plan offline, or --resource / --subscription")
         for resource_id in targets:

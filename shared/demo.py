@@ -32,7 +32,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
     from shared.config import Settings
     from shared.context import AppContext, reset_app_context
     from sim.azurite import running_azurite
-    from sim.estate import demo_estate
+    from sim.estate import demo_estate, open_rdp_rule
     from sim.fixture import running_sim
 
     estate = demo_estate()
@@ -58,9 +58,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                     estate.documents, "microsoft.storage/storageaccounts", ARCHIVE
                 )["id"],
                 storage_connection_string=azurite.connection_string,
-                arm_url=sim.arm_url,
-                ca_cert=sim.ca_cert,
-                subscriptions=tuple(sim.subscriptions),
+                **sim.settings_kwargs(),
             )
             ctx = AppContext(settings)
             reset_app_context(ctx)
@@ -101,18 +99,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                     lambda: sim.change_as_user(
                         "PUT",
                         f"{nsg['id']}/securityRules/AllowRdpFromInternet",
-                        {
-                            "properties": {
-                                "protocol": "Tcp",
-                                "sourcePortRange": "*",
-                                "destinationPortRange": "3389",
-                                "sourceAddressPrefix": "*",
-                                "destinationAddressPrefix": "*",
-                                "access": "Allow",
-                                "priority": 200,
-                                "direction": "Inbound",
-                            }
-                        },
+                        open_rdp_rule(200),
                         api_version="2024-05-01",
                     ),
                 ),

@@ -71,3 +71,8 @@ def transport(
         read_timeout=timeout_seconds,
         connection_timeout=min(timeout_seconds, 10),
     )
+
+
+def tables_transport() -> RequestsTransport:
+    """The transport of the Table Storage clients (state store and remediation log)."""
+    return transport(timeout_seconds=30, pool_size=16)

@@ -315,17 +315,17 @@ class Pipeline:
             self._memory.learn(normalize(resource_id), read_at)
             return Outcome(resource_id, "deleted", len(record.transitions))
         evaluation = self.engine.evaluate(snapshot)
-        acting = self.after_record is not None and cause.kind != "remediation"
+        follow_up = self.after_record if cause.kind != "remediation" else None
         record = self.store.record_evaluation(
-            evaluation, read_at=read_at, cause=cause, track_actions=acting
+            evaluation, read_at=read_at, cause=cause, track_actions=follow_up is not None
         )
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
         key = normalize(resource_id)
         self._memory.learn(key, read_at)
-        due = self._due_actions(record) if acting else ()
-        if due and self.after_record is not None:
+        due = self._due_actions(record) if follow_up is not None else ()
+        if due and follow_up is not None:
             try:
-                self.after_record(snapshot, evaluation, cause, due)
+                follow_up(snapshot, evaluation, cause, due)
             except BaseException:
                 # The store still lists them: make a redelivery ask it instead of coalescing.
                 self._memory.forget(key)

@@ -46,6 +46,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
 from shared.changes import Cause
+from shared.http import tables_transport
 from shared.resource_id import ResourceIdError, normalize, parse
 from shared.state_store import escape_key, partition_key
 
@@ -238,7 +239,9 @@ class TableRemediationLog:
         cls, connection_string: str, prefix: str = "phiguard"
     ) -> TableRemediationLog:
         return cls(
-            TableServiceClient.from_connection_string(connection_string, transport=_transport()),
+            TableServiceClient.from_connection_string(
+                connection_string, transport=tables_transport()
+            ),
             prefix,
         )
 
@@ -247,7 +250,9 @@ class TableRemediationLog:
         cls, account_url: str, credential: TokenCredential, prefix: str = "phiguard"
     ) -> TableRemediationLog:
         return cls(
-            TableServiceClient(endpoint=account_url, credential=credential, transport=_transport()),
+            TableServiceClient(
+                endpoint=account_url, credential=credential, transport=tables_transport()
+            ),
             prefix,
         )
 
@@ -548,9 +553,3 @@ def _type_of(resource_id: str) -> str:
         return parse(resource_id).type
     except ResourceIdError:
         return ""
-
-
-def _transport() -> Any:
-    from shared.http import transport
-
-    return transport(timeout_seconds=30, pool_size=16)

@@ -114,6 +114,7 @@ from azure.data.tables import (
 
 from shared.changes import Cause
 from shared.findings import Severity, Status
+from shared.http import tables_transport
 from shared.resource_id import ResourceIdError, normalize, parse
 
 if TYPE_CHECKING:
@@ -370,7 +371,9 @@ class TableStateStore:
         cls, connection_string: str, prefix: str = "phiguard"
     ) -> TableStateStore:
         return cls(
-            TableServiceClient.from_connection_string(connection_string, transport=_transport()),
+            TableServiceClient.from_connection_string(
+                connection_string, transport=tables_transport()
+            ),
             prefix,
         )
 
@@ -381,7 +384,9 @@ class TableStateStore:
         """For a managed identity: ``https://<account>.table.core.windows.net``; the identity needs
         the *Storage Table Data Contributor* role."""
         return cls(
-            TableServiceClient(endpoint=account_url, credential=credential, transport=_transport()),
+            TableServiceClient(
+                endpoint=account_url, credential=credential, transport=tables_transport()
+            ),
             prefix,
         )
 
@@ -1463,9 +1468,3 @@ def _chunks(plan: _Plan, limit: int) -> Iterable[tuple[list[int], list[Operation
         ops.extend(unit)
     if ops:
         yield indices, ops
-
-
-def _transport() -> Any:
-    from shared.http import transport
-
-    return transport(timeout_seconds=30, pool_size=16)

@@ -441,6 +441,23 @@ def default_security_rules(nsg_id: str, etag: str | None = None) -> list[Doc]:
     ]
 
 
+def open_rdp_rule(priority: int) -> Doc:
+    """The body of a security rule a user adds to open RDP (3389) to the whole Internet: the
+    change the demo, the benchmarks and the tests make "as a user"."""
+    return {
+        "properties": {
+            "protocol": "Tcp",
+            "sourcePortRange": "*",
+            "destinationPortRange": "3389",
+            "sourceAddressPrefix": "*",
+            "destinationAddressPrefix": "*",
+            "access": "Allow",
+            "priority": priority,
+            "direction": "Inbound",
+        }
+    }
+
+
 RuleSpec = dict[str, Any]
 
 

@@ -47,6 +47,14 @@ class SimHandle:
         """Keyword arguments for any azure-mgmt client: base_url and connection_verify."""
         return {"base_url": self.arm_url, "connection_verify": self.ca_cert}
 
+    def settings_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for phiguard's ``Settings``: this tenant's ARM, CA and subscriptions."""
+        return {
+            "arm_url": self.arm_url,
+            "ca_cert": self.ca_cert,
+            "subscriptions": tuple(self.subscriptions),
+        }
+
     def admin(self, method: str, route: str, body: Any = None, **params: str) -> Any:
         resp = self._session.request(
             method,

@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.context import AppContext, reset_app_context
 from shared.resource_id import normalize, parse
 from sim.azurite import AzuriteEndpoints
-from sim.estate import demo_estate
+from sim.estate import demo_estate, open_rdp_rule
 from sim.fixture import SimHandle, running_sim
 
 pytestmark = pytest.mark.slow
@@ -73,9 +73,7 @@ def world(azurite: AzuriteEndpoints, tmp_path: Path) -> Iterator[World]:
         settings = Settings(
             storage_connection_string=azurite.connection_string,
             table_prefix="e2e" + uuid.uuid4().hex[:10],
-            arm_url=sim.arm_url,
-            ca_cert=sim.ca_cert,
-            subscriptions=tuple(sim.subscriptions),
+            **sim.settings_kwargs(),
         )
         ctx = AppContext(settings)
         reset_app_context(ctx)
@@ -312,8 +310,7 @@ def test_event_path_fixes_an_open_rdp_rule_and_logs_unsafe_fixes(
             Settings(
                 storage_connection_string=azurite.connection_string,
                 table_prefix="fix" + uuid.uuid4().hex[:10],
-                arm_url=sim.arm_url,
-                ca_cert=sim.ca_cert,
+                **sim.settings_kwargs(),
                 remediation_modes=(("network_nsg_restrict_internet_inbound", "enforce"),),
                 remediation_allow=("network_nsg_restrict_internet_inbound",),
             )
@@ -326,18 +323,7 @@ def test_event_path_fixes_an_open_rdp_rule_and_logs_unsafe_fixes(
             sim.change_as_user(
                 "PUT",
                 f"{nsg['id']}/securityRules/OpenRdp",
-                {
-                    "properties": {
-                        "protocol": "Tcp",
-                        "sourcePortRange": "*",
-                        "destinationPortRange": "3389",
-                        "sourceAddressPrefix": "*",
-                        "destinationAddressPrefix": "*",
-                        "access": "Allow",
-                        "priority": 150,
-                        "direction": "Inbound",
-                    }
-                },
+                open_rdp_rule(150),
                 api_version="2024-05-01",
             )
             assert world.post(world.drain_events()).status_code == 200
