@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from checks import CATALOG, Check
-from shared.findings import Finding, Result, Status
+from shared.findings import Finding, Result, Status, not_assessed
 from shared.phi_scope import PhiScope
 from shared.resource_id import ResourceIdError
 from shared.snapshot import MalformedResource, Snapshot
@@ -24,8 +24,10 @@ class NotAssessed:
 class Evaluation:
     """The verdicts for one resource.
 
-    ``not_assessed`` lists applicable checks whose related documents the snapshot lacks: they
-    are neither passed nor failed, and callers should say so rather than count them as PASS.
+    ``findings`` holds one finding per applicable check. A check that could not judge is a
+    ``NOT_ASSESSED`` finding naming what it lacked: the related documents the snapshot does not
+    have (also listed in ``not_assessed``), or what the check itself found absent. It is never
+    counted as PASS.
     """
 
     resource_id: str
@@ -73,8 +75,13 @@ class Engine:
             missing = tuple(n for n in item.needs if not snapshot.has(n))
             if missing:
                 skipped.append(NotAssessed(item.id, missing))
-                continue
-            result = run_check(item, snapshot)
+                result = not_assessed(
+                    f"Not assessed: the related document(s) {', '.join(missing)} could not be "
+                    "read, so this check could not judge.",
+                    {"missing": list(missing)},
+                )
+            else:
+                result = run_check(item, snapshot)
             findings.append(
                 Finding(
                     resource_id=snapshot.id,

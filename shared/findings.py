@@ -13,6 +13,9 @@ class Status(StrEnum):
     FAIL = "FAIL"
     ERROR = "ERROR"
     NOT_APPLICABLE = "NOT_APPLICABLE"
+    # Applicable, but what the verdict needs could not be seen (a related document not fetched,
+    # a property the service always returns is absent): never counted as PASS.
+    NOT_ASSESSED = "NOT_ASSESSED"
 
 
 class Severity(StrEnum):
@@ -50,6 +53,11 @@ def failed(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
 
 def not_applicable(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
     return Result(Status.NOT_APPLICABLE, reason, dict(evidence or {}))
+
+
+def not_assessed(reason: str, evidence: Mapping[str, Any] | None = None) -> Result:
+    """The check could not judge: ``reason`` names what it could not see (documents, paths)."""
+    return Result(Status.NOT_ASSESSED, reason, dict(evidence or {}))
 
 
 @dataclass(frozen=True)

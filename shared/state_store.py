@@ -22,9 +22,10 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
         freshness check, and the rule that older information never overwrites newer),
         ``last_recorded_at`` (wall clock of the last write), ``last_event_id`` /
         ``last_event_time`` (newest event seen), ``count_pass`` / ``count_fail`` /
-        ``count_error`` / ``count_not_applicable`` (open rows by status) and ``version`` (+1 per
-        record). Every write to the partition updates the marker with ``If-Match`` its ETag in
-        the same transaction, so the marker's ETag is the partition's version.
+        ``count_error`` / ``count_not_applicable`` / ``count_not_assessed`` (open rows by
+        status) and ``version`` (+1 per record). Every write to the partition updates the
+        marker with ``If-Match`` its ETag in the same transaction, so the marker's ETag is the
+        partition's version.
     RowKey ``c~<check_id>`` — the current state of one check on the resource: ``status``,
         ``severity``, ``hipaa`` (JSON list), ``title``, ``reason``, ``evidence`` (JSON, at most
         32,000 UTF-16 units — the service's 64 KiB string limit — else long values are cut and
@@ -60,8 +61,9 @@ history), then diffs:
   from its row rewrites the row; a status change also inserts one history row;
 * a row whose check is no longer in the evaluation (the check stopped applying: the type, PHI
   scope or catalog changed) becomes ``CLOSED`` with a transition; checks the engine listed as
-  *not assessed* (a related document was missing) keep their last known state untouched —
-  unknown is not a pass;
+  ``NOT_ASSESSED`` (a related document was missing, or the check could not see what it needs)
+  is recorded as that status — an earlier PASS is no longer vouched for — except over a
+  ``FAIL``, which stays open until a verdict sees the resource pass: unknown is not a pass;
 * nothing else is written except the marker (``last_read_at`` moves forward: one entity write);
   re-recording the same read time with nothing new writes nothing at all.
 
@@ -145,7 +147,7 @@ _CONFLICT_CODES = frozenset(
     {"UpdateConditionNotSatisfied", "ConditionNotMet", "EntityAlreadyExists", "ResourceNotFound"}
 )
 _KEY_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._()-")
-_COUNTED = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_APPLICABLE)
+_COUNTED = (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_APPLICABLE, Status.NOT_ASSESSED)
 
 Outcome = Literal["changed", "unchanged", "stale"]
 
@@ -586,6 +588,12 @@ class TableStateStore:
         for check_id in sorted(findings):
             finding = findings[check_id]
             row = part.checks.get(check_id)
+            if (
+                finding.status == Status.NOT_ASSESSED
+                and row is not None
+                and row["status"] == Status.FAIL.value
+            ):
+                continue  # a FAIL stays open until a verdict sees the resource pass
             entity = _check_entity(pk, evaluation.resource_id, finding, row, read_at, cause)
             final[check_id] = entity["status"]
             if row is not None and _same_content(row, entity):

@@ -166,7 +166,13 @@ def test_first_evaluation_writes_rows_and_history(store: TableStateStore) -> Non
     assert marker.last_read_at == T0 and not marker.deleted and marker.phi
     assert marker.resource_type == TYPE and marker.resource_id == RID
     assert marker.last_event_id == "evt-1" and marker.last_event_time == T0
-    assert marker.counts == {"PASS": 1, "FAIL": 1, "ERROR": 0, "NOT_APPLICABLE": 1}
+    assert marker.counts == {
+        "PASS": 1,
+        "FAIL": 1,
+        "ERROR": 0,
+        "NOT_APPLICABLE": 1,
+        "NOT_ASSESSED": 0,
+    }
     assert store.marker(RID.replace("phidata", "other")) is None
 
 
@@ -298,12 +304,49 @@ def test_checks_that_stop_applying_close_and_unassessed_ones_keep_their_state(
     assert not closed[0].active
     marker = store.marker(RID)
     assert marker is not None
-    assert marker.counts == {"PASS": 1, "FAIL": 1, "ERROR": 0, "NOT_APPLICABLE": 0}
+    assert marker.counts == {
+        "PASS": 1,
+        "FAIL": 1,
+        "ERROR": 0,
+        "NOT_APPLICABLE": 0,
+        "NOT_ASSESSED": 0,
+    }
 
     # The check applies again: it reopens with a transition from CLOSED.
     out = store.record_evaluation(evaluation(THREE), read_at=T2, cause=CAUSE)
     assert [(t.from_status, t.to_status) for t in out.transitions] == [(CLOSED, "NOT_APPLICABLE")]
     assert_history_chains(store)
+
+
+def test_not_assessed_replaces_a_pass_but_never_a_fail(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    blind = {
+        "storage_account_min_tls_1_2": Status.NOT_ASSESSED,
+        "storage_account_shared_key_access_disabled": Status.NOT_ASSESSED,
+        "storage_account_blob_versioning_enabled": Status.NOT_APPLICABLE,
+    }
+
+    out = store.record_evaluation(evaluation(blind), read_at=T1, cause=CAUSE)
+
+    assert [(t.check_id, t.from_status, t.to_status) for t in out.transitions] == [
+        ("storage_account_min_tls_1_2", "PASS", "NOT_ASSESSED")
+    ]
+    current = {f.check_id: f.status for f in store.current(RID)}
+    assert current["storage_account_min_tls_1_2"] == "NOT_ASSESSED"
+    assert current["storage_account_shared_key_access_disabled"] == "FAIL"
+    marker = store.marker(RID)
+    assert marker is not None and marker.counts["NOT_ASSESSED"] == 1
+
+    # Seen passing again: the stored FAIL closes with a real verdict.
+    out = store.record_evaluation(
+        evaluation(THREE | {"storage_account_shared_key_access_disabled": Status.PASS}),
+        read_at=T2,
+        cause=CAUSE,
+    )
+    assert sorted((t.check_id, t.from_status, t.to_status) for t in out.transitions) == [
+        ("storage_account_min_tls_1_2", "NOT_ASSESSED", "PASS"),
+        ("storage_account_shared_key_access_disabled", "FAIL", "PASS"),
+    ]
 
 
 def test_record_deleted_closes_findings(store: TableStateStore) -> None:
