@@ -137,6 +137,19 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "Application (client) id of phiguard's own identity: events it caused are evaluated but "
         "never remediated again. Set it for a system-assigned identity.",
     ),
+    (
+        "EXEMPTION_MAX_DAYS",
+        "365",
+        "Longest exemption honoured, in days from now: a `phiguard-exempt` tag or table entry "
+        "whose `until` is further away is not honoured (the remediation record says why).",
+    ),
+    (
+        "EXEMPTION_APPROVERS",
+        "(any named approver)",
+        "Comma-separated approvers (UPNs / emails, case-insensitive) whose `phiguard-exempt` "
+        "tag exemptions count; a tag naming anyone else is not honoured. Empty: any approver "
+        "named in the tag counts (whoever can write the tag can also change the resource).",
+    ),
 )
 
 
@@ -244,6 +257,8 @@ class Settings:
     remediation_flap_limit: int = 3
     remediation_flap_window_seconds: int = 3600
     identity_app_id: str | None = None
+    exemption_max_days: int = 365
+    exemption_approvers: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -314,6 +329,8 @@ class Settings:
                 env, "REMEDIATION_FLAP_WINDOW_SECONDS", 3600, 60, 30 * 86400
             ),
             identity_app_id=text("IDENTITY_APP_ID") or managed_identity,
+            exemption_max_days=_int(env, "EXEMPTION_MAX_DAYS", 365, 1, 3650),
+            exemption_approvers=tuple(a.lower() for a in _split(text("EXEMPTION_APPROVERS") or "")),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

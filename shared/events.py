@@ -36,7 +36,8 @@ any other event type                                            ignored ``"not_a
 Further reasons: ``"read_only_action"`` (see :func:`is_read_only_action`),
 ``"policy_evaluation"`` (``Microsoft.Authorization/policies/*/action``: Azure Policy recording
 an audit result, not a change), ``"unsupported_type"`` (no check applies to the *affected*
-resource's type), ``"duplicate_event"`` (the same event id twice in one delivery; Event Grid is
+resource's type), ``"outside_subscriptions"`` (the event's subscription is not one of
+``subscriptions``, when that is given), ``"duplicate_event"`` (the same event id twice in one delivery; Event Grid is
 at-least-once), ``"extra_validation_event"`` (a second validation event in one delivery).
 
 Decisions worth knowing:
@@ -61,10 +62,16 @@ Decisions worth knowing:
 * ``Microsoft.ResourceNotifications.*`` events embed the resource properties; they are still
   normalized into the same ``ResourceChange`` (no caller claims), and the pipeline reads the
   resource through ARM as for any other event.
-* Ids are cleaned of whitespace around their segments (the published ResourceNotifications
-  examples carry ``{subscription-id} /resourceGroups``) and of empty segments; casing is kept
-  (``resourcegroups`` and ``resourceGroups`` both occur) and identity goes through
+* Ids are made canonical (:func:`shared.resource_id.canonical`) before anything else sees
+  them: whitespace around segments (the published ResourceNotifications examples carry
+  ``{subscription-id} /resourceGroups``) and empty segments are dropped; a dot segment or a
+  character no ARM id holds (``?``, ``#``, ``%``, backslash, controls) makes the event poison, since an HTTP
+  client would read another resource than the one whose PHI scope is judged. Casing is kept
+  (``resourcegroups`` and ``resourceGroups`` both occur); identity goes through
   :func:`shared.resource_id.normalize`.
+* The subscription in the id, the topic's (``source`` for CloudEvents) subscription and
+  ``data.subscriptionId`` must agree, and a resource-group topic must contain the resource;
+  otherwise the event is poison.
 * A time without a UTC offset is read as UTC. Fractional seconds beyond microseconds (Event
   Grid writes 7 digits) are truncated.
 
@@ -88,7 +95,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.changes import ChangeKind, ResourceChange
-from shared.resource_id import ResourceIdError, normalize, parent, parse
+from shared.resource_id import ResourceIdError, canonical, normalize, parent, parse
 
 __all__ = [
     "LOOKUP_TYPES",
@@ -257,7 +264,11 @@ class _Bad(Exception):
 
 
 def clean_resource_id(resource_id: str) -> str:
-    """The id with whitespace around segments and empty segments removed; casing is kept."""
+    """The id with whitespace around segments and empty segments removed; casing is kept.
+
+    Lenient (for ids phiguard itself composed); event ids go through
+    :func:`shared.resource_id.canonical`, which also refuses dot segments and stray characters.
+    """
     if _NEEDS_CLEANING.search(resource_id) is None:
         stripped = resource_id.rstrip("/")
         return stripped if stripped.startswith("/") else "/" + stripped
@@ -328,6 +339,11 @@ def supported(resource_type: str, supported_types: Collection[str] | None = None
 
 def _lowered(types: Collection[str]) -> frozenset[str]:
     return frozenset(t.lower() for t in types)
+
+
+def _lowered_or_none(values: Collection[str] | None) -> frozenset[str] | None:
+    """None (accept all) for None or an empty collection."""
+    return _lowered(values) if values else None
 
 
 def _supported_in(rtype: str, types: frozenset[str]) -> bool:
@@ -402,6 +418,7 @@ def parse_delivery(
     headers: Mapping[str, str] | None = None,
     *,
     supported_types: Collection[str] | None = None,
+    subscriptions: Collection[str] | None = None,
     max_events: int = MAX_EVENTS,
 ) -> Delivery:
     """Parses one webhook delivery. A malformed event becomes a PoisonEvent; the rest go on.
@@ -410,7 +427,7 @@ def parse_delivery(
     notice a validation request (``aeg-event-type: SubscriptionValidation``) without a code.
     """
     hdrs = {k.lower(): v for k, v in headers.items()} if headers else {}
-    parser = _Parser(None if supported_types is None else _lowered(supported_types))
+    parser = _Parser(_lowered_or_none(supported_types), _lowered_or_none(subscriptions))
     delivery = parser.delivery
 
     if isinstance(body, bytes | bytearray | str):
@@ -473,7 +490,10 @@ def parse_delivery(
 
 
 def change_from_function_event(
-    event: Any, *, supported_types: Collection[str] | None = None
+    event: Any,
+    *,
+    supported_types: Collection[str] | None = None,
+    subscriptions: Collection[str] | None = None,
 ) -> Delivery:
     """Normalizes the one event the Azure Functions Event Grid trigger hands over.
 
@@ -482,7 +502,7 @@ def change_from_function_event(
     (``id``, ``source``, ``type``, ``specversion``, ``time``, ``subject``, ``get_json()``).
     A naive ``event_time`` (the worker's parse of a time without offset) is read as UTC.
     """
-    parser = _Parser(None if supported_types is None else _lowered(supported_types))
+    parser = _Parser(_lowered_or_none(supported_types), _lowered_or_none(subscriptions))
     try:
         document = _function_event_document(event)
     except Exception as exc:  # an object that is not an event at all: poison, never raise
@@ -572,9 +592,14 @@ def _ce_version(event: Mapping[str, Any]) -> Any:
 class _Parser:
     """Normalizes events one at a time into a Delivery; holds the per-delivery state."""
 
-    def __init__(self, supported_types: frozenset[str] | None) -> None:
+    def __init__(
+        self,
+        supported_types: frozenset[str] | None,
+        subscriptions: frozenset[str] | None = None,
+    ) -> None:
         self.delivery = Delivery()
         self.supported_types = supported_types
+        self.subscriptions = subscriptions
         self.seen_ids: set[str] = set()
         self.saw_validation = False
 
@@ -607,10 +632,10 @@ class _Parser:
         if version is not None:
             if version != "1.0":
                 raise _Bad(".specversion", f"unsupported CloudEvents version {_quote(version)}")
-            type_key, time_key = "type", "time"
+            type_key, time_key, topic_key = "type", "time", "source"
             topic = event.get("source")
         elif "eventType" in event:
-            type_key, time_key = "eventType", "eventTime"
+            type_key, time_key, topic_key = "eventType", "eventTime", "topic"
             topic = event.get("topic")
         else:
             raise _Bad(
@@ -664,7 +689,9 @@ class _Parser:
         caller = None
         if isinstance(claims, dict):
             caller = _optional_str(claims, "appid") or _optional_str(claims, "azp")
-        subscription_id = _subscription(data, source_id, topic)
+        subscription_id = _subscription(data, source_id, topic, f".{topic_key}")
+        if self.subscriptions is not None and subscription_id.lower() not in self.subscriptions:
+            return "outside_subscriptions"
         self.seen_ids.add(event_id)
         return ResourceChange(
             resource_id=resource_id,
@@ -706,12 +733,10 @@ class _Parser:
             if not isinstance(subject, str) or not subject.strip():
                 raise _Bad(primary_path, "missing (and the event has no subject to fall back on)")
             path, value = ".subject", subject
-        rid = clean_resource_id(value)
         try:
-            parse(rid)
+            return canonical(value)
         except ResourceIdError as exc:
             raise _Bad(path, _id_error(value, exc)) from None
-        return rid
 
 
 # --------------------------------------------------------------------------------------------
@@ -755,18 +780,64 @@ def _optional_str(mapping: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _subscription(data: Mapping[str, Any], resource_id: str, topic: Any) -> str:
+def _scope_parts(value: str) -> tuple[str | None, str | None]:
+    """(subscription, resource group) named by a topic / source such as
+    ``/subscriptions/{id}`` or ``/subscriptions/{id}/resourceGroups/{rg}``."""
+    parts = [p.strip() for p in value.split("/") if p.strip()]
+    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+        return None, None
+    group = parts[3] if len(parts) >= 4 and parts[2].lower() == "resourcegroups" else None
+    return parts[1], group
+
+
+def _placeholder(*values: str) -> bool:
+    """A documentation placeholder (``{subscription-id}``; one published example spells the
+    same one two ways). No real subscription id has braces, and ARM refuses such an id."""
+    return any(v.startswith("{") and v.endswith("}") for v in values)
+
+
+def _subscription(data: Mapping[str, Any], resource_id: str, topic: Any, topic_key: str) -> str:
+    """The event's subscription; every place that names one must name the same one.
+
+    The resource id's subscription must equal the topic's (a system topic only ever reports
+    its own subscription, or resource group) and ``data.subscriptionId``; otherwise the event
+    is poison: a crafted event cannot have phiguard read one subscription's resource while it
+    is filed, scoped or routed as another's.
+    """
+    rid = parse(resource_id)
     declared = _optional_str(data, "subscriptionId")
-    if declared is not None:
-        return declared.strip()
-    for candidate in (resource_id, topic):
-        if isinstance(candidate, str):
-            parts = [p.strip() for p in candidate.split("/") if p.strip()]
-            if len(parts) >= 2 and parts[0].lower() == "subscriptions":
-                return parts[1]
-    raise _Bad(
-        ".data.subscriptionId", "missing, and neither the resource id nor the topic names one"
-    )
+    topic_sub, topic_group = _scope_parts(topic) if isinstance(topic, str) else (None, None)
+    named = [
+        (where, value.strip())
+        for where, value in (
+            ("resource id", rid.subscription),
+            (topic_key.lstrip("."), topic_sub),
+            ("data.subscriptionId", declared),
+        )
+        if value
+    ]
+    if not named:
+        raise _Bad(
+            ".data.subscriptionId", "missing, and neither the resource id nor the topic names one"
+        )
+    first_where, first = named[0]
+    for where, value in named[1:]:
+        if value.lower() != first.lower() and not _placeholder(value, first):
+            raise _Bad(
+                topic_key if where != "data.subscriptionId" else ".data.subscriptionId",
+                f"names subscription {_quote(value)} but the {first_where} names {_quote(first)}",
+            )
+    if (
+        topic_group is not None
+        and rid.subscription is not None
+        and (rid.resource_group or "").lower() != topic_group.lower()
+        and not _placeholder(topic_group, rid.resource_group or "")
+    ):
+        raise _Bad(
+            topic_key,
+            f"is resource group {_quote(topic_group)}, but the resource is not in it",
+        )
+    return first
 
 
 _JSON_TYPES: dict[type, str] = {
@@ -791,6 +862,8 @@ def _quote(value: object) -> str:
 
 def _id_error(value: str, cleaned_error: ResourceIdError) -> str:
     """The parse error worded with the id as the event wrote it (not the cleaned one)."""
+    if any(p.strip() in (".", "..") for p in value.split("/")):
+        return str(cleaned_error)
     try:
         parse(value)
     except ResourceIdError as exc:

@@ -24,7 +24,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -62,7 +62,10 @@ class _PendingElsewhere(Exception):
 @dataclass
 class Outcome:
     resource_id: str
-    action: str  # "recorded", "unchanged", "coalesced", "duplicate", "deleted", "stale", "failed"
+    # "recorded", "unchanged", "coalesced", "duplicate", "deleted", "stale", "failed"
+    # (transient: redeliver / next sweep), "poison" (ARM refused), "error" (an unexpected
+    # exception, recorded as the resource's ERROR row; the rest went on)
+    action: str
     transitions: int = 0
     latency_seconds: float | None = None  # newest event time → state recorded
 
@@ -74,6 +77,7 @@ class BatchResult:
     ignored: Counter[str] = field(default_factory=Counter)
     poison: int = 0
     transient: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "<resource id>: <stage> (<type>)"
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -203,6 +207,8 @@ class Pipeline:
             result.outcomes.append(outcome)
             if outcome.action == "failed":
                 result.transient.append(outcome.resource_id)
+            elif outcome.action == "error":
+                result.errors.append(outcome.resource_id)
         if result.transient:
             raise RedeliverError(
                 f"{len(result.transient)} resource(s) hit transient failures; redeliver: "
@@ -231,7 +237,22 @@ class Pipeline:
             if _is_transient_storage_error(exc):
                 log.warning("transient storage failure for %s: %s", newest.resource_id, exc)
                 return Outcome(newest.resource_id, "failed")
-            raise
+            return self._isolate(newest.resource_id, exc, Cause(kind="event"))
+
+    def _isolate(self, resource_id: str, exc: Exception, cause: Cause) -> Outcome:
+        """One resource raised something unexpected: record it as that resource's ERROR (the
+        exception's type and the stage, never its text: it may quote resource data) and go on.
+        Recording it failing too is transient: the delivery is redelivered."""
+        stage = str(getattr(exc, "phiguard_stage", "processing"))
+        log.error("could not process %s while %s: %s", resource_id, stage, type(exc).__name__)
+        try:
+            self.store.record_error(resource_id, stage=stage, error=exc, cause=cause)
+        except Exception as store_exc:
+            log.warning(
+                "could not record the error of %s: %s", resource_id, type(store_exc).__name__
+            )
+            return Outcome(resource_id, "failed")
+        return Outcome(resource_id, "error")
 
     def _process(self, changes: Sequence[ResourceChange]) -> Outcome:
         key = normalize(changes[-1].resource_id)
@@ -309,23 +330,36 @@ class Pipeline:
         group: Mapping[str, object] | None = None,
     ) -> Outcome:
         read_at = self.clock()
-        snapshot = reader.snapshot(resource_id, self.engine, body, group)
+        with _stage("reading it from ARM"):
+            snapshot = reader.snapshot(resource_id, self.engine, body, group)
+        body_id = snapshot.resource.get("id") if snapshot is not None else None
+        if snapshot is not None and (
+            not isinstance(body_id, str) or normalize(body_id) != normalize(resource_id)
+        ):
+            # ARM answered for another resource than the one asked for: judging it under this
+            # id would file one resource's verdict, scope and fixes under another's name.
+            from shared.arm_reader import ArmError
+
+            raise ArmError(200, "ResourceIdMismatch", f"the body's id is {body_id!r:.200}", "")
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
             self._memory.learn(normalize(resource_id), read_at)
             return Outcome(resource_id, "deleted", len(record.transitions))
-        evaluation = self.engine.evaluate(snapshot)
+        with _stage("evaluating its checks"):
+            evaluation = self.engine.evaluate(snapshot)
         follow_up = self.after_record if cause.kind != "remediation" else None
-        record = self.store.record_evaluation(
-            evaluation, read_at=read_at, cause=cause, track_actions=follow_up is not None
-        )
+        with _stage("recording its findings"):
+            record = self.store.record_evaluation(
+                evaluation, read_at=read_at, cause=cause, track_actions=follow_up is not None
+            )
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
         key = normalize(resource_id)
         self._memory.learn(key, read_at)
         due = self._due_actions(record) if follow_up is not None else ()
         if due and follow_up is not None:
             try:
-                follow_up(snapshot, evaluation, cause, due)
+                with _stage("following up its failures (fix or action required)"):
+                    follow_up(snapshot, evaluation, cause, due)
             except BaseException:
                 # The store still lists them: make a redelivery ask it instead of coalescing.
                 self._memory.forget(key)
@@ -483,6 +517,8 @@ class Pipeline:
                 result.outcomes.append(outcome)
                 if outcome.action == "failed":
                     result.transient.append(outcome.resource_id)
+                elif outcome.action == "error":
+                    result.errors.append(outcome.resource_id)
                 if progress is not None:
                     with lock:
                         total = listed[0]
@@ -560,7 +596,7 @@ class Pipeline:
             if _is_transient_storage_error(exc):
                 log.warning("transient storage failure for %s: %s", rid, exc)
                 return Outcome(rid, "failed")
-            raise
+            return self._isolate(rid, exc, cause)
 
 
 # A resource group with more resources than this is not preloaded (its rows would all be held
@@ -594,6 +630,18 @@ def _spread(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
     ]
     keyed.sort(key=lambda k: (k[0], k[1], k[2]))
     return [k[3] for k in keyed]
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Tags an exception escaping the block with the stage it escaped from (first one wins)."""
+    try:
+        yield
+    except Exception as exc:
+        if not hasattr(exc, "phiguard_stage"):
+            with suppress(AttributeError):  # an exception type with __slots__
+                exc.phiguard_stage = name  # type: ignore[attr-defined]
+        raise
 
 
 def _change_summary(change: ResourceChange) -> str:

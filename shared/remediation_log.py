@@ -91,6 +91,7 @@ class Exemption:
     expires_at: datetime | None
     source: str
     created_at: datetime | None = None
+    created_by: str = ""  # the operator who added a table exemption (``phiguard exempt``)
 
     def active(self, now: datetime) -> bool:
         return self.expires_at is not None and now < self.expires_at
@@ -374,6 +375,7 @@ class TableRemediationLog:
                 "approver": exemption.approver,
                 "expires_at": exemption.expires_at.astimezone(UTC),
                 "created_at": self._clock().astimezone(UTC),
+                "created_by": exemption.created_by,
             },
             mode=UpdateMode.REPLACE,
         )
@@ -394,6 +396,7 @@ class TableRemediationLog:
                 expires_at=_dt(r.get("expires_at")),
                 source="table",
                 created_at=_dt(r.get("created_at")),
+                created_by=str(r.get("created_by", "")),
             )
             for r in rows
         ]

@@ -32,6 +32,35 @@ class ResourceId:
         return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
 
 
+# Characters no ARM resource id holds: they would change the URL the id is read at (query,
+# fragment, escapes, path separators of other systems) or the terminal it is printed on.
+_FORBIDDEN = frozenset("?#%\\") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+
+
+def canonical(resource_id: str) -> str:
+    """The one form of an id that is read, judged and written: one leading slash, segments
+    stripped of surrounding whitespace, no empty segments, no trailing slash; casing is kept
+    (identity goes through :func:`normalize`).
+
+    Raises :class:`ResourceIdError` for a dot segment (``.`` / ``..``: an HTTP client would
+    resolve it and read another resource than the one whose scope is judged), for characters
+    no ARM id holds (``?``, ``#``, ``%``, backslash, control characters), and for what :func:`parse` refuses.
+    """
+    if not isinstance(resource_id, str) or not resource_id.strip():
+        raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r:.120}")
+    bad = sorted({c for c in resource_id if c in _FORBIDDEN})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise ResourceIdError(f"resource id holds characters no ARM id has ({shown})")
+    parts = [p.strip() for p in resource_id.split("/")]
+    kept = [p for p in parts if p]
+    if any(p in (".", "..") for p in kept):
+        raise ResourceIdError(f"resource id has a dot segment ('.' or '..'): {resource_id!r:.160}")
+    rid = "/" + "/".join(kept)
+    parse(rid)
+    return rid
+
+
 def normalize(resource_id: str) -> str:
     """The case-insensitive identity of an id: lowercase, no trailing slash, one leading slash."""
     return "/" + resource_id.strip().strip("/").lower()

@@ -125,6 +125,10 @@ if TYPE_CHECKING:
     from shared.engine import Evaluation
     from shared.findings import Finding
 
+PROCESSING_CHECK = "phiguard_processing"
+"""The pseudo-check whose ERROR row says phiguard itself could not process a resource."""
+_NEVER_READ = datetime(1970, 1, 1, tzinfo=UTC)
+
 CLOSED = "CLOSED"
 RESOURCE_DELETED = "RESOURCE_DELETED"
 INACTIVE_STATUSES = frozenset({CLOSED, RESOURCE_DELETED})
@@ -290,6 +294,10 @@ class StateStore(Protocol):
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome: ...
 
+    def record_error(
+        self, resource_id: str, *, stage: str, error: BaseException, cause: Cause
+    ) -> RecordOutcome: ...
+
     def marker(self, resource_id: str, *, prefetch: bool = False) -> ResourceMarker | None: ...
 
     def current(
@@ -433,6 +441,51 @@ class TableStateStore:
             return self._plan_deleted(part, pk, resource_id, at, cause)
 
         return self._record(resource_id, at, plan)
+
+    def record_error(
+        self, resource_id: str, *, stage: str, error: BaseException, cause: Cause
+    ) -> RecordOutcome:
+        """Records that processing the resource failed unexpectedly at ``stage``: one ERROR row
+        (:data:`PROCESSING_CHECK`) naming the exception's type, never its text or stack (a
+        message may quote resource data). The other rows keep their state, and the marker's
+        ``last_read_at`` does not move, so the next event or sweep processes it again; the row
+        closes once a later evaluation succeeds."""
+        now = self._clock()
+        kind = type(error).__name__
+
+        def plan(part: _Partition, pk: str) -> _Plan:
+            version = _next_version(part.marker)
+            stored = part.marker
+            stored_read = _dt(stored.get("last_read_at")) if stored else None
+            rtype = str(stored.get("resource_type", "")) if stored else _type_of(resource_id)
+            phi = bool(stored.get("phi", False)) if stored else False
+            finding = _processing_finding(resource_id, rtype, phi, stage, kind)
+            row = part.checks.get(PROCESSING_CHECK)
+            entity = _check_entity(pk, resource_id, finding, row, now, cause)
+            result = _Plan(None, [], [], [])
+            final = {c: str(r["status"]) for c, r in part.checks.items()}
+            final[PROCESSING_CHECK] = entity["status"]
+            if row is None or not _same_content(row, entity):
+                self._add_unit(result, pk, row, entity, now, cause, now, version)
+            marker = _marker_entity(
+                pk,
+                resource_id,
+                rtype,
+                phi,
+                deleted=bool(stored.get("deleted", False)) if stored else False,
+                stored=stored,
+                read_at=stored_read or _NEVER_READ,
+                cause=Cause(cause.kind),
+                now=now,
+                final=final,
+                pending=_pending(stored),
+            )
+            if result.units:
+                result.marker = marker
+            return result
+
+        # Never stale: it records no read, so no newer read can supersede it.
+        return self._record(resource_id, datetime.max.replace(tzinfo=UTC), plan)
 
     def _record(
         self, resource_id: str, read_at: datetime, planner: Callable[[_Partition, str], _Plan]
@@ -607,7 +660,9 @@ class TableStateStore:
             entity = _inactive_entity(
                 row,
                 CLOSED,
-                "The check no longer applies to this resource (its type, PHI scope or the "
+                "Processed without error again."
+                if check_id == PROCESSING_CHECK
+                else "The check no longer applies to this resource (its type, PHI scope or the "
                 "catalog changed), so its last result is closed.",
                 evaluation.resource_id,
                 read_at,
@@ -1099,6 +1154,28 @@ def _check_entity(
         "last_evaluated_at": read_at,
         **_cause_props(cause),
     }
+
+
+def _processing_finding(
+    resource_id: str, resource_type: str, phi: bool, stage: str, kind: str
+) -> Finding:
+    from shared.findings import Finding
+
+    return Finding(
+        resource_id=resource_id,
+        resource_type=resource_type,
+        check_id=PROCESSING_CHECK,
+        status=Status.ERROR,
+        severity=Severity.HIGH,
+        hipaa=(),
+        title="phiguard could not process this resource",
+        reason=(
+            f"Processing failed while {stage} ({kind}); the other findings keep their last "
+            "recorded state and the next event or sweep tries again."
+        ),
+        evidence={"stage": stage, "exception": kind},
+        phi=phi,
+    )
 
 
 def _inactive_entity(

@@ -422,14 +422,17 @@ def test_the_sweep_takes_over_follow_ups_a_crashed_worker_left(world: World) -> 
     pipeline = world.ctx.pipeline
     real_actions = pipeline.after_record
 
+    class WorkerKilled(BaseException):
+        """Not an Exception: a worker dying is not one resource's error to isolate."""
+
     def killed(*args: Any) -> None:
-        raise RuntimeError("worker killed between the record and its follow-up")
+        raise WorkerKilled("worker killed between the record and its follow-up")
 
     pipeline.after_record = killed
     body = json.dumps(events).encode()
     headers = {"aeg-event-type": "Notification", "content-type": "application/json"}
     delivery = parse_delivery(body, headers, supported_types=world.ctx.engine.supported_types())
-    with pytest.raises(RuntimeError, match="worker killed"):
+    with pytest.raises(WorkerKilled, match="worker killed"):
         pipeline.handle(delivery)
     assert world.status(vault, PURGE) == "FAIL"
     assert _action_required(world, vault, PURGE) == 0

@@ -435,7 +435,7 @@ def test_a_table_exemption_suppresses_and_a_malformed_tag_is_reported(rig: Rig) 
     rig.sim.change_as_user("PATCH", NSG, {"tags": tags}, api_version=NET_API)
     (record,) = remediator.act(NSG, cause=rig.user_cause())
     assert record.status == RecordStatus.VERIFIED
-    assert "tag is ignored: missing until, approver" in record.reason
+    assert "tag is not honoured: missing until, approver" in record.reason
     assert rig.writes() == {"PUT": 1}
 
 
