@@ -82,22 +82,8 @@ def _web_config(snapshot: Snapshot) -> Mapping[str, Any]:
 
 
 def _setting(ev: Evidence, props: Mapping[str, Any], key: str, default: Any) -> Any:
-    """A site-config value recorded as evidence; absent or null gives ``default``, marked so."""
-    path = f"{WEB_CONFIG}.{key}"
-    value = props.get(key)
-    if value is None:
-        ev.note(path, {"absent": key not in props, "null": key in props, "assumed": default})
-        return default
-    return ev.note(path, value)
-
-
-def _read(ev: Evidence, path: str, default: Any) -> Any:
-    """A resource value recorded as evidence; a null counts as absent."""
-    value = ev.read(path, default)
-    if value is None and default is not None:
-        ev.note(path, {"absent": False, "null": True, "assumed": default})
-        return default
-    return value
+    """A site-config value recorded as evidence; null or absent gives ``default``, marked so."""
+    return ev.read_in(props, key, default, f"{WEB_CONFIG}.{key}")
 
 
 def tls_version(value: Any, where: str) -> tuple[int, int]:
@@ -138,7 +124,7 @@ def appservice_site_https_only(snapshot: Snapshot) -> Result:
     false: the property defaults to false and the built-in policies (a4af4a39 for web apps,
     6d555dd1 for function apps) flag a missing value as non-compliant."""
     ev = Evidence(snapshot)
-    https_only = as_bool(_read(ev, "properties.httpsOnly", False), "properties.httpsOnly")
+    https_only = as_bool(ev.read("properties.httpsOnly", False), "properties.httpsOnly")
     if https_only:
         return ev.passed(f"The {_app_kind(snapshot)} redirects HTTP to HTTPS.")
     return ev.failed(f"The {_app_kind(snapshot)} also accepts unencrypted HTTP requests.")
@@ -232,7 +218,7 @@ def appservice_site_managed_identity_enabled(snapshot: Snapshot) -> Result:
     secrets to reach PHI stores, and leaked secrets authenticate anyone. Absent means no
     identity: ARM omits ``identity`` when none is assigned."""
     ev = Evidence(snapshot)
-    raw = _read(ev, "identity.type", "None")
+    raw = ev.read("identity.type", "None")
     if not isinstance(raw, str):
         raise MalformedResource(f"identity.type is {raw!r}, expected a string")
     kinds = {part.strip().lower() for part in raw.split(",") if part.strip()}
@@ -264,7 +250,7 @@ def appservice_site_public_network_access_disabled(snapshot: Snapshot) -> Result
     who gets past its authentication. Absent or empty counts as not disabled, as the built-in
     policies 1b5ef780 (web apps) and 969ac98b (function apps) treat it."""
     ev = Evidence(snapshot)
-    raw = _read(ev, "properties.publicNetworkAccess", "")
+    raw = ev.read("properties.publicNetworkAccess", "")
     if not isinstance(raw, str):
         raise MalformedResource(f"properties.publicNetworkAccess is {raw!r}, expected a string")
     if raw.strip().lower() == "disabled":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 from shared.findings import Result, failed, passed
 from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
@@ -13,24 +13,103 @@ from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
 class Evidence:
     """Records every value a check looked at, keyed by its JSON path.
 
-    A property that ARM left out is recorded as ``{"absent": true, "assumed": <default>}`` so an
-    auditor can see which verdicts rest on Azure's documented defaults.
+    ARM JSON has one rule for a property it does not set: an explicit ``null`` and an absent
+    key mean the same thing, the service default. Both are read as ``default`` and recorded as
+    ``{"absent": true, "assumed": <default>}`` (plus ``"null": true`` when the key was there with
+    null), so an auditor can see which verdicts rest on Azure's documented defaults.
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.values: dict[str, Any] = {}
 
-    def read(self, path: str, default: Any = None) -> Any:
-        value = lookup(self.snapshot.resource, path, MISSING)
-        if value is MISSING:
-            self.values[path] = {"absent": True, "assumed": default}
+    def read_in(self, document: Any, path: str, default: Any, where: str) -> Any:
+        """The value at ``path`` in ``document`` (a related document, say), recorded under
+        ``where``; null and absent both give ``default``."""
+        value = lookup(document, path, MISSING)
+        if value is MISSING or value is None:
+            entry: dict[str, Any] = {"absent": True, "assumed": default}
+            if value is None:
+                entry["null"] = True
+            self.values[where] = entry
             return default
-        self.values[path] = value
+        self.values[where] = value
         return value
+
+    def read(self, path: str, default: Any = None) -> Any:
+        """The value at ``path`` in the resource body; null and absent both give ``default``."""
+        return self.read_in(self.snapshot.resource, path, default, path)
 
     def prop(self, path: str, default: Any = None) -> Any:
         return self.read(f"properties.{path}", default)
+
+    def flag(
+        self, path: str, default: bool, *, document: Any = MISSING, where: str | None = None
+    ) -> bool:
+        """A boolean at ``path`` (null or absent: ``default``); anything else is malformed."""
+        where = where or path
+        value = self.read_in(self._doc(document), path, default, where)
+        return as_bool(value, where)
+
+    @overload
+    def text(
+        self,
+        path: str,
+        default: str,
+        *,
+        empty_is_default: bool = ...,
+        document: Any = ...,
+        where: str | None = ...,
+    ) -> str: ...
+
+    @overload
+    def text(
+        self,
+        path: str,
+        default: None = ...,
+        *,
+        empty_is_default: bool = ...,
+        document: Any = ...,
+        where: str | None = ...,
+    ) -> str | None: ...
+
+    def text(
+        self,
+        path: str,
+        default: str | None = None,
+        *,
+        empty_is_default: bool = False,
+        document: Any = MISSING,
+        where: str | None = None,
+    ) -> str | None:
+        """A string at ``path``, stripped (null or absent: ``default``; with
+        ``empty_is_default`` an empty string too, recorded with ``"empty": true``); anything but
+        a string is malformed."""
+        where = where or path
+        value: object = self.read_in(self._doc(document), path, default, where)
+        if value is default:
+            return default
+        if not isinstance(value, str):
+            raise MalformedResource(f"{where} is {value!r}, expected a string")
+        if empty_is_default and not value.strip():
+            self.values[where] = {"absent": True, "empty": True, "assumed": default}
+            return default
+        return value.strip()
+
+    def number(
+        self, path: str, default: int | None, *, document: Any = MISSING, where: str | None = None
+    ) -> int | None:
+        """An integer at ``path`` (null or absent: ``default``); anything else is malformed."""
+        where = where or path
+        value: object = self.read_in(self._doc(document), path, default, where)
+        if value is default:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedResource(f"{where} is {value!r}, expected a whole number")
+        return value
+
+    def _doc(self, document: Any) -> Any:
+        return self.snapshot.resource if document is MISSING else document
 
     def note(self, path: str, value: Any) -> Any:
         self.values[path] = value

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from checks.common import Evidence, as_bool
+from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
 from shared.findings import Result, Severity
-from shared.snapshot import MalformedResource, Snapshot
+from shared.snapshot import Snapshot
 
 DISKS = ("microsoft.compute/disks",)
 VIRTUAL_MACHINES = ("microsoft.compute/virtualmachines",)
@@ -36,16 +36,10 @@ _PLATFORM_KEY = "EncryptionAtRestWithPlatformKey"
 
 
 def _optional_text(ev: Evidence, path: str, assumed: str | None = None) -> str | None:
-    """A string under ``properties``; None when absent, null or empty (the evidence records
+    """A string under ``properties``; None when null, absent or empty (the evidence records
     ``assumed`` as the default); other types are malformed."""
-    value = ev.prop(path, assumed)
-    if value is None or value == "":
-        if value is not assumed:
-            ev.note(f"properties.{path}", {"null": True, "value": value, "assumed": assumed})
-        return None
-    if not isinstance(value, str):
-        raise MalformedResource(f"properties.{path} is {value!r}, expected a string")
-    return value
+    value = ev.text(f"properties.{path}", assumed, empty_is_default=True)
+    return None if value is assumed else value
 
 
 @check(
@@ -159,10 +153,6 @@ def compute_virtual_machine_encryption_at_host_enabled(snapshot: Snapshot) -> Re
     Encryption at host will be disabled unless this property is set to true for the
     resource"."""
     ev = Evidence(snapshot)
-    value = ev.prop("securityProfile.encryptionAtHost", False)
-    if value is None:
-        ev.note("properties.securityProfile.encryptionAtHost", {"null": True, "assumed": False})
-        value = False
-    if as_bool(value, "properties.securityProfile.encryptionAtHost"):
+    if ev.flag("properties.securityProfile.encryptionAtHost", False):
         return ev.passed("Encryption at host is enabled.")
     return ev.failed("Encryption at host is not enabled.")

@@ -285,10 +285,7 @@ def edge_frontdoor_custom_domain_min_tls12(snapshot: Snapshot) -> Result:
     1 March 2025 (Microsoft Learn, "End-to-end TLS with Azure Front Door" and "Azure Front Door
     TLS policy")."""
     ev = Evidence(snapshot)
-    raw = ev.prop("tlsSettings.minimumTlsVersion", "TLS12")
-    if raw is None:  # an explicit null is "not set", which is the TLS 1.2 default
-        ev.note("properties.tlsSettings.minimumTlsVersion", {"null": True, "assumed": "TLS12"})
-        raw = "TLS12"
+    raw = ev.prop("tlsSettings.minimumTlsVersion", "TLS12")  # null is "not set": TLS12 too
     version = _word(raw, "properties.tlsSettings.minimumTlsVersion") or ""
     normalized = version.replace("_", "").replace(".", "").replace("v", "")
     if normalized in _TLS12_OR_NEWER:

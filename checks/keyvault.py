@@ -7,7 +7,6 @@ from typing import Any
 
 from checks.common import (
     Evidence,
-    as_bool,
     as_list,
     audit_logs_result,
     is_internet_source,
@@ -40,19 +39,15 @@ _NAMED_IN_REASON = 3
 
 
 def _flag(ev: Evidence, name: str, default: bool) -> bool:
-    """A boolean vault property; JSON null is "not set" (older API versions) and means default."""
-    value = ev.prop(name, default)
-    return default if value is None else as_bool(value, f"properties.{name}")
+    """A boolean vault property; JSON null is "not set" (older API versions) and means default,
+    as an absent one does."""
+    return ev.flag(f"properties.{name}", default)
 
 
 def _setting(ev: Evidence, name: str, default: str) -> str:
-    """A string vault property; JSON null means default, anything but a string is malformed."""
-    value = ev.prop(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise MalformedResource(f"properties.{name} is {value!r}, expected a string")
-    return value.strip()
+    """A string vault property; null or absent means default, anything but a string is
+    malformed."""
+    return ev.text(f"properties.{name}", default)
 
 
 @check(
@@ -74,9 +69,7 @@ def keyvault_vault_soft_delete_enabled(snapshot: Snapshot) -> Result:
     removed in February 2025, so a false value only survives on vaults created before then."""
     ev = Evidence(snapshot)
     if _flag(ev, "enableSoftDelete", True):
-        days = ev.prop("softDeleteRetentionInDays", 90)
-        if not isinstance(days, int) or isinstance(days, bool):
-            raise MalformedResource(f"properties.softDeleteRetentionInDays is {days!r}")
+        days = ev.number("properties.softDeleteRetentionInDays", 90)
         return ev.passed(f"Soft delete is enabled with a {days}-day recovery window.")
     return ev.failed("Soft delete is disabled, so deleted keys and secrets cannot be recovered.")
 

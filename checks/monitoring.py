@@ -131,10 +131,8 @@ def monitoring_workspace_total_retention_six_years(snapshot: Snapshot) -> Result
     which when absent means 30 days, the documented default. Search-result and restored-log
     tables are temporary copies and are skipped."""
     ev = Evidence(snapshot)
-    raw_default = ev.prop("retentionInDays", DEFAULT_WORKSPACE_RETENTION_DAYS)
     default = _days(
-        DEFAULT_WORKSPACE_RETENTION_DAYS if raw_default is None else raw_default,
-        "properties.retentionInDays",
+        ev.prop("retentionInDays", DEFAULT_WORKSPACE_RETENTION_DAYS), "properties.retentionInDays"
     )
     if default == -1:
         default = DEFAULT_WORKSPACE_RETENTION_DAYS
@@ -200,11 +198,8 @@ def monitoring_workspace_total_retention_six_years(snapshot: Snapshot) -> Result
 
 def _public_access_result(snapshot: Snapshot, key: str, what: str) -> Result:
     ev = Evidence(snapshot)
-    raw = ev.prop(key, "Enabled")
-    value = "Enabled" if raw is None else raw
-    if not isinstance(value, str):
-        raise MalformedResource(f"properties.{key} is {value!r}, expected a string")
-    state = value.strip().lower()
+    value = ev.text(f"properties.{key}", "Enabled")
+    state = value.lower()
     if state == "disabled":
         return ev.passed(f"Public network access for {what} is disabled.")
     if state == "enabled":
@@ -278,9 +273,7 @@ def monitoring_workspace_local_auth_disabled(snapshot: Snapshot) -> Result:
     stays enabled until it is explicitly disabled (Azure Monitor docs, "Microsoft Entra
     authentication for Logs")."""
     ev = Evidence(snapshot)
-    raw = ev.prop("features.disableLocalAuth", False)
-    disabled = as_bool(False if raw is None else raw, "properties.features.disableLocalAuth")
-    if disabled:
+    if ev.flag("properties.features.disableLocalAuth", False):
         return ev.passed("The workspace accepts only Microsoft Entra ID authentication.")
     return ev.failed("The workspace still accepts its shared keys (local authentication).")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from checks.common import Evidence, as_bool
+from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
 from shared.findings import Result, Severity, not_applicable
 from shared.snapshot import MalformedResource, Snapshot
@@ -54,22 +54,22 @@ def _related_props(snapshot: Snapshot, key: str) -> Mapping[str, Any]:
     return props
 
 
-def _text(value: Any, where: str, default: str | None = None) -> str:
-    """A string setting; JSON null means ``default`` when one is given, else it is malformed."""
-    if value is None and default is not None:
-        return default
+_AUDITING = "related.sql_auditing.properties"
+
+
+def _text(value: Any, where: str) -> str:
+    """A required string setting; anything else is malformed."""
     if not isinstance(value, str):
         raise MalformedResource(f"{where} is {value!r}, expected a string")
     return value.strip()
 
 
-def _flag(value: Any, where: str, default: bool) -> bool:
-    return default if value is None else as_bool(value, where)
-
-
 def _storage_endpoint(ev: Evidence, props: Mapping[str, Any]) -> str:
-    where = "related.sql_auditing.properties.storageEndpoint"
-    return _text(ev.note(where, props.get("storageEndpoint")), where, "")
+    return ev.text("storageEndpoint", "", document=props, where=f"{_AUDITING}.storageEndpoint")
+
+
+def _audit_state(ev: Evidence, props: Mapping[str, Any]) -> str:
+    return ev.text("state", "Disabled", document=props, where=f"{_AUDITING}.state")
 
 
 def _is_system_database(snapshot: Snapshot) -> bool:
@@ -101,8 +101,8 @@ def sql_database_tde_enabled(snapshot: Snapshot) -> Result:
         return not_applicable(f"{snapshot.name} is a system database, which TDE cannot encrypt.")
     ev = Evidence(snapshot)
     props = _related_props(snapshot, "sql_tde")
-    field = "state" if "state" in props else "status"
-    if field not in props:
+    field = "state" if props.get("state") is not None else "status"
+    if props.get(field) is None:
         raise MalformedResource("related.sql_tde.properties has neither state nor status")
     state = ev.note(f"related.sql_tde.properties.{field}", props[field])
     if _text(state, f"related.sql_tde.properties.{field}").lower() == "enabled":
@@ -134,7 +134,7 @@ def sql_server_tde_protector_customer_managed(snapshot: Snapshot) -> Result:
     returns ServiceManaged for servers that never configured a key)."""
     ev = Evidence(snapshot)
     props = _related_props(snapshot, "sql_encryption_protector")
-    if "serverKeyType" not in props:
+    if props.get("serverKeyType") is None:
         raise MalformedResource("related.sql_encryption_protector.properties has no serverKeyType")
     where = "related.sql_encryption_protector.properties.serverKeyType"
     key_type = _text(ev.note(where, props["serverKeyType"]), where)
@@ -167,12 +167,11 @@ def sql_server_auditing_enabled(snapshot: Snapshot) -> Result:
     never-configured server as Disabled with an empty storage endpoint)."""
     ev = Evidence(snapshot)
     props = _related_props(snapshot, "sql_auditing")
-    state = ev.note("related.sql_auditing.properties.state", props.get("state"))
-    if _text(state, "related.sql_auditing.properties.state", "Disabled").lower() != "enabled":
+    if _audit_state(ev, props).lower() != "enabled":
         return ev.failed("Server auditing is disabled.")
     storage = _storage_endpoint(ev, props)
     where = "related.sql_auditing.properties.isAzureMonitorTargetEnabled"
-    monitor = _flag(ev.note(where, props.get("isAzureMonitorTargetEnabled")), where, False)
+    monitor = ev.flag("isAzureMonitorTargetEnabled", False, document=props, where=where)
     if storage or monitor:
         targets = [
             n for n, on in (("a storage account", bool(storage)), ("Azure Monitor", monitor)) if on
@@ -203,12 +202,11 @@ def sql_server_audit_retention_90_days(snapshot: Snapshot) -> Result:
     FAILs rather than guess (the published auditing GET examples always carry the field)."""
     ev = Evidence(snapshot)
     props = _related_props(snapshot, "sql_auditing")
-    state = ev.note("related.sql_auditing.properties.state", props.get("state"))
-    if _text(state, "related.sql_auditing.properties.state", "Disabled").lower() != "enabled":
+    if _audit_state(ev, props).lower() != "enabled":
         return not_applicable("Server auditing is disabled, so no audit retention applies.")
     if not _storage_endpoint(ev, props):
         return not_applicable("Server audit logs are not written to a storage account.")
-    days = ev.note("related.sql_auditing.properties.retentionDays", props.get("retentionDays"))
+    days = ev.read_in(props, "retentionDays", None, f"{_AUDITING}.retentionDays")
     if days is None:
         return ev.failed("The auditing settings do not state a retention period.")
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
@@ -253,7 +251,7 @@ def sql_server_entra_admin_configured(snapshot: Snapshot) -> Result:
     kind = admins.get("administratorType") or "ActiveDirectory"
     login = admins.get("login") or admins.get("sid")
     if login and str(kind).lower() == "activedirectory":
-        principal = admins.get("principalType", "principal")
+        principal = admins.get("principalType") or "principal"
         return ev.passed(f"A Microsoft Entra {str(principal).lower()} is the server admin.")
     return ev.failed("The server has no Microsoft Entra administrator, only SQL logins.")
 
@@ -280,7 +278,7 @@ def sql_server_entra_only_authentication(snapshot: Snapshot) -> Result:
     ev = Evidence(snapshot)
     admins = _administrators(ev)
     where = "properties.administrators.azureADOnlyAuthentication"
-    only = _flag(ev.note(where, admins.get("azureADOnlyAuthentication")), where, False)
+    only = ev.flag("azureADOnlyAuthentication", False, document=admins, where=where)
     if only:
         return ev.passed("Only Microsoft Entra identities can authenticate to the server.")
     return ev.failed("SQL authentication is allowed alongside Microsoft Entra authentication.")
@@ -307,9 +305,7 @@ def sql_server_public_network_access_disabled(snapshot: Snapshot) -> Result:
     default of the portal, but the ARM property is optional and the check does not PASS a
     setting it cannot see (Servers_Get bodies carry the property)."""
     ev = Evidence(snapshot)
-    value = _text(
-        ev.prop("publicNetworkAccess", "Enabled"), "properties.publicNetworkAccess", "Enabled"
-    )
+    value = ev.text("properties.publicNetworkAccess", "Enabled")
     if value.lower() in ("disabled", "securedbyperimeter"):
         return ev.passed(f"Public network access is {value}.")
     return ev.failed("Public network access is enabled on a server holding PHI.")
@@ -334,7 +330,7 @@ def sql_server_min_tls_1_2(snapshot: Snapshot) -> Result:
     existing None servers will be upgraded, so until a GET shows 1.2 the check assumes None,
     as the built-in policy (which flags a missing value) does."""
     ev = Evidence(snapshot)
-    text = _text(ev.prop("minimalTlsVersion", "None"), "properties.minimalTlsVersion", "None")
+    text = ev.text("properties.minimalTlsVersion", "None")
     if text in _TLS_OK:
         return ev.passed(f"The server requires TLS {text} or newer.")
     if text.lower() in ("none", "0", ""):

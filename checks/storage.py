@@ -14,7 +14,7 @@ from checks.common import (
 )
 from checks.registry import check, register_policy_definitions
 from shared.findings import Result, Severity, not_applicable
-from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
+from shared.snapshot import MalformedResource, Snapshot
 
 STORAGE = ("microsoft.storage/storageaccounts",)
 
@@ -52,23 +52,13 @@ MIN_SOFT_DELETE_DAYS = 7
 
 
 def _flag(ev: Evidence, path: str, default: bool) -> bool:
-    """A boolean under ``properties``; absent or null means ``default``, else malformed."""
-    value = ev.prop(path, default)
-    if value is None:
-        ev.note(f"properties.{path}", {"null": True, "assumed": default})
-        return default
-    return as_bool(value, f"properties.{path}")
+    """A boolean under ``properties``; null or absent means ``default``, else malformed."""
+    return ev.flag(f"properties.{path}", default)
 
 
 def _text(ev: Evidence, path: str, default: str) -> str:
-    """A string under ``properties``: absent, null or empty means ``default``."""
-    value = ev.prop(path, default)
-    if value is None or value == "":
-        ev.note(f"properties.{path}", {"null": True, "value": value, "assumed": default})
-        return default
-    if not isinstance(value, str):
-        raise MalformedResource(f"properties.{path} is {value!r}, expected a string")
-    return value
+    """A string under ``properties``: null, absent or empty means ``default``."""
+    return ev.text(f"properties.{path}", default, empty_is_default=True)
 
 
 def _no_blob_service(snapshot: Snapshot) -> Result | None:
@@ -90,14 +80,9 @@ def _blob_service_props(snapshot: Snapshot) -> Mapping[str, Any]:
 
 
 def _related(ev: Evidence, props: Mapping[str, Any], path: str, default: Any) -> Any:
-    """A value under ``related.blob_service.properties``, recorded in the evidence."""
-    where = f"related.blob_service.properties.{path}"
-    value = lookup(props, path, MISSING)
-    if value is MISSING or value is None:
-        ev.note(where, {"absent": True, "assumed": default})
-        return default
-    ev.note(where, value)
-    return value
+    """A value under ``related.blob_service.properties``, recorded in the evidence (null or
+    absent: ``default``)."""
+    return ev.read_in(props, path, default, f"related.blob_service.properties.{path}")
 
 
 @check(
@@ -112,9 +97,10 @@ def _related(ev: Evidence, props: Mapping[str, Any], path: str, default: Any) ->
 )
 def storage_account_secure_transfer_required(snapshot: Snapshot) -> Result:
     """PASS when ``properties.supportsHttpsTrafficOnly`` is true; FAIL when it is false, because
-    plain HTTP exposes PHI in transit. Absent means true: the default since API 2019-04-01."""
+    plain HTTP exposes PHI in transit. Absent (or null) means true: the default since API
+    2019-04-01."""
     ev = Evidence(snapshot)
-    if ev.prop("supportsHttpsTrafficOnly", True) is True:
+    if _flag(ev, "supportsHttpsTrafficOnly", True):
         return ev.passed("Only HTTPS requests are accepted.")
     return ev.failed("The account accepts unencrypted HTTP requests.")
 

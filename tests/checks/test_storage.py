@@ -101,6 +101,42 @@ def test_min_tls_json_null_is_the_default() -> None:
     assert finding.evidence["properties.minimumTlsVersion"]["assumed"] == "TLS1_0"
 
 
+# --- secure transfer: null and absent are one case -------------------------------------------
+
+
+def test_secure_transfer_null_and_absent_give_the_same_verdict_and_mark_the_default() -> None:
+    check_id = "storage_account_secure_transfer_required"
+    absent = _account()
+    absent["properties"].pop("supportsHttpsTrafficOnly", None)
+    nulled = _account()
+    nulled["properties"]["supportsHttpsTrafficOnly"] = None
+    found_absent = _run(check_id, absent)
+    found_null = _run(check_id, nulled)
+    # Both are the service default (HTTPS only since API 2019-04-01), and the evidence says so.
+    assert found_absent.status == found_null.status == Status.PASS
+    assert found_absent.reason == found_null.reason
+    key = "properties.supportsHttpsTrafficOnly"
+    assert found_absent.evidence[key] == {"absent": True, "assumed": True}
+    assert found_null.evidence[key] == {"absent": True, "null": True, "assumed": True}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, Status.PASS), (False, Status.FAIL)])
+def test_secure_transfer_explicit_values(value: bool, expected: Status) -> None:
+    finding = _run(
+        "storage_account_secure_transfer_required", _account(supportsHttpsTrafficOnly=value)
+    )
+    assert finding.status == expected
+    assert finding.evidence["properties.supportsHttpsTrafficOnly"] is value
+
+
+@pytest.mark.parametrize("value", ["true", 1, [True]])
+def test_secure_transfer_non_boolean_is_malformed_not_a_verdict(value: Any) -> None:
+    finding = _run(
+        "storage_account_secure_transfer_required", _account(supportsHttpsTrafficOnly=value)
+    )
+    assert finding.status == Status.ERROR
+
+
 # --- blob public access ----------------------------------------------------------------------
 
 
@@ -109,7 +145,11 @@ def test_blob_public_access_null_means_allowed() -> None:
     resource["properties"]["allowBlobPublicAccess"] = None
     finding = _run("storage_account_blob_public_access_disabled", resource)
     assert finding.status == Status.FAIL
-    assert finding.evidence["properties.allowBlobPublicAccess"] == {"null": True, "assumed": True}
+    assert finding.evidence["properties.allowBlobPublicAccess"] == {
+        "absent": True,
+        "null": True,
+        "assumed": True,
+    }
 
 
 def test_blob_public_access_string_is_malformed_not_pass() -> None:
