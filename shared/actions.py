@@ -55,21 +55,33 @@ class PostRecordActions:
             [self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual]
         )
         if len(manual) < len(due):
-            fixes = self.remediator.act(snapshot, evaluation, cause)
-            for fix in fixes:
-                if fix.evaluation_after is not None:
-                    self.store.record_evaluation(
-                        fix.evaluation_after,
-                        read_at=fix.updated_at,
-                        cause=Cause(
-                            kind="remediation",
-                            event_id=fix.id,
-                            event_time=fix.updated_at,
-                            correlation_id=fix.correlation_id,
-                        ),
-                    )
-            records += fixes
+            records += self._recorded(self.remediator.act(snapshot, evaluation, cause))
         return records
+
+    def catch_up(
+        self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause
+    ) -> list[RemediationRecord]:
+        """The sweep's pass over failures that are not new: fixes that may write now are
+        applied (a fix allowed after the failure was first found), under every guard."""
+        if cause.kind == "remediation":
+            return []
+        return self._recorded(self.remediator.catch_up(snapshot, evaluation, cause))
+
+    def _recorded(self, fixes: list[RemediationRecord]) -> list[RemediationRecord]:
+        """The fixes, with each verified re-read recorded as state (cause ``remediation``)."""
+        for fix in fixes:
+            if fix.evaluation_after is not None:
+                self.store.record_evaluation(
+                    fix.evaluation_after,
+                    read_at=fix.updated_at,
+                    cause=Cause(
+                        kind="remediation",
+                        event_id=fix.id,
+                        event_time=fix.updated_at,
+                        correlation_id=fix.correlation_id,
+                    ),
+                )
+        return fixes
 
     def _action_required(
         self, snapshot: Snapshot, evaluation: Evaluation, check_id: str, cause: Cause

@@ -29,7 +29,11 @@ def handle_function_event(event: Any) -> dict[str, Any]:
     from shared.events import change_from_function_event
 
     ctx = app_context()
-    delivery = change_from_function_event(event, supported_types=ctx.engine.supported_types())
+    delivery = change_from_function_event(
+        event,
+        supported_types=ctx.engine.supported_types(),
+        subscriptions=ctx.settings.subscriptions,
+    )
     result = ctx.pipeline.handle(delivery)
     summary = _summary(result)
     log.info("event %s: %s", getattr(event, "id", "?"), summary)
@@ -40,7 +44,7 @@ def handle_webhook(
     method: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[int, dict[str, str], str]:
     """The ``/api/events`` webhook: both handshakes, then a delivery in either schema."""
-    from shared.events import parse_delivery
+    from shared.events import MAX_BODY_BYTES, MAX_EVENTS, parse_delivery
     from shared.pipeline import RedeliverError
 
     if method.upper() == "OPTIONS":
@@ -49,11 +53,26 @@ def handle_webhook(
         if not origin:
             return 400, JSON, json.dumps({"error": "WebHook-Request-Origin header missing"})
         return 200, {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"}, ""
+    if len(body) > MAX_BODY_BYTES:
+        # Nothing is processed, so nothing is half-done: Event Grid dead-letters a 413
+        # (documented as not retried), any other sender learns to split the batch.
+        return _too_large(f"{len(body)} bytes exceed the limit of {MAX_BODY_BYTES} per delivery")
     ctx = app_context()
-    delivery = parse_delivery(body, headers, supported_types=ctx.engine.supported_types())
-    if delivery.validation_code is not None:
-        return 200, JSON, json.dumps({"validationResponse": delivery.validation_code})
-    if not delivery.changes and delivery.poison and not delivery.ignored:
+    delivery = parse_delivery(
+        body,
+        headers,
+        supported_types=ctx.engine.supported_types(),
+        subscriptions=ctx.settings.subscriptions,
+    )
+    if delivery.over_limit:
+        return _too_large(
+            f"{delivery.total} events exceed the limit of {MAX_EVENTS} per delivery "
+            "(Event Grid's own maximum); split the batch"
+        )
+    validation = delivery.validation_code
+    if validation is not None and not (delivery.changes or delivery.poison):
+        return 200, JSON, json.dumps({"validationResponse": validation})
+    if not delivery.changes and delivery.poison and not delivery.ignored and validation is None:
         for poison in delivery.poison:
             ctx.store.record_poison(poison.raw, poison.error, "webhook", _now())
         return 400, JSON, json.dumps({"error": delivery.poison[0].error, "recorded": True})
@@ -62,7 +81,16 @@ def handle_webhook(
     except RedeliverError as exc:
         # 503 makes Event Grid retry with backoff; what was recorded is coalesced next time.
         return 503, JSON, json.dumps({"error": str(exc)})
-    return 200, JSON, json.dumps(_summary(result))
+    summary = _summary(result)
+    if validation is not None:
+        # The handshake is answered and the events that came with it were processed too.
+        summary["validationResponse"] = validation
+    return 200, JSON, json.dumps(summary)
+
+
+def _too_large(error: str) -> tuple[int, dict[str, str], str]:
+    log.warning("webhook delivery refused: %s", error)
+    return 413, JSON, json.dumps({"error": error, "processed": 0})
 
 
 def reconcile_all() -> dict[str, Any]:
@@ -115,12 +143,15 @@ def _summary(result: Any) -> dict[str, Any]:
     actions: dict[str, int] = {}
     for outcome in result.outcomes:
         actions[outcome.action] = actions.get(outcome.action, 0) + 1
-    return {
+    summary: dict[str, Any] = {
         "events": result.events,
         "resources": actions,
         "ignored": dict(result.ignored),
         "poison": result.poison,
     }
+    if result.errors:
+        summary["errors"] = result.errors[:100]
+    return summary
 
 
 def _now() -> Any:

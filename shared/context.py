@@ -70,7 +70,9 @@ class AppContext:
         from shared.pipeline import Pipeline
 
         actions = PostRecordActions(self.engine, self.store, self.remediator)
-        return Pipeline(self.engine, self.reader, self.store, after_record=actions)
+        return Pipeline(
+            self.engine, self.reader, self.store, after_record=actions, catch_up=actions.catch_up
+        )
 
 
 _lock = threading.Lock()

@@ -114,6 +114,9 @@ __all__ = [
 ]
 
 MAX_EVENTS = 5_000
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Event Grid sends at most 1 MB per event and batches of at most 1 MB (preferred size up to
+1,024 KB, with an oversized event sent alone), so a bigger delivery is not from Event Grid."""
 MAX_RAW_CHARS = 16_384
 _MAX_QUOTED = 120
 _MAX_ERROR = 500
@@ -227,6 +230,7 @@ class Delivery:
     ignored: Counter[str] = field(default_factory=Counter)
     poison: list[PoisonEvent] = field(default_factory=list)
     total: int = 0
+    over_limit: bool = False  # more than max_events: nothing was parsed (see parse_delivery)
 
     @property
     def validation_response(self) -> dict[str, str] | None:
@@ -459,17 +463,11 @@ def parse_delivery(
         return delivery
 
     if len(events) > max_events:
-        excess = events[max_events:]
-        events = events[:max_events]
-        delivery.total += len(excess)
-        delivery.poison.append(
-            PoisonEvent(
-                None,
-                f"body: {len(events) + len(excess)} events exceed the limit of {max_events} per "
-                f"delivery; event[{max_events}:] ({len(excess)} events) were not parsed",
-                _raw(excess[:100]),
-            )
-        )
+        # All or nothing: the caller refuses the whole delivery (HTTP 413) so every event of
+        # it stays with the sender, instead of half being processed and half parked.
+        delivery.total = len(events)
+        delivery.over_limit = True
+        return delivery
     for index, event in enumerate(events):
         parser.add(index, event)
 
@@ -609,12 +607,16 @@ class _Parser:
         event_id = event.get("id") if isinstance(event, dict) else None
         try:
             outcome = self._normalize(event)
-        except _Bad as bad:
+        except Exception as exc:  # _Bad, or anything a hostile event provokes: never the batch
+            if isinstance(exc, _Bad):
+                error = f"event[{index}]{exc.path}: {exc.message}"
+            else:
+                error = f"event[{index}]: could not be read ({type(exc).__name__})"
             delivery.poison.append(
                 PoisonEvent(
                     index,
-                    _clip(f"event[{index}]{bad.path}: {bad.message}"),
-                    _raw(event),
+                    _clip(error),
+                    _raw(_debug_view(event)),
                     event_id if isinstance(event_id, str) else None,
                 )
             )
@@ -873,6 +875,69 @@ def _id_error(value: str, cleaned_error: ResourceIdError) -> str:
 
 def _clip(error: str) -> str:
     return error if len(error) <= _MAX_ERROR else error[: _MAX_ERROR - 1] + "…"
+
+
+# What a poison record keeps of an event: enough to find and replay it (id, type, subject,
+# time, topic, the resource and operation), not who did it. Caller claims (name, UPN, object
+# id, IP address), the HTTP request and the authorization evidence are dropped: personal data
+# with no expiry in a table is a liability, and the event id finds them in the Activity Log.
+_KEPT_EVENT_FIELDS = frozenset(
+    {
+        "id",
+        "eventType",
+        "type",
+        "subject",
+        "eventTime",
+        "time",
+        "topic",
+        "source",
+        "specversion",
+        "specVersion",
+        "dataVersion",
+        "metadataVersion",
+        "datacontenttype",
+    }
+)
+_KEPT_DATA_FIELDS = frozenset(
+    {
+        "resourceUri",
+        "operationName",
+        "status",
+        "subscriptionId",
+        "tenantId",
+        "resourceProvider",
+        "correlationId",
+        "validationCode",
+        "resourceInfo",
+        "operationalInfo",
+        "apiVersion",
+    }
+)
+_KEPT_RESOURCE_INFO = frozenset({"id", "name", "type", "location"})
+
+
+def _debug_view(event: object) -> object:
+    """The event without caller identity, for a poison record (see _KEPT_EVENT_FIELDS)."""
+    if not isinstance(event, dict):
+        return event if not isinstance(event, list | dict) else f"<{_json_type(event)}>"
+    view: dict[str, object] = {k: v for k, v in event.items() if k in _KEPT_EVENT_FIELDS}
+    dropped = sorted(str(k) for k in event if k not in _KEPT_EVENT_FIELDS and k != "data")
+    data = event.get("data")
+    if isinstance(data, dict):
+        kept: dict[str, object] = {}
+        for key, value in data.items():
+            if key not in _KEPT_DATA_FIELDS:
+                dropped.append(f"data.{key}")
+            elif key == "resourceInfo" and isinstance(value, dict):
+                kept[key] = {k: v for k, v in value.items() if k in _KEPT_RESOURCE_INFO}
+            else:
+                kept[key] = value
+        view["data"] = kept
+    elif "data" in event:
+        view["data"] = data if not isinstance(data, list) else f"<{_json_type(data)}>"
+    if dropped:
+        view["phiguard_dropped"] = dropped[:50]
+    return view
 
 
 def _raw(value: object) -> str:

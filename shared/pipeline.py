@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.changes import Cause, ResourceChange
+from shared.findings import Status
 from shared.resource_id import normalize, parse
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ log = logging.getLogger("phiguard.pipeline")
 # whose follow-up is due: remediation and ACTION_REQUIRED (shared.actions). It must be safe to
 # call again for the same checks (a redelivery after a crash does).
 AfterRecord = Callable[["Snapshot", "Evaluation", Cause, tuple[str, ...]], object]
+# Called by the sweep with (snapshot, evaluation, cause) for a resource with failures that are
+# not new: applies the fixes that may write now (shared.actions.PostRecordActions.catch_up).
+CatchUp = Callable[["Snapshot", "Evaluation", Cause], object]
 
 # How long a check's pending follow-up is left to the worker that recorded it (it normally takes
 # well under a second) before a redelivery or the sweep takes it over: the outbox's lease.
@@ -165,9 +169,11 @@ class Pipeline:
         workers: int = 8,
         clock: Callable[[], datetime] = utcnow,
         after_record: AfterRecord | None = None,
+        catch_up: CatchUp | None = None,
     ) -> None:
         self.engine = engine
         self.after_record = after_record
+        self.catch_up = catch_up
         self.reader = reader
         self.store = store
         self.workers = workers
@@ -365,6 +371,14 @@ class Pipeline:
                 self._memory.forget(key)
                 raise
             self.store.clear_actions_pending(resource_id, due, record)
+        if (
+            cause.kind == "sweep"
+            and self.catch_up is not None
+            and record.outcome != "stale"
+            and any(f.status == Status.FAIL and f.check_id not in due for f in evaluation.findings)
+        ):
+            with _stage("catching up on fixes allowed since the failure was found"):
+                self.catch_up(snapshot, evaluation, cause)
         action = "recorded" if record.outcome == "changed" else record.outcome
         return Outcome(resource_id, action, len(record.transitions))
 

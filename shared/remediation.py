@@ -232,6 +232,31 @@ class Remediator:
                 records.append(record)
         return records
 
+    def catch_up(
+        self,
+        target: Snapshot | str,
+        evaluation: Evaluation | None = None,
+        cause: Cause | None = None,
+    ) -> list[RemediationRecord]:
+        """Fixes failures that were already failing when their fix became allowed: only the
+        remediations that may write now (enforce mode, on the allow-list), through every gate
+        of :meth:`act` (exemptions, flap guard, hourly cap, If-Match, verification). Dry-run
+        and not-allowed fixes were recorded PLANNED when the failure was new; re-planning
+        them on every sweep would only repeat that."""
+        cause = cause or Cause(kind="cli")
+        snapshot = self._resolve(target)
+        if snapshot is None:
+            return []
+        evaluation = evaluation or self.engine.evaluate(snapshot)
+        records: list[RemediationRecord] = []
+        for remediation, checks in self._failing(snapshot, evaluation):
+            if self.mode_for(remediation) != "enforce" or not self.allowed(remediation):
+                continue
+            record = self._act_one(remediation, snapshot, checks, cause)
+            if record is not None:
+                records.append(record)
+        return records
+
     def _failing(
         self, snapshot: Snapshot, evaluation: Evaluation
     ) -> list[tuple[Remediation, tuple[str, ...]]]:

@@ -786,19 +786,18 @@ def test_subscription_falls_back_to_id_then_topic() -> None:
 
 def test_poison_raw_is_bounded() -> None:
     event = _eg(uri=None)
-    event["padding"] = "x" * (MAX_RAW_CHARS * 2)
+    event["subject"] = 5
+    event["topic"] = "x" * (MAX_RAW_CHARS * 2)
     (poison,) = parse_delivery([event]).poison
     assert len(poison.raw) == MAX_RAW_CHARS
 
 
-def test_more_events_than_the_limit() -> None:
+def test_more_events_than_the_limit_are_refused_whole() -> None:
+    # Regression: half a batch processed and half parked in one poison record (answered 200).
     events = [_eg(event_id=str(i)) for i in range(12)]
     delivery = parse_delivery(events, max_events=10)
-    assert len(delivery.changes) == 10
-    (poison,) = delivery.poison
-    assert poison.error == (
-        "body: 12 events exceed the limit of 10 per delivery; event[10:] (2 events) were not parsed"
-    )
+    assert delivery.over_limit
+    assert delivery.changes == [] and delivery.poison == []
     assert delivery.total == 12
 
 
