@@ -94,18 +94,32 @@ def _too_large(error: str) -> tuple[int, dict[str, str], str]:
 
 
 def reconcile_all() -> dict[str, Any]:
+    """Sweeps every configured subscription; one that cannot be swept does not stop the others.
+    Ends with what it could not do: per subscription, the resources left for the next sweep
+    (transient), those recorded as ERROR, and subscriptions that failed whole."""
+    from shared.arm_reader import ArmError
+    from shared.pipeline import RedeliverError, StoreUnavailableError
+
     ctx = app_context()
     totals: dict[str, Any] = {}
     failed: list[str] = []
     for subscription in ctx.settings.subscriptions:
-        result = ctx.pipeline.sweep(subscription)
+        try:
+            result = ctx.pipeline.sweep(subscription)
+        except StoreUnavailableError:
+            raise  # every other subscription would fail the same way
+        except (ArmError, RedeliverError) as exc:
+            totals[subscription] = {"error": str(exc)[:500]}
+            failed.append(subscription)
+            continue
         totals[subscription] = _summary(result)
         failed += result.transient
-    log.info("reconcile: %s", totals)
+    log.info("reconcile: %s", json.dumps(totals)[:4000])
     if failed:
-        from shared.pipeline import RedeliverError
-
-        raise RedeliverError(f"{len(failed)} resource(s) could not be read; next sweep retries")
+        raise RedeliverError(
+            f"{len(failed)} resource(s) or subscription(s) could not be swept; the next sweep "
+            "retries"
+        )
     return totals
 
 

@@ -59,6 +59,39 @@ class RedeliverError(RuntimeError):
     """Some resources of the delivery hit transient failures; Event Grid must redeliver."""
 
 
+class StoreUnavailableError(RedeliverError):
+    """The state store cannot be reached: said once, naming the endpoint, instead of once per
+    resource for minutes."""
+
+
+# Consecutive transient storage failures after which a sweep stops trying its remaining
+# resources (each try costs the storage client's retries, ~5 s): they wait for the next sweep.
+STORE_BREAKER_LIMIT = 8
+
+
+class _StoreBreaker:
+    def __init__(self, limit: int = STORE_BREAKER_LIMIT) -> None:
+        self.limit = limit
+        self.consecutive = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        with self._lock:
+            return self.consecutive >= self.limit
+
+    def record(self, storage_failed: bool) -> None:
+        with self._lock:
+            self.consecutive = self.consecutive + 1 if storage_failed else 0
+
+
+def store_endpoint(store: object) -> str:
+    """Where the store lives, for messages (no credentials: the URL has none)."""
+    service = getattr(store, "service", None)
+    url = getattr(service, "url", None)
+    return str(url).split("?")[0] if url else type(store).__name__
+
+
 class _PendingElsewhere(Exception):
     """The resource has follow-ups another worker is within its lease to finish."""
 
@@ -458,6 +491,16 @@ class Pipeline:
 
         started = time.monotonic()
         cause = Cause(kind="sweep", event_time=self.clock())
+        try:
+            self.store.marker(f"/subscriptions/{subscription}")
+        except Exception as exc:
+            if _is_transient_storage_error(exc):
+                raise StoreUnavailableError(
+                    f"state store unreachable at {store_endpoint(self.store)} "
+                    f"({type(exc).__name__}); nothing swept"
+                ) from None
+            raise
+        breaker = _StoreBreaker()
         reader = self._sweep_reader()
         groups = reader.resource_groups(subscription)
         children: dict[str, list[str]] = {}
@@ -491,9 +534,11 @@ class Pipeline:
             rid = str(body["id"])
             group_id = parse(rid).resource_group_id
             group = groups.get(normalize(group_id)) if group_id is not None else None
+            if breaker.open:
+                return Outcome(rid, "failed")
             if group_id is not None:
                 preload(normalize(group_id))
-            return self._safe_sweep_one(reader, rid, cause, body, group)
+            return self._safe_sweep_one(reader, rid, cause, body, group, breaker)
 
         def family(body: dict[str, object]) -> list[Outcome]:
             """The resource, then its child resources as ARM lists them under it, and theirs.
@@ -555,6 +600,12 @@ class Pipeline:
             len(result.outcomes),
             time.monotonic() - started,
         )
+        if breaker.open:
+            raise StoreUnavailableError(
+                f"state store unreachable at {store_endpoint(self.store)}: the sweep of "
+                f"{subscription} stopped after {breaker.limit} consecutive storage failures; "
+                f"{len(result.transient)} resource(s) left for the next sweep"
+            )
         return result
 
     def _listed(
@@ -594,11 +645,15 @@ class Pipeline:
         cause: Cause,
         body: dict[str, object],
         group: Mapping[str, object] | None,
+        breaker: _StoreBreaker | None = None,
     ) -> Outcome:
         from shared.arm_reader import ArmError, TransientArmError
 
         try:
-            return self._evaluate(reader, rid, cause, body, group)
+            outcome = self._evaluate(reader, rid, cause, body, group)
+            if breaker is not None:
+                breaker.record(False)
+            return outcome
         except TransientArmError:
             return Outcome(rid, "failed")
         except ArmError as exc:
@@ -608,7 +663,9 @@ class Pipeline:
             # As on the event path: one resource's storage hiccup leaves it for the next sweep
             # (reported in ``transient``) instead of abandoning the thousands after it.
             if _is_transient_storage_error(exc):
-                log.warning("transient storage failure for %s: %s", rid, exc)
+                if breaker is not None:
+                    breaker.record(True)
+                log.warning("transient storage failure for %s: %s", rid, type(exc).__name__)
                 return Outcome(rid, "failed")
             return self._isolate(rid, exc, cause)
 

@@ -281,3 +281,51 @@ def test_the_sweep_fixes_what_was_failing_before_the_fix_was_allowed(
         world.sim.reset_counters()
         world.ctx.pipeline.sweep(PROD_SUB)
         assert _writes(world) == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_sweep_with_the_store_down_says_so_once_naming_it(world: World) -> None:
+    """Regression: per-resource warnings for two minutes when the state store was down."""
+    import time
+
+    from shared.pipeline import Pipeline, StoreUnavailableError
+    from shared.state_store import TableStateStore
+
+    port = _closed_port()
+    dead = TableStateStore.from_connection_string(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + "a2V5" * 22
+        + f"==;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{port}"):
+        Pipeline(world.ctx.engine, world.ctx.reader, dead).sweep(PROD_SUB)
+    assert time.monotonic() - started < 20
+
+
+def test_a_store_lost_mid_sweep_stops_the_sweep_after_a_few_failures(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from shared.pipeline import STORE_BREAKER_LIMIT, StoreUnavailableError
+
+    store = world.ctx.store
+    calls = []
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        raise ServiceRequestError("connection refused")
+
+    monkeypatch.setattr(store, "record_evaluation", down)
+    with pytest.raises(StoreUnavailableError, match="consecutive storage failures"):
+        world.ctx.pipeline.sweep(PROD_SUB)
+    workers = world.ctx.pipeline.workers
+    assert STORE_BREAKER_LIMIT <= len(calls) <= STORE_BREAKER_LIMIT + workers
