@@ -43,7 +43,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     (
         "SUBSCRIPTIONS",
         "(none)",
-        "Comma-separated subscription ids in scope (sweep, access review).",
+        "Comma-separated subscription ids in scope (sweep, access review); events of any other "
+        "subscription are counted and ignored. Empty: events of every subscription are "
+        "processed (local use only; set it in a deployment).",
     ),
     ("PHI_SUBSCRIPTIONS", "(none)", "Subscriptions whose every resource is PHI-scoped."),
     (
