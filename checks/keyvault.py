@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from checks.common import (
@@ -31,11 +32,136 @@ register_policy_definitions(
 
 VAULTS = ("microsoft.keyvault/vaults",)
 
-# Access-policy permission lists, and the permissions that make a grant "broad": "all" is every
-# operation on that object kind, "purge" destroys deleted keys/secrets beyond recovery.
-PERMISSION_KINDS = ("keys", "secrets", "certificates", "storage")
-BROAD_PERMISSIONS = frozenset({"all", "purge"})
+# Access-policy permissions, per object kind: the enums of the Key Vault management API
+# (Azure/azure-rest-api-specs, specification/keyvault/resource-manager/Microsoft.KeyVault/stable/
+# 2024-11-01/keyvault.json, definitions.Permissions: KeyPermissions, SecretPermissions,
+# CertificatePermissions, StoragePermissions), without "all". Compared case-insensitively: ARM
+# stores whatever case the caller sent ("Get", "WrapKey").
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "keys": frozenset(
+        {
+            "encrypt",
+            "decrypt",
+            "wrapkey",
+            "unwrapkey",
+            "sign",
+            "verify",
+            "get",
+            "list",
+            "create",
+            "update",
+            "import",
+            "delete",
+            "backup",
+            "restore",
+            "recover",
+            "purge",
+            "release",
+            "rotate",
+            "getrotationpolicy",
+            "setrotationpolicy",
+        }
+    ),
+    "secrets": frozenset({"get", "list", "set", "delete", "backup", "restore", "recover", "purge"}),
+    "certificates": frozenset(
+        {
+            "get",
+            "list",
+            "delete",
+            "create",
+            "import",
+            "update",
+            "managecontacts",
+            "getissuers",
+            "listissuers",
+            "setissuers",
+            "deleteissuers",
+            "manageissuers",
+            "recover",
+            "purge",
+            "backup",
+            "restore",
+        }
+    ),
+    "storage": frozenset(
+        {
+            "get",
+            "list",
+            "delete",
+            "set",
+            "update",
+            "regeneratekey",
+            "recover",
+            "purge",
+            "backup",
+            "restore",
+            "setsas",
+            "listsas",
+            "getsas",
+            "deletesas",
+        }
+    ),
+}
+PERMISSION_KINDS = tuple(PERMISSIONS)
+
+# What a workload identity needs, per kind: use the material (cryptographic operations, read a
+# secret or certificate, get a SAS) and read its metadata. Everything else in the enum manages the
+# material's lifecycle: creates, imports or replaces it (create, import, update, rotate,
+# setrotationpolicy, regeneratekey, the issuer and contact settings), destroys it (delete, purge,
+# deletesas), or takes it out of or back into the vault (backup, restore, recover). phiguard calls
+# an access policy broad when it grants any of those, when it grants "all" or enumerates every
+# permission of a kind (the same thing in effect), or "purge" (which destroys soft-deleted objects
+# beyond recovery). Decisions, documented in the check: secrets "set" is a workload permission
+# (applications store and refresh their own secrets; it overwrites a value but leaves every
+# earlier version recoverable); keys "release" is one too (secure key release hands the key only
+# to an attested confidential workload under the key's release policy); "getrotationpolicy",
+# "getissuers", "listissuers", "listsas" and "getsas" only read.
+WORKLOAD_PERMISSIONS: dict[str, frozenset[str]] = {
+    "keys": frozenset(
+        {
+            "encrypt",
+            "decrypt",
+            "wrapkey",
+            "unwrapkey",
+            "sign",
+            "verify",
+            "get",
+            "list",
+            "release",
+            "getrotationpolicy",
+        }
+    ),
+    "secrets": frozenset({"get", "list", "set"}),
+    "certificates": frozenset({"get", "list", "getissuers", "listissuers"}),
+    "storage": frozenset({"get", "list", "getsas", "listsas"}),
+}
+MANAGEMENT_PERMISSIONS: dict[str, frozenset[str]] = {
+    kind: PERMISSIONS[kind] - WORKLOAD_PERMISSIONS[kind] for kind in PERMISSION_KINDS
+}
+# The order broad permissions are named in: the destructive first, then those that create or
+# replace material, then those that move it out of or back into the vault.
+_SHOWN_FIRST = (
+    "purge",
+    "delete",
+    "deletesas",
+    "deleteissuers",
+    "create",
+    "import",
+    "update",
+    "rotate",
+    "setrotationpolicy",
+    "regeneratekey",
+    "set",
+    "setsas",
+    "setissuers",
+    "manageissuers",
+    "managecontacts",
+    "backup",
+    "restore",
+    "recover",
+)
 _NAMED_IN_REASON = 3
+_PERMISSIONS_IN_REASON = 4
 
 
 def _flag(ev: Evidence, name: str, default: bool) -> bool:
@@ -231,48 +357,130 @@ def keyvault_vault_audit_logs_enabled(snapshot: Snapshot) -> Result:
     return audit_logs_result(snapshot, ("AuditEvent",), "Key Vault audit events")
 
 
-def _broad_grants(policy: Mapping[str, Any], index: int) -> dict[str, list[str]]:
-    perms = policy.get("permissions") or {}
+@dataclass(frozen=True)
+class BroadGrant:
+    """Why one access policy's permissions on one object kind are broad."""
+
+    kind: str
+    granted: tuple[str, ...]  # as the policy lists them
+    full: bool  # "all", or every permission of the kind listed one by one
+    literal_all: bool  # "all" itself is listed
+    purge: bool
+    management: tuple[str, ...]  # lifecycle permissions beyond a workload's needs, lowercase
+    unknown: tuple[str, ...]  # names the API enum does not have (reported, not judged)
+
+    @property
+    def shown(self) -> str:
+        """``keys: all`` / ``keys: every permission listed`` / ``keys: purge, create, +3``."""
+        if self.literal_all:
+            return f"{self.kind}: all"
+        if self.full:
+            return f"{self.kind}: every {self.kind[:-1]} permission listed"
+        named = (["purge"] if self.purge else []) + [p for p in self.management if p != "purge"]
+        more = len(named) - _PERMISSIONS_IN_REASON
+        head = ", ".join(named[:_PERMISSIONS_IN_REASON])
+        return f"{self.kind}: {head}" + (f" +{more} more" if more > 0 else "")
+
+    def evidence(self) -> dict[str, Any]:
+        why: list[str] = []
+        if self.literal_all:
+            why.append(f"'all' grants every {self.kind[:-1]} permission")
+        elif self.full:
+            why.append(f"every {self.kind[:-1]} permission of the API is listed (= 'all')")
+        if self.purge:
+            why.append(f"'purge' destroys deleted {self.kind} beyond recovery")
+        managed = [p for p in self.management if p != "purge"]
+        if managed:
+            why.append(
+                f"{self.kind[:-1]} management beyond a workload's needs: {', '.join(managed)}"
+            )
+        out: dict[str, Any] = {
+            "granted": list(self.granted),
+            "broad": sorted({*self.management, *(["all"] if self.literal_all else [])}),
+            "why": why,
+        }
+        if self.unknown:
+            out["not_in_api_enum"] = list(self.unknown)
+        return out
+
+
+def _shown_order(permission: str) -> tuple[int, str]:
+    if permission in _SHOWN_FIRST:
+        return _SHOWN_FIRST.index(permission), permission
+    return len(_SHOWN_FIRST), permission
+
+
+def broad_grants(policy: Mapping[str, Any], index: int) -> list[BroadGrant]:
+    """The broad grants of ``properties.accessPolicies[index]``, one per object kind."""
+    where = f"properties.accessPolicies[{index}].permissions"
+    perms = policy.get("permissions")
+    if perms is None:
+        return []
     if not isinstance(perms, Mapping):
-        raise MalformedResource(f"properties.accessPolicies[{index}].permissions is not an object")
-    found: dict[str, list[str]] = {}
+        raise MalformedResource(f"{where} is not an object")
+    found: list[BroadGrant] = []
     for kind in PERMISSION_KINDS:
-        where = f"properties.accessPolicies[{index}].permissions.{kind}"
-        granted = as_list(perms.get(kind), where)
-        broad = []
+        granted = as_list(perms.get(kind), f"{where}.{kind}")
+        names: set[str] = set()
         for item in granted:
             if not isinstance(item, str):
-                raise MalformedResource(f"{where} holds {item!r}, expected permission names")
-            if item.strip().lower() in BROAD_PERMISSIONS:
-                broad.append(item)
-        if broad:
-            found[kind] = broad
+                raise MalformedResource(f"{where}.{kind} holds {item!r}, expected permission names")
+            names.add(item.strip().lower())
+        literal_all = "all" in names
+        full = literal_all or PERMISSIONS[kind] <= names
+        management = PERMISSIONS[kind] if full else names & MANAGEMENT_PERMISSIONS[kind]
+        if not (full or management):
+            continue
+        ordered = tuple(sorted(management, key=_shown_order))
+        found.append(
+            BroadGrant(
+                kind=kind,
+                granted=tuple(str(g) for g in granted),
+                full=full,
+                literal_all=literal_all,
+                purge=full or "purge" in names,
+                management=ordered,
+                unknown=tuple(sorted(names - PERMISSIONS[kind] - {"all"})),
+            )
+        )
     return found
 
 
 @check(
     id="keyvault_vault_access_policies_not_broad",
-    title="Key vault access policies grant no principal 'all' or 'purge' permissions",
+    title=(
+        "Key vault access policies grant no principal 'all', 'purge' or key, secret and "
+        "certificate management permissions"
+    ),
     severity=Severity.HIGH,
     resource_types=VAULTS,
     hipaa=("164.312(a)(1)", "164.308(a)(4)(ii)(B)", "164.308(a)(3)(ii)(A)"),
     patterns=("P4",),
-    guidance="Replace 'all' with the operations each principal needs (e.g. get, wrapKey, "
-    "unwrapKey for a workload identity) and remove 'purge'; better, move the vault to Azure RBAC.",
+    guidance="Give each workload identity only the operations it uses (keys: get, wrapKey, "
+    "unwrapKey for a customer-managed key; secrets: get, list) and keep create, import, delete, "
+    "backup, restore, recover and purge with administrators; better, move the vault to Azure "
+    "RBAC (Key Vault Crypto Service Encryption User, Key Vault Secrets User).",
     limitations="An access policy names only an objectId: ARM cannot tell a service principal "
     "from a user or group without a Microsoft Graph lookup, so every broad grant is reported, "
-    "whoever holds it. Key, secret and certificate expiry dates are data-plane properties that "
-    "ARM does not show; they are not checked.",
+    "whoever holds it. Which permissions a workload needs is phiguard's judgement (secrets "
+    "'set' and keys 'release' count as workload permissions). Key, secret and certificate "
+    "expiry dates are data-plane properties that ARM does not show; they are not checked.",
 )
 def keyvault_vault_access_policies_not_broad(snapshot: Snapshot) -> Result:
-    """PASS when no entry of ``properties.accessPolicies`` grants ``all`` or ``purge`` (any case)
-    on keys, secrets, certificates or storage; FAIL naming each objectId and its broad
-    permissions otherwise, because a workload identity holding every key operation (or the power
-    to purge) can decrypt, export-wrap or destroy the keys that guard PHI far beyond what it
-    needs — the least-privilege failure HIPAA audits most often find in Key Vault. The check
-    applies to every vault, PHI-scoped or not, since a broad grant on any vault holding keys is a
-    finding. NOT_APPLICABLE when ``enableRbacAuthorization`` is true: the Key Vault API says
-    access policies are then ignored. Absent ``accessPolicies`` means none; absent
+    """PASS when no entry of ``properties.accessPolicies`` grants broad permissions on keys,
+    secrets, certificates or storage; FAIL naming each policy (index and objectId) and, per
+    object kind, the permissions that made it broad. Broad (names compared case-insensitively,
+    against the permission enums of the Key Vault management API 2024-11-01) is: ``all``, or
+    every permission of the kind listed one by one (the same grant in effect); ``purge``, which
+    destroys soft-deleted keys and secrets beyond recovery; or lifecycle management a workload
+    does not need — keys: create, import, update, delete, backup, restore, recover, rotate,
+    setrotationpolicy; secrets: delete, backup, restore, recover; certificates: anything but get,
+    list, getissuers and listissuers; storage: anything but get, list, getsas and listsas. A
+    workload identity holding these can replace, export or destroy the keys that guard PHI far
+    beyond what it needs — the least-privilege failure HIPAA audits most often find in Key
+    Vault. The check applies to every vault, PHI-scoped or not. NOT_APPLICABLE when
+    ``enableRbacAuthorization`` is true: the Key Vault API says access policies are then ignored.
+    Absent (or null) ``accessPolicies``, ``permissions`` or permission lists mean none; absent
     ``enableRbacAuthorization`` means false (see keyvault_vault_rbac_authorization_enabled)."""
     ev = Evidence(snapshot)
     if _flag(ev, "enableRbacAuthorization", False):
@@ -282,19 +490,18 @@ def keyvault_vault_access_policies_not_broad(snapshot: Snapshot) -> Result:
     policies = as_list(snapshot.prop("accessPolicies"), "properties.accessPolicies")
     offenders: list[str] = []
     for index, policy in enumerate(policies):
+        where = f"properties.accessPolicies[{index}]"
         if not isinstance(policy, Mapping):
-            raise MalformedResource(f"properties.accessPolicies[{index}] is not an object")
-        grants = _broad_grants(policy, index)
+            raise MalformedResource(f"{where} is not an object")
+        grants = broad_grants(policy, index)
         if not grants:
             continue
-        object_id = str(policy.get("objectId") or f"#{index}")
-        for kind, broad in grants.items():
-            ev.note(f"properties.accessPolicies[{index}].permissions.{kind}", broad)
-        ev.note(f"properties.accessPolicies[{index}].objectId", policy.get("objectId"))
-        detail = "; ".join(
-            f"{kind}: {', '.join(p.lower() for p in b)}" for kind, b in grants.items()
-        )
-        offenders.append(f"{object_id} ({detail})")
+        object_id = policy.get("objectId")
+        ev.note(f"{where}.objectId", object_id)
+        for grant in grants:
+            ev.note(f"{where}.permissions.{grant.kind}", grant.evidence())
+        shown = object_id if isinstance(object_id, str) and object_id else "no objectId"
+        offenders.append(f"#{index} {shown} ({'; '.join(g.shown for g in grants)})")
     if not offenders:
         ev.note(
             "properties.accessPolicies[*].objectId",
@@ -302,8 +509,10 @@ def keyvault_vault_access_policies_not_broad(snapshot: Snapshot) -> Result:
         )
         if not policies:
             return ev.passed("The vault has no access policies.")
-        return ev.passed(f"No access policy (of {len(policies)}) grants 'all' or 'purge'.")
+        return ev.passed(
+            f"No access policy (of {len(policies)}) grants all, purge or management permissions."
+        )
     named = ", ".join(offenders[:_NAMED_IN_REASON])
     more = len(offenders) - _NAMED_IN_REASON
     suffix = f" and {more} more" if more > 0 else ""
-    return ev.failed(f"Access policies grant broad permissions to {named}{suffix}.")
+    return ev.failed(f"Access policies grant broad permissions: {named}{suffix}.")

@@ -197,12 +197,103 @@ def test_audit_logs_malformed_settings_are_an_error() -> None:
 BROAD = "keyvault_vault_access_policies_not_broad"
 
 
-def test_broad_grant_is_flagged_on_a_vault_outside_phi_scope() -> None:
+# The permission enums of the Key Vault management API, 2024-11-01 (keyvault.json,
+# definitions.Permissions), written out here independently of checks.keyvault.
+SPEC_KEYS = [
+    "encrypt",
+    "decrypt",
+    "wrapKey",
+    "unwrapKey",
+    "sign",
+    "verify",
+    "get",
+    "list",
+    "create",
+    "update",
+    "import",
+    "delete",
+    "backup",
+    "restore",
+    "recover",
+    "purge",
+    "release",
+    "rotate",
+    "getrotationpolicy",
+    "setrotationpolicy",
+]
+SPEC_SECRETS = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge"]
+SPEC_CERTIFICATES = [
+    "get",
+    "list",
+    "delete",
+    "create",
+    "import",
+    "update",
+    "managecontacts",
+    "getissuers",
+    "listissuers",
+    "setissuers",
+    "deleteissuers",
+    "manageissuers",
+    "recover",
+    "purge",
+    "backup",
+    "restore",
+]
+SPEC_STORAGE = [
+    "get",
+    "list",
+    "delete",
+    "set",
+    "update",
+    "regeneratekey",
+    "recover",
+    "purge",
+    "backup",
+    "restore",
+    "setsas",
+    "listsas",
+    "getsas",
+    "deletesas",
+]
+SPEC = {
+    "keys": SPEC_KEYS,
+    "secrets": SPEC_SECRETS,
+    "certificates": SPEC_CERTIFICATES,
+    "storage": SPEC_STORAGE,
+}
+WORKLOAD = {
+    "keys": "encrypt decrypt wrapKey unwrapKey sign verify get list release getrotationpolicy",
+    "secrets": "get list set",
+    "certificates": "get list getissuers listissuers",
+    "storage": "get list getsas listsas",
+}
+MANAGEMENT = {
+    kind: [p for p in SPEC[kind] if p not in WORKLOAD[kind].split() and p != "purge"]
+    for kind in SPEC
+}
+
+
+def test_permission_enums_match_the_api_and_the_published_example() -> None:
+    from checks.keyvault import PERMISSIONS
+
+    assert {k: sorted(v) for k, v in PERMISSIONS.items()} == {
+        k: sorted(p.lower() for p in v) for k, v in SPEC.items()
+    }
+    doc = json.loads((FIXTURES / BROAD / "fail.json").read_text())
+    for kind, names in doc["resource"]["properties"]["accessPolicies"][0]["permissions"].items():
+        assert {n.lower() for n in names} <= PERMISSIONS[kind], kind
+
+
+def test_purge_is_flagged_on_a_vault_outside_phi_scope() -> None:
     resource = vault(accessPolicies=[policy("app-1", keys=["get", "PURGE"])])
     finding = run(BROAD, resource, phi=False)
     assert finding is not None and finding.status == Status.FAIL
-    assert "app-1 (keys: purge)" in finding.reason
-    assert finding.evidence["properties.accessPolicies[0].permissions.keys"] == ["PURGE"]
+    assert "#0 app-1 (keys: purge)" in finding.reason
+    entry = finding.evidence["properties.accessPolicies[0].permissions.keys"]
+    assert entry["granted"] == ["get", "PURGE"] and entry["broad"] == ["purge"]
+    assert any("purge" in why for why in entry["why"])
+    assert finding.evidence["properties.accessPolicies[0].objectId"] == "app-1"
 
 
 def test_all_on_storage_and_certificates_is_broad_too() -> None:
@@ -214,8 +305,85 @@ def test_all_on_storage_and_certificates_is_broad_too() -> None:
     )
     finding = run(BROAD, resource)
     assert finding is not None and finding.status == Status.FAIL
-    assert finding.reason.endswith("admin (certificates: all; storage: all).")
+    assert finding.reason.endswith("#1 admin (certificates: all; storage: all).")
     assert "ok (" not in finding.reason
+    assert "properties.accessPolicies[0].permissions.keys" not in finding.evidence
+
+
+@pytest.mark.parametrize("kind", sorted(SPEC))
+@pytest.mark.parametrize("case", [str.lower, str.upper, lambda p: p[:1].upper() + p[1:]])
+def test_every_permission_listed_one_by_one_is_all_in_effect(kind: str, case: Any) -> None:
+    listed = [case(p) for p in reversed(SPEC[kind])]
+    finding = run(BROAD, vault(accessPolicies=[policy("sp", **{kind: listed})]))
+    assert finding is not None and finding.status == Status.FAIL
+    assert f"#0 sp ({kind}: every {kind[:-1]} permission listed)" in finding.reason
+    entry = finding.evidence[f"properties.accessPolicies[0].permissions.{kind}"]
+    assert entry["granted"] == listed
+    assert sorted(entry["broad"]) == sorted(p.lower() for p in SPEC[kind])
+    assert "(= 'all')" in entry["why"][0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "permission"), [(k, p) for k in sorted(MANAGEMENT) for p in MANAGEMENT[k]]
+)
+def test_each_management_permission_is_broad(kind: str, permission: str) -> None:
+    granted = [*WORKLOAD[kind].split(), permission]
+    finding = run(BROAD, vault(accessPolicies=[policy("sp", **{kind: granted})]))
+    assert finding is not None
+    assert finding.status == Status.FAIL, finding.reason
+    assert f"({kind}: {permission.lower()})" in finding.reason
+    entry = finding.evidence[f"properties.accessPolicies[0].permissions.{kind}"]
+    assert entry["broad"] == [permission.lower()]
+    assert entry["why"] == [
+        f"{kind[:-1]} management beyond a workload's needs: {permission.lower()}"
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(WORKLOAD))
+def test_workload_permissions_pass_in_any_case(kind: str) -> None:
+    granted = [p.upper() for p in WORKLOAD[kind].split()]
+    finding = run(BROAD, vault(accessPolicies=[policy("workload", **{kind: granted})]))
+    assert finding is not None
+    assert finding.status == Status.PASS, finding.reason
+
+
+def test_every_permission_but_one_is_not_all_but_still_names_the_management_ones() -> None:
+    listed = [p for p in SPEC_KEYS if p != "sign"]
+    finding = run(BROAD, vault(accessPolicies=[policy("sp", keys=listed)]))
+    assert finding is not None and finding.status == Status.FAIL
+    assert "every key permission" not in finding.reason
+    assert "#0 sp (keys: purge, delete, create, import +6 more)" in finding.reason
+    broad = finding.evidence["properties.accessPolicies[0].permissions.keys"]["broad"]
+    assert sorted(broad) == sorted(p.lower() for p in [*MANAGEMENT["keys"], "purge"])
+
+
+def test_reason_names_index_object_id_and_category_of_each_policy() -> None:
+    resource = vault(
+        accessPolicies=[
+            policy("reader", secrets=["get", "list"]),
+            policy("writer", secrets=["get", "set", "delete"], keys=["get", "backup"]),
+            {"tenantId": "t", "permissions": {"certificates": ["import"]}},
+        ]
+    )
+    finding = run(BROAD, resource)
+    assert finding is not None and finding.status == Status.FAIL
+    assert finding.reason == (
+        "Access policies grant broad permissions: #1 writer (keys: backup; secrets: delete), "
+        "#2 no objectId (certificates: import)."
+    )
+    assert finding.evidence["properties.accessPolicies[1].permissions.secrets"]["broad"] == [
+        "delete"
+    ]
+    assert finding.evidence["properties.accessPolicies[2].objectId"] is None
+
+
+def test_unknown_permission_names_are_reported_not_judged() -> None:
+    finding = run(BROAD, vault(accessPolicies=[policy("sp", keys=["get", "exportall", "delete"])]))
+    assert finding is not None and finding.status == Status.FAIL
+    entry = finding.evidence["properties.accessPolicies[0].permissions.keys"]
+    assert entry["not_in_api_enum"] == ["exportall"] and entry["broad"] == ["delete"]
+    alone = run(BROAD, vault(accessPolicies=[policy("sp", keys=["get", "exportall"])]))
+    assert alone is not None and alone.status == Status.PASS
 
 
 def test_reason_names_three_principals_then_counts_the_rest() -> None:
@@ -227,10 +395,24 @@ def test_reason_names_three_principals_then_counts_the_rest() -> None:
 
 
 def test_least_privilege_policies_pass() -> None:
-    resource = vault(accessPolicies=[policy("workload", keys=["get", "wrapKey", "unwrapKey"])])
+    resource = vault(
+        accessPolicies=[
+            policy("workload", keys=["get", "wrapKey", "unwrapKey"]),
+            policy("app", secrets=["Get", "List", "Set"], keys=["release"]),
+        ]
+    )
     finding = run(BROAD, resource)
     assert finding is not None and finding.status == Status.PASS
-    assert finding.evidence["properties.accessPolicies[*].objectId"] == ["workload"]
+    assert finding.evidence["properties.accessPolicies[*].objectId"] == ["workload", "app"]
+
+
+@pytest.mark.parametrize(
+    "nothing", [{"objectId": "x"}, {"objectId": "x", "permissions": None}, {"permissions": {}}]
+)
+def test_null_or_absent_permissions_grant_nothing(nothing: dict[str, Any]) -> None:
+    assert status(BROAD, vault(accessPolicies=[nothing])) == Status.PASS
+    nulled = policy("x", keys=None, secrets=["get"])  # type: ignore[arg-type]
+    assert status(BROAD, vault(accessPolicies=[nulled])) == Status.PASS
 
 
 def test_rbac_vault_makes_access_policies_not_applicable() -> None:
@@ -252,11 +434,15 @@ def test_malformed_access_policies_are_an_error(policies: Any) -> None:
     assert status(BROAD, vault(accessPolicies=policies)) == Status.ERROR
 
 
-def test_published_get_example_fails_on_its_purge_grants() -> None:
+def test_published_get_example_fails_on_its_grants() -> None:
     doc = json.loads((FIXTURES / BROAD / "fail.json").read_text())
     finding = run(BROAD, doc["resource"])
     assert finding is not None and finding.status == Status.FAIL
-    assert "keys: purge; secrets: purge; certificates: purge" in finding.reason
+    # Every secret permission one by one; purge and management on keys and certificates.
+    assert (
+        "(keys: purge, delete, create, import +4 more; secrets: every secret permission listed; "
+        "certificates: purge, delete, deleteissuers, create +6 more)"
+    ) in finding.reason
 
 
 # --- metadata --------------------------------------------------------------------------------
