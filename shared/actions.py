@@ -55,7 +55,7 @@ class PostRecordActions:
             [self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual]
         )
         if len(manual) < len(due):
-            records += self._recorded(self.remediator.act(snapshot, evaluation, cause))
+            records += self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
         return records
 
     def catch_up(
@@ -65,9 +65,9 @@ class PostRecordActions:
         applied (a fix allowed after the failure was first found), under every guard."""
         if cause.kind == "remediation":
             return []
-        return self._recorded(self.remediator.catch_up(snapshot, evaluation, cause))
+        return self.record_fixes(self.remediator.catch_up(snapshot, evaluation, cause))
 
-    def _recorded(self, fixes: list[RemediationRecord]) -> list[RemediationRecord]:
+    def record_fixes(self, fixes: list[RemediationRecord]) -> list[RemediationRecord]:
         """The fixes, with each verified re-read recorded as state (cause ``remediation``)."""
         for fix in fixes:
             if fix.evaluation_after is not None:
