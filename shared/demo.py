@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from shared.safe_text import inert, markup, text
 
 NSG_DATA = "nsg-chs-phi-data"
 STORAGE = "stchsphirecords"
@@ -63,8 +65,10 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             ctx = AppContext(settings)
             reset_app_context(ctx)
             console.print(
-                f"  ARM: {sim.arm_url}   Tables: {azurite.table_url}   "
-                f"subscriptions: {', '.join(sim.subscriptions)}"
+                text(
+                    f"  ARM: {sim.arm_url}   Tables: {azurite.table_url}   "
+                    f"subscriptions: {', '.join(sim.subscriptions)}"
+                )
             )
 
             started = time.monotonic()
@@ -82,8 +86,8 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             for record in ctx.remediator.records(days=1, limit=1000):
                 if record.writes_applied:
                     console.print(
-                        f"  [green]auto-fixed during the sweep[/]: {escape(record.summary)} "
-                        f"→ {record.status}"
+                        f"  [green]auto-fixed during the sweep[/]: {markup(record.summary)} "
+                        f"→ {markup(record.status)}"
                     )
 
             console.print(
@@ -119,7 +123,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             for column in ("Change", "Detected", "Response", "Change → done"):
                 table.add_column(column, overflow="fold")
             fixes: list[Any] = []
-            for text, rid, check_id, make in changes:
+            for description, rid, check_id, make in changes:
                 events_file.write_text("")
                 known = {r.id for r in ctx.remediator.records(days=1, resource_id=rid)}
                 changed_at = time.monotonic()
@@ -139,32 +143,37 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 ]
                 fixes += [r for r in new if r.writes_applied]
                 response = (
-                    "; ".join(f"{r.remediation_id or 'manual'}: {r.status} ({r.mode})" for r in new)
+                    "; ".join(
+                        markup(f"{r.remediation_id or 'manual'}: {r.status} ({r.mode})")
+                        for r in new
+                    )
                     or "recorded"
                 )
                 table.add_row(
-                    text,
-                    f"{check_id}: {_styled(detected[-1].to_status if detected else None)} "
+                    markup(description),
+                    f"{markup(check_id)}: {_styled(detected[-1].to_status if detected else None)} "
                     f"({len(events)} event(s), HTTP {status})",
                     response + f"; now {_styled(_status(ctx, rid, check_id))}",
                     f"{elapsed:.2f}s",
                 )
             console.print(table)
             for fix in fixes:
-                console.print(f"\n[bold]Auto-fix {fix.id}[/] — {fix.summary}")
+                console.print(f"\n[bold]Auto-fix {markup(fix.id)}[/] — {markup(fix.summary)}")
                 for line in _diff(fix):
-                    console.print(f"  {line}", highlight=False)
+                    console.print(Text("  ") + line)
                 rolled = ctx.remediator.rollback(fix.id)
                 console.print(
-                    f"  rollback (`phiguard rollback {fix.id}`): {rolled.status} — the inverse "
-                    "patch was applied with If-Match; the log keeps both records."
+                    text(
+                        f"  rollback (`phiguard rollback {fix.id}`): {rolled.status} — the "
+                        "inverse patch was applied with If-Match; the log keeps both records."
+                    )
                 )
             counts: dict[str, int] = {}
             for record in ctx.remediator.records(days=1, limit=1000):
                 counts[str(record.status)] = counts.get(str(record.status), 0) + 1
             console.print(
                 "\nRemediation log (kept ≥ 6 years): "
-                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                + markup(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
                 + ". PLANNED = dry-run or not allow-listed; ACTION_REQUIRED = no safe automatic "
                 "fix (customer-managed keys, purge protection, private endpoints, ...)."
             )
@@ -172,8 +181,10 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
             console.print(f"\nHistory of {NSG_DATA} (append-only, kept ≥ 6 years, §164.316(b)(2)):")
             for t in [t for t in history if t.cause.kind != "sweep"][-6:]:
                 console.print(
-                    f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
-                    f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
+                    text(
+                        f"  {t.at:%H:%M:%S} {t.check_id}: {t.from_status or '(new)'} → "
+                        f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
+                    )
                 )
             reset_app_context(None)
     console.print(
@@ -195,7 +206,9 @@ def _status(ctx: Any, resource_id: str, check_id: str) -> str | None:
 
 
 def _styled(status: str | None) -> str:
-    return {"FAIL": "[bold red]FAIL[/]", "PASS": "[green]PASS[/]"}.get(status or "", status or "-")
+    """A status for a markup string: styled when known, else inert."""
+    known = {"FAIL": "[bold red]FAIL[/]", "PASS": "[green]PASS[/]"}
+    return known.get(status or "", markup(status or "-"))
 
 
 def _await_events(sim: Any, events_file: Path) -> list[dict[str, Any]]:
@@ -204,11 +217,13 @@ def _await_events(sim: Any, events_file: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def _diff(record: Any) -> list[str]:
+def _diff(record: Any) -> list[Text]:
+    """The before/after values of a fix, as inert text (values come from the tenant)."""
     lines = []
     for path, value in record.after.items():
-        lines.append(f"[red]- {escape(path)}: {escape(json.dumps(record.before.get(path)))}[/]")
-        lines.append(f"[green]+ {escape(path)}: {escape(json.dumps(value))}[/]")
+        before = json.dumps(record.before.get(path), default=str)
+        lines.append(text(f"- {inert(path)}: {before}", "red"))
+        lines.append(text(f"+ {inert(path)}: {json.dumps(value, default=str)}", "green"))
     return lines
 
 

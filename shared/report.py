@@ -11,11 +11,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from checks import FAILURE_PATTERNS, Check
+from checks import CATALOG, FAILURE_PATTERNS, Check
 from shared.engine import Evaluation
 from shared.findings import Finding, Severity, Status
 from shared.hipaa import PART_NAMES, SECTIONS, sort_key
+from shared.safe_text import csv_cell, inert, text
 
 FINDING_FIELDS = (
     "resource_id",
@@ -29,12 +31,32 @@ FINDING_FIELDS = (
     "evidence",
     "phi",
 )
+# ``phiguard status --format csv``: the finding fields, then the state store's own.
+STORED_FIELDS = (
+    *FINDING_FIELDS,
+    "evidence_truncated",
+    "first_failed_at",
+    "last_changed_at",
+    "last_evaluated_at",
+    "cause",
+)
 _STATUS_STYLE = {
     Status.FAIL: "bold red",
     Status.ERROR: "bold magenta",
+    Status.NOT_ASSESSED: "dim yellow",
     Status.PASS: "green",
     Status.NOT_APPLICABLE: "dim",
 }
+# Table order: what needs attention first.
+_STATUS_RANK = {
+    Status.FAIL: 0,
+    Status.ERROR: 1,
+    Status.NOT_ASSESSED: 2,
+    Status.PASS: 3,
+    Status.NOT_APPLICABLE: 4,
+}
+# Shown by default (without ``--all``): a check that failed, or that broke.
+ATTENTION = frozenset({Status.FAIL.value, Status.ERROR.value})
 _SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
     Severity.HIGH: "red",
@@ -44,8 +66,40 @@ _SEVERITY_STYLE = {
 }
 
 
-def all_findings(evaluations: Iterable[Evaluation]) -> list[Finding]:
-    return [f for e in evaluations for f in e.findings]
+def all_findings(
+    evaluations: Iterable[Evaluation], catalog: Mapping[str, Check] | None = None
+) -> list[Finding]:
+    """Every finding of the evaluations, a NOT_ASSESSED one included for each applicable check
+    whose related documents were missing (``Evaluation.not_assessed``) unless the engine already
+    reported that check as a finding: one row per resource and check, never two."""
+    known = CATALOG if catalog is None else catalog
+    out: list[Finding] = []
+    for e in evaluations:
+        out.extend(e.findings)
+        reported = {f.check_id for f in e.findings}
+        for item in e.not_assessed:
+            if item.check_id not in reported:
+                out.append(not_assessed_finding(e, item.check_id, item.missing, known))
+    return out
+
+
+def not_assessed_finding(
+    evaluation: Evaluation, check_id: str, missing: Sequence[str], catalog: Mapping[str, Check]
+) -> Finding:
+    check = catalog.get(check_id)
+    return Finding(
+        resource_id=evaluation.resource_id,
+        resource_type=evaluation.resource_type,
+        check_id=check_id,
+        status=Status.NOT_ASSESSED,
+        severity=check.severity if check is not None else Severity.INFO,
+        hipaa=check.hipaa if check is not None else (),
+        title=check.title if check is not None else check_id,
+        reason=f"Not assessed: the related documents it needs were not in the input "
+        f"({', '.join(missing)}).",
+        evidence={"missing": list(missing)},
+        phi=evaluation.phi,
+    )
 
 
 def findings_json(findings: Iterable[Finding]) -> str:
@@ -53,15 +107,51 @@ def findings_json(findings: Iterable[Finding]) -> str:
 
 
 def findings_csv(findings: Iterable[Finding]) -> str:
+    return _csv(FINDING_FIELDS, (f.to_json() for f in findings))
+
+
+def stored_csv(rows: Iterable[Any]) -> str:
+    """Stored findings (``StoredFinding``) as CSV, with the state fields."""
+    return _csv(STORED_FIELDS, (r.to_json() for r in rows))
+
+
+def _csv(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV whose every cell is terminal-safe and never starts a spreadsheet formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FINDING_FIELDS)
-    for f in findings:
-        row = f.to_json()
-        row["hipaa"] = ";".join(f.hipaa)
-        row["evidence"] = json.dumps(row["evidence"], sort_keys=True, default=str)
-        writer.writerow([row[k] for k in FINDING_FIELDS])
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([csv_cell(_cell(row.get(k))) for k in fields])
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def status_counts(statuses: Iterable[str]) -> Counter[str]:
+    return Counter(str(s) for s in statuses)
+
+
+def summary_text(counts: Mapping[str, int]) -> Text:
+    """``3 FAIL, 1 ERROR, 2 NOT ASSESSED, 40 PASS, 7 not applicable`` with the table's styles."""
+    parts: list[tuple[str, str]] = [
+        (f"{counts.get('FAIL', 0)} FAIL", "red"),
+        (f"{counts.get('ERROR', 0)} ERROR", "magenta"),
+        (f"{counts.get('NOT_ASSESSED', 0)} NOT ASSESSED", "yellow"),
+        (f"{counts.get('PASS', 0)} PASS", "green"),
+        (f"{counts.get('NOT_APPLICABLE', 0)} not applicable", ""),
+    ]
+    out = Text()
+    for index, (label, style) in enumerate(parts):
+        if index:
+            out.append(", ")
+        out.append(label, style=style)
+    return out
 
 
 def render_evaluations(
@@ -72,21 +162,22 @@ def render_evaluations(
     title: str = "phiguard evaluation",
 ) -> None:
     findings = all_findings(evaluations)
-    counts = Counter(f.status for f in findings)
+    counts = status_counts(f.status for f in findings)
     phi = sum(1 for e in evaluations if e.phi)
-    not_assessed = sum(len(e.not_assessed) for e in evaluations)
-    console.print(
-        f"[bold]{title}[/]: {len(evaluations)} resources ({phi} in PHI scope), "
-        f"{len(findings)} findings — [red]{counts[Status.FAIL]} FAIL[/], "
-        f"[magenta]{counts[Status.ERROR]} ERROR[/], [green]{counts[Status.PASS]} PASS[/], "
-        f"{counts[Status.NOT_APPLICABLE]} not applicable"
+    head = Text.assemble(
+        (inert(title), "bold"),
+        f": {len(evaluations)} resources ({phi} in PHI scope), {len(findings)} findings — ",
     )
-    if not_assessed:
+    console.print(head + summary_text(counts))
+    if counts[Status.NOT_ASSESSED.value]:
         console.print(
-            f"[yellow]{not_assessed} check(s) not assessed[/]: their related documents "
-            "(diagnostic settings, site config, TDE, ...) were not in the input."
+            Text.assemble(
+                (f"{counts[Status.NOT_ASSESSED.value]} check(s) not assessed", "yellow"),
+                ": what they need (diagnostic settings, site config, TDE, ...) was not in the "
+                "input" + ("." if show_passed else "; --all lists them."),
+            )
         )
-    shown = [f for f in findings if show_passed or f.status in (Status.FAIL, Status.ERROR)]
+    shown = [f for f in findings if show_passed or f.status in ATTENTION]
     if shown:
         console.print(findings_table(shown))
     render_hipaa_summary(console, findings)
@@ -94,16 +185,23 @@ def render_evaluations(
 
 def findings_table(rows: Sequence[Any]) -> Table:
     """Findings or stored findings, FAIL first, then by severity: one row each, the HIPAA
-    citations under the check id so the table stays readable in an 80-column terminal."""
+    citations under the check id so the table stays readable in an 80-column terminal.
+
+    Every cell is a ``Text`` of inert data: names, reasons and ids are never parsed as markup
+    and their control characters are shown, not sent (``shared.safe_text``)."""
     table = Table(header_style="bold", show_lines=False)
     table.add_column("Severity / status", no_wrap=True)
     table.add_column("Resource", overflow="fold", ratio=2)
     table.add_column("Check / HIPAA", overflow="fold", ratio=3)
     table.add_column("Reason", overflow="fold", ratio=4)
+
+    def rank(status: str) -> int:
+        return _STATUS_RANK.get(Status(status), 5) if status in _STATUS_VALUES else 5
+
     ordered = sorted(
         rows,
         key=lambda r: (
-            str(r.status) != "FAIL",
+            rank(str(r.status)),
             Severity(r.severity).rank,
             r.resource_id.lower(),
             r.check_id,
@@ -111,16 +209,25 @@ def findings_table(rows: Sequence[Any]) -> Table:
     )
     for r in ordered:
         sev, status = Severity(r.severity), str(r.status)
-        style = _STATUS_STYLE.get(Status(status), "") if status in Status.__members__ else "dim"
+        style = _STATUS_STYLE[Status(status)] if status in _STATUS_VALUES else "dim"
+        resource = text(r.resource_id.rstrip("/").rsplit("/", 1)[-1])
+        if r.phi:
+            resource.append(" (PHI)", style="bold")
+        resource.append("\n")
+        resource.append(inert(r.resource_type.split("/", 1)[-1]), style="dim")
+        check = text(r.check_id)
+        check.append("\n")
+        check.append(inert(", ".join(r.hipaa)), style="dim")
         table.add_row(
-            f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]\n[{style}]{status}[/]",
-            r.resource_id.rstrip("/").rsplit("/", 1)[-1]
-            + (" [bold](PHI)[/]" if r.phi else "")
-            + f"\n[dim]{r.resource_type.split('/', 1)[-1]}[/]",
-            f"{r.check_id}\n[dim]{', '.join(r.hipaa)}[/]",
-            r.reason,
+            Text.assemble((sev.value, _SEVERITY_STYLE[sev]), "\n", (inert(status), style)),
+            resource,
+            check,
+            text(r.reason),
         )
     return table
+
+
+_STATUS_VALUES = frozenset(s.value for s in Status)
 
 
 def render_hipaa_summary(console: Console, findings: Sequence[Finding]) -> None:
@@ -160,7 +267,6 @@ def catalog_json(catalog: Mapping[str, Check]) -> str:
 
 
 def catalog_csv(catalog: Mapping[str, Check]) -> str:
-    out = io.StringIO()
     fields = (
         "id",
         "service",
@@ -174,13 +280,7 @@ def catalog_csv(catalog: Mapping[str, Check]) -> str:
         "needs",
         "patterns",
     )
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
-    for row in catalog_rows(catalog):
-        writer.writerow(
-            [";".join(v) if isinstance(v, list) else v for v in (row[k] for k in fields)]
-        )
-    return out.getvalue()
+    return _csv(fields, catalog_rows(catalog))
 
 
 def render_catalog(console: Console, catalog: Mapping[str, Check]) -> None:
@@ -190,12 +290,12 @@ def render_catalog(console: Console, catalog: Mapping[str, Check]) -> None:
     for row in catalog_rows(catalog):
         sev = Severity(row["severity"])
         table.add_row(
-            row["id"],
-            f"[{_SEVERITY_STYLE[sev]}]{sev.value}[/]",
-            ", ".join(row["hipaa"]),
+            text(row["id"]),
+            text(sev.value, _SEVERITY_STYLE[sev]),
+            text(", ".join(row["hipaa"])),
             "yes" if row["phi_only"] else "",
-            ", ".join(row["patterns"]),
-            row["title"],
+            text(", ".join(row["patterns"])),
+            text(row["title"]),
         )
     console.print(table)
 
@@ -215,9 +315,9 @@ def catalog_markdown(catalog: Mapping[str, Check]) -> str:
         "| Pattern | What auditors find | Checks |",
         "| --- | --- | --- |",
     ]
-    for pattern, text in FAILURE_PATTERNS.items():
+    for pattern, description in FAILURE_PATTERNS.items():
         ids = sorted(c.id for c in catalog.values() if pattern in c.patterns)
-        lines.append(f"| {pattern} | {text} | {', '.join(f'`{i}`' for i in ids)} |")
+        lines.append(f"| {pattern} | {description} | {', '.join(f'`{i}`' for i in ids)} |")
     lines += ["", "## By HIPAA section", ""]
     by_section: dict[str, list[str]] = {}
     for c in catalog.values():
@@ -262,13 +362,11 @@ def catalog_markdown(catalog: Mapping[str, Check]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_stored(console: Console, rows: Sequence[Any]) -> None:
-    """Current state from the store: failing findings by severity, then a HIPAA summary."""
-    failing = [r for r in rows if r.status == "FAIL"]
-    counts = Counter(r.status for r in rows)
-    console.print(
-        f"  [red]{counts['FAIL']} FAIL[/], [magenta]{counts['ERROR']} ERROR[/], "
-        f"[green]{counts['PASS']} PASS[/], {counts['NOT_APPLICABLE']} not applicable"
-    )
-    if failing:
-        console.print(findings_table(failing))
+def render_stored(console: Console, rows: Sequence[Any], *, show_all: bool = False) -> None:
+    """Current state from the store: a count by status, then the failing and broken findings
+    (every row with ``show_all``) by severity."""
+    counts = status_counts(r.status for r in rows)
+    console.print(Text("  ") + summary_text(counts))
+    shown = [r for r in rows if show_all or r.status in ATTENTION]
+    if shown:
+        console.print(findings_table(shown))
