@@ -58,17 +58,53 @@ def iter_json_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise InputError(str(path), "$", "no such file or directory")
 
 
+# ARM documents nest a few tens of levels at most; anything deeper is refused before any code
+# walks it recursively (the JSON parser itself gives up near Python's recursion limit).
+MAX_DEPTH = 128
+
+
 def read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(path), "$", f"cannot read: {exc}") from None
+    return parse_json(text, str(path))
+
+
+def parse_json(text: str | bytes, source: str, where: str = "$") -> Any:
+    """JSON text parsed, or an :class:`InputError` naming ``source``: invalid JSON, or nested
+    deeper than :data:`MAX_DEPTH` (never a ``RecursionError``)."""
     try:
-        return json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            str(path), "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            source, where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InputError(
+            source, where, f"nested too deeply (more than {MAX_DEPTH} levels)"
+        ) from None
+    too_deep = deeper_than(document, MAX_DEPTH)
+    if too_deep is not None:
+        raise InputError(
+            source, where + too_deep[1:], f"nested too deeply (more than {MAX_DEPTH} levels)"
+        )
+    return document
+
+
+def deeper_than(document: Any, limit: int) -> str | None:
+    """The JSON path of the first value nested more than ``limit`` levels deep, else None.
+    Iterative: it must not itself recurse on hostile input."""
+    stack: list[tuple[Any, str, int]] = [(document, "$", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, dict | list) and depth >= limit:
+            return where
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}", depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
 
 
 def snapshot_from_json(obj: Any, source: str = "<input>", where: str = "$") -> Snapshot:
@@ -132,10 +168,29 @@ def _require_resource(resource: Any, source: str, where: str) -> None:
     rid = resource.get("id")
     if not isinstance(rid, str):
         raise InputError(source, f"{where}.id", "missing or not a string")
+    problem = id_problem(rid)
+    if problem is not None:
+        raise InputError(source, f"{where}.id", problem)
     try:
+        parse(rid)
         resource_type_of(dict(resource))
     except ResourceIdError as exc:
         raise InputError(source, f"{where}.id", str(exc)) from None
+
+
+def id_problem(resource_id: str) -> str | None:
+    """Why ``resource_id`` is not an id ARM would return, for shapes the parser tolerates: an
+    empty segment (``//``), a trailing ``/``, surrounding whitespace. Such ids would name one
+    resource in several ways (the store keys, the related-document grouping)."""
+    if resource_id != resource_id.strip():
+        return f"resource id has leading or trailing whitespace: {resource_id!r}"
+    if not resource_id.startswith("/"):
+        return f"resource id must start with '/': {resource_id!r}"
+    if resource_id.endswith("/") and resource_id != "/":
+        return f"resource id ends with '/' (an empty last segment): {resource_id!r}"
+    if "//" in resource_id:
+        return f"resource id has an empty segment ('//'): {resource_id!r}"
+    return None
 
 
 def _to_snapshot(p: _Pending) -> Snapshot:

@@ -79,3 +79,50 @@ def test_snapshot_file_validation_names_the_path() -> None:
 def test_example_without_2xx_body_is_an_error() -> None:
     with pytest.raises(InputError, match=r"\$\.responses: no 2xx response"):
         load_documents([({"responses": {"404": {}}}, "e.json")])
+
+
+def test_nesting_deeper_than_the_limit_is_an_input_error(tmp_path: Path) -> None:
+    from shared.loader import MAX_DEPTH, deeper_than
+
+    assert deeper_than({"a": [[{"b": 1}]]}, 10) is None
+    assert deeper_than({"a": [[{"b": {}}]]}, 3) == "$.a[0][0]"
+    within = tmp_path / "within.json"
+    within.write_text(json.dumps({"id": NSG, "properties": _nested(MAX_DEPTH - 2)}))
+    assert load_paths([within])
+    over = tmp_path / "over.json"
+    over.write_text(json.dumps({"id": NSG, "properties": _nested(MAX_DEPTH + 5)}))
+    with pytest.raises(InputError, match=r"over\.json: \$\.properties\.x\.x.*nested too deeply"):
+        load_paths([over])
+    parser_limit = tmp_path / "parser.json"
+    parser_limit.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match=r"parser\.json: \$: nested too deeply"):
+        load_paths([parser_limit])
+
+
+def _nested(depth: int) -> object:
+    value: object = {}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "rid",
+    [
+        "/subscriptions/s1//resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n",
+        NSG + "/",
+        NSG + " ",
+        NSG[1:],
+        "/subscriptions/s1/resourceGroups//providers/Microsoft.Network/networkSecurityGroups/n",
+    ],
+)
+def test_ids_arm_never_returns_are_input_errors(rid: str) -> None:
+    doc = {"id": rid, "type": "Microsoft.Network/networkSecurityGroups"}
+    with pytest.raises(InputError, match=r"f\.json: \$\.id: resource id"):
+        load_documents([(doc, "f.json")])
+
+
+def test_a_declared_type_does_not_excuse_a_malformed_id() -> None:
+    doc = {"id": "/subscriptions/s1/whatever", "type": "Microsoft.Network/networkSecurityGroups"}
+    with pytest.raises(InputError, match=r"\$\.id"):
+        load_documents([(doc, "f.json")])
