@@ -1,33 +1,124 @@
 """``phiguard``: the command line. It drives the same engine as the Functions triggers.
 
-Exit codes: 0 ok / no FAIL, 1 FAIL found, 2 bad usage or bad input (the message names the file
-and the JSON path).
+Exit codes (docs/EXIT_CODES.md), the same for every command and computed in one place,
+:func:`exit_code`; when several apply the highest-precedence one wins, 2 > 3 > 1 > 0:
+
+* 0 — nothing failing, and everything in scope was judged;
+* 1 — at least one check FAILs;
+* 2 — usage or input error: the message names the file and JSON path, or the flag / setting;
+* 3 — incomplete: a check could not judge (ERROR, NOT_ASSESSED), resources could not be read,
+  no resources were found, a subscription is unknown, the state store or ARM is unreachable,
+  or phiguard itself failed unexpectedly (one line on stderr, never a traceback);
+* 130 — interrupted (Ctrl-C); 141 — stdout closed early (``phiguard ... | head``).
+
+Everything printed for people is terminal-safe (``shared.safe_text``): names, tags, reasons and
+evidence from Azure are shown as data, never interpreted as Rich markup or terminal escapes.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from rich.console import Console
+from rich.text import Text
+
+from shared.safe_text import console as make_console
+from shared.safe_text import inert, markup, one_line, text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shared.config import Settings
     from shared.context import AppContext
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+
+# The preflight probes of the state store and ARM: one attempt each, this long at most, so an
+# unreachable service is reported in seconds instead of after every resource's retries.
+PROBE_SECONDS = 5.0
+# ``replay``: the longest line read (Event Grid deliveries are at most 1 MB).
+MAX_EVENT_LINE = 16 * 1024 * 1024
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class UsageError(Exception):
     """Bad usage or bad input; printed without a traceback, exit code 2."""
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+class IncompleteError(Exception):
+    """The command could not do its work: a service unreachable, a subscription unknown; exit 3."""
+
+
+@dataclass
+class Outcome:
+    """What a command found, for :func:`exit_code`.
+
+    ``failing`` counts FAIL findings (exit 1). ``unjudged`` counts findings of checks that could
+    not judge, ERROR and NOT_ASSESSED (exit 3). ``incomplete`` says why the run itself is
+    incomplete (exit 3, always). ``exit_zero`` (``evaluate --exit-zero``) lets the findings never
+    set the code, the run's own problems still do. ``code`` is a code a command decided itself
+    (``sim serve``).
+    """
+
+    failing: int = 0
+    unjudged: dict[str, int] = field(default_factory=dict)
+    incomplete: list[str] = field(default_factory=list)
+    exit_zero: bool = False
+    code: int | None = None
+
+    @classmethod
+    def of_statuses(cls, statuses: Iterable[str], **kwargs: Any) -> Outcome:
+        from shared.findings import Status
+
+        outcome = cls(**kwargs)
+        for status in statuses:
+            if status == Status.FAIL:
+                outcome.failing += 1
+            elif status in (Status.ERROR, Status.NOT_ASSESSED):
+                outcome.unjudged[str(status)] = outcome.unjudged.get(str(status), 0) + 1
+        return outcome
+
+
+def exit_code(outcome: Outcome | None = None, error: BaseException | None = None) -> int:
+    """The exit code of every command: from the exception that ended it, else its outcome.
+    Precedence 2 > 3 > 1 > 0."""
+    if error is not None:
+        from shared.loader import InputError
+
+        if isinstance(error, UsageError | InputError):
+            return EXIT_USAGE
+        if isinstance(error, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
+        if isinstance(error, BrokenPipeError):
+            return EXIT_BROKEN_PIPE
+        return EXIT_INCOMPLETE
+    if outcome is None:
+        return EXIT_OK
+    if outcome.code is not None:
+        return outcome.code
+    if outcome.incomplete:
+        return EXIT_INCOMPLETE
+    if outcome.exit_zero:
+        return EXIT_OK
+    if outcome.unjudged:
+        return EXIT_INCOMPLETE
+    return EXIT_FAIL if outcome.failing else EXIT_OK
+
+
+# --- evaluate and catalog (offline) -------------------------------------------------------------
+
+
+def _evaluate(args: argparse.Namespace) -> Outcome:
     from shared import report
     from shared.engine import Engine
-    from shared.findings import Status
     from shared.loader import load_paths
 
     snapshots = load_paths(args.paths)
@@ -38,12 +129,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(report.findings_csv(findings))
     else:
-        report.render_evaluations(Console(), evaluations, show_passed=args.all)
-    failing = any(f.status == Status.FAIL for f in findings)
-    return EXIT_FAIL if failing and not args.exit_zero else EXIT_OK
+        report.render_evaluations(make_console(), evaluations, show_passed=args.all)
+    outcome = Outcome.of_statuses((f.status for f in findings), exit_zero=args.exit_zero)
+    if not snapshots:
+        outcome.incomplete.append(f"no resources found in {', '.join(args.paths)}")
+    return outcome
 
 
-def _catalog(args: argparse.Namespace) -> int:
+def _catalog(args: argparse.Namespace) -> Outcome:
     from checks import CATALOG
     from shared import report
 
@@ -54,81 +147,314 @@ def _catalog(args: argparse.Namespace) -> int:
     elif args.format == "md":
         sys.stdout.write(report.catalog_markdown(CATALOG))
     else:
-        report.render_catalog(Console(), CATALOG)
-    return EXIT_OK
+        report.render_catalog(make_console(), CATALOG)
+    return Outcome()
 
 
-def _context(args: argparse.Namespace) -> AppContext:
-    """Settings from the environment, with the command's flags on top."""
+# --- settings and the preflight probes ----------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command's flags on top; bad values are usage
+    errors naming the setting or flag."""
     from shared.config import Settings, SettingsError
-    from shared.context import AppContext, reset_app_context
 
+    arm_url = getattr(args, "arm_url", None)
+    if arm_url is not None and not arm_url.startswith("https://"):
+        raise UsageError(
+            f"--arm-url: {inert(arm_url)!r} must be an https:// URL "
+            "(bearer tokens are never sent over plain http)"
+        )
     try:
         settings = Settings.from_env().with_overrides(
-            arm_url=getattr(args, "arm_url", None),
+            arm_url=arm_url.rstrip("/") if arm_url else None,
             ca_cert=getattr(args, "ca_cert", None),
             storage_connection_string=getattr(args, "storage_connection_string", None),
         )
-        settings.require_storage()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     if settings.ca_cert is not None and not Path(settings.ca_cert).is_file():
         raise UsageError(f"--ca-cert: no such file {settings.ca_cert!r}")
+    return settings
+
+
+def _context(
+    args: argparse.Namespace,
+    *,
+    arm: bool = False,
+    subscriptions: Sequence[str] = (),
+    settings: Settings | None = None,
+) -> AppContext:
+    """The composition root for a command that uses the state store (and ARM with ``arm``),
+    after probing them: exit 3 within seconds when one is unreachable."""
+    from shared.config import SettingsError
+    from shared.context import AppContext, reset_app_context
+
+    settings = settings or _settings(args)
+    try:
+        settings.require_storage()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    _probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
+    if arm:
+        _probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
     context = AppContext(settings)
     reset_app_context(context)
     return context
 
 
-def _scan(args: argparse.Namespace) -> int:
+def connection_string_problem(value: str) -> str | None:
+    """What is wrong with a storage connection string's shape, never quoting it (it holds a
+    key); None when it has the parts a Tables client needs."""
+    pairs: dict[str, str] = {}
+    for part in (p.strip() for p in value.split(";")):
+        if not part:
+            continue
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip():
+            return "expected `Name=value;` pairs"
+        pairs[key.strip().lower()] = val.strip()
+    if pairs.get("usedevelopmentstorage", "").lower() == "true":
+        return None
+    if not pairs.get("accountkey") and not pairs.get("sharedaccesssignature"):
+        return "no AccountKey or SharedAccessSignature"
+    if not pairs.get("accountname") and not pairs.get("tableendpoint"):
+        return "no AccountName or TableEndpoint"
+    return None
+
+
+def _probe_store(settings: Settings, *, flag: bool) -> None:
+    """One short request to the state store: a usage error for a malformed setting, an
+    :class:`IncompleteError` naming the endpoint when it cannot be reached or refuses us."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+    from azure.data.tables import TableServiceClient
+
+    from shared.http import transport
+
+    http = transport(timeout_seconds=PROBE_SECONDS, pool_size=1)
+    if settings.storage_connection_string:
+        setting = "--storage-connection-string" if flag else "PHIGUARD_STORAGE_CONNECTION_STRING"
+        problem = connection_string_problem(settings.storage_connection_string)
+        if problem is not None:
+            raise UsageError(f"{setting}: not a storage connection string: {problem}")
+        try:
+            client = TableServiceClient.from_connection_string(
+                settings.storage_connection_string, transport=http, retry_total=0
+            )
+        except (ValueError, TypeError) as exc:
+            raise UsageError(
+                f"{setting}: not a valid storage connection string ({one_line(exc)})"
+            ) from None
+    else:
+        from shared.credentials import storage_credential
+
+        setting = "PHIGUARD_STORAGE_ACCOUNT_URL"
+        url = str(settings.storage_account_url)
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise UsageError(f"{setting}: {inert(url)!r} is not an https:// table endpoint")
+        try:
+            client = TableServiceClient(
+                endpoint=url,
+                credential=storage_credential(settings),
+                transport=http,
+                retry_total=0,
+            )
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{setting}: {one_line(exc)}") from None
+    found = urlsplit(client.url)
+    endpoint = f"{found.scheme}://{found.netloc}{found.path}"  # never the query (a SAS)
+    try:
+        pages = client.query_tables(
+            "TableName eq @name",
+            parameters={"name": f"{settings.table_prefix}state"},
+            results_per_page=1,
+        )
+        next(iter(pages), None)
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise IncompleteError(
+            f"state store unreachable at {endpoint} ({setting}): {_cause(exc)}"
+        ) from None
+    except ClientAuthenticationError as exc:
+        raise IncompleteError(
+            f"state store at {endpoint} ({setting}) refused access: {_cause(exc)}"
+        ) from None
+    except HttpResponseError as exc:
+        status = exc.status_code or 0
+        if status in (401, 403) or status >= 500:
+            raise IncompleteError(
+                f"state store at {endpoint} ({setting}) answered HTTP {status}: {_cause(exc)}"
+            ) from None
+        # Any other answer: the store is there; the command's own requests will tell more.
+    finally:
+        client.close()
+
+
+def _probe_arm(settings: Settings, subscriptions: Sequence[str], *, flag: bool) -> None:
+    """One short GET per subscription (or of ``/subscriptions``): ARM unreachable, refusing or
+    not knowing a subscription is an :class:`IncompleteError` naming the endpoint."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from shared import api_versions
+    from shared.arm_reader import ArmError, ArmReader, TransientArmError
+    from shared.credentials import arm_credential
+
+    setting = "--arm-url" if flag else "PHIGUARD_ARM_URL"
+    endpoint = settings.arm_url
+    reader = ArmReader(
+        endpoint,
+        arm_credential(settings),
+        ca_cert=settings.ca_cert,
+        max_retries=0,
+        retry_budget_seconds=PROBE_SECONDS,
+        timeout_seconds=PROBE_SECONDS,
+        pool_size=1,
+    )
+    version = api_versions.for_type("microsoft.resources/subscriptions")
+    targets: list[str | None] = list(subscriptions) or [None]
+    for subscription in targets:
+        path = f"/subscriptions/{subscription}" if subscription else "/subscriptions"
+        try:
+            found = reader.get(path, version, "probe")
+        except TransientArmError as exc:
+            raise IncompleteError(
+                f"ARM unreachable at {endpoint} ({setting}): {_cause(exc)}"
+            ) from None
+        except ClientAuthenticationError as exc:
+            raise IncompleteError(f"no token for ARM at {endpoint}: {_cause(exc)}") from None
+        except ArmError as exc:
+            if subscription is None:
+                continue  # ARM answered: it is reachable
+            raise IncompleteError(
+                f"subscription {subscription}: ARM at {endpoint} refused it: {_cause(exc)}"
+            ) from None
+        if subscription is not None and found is None:
+            raise IncompleteError(
+                f"subscription {subscription} not found at {endpoint} (ARM answered 404)"
+            )
+
+
+def _cause(exc: BaseException) -> str:
+    """An exception's message on one line, for a probe's error (azure-core's are long)."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return one_line(message, limit=300)
+
+
+def _subscriptions(given: Sequence[str] | None, settings: Settings | None) -> list[str]:
+    """Subscription ids from ``--subscription`` (else the settings), each a GUID."""
+    source = "--subscription" if given else "PHIGUARD_SUBSCRIPTIONS"
+    found = list(given or (settings.subscriptions if settings else ()))
+    for subscription in found:
+        if not _GUID.fullmatch(subscription.strip()):
+            raise UsageError(f"{source}: {inert(subscription)!r} is not a subscription id (a GUID)")
+    return [s.strip() for s in found]
+
+
+# --- pipeline commands ------------------------------------------------------------------------
+
+
+def _scan(args: argparse.Namespace) -> Outcome:
     from rich.progress import Progress
 
     from shared import report
+    from shared.pipeline import StoreUnavailableError
 
-    ctx = _context(args)
-    subscriptions = args.subscription or list(ctx.settings.subscriptions)
+    settings = _settings(args)
+    subscriptions = _subscriptions(args.subscription, settings)
     if not subscriptions:
         raise UsageError("no subscription: pass --subscription ID or set PHIGUARD_SUBSCRIPTIONS")
-    console = Console()
-    transient: list[str] = []
+    ctx = _context(args, arm=True, subscriptions=subscriptions, settings=settings)
+    console = make_console()
+    unread: list[str] = []
+    refused: list[str] = []
     for subscription in subscriptions:
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"sweeping {subscription}", total=None)
+            task = progress.add_task(f"sweeping {markup(subscription)}", total=None)
 
             def advance(done: int, total: int, task: Any = task, progress: Any = progress) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = ctx.pipeline.sweep(subscription, progress=advance)
-        transient += result.transient
+            try:
+                result = ctx.pipeline.sweep(subscription, progress=advance)
+            except StoreUnavailableError as exc:  # the store went away during the sweep
+                raise IncompleteError(str(exc)) from None
+        unread += result.transient
+        refused += [o.resource_id for o in result.outcomes if o.action == "poison"]
         console.print(
-            f"{subscription}: {len(result.outcomes)} resources evaluated, "
-            f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
+            text(
+                f"{subscription}: {len(result.outcomes)} resources evaluated, "
+                f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
+            )
         )
-    rows = [
-        r
-        for r in ctx.store.current()
-        if any(
-            r.resource_id.lower().startswith(f"/subscriptions/{s.lower()}") for s in subscriptions
-        )
-    ]
+    prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
+    rows = [r for r in ctx.store.current() if (r.resource_id.lower() + "/").startswith(prefixes)]
     report.render_stored(console, rows)
-    if transient:
-        console.print(
-            f"[yellow]{len(transient)} resource(s) hit throttling or errors; "
-            "run the scan again to finish them.[/]"
+    outcome = Outcome.of_statuses(r.status for r in rows)
+    if unread:
+        outcome.incomplete.append(
+            f"{len(unread)} resource(s) could not be read (throttling or errors); "
+            "run the scan again to finish them"
         )
-    return EXIT_FAIL if any(r.status == "FAIL" for r in rows) else EXIT_OK
+    if refused:
+        outcome.incomplete.append(
+            f"ARM refused to read {len(refused)} resource(s); they are recorded as poison"
+        )
+    return outcome
 
 
-def _replay(args: argparse.Namespace) -> int:
-    import json
+def _event_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of an NDJSON file; a usage error names the file and line of
+    anything that is not UTF-8 JSON (a binary or compressed file, a truncated line)."""
+    from shared.loader import InputError, parse_json
 
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        if handle.read(2) == b"\x1f\x8b":
+            raise UsageError(f"{path}:1: gzip-compressed; decompress it first (gunzip)")
+        handle.seek(0)
+        number = 0
+        while raw := handle.readline(MAX_EVENT_LINE + 1):
+            number += 1
+            if len(raw) > MAX_EVENT_LINE:
+                raise UsageError(f"{path}:{number}: line longer than {MAX_EVENT_LINE} bytes")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UsageError(
+                    f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                    "a binary or compressed file?"
+                ) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            try:
+                yield number, parse_json(line, f"{path}:{number}")
+            except InputError as exc:
+                where = "" if exc.path == "$" else f" at {exc.path}"
+                raise UsageError(f"{path}:{number}: {exc.message}{where}") from None
+
+
+def _replay(args: argparse.Namespace) -> Outcome:
     from shared.events import parse_delivery
     from shared.pipeline import RedeliverError
 
-    ctx = _context(args)
+    if args.batch < 1:
+        raise UsageError(f"--batch: {args.batch} must be at least 1")
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    for _ in _event_lines(path):  # the whole file is checked before anything is replayed
+        pass
+    ctx = _context(args, arm=True)
     supported = ctx.engine.supported_types()
     events: list[Any] = []
     totals: dict[str, int] = {}
@@ -149,49 +475,66 @@ def _replay(args: argparse.Namespace) -> int:
             totals["ignored"] = totals.get("ignored", 0) + sum(result.ignored.values())
         events.clear()
 
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
-            events.extend(item if isinstance(item, list) else [item])
-            if len(events) >= args.batch:
-                flush()
+    for _, item in _event_lines(path):
+        events.extend(item if isinstance(item, list) else [item])
+        if len(events) >= args.batch:
+            flush()
     flush()
-    console = Console()
-    console.print(f"replayed {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(totals.items()))
+    make_console().print(text(f"replayed {path}: {summary}"))
+    outcome = Outcome()
     if retry:
-        console.print(f"[yellow]{len(retry)} event(s) hit transient failures; replay again.[/]")
-        return EXIT_FAIL
-    return EXIT_OK
+        outcome.incomplete.append(f"{len(retry)} event(s) hit transient failures; replay again")
+    if totals.get("poison"):
+        outcome.incomplete.append(
+            f"{totals['poison']} event(s) were malformed and recorded as poison, not applied"
+        )
+    return outcome
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> Outcome:
     import json
 
     from shared import report
+    from shared.findings import Severity, Status
+    from shared.state_store import INACTIVE_STATUSES
 
+    status = args.status.strip().upper() if args.status else None
+    known = {s.value for s in Status} | set(INACTIVE_STATUSES)
+    if status is not None and status not in known:
+        raise UsageError(
+            f"--status: {inert(args.status)!r} is not one of {', '.join(sorted(known))}"
+        )
+    severity = args.severity.strip().upper() if args.severity else None
+    if severity is not None and severity not in {s.value for s in Severity}:
+        raise UsageError(
+            f"--severity: {inert(args.severity)!r} is not one of "
+            + ", ".join(s.value for s in Severity)
+        )
     ctx = _context(args)
     rows = ctx.store.current(
-        resource_id=args.resource,
-        status=args.status.upper() if args.status else None,
-        severity=args.severity.upper() if args.severity else None,
-        hipaa=args.hipaa,
+        resource_id=args.resource, status=status, severity=severity, hipaa=args.hipaa
     )
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(report.stored_csv(rows))
     else:
-        report.render_stored(Console(), rows)
-    return EXIT_FAIL if any(r.status == "FAIL" for r in rows) else EXIT_OK
+        report.render_stored(make_console(), rows, show_all=args.all)
+    outcome = Outcome.of_statuses(r.status for r in rows)
+    if not rows and status is None and severity is None and args.hipaa is None:
+        where = f" for {inert(args.resource)}" if args.resource else ""
+        outcome.incomplete.append(
+            f"the state store has no findings{where}: nothing was judged (run `phiguard scan`)"
+        )
+    return outcome
 
 
-def _plan(args: argparse.Namespace) -> int:
+# --- remediation commands ---------------------------------------------------------------------
+
+
+def _plan(args: argparse.Namespace) -> Outcome:
     """What the remediations would change, as a readable diff; never writes."""
-    from rich.markup import escape
-
     from remediations import REMEDIATIONS
     from remediations.registry import RemediationOptions
     from shared.config import Settings, SettingsError
@@ -199,8 +542,9 @@ def _plan(args: argparse.Namespace) -> int:
     from shared.findings import Status
     from shared.loader import load_paths
 
-    console = Console()
+    console = make_console()
     previews: list[tuple[str, str, str, list[str]]] = []  # resource, remediation, mode, lines
+    problems: list[str] = []
     if args.paths:
         try:
             settings = Settings.from_env()
@@ -216,6 +560,7 @@ def _plan(args: argparse.Namespace) -> int:
                 try:
                     plan = REMEDIATIONS[rem_id].plan(snapshot, options)
                 except ValueError as exc:
+                    problems.append(f"{rem_id} on {snapshot.id}")
                     previews.append((snapshot.id, rem_id, "-", [f"cannot plan: {exc}"]))
                     continue
                 if plan is not None:
@@ -224,48 +569,75 @@ def _plan(args: argparse.Namespace) -> int:
                     )
                     previews.append((snapshot.id, rem_id, mode, [plan.summary, *plan.diff_lines()]))
     else:
-        ctx = _context(args)
+        from shared.loader import id_problem
+        from shared.resource_id import ResourceIdError, parse
+
         targets = list(args.resource or [])
-        if args.subscription:
+        for resource_id in targets:
+            try:
+                problem = id_problem(resource_id)
+                if problem is None:
+                    parse(resource_id)
+            except ResourceIdError as exc:
+                problem = str(exc)
+            if problem is not None:
+                raise UsageError(f"--resource: {inert(problem)}")
+        settings = _settings(args)
+        subscriptions = _subscriptions(args.subscription, None) if args.subscription else []
+        if not targets and not subscriptions:
+            raise UsageError("give PATH... to plan offline, or --resource / --subscription")
+        ctx = _context(args, arm=True, subscriptions=subscriptions, settings=settings)
+        if subscriptions:
             # The resources the store knows to be failing there (from sweeps and events).
-            prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in args.subscription)
+            prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
             failing_rows = ctx.store.current(status="FAIL")
             targets += sorted(
                 {r.resource_id for r in failing_rows if r.resource_id.lower().startswith(prefixes)}
             )
-        if not targets:
-            raise UsageError("give PATH... to plan offline, or --resource / --subscription")
         for resource_id in targets:
             for p in ctx.remediator.preview(resource_id):
                 lines = [p.plan.summary, *p.plan.diff_lines()] if p.plan else [f"{p.error}"]
+                if p.plan is None:
+                    problems.append(f"{p.remediation_id} on {resource_id}")
                 mode = p.mode + ("" if p.allowed else ", not allow-listed")
                 previews.append((resource_id, p.remediation_id, mode, lines))
     if not previews:
         console.print("Nothing to remediate: no failing check has a safe fix.")
-        return EXIT_OK
+        return Outcome()
     for resource_id, rem_id, mode, lines in previews:
-        console.print(f"[bold]{rem_id}[/] on {resource_id} [dim](mode: {mode})[/]")
+        console.print(
+            Text.assemble(
+                (inert(rem_id), "bold"),
+                " on ",
+                inert(resource_id),
+                (f" (mode: {inert(mode)})", "dim"),
+            )
+        )
         for line in lines:
             style = "red" if line.startswith("- ") else "green" if line.startswith("+ ") else ""
-            text = escape(line)
-            console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
-    return EXIT_FAIL
+            console.print(Text("  ") + text(line, style))
+    outcome = Outcome(failing=len(previews) - len(problems))
+    if problems:
+        outcome.incomplete.append(
+            f"{len(problems)} fix(es) could not be planned: " + "; ".join(problems[:5])
+        )
+    return outcome
 
 
-def _remediations(args: argparse.Namespace) -> int:
+def _remediations(args: argparse.Namespace) -> Outcome:
     import json
 
     if args.permissions:
         from remediations import permissions
 
         for action in permissions():
-            print(action)
-        return EXIT_OK
+            print(inert(action))
+        return Outcome()
     ctx = _context(args)
     records = ctx.remediator.records(days=args.days, resource_id=args.resource, limit=args.limit)
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2, default=str) + "\n")
-        return EXIT_OK
+        return Outcome()
     from rich.table import Table
 
     table = Table(header_style="bold")
@@ -273,49 +645,58 @@ def _remediations(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for r in records:
         table.add_row(
-            r.id,
+            text(r.id),
             f"{r.created_at:%Y-%m-%d %H:%M:%S}",
-            r.remediation_id,
-            r.resource_id.rsplit("/", 1)[-1],
-            r.mode,
-            r.status,
-            r.summary or r.reason,
+            text(r.remediation_id),
+            text(r.resource_id.rstrip("/").rsplit("/", 1)[-1]),
+            text(r.mode),
+            text(r.status),
+            text(r.summary or r.reason),
         )
-    Console().print(table)
-    return EXIT_OK
+    make_console().print(table)
+    return Outcome()
 
 
-def _rollback(args: argparse.Namespace) -> int:
+def _rollback(args: argparse.Namespace) -> Outcome:
     from shared.remediation import RollbackRefused
     from shared.remediation_log import RecordNotFound
 
-    ctx = _context(args)
+    ctx = _context(args, arm=True)
     try:
         record = ctx.remediator.rollback(args.remediation_id)
     except RecordNotFound:
-        raise UsageError(f"no remediation {args.remediation_id!r} in the log") from None
+        raise UsageError(f"no remediation {inert(args.remediation_id)!r} in the log") from None
     except RollbackRefused as exc:
-        raise UsageError(f"rollback refused: {exc}") from None
-    Console().print(f"rolled back {args.remediation_id}: {record.status} ({record.reason})")
-    return EXIT_OK
+        raise UsageError(f"rollback refused: {inert(exc)}") from None
+    make_console().print(
+        text(f"rolled back {args.remediation_id}: {record.status} ({record.reason})")
+    )
+    return Outcome()
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> Outcome:
     from shared.demo import run_demo
 
-    return run_demo(Console(), args)
+    code = run_demo(make_console(), args)
+    return Outcome() if code == EXIT_OK else Outcome(incomplete=["the demo did not complete"])
 
 
-def _sim(args: argparse.Namespace) -> int:
+def _sim(args: argparse.Namespace) -> Outcome:
     from sim.cli import run
 
-    code: int = run(args)
-    return code
+    return Outcome(code=int(run(args)))
+
+
+# --- the parser and main ------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="phiguard", description="Continuous HIPAA compliance for Azure."
+        prog="phiguard",
+        description="Continuous HIPAA compliance for Azure.",
+        epilog="Exit codes: 0 nothing failing, 1 a FAIL, 2 usage or input error, 3 incomplete "
+        "(a check could not judge, resources unread, a service unreachable); "
+        "see docs/EXIT_CODES.md.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -327,8 +708,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("paths", nargs="+", metavar="PATH")
     ev.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    ev.add_argument("--all", action="store_true", help="table: show PASS findings too")
-    ev.add_argument("--exit-zero", action="store_true", help="exit 0 even when a check fails")
+    ev.add_argument(
+        "--all", action="store_true", help="table: every finding, PASS and NOT_ASSESSED too"
+    )
+    ev.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="findings never set the exit code (FAIL, ERROR, NOT_ASSESSED); "
+        "input errors (2) and a run that found nothing (3) still do",
+    )
     ev.set_defaults(handler=_evaluate)
 
     cat = sub.add_parser("catalog", help="list every check with its metadata")
@@ -364,9 +752,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=_replay)
 
     status = sub.add_parser("status", help="current findings from the state store")
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    status.add_argument(
+        "--all", action="store_true", help="table: every row, not only FAIL and ERROR"
+    )
     status.add_argument("--resource", help="one resource id")
-    status.add_argument("--status", help="PASS, FAIL, ERROR, NOT_APPLICABLE, CLOSED, ...")
+    status.add_argument(
+        "--status", help="PASS, FAIL, ERROR, NOT_ASSESSED, NOT_APPLICABLE, CLOSED, ..."
+    )
     status.add_argument("--severity")
     status.add_argument("--hipaa", help="citation or prefix, e.g. 164.312(b)")
     connection_flags(status, arm=False)
@@ -425,28 +818,87 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from shared.loader import InputError
+class _InertStderrHandler(logging.Handler):
+    """Warnings of phiguard and the SDKs during a command: one inert line each on the current
+    ``sys.stderr`` (Python's last-resort handler would print resource names raw)."""
 
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = one_line(record.getMessage(), limit=500)
+            sys.stderr.write(f"phiguard: {record.levelname.lower()}: {message}\n")
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+def _install_log_handler() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _InertStderrHandler) for h in root.handlers):
+        handler = _InertStderrHandler(logging.WARNING)
+        root.addHandler(handler)
+
+
+def _report(outcome: Outcome, err: Console) -> None:
+    """The reasons behind an exit code 3, on stderr (stdout may be JSON or CSV)."""
+    for reason in outcome.incomplete:
+        err.print(
+            Text.assemble(("phiguard: incomplete:", "bold yellow"), " ", one_line(reason, 2000)),
+            soft_wrap=True,
+        )
+    if outcome.unjudged and not outcome.exit_zero and not outcome.incomplete:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.unjudged.items()))
+        err.print(
+            Text.assemble(
+                ("phiguard: incomplete:", "bold yellow"),
+                f" {counts}: some checks could not judge, so this is no all-clear",
+            ),
+            soft_wrap=True,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "sim":
+        _install_log_handler()
+    err = make_console(stderr=True)
     try:
-        code: int = args.handler(args)
-    except (InputError, UsageError) as exc:
-        Console(stderr=True).print(f"[bold red]phiguard: error:[/] {exc}", highlight=False)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:
-        from azure.core.exceptions import ServiceRequestError
-
-        if not isinstance(exc, ServiceRequestError):
-            raise
-        Console(stderr=True).print(
-            f"[bold red]phiguard: error:[/] cannot connect: {exc.message}", highlight=False
+        outcome: Outcome = args.handler(args)
+    except KeyboardInterrupt as exc:
+        return exit_code(error=exc)
+    except BrokenPipeError as exc:
+        _silence_stdout()
+        return exit_code(error=exc)
+    except (UsageError, IncompleteError) as exc:
+        err.print(
+            Text.assemble(("phiguard: error:", "bold red"), " ", one_line(exc, 2000)),
+            soft_wrap=True,
         )
-        return EXIT_USAGE
-    return code
+        return exit_code(error=exc)
+    except Exception as exc:
+        from shared.loader import InputError
+
+        if isinstance(exc, InputError):
+            line = one_line(exc, 2000)
+        else:
+            line = f"{one_line(exc, 500) or 'unexpected failure'} ({type(exc).__name__})"
+        err.print(Text.assemble(("phiguard: error:", "bold red"), " ", line), soft_wrap=True)
+        return exit_code(error=exc)
+    try:
+        _report(outcome, err)
+    except BrokenPipeError as exc:
+        return exit_code(error=exc)
+    return exit_code(outcome)
+
+
+def _silence_stdout() -> None:
+    """After stdout's reader went away: no second BrokenPipeError when Python flushes it."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

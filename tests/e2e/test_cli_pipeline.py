@@ -1,11 +1,17 @@
-"""The CLI's pipeline commands (scan, replay, status) against the sim and Azurite."""
+"""The CLI's pipeline commands (scan, replay, status, plan, remediations, rollback) against the
+sim and Azurite: their output with hostile names, and their exit codes."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +48,11 @@ def test_scan_then_status_then_replay(
     out = capsys.readouterr().out
     assert "resources evaluated" in out
 
-    assert main(["plan", "--subscription", sim.subscriptions[0]]) == 1
-    assert "network_nsg_restrict_internet_inbound" in capsys.readouterr().out
+    # 3: some fixes cannot be planned here (no audit-log destination configured)
+    assert main(["plan", "--subscription", sim.subscriptions[0]]) == 3
+    planned = capsys.readouterr()
+    assert "network_nsg_restrict_internet_inbound" in planned.out
+    assert "could not be planned: monitoring_diagnostic_settings_audit" in planned.err
     assert main(["status", "--format", "json", "--status", "fail"]) == 1
     failing = json.loads(capsys.readouterr().out)
     nsg = next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")
@@ -95,5 +104,197 @@ def test_bad_usage_exits_2(
     assert f"{bad}:1: invalid JSON" in capsys.readouterr().err.replace("\n", "")
     good = tmp_path / "good.ndjson"
     good.write_text('{"id": "e1"}\n')
-    assert main(["replay", str(good)]) == 2  # nothing listens on the storage endpoint
-    assert "cannot connect" in capsys.readouterr().err
+    monkeypatch.setenv(
+        "PHIGUARD_STORAGE_CONNECTION_STRING",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "TableEndpoint=http://127.0.0.1:1/devstoreaccount1;",
+    )
+    assert main(["replay", str(good)]) == 3  # nothing listens on the storage endpoint
+    assert "state store unreachable at http://127.0.0.1:1/" in capsys.readouterr().err
+
+
+# --- hostile names through every command that prints them ---------------------------------------
+
+SUB = "0f0e0d0c-0b0a-4909-8807-060504030201"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-phi"
+# Markup, an OSC 8 hyperlink, clear-screen, CR, BS, a C1 CSI, a right-to-left override.
+EVIL = "[bold]evil[red]\x1b]8;;evil\x1b\\click\x1b]8;;\x1b\\\x1b[2J\r\b\u202e\x9b"
+RAW = ("\x1b", "\x9b", "\r", "\b", "\x07", "\u202e", "\u2066")
+NSG_FIX = "network_nsg_restrict_internet_inbound"
+
+
+def _nsg(name: str, rule: str) -> dict[str, Any]:
+    nsg_id = f"{RG}/providers/Microsoft.Network/networkSecurityGroups/{name}"
+    return {
+        "id": nsg_id,
+        "name": name,
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "location": "eastus",
+        "tags": {"owner": EVIL},
+        "properties": {
+            "securityRules": [
+                {
+                    "name": rule,
+                    "id": f"{nsg_id}/securityRules/{rule}",
+                    "properties": {
+                        "protocol": "Tcp",
+                        "sourcePortRange": "*",
+                        "destinationPortRange": "3389",
+                        "sourceAddressPrefix": "Internet",
+                        "destinationAddressPrefix": "*",
+                        "access": "Allow",
+                        "priority": 100,
+                        "direction": "Inbound",
+                    },
+                }
+            ]
+        },
+    }
+
+
+# An ARM name holds no '/', so no closing tag; ids hold no C0 control, rule names can.
+NSG_A = _nsg("nsg-[bold]a[red]x\u202egpj", "rdp" + EVIL)
+NSG_B = _nsg("nsg-b[link=evil]\u2066", "rdp\x1b[2Jb\x07")
+
+
+def _assert_inert(output: str, *literal: str) -> None:
+    for raw in RAW:
+        assert raw not in output, f"raw {raw!r} in the output"
+    for text in literal:
+        assert text in output, f"{text!r} not shown literally"
+
+
+@pytest.fixture()
+def hostile(azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimHandle]:
+    """A PHI resource group with two NSGs whose names and rule names are hostile; the NSG fix
+    allow-listed so the sweep applies it where it can."""
+    estate = {
+        "subscriptions": [
+            {"id": f"/subscriptions/{SUB}", "subscriptionId": SUB, "state": "Enabled", "tags": {}}
+        ],
+        "documents": [
+            {
+                "id": RG,
+                "name": "rg-phi",
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": "eastus",
+                "tags": {"data-classification": "phi"},
+                "properties": {},
+            },
+            NSG_A,
+            NSG_B,
+        ],
+    }
+    with running_sim(estate=estate) as sim:
+        monkeypatch.setenv("COLUMNS", "400")  # no folding of long names across table lines
+        monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", azurite.connection_string)
+        monkeypatch.setenv("PHIGUARD_TABLE_PREFIX", "cli" + uuid.uuid4().hex[:10])
+        monkeypatch.setenv("PHIGUARD_ARM_URL", sim.arm_url)
+        monkeypatch.setenv("PHIGUARD_CA_CERT", sim.ca_cert)
+        monkeypatch.setenv("PHIGUARD_REMEDIATION_ALLOW", NSG_FIX)
+        try:
+            yield sim
+        finally:
+            reset_app_context(None)
+
+
+def test_every_command_prints_hostile_names_inert(
+    hostile: SimHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name_a = "nsg-[bold]a[red]x\\u202egpj"
+    name_b = "nsg-b[link=evil]\\u2066"
+    assert main(["scan", "--subscription", SUB]) == 1
+    out = capsys.readouterr()
+    _assert_inert(out.out + out.err, name_a, "[bold]evil[red]\\x1b]8;;")
+
+    assert main(["status", "--all"]) == 1
+    out = capsys.readouterr()
+    _assert_inert(out.out + out.err, name_a, name_b)
+
+    assert main(["status", "--format", "csv"]) == 1
+    out = capsys.readouterr()
+    _assert_inert(out.out, name_a, name_b)
+    assert {r["status"] for r in csv.DictReader(io.StringIO(out.out))} >= {"FAIL", "PASS"}
+
+    # The bracketed rule name of NSG A cannot be planned (the fix's path syntax): said, inert.
+    assert main(["plan", "--resource", str(NSG_A["id"])]) == 3
+    out = capsys.readouterr()
+    _assert_inert(out.out + out.err, name_a, "[bold]evil[red]\\x1b]8;;")
+
+    # NSG B was fixed by the sweep (allow-listed): its log entry, and its rollback.
+    assert main(["remediations"]) == 0
+    out = capsys.readouterr()
+    _assert_inert(out.out + out.err, "nsg-b[link=evil]", "rdp\\x1b[2Jb\\x07")
+    assert main(["remediations", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    fixed = next(
+        r for r in records if r["resource_id"] == NSG_B["id"] and r["status"] == "VERIFIED"
+    )
+    assert "rdp\x1b[2Jb\x07" in fixed["summary"]  # JSON stays faithful
+    assert main(["rollback", fixed["id"]]) == 0
+    out = capsys.readouterr()
+    _assert_inert(out.out + out.err, f"rolled back {fixed['id']}")
+
+
+# --- exit codes against live services -----------------------------------------------------------
+
+
+def test_scan_of_an_unknown_subscription_exits_3_naming_it(
+    hostile: SimHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = "99999999-9999-4999-8999-999999999999"
+    assert main(["scan", "--subscription", unknown]) == 3
+    err = capsys.readouterr().err
+    assert f"subscription {unknown} not found at {hostile.arm_url}" in err
+
+
+def test_scan_with_arm_unreachable_exits_3_within_seconds(
+    hostile: SimHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    assert main(["scan", "--subscription", SUB, "--arm-url", "https://127.0.0.1:1"]) == 3
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert "ARM unreachable at https://127.0.0.1:1 (--arm-url)" in err
+    assert "Traceback" not in err
+
+
+def test_status_exit_code_reflects_error_and_not_assessed_rows(
+    hostile: SimHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.changes import Cause
+    from shared.engine import Engine
+    from shared.loader import load_paths
+    from shared.state_store import TableStateStore
+    from tests.conftest import FIXTURES
+
+    assert main(["status"]) == 3  # an empty store judged nothing
+    assert "the state store has no findings" in capsys.readouterr().err
+    assert main(["status", "--status", "FAIL"]) == 0  # a filter that matches nothing is fine
+    capsys.readouterr()
+
+    import os
+
+    store = TableStateStore.from_connection_string(
+        os.environ["PHIGUARD_STORAGE_CONNECTION_STRING"], os.environ["PHIGUARD_TABLE_PREFIX"]
+    )
+    store.ensure_tables()
+    site = FIXTURES / "checks" / "appservice_site_https_only" / "fail.json"
+    (snapshot,) = load_paths([site])
+    store.record_evaluation(
+        Engine().evaluate(snapshot), read_at=datetime.now(UTC), cause=Cause(kind="cli")
+    )
+    assert main(["status"]) == 3  # FAIL and NOT_ASSESSED rows: incomplete wins
+    out = capsys.readouterr()
+    assert "NOT ASSESSED" in out.out and "NOT_ASSESSED" in out.err
+    assert main(["status", "--format", "json"]) == 3
+    rows = json.loads(capsys.readouterr().out)
+    unjudged = [r for r in rows if r["status"] == "NOT_ASSESSED"]
+    assert unjudged and all(r["evidence"]["missing"] for r in unjudged)
+    assert main(["status", "--format", "csv"]) == 3
+    table = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert {r["check_id"] for r in table if r["status"] == "NOT_ASSESSED"} == {
+        r["check_id"] for r in unjudged
+    }
+    assert main(["status", "--status", "fail"]) == 1
+    assert main(["status", "--status", "not_assessed"]) == 3
