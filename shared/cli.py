@@ -18,6 +18,7 @@ evidence from Azure are shown as data, never interpreted as Rich markup or termi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import sys
@@ -35,6 +36,7 @@ from shared.safe_text import inert, markup, one_line, text
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from shared.arm_reader import ArmReader
     from shared.config import Settings
     from shared.context import AppContext
 
@@ -298,10 +300,7 @@ def _probe_store(settings: Settings, *, flag: bool) -> None:
 def _probe_arm(settings: Settings, subscriptions: Sequence[str], *, flag: bool) -> None:
     """One short GET per subscription (or of ``/subscriptions``): ARM unreachable, refusing or
     not knowing a subscription is an :class:`IncompleteError` naming the endpoint."""
-    from azure.core.exceptions import ClientAuthenticationError
-
-    from shared import api_versions
-    from shared.arm_reader import ArmError, ArmReader, TransientArmError
+    from shared.arm_reader import ArmReader
     from shared.credentials import arm_credential
 
     setting = "--arm-url" if flag else "PHIGUARD_ARM_URL"
@@ -315,6 +314,23 @@ def _probe_arm(settings: Settings, subscriptions: Sequence[str], *, flag: bool) 
         timeout_seconds=PROBE_SECONDS,
         pool_size=1,
     )
+    try:
+        _probe_subscriptions(reader, endpoint, setting, subscriptions)
+    finally:
+        # The probe's own connection pool (ArmReader has no close() of its own yet).
+        client = getattr(reader, "_client", None)
+        if client is not None:
+            client.close()
+
+
+def _probe_subscriptions(
+    reader: ArmReader, endpoint: str, setting: str, subscriptions: Sequence[str]
+) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from shared import api_versions
+    from shared.arm_reader import ArmError, TransientArmError
+
     version = api_versions.for_type("microsoft.resources/subscriptions")
     targets: list[str | None] = list(subscriptions) or [None]
     for subscription in targets:
@@ -343,6 +359,22 @@ def _cause(exc: BaseException) -> str:
     """An exception's message on one line, for a probe's error (azure-core's are long)."""
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return one_line(message, limit=300)
+
+
+def _resource_arg(value: str, flag: str = "--resource") -> str:
+    """A resource id given on the command line, refused (2) unless ARM could have returned it."""
+    from shared.loader import id_problem
+    from shared.resource_id import ResourceIdError, parse
+
+    problem = id_problem(value)
+    if problem is None:
+        try:
+            parse(value)
+        except ResourceIdError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise UsageError(f"{flag}: {inert(problem)}")
+    return value
 
 
 def _subscriptions(given: Sequence[str] | None, settings: Settings | None) -> list[str]:
@@ -511,9 +543,10 @@ def _status(args: argparse.Namespace) -> Outcome:
             f"--severity: {inert(args.severity)!r} is not one of "
             + ", ".join(s.value for s in Severity)
         )
+    resource = _resource_arg(args.resource) if args.resource else None
     ctx = _context(args)
     rows = ctx.store.current(
-        resource_id=args.resource, status=status, severity=severity, hipaa=args.hipaa
+        resource_id=resource, status=status, severity=severity, hipaa=args.hipaa
     )
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
@@ -569,19 +602,7 @@ def _plan(args: argparse.Namespace) -> Outcome:
                     )
                     previews.append((snapshot.id, rem_id, mode, [plan.summary, *plan.diff_lines()]))
     else:
-        from shared.loader import id_problem
-        from shared.resource_id import ResourceIdError, parse
-
-        targets = list(args.resource or [])
-        for resource_id in targets:
-            try:
-                problem = id_problem(resource_id)
-                if problem is None:
-                    parse(resource_id)
-            except ResourceIdError as exc:
-                problem = str(exc)
-            if problem is not None:
-                raise UsageError(f"--resource: {inert(problem)}")
+        targets = [_resource_arg(r) for r in args.resource or []]
         settings = _settings(args)
         subscriptions = _subscriptions(args.subscription, None) if args.subscription else []
         if not targets and not subscriptions:
@@ -633,8 +654,11 @@ def _remediations(args: argparse.Namespace) -> Outcome:
         for action in permissions():
             print(inert(action))
         return Outcome()
+    if args.days < 1 or args.limit < 1:
+        raise UsageError("--days and --limit must be at least 1")
+    resource = _resource_arg(args.resource) if args.resource else None
     ctx = _context(args)
-    records = ctx.remediator.records(days=args.days, resource_id=args.resource, limit=args.limit)
+    records = ctx.remediator.records(days=args.days, resource_id=resource, limit=args.limit)
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2, default=str) + "\n")
         return Outcome()
@@ -830,11 +854,19 @@ class _InertStderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def _install_log_handler() -> None:
+@contextlib.contextmanager
+def _inert_warnings(enabled: bool) -> Iterator[None]:
+    """For the length of a command, warnings go to stderr inert (see _InertStderrHandler)."""
     root = logging.getLogger()
-    if not any(isinstance(h, _InertStderrHandler) for h in root.handlers):
-        handler = _InertStderrHandler(logging.WARNING)
-        root.addHandler(handler)
+    if not enabled or any(isinstance(h, _InertStderrHandler) for h in root.handlers):
+        yield
+        return
+    handler = _InertStderrHandler(logging.WARNING)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _report(outcome: Outcome, err: Console) -> None:
@@ -858,11 +890,11 @@ def _report(outcome: Outcome, err: Console) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "sim":
-        _install_log_handler()
     err = make_console(stderr=True)
     try:
-        outcome: Outcome = args.handler(args)
+        # ``sim serve`` configures its own logging.
+        with _inert_warnings(args.command != "sim"):
+            outcome: Outcome = args.handler(args)
     except KeyboardInterrupt as exc:
         return exit_code(error=exc)
     except BrokenPipeError as exc:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -484,6 +485,9 @@ def test_store_unreachable_exits_3_within_seconds(
         (["scan", "--subscription", SUB, "--arm-url", "http://arm.example"], "--arm-url"),
         (["replay", "events.ndjson", "--batch", "0"], "--batch"),
         (["plan", "--resource", "/subscriptions/x//y"], "--resource: resource id has an empty"),
+        (["status", "--resource", "/subscriptions/x/"], "--resource: resource id ends with"),
+        (["remediations", "--resource", "nope"], "--resource: resource id must start"),
+        (["remediations", "--days", "0"], "--days and --limit"),
     ],
 )
 def test_bad_flags_exit_2_naming_the_flag(
@@ -496,3 +500,26 @@ def test_bad_flags_exit_2_naming_the_flag(
     code, _, err = _run(capsys, *argv)
     assert code == 2
     assert expected in err
+
+
+def test_warnings_during_a_command_are_inert_one_liners(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from shared.engine import Engine
+
+    original = Engine.evaluate_all
+
+    def noisy(self: Engine, snapshots: Any) -> Any:
+        logging.getLogger("phiguard.pipeline").warning("transient failure for %s", HOSTILE)
+        return original(self, snapshots)
+
+    monkeypatch.setattr(Engine, "evaluate_all", noisy)
+    path = FIXTURES / "storage_account_secure_transfer_required" / "fail.json"
+    _, _, err = _run(capsys, "evaluate", str(path), "--format", "json")
+    assert err.startswith("phiguard: warning: transient failure for ")
+    assert err.count("\n") == 1
+    assert_inert(err, "[bold]evil[red]\\x1b]8;;")
+    logging.getLogger("phiguard.pipeline").warning("after the command")
+    assert "after the command" not in capsys.readouterr().err  # the handler left with it
