@@ -75,11 +75,13 @@ def parse_json(text: str | bytes, source: str, where: str = "$") -> Any:
     """JSON text parsed, or an :class:`InputError` naming ``source``: invalid JSON, or nested
     deeper than :data:`MAX_DEPTH` (never a ``RecursionError``)."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(
             source, where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
+        raise InputError(source, where, f"invalid JSON: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise InputError(
             source, where, f"nested too deeply (more than {MAX_DEPTH} levels)"
@@ -90,6 +92,12 @@ def parse_json(text: str | bytes, source: str, where: str = "$") -> Any:
             source, where + too_deep[1:], f"nested too deeply (more than {MAX_DEPTH} levels)"
         )
     return document
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's parser accepts NaN and Infinity; JSON (RFC 8259) has neither, and re-emitting
+    # them would make phiguard's own JSON output invalid.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def deeper_than(document: Any, limit: int) -> str | None:

@@ -126,3 +126,20 @@ def test_a_declared_type_does_not_excuse_a_malformed_id() -> None:
     doc = {"id": "/subscriptions/s1/whatever", "type": "Microsoft.Network/networkSecurityGroups"}
     with pytest.raises(InputError, match=r"\$\.id"):
         load_documents([(doc, "f.json")])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"id": "/subscriptions/s", "x": NaN}', "NaN is not a JSON value"),
+        ('{"id": "/subscriptions/s", "x": -Infinity}', "-Infinity is not a JSON value"),
+        ('{"id": "/subscriptions/s", "x": ' + "9" * 5000 + "}", "Exceeds the limit"),
+    ],
+)
+def test_values_json_does_not_have_are_input_errors(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"odd\.json: \$: invalid JSON: {expected}"):
+        load_paths([path])
