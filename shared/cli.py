@@ -48,6 +48,7 @@ EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 PROBE_SECONDS = 5.0
 # ``replay``: the longest line read (Event Grid deliveries are at most 1 MB).
 MAX_EVENT_LINE = 16 * 1024 * 1024
+_TABLE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,55}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -197,6 +198,11 @@ def _context(
         settings.require_storage()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    if not _TABLE_PREFIX.fullmatch(settings.table_prefix):
+        raise UsageError(
+            f"PHIGUARD_TABLE_PREFIX: {inert(settings.table_prefix)!r} must be 1-56 letters and "
+            "digits, starting with a letter"
+        )
     _probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
     if arm:
         _probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
@@ -384,7 +390,8 @@ def _subscriptions(given: Sequence[str] | None, settings: Settings | None) -> li
     for subscription in found:
         if not _GUID.fullmatch(subscription.strip()):
             raise UsageError(f"{source}: {inert(subscription)!r} is not a subscription id (a GUID)")
-    return [s.strip() for s in found]
+    unique = {s.strip().lower(): s.strip() for s in reversed(found)}  # first spelling kept
+    return [unique[k] for k in dict.fromkeys(s.strip().lower() for s in found)]
 
 
 # --- pipeline commands ------------------------------------------------------------------------

@@ -488,6 +488,7 @@ def test_store_unreachable_exits_3_within_seconds(
         (["status", "--resource", "/subscriptions/x/"], "--resource: resource id ends with"),
         (["remediations", "--resource", "nope"], "--resource: resource id must start"),
         (["remediations", "--days", "0"], "--days and --limit"),
+        (["status", "--storage-connection-string", "x"], "--storage-connection-string"),
     ],
 )
 def test_bad_flags_exit_2_naming_the_flag(
@@ -523,3 +524,20 @@ def test_warnings_during_a_command_are_inert_one_liners(
     assert_inert(err, "[bold]evil[red]\\x1b]8;;")
     logging.getLogger("phiguard.pipeline").warning("after the command")
     assert "after the command" not in capsys.readouterr().err  # the handler left with it
+
+
+def test_a_bad_table_prefix_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PHIGUARD_TABLE_PREFIX", "bad-prefix[bold]")
+    code, _, err = _run(capsys, "status")
+    assert code == 2 and "PHIGUARD_TABLE_PREFIX: 'bad-prefix[bold]'" in err
+
+
+def test_subscriptions_are_deduplicated_case_insensitively() -> None:
+    from shared.cli import _subscriptions
+
+    upper = SUB.upper()
+    assert _subscriptions([SUB, upper, f" {SUB} "], None) == [SUB]
+    assert _subscriptions([upper, SUB], None) == [upper]
