@@ -264,7 +264,7 @@ def test_status_exit_code_reflects_error_and_not_assessed_rows(
 ) -> None:
     from shared.changes import Cause
     from shared.engine import Engine
-    from shared.loader import load_paths
+    from shared.loader import load_documents, load_paths
     from shared.state_store import TableStateStore
     from tests.conftest import FIXTURES
 
@@ -298,3 +298,22 @@ def test_status_exit_code_reflects_error_and_not_assessed_rows(
     }
     assert main(["status", "--status", "fail"]) == 1
     assert main(["status", "--status", "not_assessed"]) == 3
+    assert main(["status", "--status", "error"]) == 0  # none yet
+    broken = load_documents(
+        [
+            (
+                {
+                    "id": f"{RG}/providers/Microsoft.Network/networkSecurityGroups/broken",
+                    "type": "Microsoft.Network/networkSecurityGroups",
+                    "properties": {"securityRules": "not a list"},
+                },
+                "broken",
+            )
+        ]
+    )[0]
+    store.record_evaluation(
+        Engine().evaluate(broken), read_at=datetime.now(UTC), cause=Cause(kind="cli")
+    )
+    capsys.readouterr()
+    assert main(["status", "--status", "error"]) == 3
+    assert "ERROR" in capsys.readouterr().err
