@@ -705,6 +705,88 @@ def _rollback(args: argparse.Namespace) -> Outcome:
     return Outcome()
 
 
+def _remediate(args: argparse.Namespace) -> Outcome:
+    """Catch-up: plan and, where allowed, apply the safe fixes of resources already failing."""
+    from shared.operations import failing_resources, remediate
+
+    settings = _settings(args)
+    subscriptions = _subscriptions(args.subscription, None) if args.subscription else []
+    targets = [_resource_arg(r) for r in args.resource or []]
+    if not subscriptions and not targets:
+        raise UsageError("give --subscription ID or --resource ID")
+    ctx = _context(args, arm=True, subscriptions=subscriptions, settings=settings)
+    targets += [r for r in failing_resources(ctx, subscriptions) if r not in targets]
+    report = remediate(ctx, targets)
+    console = make_console()
+    if not report.records and not report.unreadable:
+        console.print(text(f"Nothing to remediate on {len(targets)} failing resource(s)."))
+    from rich.table import Table
+
+    if report.records:
+        table = Table(header_style="bold")
+        for column in ("Resource", "Remediation", "Mode", "Status", "Reason"):
+            table.add_column(column, overflow="fold")
+        for r in report.records:
+            table.add_row(
+                text(r.resource_id.rstrip("/").rsplit("/", 1)[-1]),
+                text(r.remediation_id),
+                text(r.mode),
+                text(r.status),
+                text(r.reason),
+            )
+        console.print(table)
+    for problem in report.unreadable:
+        console.print(text(f"could not remediate {problem}"))
+    still = [r for r in report.records if r.status not in ("VERIFIED",)]
+    return Outcome(
+        failing=len(still),
+        incomplete=[f"{len(report.unreadable)} resource(s) could not be read"]
+        if report.unreadable
+        else [],
+    )
+
+
+def _exempt(args: argparse.Namespace) -> Outcome:
+    """Table exemptions: add (with the operator's identity), list, remove."""
+    from shared.operations import add_exemption
+    from shared.remediation import ExemptionError
+
+    resource = _resource_arg(args.resource_id, "RESOURCE_ID")
+    ctx = _context(args)
+    console = make_console()
+    if args.remove:
+        for target in args.target or []:
+            ctx.remediator.log.remove_exemption(resource, target)
+            console.print(text(f"removed the exemption of {target} on {resource}"))
+        return Outcome()
+    if args.list or not args.target:
+        for e in ctx.remediator.log.exemptions(resource):
+            until = e.expires_at.date().isoformat() if e.expires_at else "?"
+            console.print(
+                text(
+                    f"{e.target} until {until}, approved by {e.approver}, added by "
+                    f"{e.created_by or '?'}: {e.justification}"
+                )
+            )
+        return Outcome()
+    if not (args.until and args.approver and args.reason):
+        raise UsageError("an exemption needs --until YYYY-MM-DD, --approver and --reason")
+    try:
+        added = add_exemption(
+            ctx, resource, list(args.target), args.until, args.approver, args.reason
+        )
+    except (ExemptionError, ValueError) as exc:
+        raise UsageError(inert(str(exc))) from None
+    for e in added:
+        console.print(
+            text(
+                f"exempted {e.target} on {resource} until {args.until} "
+                f"(approved by {e.approver}, added by {e.created_by}); the finding stays recorded"
+            )
+        )
+    return Outcome()
+
+
 def _demo(args: argparse.Namespace) -> Outcome:
     from shared.demo import run_demo
 
@@ -832,6 +914,36 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("remediation_id", metavar="REMEDIATION_ID")
     connection_flags(rollback, arm=True)
     rollback.set_defaults(handler=_rollback)
+
+    remediate = sub.add_parser(
+        "remediate",
+        help="plan and, where allowed, apply the safe fixes of resources already failing",
+    )
+    remediate.add_argument(
+        "--subscription",
+        action="append",
+        metavar="ID",
+        help="every resource the state store has failing there (repeatable)",
+    )
+    remediate.add_argument("--resource", action="append", metavar="ID", help="(repeatable)")
+    connection_flags(remediate, arm=True)
+    remediate.set_defaults(handler=_remediate)
+
+    exempt = sub.add_parser(
+        "exempt",
+        help="table exemptions of a fix or check on one resource (stop the fix, keep the finding)",
+    )
+    exempt.add_argument("resource_id", metavar="RESOURCE_ID")
+    exempt.add_argument(
+        "--target", action="append", metavar="ID", help="remediation or check id (repeatable)"
+    )
+    exempt.add_argument("--until", metavar="YYYY-MM-DD", help="last day the exemption holds")
+    exempt.add_argument("--approver", metavar="WHO", help="who approved it (UPN or email)")
+    exempt.add_argument("--reason", metavar="WHY", help="the justification, for the auditor")
+    exempt.add_argument("--list", action="store_true", help="list the resource's exemptions")
+    exempt.add_argument("--remove", action="store_true", help="remove the --target exemptions")
+    connection_flags(exempt, arm=False)
+    exempt.set_defaults(handler=_exempt)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=_demo)

@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 # Published Azure examples live beside the checkout (../shared/reference), read-only.
 REFERENCE = REPO.parent / "shared" / "reference"
+# A storage connection string that reaches nothing: tests never use the well-known development
+# storage (`UseDevelopmentStorage=true`, ports 10000-10002), which may be a user's own Azurite.
+NOWHERE_STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+    "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+)
 
 
 @pytest.fixture(scope="session")

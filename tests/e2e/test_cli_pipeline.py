@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from shared.context import reset_app_context
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate
 from sim.fixture import SimHandle, running_sim
+from tests.conftest import NOWHERE_STORAGE
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +97,7 @@ def test_bad_usage_exits_2(
     monkeypatch.delenv("PHIGUARD_STORAGE_ACCOUNT_URL", raising=False)
     assert main(["status"]) == 2
     assert "PHIGUARD_STORAGE_CONNECTION_STRING" in capsys.readouterr().err
-    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", NOWHERE_STORAGE)
     bad = tmp_path / "bad.ndjson"
     bad.write_text("{oops\n")
     monkeypatch.setenv("PHIGUARD_ARM_URL", "https://127.0.0.1:1")
@@ -317,3 +318,70 @@ def test_status_exit_code_reflects_error_and_not_assessed_rows(
     capsys.readouterr()
     assert main(["status", "--status", "error"]) == 3
     assert "ERROR" in capsys.readouterr().err
+
+
+NSG_FIX = "network_nsg_restrict_internet_inbound"
+
+
+def test_remediate_catches_up_on_failures_found_before_the_fix_was_allowed(
+    env: tuple[SimHandle, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sim.estate import open_rdp_rule
+
+    sim, _ = env
+    nsg = next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")
+    sim.change_as_user(
+        "PUT", f"{nsg['id']}/securityRules/OpenRdp", open_rdp_rule(150), api_version="2024-05-01"
+    )
+    subscription = sim.subscriptions[0]
+    assert main(["scan", "--subscription", subscription]) == 1
+    capsys.readouterr()
+    assert main(["remediate"]) == 2  # says what to give
+    capsys.readouterr()
+
+    monkeypatch.setenv("PHIGUARD_REMEDIATION_MODES", f"{NSG_FIX}=enforce")
+    monkeypatch.setenv("PHIGUARD_REMEDIATION_ALLOW", NSG_FIX)
+    sim.reset_counters()
+    code = main(["remediate", "--subscription", subscription])
+    out = capsys.readouterr().out
+    assert "VERIFIED" in out and "nsg-chs-phi-data" in out
+    assert code == 1  # other failures remain planned only (not allow-listed)
+    rule = sim.admin("GET", "document", id=f"{nsg['id']}/securityRules/OpenRdp")
+    assert rule["properties"]["access"] == "Deny"
+    puts = sim.counters()["by_method"].get("PUT", 0)
+    assert puts >= 1
+    # Nothing left for the allowed fix: a second run writes nothing.
+    sim.reset_counters()
+    main(["remediate", "--subscription", subscription])
+    assert sim.counters()["by_method"].get("PUT", 0) == 0
+
+
+def test_exempt_records_the_operator_and_honours_the_policy(
+    env: tuple[SimHandle, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nsg = str(next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")["id"])
+    monkeypatch.setenv("PHIGUARD_OPERATOR", "oncall@contoso.example")
+    until = datetime.now(UTC).date().replace(year=datetime.now(UTC).year + 5).isoformat()
+    base = ["exempt", nsg, "--target", NSG_FIX, "--approver", "ciso@contoso.example"]
+    assert main([*base, "--until", until, "--reason", "vendor"]) == 2
+    assert "PHIGUARD_EXEMPTION_MAX_DAYS" in capsys.readouterr().err
+    assert main([*base, "--until", "9999-12-31", "--reason", "x"]) == 2
+    assert main([*base, "--until", "2026-02-30", "--reason", "x"]) == 2
+    assert main(["exempt", nsg, "--target", "no_such_fix", "--until", "2027-01-01"]) == 2
+    capsys.readouterr()
+    soon = datetime.now(UTC).date().replace(day=1).isoformat()
+    next_month = datetime.fromisoformat(soon).replace(tzinfo=UTC)
+    target_day = (next_month + timedelta(days=40)).date().isoformat()
+    assert main([*base, "--until", target_day, "--reason", "vendor maintenance"]) == 0
+    assert "added by oncall@contoso.example" in capsys.readouterr().out
+    assert main(["exempt", nsg, "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert NSG_FIX in listed and "oncall@contoso.example" in listed
+    assert main(["exempt", nsg, "--remove", "--target", NSG_FIX]) == 0
+    capsys.readouterr()
+    assert main(["exempt", nsg, "--list"]) == 0
+    assert NSG_FIX not in capsys.readouterr().out

@@ -12,6 +12,7 @@ import pytest
 
 from checks import CATALOG, FAILURE_PATTERNS
 from shared.cli import main
+from tests.conftest import NOWHERE_STORAGE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CHECKS.md"
@@ -449,7 +450,7 @@ def test_replay_rejects_binary_files_naming_file_and_line(
     expected: str,
 ) -> None:
     # The store setting points nowhere: the file is checked before anything is contacted.
-    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", NOWHERE_STORAGE)
     path = tmp_path / "events.ndjson"
     path.write_bytes(content)
     code, _, err = _run(capsys, "replay", str(path))
@@ -497,7 +498,7 @@ def test_bad_flags_exit_2_naming_the_flag(
     argv: list[str],
     expected: str,
 ) -> None:
-    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", NOWHERE_STORAGE)
     code, _, err = _run(capsys, *argv)
     assert code == 2
     assert expected in err
@@ -529,7 +530,7 @@ def test_warnings_during_a_command_are_inert_one_liners(
 def test_a_bad_table_prefix_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", NOWHERE_STORAGE)
     monkeypatch.setenv("PHIGUARD_TABLE_PREFIX", "bad-prefix[bold]")
     code, _, err = _run(capsys, "status")
     assert code == 2 and "PHIGUARD_TABLE_PREFIX: 'bad-prefix[bold]'" in err
