@@ -63,6 +63,14 @@ def parse_path(path: str) -> tuple[Token, ...]:
     while i < n:
         ch = path[i]
         if ch == "[":
+            if path.startswith("[name=", i):
+                value, end = _selector_value(path, i + len("[name="))
+                if not value:
+                    raise ValueError(f"bad selector [name=] in {path!r}")
+                tokens.append(("name", value))
+                i = end + 1
+                expect_key = False
+                continue
             end = path.find("]", i)
             if end < 0:
                 raise ValueError(f"unclosed '[' in {path!r}")
@@ -94,6 +102,30 @@ def parse_path(path: str) -> tuple[Token, ...]:
     return tuple(tokens)
 
 
+def _selector_value(path: str, start: int) -> tuple[str, int]:
+    """The name of a ``[name=...]`` selector from ``start``, and the index of its closing
+    ``]``. Inside it, a backslash escapes the next character (a bracket, or itself): ARM names may
+    hold brackets, and a name chosen by whoever created the resource must not end a selector."""
+    out: list[str] = []
+    i = start
+    while i < len(path):
+        ch = path[i]
+        if ch == "\\" and i + 1 < len(path):
+            out.append(path[i + 1])
+            i += 2
+            continue
+        if ch == "]":
+            return "".join(out), i
+        out.append(ch)
+        i += 1
+    raise ValueError(f"unclosed '[' in {path!r}")
+
+
+def name_selector(name: str) -> str:
+    """``[name=<name>]`` with the name escaped for :func:`parse_path`."""
+    return "[name=" + name.replace("\\", "\\\\").replace("]", "\\]") + "]"
+
+
 def format_path(tokens: Iterable[Token]) -> str:
     out = ""
     for kind, value in tokens:
@@ -102,7 +134,7 @@ def format_path(tokens: Iterable[Token]) -> str:
         elif kind == "index":
             out += f"[{value}]"
         elif kind == "name":
-            out += f"[name={value}]"
+            out += name_selector(str(value))
         else:
             out += "[*]"
     return out

@@ -398,3 +398,15 @@ def _vault(settings: list[dict[str, Any]]) -> Snapshot:
         {"diagnostic_settings": settings},
         phi=True,
     )
+
+
+@pytest.mark.parametrize("name", ["OpenRdp", "a]b", "x\\]y[", "[bold]evil[/]", "a.b", "\\"])
+def test_name_selectors_round_trip_any_rule_name(name: str) -> None:
+    """Regression: a rule name holding ']' ended the selector, so the NSG fix could not plan
+    (whoever names the rule could keep RDP open to the Internet)."""
+    from remediations.registry import format_path, name_selector, parse_path
+
+    path = "properties.securityRules" + name_selector(name) + ".properties.access"
+    tokens = parse_path(path)
+    assert tokens[2] == ("name", name)
+    assert format_path(tokens) == path
