@@ -566,6 +566,8 @@ def _decode_body(body: bytes | bytearray | str, delivery: Delivery) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         error = f"body: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError as exc:  # an integer of more than 4,300 digits (int_max_str_digits)
+        error = f"body: not JSON this parser can read: {str(exc).split(';')[0]}"
     except RecursionError:
         error = "body: not JSON this parser can read: nested too deeply"
     delivery.total = 1
@@ -680,8 +682,14 @@ class _Parser:
                 return "read_only_action"
 
         resource_id = affected_resource(source_id)
+        try:
+            affected_type = _type_of(resource_id)
+        except ResourceIdError as exc:
+            # An extension whose scope is no resource (an id that only parses with its
+            # extension part): nothing to read or judge, whatever the supported types.
+            raise _Bad("", f"the resource it affects is not an ARM id: {exc}") from None
         if self.supported_types is not None and not _supported_in(
-            _type_of(resource_id), self.supported_types
+            affected_type, self.supported_types
         ):
             return "unsupported_type"
         if kind is ChangeKind.DELETE and normalize(resource_id) != normalize(source_id):
@@ -945,5 +953,8 @@ def _raw(value: object) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, TypeError, RecursionError):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except (ValueError, RecursionError):  # an integer of more than 4,300 digits, or deep
+            text = f"<{_json_type(value)} that has no text form>"
     return text if len(text) <= MAX_RAW_CHARS else text[:MAX_RAW_CHARS]

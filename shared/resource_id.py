@@ -33,8 +33,15 @@ class ResourceId:
 
 
 # Characters no ARM resource id holds: they would change the URL the id is read at (query,
-# fragment, escapes, path separators of other systems) or the terminal it is printed on.
-_FORBIDDEN = frozenset("?#%\\") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+# fragment, escapes, path separators of other systems) or the terminal it is printed on (C0,
+# DEL and C1 controls: U+009B is a CSI), or cannot be sent at all (a lone surrogate, which a
+# JSON body can carry as an escape, has no UTF-8 form).
+_FORBIDDEN = (
+    frozenset("?#%\\")
+    | frozenset(chr(c) for c in range(0x20))
+    | frozenset(chr(c) for c in range(0x7F, 0xA0))
+    | frozenset(chr(c) for c in range(0xD800, 0xE000))
+)
 
 
 def canonical(resource_id: str) -> str:
@@ -44,13 +51,14 @@ def canonical(resource_id: str) -> str:
 
     Raises :class:`ResourceIdError` for a dot segment (``.`` / ``..``: an HTTP client would
     resolve it and read another resource than the one whose scope is judged), for characters
-    no ARM id holds (``?``, ``#``, ``%``, backslash, control characters), and for what :func:`parse` refuses.
+    no ARM id holds (``?``, ``#``, ``%``, backslash, C0 / DEL / C1 control characters, lone
+    surrogates), and for what :func:`parse` refuses.
     """
     if not isinstance(resource_id, str) or not resource_id.strip():
         raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r:.120}")
     bad = sorted({c for c in resource_id if c in _FORBIDDEN})
     if bad:
-        shown = ", ".join(repr(c) for c in bad)
+        shown = ", ".join(ascii(c) for c in bad[:10])
         raise ResourceIdError(f"resource id holds characters no ARM id has ({shown})")
     parts = [p.strip() for p in resource_id.split("/")]
     kept = [p for p in parts if p]
