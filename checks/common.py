@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
@@ -139,72 +138,14 @@ def as_bool(value: Any, where: str) -> bool:
 
 # --- network ---------------------------------------------------------------------------------
 
+# Firewall values that mean "any address" (Key Vault network rules). NSG rules are read by
+# checks.nsg, which also counts broad public ranges as the Internet.
 INTERNET_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0"})
-MANAGEMENT_PORTS: tuple[tuple[int, int], ...] = ((22, 22), (3389, 3389), (5985, 5986))
 
 
 def is_internet_source(prefix: Any) -> bool:
-    """True for sources that mean "anyone on the Internet" in an NSG rule."""
+    """True for firewall values that mean "anyone on the Internet"."""
     return isinstance(prefix, str) and prefix.strip().lower() in INTERNET_SOURCES
-
-
-def rule_sources(rule_props: Mapping[str, Any]) -> list[str]:
-    sources = [rule_props.get("sourceAddressPrefix")]
-    sources += as_list(rule_props.get("sourceAddressPrefixes"), "sourceAddressPrefixes")
-    return [s for s in sources if isinstance(s, str) and s]
-
-
-def port_ranges(rule_props: Mapping[str, Any]) -> list[tuple[int, int]]:
-    """Destination port ranges of a rule as inclusive (low, high) pairs; ``*`` is 0-65535."""
-    raw = [rule_props.get("destinationPortRange")]
-    raw += as_list(rule_props.get("destinationPortRanges"), "destinationPortRanges")
-    ranges: list[tuple[int, int]] = []
-    for item in raw:
-        if item is None or item == "":
-            continue
-        text = str(item).strip()
-        if text == "*":
-            ranges.append((0, 65535))
-            continue
-        low, _, high = text.partition("-")
-        try:
-            lo, hi = int(low), int(high or low)
-        except ValueError:
-            raise MalformedResource(f"destination port {item!r} is not a port or range") from None
-        ranges.append((min(lo, hi), max(lo, hi)))
-    return ranges
-
-
-def overlaps(ranges: Iterable[tuple[int, int]], targets: Iterable[tuple[int, int]]) -> bool:
-    return any(lo <= t_hi and t_lo <= hi for lo, hi in ranges for t_lo, t_hi in targets)
-
-
-def is_private_prefix(prefix: str) -> bool:
-    try:
-        return ipaddress.ip_network(prefix, strict=False).is_private
-    except ValueError:
-        return False
-
-
-def inbound_internet_allow_rules(snapshot: Snapshot) -> list[tuple[str, Mapping[str, Any]]]:
-    """(name, properties) of the NSG's own inbound Allow rules whose source is the Internet."""
-    out: list[tuple[str, Mapping[str, Any]]] = []
-    rules = as_list(snapshot.prop("securityRules"), "properties.securityRules")
-    for index, rule in enumerate(rules):
-        if not isinstance(rule, Mapping):
-            raise MalformedResource(f"properties.securityRules[{index}] is not an object")
-        props = rule.get("properties", {})
-        if not isinstance(props, Mapping):
-            raise MalformedResource(
-                f"properties.securityRules[{index}].properties is not an object"
-            )
-        if str(props.get("direction", "")).lower() != "inbound":
-            continue
-        if str(props.get("access", "")).lower() != "allow":
-            continue
-        if any(is_internet_source(s) for s in rule_sources(props)):
-            out.append((str(rule.get("name", f"#{index}")), props))
-    return out
 
 
 # --- diagnostic settings ---------------------------------------------------------------------

@@ -1,30 +1,23 @@
 """Network checks: NSG exposure to the Internet, flow logs, subnet NSGs and private endpoints.
 
-Only an NSG's own ``securityRules`` are judged. Its ``defaultSecurityRules`` are Azure's and end
-in ``DenyAllInBound`` for every source that is not the virtual network or the load balancer, so
-inbound traffic from the Internet is denied unless an own rule allows it. Rules are evaluated as
-Azure does: by priority, the first rule whose source, protocol and port match decides, so an
-Allow rule shadowed by a higher-priority Deny of the same Internet traffic exposes nothing.
+The four NSG exposure checks read the NSG through one model, ``checks.nsg``, shared with the NSG
+remediation: Azure's inbound evaluation (priority order, first match decides, own rules and
+``defaultSecurityRules``), exact over protocol, source and destination addresses and ports, and
+one definition of "from the Internet" (its module docstring). An Allow is exposure for the
+packets it really decides; a Deny removes only the packets it matches in every dimension.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checks.common import (
-    MANAGEMENT_PORTS,
-    Evidence,
-    as_bool,
-    as_list,
-    is_internet_source,
-    overlaps,
-    port_ranges,
-    rule_sources,
-)
+from checks import nsg
+from checks.common import Evidence, as_bool, as_list
+from checks.nsg import MANAGEMENT_PORTS, PORT_PROTOCOLS, Exposure, Nsg
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity, not_applicable
+from shared.findings import Result, Severity, not_applicable, not_assessed
 from shared.hipaa import RETENTION_DAYS
 from shared.resource_id import ResourceIdError, normalize, parent, parse
 from shared.snapshot import MalformedResource, Snapshot
@@ -65,199 +58,80 @@ DATABASE_PORTS: tuple[tuple[int, int], ...] = (
 # more than ten in one rule means a range was opened instead of the service's ports.
 BROAD_PORT_THRESHOLD = 10
 
-_ALL_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "esp", "ah"})
-_PORT_PROTOCOLS = frozenset({"tcp", "udp"})
+_NAMED_IN_REASON = 3
+
+INTERNET_DEFINITION = (
+    "A source counts as the Internet when it is '*', 'Any', 'Internet' or an address range "
+    "holding at least a /8 of public IPv4 (or a /32 of public IPv6) space; narrower public "
+    "ranges are named networks and are not flagged, and service tags and application security "
+    "groups are never the Internet (as sources of a Deny they hide no Internet traffic)."
+)
+_NOT_VISIBLE = (
+    "Rules of other NSGs on the same subnet or NIC, Azure Firewall and Virtual Network Manager "
+    "admin rules are not visible here."
+)
 
 
-@dataclass(frozen=True)
-class _Rule:
-    index: int
-    name: str
-    allow: bool
-    priority: int
-    protocols: frozenset[str]
-    ranges: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class _Exposure:
-    """Ports of one Allow rule that Internet traffic of one protocol really reaches."""
-
-    rule: _Rule
-    protocol: str
-    ranges: tuple[tuple[int, int], ...]
-
-    @property
-    def port_count(self) -> int:
-        return sum(hi - lo + 1 for lo, hi in self.ranges)
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise MalformedResource(f"{where} is {value!r}, expected a non-empty string")
-    return value.strip().lower()
-
-
-def _inbound_internet_rules(snapshot: Snapshot, ev: Evidence) -> list[_Rule]:
-    """The NSG's own inbound rules whose source is the whole Internet, recorded as evidence."""
-    rules = as_list(snapshot.prop("securityRules"), "properties.securityRules")
-    out: list[_Rule] = []
-    for index, rule in enumerate(rules):
-        where = f"properties.securityRules[{index}]"
-        if not isinstance(rule, Mapping):
-            raise MalformedResource(f"{where} is not an object")
-        props = rule.get("properties")
-        if not isinstance(props, Mapping):
-            raise MalformedResource(f"{where}.properties is not an object")
-        direction = _text(props.get("direction"), f"{where}.properties.direction")
-        if direction not in ("inbound", "outbound"):
-            raise MalformedResource(f"{where}.properties.direction is {direction!r}")
-        if direction != "inbound" or not any(is_internet_source(s) for s in rule_sources(props)):
-            continue
-        access = _text(props.get("access"), f"{where}.properties.access")
-        if access not in ("allow", "deny"):
-            raise MalformedResource(f"{where}.properties.access is {access!r}")
-        priority = props.get("priority")
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise MalformedResource(
-                f"{where}.properties.priority is {priority!r}, expected a number"
-            )
-        protocol = _text(props.get("protocol"), f"{where}.properties.protocol")
-        ranges = port_ranges(props)
-        if not ranges:
-            raise MalformedResource(f"{where}.properties has no destination port range")
-        name = rule.get("name")
-        parsed = _Rule(
-            index=index,
-            name=name if isinstance(name, str) and name else f"#{index}",
-            allow=access == "allow",
-            priority=priority,
-            protocols=_ALL_PROTOCOLS if protocol in ("*", "any") else frozenset({protocol}),
-            ranges=tuple(ranges),
+def read_model(snapshot: Snapshot, ev: Evidence) -> Nsg | Result:
+    """The NSG model, with the rules that match Internet traffic recorded as evidence; or the
+    NOT_ASSESSED result when the document's own rules, or a verdict within bounds, are not to be
+    had."""
+    if nsg.security_rules_absent(snapshot):
+        ev.note("properties.securityRules", {"absent": True, "assumed": None})
+        return not_assessed(
+            "The NSG document has no properties.securityRules (not even an empty list), so "
+            "its own rules could not be seen.",
+            ev.values,
         )
-        out.append(parsed)
+    try:
+        model = nsg.read_nsg(snapshot)
+    except nsg.TooComplex as exc:
+        return not_assessed(
+            f"The NSG's rules are too fragmented to evaluate exactly ({exc}).", ev.values
+        )
+    if model.defaults_assumed:
         ev.note(
-            where,
+            "properties.defaultSecurityRules",
             {
-                "name": parsed.name,
-                "access": props.get("access"),
-                "priority": priority,
-                "protocol": props.get("protocol"),
-                "sources": rule_sources(props),
-                "ports": _format_ranges(parsed.ranges),
+                "absent": True,
+                "assumed": [r["name"] for r in nsg.AZURE_DEFAULT_INBOUND_RULES],
             },
         )
-    if not out:
-        ev.note("properties.securityRules (inbound from the Internet)", [])
-    return out
+    relevant = model.internet_rules()
+    for rule in relevant:
+        ev.note(rule.path, rule.summary())
+    if not relevant:
+        ev.note("inbound rules matching Internet traffic", [])
+    return model
 
 
-def _subtract(
-    ranges: Iterable[tuple[int, int]], holes: Iterable[tuple[int, int]]
-) -> list[tuple[int, int]]:
-    left = list(ranges)
-    for h_lo, h_hi in holes:
-        kept: list[tuple[int, int]] = []
-        for lo, hi in left:
-            if h_hi < lo or h_lo > hi:
-                kept.append((lo, hi))
-                continue
-            if lo < h_lo:
-                kept.append((lo, h_lo - 1))
-            if hi > h_hi:
-                kept.append((h_hi + 1, hi))
-        left = kept
-    return left
+def _note_exposures(ev: Evidence, found: Sequence[Exposure]) -> None:
+    ev.note("internet_exposure", [e.evidence() for e in found])
 
 
-def _exposures(rules: list[_Rule]) -> list[_Exposure]:
-    """What each Internet Allow rule opens once higher-priority Internet Deny rules are applied."""
-    denies = [r for r in rules if not r.allow]
-    out: list[_Exposure] = []
-    for rule in rules:
-        if not rule.allow:
-            continue
-        for protocol in sorted(rule.protocols):
-            holes = [
-                rng
-                for d in denies
-                if d.priority < rule.priority and protocol in d.protocols
-                for rng in d.ranges
-            ]
-            left = _subtract(rule.ranges, holes)
-            if left:
-                out.append(_Exposure(rule, protocol, tuple(left)))
-    return out
+def _describe(found: Sequence[Exposure], ports: bool = True) -> str:
+    """``'rule1' (TCP, UDP: 22)`` per offending rule, the first three, then a count."""
+    parts = [f"{e.rule.name!r} ({e.describe(ports)}{_where(e)})" for e in found]
+    more = f" and {len(parts) - _NAMED_IN_REASON} more" if len(parts) > _NAMED_IN_REASON else ""
+    return ", ".join(parts[:_NAMED_IN_REASON]) + more
 
 
-def _format_ranges(ranges: Iterable[tuple[int, int]]) -> list[str]:
-    return [
-        "*" if (lo, hi) == (0, 65535) else str(lo) if lo == hi else f"{lo}-{hi}"
-        for lo, hi in ranges
-    ]
-
-
-def _intersect(
-    ranges: Iterable[tuple[int, int]], targets: Iterable[tuple[int, int]]
-) -> list[tuple[int, int]]:
-    return [
-        (max(lo, t_lo), min(hi, t_hi))
-        for lo, hi in ranges
-        for t_lo, t_hi in targets
-        if lo <= t_hi and t_lo <= hi
-    ]
-
-
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-_PROTOCOL_ORDER = ("tcp", "udp", "icmp", "esp", "ah")
-
-
-def _describe(
-    found: list[_Exposure], targets: tuple[tuple[int, int], ...] | None = None, limit: int = 3
-) -> str:
-    """``'rule1' (TCP, UDP: 22)`` per offending rule; ports narrowed to ``targets`` if given."""
-    by_rule: dict[int, list[_Exposure]] = {}
-    for item in found:
-        by_rule.setdefault(item.rule.index, []).append(item)
-    parts: list[str] = []
-    for items in by_rule.values():
-        rule = items[0].rule
-        protocols = {e.protocol for e in items}
-        shown = (
-            "any protocol"
-            if protocols == _ALL_PROTOCOLS
-            else ", ".join(p.upper() for p in _PROTOCOL_ORDER if p in protocols)
-        )
-        ranges = _merge(r for e in items for r in e.ranges)
-        if targets is not None:
-            ranges = _merge(_intersect(ranges, targets))
-        if protocols & _PORT_PROTOCOLS:
-            shown += ": " + ", ".join(_format_ranges(ranges))
-        parts.append(f"{rule.name!r} ({shown})")
-    more = f" and {len(parts) - limit} more" if len(parts) > limit else ""
-    return ", ".join(parts[:limit]) + more
+def _where(exposure: Exposure) -> str:
+    destinations = nsg.describe_destinations(exposure.destinations(), exposure.universe)
+    return "" if destinations == ["*"] else " to some destinations"
 
 
 def _ports_exposed_result(
     snapshot: Snapshot, targets: tuple[tuple[int, int], ...], what: str
 ) -> Result:
     ev = Evidence(snapshot)
-    found = [
-        e
-        for e in _exposures(_inbound_internet_rules(snapshot, ev))
-        if e.protocol in _PORT_PROTOCOLS and overlaps(e.ranges, targets)
-    ]
+    model = read_model(snapshot, ev)
+    if isinstance(model, Result):
+        return model
+    found = model.exposed(PORT_PROTOCOLS, targets)
+    _note_exposures(ev, found)
     if found:
-        return ev.failed(f"Inbound rules open {what} to the Internet: {_describe(found, targets)}.")
+        return ev.failed(f"Inbound rules open {what} to the Internet: {_describe(found)}.")
     return ev.passed(f"No rule of this NSG lets Internet traffic reach {what}.")
 
 
@@ -273,25 +147,23 @@ def _ports_exposed_result(
     hipaa=("164.312(a)(1)", "164.308(a)(4)(ii)(B)", "164.312(e)(1)"),
     azure_policy=("22730e10-96f6-4aac-ad84-9383d35b5917",),
     guidance=(
-        "Remove or narrow the Allow rules whose source is Internet, * or 0.0.0.0/0 on ports "
-        "22, 3389 and 5985-5986; reach machines through Azure Bastion, a VPN or "
-        "just-in-time VM access instead."
+        "Remove or narrow the Allow rules whose source is Internet, *, 0.0.0.0/0 or another "
+        "Internet-wide range on ports 22, 3389 and 5985-5986; reach machines through Azure "
+        "Bastion, a VPN or just-in-time VM access instead."
     ),
-    limitations=(
-        "Sources are judged by the rule text: 'Internet', '*', 'Any', '0.0.0.0/0' and "
-        "'::/0' count as the Internet; a rule opening a very wide but explicit public "
-        "CIDR is not flagged. Rules of other NSGs on the same subnet or NIC, Azure "
-        "Firewall and Virtual Network Manager admin rules are not visible here."
-    ),
+    limitations=INTERNET_DEFINITION + " " + _NOT_VISIBLE,
 )
 def network_nsg_management_ports_internet_closed(snapshot: Snapshot) -> Result:
-    """PASS when no own inbound Allow rule of the NSG lets traffic from the Internet (source
-    ``Internet``, ``*``, ``Any``, ``0.0.0.0/0`` or ``::/0``, in ``sourceAddressPrefix`` or
-    ``sourceAddressPrefixes``) reach TCP/UDP ports 22, 3389 or 5985-5986, after higher-priority
-    Deny rules for the same traffic are applied. FAIL when one does: remote administration
-    exposed to the Internet is brute-forced within hours, and a compromised host gives direct
-    access to the ePHI it stores or reaches. Absent ``securityRules`` means none: the NSG then
-    has only Azure's default rules, which deny inbound Internet traffic."""
+    """PASS when no inbound Allow rule of the NSG admits Internet traffic (from an Internet-wide
+    source: ``*``, ``Any``, ``Internet``, or a range of at least a public /8 or IPv6 /32) to
+    TCP/UDP ports 22, 3389 or 5985-5986 of any destination, once every higher-priority rule has
+    decided the packets it matches (Azure's first-match evaluation, exact over protocol, source
+    and destination addresses and ports: a Deny of one host or of some source ports leaves the
+    rest open). FAIL when one does: remote administration exposed to the Internet is
+    brute-forced within hours, and a compromised host gives direct access to the ePHI it stores
+    or reaches. A document without ``properties.securityRules`` (ARM GET bodies always carry the list, even
+    empty) is NOT_ASSESSED; an empty list leaves Azure's default rules, which deny inbound Internet
+    traffic, and absent ``defaultSecurityRules`` are taken to be Azure's documented defaults."""
     return _ports_exposed_result(snapshot, MANAGEMENT_PORTS, "management ports")
 
 
@@ -311,15 +183,19 @@ def network_nsg_management_ports_internet_closed(snapshot: Snapshot) -> Result:
     limitations=(
         "Only the well-known ports are checked (SQL Server 1433-1434, Oracle 1521, "
         "MySQL 3306, PostgreSQL 5432, Redis 6379-6380, MongoDB 27017-27019); a database "
-        "listening on another port is covered by the broad-range and PHI checks only."
+        "listening on another port is covered by the broad-range and PHI checks only. "
+        + INTERNET_DEFINITION
     ),
 )
 def network_nsg_database_ports_internet_closed(snapshot: Snapshot) -> Result:
-    """PASS when no own inbound Allow rule lets Internet traffic reach a well-known database port
-    (1433-1434, 1521, 3306, 5432, 6379-6380, 27017-27019) after higher-priority Deny rules are
-    applied; FAIL when one does, because a database listener on the Internet is one leaked or
-    guessed password away from a bulk ePHI breach. Absent ``securityRules`` means none: only
-    Azure's default rules apply, and they deny inbound Internet traffic."""
+    """PASS when no inbound Allow rule admits Internet traffic to a well-known database port
+    (TCP/UDP 1433-1434, 1521, 3306, 5432, 6379-6380, 27017-27019) of any destination after
+    higher-priority rules have decided the packets they match; FAIL when one does, because a
+    database listener on the Internet is one leaked or guessed password away from a bulk ePHI
+    breach. "From the Internet" and the evaluation are those of
+    network_nsg_management_ports_internet_closed. A document without ``properties.securityRules`` (ARM GET bodies always carry the list, even
+    empty) is NOT_ASSESSED; an empty list leaves Azure's default rules, which deny inbound Internet
+    traffic, and absent ``defaultSecurityRules`` are taken to be Azure's documented defaults."""
     return _ports_exposed_result(snapshot, DATABASE_PORTS, "database ports")
 
 
@@ -338,23 +214,36 @@ def network_nsg_database_ports_internet_closed(snapshot: Snapshot) -> Result:
     limitations=(
         "The threshold (more than 10 TCP/UDP ports reachable through one rule) is a "
         "project choice, not an Azure or HIPAA number. ICMP, ESP and AH rules carry no "
-        "ports and are not judged here."
+        "ports and are not judged here. " + INTERNET_DEFINITION
     ),
 )
 def network_nsg_broad_port_range_internet_closed(snapshot: Snapshot) -> Result:
-    """PASS when every own inbound Allow rule from the Internet opens at most 10 TCP/UDP
-    destination ports once higher-priority Deny rules are applied; FAIL when a rule opens more
-    (``*`` is all 65,536), because a wide range exposes whatever happens to listen on the hosts,
-    including services never meant for the Internet that may hold or reach ePHI. The threshold
-    of 10 is this project's: Internet-facing services need a few well-known ports. Absent
-    ``securityRules`` means none: only Azure's default rules apply, which deny Internet inbound."""
+    """PASS when every inbound Allow rule admits Internet traffic to at most 10 TCP (and at most
+    10 UDP) destination ports, counting the ports through which the rule really decides some
+    Internet packet to some destination once higher-priority rules are applied; FAIL when a rule
+    opens more (``*`` is all 65,536), because a wide range exposes whatever happens to listen on
+    the hosts, including services never meant for the Internet that may hold or reach ePHI. The
+    threshold of 10 is this project's: Internet-facing services need a few well-known ports. A document without ``properties.securityRules`` (ARM GET bodies always carry the list, even
+    empty) is NOT_ASSESSED; an empty list leaves Azure's default rules, which deny inbound Internet
+    traffic, and absent ``defaultSecurityRules`` are taken to be Azure's documented defaults."""
     ev = Evidence(snapshot)
+    model = read_model(snapshot, ev)
+    if isinstance(model, Result):
+        return model
     found = [
         e
-        for e in _exposures(_inbound_internet_rules(snapshot, ev))
-        if e.protocol in _PORT_PROTOCOLS and e.port_count > BROAD_PORT_THRESHOLD
+        for e in model.exposed(PORT_PROTOCOLS)
+        if any(e.ports(p).size() > BROAD_PORT_THRESHOLD for p in e.protocols())
     ]
     ev.note("threshold_ports_per_rule", BROAD_PORT_THRESHOLD)
+    ev.note(
+        "ports_per_rule",
+        {
+            e.rule.name: {p.upper(): e.ports(p).size() for p in e.protocols()}
+            for e in model.exposed(PORT_PROTOCOLS)
+        },
+    )
+    _note_exposures(ev, found)
     if found:
         return ev.failed(
             f"Rules open more than {BROAD_PORT_THRESHOLD} ports to the Internet: "
@@ -379,18 +268,24 @@ def network_nsg_broad_port_range_internet_closed(snapshot: Snapshot) -> Result:
     ),
     limitations=(
         "A rule whose source is a gateway subnet or service tag is not Internet-wide and "
-        "is accepted; whether that gateway has a WAF is judged by the edge checks."
+        "is accepted; whether that gateway has a WAF is judged by the edge checks. "
+        + INTERNET_DEFINITION
     ),
 )
 def network_nsg_phi_internet_inbound_denied(snapshot: Snapshot) -> Result:
-    """Applies to NSGs in PHI scope. PASS when no own inbound Allow rule lets traffic from the
-    Internet (``Internet``, ``*``, ``Any``, ``0.0.0.0/0``, ``::/0``) in on any port or protocol
-    after higher-priority Deny rules are applied; FAIL when one does, because a PHI workload
-    reachable straight from the Internet bypasses the WAF and gateway controls meant to inspect
-    traffic to ePHI. Absent ``securityRules`` means none: only Azure's default rules apply, and
-    they deny inbound Internet traffic."""
+    """Applies to NSGs in PHI scope. PASS when no inbound Allow rule admits Internet traffic
+    (from an Internet-wide source, as network_nsg_management_ports_internet_closed defines it)
+    on any protocol or port to any destination after higher-priority rules have decided the
+    packets they match; FAIL when one does, because a PHI workload reachable straight from the
+    Internet bypasses the WAF and gateway controls meant to inspect traffic to ePHI. A document without ``properties.securityRules`` (ARM GET bodies always carry the list, even
+    empty) is NOT_ASSESSED; an empty list leaves Azure's default rules, which deny inbound Internet
+    traffic, and absent ``defaultSecurityRules`` are taken to be Azure's documented defaults."""
     ev = Evidence(snapshot)
-    found = _exposures(_inbound_internet_rules(snapshot, ev))
+    model = read_model(snapshot, ev)
+    if isinstance(model, Result):
+        return model
+    found = model.exposed()
+    _note_exposures(ev, found)
     if found:
         return ev.failed(
             f"Inbound rules admit Internet traffic to this PHI NSG: {_describe(found)}."

@@ -5,11 +5,16 @@ Only the offending rules are written, each as its own child resource
 etag, so a rule someone changed since the read is never overwritten (ARM answers 412). Names,
 priorities, ports, protocols and every other rule are kept.
 
-Which rules offend is decided exactly as the checks decide it (``checks.network``): inbound
-Allow rules whose source is ``*``, ``Internet``, ``Any``, ``0.0.0.0/0`` or ``::/0`` (in
-``sourceAddressPrefix`` or ``sourceAddressPrefixes``) that still admit traffic after
-higher-priority Deny rules, to the management ports 22, 3389 and 5985-5986 on any NSG, and to any
-port on PHI-scoped NSGs. A rule shadowed by a Deny is left alone: it exposes nothing.
+Which rules offend is decided by the model the checks use (``checks.nsg``): the inbound Allow
+rules that, through an Internet-wide source (``*``, ``Any``, ``Internet``, or a range of at least
+a public /8 or IPv6 /32), decide some packet from the Internet once every higher-priority rule has
+decided the packets it matches — to TCP/UDP management ports 22, 3389 and 5985-5986 on any NSG,
+and to anything on PHI-scoped NSGs. A rule entirely shadowed is left alone: it exposes nothing. A
+rule only partly shadowed (a Deny of one host, some source ports, one protocol) still exposes the
+rest and is tightened. Tightening one rule can uncover a lower-priority one it used to shadow
+(with the restrict strategy the packets it no longer matches fall through), so the plan is
+computed to a fixed point: it tightens every rule that exposes the remediated kind once the
+others are tightened, and the model then finds no such exposure left.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from checks.common import MANAGEMENT_PORTS, Evidence, as_list, is_internet_source, overlaps
-from checks.network import _PORT_PROTOCOLS, _exposures, _inbound_internet_rules
+from checks import nsg
+from checks.common import as_list
 from remediations.registry import (
     Change,
     PlanError,
@@ -30,7 +35,7 @@ from remediations.registry import (
     remediation,
 )
 from shared import api_versions
-from shared.snapshot import Snapshot
+from shared.snapshot import MalformedResource, Snapshot
 
 NSG = "microsoft.network/networksecuritygroups"
 RULES = "properties.securityRules"
@@ -90,7 +95,7 @@ def _restricted_sources(props: Mapping[str, Any], admin: tuple[str, ...]) -> dic
     prefix = props.get("sourceAddressPrefix")
     prefixes = as_list(props.get("sourceAddressPrefixes"), "sourceAddressPrefixes")
     kept = [
-        s for s in [prefix, *prefixes] if isinstance(s, str) and s and not is_internet_source(s)
+        s for s in [prefix, *prefixes] if isinstance(s, str) and s and not nsg.is_internet_wide(s)
     ]
     sources: list[str] = []
     for item in [*kept, *admin]:
@@ -105,6 +110,70 @@ def _restricted_sources(props: Mapping[str, Any], admin: tuple[str, ...]) -> dic
     if isinstance(prefix, str) and prefix:
         out["sourceAddressPrefix"] = None
     return out
+
+
+def _check_admin_cidrs(admin: tuple[str, ...]) -> None:
+    if not admin:
+        raise PlanError(
+            "the restrict strategy needs admin CIDRs (PHIGUARD_REMEDIATION_ADMIN_CIDRS)"
+        )
+    for cidr in admin:
+        if nsg.is_internet_wide(cidr):
+            raise PlanError(
+                f"admin CIDR {cidr!r} is Internet-wide, so restricting to it closes nothing"
+            )
+        try:
+            nsg.parse_address_range(cidr, "admin CIDR")
+        except MalformedResource:
+            raise PlanError(f"admin CIDR {cidr!r} is not an address range") from None
+
+
+def _with_fields(props: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(props)
+    for name, value in fields.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def offending_rules(
+    snapshot: Snapshot, options: RemediationOptions
+) -> dict[int, tuple[nsg.Rule, dict[str, Any]]]:
+    """Own rules to tighten (by index in ``securityRules``) and their new field values: every
+    rule that exposes the remediated kind once all the others found are tightened."""
+    phi = is_phi(snapshot)
+    protocols = None if phi else nsg.PORT_PROTOCOLS
+    ports = None if phi else nsg.MANAGEMENT_PORTS
+    rules, _ = nsg.parse_rules(snapshot)
+    tightened: dict[int, tuple[nsg.Rule, dict[str, Any]]] = {}
+    while True:
+        try:
+            exposures = nsg.evaluate(rules)
+        except nsg.TooComplex as exc:
+            raise PlanError(f"the NSG's rules are too fragmented to plan a fix ({exc})") from None
+        found = [e.rule for e in exposures if e.restrict(protocols, ports) is not None]
+        if not found:
+            return tightened
+        for rule in found:
+            if rule.default:
+                raise PlanError(f"{rule.path} ({rule.name}) exposes the NSG and cannot be changed")
+            if rule.index in tightened:
+                raise PlanError(f"{rule.path} ({rule.name}) still exposes the NSG once tightened")
+            if options.nsg_strategy == "deny":
+                fields: dict[str, Any] = {"access": "Deny"}
+            else:
+                _check_admin_cidrs(options.admin_cidrs)
+                fields = _restricted_sources(rule.raw, options.admin_cidrs)
+            tightened[rule.index] = (rule, fields)
+            replacement = nsg.parse_rule(
+                {"name": rule.name, "properties": _with_fields(rule.raw, fields)},
+                rule.path,
+                rule.index,
+            )
+            assert replacement is not None  # still inbound
+            rules = [replacement if r is rule else r for r in rules]
 
 
 @remediation(
@@ -140,35 +209,23 @@ def network_nsg_restrict_internet_inbound(
     Internet-wide sources with the configured admin CIDRs, the ``deny`` strategy (default) sets
     its access to Deny. Safe because only the offending rules change, each under its etag, and
     the rollback restores the old access and sources. None when no rule offends."""
-    phi = is_phi(snapshot)
-    rules = _inbound_internet_rules(snapshot, Evidence(snapshot))
-    offending = {
-        e.rule.index: e.rule
-        for e in _exposures(rules)
-        if phi or (e.protocol in _PORT_PROTOCOLS and overlaps(e.ranges, MANAGEMENT_PORTS))
-    }
+    if nsg.security_rules_absent(snapshot):
+        return None  # the NSG's own rules are not visible (the checks are NOT_ASSESSED)
+    offending = offending_rules(snapshot, options)
     if not offending:
         return None
-    if options.nsg_strategy == "restrict" and not options.admin_cidrs:
-        raise PlanError(
-            "the restrict strategy needs admin CIDRs (PHIGUARD_REMEDIATION_ADMIN_CIDRS)"
-        )
-    raw = as_list(snapshot.prop("securityRules"), RULES)
     after: dict[str, Any] = {}
     names: list[str] = []
     for index in sorted(offending):
-        rule = raw[index]
-        name = rule.get("name")
+        rule, fields = offending[index]
+        name = snapshot.prop(f"securityRules[{index}].name")
         if not isinstance(name, str) or not name:
-            raise PlanError(f"{RULES}[{index}] has no name, so it cannot be written")
+            raise PlanError(f"{rule.path} has no name, so it cannot be written")
         names.append(name)
         base = f"{RULES}[name={name}].properties"
-        if options.nsg_strategy == "deny":
-            after[f"{base}.access"] = "Deny"
-        else:
-            props = rule.get("properties") or {}
-            for field, value in _restricted_sources(props, options.admin_cidrs).items():
-                after[f"{base}.{field}"] = value
+        for field, value in fields.items():
+            after[f"{base}.{field}"] = value
+    phi = is_phi(snapshot)
     how = (
         "set to Deny"
         if options.nsg_strategy == "deny"

@@ -12,7 +12,13 @@ from shared.engine import Engine
 from shared.loader import snapshot_from_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-EXPECTED = {"pass": "PASS", "fail": "FAIL", "na": "NOT_APPLICABLE", "error": "ERROR"}
+EXPECTED = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "na": "NOT_APPLICABLE",
+    "error": "ERROR",
+    "notassessed": "NOT_ASSESSED",
+}
 
 
 def _cases() -> list[tuple[str, Path]]:

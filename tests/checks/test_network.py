@@ -87,22 +87,66 @@ def status(check_id: str, resource: dict[str, Any], **kw: Any) -> Status:
     return result(check_id, resource, **kw).status
 
 
-# --- NSG rules: defaults and sources -------------------------------------------------------------
+# --- NSG rules: the document, defaults and sources ----------------------------------------------
 
 
 @pytest.mark.parametrize("check_id", [MGMT, DB, BROAD, PHI_IN])
-def test_nsg_without_own_rules_passes(check_id: str) -> None:
+@pytest.mark.parametrize("how", ["absent", "null"])
+def test_nsg_without_security_rules_is_not_assessed(check_id: str, how: str) -> None:
+    # ARM GET bodies always carry securityRules (even []); without it the own rules are unseen.
+    # (Before: PASS, "absent means none".)
     body = copy.deepcopy(NSG)
-    del body["properties"]["securityRules"]  # only Azure's default rules: Internet is denied
-    assert status(check_id, body, phi=True) == Status.PASS
+    if how == "absent":
+        del body["properties"]["securityRules"]
+    else:
+        body["properties"]["securityRules"] = None
+    finding = result(check_id, body, phi=True)
+    assert finding.status == Status.NOT_ASSESSED
+    assert "properties.securityRules" in finding.reason
+    assert finding.evidence["properties.securityRules"]["absent"] is True
 
 
-def test_default_security_rules_are_ignored() -> None:
+@pytest.mark.parametrize("check_id", [MGMT, DB, BROAD, PHI_IN])
+def test_empty_security_rules_are_judged_with_the_default_rules(check_id: str) -> None:
+    body = nsg()
+    assert body["properties"]["securityRules"] == []
+    finding = result(check_id, body, phi=True)
+    assert finding.status == Status.PASS
+    # DenyAllInBound is Azure's and matches Internet traffic: it is evaluated, and recorded.
+    assert finding.evidence["properties.defaultSecurityRules[2]"]["name"] == "DenyAllInBound"
+
+
+def test_default_rules_expose_nothing() -> None:
     body = nsg()
     # AllowVnetInBound etc. are Azure's own; their "*" ports must not count as exposure.
     assert body["properties"]["defaultSecurityRules"]
     assert status(BROAD, body) == Status.PASS
     assert status(PHI_IN, body, phi=True) == Status.PASS
+
+
+def test_absent_default_rules_are_assumed_and_say_so() -> None:
+    body = nsg(rule(destinationPortRange="22", sourceAddressPrefix="10.0.0.0/8"))
+    del body["properties"]["defaultSecurityRules"]
+    finding = result(MGMT, body)
+    assert finding.status == Status.PASS
+    assert finding.evidence["properties.defaultSecurityRules"] == {
+        "absent": True,
+        "assumed": ["AllowVnetInBound", "AllowAzureLoadBalancerInBound", "DenyAllInBound"],
+    }
+
+
+def test_a_packet_no_rule_matches_is_denied() -> None:
+    body = nsg(rule(destinationPortRange="22", sourceAddressPrefix="10.0.0.0/8"))
+    body["properties"]["defaultSecurityRules"] = []  # hostile: no DenyAllInBound shown
+    assert status(MGMT, body) == Status.PASS
+
+
+def test_an_internet_allow_among_the_documents_default_rules_counts() -> None:
+    body = nsg()
+    body["properties"]["defaultSecurityRules"][0]["properties"]["sourceAddressPrefix"] = "*"
+    finding = result(PHI_IN, body, phi=True)
+    assert finding.status == Status.FAIL
+    assert "'AllowVnetInBound'" in finding.reason
 
 
 @pytest.mark.parametrize("source", ["*", "Internet", "internet", "Any", "0.0.0.0/0", "::/0"])
@@ -112,11 +156,42 @@ def test_every_internet_spelling_exposes_ssh(source: str) -> None:
     )
 
 
-@pytest.mark.parametrize("source", ["VirtualNetwork", "10.0.0.0/8", "203.0.113.7", "AzureCloud"])
+@pytest.mark.parametrize(
+    "source", ["0.0.0.0/1", "128.0.0.0/1", "20.0.0.0/8", "10.0.0.0/7", "2000::/3", "2001:db8::/32"]
+)
+def test_internet_wide_public_ranges_count_as_the_internet(source: str) -> None:
+    assert status(MGMT, nsg(rule(destinationPortRange="3389", sourceAddressPrefix=source))) == (
+        Status.FAIL
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "VirtualNetwork",
+        "10.0.0.0/8",
+        "203.0.113.7",
+        "AzureCloud",
+        "AzureLoadBalancer",
+        "20.0.0.0/9",
+        "2001:db8::/33",
+        "0.0.0.0",
+        "172.16.0.0/12",
+    ],
+)
 def test_non_internet_sources_do_not_count(source: str) -> None:
     body = nsg(rule(destinationPortRange="3389", sourceAddressPrefix=source))
     assert status(MGMT, body) == Status.PASS
     assert status(PHI_IN, body, phi=True) == Status.PASS
+
+
+def test_two_narrow_halves_are_not_the_internet() -> None:
+    # Documented limit: Internet-wide is judged per source entry, not summed over rules.
+    body = nsg(
+        rule("a", 100, destinationPortRange="22", sourceAddressPrefix="20.0.0.0/9"),
+        rule("b", 110, destinationPortRange="22", sourceAddressPrefix="20.128.0.0/9"),
+    )
+    assert status(MGMT, body) == Status.PASS
 
 
 def test_internet_in_source_prefixes_list_counts() -> None:
@@ -152,7 +227,19 @@ def test_port_lists_and_ranges_overlap_management_ports() -> None:
     assert "3389" in finding.reason and "3380" not in finding.reason
 
 
-# --- NSG rules: priority evaluation --------------------------------------------------------------
+def test_source_application_security_group_is_not_the_internet() -> None:
+    asg = {"id": f"{NSG['id'].rsplit('/', 2)[0]}/applicationSecurityGroups/web"}
+    body = nsg(
+        rule(
+            destinationPortRange="22",
+            sourceAddressPrefix=None,
+            sourceApplicationSecurityGroups=[asg],
+        )
+    )
+    assert status(MGMT, body) == Status.PASS
+
+
+# --- NSG rules: priority evaluation, exact in every dimension ------------------------------------
 
 
 def test_higher_priority_deny_shadows_allow() -> None:
@@ -196,6 +283,146 @@ def test_deny_from_narrow_source_does_not_shadow_internet_allow() -> None:
     assert status(MGMT, body) == Status.FAIL
 
 
+def test_deny_of_one_destination_host_does_not_close_an_allow_to_every_host() -> None:
+    # The bug this model fixes: a Deny that covers the port but one host only used to "shadow"
+    # an RDP Allow from the Internet to every host.
+    body = nsg(
+        rule(
+            "deny-one-host",
+            priority=100,
+            access="Deny",
+            destinationAddressPrefix="10.0.0.4",
+            destinationPortRange="3389",
+        ),
+        rule("allow-rdp", priority=200, destinationPortRange="3389"),
+    )
+    finding = result(MGMT, body)
+    assert finding.status == Status.FAIL
+    assert "'allow-rdp'" in finding.reason and "to some destinations" in finding.reason
+    (exposure,) = finding.evidence["internet_exposure"]
+    assert exposure["rule"] == "allow-rdp"
+    assert exposure["destinations"][0] == "0.0.0.0/5"  # every address but 10.0.0.4
+    assert "10.0.0.4/32" not in exposure["destinations"]
+
+
+def test_deny_of_some_source_ports_does_not_close_the_allow() -> None:
+    body = nsg(
+        rule(
+            "deny-low-ports",
+            priority=100,
+            access="Deny",
+            sourcePortRange="0-1023",
+            destinationPortRange="3389",
+        ),
+        rule("allow-rdp", priority=200, destinationPortRange="3389"),
+    )
+    assert status(MGMT, body) == Status.FAIL
+
+
+def test_denies_that_together_cover_every_source_port_close_the_allow() -> None:
+    body = nsg(
+        rule("deny-low", 100, access="Deny", sourcePortRange="0-1023", destinationPortRange="22"),
+        rule(
+            "deny-high",
+            110,
+            access="Deny",
+            sourcePortRange=None,
+            sourcePortRanges=["1024-60000", "60001-65535"],
+            destinationPortRange="22",
+        ),
+        rule("allow-ssh", 200, destinationPortRange="22"),
+    )
+    assert status(MGMT, body) == Status.PASS
+
+
+def test_deny_to_virtual_network_covers_every_protected_host() -> None:
+    body = nsg(
+        rule("deny", 100, access="Deny", destinationAddressPrefix="VirtualNetwork", protocol="*"),
+        rule("allow", 200, destinationPortRange="22", destinationAddressPrefix="*"),
+    )
+    body["properties"]["securityRules"][0]["properties"]["destinationPortRange"] = "*"
+    assert status(MGMT, body) == Status.PASS
+
+
+def test_deny_to_an_application_security_group_closes_only_that_group() -> None:
+    web = {"id": f"{NSG['id'].rsplit('/', 2)[0]}/applicationSecurityGroups/web"}
+    db = {"id": f"{NSG['id'].rsplit('/', 2)[0]}/applicationSecurityGroups/db"}
+
+    def to(groups: list[dict[str, str]], name: str, priority: int, **kw: Any) -> dict[str, Any]:
+        return rule(
+            name,
+            priority,
+            destinationAddressPrefix=None,
+            destinationApplicationSecurityGroups=groups,
+            destinationPortRange="22",
+            **kw,
+        )
+
+    deny_web = to([web], "deny-web", 100, access="Deny")
+    assert status(MGMT, nsg(deny_web, to([web], "allow-web", 200))) == Status.PASS
+    assert status(MGMT, nsg(deny_web, to([web, db], "allow-both", 200))) == Status.FAIL
+    everyone = rule("allow-all", 200, destinationPortRange="22")
+    finding = result(MGMT, nsg(deny_web, everyone))
+    assert finding.status == Status.FAIL  # a group is never known to hold every host
+    assert finding.evidence["internet_exposure"][0]["destinations"][-1].startswith("not asg:")
+
+
+def test_deny_from_a_service_tag_hides_no_internet_traffic() -> None:
+    body = nsg(
+        rule("deny-cloud", 100, access="Deny", sourceAddressPrefix="AzureCloud"),
+        rule("allow-ssh", 200, destinationPortRange="22"),
+    )
+    body["properties"]["securityRules"][0]["properties"]["destinationPortRange"] = "*"
+    assert status(MGMT, body) == Status.FAIL
+
+
+def test_narrow_allow_first_does_not_hide_a_wide_allow_after_it() -> None:
+    body = nsg(
+        rule("office", 100, destinationPortRange="22", sourceAddressPrefix="203.0.113.0/24"),
+        rule("anyone", 200, destinationPortRange="22"),
+    )
+    finding = result(MGMT, body)
+    assert finding.status == Status.FAIL
+    assert "'anyone'" in finding.reason and "'office'" not in finding.reason
+    (exposure,) = finding.evidence["internet_exposure"]
+    assert exposure["sources"][:2] == ["Internet except", "203.0.113.0/24"]
+
+
+def test_wide_allow_fully_shadowed_by_an_earlier_wide_allow_is_not_named() -> None:
+    body = nsg(
+        rule("first", 100, destinationPortRange="22"),
+        rule("second", 200, destinationPortRange="22"),
+    )
+    finding = result(MGMT, body)
+    assert "'first'" in finding.reason and "'second'" not in finding.reason
+
+
+def test_duplicate_inbound_priorities_are_malformed() -> None:
+    body = nsg(
+        rule("a", 100, destinationPortRange="22"),
+        rule("b", 100, destinationPortRange="23", access="Deny"),
+    )
+    finding = result(MGMT, body)
+    assert finding.status == Status.ERROR
+    assert "share priority 100" in finding.reason
+    body["properties"]["securityRules"][1]["properties"]["direction"] = "Outbound"
+    assert status(MGMT, body) == Status.FAIL
+
+
+def test_too_fragmented_rule_sets_are_not_assessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from checks import nsg as model
+
+    monkeypatch.setattr(model, "MAX_PIECES", 2)
+    body = nsg(
+        rule("d1", 100, access="Deny", destinationAddressPrefix="10.0.0.4", sourcePortRange="1"),
+        rule("d2", 110, access="Deny", destinationPortRange="81", sourcePortRange="2-3"),
+        rule("allow", 200, destinationPortRange="*"),
+    )
+    finding = result(PHI_IN, body, phi=True)
+    assert finding.status == Status.NOT_ASSESSED
+    assert "too fragmented" in finding.reason
+
+
 # --- broad ranges: the threshold -----------------------------------------------------------------
 
 
@@ -214,6 +441,22 @@ def test_broad_range_counts_ports_left_after_denies() -> None:
     assert status(BROAD, body) == Status.FAIL
 
 
+def test_broad_range_counts_ports_open_on_any_destination() -> None:
+    body = nsg(
+        rule(
+            "deny-most-on-one-host",
+            priority=100,
+            access="Deny",
+            destinationAddressPrefix="10.0.0.4",
+            destinationPortRange="0-65530",
+        ),
+        rule("allow-all", priority=200, destinationPortRange="*"),
+    )
+    finding = result(BROAD, body)
+    assert finding.status == Status.FAIL  # every other host still has all 65,536 ports open
+    assert finding.evidence["ports_per_rule"]["allow-all"]["TCP"] == 65536
+
+
 def test_broad_range_sums_the_ports_of_one_rule() -> None:
     ports = [str(8000 + 2 * i) for i in range(BROAD_PORT_THRESHOLD + 1)]
     body = nsg(rule(destinationPortRange=None, destinationPortRanges=ports))
@@ -226,6 +469,7 @@ def test_evidence_records_the_internet_rules() -> None:
     finding = result(BROAD, nsg(rule("wide", destinationPortRange="*")))
     entry = finding.evidence["properties.securityRules[0]"]
     assert entry["name"] == "wide" and entry["ports"] == ["*"]
+    assert entry["internet_wide_sources"] == ["*"]
     assert finding.evidence["threshold_ports_per_rule"] == BROAD_PORT_THRESHOLD
 
 
@@ -253,11 +497,20 @@ def test_phi_scope_from_resource_group_tag() -> None:
         {"priority": "100"},
         {"priority": True},
         {"destinationPortRange": "ssh"},
+        {"destinationPortRange": "70000"},
+        {"destinationPortRange": None},
+        {"sourcePortRange": None},
+        {"sourcePortRange": "1-"},
         {"direction": None},
         {"access": "Maybe"},
         {"protocol": 6},
         {"sourceAddressPrefixes": "Internet"},
-        {"destinationPortRange": None},
+        {"sourceAddressPrefix": None},
+        {"sourceAddressPrefix": "10.0.0.300/24"},
+        {"sourceAddressPrefix": ""},
+        {"destinationAddressPrefix": None},
+        {"destinationAddressPrefix": "1.2.3.4/40"},
+        {"destinationApplicationSecurityGroups": [{"name": "no-id"}]},
     ],
 )
 def test_malformed_rules_are_errors(bad: dict[str, Any]) -> None:
