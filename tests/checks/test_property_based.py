@@ -30,6 +30,7 @@ _PROPERTY_KEYS = st.sampled_from(
         "networkAcls",
         "encryption",
         "securityRules",
+        "defaultSecurityRules",
         "accessPolicies",
         "enableSoftDelete",
         "enablePurgeProtection",
