@@ -31,6 +31,7 @@ from remediations.registry import (
     RemediationOptions,
     Write,
     is_phi,
+    name_selector,
     parse_path,
     remediation,
 )
@@ -222,7 +223,7 @@ def network_nsg_restrict_internet_inbound(
         if not isinstance(name, str) or not name:
             raise PlanError(f"{rule.path} has no name, so it cannot be written")
         names.append(name)
-        base = f"{RULES}[name={name}].properties"
+        base = f"{RULES}{name_selector(name)}.properties"
         for field, value in fields.items():
             after[f"{base}.{field}"] = value
     phi = is_phi(snapshot)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from checks import nsg
 from checks.network import BROAD_PORT_THRESHOLD, DATABASE_PORTS
 from remediations import REMEDIATIONS
-from remediations.registry import RemediationOptions, apply_writes
+from remediations.registry import RemediationOptions, apply_writes, parse_path
 from shared.engine import Engine
 from shared.findings import Status
 from shared.snapshot import Snapshot
@@ -318,7 +318,7 @@ def test_remediation_leaves_no_exposure_of_the_kind_it_fixes(
     fixed = apply_writes(snapshot, plan.writes)
     after = _brute(dict(fixed.resource))
     assert not after.exposing(protocols, ports), plan.summary
-    changed = {p.split("[name=")[1].split("]")[0] for p in plan.after}
+    changed = {str(parse_path(p)[2][1]) for p in plan.after}
     if strategy == "deny":
         # Turning a rule to Deny lets nothing fall through: exactly the exposing rules change.
         assert changed == before

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from remediations import REMEDIATIONS
-from remediations.registry import PlanError, RemediationOptions, apply_writes, check_statuses
+from remediations.registry import (
+    PlanError,
+    RemediationOptions,
+    apply_writes,
+    check_statuses,
+    parse_path,
+)
 from shared.findings import Status
 from shared.snapshot import Snapshot
 
@@ -55,7 +61,7 @@ def nsg(*rules: dict[str, Any], phi: bool = False, **props: Any) -> Snapshot:
 
 
 def changed_rules(plan: Any) -> set[str]:
-    return {p.split("[name=")[1].split("]")[0] for p in plan.after}
+    return {str(parse_path(p)[2][1]) for p in plan.after}
 
 
 def test_an_allow_only_partly_shadowed_is_tightened() -> None:
@@ -175,3 +181,15 @@ def test_a_rule_without_a_name_cannot_be_written() -> None:
     del nameless["name"]
     with pytest.raises(PlanError, match="no name"):
         ITEM.plan(nsg(nameless))
+
+
+@pytest.mark.parametrize(
+    "name", ["Open]Rdp", "x\\]y[", "[bold]evil[x]"]
+)  # ARM names never hold "/"
+@pytest.mark.parametrize("options", [RemediationOptions(), RESTRICT], ids=["deny", "restrict"])
+def test_rules_named_with_brackets_are_fixed_too(name: str, options: RemediationOptions) -> None:
+    snapshot = nsg(rule(name, 100))
+    plan = ITEM.plan(snapshot, options)
+    assert plan is not None and changed_rules(plan) == {name}
+    assert [w.target_id.rsplit("/", 1)[-1] for w in plan.writes] == [name]
+    assert check_statuses([MGMT], apply_writes(snapshot, plan.writes)) == {MGMT: Status.PASS}
