@@ -20,11 +20,37 @@ DEFAULT_TAG_RULES: tuple[tuple[str, frozenset[str]], ...] = (
 )
 
 
+def _tag_text(value: Any) -> str | None:
+    """A tag value as text. Azure tag values are strings; a JSON scalar (from a file) reads as
+    its text (``true`` → "true"). An object or array matches nothing and is never turned into
+    text (a deeply nested one would raise RecursionError)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            return str(value)
+        except ValueError:  # an integer of more than 4,300 digits
+            return None
+    return None
+
+
 def _tags_match(tags: Any, rules: Iterable[tuple[str, frozenset[str]]]) -> bool:
+    """Whether any tag matches a rule. Every tag is looked at: two spellings of one name
+    (``HIPAA`` and ``hipaa``, which ARM, case-insensitive, never holds together) cannot hide a
+    match by their order."""
     if not isinstance(tags, Mapping):
         return False
-    lowered = {str(k).lower(): str(v).strip().lower() for k, v in tags.items()}
-    return any(lowered.get(name) in values for name, values in rules)
+    rules = tuple(rules)
+    for key, value in tags.items():
+        text = _tag_text(value)
+        if text is None:
+            continue
+        name, lowered = str(key).lower(), text.strip().lower()
+        if any(name == rule and lowered in values for rule, values in rules):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

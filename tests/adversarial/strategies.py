@@ -640,9 +640,11 @@ def events(draw: st.DrawFn) -> Json:
         and isinstance(event.get("data"), dict)
     ):
         # data_base64 instead of data (CloudEvents), valid or not.
-        data = event.pop("data")
-        encoded = base64.b64encode(json.dumps(data).encode()).decode()
-        event["data_base64"] = draw(st.sampled_from((encoded, encoded[:-2], "!!", "e30=")))
+        text = _dumps(event["data"])
+        if text is not None:
+            event = {k: v for k, v in event.items() if k != "data"}
+            encoded = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
+            event["data_base64"] = draw(st.sampled_from((encoded, encoded[:-2], "!!", "e30=")))
     return event
 
 

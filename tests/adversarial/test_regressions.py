@@ -7,7 +7,10 @@ import pytest
 
 from shared.engine import Engine
 from shared.events import parse_delivery
+from shared.phi_scope import PhiScope
 from shared.resource_id import ResourceIdError, canonical
+from shared.snapshot import Snapshot
+from tests.adversarial.strategies import deep
 
 SUB = "98d6f765-1897-5f92-b6a5-1a1b7fccf13a"
 NSG = (
@@ -73,3 +76,23 @@ def test_an_extension_whose_scope_is_no_resource_is_poison_without_a_type_filter
         assert not delivery.changes
         (poison,) = delivery.poison
         assert "not an ARM id" in poison.error
+
+
+@pytest.mark.parametrize(
+    ("tags", "phi"),
+    [
+        ({"HIPAA": "true", "hipaa": "false"}, True),
+        ({"hipaa": "false", "HIPAA": "true"}, True),
+        ({"hipaa": deep(5_000, "list")}, False),
+        ({"data-classification": deep(5_000, "dict", "phi")}, False),
+        ({"hipaa": True}, True),
+        ({"hipaa": 10**4_400}, False),
+    ],
+)
+def test_phi_scope_reads_every_tag_and_never_stringifies_containers(
+    tags: object, phi: bool
+) -> None:
+    """Was: the last of two spellings of a tag name decided (order-dependent scope), and a
+    deeply nested tag value raised RecursionError out of the engine (str() of it)."""
+    assert PhiScope().is_phi(Snapshot({"id": NSG, "tags": tags})) is phi
+    assert PhiScope().is_phi(Snapshot({"id": NSG}, {}, {"tags": tags})) is phi
