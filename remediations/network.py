@@ -76,7 +76,7 @@ def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
                 props.pop(name, None)
             else:
                 props[name] = copy.deepcopy(value)
-        target = rule.get("id") or f"{snapshot.id}/securityRules/{rule['name']}"
+        target = _rule_target(snapshot.id, rule)
         etag = rule.get("etag")
         writes.append(
             Write(
@@ -89,6 +89,28 @@ def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
             )
         )
     return writes
+
+
+def _rule_target(nsg_id: str, rule: Mapping[str, Any]) -> str:
+    """Where a rule's fix is written: always ``{nsg}/securityRules/{name}`` of the NSG that was
+    read and judged, never an id the body names. A rule name that is no single id segment, or
+    an embedded ``id`` naming anything else, makes the plan fail: the fix never lands on
+    another resource than the one in scope."""
+    from shared.resource_id import ResourceIdError, canonical, normalize
+
+    name = str(rule.get("name", ""))
+    target = f"{nsg_id}/securityRules/{name}"
+    try:
+        if "/" in name or canonical(target) != target:
+            raise ResourceIdError(name)
+    except ResourceIdError:
+        raise PlanError(f"security rule name {name!r:.80} is not a single id segment") from None
+    embedded = rule.get("id")
+    if embedded is not None and (
+        not isinstance(embedded, str) or normalize(embedded) != normalize(target)
+    ):
+        raise PlanError(f"security rule {name!r:.80}: its id does not belong to {nsg_id}")
+    return target
 
 
 def _restricted_sources(props: Mapping[str, Any], admin: tuple[str, ...]) -> dict[str, Any]:

@@ -184,8 +184,8 @@ def test_a_rule_without_a_name_cannot_be_written() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Open]Rdp", "x\\]y[", "[bold]evil[x]"]
-)  # ARM names never hold "/"
+    "name", ["Open]Rdp", "x]]y[", "[bold]evil[x]"]
+)  # ARM names never hold "/" (nor a backslash: see the refusal test below)
 @pytest.mark.parametrize("options", [RemediationOptions(), RESTRICT], ids=["deny", "restrict"])
 def test_rules_named_with_brackets_are_fixed_too(name: str, options: RemediationOptions) -> None:
     snapshot = nsg(rule(name, 100))
@@ -193,3 +193,36 @@ def test_rules_named_with_brackets_are_fixed_too(name: str, options: Remediation
     assert plan is not None and changed_rules(plan) == {name}
     assert [w.target_id.rsplit("/", 1)[-1] for w in plan.writes] == [name]
     assert check_statuses([MGMT], apply_writes(snapshot, plan.writes)) == {MGMT: Status.PASS}
+
+
+@pytest.mark.parametrize(
+    "rule_patch",
+    [
+        {"name": "a/../../../otherNsg/securityRules/b"},
+        {"name": ".."},
+        {"name": "x\\y"},
+        {
+            "id": "/subscriptions/other/resourceGroups/rg/providers/Microsoft.Network/"
+            "networkSecurityGroups/elsewhere/securityRules/AllowRdp"
+        },
+    ],
+    ids=["slash", "dot-segment", "backslash", "foreign-id"],
+)
+def test_a_fix_is_never_written_outside_the_nsg_that_was_judged(rule_patch: dict[str, str]) -> None:
+    """Regression: the write went to the rule's embedded ``id`` (or ``{nsg}/securityRules/{name}``
+    unchecked), so a body naming another NSG's rule steered the fix there."""
+    rule = {
+        "name": "AllowRdp",
+        "properties": {
+            "protocol": "Tcp",
+            "sourcePortRange": "*",
+            "destinationPortRange": "3389",
+            "sourceAddressPrefix": "*",
+            "destinationAddressPrefix": "*",
+            "access": "Allow",
+            "priority": 100,
+            "direction": "Inbound",
+        },
+    } | rule_patch
+    with pytest.raises(PlanError, match=r"single id segment|does not belong"):
+        ITEM.plan(nsg(rule))
