@@ -185,26 +185,37 @@ modest_text: st.SearchStrategy[str] = st.one_of(atoms, small_text, _joined())
 # --------------------------------------------------------------------------------------------
 # Hostile JSON values
 
-_scalars = st.one_of(
+_sendable_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from((0, -1, 2**63, 2**64 + 1, 10**30)),
-    # More than 4,300 digits: repr(), str() and json.dumps() of it raise ValueError.
-    st.builds(lambda n: 10**n, st.integers(4_300, 4_400)),
     st.floats(allow_nan=False, allow_infinity=False),
     modest_text,
 )
-
-json_values: st.SearchStrategy[Json] = st.recursive(
-    _scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(modest_text, children, max_size=4),
-    ),
-    max_leaves=12,
+_scalars = st.one_of(
+    _sendable_scalars,
+    # More than 4,300 digits: repr(), str() and json.dumps() of it raise ValueError.
+    st.builds(lambda n: 10**n, st.integers(4_300, 4_400)),
 )
-"""Any JSON value (nothing NaN: JSON has none)."""
+
+
+def _json_of(scalars: st.SearchStrategy[Json]) -> st.SearchStrategy[Json]:
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(modest_text, children, max_size=4),
+        ),
+        max_leaves=12,
+    )
+
+
+json_values: st.SearchStrategy[Json] = _json_of(_scalars)
+"""Any JSON value (nothing NaN: JSON has none), integers of more than 4,300 digits included."""
+
+sendable_json: st.SearchStrategy[Json] = _json_of(_sendable_scalars)
+"""Any JSON value Python's encoder can write."""
 
 
 def deep(depth: int, kind: str, leaf: Json = "x") -> Json:
@@ -233,6 +244,16 @@ hostile_values: st.SearchStrategy[Json] = st.one_of(
     wide_values,
 )
 """A value to put anywhere: wrong types, nulls, huge, deep, unicode, markup."""
+
+sendable_values: st.SearchStrategy[Json] = st.one_of(
+    sendable_json,
+    sendable_json,
+    sendable_json,
+    hostile_text,
+    st.builds(deep, st.integers(min_value=20, max_value=300), st.sampled_from(("list", "dict"))),
+    wide_values,
+)
+"""Like ``hostile_values``, no deeper than a JSON encoder goes (what travels through HTTP)."""
 
 # --------------------------------------------------------------------------------------------
 # Generic JSON mutation
@@ -814,7 +835,7 @@ DATES = (
 
 
 @st.composite
-def exempt_tag_values(draw: st.DrawFn) -> Json:
+def exempt_tag_values(draw: st.DrawFn, values: st.SearchStrategy[Json] | None = None) -> Json:
     """``phiguard-exempt`` values: structured ones with any date, approver and reason, then
     re-encoded, stuffed, duplicated or replaced by anything."""
     targets = draw(st.lists(st.one_of(st.sampled_from(TARGETS), modest_text), max_size=3))
@@ -837,24 +858,27 @@ def exempt_tag_values(draw: st.DrawFn) -> Json:
         value = value.replace(";", "%3B").replace("=", "%3D")
     elif encoding == "base64":
         value = base64.b64encode(value.encode("utf-8", "surrogatepass")).decode()
-    return draw(st.one_of(st.just(value), st.just(value), hostile_values))
+    return draw(
+        st.one_of(st.just(value), st.just(value), values if values is not None else hostile_values)
+    )
 
 
 @st.composite
-def tags(draw: st.DrawFn) -> Json:
+def tags(draw: st.DrawFn, values: st.SearchStrategy[Json] | None = None) -> Json:
     """A ``tags`` value: an object of PHI, exemption and hostile tags, or not an object at all."""
+    values = values if values is not None else hostile_values
     if draw(st.integers(0, 7)) == 0:
-        return draw(st.one_of(st.none(), st.lists(json_values, max_size=3), modest_text, _scalars))
+        return draw(st.one_of(st.none(), st.lists(values, max_size=3), modest_text, values))
     out: dict[str, Json] = {}
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(("phi", "phi", "exempt", "other")))
         if kind == "phi":
             name = draw(st.one_of(st.sampled_from(PHI_NAMES), modest_text))
-            out[name] = draw(st.one_of(st.sampled_from(PHI_VALUES), hostile_values))
+            out[name] = draw(st.one_of(st.sampled_from(PHI_VALUES), values))
         elif kind == "exempt":
-            out[draw(st.sampled_from(EXEMPT_NAMES))] = draw(exempt_tag_values())
+            out[draw(st.sampled_from(EXEMPT_NAMES))] = draw(exempt_tag_values(values))
         else:
-            out[draw(modest_text)] = draw(hostile_values)
+            out[draw(modest_text)] = draw(values)
     return out
 
 
@@ -867,14 +891,19 @@ def checked_documents() -> list[dict[str, Any]]:
 
 
 @st.composite
-def resource_documents(draw: st.DrawFn, keep_id: bool = False) -> Json:
-    """A demo-estate document of a checked type, mutated anywhere (its tags too); with
-    ``keep_id`` the ``id`` stays (the sim then stores it in place of the real one)."""
-    doc = copy.deepcopy(draw(st.sampled_from(checked_documents())))
+def resource_documents(
+    draw: st.DrawFn,
+    keep_id: bool = False,
+    types: Sequence[str] = CHECKED_TYPES,
+    values: st.SearchStrategy[Json] = hostile_values,
+) -> Json:
+    """A demo-estate document of a checked type (of ``types``), mutated anywhere (its tags
+    too); with ``keep_id`` the ``id`` stays (the sim then stores it in place of the real one)."""
+    doc = copy.deepcopy(draw(st.sampled_from(documents_of(*types))))
     if draw(st.booleans()):
-        doc["tags"] = draw(tags())
+        doc["tags"] = draw(tags(values))
     keep = frozenset({"id"}) if keep_id else frozenset()
-    doc = draw(mutated_json(doc, keep=keep, max_mutations=5))
+    doc = draw(mutated_json(doc, keep=keep, max_mutations=5, values=values))
     if not keep_id and draw(st.integers(0, 9)) == 0:
         doc = draw(
             st.sampled_from(
@@ -892,6 +921,54 @@ def related_documents() -> st.SearchStrategy[dict[str, Json]]:
     from shared.related import RELATED
 
     return st.dictionaries(st.sampled_from(sorted(RELATED)), hostile_values, max_size=4)
+
+
+NSG_DOCUMENTS = documents_of("microsoft.network/networksecuritygroups")
+OTHER_NSG_RULE = next(
+    f"{d['id']}/securityRules/AllowRdpInbound"
+    for d in NSG_DOCUMENTS
+    if d["name"] == "nsg-chs-shop-dev"
+)
+STORAGE_ACCOUNT = documents_of("microsoft.storage/storageaccounts")[0]["id"]
+
+
+STEERS = ("other_nsg", "dot_segments", "storage", "query", "name")
+
+
+@st.composite
+def steered_nsgs(draw: st.DrawFn, steers: Sequence[str] = STEERS) -> dict[str, Any]:
+    """An NSG whose own rule opens RDP to the Internet, with that embedded rule's ``id`` (or,
+    with no id, its ``name``) naming something else: ARM sets both, but the fix writes where
+    the document says."""
+    nsg = draw(st.sampled_from(NSG_DOCUMENTS))
+    rule: dict[str, Any] = {
+        "name": "OpenRdp",
+        "id": f"{nsg['id']}/securityRules/OpenRdp",
+        "properties": {
+            "protocol": "Tcp",
+            "sourcePortRange": "*",
+            "destinationPortRange": "3389",
+            "sourceAddressPrefix": "*",
+            "destinationAddressPrefix": "*",
+            "access": "Allow",
+            "priority": 150,
+            "direction": "Inbound",
+        },
+    }
+    how = draw(st.sampled_from(tuple(steers)))
+    if how == "other_nsg":
+        rule["id"] = OTHER_NSG_RULE
+    elif how == "dot_segments":
+        rule["id"] = f"{nsg['id']}/securityRules/OpenRdp/../../../../../../../..{OTHER_NSG_RULE}"
+    elif how == "storage":
+        rule["id"] = STORAGE_ACCOUNT
+    elif how == "query":
+        rule["id"] = f"{OTHER_NSG_RULE}?api-version=2024-05-01#"
+    else:
+        del rule["id"]
+        rule["name"] = "x/../../../../../../../.." + OTHER_NSG_RULE
+    rules = [r for r in nsg["properties"].get("securityRules", []) if r["name"] != rule["name"]]
+    return {**nsg, "properties": {**nsg["properties"], "securityRules": [*rules, rule]}}
 
 
 # --------------------------------------------------------------------------------------------

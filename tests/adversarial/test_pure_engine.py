@@ -171,58 +171,12 @@ def _assert_under(resource_id: str, targets: list[str]) -> None:
         assert key == own or key.startswith(own + "/"), (resource_id, target)
 
 
-_NSGS = s.documents_of("microsoft.network/networksecuritygroups")
-_OTHER_NSG_RULE = next(
-    f"{d['id']}/securityRules/AllowRdpInbound" for d in _NSGS if d["name"] == "nsg-chs-shop-dev"
-)
-_STORAGE = s.documents_of("microsoft.storage/storageaccounts")[0]["id"]
-
-
-@st.composite
-def steered_nsgs(draw: st.DrawFn) -> dict[str, Any]:
-    """An NSG whose own rule opens RDP to the Internet, with that embedded rule's ``id`` (or,
-    with no id, its ``name``) naming something else: ARM sets both, but the fix writes where
-    the document says."""
-    nsg = draw(st.sampled_from(_NSGS))
-    rule: dict[str, Any] = {
-        "name": "OpenRdp",
-        "id": f"{nsg['id']}/securityRules/OpenRdp",
-        "properties": {
-            "protocol": "Tcp",
-            "sourcePortRange": "*",
-            "destinationPortRange": "3389",
-            "sourceAddressPrefix": "*",
-            "destinationAddressPrefix": "*",
-            "access": "Allow",
-            "priority": 150,
-            "direction": "Inbound",
-        },
-    }
-    how = draw(st.sampled_from(("other_nsg", "dot_segments", "storage", "query", "name")))
-    if how == "other_nsg":
-        rule["id"] = _OTHER_NSG_RULE
-    elif how == "dot_segments":
-        rule["id"] = f"{nsg['id']}/securityRules/OpenRdp/../../../../../../../..{_OTHER_NSG_RULE}"
-    elif how == "storage":
-        rule["id"] = _STORAGE
-    elif how == "query":
-        rule["id"] = f"{_OTHER_NSG_RULE}?api-version=2024-05-01#"
-    else:
-        del rule["id"]
-        rule["name"] = "x/../../../../../../../.." + _OTHER_NSG_RULE
-    rules = [r for r in nsg["properties"].get("securityRules", []) if r["name"] != rule["name"]]
-    return {**nsg, "properties": {**nsg["properties"], "securityRules": [*rules, rule]}}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="remediations/network.py _rule_writes writes to the embedded rule's 'id' (or "
-    "'{nsg}/securityRules/{name}') taken from the NSG body unchecked: a body naming another "
-    "NSG's rule, a storage account or a dot-segment path gets that written",
-)
 @PURE
-@given(nsg=steered_nsgs(), phi=st.booleans())
+@given(nsg=s.steered_nsgs(), phi=st.booleans())
 def test_the_nsg_fix_writes_only_rules_of_the_nsg_it_judged(nsg: dict[str, Any], phi: bool) -> None:
+    """Regression (found here, fixed in 2c51b33): the fix PUT to the embedded rule's ``id`` (or
+    ``{nsg}/securityRules/{name}``) as the NSG body gave it: another subscription's NSG rule, a
+    storage account (the audit archive), a dot-segment or query path."""
     fix = REMEDIATIONS["network_nsg_restrict_internet_inbound"]
     snapshot = Snapshot(nsg, {}, None, phi)
     try:
