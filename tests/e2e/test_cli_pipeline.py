@@ -155,7 +155,9 @@ def _nsg(name: str, rule: str) -> dict[str, Any]:
 
 # An ARM name holds no '/', so no closing tag; ids hold no C0 control, rule names can.
 NSG_A = _nsg("nsg-[bold]a[red]x\u202egpj", "rdp" + EVIL)
-NSG_B = _nsg("nsg-b[link=evil]\u2066", "rdp\x1b[2Jb\x07")
+# ARM refuses control characters in a rule name, and so does the NSG fix (the rule of NSG A is
+# not fixed, and says so, inert); NSG B's rule holds markup only, and is fixed.
+NSG_B = _nsg("nsg-b[link=evil]\u2066", "rdp[link=evil]b[bold]")
 
 
 def _assert_inert(output: str, *literal: str) -> None:
@@ -217,14 +219,15 @@ def test_every_command_prints_hostile_names_inert(
     _assert_inert(out.out, name_a, name_b)
     assert {r["status"] for r in csv.DictReader(io.StringIO(out.out))} >= {"FAIL", "PASS"}
 
-    # Both NSGs were fixed by the sweep (allow-listed), the bracketed rule name of NSG A too
-    # (regression: its ']' ended the fix's path selector, so it could not be planned).
+    # NSG B was fixed by the sweep (allow-listed), its bracketed rule name too (regression:
+    # a ']' ended the fix's path selector); NSG A's rule name holds control characters, which
+    # no ARM rule name can: not fixed, and the log says so, inert.
     assert main(["remediations"]) == 0
     out = capsys.readouterr()
     _assert_inert(
         out.out + out.err,
         "nsg-b[link=evil]",
-        "rdp\\x1b[2Jb\\x07",
+        "rdp[link=evil]b[bold]",
         name_a,
         "[bold]evil[red]\\x1b]8;;",
     )
@@ -233,7 +236,7 @@ def test_every_command_prints_hostile_names_inert(
     fixed = next(
         r for r in records if r["resource_id"] == NSG_B["id"] and r["status"] == "VERIFIED"
     )
-    assert "rdp\x1b[2Jb\x07" in fixed["summary"]  # JSON stays faithful
+    assert "rdp[link=evil]b[bold]" in fixed["summary"]  # JSON stays faithful
     assert main(["rollback", fixed["id"]]) == 0
     out = capsys.readouterr()
     _assert_inert(out.out + out.err, f"rolled back {fixed['id']}")
