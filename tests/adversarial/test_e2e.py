@@ -36,6 +36,7 @@ from sim.azurite import AzuriteEndpoints
 from sim.estate import open_rdp_rule
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import E2E
+from tests.adversarial.test_pure_engine import DEEP_BUG
 from tests.e2e.world import WEBHOOK, World, running_world
 
 pytestmark = pytest.mark.slow
@@ -340,6 +341,11 @@ def check_post(world: World, body: bytes, headers: dict[str, str], what: str) ->
         pytest.fail(f"{what}: 503 with no fault injected: {answer}")
     assert_accounted(world, delivery, status, poison_before, what)
     writes = assert_writes_allowed(world, before, _named_nsgs(delivery, before), what)
+    if status == 200:
+        # Event Grid redelivers (at least once): the same delivery again is answered, not
+        # refused with 503 for pending work, and writes nothing more than it may.
+        again, answer = post(world, body, headers)
+        assert again == 200, f"{what}: redelivered, answered {again}: {answer}"
     # Seen with --hypothesis-show-statistics: what the examples exercised.
     event(f"{what}: HTTP {status}")
     event(
@@ -618,3 +624,27 @@ def test_a_steered_rule_id_cannot_redirect_the_nsg_fix(tenant: World, nsg: dict[
     with example(tenant) as world:
         world.sim.load([nsg])
         check_post(world, _dumps([_live("eventgrid", str(nsg["id"]))]), {}, "steered")
+
+
+@pytest.mark.xfail(strict=True, reason=DEEP_BUG)
+@pytest.mark.parametrize("where", ["tags", "default_rule_name"])
+def test_a_deeply_nested_value_does_not_stall_the_nsg_fix(tenant: World, where: str) -> None:
+    """Found by the deep run: the PHI NSG with RDP open to the Internet, plus a value 700
+    levels deep in a place the fix never touches. Observed: HTTP 200 with the NSG as an
+    "error" (phiguard_processing ERROR, RecursionError while following up its failures), no
+    remediation record at all, the rule left open, every redelivery within the lease answered
+    503, and the sweep listing it among its errors."""
+    nsg = next(d for d in s.NSG_DOCUMENTS if d["name"] == "nsg-chs-phi-app")
+    path: tuple[str | int, ...] = (
+        ("tags", "x") if where == "tags" else ("properties", "defaultSecurityRules", 0, "name")
+    )
+    doc = s.set_at(nsg, path, s.deep(700, "list"))
+    with example(tenant) as world:
+        world.sim.load([doc])
+        body = _dumps([_live("eventgrid", str(nsg["id"]))])
+        status, answer = post(world, body, {})
+        assert status == 200 and answer is not None
+        assert "error" not in answer["resources"], answer
+        assert world.ctx.remediator.records(days=1, resource_id=str(nsg["id"]))
+        again, _ = post(world, body, {})
+        assert again == 200

@@ -6,6 +6,7 @@ type from ``type`` or the id)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from functools import partial
@@ -186,3 +187,29 @@ def test_the_nsg_fix_writes_only_rules_of_the_nsg_it_judged(nsg: dict[str, Any],
     assert plan is not None
     _assert_under(snapshot.id, [w.target_id for w in plan.writes])
     _assert_under(snapshot.id, [w.target_id for w in plan.inverse])
+
+
+DEEP_BUG = (
+    "remediations/registry.py Remediation.plan -> with_values() copy.deepcopy()s the whole "
+    "document: a value nested ~500+ levels anywhere in the NSG raises RecursionError out of "
+    "plan(); shared/remediation.py _act_one catches only ValueError/MalformedResource, so no "
+    "remediation record is written, the NSG gets an ERROR row and its follow-ups stay pending"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=DEEP_BUG)
+@pytest.mark.parametrize("where", ["tags", "default_rule_name", "description"])
+def test_a_deeply_nested_value_anywhere_does_not_break_the_nsg_planner(where: str) -> None:
+    """Found by the deep run: an NSG whose own rule opens RDP to the Internet (the demo's
+    nsg-chs-phi-app) with a value 700 levels deep somewhere the fix never touches."""
+    nsg = next(d for d in s.NSG_DOCUMENTS if d["name"] == "nsg-chs-phi-app")
+    value = s.deep(700, "list")
+    if where == "tags":
+        doc = s.set_at(nsg, ("tags", "x"), value)
+    elif where == "default_rule_name":
+        doc = s.set_at(nsg, ("properties", "defaultSecurityRules", 0, "name"), value)
+    else:
+        doc = s.set_at(nsg, ("properties", "securityRules", 0, "properties", "description"), value)
+    fix = REMEDIATIONS["network_nsg_restrict_internet_inbound"]
+    with contextlib.suppress(ValueError):  # refusing to plan (recorded FAILED) is fine
+        fix.plan(Snapshot(doc, {}, None, True), RemediationOptions())
