@@ -481,7 +481,12 @@ def parse_delivery(
                 None,
                 "headers.aeg-event-type: SubscriptionValidation, but the body holds no "
                 "Microsoft.EventGrid.SubscriptionValidationEvent",
-                _raw(document),
+                # Each event as its own poison record would keep it: no caller identity.
+                _raw(
+                    _debug_view(document)
+                    if isinstance(document, dict)
+                    else [_debug_view(e) for e in events[:100]]
+                ),
             )
         )
     return delivery
@@ -552,7 +557,7 @@ def _decode_body(body: bytes | bytearray | str, delivery: Delivery) -> Any:
                 PoisonEvent(
                     None,
                     f"body: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                    bytes(body[:MAX_RAW_CHARS]).decode("utf-8", "replace"),
+                    _unparsed_raw(bytes(body[:MAX_RAW_CHARS]).decode("utf-8", "replace")),
                 )
             )
             return _NOT_JSON
@@ -571,7 +576,7 @@ def _decode_body(body: bytes | bytearray | str, delivery: Delivery) -> Any:
     except RecursionError:
         error = "body: not JSON this parser can read: nested too deeply"
     delivery.total = 1
-    delivery.poison.append(PoisonEvent(None, error, text[:MAX_RAW_CHARS]))
+    delivery.poison.append(PoisonEvent(None, error, _unparsed_raw(text)))
     return _NOT_JSON
 
 
@@ -946,6 +951,21 @@ def _debug_view(event: object) -> object:
     if dropped:
         view["phiguard_dropped"] = dropped[:50]
     return view
+
+
+# Where caller identity starts in the text of a body that could not be parsed (Event Grid
+# writes "authorization", then "claims", then "httpRequest" inside "data", after the event's id,
+# subject and type): the poison record keeps the text before it only.
+_IDENTITY_FIELD = re.compile(r'"(?:authorization|claims|httpRequest)"\s*:', re.IGNORECASE)
+
+
+def _unparsed_raw(text: str) -> str:
+    """The text of a body that is not JSON, for a poison record: cut where a caller-identity
+    field begins (what follows is dropped, and the record says so), and at MAX_RAW_CHARS."""
+    found = _IDENTITY_FIELD.search(text)
+    if found is not None:
+        text = text[: found.start()] + "[phiguard dropped the rest: caller identity]"
+    return text[:MAX_RAW_CHARS]
 
 
 def _raw(value: object) -> str:

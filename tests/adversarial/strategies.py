@@ -515,6 +515,14 @@ def _scope(rid: str) -> str:
     return f"/subscriptions/{parsed.subscription}"
 
 
+# Who made a change, as the claims of every synthetic event name them: a poison record must
+# keep none of it (personal data with no expiry).
+CALLER_NAME = "Jane Adversary-Example"
+CALLER_UPN = "jane.adversary@contoso.example"
+CALLER_IP = "198.51.100.77"
+CALLER_MARKERS = (CALLER_NAME, CALLER_UPN, CALLER_IP)
+
+
 def build_event(
     schema: str,
     event_type: str,
@@ -544,7 +552,13 @@ def build_event(
             "subscriptionId": sub,
             "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
             "correlationId": "c0ffee00-0000-4000-8000-000000000001",
-            "claims": {"appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "name": "Jane"},
+            "claims": {
+                "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                "name": CALLER_NAME,
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": CALLER_UPN,
+                "ipaddr": CALLER_IP,
+            },
+            "httpRequest": {"clientIpAddress": CALLER_IP, "method": "PUT"},
             "authorization": {"action": operation or "Microsoft.Network/x/write", "scope": rid},
         }
     if schema == "cloudevents":

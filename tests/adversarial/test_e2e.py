@@ -341,6 +341,9 @@ def check_post(world: World, body: bytes, headers: dict[str, str], what: str) ->
         pytest.fail(f"{what}: 503 with no fault injected: {answer}")
     assert_accounted(world, delivery, status, poison_before, what)
     writes = assert_writes_allowed(world, before, _named_nsgs(delivery, before), what)
+    for record in world.ctx.store.poison():
+        for marker in s.CALLER_MARKERS:
+            assert marker not in record.raw + record.error, f"{what}: poison keeps {marker}"
     if status == 200:
         # Event Grid redelivers (at least once): the same delivery again is answered, not
         # refused with 503 for pending work, and writes nothing more than it may.

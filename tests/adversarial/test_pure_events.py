@@ -75,6 +75,9 @@ def check_delivery(
         assert len(poison.error) <= 500
         assert isinstance(poison.raw, str) and len(poison.raw) <= MAX_RAW_CHARS
         # (Lone surrogates may stay in ``raw``: the store keeps them, tested end to end.)
+        # Nothing of who made the change (claims, HTTP request) is kept.
+        for marker in s.CALLER_MARKERS:
+            assert marker not in poison.raw and marker not in poison.error, (marker, poison)
         assert poison.event_id is None or isinstance(poison.event_id, str)
 
     if delivery.validation_code is not None:

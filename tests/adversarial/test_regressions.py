@@ -3,6 +3,8 @@ before its fix)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.engine import Engine
@@ -96,3 +98,38 @@ def test_phi_scope_reads_every_tag_and_never_stringifies_containers(
     deeply nested tag value raised RecursionError out of the engine (str() of it)."""
     assert PhiScope().is_phi(Snapshot({"id": NSG, "tags": tags})) is phi
     assert PhiScope().is_phi(Snapshot({"id": NSG}, {}, {"tags": tags})) is phi
+
+
+_CLAIMS = {
+    "name": "Jane Example",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "jane@contoso.example",
+    "ipaddr": "203.0.113.7",
+}
+
+
+def _with_claims() -> dict[str, object]:
+    return _event(NSG, claims=_CLAIMS, httpRequest={"clientIpAddress": "203.0.113.7"})
+
+
+def test_a_validation_header_without_a_validation_event_keeps_no_caller_identity() -> None:
+    """Was: the poison record of the header mismatch held the whole body, claims included."""
+    delivery = parse_delivery(
+        json.dumps([_with_claims()]).encode(), {"aeg-event-type": "SubscriptionValidation"}
+    )
+    (poison,) = [p for p in delivery.poison if p.index is None]
+    assert poison.error.startswith("headers.aeg-event-type")
+    assert "e1" in poison.raw and "data.claims" in poison.raw
+    for secret in ("Jane", "jane@contoso.example", "203.0.113.7"):
+        assert secret not in poison.raw
+
+
+@pytest.mark.parametrize("cut", [-1, -40])
+def test_a_body_that_is_not_json_keeps_no_caller_identity(cut: int) -> None:
+    """Was: a truncated body was kept verbatim, claims and client IP included."""
+    text = json.dumps([_with_claims()])[:cut]
+    for body in (text, text.encode(), text.encode() + b"\xff"):
+        (poison,) = parse_delivery(body).poison
+        assert poison.index is None and poison.error.startswith("body:")
+        assert NSG in poison.raw and "caller identity" in poison.raw
+        for secret in ("Jane", "jane@contoso.example", "203.0.113.7"):
+            assert secret not in poison.raw
