@@ -403,8 +403,14 @@ def live_events(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def hostile_batches(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
-    kind = draw(st.sampled_from(("mixed", "mixed", "mixed", "body")))
+    kind = draw(st.sampled_from(("mixed", "mixed", "mixed", "mixed", "body", "over_limit")))
     nonce = uuid.uuid4().hex[:8]
+    if kind == "over_limit":
+        # More events than Event Grid ever batches (refused whole, 413), or more bytes.
+        if draw(st.booleans()):
+            event = _live("eventgrid", REAL_TARGETS[0])
+            return _dumps([dict(event, id=f"o{i}~{nonce}") for i in range(5_001)]), {}
+        return b"[" + b" " * (4 * 1024 * 1024) + b"]", {}
     if kind == "body":
         body = draw(s.bodies())
         if isinstance(body, list | dict):
@@ -415,6 +421,15 @@ def hostile_batches(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
     events: list[Any] = draw(
         st.lists(st.one_of(live_events(), live_events(), s.events()), min_size=1, max_size=6)
     )
+    if draw(st.integers(0, 5)) == 0:
+        validation = s.build_event(
+            "eventgrid",
+            "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "",
+            event_id="validation",
+            topic=f"/subscriptions/{s.estate_subscriptions()[0]}",
+        )
+        events.insert(draw(st.integers(0, len(events))), validation)
     events = _fresh_ids(events, nonce)
     headers = draw(
         st.sampled_from(
