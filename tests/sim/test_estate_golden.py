@@ -1,0 +1,73 @@
+"""The estates are byte-for-byte what they were before ``sim/estate.py`` became a package.
+
+Each expected digest is the SHA-256 of ``json.dumps(value, separators=(",", ":"))`` (key order
+as built, no sorting: a reordered key is a change too). They were obtained by running exactly
+this computation against the single-file ``sim/estate.py`` at commit 6a72adc, before the split
+into ``sim/estate/``, and hard-coded here. A digest that changes means the documents changed:
+if that is intended, recompute it the same way and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from sim.estate import (
+    default_security_rules,
+    demo_compliant_twins,
+    demo_estate,
+    demo_ground_truth,
+    estate_from_spec,
+    generated_estate,
+    open_rdp_rule,
+)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_demo_estate_is_unchanged() -> None:
+    estate = demo_estate()
+    assert len(estate.documents) == 131
+    assert _digest(asdict(estate)) == (
+        "2143b254b0ce6cc8a27e67802f232b359d147e60de90722362f039990786eff6"
+    )
+    assert asdict(estate_from_spec("demo")) == asdict(estate)
+
+
+@pytest.mark.parametrize(
+    ("resources", "assignments", "seed", "rate", "count", "expected"),
+    [
+        (
+            1200,
+            150,
+            7,
+            0.1,
+            3410,
+            "9939b927ece31a2408e8686aa1a7b98a25fd5c7a80fb2d2d59521c11adcef409",
+        ),
+        (800, 50, 3, 0.5, 2079, "f1251847d9ae44b12cf8121160432a09ebc0c7e52b2c05fdfce0674ec1bdd2f2"),
+    ],
+)
+def test_generated_estate_is_unchanged(
+    resources: int, assignments: int, seed: int, rate: float, count: int, expected: str
+) -> None:
+    estate = generated_estate(resources, assignments, seed, violation_rate=rate)
+    assert len(estate.documents) == count
+    assert _digest(asdict(estate)) == expected
+
+
+def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
+    value = [
+        demo_ground_truth(),
+        demo_compliant_twins(),
+        default_security_rules("/x/nsg"),
+        default_security_rules("/x/nsg", 'W/"e"'),
+        open_rdp_rule(100),
+    ]
+    assert _digest(value) == "7d49e2b96b4b1b0d0c182204a9d0b7e8d3ddeac025741368ac317f8786cfcdb0"
