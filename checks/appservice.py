@@ -16,8 +16,8 @@ from typing import Any
 
 from checks.common import Evidence, as_bool, audit_logs_result
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
 # (display names as renamed in 2022, see the App Service policy change log in azure-docs).

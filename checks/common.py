@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
-from shared.findings import Result, failed, passed
-from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
+from shared.kernel.findings import Result, failed, passed
+from shared.kernel.snapshot import MISSING, MalformedResource, Snapshot, lookup
 
 
 class Evidence:
@@ -139,7 +139,7 @@ def as_bool(value: Any, where: str) -> bool:
 # --- network ---------------------------------------------------------------------------------
 
 # Firewall values that mean "any address" (Key Vault network rules). NSG rules are read by
-# checks.nsg, which also counts broad public ranges as the Internet.
+# shared.kernel.nsg, which also counts broad public ranges as the Internet.
 INTERNET_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0"})
 
 

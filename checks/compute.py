@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Result, Severity
+from shared.kernel.snapshot import Snapshot
 
 DISKS = ("microsoft.compute/disks",)
 VIRTUAL_MACHINES = ("microsoft.compute/virtualmachines",)

@@ -12,8 +12,8 @@ from typing import Any
 
 from checks.common import Evidence, as_list
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 register_policy_definitions(
     {

@@ -13,9 +13,9 @@ from typing import Any
 from checks.azure_policy import HITRUST_HIPAA_INITIATIVE
 from checks.common import Evidence, as_list
 from checks.registry import check
-from shared.findings import Result, Severity, failed, not_applicable, passed
-from shared.resource_id import normalize
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity, failed, not_applicable, passed
+from shared.kernel.resource_id import normalize
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 SUBSCRIPTIONS = ("microsoft.resources/subscriptions",)
 ROLE_DEFINITIONS = ("microsoft.authorization/roledefinitions",)

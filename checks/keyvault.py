@@ -14,8 +14,8 @@ from checks.common import (
     private_endpoint_states,
 )
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity, not_applicable
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity, not_applicable
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Verified in Azure/azure-policy, built-in-policies/policyDefinitions/Key Vault/
 # AzureKeyVaultFirewallEnabled_Audit.json, AzureKeyVaultPublicNetworkAccess_Audit.json and

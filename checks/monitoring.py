@@ -24,10 +24,10 @@ from checks.common import (
     audit_logs_result,
 )
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity, failed, passed
-from shared.hipaa import RETENTION_DAYS
-from shared.resource_id import normalize
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity, failed, passed
+from shared.kernel.hipaa import RETENTION_DAYS
+from shared.kernel.resource_id import normalize
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/Monitoring/
 register_policy_definitions(

@@ -1,6 +1,6 @@
 """Network checks: NSG exposure to the Internet, flow logs, subnet NSGs and private endpoints.
 
-The four NSG exposure checks read the NSG through one model, ``checks.nsg``, shared with the NSG
+The four NSG exposure checks read the NSG through one model, ``shared.kernel.nsg``, shared with the NSG
 remediation: Azure's inbound evaluation (priority order, first match decides, own rules and
 ``defaultSecurityRules``), exact over protocol, source and destination addresses and ports, and
 one definition of "from the Internet" (its module docstring). An Allow is exposure for the
@@ -13,14 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checks import nsg
 from checks.common import Evidence, as_bool, as_list
-from checks.nsg import MANAGEMENT_PORTS, PORT_PROTOCOLS, Exposure, Nsg
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity, not_applicable, not_assessed
-from shared.hipaa import RETENTION_DAYS
-from shared.resource_id import ResourceIdError, normalize, parent, parse
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel import nsg
+from shared.kernel.findings import Result, Severity, not_applicable, not_assessed
+from shared.kernel.hipaa import RETENTION_DAYS
+from shared.kernel.nsg import MANAGEMENT_PORTS, PORT_PROTOCOLS, Exposure, Nsg
+from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 register_policy_definitions(
     {

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.azure_policy import BUILT_IN
-from shared.findings import Result, Severity
-from shared.hipaa import SECTIONS
-from shared.related import RELATED
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Result, Severity
+from shared.kernel.hipaa import SECTIONS
+from shared.kernel.related import RELATED
+from shared.kernel.snapshot import Snapshot
 
 CheckFunc = Callable[[Snapshot], Result]
 

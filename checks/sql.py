@@ -7,8 +7,8 @@ from typing import Any
 
 from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
-from shared.findings import Result, Severity, not_applicable
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Result, Severity, not_applicable
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Verified in Azure/azure-policy, built-in-policies/policyDefinitions/SQL/
 # SqlServer_PublicNetworkAccess_Audit.json, SqlServer_MiniumTLSVersion_Audit.json,

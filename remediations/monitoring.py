@@ -38,9 +38,9 @@ from remediations.registry import (
     remediation,
     same,
 )
-from shared.findings import Status
-from shared.related import RELATED
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Status
+from shared.kernel.related import RELATED
+from shared.kernel.snapshot import Snapshot
 
 SETTING_NAME = "phiguard-audit"
 API_VERSION = RELATED["diagnostic_settings"].api_version

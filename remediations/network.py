@@ -5,7 +5,7 @@ Only the offending rules are written, each as its own child resource
 etag, so a rule someone changed since the read is never overwritten (ARM answers 412). Names,
 priorities, ports, protocols and every other rule are kept.
 
-Which rules offend is decided by the model the checks use (``checks.nsg``): the inbound Allow
+Which rules offend is decided by the model the checks use (``shared.kernel.nsg``): the inbound Allow
 rules that, through an Internet-wide source (``*``, ``Any``, ``Internet``, or a range of at least
 a public /8 or IPv6 /32), decide some packet from the Internet once every higher-priority rule has
 decided the packets it matches — to TCP/UDP management ports 22, 3389 and 5985-5986 on any NSG,
@@ -23,7 +23,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from checks import nsg
 from checks.common import as_list
 from remediations.registry import (
     Change,
@@ -35,8 +34,8 @@ from remediations.registry import (
     parse_path,
     remediation,
 )
-from shared import api_versions
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel import api_versions, nsg
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 NSG = "microsoft.network/networksecuritygroups"
 RULES = "properties.securityRules"
@@ -96,7 +95,7 @@ def _rule_target(nsg_id: str, rule: Mapping[str, Any]) -> str:
     read and judged, never an id the body names. A rule name that is no single id segment, or
     an embedded ``id`` naming anything else, makes the plan fail: the fix never lands on
     another resource than the one in scope."""
-    from shared.resource_id import ResourceIdError, canonical, normalize
+    from shared.kernel.resource_id import ResourceIdError, canonical, normalize
 
     name = str(rule.get("name", ""))
     target = f"{nsg_id}/securityRules/{name}"

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from checks.registry import RegistryError
-from shared.findings import Status
-from shared.related import related_key_for
-from shared.resource_id import ResourceIdError, normalize, parent, parse
-from shared.snapshot import MISSING, Snapshot
+from shared.kernel.findings import Status
+from shared.kernel.related import related_key_for
+from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse
+from shared.kernel.snapshot import MISSING, Snapshot
 
 if TYPE_CHECKING:
     from checks.registry import Check
@@ -669,7 +669,7 @@ def check_statuses(check_ids: Iterable[str], snapshot: Snapshot) -> dict[str, St
     related documents are missing, or PHI-only checks on non-PHI resources, are left out)."""
     from checks import CATALOG
     from shared.engine import run_check
-    from shared.phi_scope import PhiScope
+    from shared.kernel.phi_scope import PhiScope
 
     phi = snapshot.phi if snapshot.phi is not None else PhiScope().is_phi(snapshot)
     rtype = snapshot.type
@@ -686,7 +686,7 @@ def check_statuses(check_ids: Iterable[str], snapshot: Snapshot) -> dict[str, St
 
 def is_phi(snapshot: Snapshot) -> bool:
     """The snapshot's PHI scope: as resolved by the caller, else the default tag rules."""
-    from shared.phi_scope import PhiScope
+    from shared.kernel.phi_scope import PhiScope
 
     return snapshot.phi if snapshot.phi is not None else PhiScope().is_phi(snapshot)
 

@@ -19,9 +19,9 @@ from remediations.registry import (
     check_statuses,
     remediation,
 )
-from shared import api_versions
-from shared.findings import Status
-from shared.snapshot import Snapshot
+from shared.kernel import api_versions
+from shared.kernel.findings import Status
+from shared.kernel.snapshot import Snapshot
 
 STORAGE = "microsoft.storage/storageaccounts"
 API_VERSION = api_versions.for_type(STORAGE)

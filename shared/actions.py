@@ -17,14 +17,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.changes import Cause
-from shared.findings import Status
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Status
 
 if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
+    from shared.kernel.snapshot import Snapshot
     from shared.remediation import Remediator
     from shared.remediation_log import RemediationRecord
-    from shared.snapshot import Snapshot
     from shared.state_store import StateStore
 
 log = logging.getLogger("phiguard.actions")

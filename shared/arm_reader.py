@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from shared import api_versions
-from shared.related import RELATED, flow_log_targets
-from shared.resource_id import normalize, parse
-from shared.snapshot import Snapshot
+from shared.kernel import api_versions
+from shared.kernel.related import RELATED, flow_log_targets
+from shared.kernel.resource_id import normalize, parse
+from shared.kernel.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

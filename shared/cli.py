@@ -79,7 +79,7 @@ class Outcome:
 
     @classmethod
     def of_statuses(cls, statuses: Iterable[str], **kwargs: Any) -> Outcome:
-        from shared.findings import Status
+        from shared.kernel.findings import Status
 
         outcome = cls(**kwargs)
         for status in statuses:
@@ -334,8 +334,8 @@ def _probe_subscriptions(
 ) -> None:
     from azure.core.exceptions import ClientAuthenticationError
 
-    from shared import api_versions
     from shared.arm_reader import ArmError, TransientArmError
+    from shared.kernel import api_versions
 
     version = api_versions.for_type("microsoft.resources/subscriptions")
     targets: list[str | None] = list(subscriptions) or [None]
@@ -369,8 +369,8 @@ def _cause(exc: BaseException) -> str:
 
 def _resource_arg(value: str, flag: str = "--resource") -> str:
     """A resource id given on the command line, refused (2) unless ARM could have returned it."""
+    from shared.kernel.resource_id import ResourceIdError, parse
     from shared.loader import id_problem
-    from shared.resource_id import ResourceIdError, parse
 
     problem = id_problem(value)
     if problem is None:
@@ -535,7 +535,7 @@ def _status(args: argparse.Namespace) -> Outcome:
     import json
 
     from shared import report
-    from shared.findings import Severity, Status
+    from shared.kernel.findings import Severity, Status
     from shared.state_store import INACTIVE_STATUSES
 
     status = args.status.strip().upper() if args.status else None
@@ -579,7 +579,7 @@ def _plan(args: argparse.Namespace) -> Outcome:
     from remediations.registry import RemediationOptions
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
-    from shared.findings import Status
+    from shared.kernel.findings import Status
     from shared.loader import load_paths
 
     console = make_console()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from shared.phi_scope import DEFAULT_TAG_RULES, PhiScope
+from shared.kernel.phi_scope import DEFAULT_TAG_RULES, PhiScope
 
 PREFIX = "PHIGUARD_"
 
@@ -209,7 +209,7 @@ def parse_admin_cidrs(text: str) -> tuple[str, ...]:
 def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None:
     if value is None:
         return None
-    from shared.resource_id import ResourceIdError, parse
+    from shared.kernel.resource_id import ResourceIdError, parse
 
     try:
         found = parse(value).type

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from checks import CATALOG, Check
-from shared.findings import Finding, Result, Status, not_assessed
-from shared.phi_scope import PhiScope
-from shared.resource_id import ResourceIdError
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Finding, Result, Status, not_assessed
+from shared.kernel.phi_scope import PhiScope
+from shared.kernel.resource_id import ResourceIdError
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 _REASON_LIMIT = 500
 

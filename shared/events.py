@@ -1,4 +1,4 @@
-"""Event Grid deliveries → normalized :class:`~shared.changes.ResourceChange` records.
+"""Event Grid deliveries → normalized :class:`~shared.kernel.changes.ResourceChange` records.
 
 This is the first stage of the flow of one event (see DESIGN.md): it decodes what Event Grid
 delivers, decides which events matter, and names the resource whose checks must be re-run.
@@ -62,13 +62,13 @@ Decisions worth knowing:
 * ``Microsoft.ResourceNotifications.*`` events embed the resource properties; they are still
   normalized into the same ``ResourceChange`` (no caller claims), and the pipeline reads the
   resource through ARM as for any other event.
-* Ids are made canonical (:func:`shared.resource_id.canonical`) before anything else sees
+* Ids are made canonical (:func:`shared.kernel.resource_id.canonical`) before anything else sees
   them: whitespace around segments (the published ResourceNotifications examples carry
   ``{subscription-id} /resourceGroups``) and empty segments are dropped; a dot segment or a
   character no ARM id holds (``?``, ``#``, ``%``, backslash, controls) makes the event poison, since an HTTP
   client would read another resource than the one whose PHI scope is judged. Casing is kept
   (``resourcegroups`` and ``resourceGroups`` both occur); identity goes through
-  :func:`shared.resource_id.normalize`.
+  :func:`shared.kernel.resource_id.normalize`.
 * The subscription in the id, the topic's (``source`` for CloudEvents) subscription and
   ``data.subscriptionId`` must agree, and a resource-group topic must contain the resource;
   otherwise the event is poison.
@@ -94,8 +94,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from shared.changes import ChangeKind, ResourceChange
-from shared.resource_id import ResourceIdError, canonical, normalize, parent, parse
+from shared.kernel.changes import ChangeKind, ResourceChange
+from shared.kernel.resource_id import ResourceIdError, canonical, normalize, parent, parse
 
 __all__ = [
     "LOOKUP_TYPES",
@@ -271,7 +271,7 @@ def clean_resource_id(resource_id: str) -> str:
     """The id with whitespace around segments and empty segments removed; casing is kept.
 
     Lenient (for ids phiguard itself composed); event ids go through
-    :func:`shared.resource_id.canonical`, which also refuses dot segments and stray characters.
+    :func:`shared.kernel.resource_id.canonical`, which also refuses dot segments and stray characters.
     """
     if _NEEDS_CLEANING.search(resource_id) is None:
         stripped = resource_id.rstrip("/")
@@ -297,7 +297,7 @@ def affected_resource(resource_id: str) -> str:
     * Flow logs → the flow log itself: the target is only in its body (:data:`LOOKUP_TYPES`).
     * Anything else → itself.
 
-    Raises :class:`~shared.resource_id.ResourceIdError` for a string that is not an ARM id.
+    Raises :class:`~shared.kernel.resource_id.ResourceIdError` for a string that is not an ARM id.
     """
     rid = clean_resource_id(resource_id)
     parsed = parse(rid)

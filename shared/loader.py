@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.related import RELATED, flow_log_targets, related_key_for
-from shared.resource_id import ResourceIdError, normalize, parent, parse, resource_type_of
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.related import RELATED, flow_log_targets, related_key_for
+from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse, resource_type_of
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 
 class InputError(ValueError):

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.changes import Cause
+from shared.kernel.changes import Cause
+from shared.kernel.resource_id import ResourceIdError, canonical
 from shared.remediation import ExemptionError, exemption_refusal
 from shared.remediation_log import Exemption
-from shared.resource_id import ResourceIdError, canonical
 
 if TYPE_CHECKING:
     from shared.context import AppContext

@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.changes import Cause, ResourceChange
-from shared.findings import Status
-from shared.resource_id import normalize, parse
+from shared.kernel.changes import Cause, ResourceChange
+from shared.kernel.findings import Status
+from shared.kernel.resource_id import normalize, parse
 
 if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
     from shared.engine import Engine, Evaluation
     from shared.events import Delivery
-    from shared.snapshot import Snapshot
+    from shared.kernel.snapshot import Snapshot
     from shared.state_store import RecordOutcome, ResourceMarker, StateStore
 
 log = logging.getLogger("phiguard.pipeline")
@@ -429,7 +429,7 @@ class Pipeline:
         return since is None or self.clock() - since >= ACTIONS_LEASE
 
     def _reevaluate_group(self, group_id: str, cause: Cause) -> Outcome:
-        from shared import api_versions
+        from shared.kernel import api_versions
 
         self.reader.forget_resource_group(group_id)
         outcome = self.evaluate_resource(group_id, cause)
@@ -487,7 +487,7 @@ class Pipeline:
         resource comes up (``StateStore.preload_group``) instead of one query per resource.
         ``progress(done, listed so far)`` follows the records.
         """
-        from shared import api_versions
+        from shared.kernel import api_versions
 
         started = time.monotonic()
         cause = Cause(kind="sweep", event_time=self.clock())
@@ -614,7 +614,7 @@ class Pipeline:
         """The subscription and every resource of a supported top-level type, or of a top-level
         type in ``parents`` (types whose child types are supported), as ARM lists them per
         subscription (child types are listed under their parents, see ``sweep``)."""
-        from shared import api_versions
+        from shared.kernel import api_versions
 
         for rtype in sorted(set(self.engine.supported_types()) | set(parents)):
             if rtype == "microsoft.resources/subscriptions":

@@ -43,8 +43,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.changes import Cause
-from shared.findings import Status
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Status
+from shared.kernel.snapshot import MalformedResource, Snapshot
 from shared.remediation_log import (
     Exemption,
     RecordStatus,
@@ -52,7 +53,6 @@ from shared.remediation_log import (
     RemediationRecord,
     new_record_id,
 )
-from shared.snapshot import MalformedResource, Snapshot
 
 if TYPE_CHECKING:
     from remediations.registry import Mode, Plan, Remediation, RemediationOptions, Write
@@ -874,7 +874,7 @@ def _shown(text: str) -> str:
 
 
 def _subscription(resource_id: str) -> str:
-    from shared.resource_id import ResourceIdError, parse
+    from shared.kernel.resource_id import ResourceIdError, parse
 
     try:
         return str(parse(resource_id).subscription or "")

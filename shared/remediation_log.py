@@ -45,9 +45,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
-from shared.changes import Cause
 from shared.http import tables_transport
-from shared.resource_id import ResourceIdError, normalize, parse
+from shared.kernel.changes import Cause
+from shared.kernel.resource_id import ResourceIdError, normalize, parse
 from shared.state_store import escape_key, partition_key
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from rich.text import Text
 
 from checks import CATALOG, FAILURE_PATTERNS, Check
 from shared.engine import Evaluation
-from shared.findings import Finding, Severity, Status
-from shared.hipaa import PART_NAMES, SECTIONS, sort_key
+from shared.kernel.findings import Finding, Severity, Status
+from shared.kernel.hipaa import PART_NAMES, SECTIONS, sort_key
 from shared.safe_text import csv_cell, inert, text
 
 FINDING_FIELDS = (

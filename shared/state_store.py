@@ -114,16 +114,16 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from shared.changes import Cause
-from shared.findings import Severity, Status
 from shared.http import tables_transport
-from shared.resource_id import ResourceIdError, normalize, parse
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Severity, Status
+from shared.kernel.resource_id import ResourceIdError, normalize, parse
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
     from shared.engine import Evaluation
-    from shared.findings import Finding
+    from shared.kernel.findings import Finding
 
 PROCESSING_CHECK = "phiguard_processing"
 """The pseudo-check whose ERROR row says phiguard itself could not process a resource."""
@@ -182,7 +182,7 @@ class ResourceMarker:
 class StoredFinding:
     """A check's current state on a resource: the finding shape plus when and why.
 
-    ``status`` is a :class:`~shared.findings.Status` value or ``CLOSED`` / ``RESOURCE_DELETED``.
+    ``status`` is a :class:`~shared.kernel.findings.Status` value or ``CLOSED`` / ``RESOURCE_DELETED``.
     ``last_evaluated_at`` of an open row is the resource's ``last_read_at``: an evaluation that
     changes nothing only moves the marker, and it confirmed every open row.
     """
@@ -1159,7 +1159,7 @@ def _check_entity(
 def _processing_finding(
     resource_id: str, resource_type: str, phi: bool, stage: str, kind: str
 ) -> Finding:
-    from shared.findings import Finding
+    from shared.kernel.findings import Finding
 
     return Finding(
         resource_id=resource_id,

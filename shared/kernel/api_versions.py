@@ -1,4 +1,4 @@
-"""ARM api-versions, pinned in one place (related documents carry theirs in shared.related)."""
+"""ARM api-versions, pinned in one place (related documents carry theirs in shared.kernel.related)."""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def section(citation: str) -> Section:
         return SECTIONS[citation]
     except KeyError:
         raise KeyError(
-            f"unknown HIPAA citation {citation!r} (not in shared.hipaa.SECTIONS)"
+            f"unknown HIPAA citation {citation!r} (not in shared.kernel.hipaa.SECTIONS)"
         ) from None
 
 

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-from shared.snapshot import MISSING, MalformedResource, Snapshot, lookup
+from shared.kernel.snapshot import MISSING, MalformedResource, Snapshot, lookup
 
 # --- constants -------------------------------------------------------------------------------
 

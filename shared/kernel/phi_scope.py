@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.resource_id import ResourceIdError, normalize, parse
-from shared.snapshot import Snapshot
+from shared.kernel.resource_id import ResourceIdError, normalize, parse
+from shared.kernel.snapshot import Snapshot
 
 DEFAULT_TAG_RULES: tuple[tuple[str, frozenset[str]], ...] = (
     ("data-classification", frozenset({"phi", "ephi"})),

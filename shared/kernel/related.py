@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.resource_id import normalize
+from shared.kernel.resource_id import normalize
 
 Fetch = Literal["child", "subscription_scan"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from shared.resource_id import normalize, resource_type_of
+from shared.kernel.resource_id import normalize, resource_type_of
 
 
 class MalformedResource(ValueError):
@@ -63,7 +63,7 @@ def lookup(document: Any, path: str, default: Any = None) -> Any:
 class Snapshot:
     """What the checks see: no I/O happens behind any of these accessors.
 
-    ``related`` maps keys of :data:`shared.related.RELATED` to documents; a key that is absent
+    ``related`` maps keys of :data:`shared.kernel.related.RELATED` to documents; a key that is absent
     means "not fetched" (the check is not assessed), a key present with ``[]`` means "fetched,
     there are none". ``phi`` forces the PHI scope decision when the caller already knows it.
     """

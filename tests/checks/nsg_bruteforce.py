@@ -1,6 +1,6 @@
 """A brute-force NSG evaluator for the tests: concrete packets, first match by priority.
 
-Written from the rules of evaluation, independently of ``checks.nsg``: it enumerates concrete
+Written from the rules of evaluation, independently of ``shared.kernel.nsg``: it enumerates concrete
 packets (protocol, source address, source port, destination host, destination port), finds for
 each the highest-priority inbound rule that matches it in every dimension, and records the packets
 an Allow rule decides for a public source that one of its Internet-wide entries matches.
@@ -15,7 +15,7 @@ address per distinct membership signature. Destination hosts are every address a
 with every subset of the opaque groups in use (application security groups, service tags): a host
 may belong to any combination of groups, whatever its address.
 
-Decisions it shares with the model (they are the specification, in ``checks.nsg``): public
+Decisions it shares with the model (they are the specification, in ``shared.kernel.nsg``): public
 addresses exclude the listed non-public ranges; an Internet-wide source entry is ``*``, ``Any``,
 ``Internet`` or a range with at least 2**24 public IPv4 or 2**96 public IPv6 addresses; service
 tags and groups match no public source; ``*``, ``Any`` and ``VirtualNetwork`` destinations are all

@@ -11,8 +11,8 @@ import pytest
 
 from checks.appservice import tls_version
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 ENGINE = Engine()

@@ -12,8 +12,8 @@ import pytest
 from checks import CATALOG
 from checks.registry import FAILURE_PATTERNS
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.snapshot import Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.snapshot import Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 ENGINE = Engine()

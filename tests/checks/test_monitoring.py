@@ -12,9 +12,9 @@ import pytest
 from checks import CATALOG
 from checks.monitoring import AUDIT_LOG_CATEGORIES
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.hipaa import RETENTION_DAYS
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.hipaa import RETENTION_DAYS
+from shared.kernel.snapshot import Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 ENGINE = Engine()

@@ -12,8 +12,8 @@ import pytest
 from checks import CATALOG
 from checks.network import BROAD_PORT_THRESHOLD
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.snapshot import Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 
@@ -410,7 +410,7 @@ def test_duplicate_inbound_priorities_are_malformed() -> None:
 
 
 def test_too_fragmented_rule_sets_are_not_assessed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from checks import nsg as model
+    from shared.kernel import nsg as model
 
     monkeypatch.setattr(model, "MAX_PIECES", 2)
     body = nsg(

@@ -4,7 +4,7 @@ Random rule sets draw priorities, access, direction, protocol, singular and plur
 destination prefixes (``*``, ``Internet``, ``Any``, CIDRs public and private, narrow and
 Internet-wide, IPv4 and IPv6, service tags, application security groups) and port ranges
 (``*``, single ports, ranges, lists), with or without the document's default rules. For each, the
-model (``checks.nsg``) and the brute force (``nsg_bruteforce``: concrete packets over a complete
+model (``shared.kernel.nsg``) and the brute force (``nsg_bruteforce``: concrete packets over a complete
 set of atoms, first match by priority) must agree on which rules expose what, packet by packet
 and on the projections the checks use; the four NSG checks must PASS/FAIL as the brute force
 says; and the remediation's plan, applied, must leave no Internet exposure of the kind it fixes.
@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import nsg
 from checks.network import BROAD_PORT_THRESHOLD, DATABASE_PORTS
 from remediations import REMEDIATIONS
 from remediations.registry import RemediationOptions, apply_writes, parse_path
 from shared.engine import Engine
-from shared.findings import Status
-from shared.snapshot import Snapshot
+from shared.kernel import nsg
+from shared.kernel.findings import Status
+from shared.kernel.snapshot import Snapshot
 from tests.checks import nsg_bruteforce as brute
 
 REFERENCE_NSG = {

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from shared.engine import Engine
-from shared.findings import Status
+from shared.kernel.findings import Status
 from shared.loader import snapshot_from_json
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from checks import CATALOG
 from shared.engine import Engine
-from shared.findings import Status
-from shared.related import RELATED
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Status
+from shared.kernel.related import RELATED
+from shared.kernel.snapshot import Snapshot
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.engine import Engine
-from shared.findings import Status
+from shared.kernel.findings import Status
 from shared.loader import load_paths
 
 

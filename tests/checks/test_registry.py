@@ -9,9 +9,9 @@ import pytest
 
 from checks import CATALOG, FAILURE_PATTERNS
 from checks.registry import SERVICES, Check, RegistryError, check, validate
-from shared.findings import Result, Severity, passed
-from shared.hipaa import SECTIONS
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Result, Severity, passed
+from shared.kernel.hipaa import SECTIONS
+from shared.kernel.snapshot import Snapshot
 
 CHECKS_DIR = Path(__file__).resolve().parents[2] / "checks"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"

@@ -8,8 +8,8 @@ import pytest
 
 from checks import CATALOG
 from shared.engine import Engine
-from shared.findings import Finding, Status
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Finding, Status
+from shared.kernel.snapshot import Snapshot
 
 SERVER_ID = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/sqlcrudtest-7398"

@@ -268,8 +268,8 @@ def test_scan_with_arm_unreachable_exits_3_within_seconds(
 def test_status_exit_code_reflects_error_and_not_assessed_rows(
     hostile: SimHandle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from shared.changes import Cause
     from shared.engine import Engine
+    from shared.kernel.changes import Cause
     from shared.loader import load_documents, load_paths
     from shared.state_store import TableStateStore
     from tests.conftest import FIXTURES

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from shared.arm_reader import ArmReader
-from shared.changes import Cause
 from shared.engine import Engine
 from shared.events import parse_delivery
+from shared.kernel.changes import Cause
+from shared.kernel.snapshot import Snapshot
 from shared.pipeline import BatchResult, Pipeline
-from shared.snapshot import Snapshot
 from shared.state_store import TableStateStore
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate

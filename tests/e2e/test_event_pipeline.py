@@ -14,10 +14,10 @@ import azure.functions as func
 import pytest
 
 import function_app
-from shared.changes import Cause
 from shared.config import Settings
 from shared.context import AppContext, reset_app_context
-from shared.resource_id import normalize, parse
+from shared.kernel.changes import Cause
+from shared.kernel.resource_id import normalize, parse
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate, open_rdp_rule
 from sim.fixture import running_sim

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.resource_id import parse
+from shared.kernel.resource_id import parse
 from sim.azurite import AzuriteEndpoints
 from sim.estate import open_rdp_rule
 from tests.e2e.world import World, find, running_world

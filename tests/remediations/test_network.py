@@ -14,8 +14,8 @@ from remediations.registry import (
     check_statuses,
     parse_path,
 )
-from shared.findings import Status
-from shared.snapshot import Snapshot
+from shared.kernel.findings import Status
+from shared.kernel.snapshot import Snapshot
 
 ITEM = REMEDIATIONS["network_nsg_restrict_internet_inbound"]
 NSG_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n1"

@@ -31,9 +31,9 @@ from remediations.registry import (
     validate,
     value_at,
 )
-from shared.findings import Status
+from shared.kernel.findings import Status
+from shared.kernel.snapshot import Snapshot
 from shared.loader import snapshot_from_json
-from shared.snapshot import Snapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 REMEDIATIONS_DIR = Path(__file__).resolve().parents[2] / "remediations"

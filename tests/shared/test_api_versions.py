@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared import api_versions
 from shared.engine import Engine
+from shared.kernel import api_versions
 
 
 def test_every_read_type_and_every_parent_the_sweep_lists_has_a_pinned_api_version() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import Settings, SettingsError, settings_markdown
-from shared.snapshot import Snapshot
+from shared.kernel.snapshot import Snapshot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

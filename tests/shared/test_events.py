@@ -15,7 +15,6 @@ import pytest
 from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 
-from shared.changes import ChangeKind
 from shared.events import (
     MAX_RAW_CHARS,
     affected_resource,
@@ -26,7 +25,8 @@ from shared.events import (
     parse_event_time,
     supported,
 )
-from shared.resource_id import ResourceIdError, normalize
+from shared.kernel.changes import ChangeKind
+from shared.kernel.resource_id import ResourceIdError, normalize
 
 RG = "/subscriptions/sub1/resourceGroups/rg1"
 NSG = f"{RG}/providers/Microsoft.Network/networkSecurityGroups/nsg1"

@@ -17,11 +17,11 @@ import pytest
 
 from shared.arm_reader import ArmReader
 from shared.arm_writer import ArmWriter, WriteResult
-from shared.changes import Cause
 from shared.config import Settings
 from shared.context import AppContext
 from shared.engine import Engine
 from shared.events import parse_delivery
+from shared.kernel.changes import Cause
 from shared.remediation import Remediator, RollbackRefused
 from shared.remediation_log import Exemption, RecordStatus, TableRemediationLog
 from sim.azurite import AzuriteEndpoints

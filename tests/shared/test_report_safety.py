@@ -14,7 +14,7 @@ import pytest
 
 from shared import report
 from shared.engine import Evaluation, NotAssessed
-from shared.findings import Finding, Severity, Status
+from shared.kernel.findings import Finding, Severity, Status
 from shared.safe_text import console, csv_cell, inert, markup, one_line, text
 
 HOSTILE = "[bold]x[/bold]\x1b]8;;http://evil/\x1b\\y\x1b]8;;\x1b\\\x1b[2J\r\b\x07\x9b\u202ez\u2066"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from azure.data.tables import TableClient, TableServiceClient
 
-from shared.changes import Cause
 from shared.engine import Evaluation, NotAssessed
-from shared.findings import Finding, Severity, Status
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Finding, Severity, Status
 from shared.state_store import (
     CLOSED,
     RESOURCE_DELETED,

@@ -19,10 +19,10 @@ import pytest
 
 from checks import CATALOG
 from shared.engine import Engine, Evaluation
-from shared.findings import Status
+from shared.kernel.findings import Status
+from shared.kernel.resource_id import normalize, parent, parse, resource_type_of
+from shared.kernel.snapshot import Snapshot
 from shared.loader import load_documents, load_paths
-from shared.resource_id import normalize, parent, parse, resource_type_of
-from shared.snapshot import Snapshot
 from sim.estate import (
     HIPAA_INITIATIVE_ID,
     PATTERNS,
