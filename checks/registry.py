@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.azure_policy import BUILT_IN
-from shared.kernel.findings import Result, Severity
+from shared.kernel.findings import Result, Severity, Status
 from shared.kernel.hipaa import SECTIONS
 from shared.kernel.related import RELATED
-from shared.kernel.snapshot import Snapshot
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 CheckFunc = Callable[[Snapshot], Result]
 
@@ -66,6 +66,21 @@ class Check:
     limitations: str
     service: str
     func: CheckFunc = field(repr=False, compare=False)
+
+    def run(self, snapshot: Snapshot) -> Result:
+        """The verdict on one snapshot. A check that raises or returns garbage is an ERROR
+        naming the exception type, never a crash: one check can never stop the others."""
+        try:
+            result = self.func(snapshot)
+        except MalformedResource as exc:
+            return Result(Status.ERROR, _short(f"Malformed resource: {exc}."), {})
+        except Exception as exc:
+            return Result(Status.ERROR, _short(f"Check raised {type(exc).__name__}: {exc}."), {})
+        if not isinstance(result, Result) or not isinstance(result.status, Status):
+            return Result(
+                Status.ERROR, f"Check returned {type(result).__name__}, not a Result.", {}
+            )
+        return result
 
     @property
     def description(self) -> str:
@@ -190,3 +205,10 @@ def validate(items: Iterable[Check]) -> dict[str, Check]:
 
 def registered() -> list[Check]:
     return list(_REGISTERED)
+
+
+_REASON_LIMIT = 500
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"

@@ -31,7 +31,6 @@ from shared.kernel.snapshot import MISSING, Snapshot
 
 if TYPE_CHECKING:
     from checks.registry import Check
-    from shared.config import Settings
 
 Mode = Literal["off", "dry-run", "enforce"]
 MODES: tuple[Mode, ...] = ("off", "dry-run", "enforce")
@@ -451,21 +450,13 @@ def _show(value: Any) -> str:
 
 @dataclass(frozen=True)
 class RemediationOptions:
-    """What the customer configures for the fixes (see shared.config for the settings)."""
+    """What the customer configures for the fixes (the application builds it from its settings:
+    ``shared.remediation.remediation_options``)."""
 
     admin_cidrs: tuple[str, ...] = ()
     nsg_strategy: NsgStrategy = "deny"
     workspace_id: str | None = None
     archive_storage_id: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RemediationOptions:
-        return cls(
-            admin_cidrs=settings.remediation_admin_cidrs,
-            nsg_strategy=settings.remediation_nsg_strategy,
-            workspace_id=settings.remediation_workspace_id,
-            archive_storage_id=settings.remediation_archive_storage_id,
-        )
 
 
 DecideFunc = Callable[[Snapshot, RemediationOptions], Change | None]
@@ -668,7 +659,6 @@ def check_statuses(check_ids: Iterable[str], snapshot: Snapshot) -> dict[str, St
     """Statuses of the given checks on a snapshot, as the engine would give them (checks whose
     related documents are missing, or PHI-only checks on non-PHI resources, are left out)."""
     from checks import CATALOG
-    from shared.engine import run_check
     from shared.kernel.phi_scope import PhiScope
 
     phi = snapshot.phi if snapshot.phi is not None else PhiScope().is_phi(snapshot)
@@ -680,7 +670,7 @@ def check_statuses(check_ids: Iterable[str], snapshot: Snapshot) -> dict[str, St
             continue
         if any(not snapshot.has(n) for n in item.needs):
             continue
-        out[check_id] = run_check(item, snapshot).status
+        out[check_id] = item.run(snapshot).status
     return out
 
 

@@ -576,11 +576,11 @@ def _status(args: argparse.Namespace) -> Outcome:
 def _plan(args: argparse.Namespace) -> Outcome:
     """What the remediations would change, as a readable diff; never writes."""
     from remediations import REMEDIATIONS
-    from remediations.registry import RemediationOptions
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
     from shared.kernel.findings import Status
     from shared.loader import load_paths
+    from shared.remediation import remediation_options
 
     console = make_console()
     previews: list[tuple[str, str, str, list[str]]] = []  # resource, remediation, mode, lines
@@ -591,7 +591,7 @@ def _plan(args: argparse.Namespace) -> Outcome:
         except SettingsError as exc:
             raise UsageError(str(exc)) from None
         engine = Engine(phi_scope=settings.phi_scope())
-        options = RemediationOptions.from_settings(settings)
+        options = remediation_options(settings)
         for snapshot in load_paths(args.paths):
             evaluation = engine.evaluate(snapshot)
             failing = {f.check_id for f in evaluation.findings if f.status == Status.FAIL}

@@ -15,9 +15,11 @@ from shared.config import Settings
 
 if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
+    from shared.arm_writer import ArmWriter
     from shared.engine import Engine
     from shared.pipeline import Pipeline
     from shared.remediation import Remediator
+    from shared.remediation_log import TableRemediationLog
     from shared.state_store import TableStateStore
 
 
@@ -59,10 +61,40 @@ class AppContext:
         return store
 
     @cached_property
+    def remediation_log(self) -> TableRemediationLog:
+        from shared.remediation_log import TableRemediationLog
+
+        settings = self.settings
+        settings.require_storage()
+        if settings.storage_connection_string:
+            log = TableRemediationLog.from_connection_string(
+                settings.storage_connection_string, prefix=settings.table_prefix
+            )
+        else:
+            from shared.credentials import storage_credential
+
+            log = TableRemediationLog.from_account_url(
+                str(settings.storage_account_url),
+                storage_credential(settings),
+                prefix=settings.table_prefix,
+            )
+        log.ensure_tables()
+        return log
+
+    @cached_property
+    def writer(self) -> ArmWriter:
+        from shared.arm_writer import ArmWriter
+        from shared.credentials import arm_credential
+
+        return ArmWriter.from_settings(self.settings, arm_credential(self.settings))
+
+    @cached_property
     def remediator(self) -> Remediator:
         from shared.remediation import Remediator
 
-        return Remediator.for_context(self)
+        return Remediator(
+            self.engine, self.reader, self.writer, self.remediation_log, self.settings
+        )
 
     @cached_property
     def pipeline(self) -> Pipeline:

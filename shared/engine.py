@@ -6,12 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from checks import CATALOG, Check
-from shared.kernel.findings import Finding, Result, Status, not_assessed
+from shared.kernel.findings import Finding, Result, not_assessed
 from shared.kernel.phi_scope import PhiScope
 from shared.kernel.resource_id import ResourceIdError
 from shared.kernel.snapshot import MalformedResource, Snapshot
-
-_REASON_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class Engine:
                     {"missing": list(missing)},
                 )
             else:
-                result = run_check(item, snapshot)
+                result = item.run(snapshot)
             findings.append(
                 Finding(
                     resource_id=snapshot.id,
@@ -103,17 +101,5 @@ class Engine:
 
 
 def run_check(item: Check, snapshot: Snapshot) -> Result:
-    """Runs one check; a check that raises or returns garbage becomes an ERROR, never a crash."""
-    try:
-        result = item.func(snapshot)
-    except MalformedResource as exc:
-        return Result(Status.ERROR, _short(f"Malformed resource: {exc}."), {})
-    except Exception as exc:
-        return Result(Status.ERROR, _short(f"Check raised {type(exc).__name__}: {exc}."), {})
-    if not isinstance(result, Result) or not isinstance(result.status, Status):
-        return Result(Status.ERROR, f"Check returned {type(result).__name__}, not a Result.", {})
-    return result
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
+    """Runs one check (see :meth:`checks.registry.Check.run`)."""
+    return item.run(snapshot)

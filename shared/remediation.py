@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from shared.arm_reader import ArmReader
     from shared.arm_writer import ArmWriter, WriteResult
     from shared.config import Settings
-    from shared.context import AppContext
     from shared.engine import Engine, Evaluation
 
 logger = logging.getLogger("phiguard.remediation")
@@ -118,7 +117,6 @@ class Remediator:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         from remediations import REMEDIATIONS
-        from remediations.registry import RemediationOptions
         from shared.config import SettingsError
 
         self.engine = engine
@@ -127,7 +125,7 @@ class Remediator:
         self.log = log
         self.settings = settings
         self.registry = dict(REMEDIATIONS if registry is None else registry)
-        self.options = options or RemediationOptions.from_settings(settings)
+        self.options = options or remediation_options(settings)
         self.clock = clock
         unknown = [r for r, _ in settings.remediation_modes if r not in self.registry]
         if unknown:
@@ -135,31 +133,6 @@ class Remediator:
         unknown = [r for r in settings.remediation_allow if r not in self.registry]
         if unknown:
             raise SettingsError(f"PHIGUARD_REMEDIATION_ALLOW: unknown remediation {unknown[0]!r}")
-
-    @classmethod
-    def for_context(cls, ctx: AppContext) -> Remediator:
-        """Built from the composition root's settings, engine and reader."""
-        from shared.arm_writer import ArmWriter
-        from shared.credentials import arm_credential
-        from shared.remediation_log import TableRemediationLog
-
-        settings = ctx.settings
-        settings.require_storage()
-        if settings.storage_connection_string:
-            table_log = TableRemediationLog.from_connection_string(
-                settings.storage_connection_string, prefix=settings.table_prefix
-            )
-        else:
-            from shared.credentials import storage_credential
-
-            table_log = TableRemediationLog.from_account_url(
-                str(settings.storage_account_url),
-                storage_credential(settings),
-                prefix=settings.table_prefix,
-            )
-        table_log.ensure_tables()
-        writer = ArmWriter.from_settings(settings, arm_credential(settings))
-        return cls(ctx.engine, ctx.reader, writer, table_log, settings)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -785,6 +758,18 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 class ExemptionError(ValueError):
     """A ``phiguard-exempt`` tag that is not honoured; the message says why."""
+
+
+def remediation_options(settings: Settings) -> RemediationOptions:
+    """The fixes' options from the app's settings (the catalog never reads settings itself)."""
+    from remediations.registry import RemediationOptions
+
+    return RemediationOptions(
+        admin_cidrs=settings.remediation_admin_cidrs,
+        nsg_strategy=settings.remediation_nsg_strategy,
+        workspace_id=settings.remediation_workspace_id,
+        archive_storage_id=settings.remediation_archive_storage_id,
+    )
 
 
 def parse_exempt_tag(value: object, resource_id: str) -> list[Exemption]:

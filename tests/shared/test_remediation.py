@@ -161,7 +161,7 @@ def _own_setting(rig: Rig, scope: str) -> dict[str, Any] | None:
 
 def test_nsg_fix_is_applied_verified_and_rolled_back(rig: Rig) -> None:
     ctx = AppContext(rig.settings())
-    remediator = Remediator.for_context(ctx)  # the composition root's wiring
+    remediator = ctx.remediator  # the composition root's wiring
     remediator.clock = rig.clock
     (preview,) = remediator.preview(NSG)
     assert preview.plan is not None and preview.mode == "enforce" and preview.allowed
