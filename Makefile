@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench catalog-docs clean
+.PHONY: demo test lint typecheck layers unit bench catalog-docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import-layer contracts (pyproject [tool.importlinter], README "Layout").
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck unit
+test: lint typecheck layers unit
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.catalog

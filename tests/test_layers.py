@@ -1,0 +1,100 @@
+"""The house rules that import-linter cannot state (the contracts themselves live in
+pyproject.toml and run as `lint-imports` in `make test`)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PRODUCT = ("shared", "checks", "remediations")
+# Distribution names of the top-level modules the deployed code imports.
+DISTRIBUTIONS = {
+    "azure.functions": "azure-functions",
+    "azure.core": "azure-core",
+    "azure.identity": "azure-identity",
+    "azure.data.tables": "azure-data-tables",
+    "azure.mgmt.core": "azure-mgmt-core",
+    "rich": "rich",
+    "requests": "requests",
+    "urllib3": "urllib3",
+}
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Every module a file imports, at the top or inside a function (lazy imports count)."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _contract_modules() -> set[str]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    kernel = next(c for c in contracts if c["id"] == "kernel")
+    return {m for m in kernel["forbidden_modules"] if m.startswith("shared.")}
+
+
+def test_every_module_of_shared_is_in_the_kernel_or_named_by_the_contracts() -> None:
+    listed = _contract_modules()
+    modules = {f"shared.{p.stem}" for p in (REPO / "shared").glob("*.py") if p.stem != "__init__"}
+    assert modules == listed, (
+        "add new application modules to the forbidden lists in pyproject [tool.importlinter]: "
+        f"missing {sorted(modules - listed)}, stale {sorted(listed - modules)}"
+    )
+
+
+def test_function_app_imports_only_the_api_module() -> None:
+    product = [
+        m for m in _imports(REPO / "function_app.py") if m.split(".")[0] in (*PRODUCT, "sim")
+    ]
+    assert set(product) <= {"shared", "shared.api"}, product
+
+
+def _deployed_files() -> Iterator[Path]:
+    yield REPO / "function_app.py"
+    for package in PRODUCT:
+        yield from sorted((REPO / package).rglob("*.py"))
+
+
+def _requirements() -> set[str]:
+    names = set()
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(re.split(r"[=<>!~\[ ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_requirements_hold_exactly_what_the_deployed_code_imports() -> None:
+    third_party: set[str] = set()
+    for path in _deployed_files():
+        if path.name == "demo.py":
+            continue  # `phiguard demo` runs the simulated tenant: a development command
+        for module in _imports(path):
+            if path.name == "cli.py" and module.split(".")[0] == "sim":
+                continue  # `phiguard sim serve`, lazily imported: a development command
+            top = module.split(".")[0]
+            if top in (*PRODUCT, "__future__") or top in sys.stdlib_module_names:
+                continue
+            if top == "sim":
+                raise AssertionError(
+                    f"{path.relative_to(REPO)} imports {module}: sim is not deployed"
+                )
+            found = next((d for m, d in DISTRIBUTIONS.items() if module.startswith(m)), None)
+            assert found is not None, (
+                f"{path.relative_to(REPO)} imports {module}: not a pinned dependency"
+            )
+            third_party.add(found)
+    assert third_party == _requirements(), (
+        f"requirements.txt: unused {sorted(_requirements() - third_party)}, "
+        f"missing {sorted(third_party - _requirements())}"
+    )
