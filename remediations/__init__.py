@@ -8,16 +8,8 @@ from remediations import (  # noqa: F401 - imported for their registrations
     network,
     storage,
 )
-from remediations.registry import (
-    Change,
-    Plan,
-    PlanError,
-    Remediation,
-    RemediationOptions,
-    Write,
-    registered,
-    validate,
-)
+from remediations.plan import Change, Plan, PlanError, Write
+from remediations.registry import Remediation, RemediationOptions, registered, validate
 
 REMEDIATIONS: dict[str, Remediation] = validate(registered(), CATALOG)
 

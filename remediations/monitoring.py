@@ -28,16 +28,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from remediations.registry import (
-    Change,
-    PlanError,
-    RemediationOptions,
-    Write,
-    check_statuses,
-    parse_path,
-    remediation,
-    same,
-)
+from remediations.paths import parse_path
+from remediations.plan import Change, PlanError, Write, same
+from remediations.registry import RemediationOptions, check_statuses, remediation
 from shared.kernel.findings import Status
 from shared.kernel.related import RELATED
 from shared.kernel.snapshot import Snapshot

@@ -24,16 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from checks.common import as_list
-from remediations.registry import (
-    Change,
-    PlanError,
-    RemediationOptions,
-    Write,
-    is_phi,
-    name_selector,
-    parse_path,
-    remediation,
-)
+from remediations.paths import name_selector, parse_path
+from remediations.plan import Change, PlanError, Write
+from remediations.registry import RemediationOptions, is_phi, remediation
 from shared.kernel import api_versions, nsg
 from shared.kernel.snapshot import MalformedResource, Snapshot
 

@@ -11,14 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from remediations.registry import (
-    Change,
-    PlanError,
-    RemediationOptions,
-    Write,
-    check_statuses,
-    remediation,
-)
+from remediations.plan import Change, PlanError, Write
+from remediations.registry import RemediationOptions, check_statuses, remediation
 from shared.kernel import api_versions
 from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot

@@ -55,7 +55,8 @@ from shared.remediation_log import (
 )
 
 if TYPE_CHECKING:
-    from remediations.registry import Mode, Plan, Remediation, RemediationOptions, Write
+    from remediations.plan import Plan, Write
+    from remediations.registry import Mode, Remediation, RemediationOptions
     from shared.arm_reader import ArmReader
     from shared.arm_writer import ArmWriter, WriteResult
     from shared.config import Settings
@@ -490,7 +491,8 @@ class Remediator:
         return replace(stored, evaluation_after=evaluation)
 
     def _write(self, write: Write, correlation: str, etags: dict[str, str]) -> WriteResult:
-        from remediations.registry import document_value, same
+        from remediations.paths import document_value
+        from remediations.plan import same
         from shared.arm_writer import PreconditionFailed
 
         if_match = etags.get(write.if_match, write.if_match) if write.if_match else None
@@ -545,7 +547,8 @@ class Remediator:
         Refuses (raises RollbackRefused, writes nothing) when the record wrote nothing, is a
         rollback itself or was rolled back already, or when the resource changed since the fix
         in the paths it wrote."""
-        from remediations.registry import same, value_at
+        from remediations.paths import value_at
+        from remediations.plan import same
         from shared.arm_reader import ArmError
         from shared.arm_writer import PreconditionFailed
 

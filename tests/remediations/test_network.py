@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 
 from remediations import REMEDIATIONS
-from remediations.registry import (
-    PlanError,
-    RemediationOptions,
-    apply_writes,
-    check_statuses,
-    parse_path,
-)
+from remediations.paths import parse_path
+from remediations.plan import PlanError, apply_writes
+from remediations.registry import RemediationOptions, check_statuses
 from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot
 

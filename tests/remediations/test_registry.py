@@ -17,19 +17,13 @@ import pytest
 from checks import CATALOG
 from checks.registry import RegistryError
 from remediations import REMEDIATIONS, permissions
+from remediations.paths import covers, parse_path, snapshot_diff, value_at
+from remediations.plan import Change, PlanError, apply_writes, same
 from remediations.registry import (
-    Change,
-    PlanError,
     Remediation,
     RemediationOptions,
-    apply_writes,
     check_statuses,
-    covers,
-    parse_path,
-    same,
-    snapshot_diff,
     validate,
-    value_at,
 )
 from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot
@@ -404,7 +398,7 @@ def _vault(settings: list[dict[str, Any]]) -> Snapshot:
 def test_name_selectors_round_trip_any_rule_name(name: str) -> None:
     """Regression: a rule name holding ']' ended the selector, so the NSG fix could not plan
     (whoever names the rule could keep RDP open to the Internet)."""
-    from remediations.registry import format_path, name_selector, parse_path
+    from remediations.paths import format_path, name_selector, parse_path
 
     path = "properties.securityRules" + name_selector(name) + ".properties.access"
     tokens = parse_path(path)
