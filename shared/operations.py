@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from shared.kernel.changes import Cause
 from shared.kernel.resource_id import ResourceIdError, canonical
-from shared.remediation import ExemptionError, exemption_refusal
+from shared.remediation.exemptions import ExemptionError, exemption_refusal
 from shared.remediation_log import Exemption
 
 if TYPE_CHECKING:

@@ -35,19 +35,19 @@ the resource changed since in the paths the fix wrote.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.kernel.changes import Cause
 from shared.kernel.findings import Status
 from shared.kernel.snapshot import MalformedResource, Snapshot
+from shared.remediation.exemptions import applicable_exemption
+from shared.remediation.rollback import rollback
+from shared.remediation.writes import Progress, write_conditionally
 from shared.remediation_log import (
-    Exemption,
     RecordStatus,
     RemediationLog,
     RemediationRecord,
@@ -58,18 +58,13 @@ if TYPE_CHECKING:
     from remediations.plan import Plan, Write
     from remediations.registry import Mode, Remediation, RemediationOptions
     from shared.arm_reader import ArmReader
-    from shared.arm_writer import ArmWriter, WriteResult
+    from shared.arm_writer import ArmWriter
     from shared.config import Settings
     from shared.engine import Engine, Evaluation
 
 logger = logging.getLogger("phiguard.remediation")
 
-EXEMPT_TAG = "phiguard-exempt"
 HOUR = timedelta(hours=1)
-
-
-class RollbackRefused(RuntimeError):
-    """The rollback was not applied; the message says why (nothing was written)."""
 
 
 @dataclass(frozen=True)
@@ -82,22 +77,6 @@ class Preview:
     allowed: bool
     plan: Plan | None
     error: str | None = None
-
-
-@dataclass
-class _Progress:
-    """The writes of one attempt that landed, with the values they changed."""
-
-    done: list[Write] = field(default_factory=list)
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
-    etags: dict[str, str] = field(default_factory=dict)
-
-    def add(self, write: Write, plan: Plan) -> None:
-        self.done.append(write)
-        for path in write.paths:
-            self.before.setdefault(path, plan.before.get(path))
-            self.after[path] = plan.after.get(path)
 
 
 def utcnow() -> datetime:
@@ -294,7 +273,14 @@ class Remediator:
             return self.log.insert(record(RecordStatus.FAILED, f"Cannot plan: {exc}"))
         if plan is None:
             return None
-        exemption, note = self._exemption(remediation, checks, snapshot, now)
+        exemption, note = applicable_exemption(
+            {remediation.id.lower(), *(c.lower() for c in checks)},
+            snapshot,
+            self.log.exemptions(snapshot.id),
+            now,
+            max_days=self.settings.exemption_max_days,
+            approvers=self.settings.exemption_approvers,
+        )
         if exemption is not None:
             until = exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
             return self.log.insert(
@@ -381,14 +367,14 @@ class Remediator:
                 correlation_id=correlation,
             )
         )
-        progress = _Progress()
+        progress = Progress()
         current: Plan | None = plan
         conflicts = 0
         failure: str | None = None
         while current is not None:
             try:
                 for write in current.writes:
-                    self._write(write, correlation, progress.etags)
+                    write_conditionally(self.writer, write, correlation, progress.etags)
                     progress.add(write, current)
                 break
             except PreconditionFailed as exc:
@@ -399,7 +385,7 @@ class Remediator:
                         f"({exc.code}); the second attempt wrote nothing."
                     )
                     break
-                fresh = self._snapshot(snapshot.id)
+                fresh = self.read_snapshot(snapshot.id)
                 if fresh is None:
                     failure = "The resource was deleted while it was being fixed."
                     break
@@ -425,7 +411,7 @@ class Remediator:
             )
             return self._finish(record, RecordStatus.PLANNED, reason + note, progress, cause)
         try:
-            fixed = self._snapshot(snapshot.id)
+            fixed = self.read_snapshot(snapshot.id)
         except TransientArmError as exc:
             reason = f"Written, not verified: the re-read failed ({exc})."
             self._finish(record, RecordStatus.APPLIED, reason + note, progress, cause)
@@ -463,7 +449,7 @@ class Remediator:
         record: RemediationRecord,
         status: RecordStatus,
         reason: str,
-        progress: _Progress,
+        progress: Progress,
         cause: Cause,
         statuses: Mapping[str, str] | None = None,
         evaluation: Evaluation | None = None,
@@ -490,170 +476,12 @@ class Remediator:
         stored = self.log.update(final)
         return replace(stored, evaluation_after=evaluation)
 
-    def _write(self, write: Write, correlation: str, etags: dict[str, str]) -> WriteResult:
-        from remediations.paths import document_value
-        from remediations.plan import same
-        from shared.arm_writer import PreconditionFailed
-
-        if_match = etags.get(write.if_match, write.if_match) if write.if_match else None
-        if write.expect and not if_match and not write.if_none_match:
-            current, etag = self.writer.read(write.target_id, write.api_version)
-            if current is None:
-                raise PreconditionFailed(
-                    412, "Gone", "the target no longer exists", write.target_id
-                )
-            changed = [
-                p for p, v in write.expect.items() if not same(document_value(current, p), v)
-            ]
-            if changed:
-                raise PreconditionFailed(
-                    412,
-                    "ChangedSinceRead",
-                    f"{', '.join(changed)} changed since the plan was made",
-                    write.target_id,
-                )
-            if_match = etag
-        if write.method == "PUT":
-            result = self.writer.put(
-                write.target_id,
-                write.api_version,
-                write.body or {},
-                if_match=if_match,
-                if_none_match=write.if_none_match,
-                correlation_id=correlation,
-            )
-        elif write.method == "PATCH":
-            result = self.writer.patch(
-                write.target_id,
-                write.api_version,
-                write.body or {},
-                if_match=if_match,
-                correlation_id=correlation,
-            )
-        else:
-            result = self.writer.delete(
-                write.target_id, write.api_version, if_match=if_match, correlation_id=correlation
-            )
-        if write.if_match and result.etag:
-            # Sibling writes (rules of one NSG) share their parent's etag: chain it.
-            etags[write.if_match] = result.etag
-        return result
-
     # --- rollback ----------------------------------------------------------------------------
 
     def rollback(self, record_id: str, cause: Cause | None = None) -> RemediationRecord:
-        """Applies the inverse of a recorded fix, conditionally, and records it (ROLLED_BACK).
-
-        Refuses (raises RollbackRefused, writes nothing) when the record wrote nothing, is a
-        rollback itself or was rolled back already, or when the resource changed since the fix
-        in the paths it wrote."""
-        from remediations.paths import value_at
-        from remediations.plan import same
-        from shared.arm_reader import ArmError
-        from shared.arm_writer import PreconditionFailed
-
-        cause = cause or Cause(kind="rollback")
-        original = self.log.get(record_id)
-        if original.rolls_back:
-            raise RollbackRefused(f"{record_id} is itself a rollback (of {original.rolls_back})")
-        if original.rolled_back_by:
-            raise RollbackRefused(
-                f"{record_id} was rolled back already by {original.rolled_back_by}"
-            )
-        if original.writes_applied == 0 or not original.after:
-            raise RollbackRefused(f"{record_id} wrote nothing ({original.status.value})")
-        remediation = self.registry.get(original.remediation_id)
-        if remediation is None:
-            raise RollbackRefused(f"unknown remediation {original.remediation_id!r}")
-        if not remediation.reversible:
-            raise RollbackRefused(f"{remediation.id} is not reversible")
-        correlation = str(uuid.uuid4())
-        progress = _Progress()
-        for attempt in (1, 2):
-            snapshot = self._snapshot(original.resource_id)
-            if snapshot is None:
-                raise RollbackRefused(f"{original.resource_id} no longer exists")
-            changed = [p for p, v in original.after.items() if not same(value_at(snapshot, p), v)]
-            if changed:
-                raise RollbackRefused(
-                    "the resource changed since the fix in the paths it wrote: "
-                    + ", ".join(changed)
-                )
-            try:
-                writes = remediation.restore(snapshot, original.before)
-            except (ValueError, MalformedResource) as exc:
-                raise RollbackRefused(f"cannot compute the inverse: {exc}") from exc
-            try:
-                for write in writes:
-                    self._write(write, correlation, progress.etags)
-                    progress.done.append(write)
-                break
-            except PreconditionFailed as exc:
-                if attempt == 1 and not progress.done:
-                    continue  # re-read and re-check once
-                self._record_rollback(original, cause, correlation, progress, "FAILED", exc)
-                raise RollbackRefused(
-                    f"the resource changed while rolling back ({exc.code}); "
-                    f"{len(progress.done)} of {len(writes)} writes applied"
-                ) from exc
-            except ArmError as exc:  # transient ones included: say what landed, then raise
-                if not progress.done:
-                    raise RollbackRefused(f"ARM refused the rollback: {exc}") from exc
-                self._record_rollback(original, cause, correlation, progress, "FAILED", exc)
-                raise
-        return self._record_rollback(original, cause, correlation, progress, "ROLLED_BACK")
-
-    def _record_rollback(
-        self,
-        original: RemediationRecord,
-        cause: Cause,
-        correlation: str,
-        progress: _Progress,
-        outcome: str,
-        error: Exception | None = None,
-    ) -> RemediationRecord:
-        remediation = self.registry[original.remediation_id]
-        restored = self._snapshot(original.resource_id)
-        statuses: dict[str, str] = {}
-        evaluation = None
-        if restored is not None:
-            evaluation = self.engine.evaluate(restored)
-            statuses = {
-                f.check_id: f.status.value
-                for f in evaluation.findings
-                if f.check_id in remediation.fixes
-            }
-        now = self.clock()
-        reason = (
-            f"Rolled back {original.id}: the old values are restored."
-            if error is None
-            else f"Rollback of {original.id} stopped after {len(progress.done)} write(s): {error}"
-        )
-        record = RemediationRecord(
-            id=new_record_id(now),
-            remediation_id=remediation.id,
-            resource_id=original.resource_id,
-            check_ids=original.check_ids,
-            mode=original.mode,
-            status=RecordStatus(outcome),
-            reason=reason,
-            cause=cause,
-            created_at=now,
-            updated_at=now,
-            summary=f"Rollback of: {original.summary}",
-            before=dict(original.after),
-            after=dict(original.before),
-            writes=tuple(progress.done),
-            inverse=original.writes,
-            writes_applied=len(progress.done),
-            verification=statuses,
-            correlation_id=correlation,
-            rolls_back=original.id,
-        )
-        stored = self.log.insert(record)
-        if error is None:
-            self.log.mark_rolled_back(original.id, stored.id)
-        return replace(stored, evaluation_after=evaluation)
+        """Applies the inverse of a recorded fix, conditionally, and records it (ROLLED_BACK);
+        raises :class:`~shared.remediation.rollback.RollbackRefused` when it may not."""
+        return rollback(self, record_id, cause)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -661,9 +489,10 @@ class Remediator:
         if isinstance(target, Snapshot):
             phi = self.engine.phi_scope.is_phi(target)
             return target if target.phi == phi else replace(target, phi=phi)
-        return self._snapshot(target)
+        return self.read_snapshot(target)
 
-    def _snapshot(self, resource_id: str) -> Snapshot | None:
+    def read_snapshot(self, resource_id: str) -> Snapshot | None:
+        """The resource read through ARM with its PHI scope resolved; None when it is gone."""
         snapshot = self.reader.snapshot(resource_id, self.engine)
         if snapshot is None:
             return None
@@ -672,52 +501,6 @@ class Remediator:
     def _own_identity(self, cause: Cause) -> bool:
         own = self.settings.identity_app_id
         return bool(own and cause.caller_appid and cause.caller_appid.lower() == own.lower())
-
-    def _exemption(
-        self,
-        remediation: Remediation,
-        checks: tuple[str, ...],
-        snapshot: Snapshot,
-        now: datetime,
-    ) -> tuple[Exemption | None, str]:
-        targets = {remediation.id.lower(), *(c.lower() for c in checks)}
-        candidates: list[Exemption] = []
-        notes: list[str] = []
-        try:
-            tag = next((v for k, v in snapshot.tags.items() if str(k).lower() == EXEMPT_TAG), None)
-        except Exception as exc:  # tags that are not an object: not honoured, never fatal
-            tag = None
-            notes.append(f"The tags could not be read ({type(exc).__name__}); no tag exemption.")
-        if tag is not None:
-            try:
-                candidates += parse_exempt_tag(tag, snapshot.id)
-            except Exception as exc:  # ExemptionError; anything else must not stop the rest
-                reason = str(exc) if isinstance(exc, ExemptionError) else type(exc).__name__
-                notes.append(f"The {EXEMPT_TAG} tag is not honoured: {reason}.")
-        candidates += self.log.exemptions(snapshot.id)
-        for exemption in candidates:
-            if exemption.target.lower() not in targets:
-                continue
-            refusal = exemption_refusal(
-                exemption,
-                now,
-                self.settings.exemption_max_days,
-                self.settings.exemption_approvers,
-            )
-            if refusal is not None:
-                notes.append(
-                    f"The exemption of {exemption.target} ({exemption.source}) is not "
-                    f"honoured: {refusal}."
-                )
-                continue
-            if exemption.active(now):
-                return exemption, ""
-            until = exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
-            notes.append(
-                f"The exemption of {exemption.target} ({exemption.source}, approved by "
-                f"{exemption.approver}) expired {until} and no longer applies."
-            )
-        return None, " ".join(notes)
 
     def _new_record(
         self,
@@ -752,17 +535,6 @@ class Remediator:
         )
 
 
-_MAX_TAG_CHARS = 512  # an Azure tag value holds at most 256 characters
-_MAX_FIELD_CHARS = 256
-_MAX_TARGETS = 20
-_TARGET = re.compile(r"[a-z][a-z0-9_]{0,99}")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class ExemptionError(ValueError):
-    """A ``phiguard-exempt`` tag that is not honoured; the message says why."""
-
-
 def remediation_options(settings: Settings) -> RemediationOptions:
     """The fixes' options from the app's settings (the catalog never reads settings itself)."""
     from remediations.registry import RemediationOptions
@@ -773,92 +545,6 @@ def remediation_options(settings: Settings) -> RemediationOptions:
         workspace_id=settings.remediation_workspace_id,
         archive_storage_id=settings.remediation_archive_storage_id,
     )
-
-
-def parse_exempt_tag(value: object, resource_id: str) -> list[Exemption]:
-    """``<id>[,<id>...];until=YYYY-MM-DD;approver=<who>;reason=<why>`` → exemptions ending at
-    the end of the ``until`` day (UTC).
-
-    Raises :class:`ExemptionError` (a ValueError) naming what is missing or wrong, for any
-    input: a tag is written by whoever can tag the resource, so no value may raise anything
-    else (a date whose next day does not exist, a huge or binary value, a duplicated field).
-    """
-    if not isinstance(value, str):
-        raise ExemptionError(f"the value is {type(value).__name__}, not text")
-    if len(value) > _MAX_TAG_CHARS:
-        raise ExemptionError(f"the value is {len(value)} characters, more than a tag holds")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
-        raise ExemptionError("the value holds control, format or unassigned characters")
-    parts = [p.strip() for p in value.split(";")]
-    targets = [t.strip().lower() for t in parts[0].split(",") if t.strip()]
-    if not targets:
-        raise ExemptionError("no remediation or check id before the first ';'")
-    if len(targets) > _MAX_TARGETS:
-        raise ExemptionError(f"{len(targets)} ids; at most {_MAX_TARGETS}")
-    bad = [t for t in targets if not _TARGET.fullmatch(t)]
-    if bad:
-        raise ExemptionError(f"{_shown(bad[0])} is not a remediation or check id")
-    fields: dict[str, str] = {}
-    for part in parts[1:]:
-        key, sep, text = part.partition("=")
-        name = key.strip().lower()
-        if not sep:
-            continue
-        if name in fields:
-            raise ExemptionError(f"{_shown(name)} is given twice")
-        if len(text.strip()) > _MAX_FIELD_CHARS:
-            raise ExemptionError(f"{name} is longer than {_MAX_FIELD_CHARS} characters")
-        fields[name] = text.strip()
-    missing = [k for k in ("until", "approver", "reason") if not fields.get(k)]
-    if missing:
-        raise ExemptionError(f"missing {', '.join(missing)}")
-    raw_until = fields["until"]
-    if not _ISO_DATE.fullmatch(raw_until):
-        raise ExemptionError(f"until={_shown(raw_until)} is not YYYY-MM-DD")
-    try:
-        until = date.fromisoformat(raw_until)
-        expires = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
-    except (ValueError, OverflowError):
-        raise ExemptionError(
-            f"until={_shown(raw_until)} is not a date phiguard can honour"
-        ) from None
-    return [
-        Exemption(
-            resource_id=resource_id,
-            target=t,
-            justification=fields["reason"],
-            approver=fields["approver"],
-            expires_at=expires,
-            source="tag",
-        )
-        for t in targets
-    ]
-
-
-def exemption_refusal(
-    exemption: Exemption, now: datetime, max_days: int, approvers: tuple[str, ...]
-) -> str | None:
-    """Why the exemption policy does not honour ``exemption``, or None when it does."""
-    if exemption.expires_at is None:
-        return "it has no expiry"
-    try:
-        too_far = exemption.expires_at - now > timedelta(days=max_days, hours=24)
-    except (OverflowError, TypeError):
-        too_far = True
-    if too_far:
-        return (
-            f"it runs to {exemption.expires_at.date().isoformat()}, more than "
-            f"PHIGUARD_EXEMPTION_MAX_DAYS={max_days} days ahead"
-        )
-    if exemption.source == "tag" and approvers and exemption.approver.lower() not in approvers:
-        return (
-            f"its approver {_shown(exemption.approver)} is not one of PHIGUARD_EXEMPTION_APPROVERS"
-        )
-    return None
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:59] + "…")
 
 
 def _subscription(resource_id: str) -> str:
