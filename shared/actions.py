@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from shared.kernel.snapshot import Snapshot
     from shared.remediation import Remediator
     from shared.remediation_log import RemediationRecord
-    from shared.state_store import StateStore
+    from shared.state.model import StateStore
 
 log = logging.getLogger("phiguard.actions")
 

@@ -536,7 +536,7 @@ def _status(args: argparse.Namespace) -> Outcome:
 
     from shared import report
     from shared.kernel.findings import Severity, Status
-    from shared.state_store import INACTIVE_STATUSES
+    from shared.state.model import INACTIVE_STATUSES
 
     status = args.status.strip().upper() if args.status else None
     known = {s.value for s in Status} | set(INACTIVE_STATUSES)

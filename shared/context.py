@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from shared.pipeline import Pipeline
     from shared.remediation import Remediator
     from shared.remediation_log import TableRemediationLog
-    from shared.state_store import TableStateStore
+    from shared.state.tables import TableStateStore
 
 
 @dataclass
@@ -42,7 +42,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> TableStateStore:
-        from shared.state_store import TableStateStore
+        from shared.state.tables import TableStateStore
 
         self.settings.require_storage()
         if self.settings.storage_connection_string:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
     from shared.events import Delivery
     from shared.kernel.snapshot import Snapshot
-    from shared.state_store import RecordOutcome, ResourceMarker, StateStore
+    from shared.state.model import RecordOutcome, ResourceMarker, StateStore
 
 log = logging.getLogger("phiguard.pipeline")
 
@@ -725,7 +725,7 @@ def _change_summary(change: ResourceChange) -> str:
 def _is_transient_storage_error(exc: Exception) -> bool:
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-    from shared.state_store import ConcurrentUpdateError
+    from shared.state.model import ConcurrentUpdateError
 
     if isinstance(exc, ServiceRequestError | ServiceResponseError | ConcurrentUpdateError):
         return True

@@ -48,7 +48,7 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Upda
 from shared.http import tables_transport
 from shared.kernel.changes import Cause
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
-from shared.state_store import escape_key, partition_key
+from shared.state.keys import escape_key, partition_key
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

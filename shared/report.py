@@ -15,22 +15,10 @@ from rich.text import Text
 
 from checks import CATALOG, FAILURE_PATTERNS, Check
 from shared.engine import Evaluation
-from shared.kernel.findings import Finding, Severity, Status
+from shared.kernel.findings import FINDING_FIELDS, Finding, Severity, Status
 from shared.kernel.hipaa import PART_NAMES, SECTIONS, sort_key
 from shared.safe_text import csv_cell, inert, text
 
-FINDING_FIELDS = (
-    "resource_id",
-    "resource_type",
-    "check_id",
-    "status",
-    "severity",
-    "hipaa",
-    "title",
-    "reason",
-    "evidence",
-    "phi",
-)
 # ``phiguard status --format csv``: the finding fields, then the state store's own.
 STORED_FIELDS = (
     *FINDING_FIELDS,

@@ -35,12 +35,40 @@ class ResourceChange:
     operation_name: str | None = None
 
 
-@dataclass(frozen=True)
-class Cause:
-    """Why a state record was written: kept on every current-state row and history transition."""
+class CauseKind(StrEnum):
+    """What made phiguard write a record (a value compares equal to its string)."""
 
-    kind: str  # "event", "sweep", "cli", "remediation"
+    EVENT = "event"  # an Event Grid event (the webhook or the trigger)
+    SWEEP = "sweep"  # the daily reconciliation sweep
+    CLI = "cli"  # an operator's command
+    REMEDIATION = "remediation"  # the verified re-read after one of phiguard's own fixes
+    ROLLBACK = "rollback"  # an operator's rollback of a fix
+
+
+@dataclass(frozen=True, init=False)
+class Cause:
+    """Why a state record was written: kept on every current-state row and history transition.
+
+    ``kind`` may be given as its string (``Cause("sweep")``); it is always held as a
+    :class:`CauseKind`, and an unknown kind raises ``ValueError``.
+    """
+
+    kind: CauseKind
     event_id: str | None = None
     event_time: datetime | None = None
     caller_appid: str | None = None
     correlation_id: str | None = None
+
+    def __init__(
+        self,
+        kind: CauseKind | str,
+        event_id: str | None = None,
+        event_time: datetime | None = None,
+        caller_appid: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "kind", CauseKind(kind))
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "event_time", event_time)
+        object.__setattr__(self, "caller_appid", caller_appid)
+        object.__setattr__(self, "correlation_id", correlation_id)

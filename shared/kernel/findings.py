@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field, fields
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -75,15 +75,26 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         """The finding shape of DESIGN.md, used by ``--format json``, the API and exports."""
-        return {
-            "resource_id": self.resource_id,
-            "resource_type": self.resource_type,
-            "check_id": self.check_id,
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "hipaa": list(self.hipaa),
-            "title": self.title,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
-            "phi": self.phi,
-        }
+        return finding_json(self)
+
+
+FINDING_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Finding))
+"""The fields of a finding, in the order of its JSON and CSV forms (the one definition every
+output derives from: the state store's rows, ``phiguard status``, the API)."""
+
+
+def finding_json(finding: object) -> dict[str, Any]:
+    """The :data:`FINDING_FIELDS` of ``finding`` (a :class:`Finding`, or anything carrying those
+    attributes, such as a stored finding) as JSON values: enums by value, tuples as lists,
+    mappings as dicts."""
+    return {name: _json_value(getattr(finding, name)) for name in FINDING_FIELDS}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value

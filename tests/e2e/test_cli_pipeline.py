@@ -271,7 +271,7 @@ def test_status_exit_code_reflects_error_and_not_assessed_rows(
     from shared.engine import Engine
     from shared.kernel.changes import Cause
     from shared.loader import load_documents, load_paths
-    from shared.state_store import TableStateStore
+    from shared.state.tables import TableStateStore
     from tests.conftest import FIXTURES
 
     assert main(["status"]) == 3  # an empty store judged nothing

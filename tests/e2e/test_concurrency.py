@@ -25,7 +25,7 @@ from shared.events import parse_delivery
 from shared.kernel.changes import Cause
 from shared.kernel.snapshot import Snapshot
 from shared.pipeline import BatchResult, Pipeline
-from shared.state_store import TableStateStore
+from shared.state.tables import TableStateStore
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate
 from sim.fixture import SimHandle, running_sim

@@ -209,7 +209,7 @@ def test_poison_records_keep_no_caller_identity(world: World) -> None:
 def test_one_resource_raising_is_recorded_as_its_error_and_the_batch_goes_on(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.state_store import PROCESSING_CHECK
+    from shared.state.model import PROCESSING_CHECK
 
     phi_events = _open_rdp(world, PHI_NSG)
     dev_events = _open_rdp(world, DEV_NSG, "OpenRdpDev")
@@ -296,7 +296,7 @@ def test_a_sweep_with_the_store_down_says_so_once_naming_it(world: World) -> Non
     import time
 
     from shared.pipeline import Pipeline, StoreUnavailableError
-    from shared.state_store import TableStateStore
+    from shared.state.tables import TableStateStore
 
     port = _closed_port()
     dead = TableStateStore.from_connection_string(

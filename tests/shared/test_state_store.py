@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
+import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections import defaultdict
@@ -19,16 +23,18 @@ import pytest
 from azure.data.tables import TableClient, TableServiceClient
 
 from shared.engine import Evaluation, NotAssessed
-from shared.kernel.changes import Cause
-from shared.kernel.findings import Finding, Severity, Status
-from shared.state_store import (
+from shared.kernel.changes import Cause, CauseKind
+from shared.kernel.findings import FINDING_FIELDS, Finding, Severity, Status
+from shared.state.keys import partition_key
+from shared.state.model import (
     CLOSED,
     RESOURCE_DELETED,
+    Outcome,
     RecordOutcome,
-    TableStateStore,
+    StoredFinding,
     Transition,
-    partition_key,
 )
+from shared.state.tables import TableStateStore
 from sim.azurite import AzuriteEndpoints, AzuriteError, running_azurite
 
 RID = (
@@ -763,3 +769,58 @@ def test_preloaded_rows_another_writer_changed_since_are_reread_not_overwritten(
     assert out.outcome == "stale"
     assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
     assert_history_chains(store, rid)
+
+
+# -- the package's shape ---------------------------------------------------------------------
+
+
+def test_the_model_imports_no_storage_sdk() -> None:
+    """Callers that only name the store's types (the pipeline, the CLI's filters) do not pay for
+    azure.data.tables: a fresh interpreter importing the model has not loaded it."""
+    code = (
+        "import sys\n"
+        "import shared.state.model, shared.state.keys\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('azure'))\n"
+        "assert not loaded, loaded\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_one_list_of_finding_fields() -> None:
+    # The order is the JSON and CSV column order of every output.
+    assert FINDING_FIELDS == (
+        "resource_id",
+        "resource_type",
+        "check_id",
+        "status",
+        "severity",
+        "hipaa",
+        "title",
+        "reason",
+        "evidence",
+        "phi",
+    )
+    stored = tuple(f.name for f in dataclasses.fields(StoredFinding))
+    assert stored[: len(FINDING_FIELDS)] == FINDING_FIELDS
+    assert tuple(finding("c1", Status.FAIL).to_json()) == FINDING_FIELDS
+
+
+def test_outcomes_and_cause_kinds_are_their_strings() -> None:
+    assert [o.value for o in Outcome] == ["changed", "unchanged", "stale"]
+    assert f"{Outcome.STALE}" == "stale" and json.dumps(Outcome.CHANGED) == '"changed"'
+    assert Cause("sweep") == Cause(CauseKind.SWEEP) and Cause("sweep").kind is CauseKind.SWEEP
+    assert json.dumps(Cause("event").kind) == '"event"'
+    with pytest.raises(ValueError, match="CauseKind"):
+        Cause("reconcile")
+
+
+def test_stored_cause_kinds_read_back_as_enum(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=SWEEP)
+    (row, *_) = store.current(RID)
+    assert row.cause.kind is CauseKind.SWEEP
+    assert row.to_json()["cause"]["kind"] == "sweep"
+    assert store.history(RID)[0].cause.kind is CauseKind.SWEEP

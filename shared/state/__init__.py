@@ -1,0 +1,69 @@
+"""The state store: current findings and their history in Azure Table Storage.
+
+Why Table Storage: it is in every storage account the Function App already needs, a resource's
+rows fit in one partition, and a partition can be written atomically with optimistic
+concurrency (ETags), which is what at-least-once, unordered Event Grid delivery requires.
+
+Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<prefix>poison``,
+``<prefix>events``):
+
+``<prefix>state`` — one partition per resource, current state and history together.
+    PartitionKey
+        The normalized (lower-case) resource id with ``/`` written as ``|`` and every character
+        outside ``[a-z0-9._()-]`` and printable non-ASCII written as ``!xxxx`` (its UTF-16
+        code units in hex); so ``resourceGroups`` and ``resourcegroups`` share a partition and no key holds
+        ``/ \\ # ?``, quotes or control characters. A key longer than 500 UTF-16 units (the
+        service allows 1 KiB = 512) keeps its first 400 and gets ``~`` plus 32 hex digits of the
+        SHA-256 of the normalized id (``~`` never occurs in an escaped id, so the two forms
+        cannot collide). Every row stores the id as ARM spelled it (``resource_id``) and the
+        normalized id (``resource_key``).
+    RowKey ``marker`` — the resource: ``resource_type``, ``phi``, ``deleted``,
+        ``last_read_at`` (when ARM was read for the newest recorded evaluation: the pipeline's
+        freshness check, and the rule that older information never overwrites newer),
+        ``last_recorded_at`` (wall clock of the last write), ``last_event_id`` /
+        ``last_event_time`` (newest event seen), ``count_pass`` / ``count_fail`` /
+        ``count_error`` / ``count_not_applicable`` / ``count_not_assessed`` (open rows by
+        status) and ``version`` (+1 per record). Every write to the partition updates the
+        marker with ``If-Match`` its ETag in the same transaction, so the marker's ETag is the
+        partition's version.
+    RowKey ``c~<check_id>`` — the current state of one check on the resource: ``status``,
+        ``severity``, ``hipaa`` (JSON list), ``title``, ``reason``, ``evidence`` (JSON, at most
+        32,000 UTF-16 units — the service's 64 KiB string limit — else long values are cut and
+        the largest entries dropped, a ``…truncated`` entry says so and ``evidence_truncated``
+        is true),
+        ``phi``, ``first_failed_at`` (start of the current FAIL streak; absent unless FAIL),
+        ``last_changed_at``, ``last_evaluated_at`` (the read time of the evaluation that last
+        wrote the row) and the cause (``cause_kind``, ``cause_event_id``, ``cause_event_time``,
+        ``cause_caller_appid``, ``cause_correlation_id``).
+    RowKey ``h~<YYYYmmddTHHMMSSffffffZ>~<version, 10 digits>~<check_id>~<8 hex>`` — one status
+        transition, append-only (inserted, never updated or deleted): ``from_status`` (absent
+        on first sight), ``to_status``, ``reason``, ``severity``, ``at`` (the evaluation's read
+        time), ``recorded_at`` and the cause. Keys sort by read time, then by the marker version
+        that committed them (two workers may read at the same instant), so a partition range
+        query returns a resource's history oldest first. No TTL, no clean-up: HIPAA documentation is kept at
+        least six years (45 CFR 164.316(b)(2)).
+
+``<prefix>poison`` — events that could not be processed: PartitionKey ``YYYYmmdd``, RowKey time
+    plus a random suffix, the source, the error and the raw payload (UTF-8 text, else base64)
+    split over ``raw_0``..``raw_14`` (≤ 480,000 units; longer payloads are cut and flagged,
+    their full length and SHA-256 kept).
+
+``<prefix>events`` — processed event ids, insert-only: PartitionKey = first two hex digits of
+    the SHA-256 of the id (spreads load), RowKey = the escaped id. Event Grid retries for 24 h,
+    so rows older than that may be purged by an operator; nothing here depends on them staying.
+    The pipeline writes only the events the resource's marker cannot vouch for (newer than its
+    ``last_read_at``); a redelivery of the others is coalesced by the marker.
+
+Modules (only :mod:`shared.state.tables` and :mod:`shared.state.plan` import the storage SDK;
+names with a leading underscore are shared between these modules, not outside the package):
+
+* :mod:`shared.state.model` — what callers name: :class:`~shared.state.model.StateStore`,
+  :class:`~shared.state.model.RecordOutcome`, :class:`~shared.state.model.StoredFinding`,
+  :class:`~shared.state.model.Transition`, :class:`~shared.state.model.ResourceMarker`,
+  :class:`~shared.state.model.PoisonRecord`, the inactive statuses;
+* :mod:`shared.state.keys` — partition and row keys (escaping, hashing);
+* :mod:`shared.state.entities` — rows as entities and back, bounded text and evidence;
+* :mod:`shared.state.plan` — the writes a record needs, grouped into transactions;
+* :mod:`shared.state.tables` — :class:`~shared.state.tables.TableStateStore`: reads, commits
+  and retries.
+"""

@@ -1,0 +1,430 @@
+"""The state table's rows as entities, and back: check rows, markers, history rows and causes,
+with text and evidence bounded to what one string property holds (the layout is described in
+:mod:`shared.state`). Pure functions: no storage calls."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.kernel.changes import Cause
+from shared.kernel.findings import FINDING_FIELDS, Severity, Status
+from shared.kernel.resource_id import ResourceIdError, normalize, parse
+from shared.state.keys import _CHECK_FROM, _HISTORY_FROM, MARKER_ROW, _stamp, _utf16_len, escape_key
+from shared.state.model import (
+    COUNTED_STATUSES,
+    INACTIVE_STATUSES,
+    PROCESSING_CHECK,
+    ResourceMarker,
+    StoredFinding,
+    Transition,
+)
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableEntity
+
+    from shared.kernel.findings import Finding
+
+_MAX_STRING_UNITS = 32_000  # service limit 64 KiB = 32,768 UTF-16 units
+_MAX_TEXT_UNITS = 8_000  # title, reason, source: generous, far below the limit
+_MAX_EVIDENCE_VALUE_UNITS = 4_000
+
+# What makes a check row differ from a new finding: the finding's fields but its identity
+# (resource and check), and whether the evidence was cut.
+_CONTENT_FIELDS = (
+    *(name for name in FINDING_FIELDS if name not in ("resource_id", "check_id")),
+    "evidence_truncated",
+)
+
+
+def _check_entity(
+    pk: str,
+    resource_id: str,
+    finding: Finding,
+    row: TableEntity | None,
+    read_at: datetime,
+    cause: Cause,
+) -> dict[str, Any]:
+    status = finding.status.value
+    evidence, truncated = evidence_json(finding.evidence)
+    first_failed: datetime | None = None
+    if status == Status.FAIL:
+        was_failing = row is not None and row.get("status") == Status.FAIL
+        first_failed = (_dt(row.get("first_failed_at")) if was_failing and row else None) or read_at
+    return {
+        "PartitionKey": pk,
+        "RowKey": _CHECK_FROM + escape_key(finding.check_id),
+        "kind": "check",
+        "resource_id": resource_id,
+        "resource_key": normalize(resource_id),
+        "resource_type": finding.resource_type,
+        "check_id": finding.check_id,
+        "status": status,
+        "severity": finding.severity.value,
+        "hipaa": json.dumps(list(finding.hipaa)),
+        "title": _bound(finding.title, _MAX_TEXT_UNITS)[0],
+        "reason": _bound(finding.reason, _MAX_TEXT_UNITS)[0],
+        "evidence": evidence,
+        "evidence_truncated": truncated,
+        "phi": finding.phi,
+        "first_failed_at": first_failed,
+        "last_changed_at": read_at,
+        "last_evaluated_at": read_at,
+        **_cause_props(cause),
+    }
+
+
+def _processing_finding(
+    resource_id: str, resource_type: str, phi: bool, stage: str, kind: str
+) -> Finding:
+    from shared.kernel.findings import Finding
+
+    return Finding(
+        resource_id=resource_id,
+        resource_type=resource_type,
+        check_id=PROCESSING_CHECK,
+        status=Status.ERROR,
+        severity=Severity.HIGH,
+        hipaa=(),
+        title="phiguard could not process this resource",
+        reason=(
+            f"Processing failed while {stage} ({kind}); the other findings keep their last "
+            "recorded state and the next event or sweep tries again."
+        ),
+        evidence={"stage": stage, "exception": kind},
+        phi=phi,
+    )
+
+
+def _inactive_entity(
+    row: TableEntity,
+    status: str,
+    reason: str,
+    resource_id: str,
+    at: datetime,
+    cause: Cause,
+) -> dict[str, Any]:
+    entity = {k: v for k, v in row.items() if not k.startswith("cause_")}
+    entity.update(
+        resource_id=resource_id,
+        status=status,
+        reason=reason,
+        first_failed_at=None,
+        last_changed_at=at,
+        last_evaluated_at=at,
+        **_cause_props(cause),
+    )
+    return entity
+
+
+def _same_content(row: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
+    return all(row.get(name) == entity.get(name) for name in _CONTENT_FIELDS)
+
+
+def _marker_entity(
+    pk: str,
+    resource_id: str,
+    resource_type: str,
+    phi: bool,
+    *,
+    deleted: bool,
+    stored: TableEntity | None,
+    read_at: datetime,
+    cause: Cause,
+    now: datetime,
+    final: Mapping[str, str],
+    pending: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    event_id = stored.get("last_event_id") if stored else None
+    event_time = _dt(stored.get("last_event_time")) if stored else None
+    if cause.event_time is not None and (event_time is None or cause.event_time >= event_time):
+        event_id, event_time = cause.event_id, _require_utc(cause.event_time, "cause.event_time")
+    stored_read = _dt(stored.get("last_read_at")) if stored else None
+    entity: dict[str, Any] = {
+        "PartitionKey": pk,
+        "RowKey": MARKER_ROW,
+        "kind": "resource",
+        "resource_id": resource_id,
+        "resource_key": normalize(resource_id),
+        "resource_type": resource_type,
+        "phi": phi,
+        "deleted": deleted,
+        "last_read_at": max(read_at, stored_read) if stored_read else read_at,
+        "last_recorded_at": now,
+        "last_event_id": event_id,
+        "last_event_time": event_time,
+        "version": _next_version(stored),
+        "actions_pending": ",".join(pending),
+        "actions_pending_since": (
+            now
+            if set(pending) - set(_pending(stored))
+            else (_dt(stored.get("actions_pending_since")) if stored and pending else None)
+        ),
+    }
+    for status in COUNTED_STATUSES:
+        entity[f"count_{status.value.lower()}"] = sum(1 for s in final.values() if s == status)
+    return entity
+
+
+_MARKER_STATE = (
+    "resource_type",
+    "phi",
+    "deleted",
+    "last_read_at",
+    "last_event_id",
+    "last_event_time",
+    "actions_pending",
+    *(f"count_{s.value.lower()}" for s in COUNTED_STATUSES),
+)
+
+
+def _marker_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool:
+    """Whether the marker must be written even though no check row changes."""
+    if stored is None:
+        return True
+    return any(_norm(stored.get(name)) != _norm(new.get(name)) for name in _MARKER_STATE)
+
+
+def _next_version(stored: TableEntity | None) -> int:
+    return int(stored.get("version", 0)) + 1 if stored is not None else 1
+
+
+def _history_entity(pk: str, resource_key: str, t: Transition, version: int) -> dict[str, Any]:
+    # The marker version orders transitions recorded for the same read time (two workers that
+    # read at the same instant): writes are serialized by the marker's ETag, so it grows.
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "PartitionKey": pk,
+        "RowKey": (
+            f"{_HISTORY_FROM}{_stamp(t.at)}~{version:010d}~{escape_key(t.check_id)}~{suffix}"
+        ),
+        "kind": "transition",
+        "resource_id": t.resource_id,
+        "resource_key": resource_key,
+        "check_id": t.check_id,
+        "from_status": t.from_status,
+        "to_status": t.to_status,
+        "severity": t.severity,
+        "reason": t.reason,
+        "at": t.at,
+        "recorded_at": t.recorded_at,
+        **_cause_props(t.cause),
+    }
+
+
+def _cause_props(cause: Cause) -> dict[str, Any]:
+    return {
+        "cause_kind": cause.kind.value,
+        "cause_event_id": cause.event_id,
+        "cause_event_time": (
+            _require_utc(cause.event_time, "cause.event_time") if cause.event_time else None
+        ),
+        "cause_caller_appid": cause.caller_appid,
+        "cause_correlation_id": cause.correlation_id,
+    }
+
+
+def _cause_from(row: Mapping[str, Any]) -> Cause:
+    return Cause(
+        kind=str(row.get("cause_kind", "")),
+        event_id=_opt_str(row.get("cause_event_id")),
+        event_time=_dt(row.get("cause_event_time")),
+        caller_appid=_opt_str(row.get("cause_caller_appid")),
+        correlation_id=_opt_str(row.get("cause_correlation_id")),
+    )
+
+
+def _marker_from(row: TableEntity) -> ResourceMarker:
+    return ResourceMarker(
+        resource_id=str(row.get("resource_id", "")),
+        resource_type=str(row.get("resource_type", "")),
+        phi=bool(row.get("phi", False)),
+        deleted=bool(row.get("deleted", False)),
+        last_read_at=_req_dt(row.get("last_read_at")),
+        last_recorded_at=_req_dt(row.get("last_recorded_at")),
+        last_event_id=_opt_str(row.get("last_event_id")),
+        last_event_time=_dt(row.get("last_event_time")),
+        counts={s.value: int(row.get(f"count_{s.value.lower()}", 0)) for s in COUNTED_STATUSES},
+        version=int(row.get("version", 0)),
+        actions_pending=_pending(row),
+        actions_pending_since=_dt(row.get("actions_pending_since")),
+        etag=str(row.metadata.get("etag", "")),
+    )
+
+
+def _pending_state(
+    marker: Mapping[str, Any] | None,
+) -> tuple[tuple[str, ...], datetime | None]:
+    since = _dt(marker.get("actions_pending_since")) if marker is not None else None
+    return _pending(marker), since
+
+
+def _pending(marker: Mapping[str, Any] | None) -> tuple[str, ...]:
+    text = marker.get("actions_pending") if marker is not None else None
+    return tuple(c for c in str(text).split(",") if c) if text else ()
+
+
+def _finding_from(row: TableEntity, marker: TableEntity | None) -> StoredFinding:
+    status = str(row["status"])
+    evaluated = _req_dt(row.get("last_evaluated_at"))
+    if marker is not None and status not in INACTIVE_STATUSES:
+        marker_read = _dt(marker.get("last_read_at"))
+        if marker_read is not None and marker_read > evaluated:
+            evaluated = marker_read
+    evidence = json.loads(str(row.get("evidence") or "{}"))
+    return StoredFinding(
+        resource_id=str(row["resource_id"]),
+        resource_type=str(row.get("resource_type", "")),
+        check_id=str(row["check_id"]),
+        status=status,
+        severity=Severity(str(row["severity"])),
+        hipaa=tuple(json.loads(str(row.get("hipaa") or "[]"))),
+        title=str(row.get("title", "")),
+        reason=str(row.get("reason", "")),
+        evidence=evidence if isinstance(evidence, dict) else {"value": evidence},
+        phi=bool(row.get("phi", False)),
+        evidence_truncated=bool(row.get("evidence_truncated", False)),
+        first_failed_at=_dt(row.get("first_failed_at")),
+        last_changed_at=_req_dt(row.get("last_changed_at")),
+        last_evaluated_at=evaluated,
+        cause=_cause_from(row),
+    )
+
+
+def _transition_from(row: TableEntity) -> Transition:
+    return Transition(
+        resource_id=str(row["resource_id"]),
+        check_id=str(row["check_id"]),
+        from_status=_opt_str(row.get("from_status")),
+        to_status=str(row["to_status"]),
+        severity=str(row.get("severity", "")),
+        reason=str(row.get("reason", "")),
+        at=_req_dt(row.get("at")),
+        cause=_cause_from(row),
+        recorded_at=_req_dt(row.get("recorded_at")),
+    )
+
+
+def _type_of(resource_id: str) -> str:
+    try:
+        return parse(resource_id).type
+    except ResourceIdError:
+        return ""
+
+
+# -- bounded text ------------------------------------------------------------------------------
+
+
+def _bound(text: str, limit: int) -> tuple[str, bool]:
+    """Text cut to ``limit`` UTF-16 units (the unit Table Storage measures) with a marker."""
+    total = _utf16_len(text)
+    if total <= limit:
+        return text, False
+    marker = f"…[truncated: {total} UTF-16 units in all]"
+    budget = limit - _utf16_len(marker)
+    cut = text[:budget]
+    excess = _utf16_len(cut) - budget
+    if excess > 0:
+        cut = cut[: len(cut) - excess]
+    return cut + marker, True
+
+
+def _split_units(text: str, size: int) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        excess = _utf16_len(text[start:end]) - size
+        while excess > 0:
+            end -= max(1, excess // 2)
+            excess = _utf16_len(text[start:end]) - size
+        parts.append(text[start:end])
+        start = end
+    return parts
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def evidence_json(evidence: Mapping[str, Any], limit: int = _MAX_STRING_UNITS) -> tuple[str, bool]:
+    """Evidence as JSON that fits one string property.
+
+    When the whole does not fit, values longer than 4,000 units are cut (with a marker), then
+    entries are kept smallest first until the budget is spent, so one huge value costs as few
+    other entries as possible; a ``…truncated`` entry says how big the evidence was and how many
+    entries were left out. The result is deterministic: the same evidence gives the same text.
+    """
+    full = _dumps(dict(evidence))
+    if _utf16_len(full) <= limit:
+        return full, False
+    candidates: list[tuple[int, str, Any]] = []
+    for key in evidence:
+        value = evidence[key]
+        text = _dumps(value)
+        if _utf16_len(text) > _MAX_EVIDENCE_VALUE_UNITS:
+            value = _bound(text, _MAX_EVIDENCE_VALUE_UNITS)[0]
+        name = _bound(str(key), 500)[0]
+        candidates.append((_utf16_len(_dumps({name: value})) + 1, name, value))
+    budget = limit - 200  # room for the note
+    used = 2
+    kept: dict[str, Any] = {}
+    for cost, name, value in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if used + cost > budget:
+            break
+        kept[name] = value
+        used += cost
+    kept["…truncated"] = (
+        f"evidence was {_utf16_len(full)} UTF-16 units; values over "
+        f"{_MAX_EVIDENCE_VALUE_UNITS} cut, {len(candidates) - len(kept)} entries omitted"
+    )
+    return _dumps(kept), True
+
+
+# -- times -------------------------------------------------------------------------------------
+
+
+def _require_utc(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    return _plain(value.astimezone(UTC))
+
+
+def _plain(value: datetime) -> datetime:
+    """A plain UTC datetime (the SDK returns a subclass carrying the service's string)."""
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime property, got {value!r}")
+    return _plain(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+def _req_dt(value: Any) -> datetime:
+    result = _dt(value)
+    if result is None:
+        raise ValueError("a required time property is missing")
+    return result
+
+
+def _norm(value: Any) -> Any:
+    return _plain(value) if isinstance(value, datetime) else value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

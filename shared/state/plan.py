@@ -1,0 +1,272 @@
+"""Planning a record: the writes that bring a resource's partition from the rows read to the
+state an evaluation, a deletion or a processing error calls for (which rows change, which
+transitions are appended, the marker), grouped into transactions. No storage calls: the table
+store (:mod:`shared.state.tables`) reads, commits and retries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.data.tables import TableEntity, UpdateMode
+
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Status
+from shared.state.entities import (
+    _check_entity,
+    _dt,
+    _history_entity,
+    _inactive_entity,
+    _marker_entity,
+    _marker_moves,
+    _next_version,
+    _pending,
+    _processing_finding,
+    _same_content,
+    _type_of,
+)
+from shared.state.model import (
+    CLOSED,
+    INACTIVE_STATUSES,
+    PROCESSING_CHECK,
+    RESOURCE_DELETED,
+    Transition,
+)
+
+if TYPE_CHECKING:
+    from shared.engine import Evaluation
+    from shared.kernel.findings import Finding
+
+_NEVER_READ = datetime(1970, 1, 1, tzinfo=UTC)
+
+Operation = tuple[str, dict[str, Any], dict[str, Any]]
+
+
+@dataclass
+class _Partition:
+    marker: TableEntity | None
+    checks: dict[str, TableEntity]
+
+
+@dataclass
+class _Plan:
+    """The writes that bring a partition to the desired state."""
+
+    marker: dict[str, Any] | None  # None: nothing to write at all
+    units: list[list[Operation]]  # each unit commits in one transaction
+    transitions: list[list[Transition]]  # per unit
+    changed: list[str]  # check id per unit
+
+
+def _plan_evaluation(
+    part: _Partition,
+    pk: str,
+    evaluation: Evaluation,
+    findings: Mapping[str, Finding],
+    not_assessed: set[str],
+    read_at: datetime,
+    cause: Cause,
+    now: datetime,
+    track_actions: bool = False,
+) -> _Plan:
+    version = _next_version(part.marker)
+    plan = _Plan(None, [], [], [])
+    final: dict[str, str] = {c: str(r["status"]) for c, r in part.checks.items()}
+    for check_id in sorted(findings):
+        finding = findings[check_id]
+        row = part.checks.get(check_id)
+        if (
+            finding.status == Status.NOT_ASSESSED
+            and row is not None
+            and row["status"] == Status.FAIL.value
+        ):
+            continue  # a FAIL stays open until a verdict sees the resource pass
+        entity = _check_entity(pk, evaluation.resource_id, finding, row, read_at, cause)
+        final[check_id] = entity["status"]
+        if row is not None and _same_content(row, entity):
+            continue
+        _add_unit(plan, pk, row, entity, read_at, cause, now, version)
+    for check_id, row in sorted(part.checks.items()):
+        if check_id in findings or check_id in not_assessed:
+            continue
+        if row["status"] in INACTIVE_STATUSES:
+            continue
+        entity = _inactive_entity(
+            row,
+            CLOSED,
+            "Processed without error again."
+            if check_id == PROCESSING_CHECK
+            else "The check no longer applies to this resource (its type, PHI scope or the "
+            "catalog changed), so its last result is closed.",
+            evaluation.resource_id,
+            read_at,
+            cause,
+        )
+        final[check_id] = CLOSED
+        _add_unit(plan, pk, row, entity, read_at, cause, now, version)
+
+    stored = part.marker
+    newly_failing = (
+        {t.check_id for unit in plan.transitions for t in unit if t.to_status == Status.FAIL.value}
+        if track_actions
+        else set()
+    )
+    failing = {c for c, status in final.items() if status == Status.FAIL.value}
+    marker = _marker_entity(
+        pk,
+        evaluation.resource_id,
+        evaluation.resource_type,
+        evaluation.phi,
+        deleted=False,
+        stored=stored,
+        read_at=read_at,
+        cause=cause,
+        now=now,
+        final=final,
+        pending=tuple(sorted((set(_pending(stored)) | newly_failing) & failing)),
+    )
+    if plan.units or _marker_moves(stored, marker):
+        plan.marker = marker
+    return plan
+
+
+def _plan_deleted(
+    part: _Partition, pk: str, resource_id: str, at: datetime, cause: Cause, now: datetime
+) -> _Plan:
+    version = _next_version(part.marker)
+    plan = _Plan(None, [], [], [])
+    final: dict[str, str] = {c: str(r["status"]) for c, r in part.checks.items()}
+    for check_id, row in sorted(part.checks.items()):
+        if row["status"] in INACTIVE_STATUSES:
+            continue
+        entity = _inactive_entity(
+            row, RESOURCE_DELETED, "The resource was deleted.", resource_id, at, cause
+        )
+        final[check_id] = RESOURCE_DELETED
+        _add_unit(plan, pk, row, entity, at, cause, now, version)
+    stored = part.marker
+    if stored is not None:
+        rtype, phi = str(stored.get("resource_type", "")), bool(stored.get("phi", False))
+    else:
+        rtype, phi = _type_of(resource_id), False
+    marker = _marker_entity(
+        pk,
+        resource_id,
+        rtype,
+        phi,
+        deleted=True,
+        stored=stored,
+        read_at=at,
+        cause=cause,
+        now=now,
+        final=final,
+    )
+    if plan.units or _marker_moves(stored, marker):
+        plan.marker = marker
+    return plan
+
+
+def _plan_error(
+    part: _Partition,
+    pk: str,
+    resource_id: str,
+    stage: str,
+    kind: str,
+    cause: Cause,
+    now: datetime,
+) -> _Plan:
+    """One ERROR row (:data:`PROCESSING_CHECK`) naming the exception's type ``kind``; the
+    marker's ``last_read_at`` does not move."""
+    version = _next_version(part.marker)
+    stored = part.marker
+    stored_read = _dt(stored.get("last_read_at")) if stored else None
+    rtype = str(stored.get("resource_type", "")) if stored else _type_of(resource_id)
+    phi = bool(stored.get("phi", False)) if stored else False
+    finding = _processing_finding(resource_id, rtype, phi, stage, kind)
+    row = part.checks.get(PROCESSING_CHECK)
+    entity = _check_entity(pk, resource_id, finding, row, now, cause)
+    result = _Plan(None, [], [], [])
+    final = {c: str(r["status"]) for c, r in part.checks.items()}
+    final[PROCESSING_CHECK] = entity["status"]
+    if row is None or not _same_content(row, entity):
+        _add_unit(result, pk, row, entity, now, cause, now, version)
+    marker = _marker_entity(
+        pk,
+        resource_id,
+        rtype,
+        phi,
+        deleted=bool(stored.get("deleted", False)) if stored else False,
+        stored=stored,
+        read_at=stored_read or _NEVER_READ,
+        cause=Cause(cause.kind),
+        now=now,
+        final=final,
+        pending=_pending(stored),
+    )
+    if result.units:
+        result.marker = marker
+    return result
+
+
+def _add_unit(
+    plan: _Plan,
+    pk: str,
+    row: TableEntity | None,
+    entity: dict[str, Any],
+    at: datetime,
+    cause: Cause,
+    now: datetime,
+    version: int,
+) -> None:
+    ops: list[Operation] = []
+    if row is None:
+        ops.append(("create", entity, {}))
+    else:
+        ops.append(
+            (
+                "update",
+                entity,
+                {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": row.metadata["etag"],
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            )
+        )
+    transitions: list[Transition] = []
+    before = str(row["status"]) if row is not None else None
+    if before != entity["status"]:
+        transition = Transition(
+            resource_id=entity["resource_id"],
+            check_id=entity["check_id"],
+            from_status=before,
+            to_status=entity["status"],
+            severity=entity["severity"],
+            reason=entity["reason"],
+            at=at,
+            cause=cause,
+            recorded_at=now,
+        )
+        history = _history_entity(pk, entity["resource_key"], transition, version)
+        ops.append(("create", history, {}))
+        transitions.append(transition)
+    plan.units.append(ops)
+    plan.transitions.append(transitions)
+    plan.changed.append(entity["check_id"])
+
+
+def _chunks(plan: _Plan, limit: int) -> Iterable[tuple[list[int], list[Operation]]]:
+    """Groups units (each ≤ 2 operations) into transactions of at most ``limit`` operations."""
+    indices: list[int] = []
+    ops: list[Operation] = []
+    for i, unit in enumerate(plan.units):
+        if ops and len(ops) + len(unit) > limit:
+            yield indices, ops
+            indices, ops = [], []
+        indices.append(i)
+        ops.extend(unit)
+    if ops:
+        yield indices, ops

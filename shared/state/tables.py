@@ -1,0 +1,663 @@
+""":class:`TableStateStore`: the state store over Azure Table Storage (the tables and their
+rows are described in :mod:`shared.state`).
+
+Recording an evaluation (``record_evaluation``) reads the marker and the check rows (not the
+history), then diffs:
+
+* a finding whose status, severity, citations, title, reason, evidence, PHI flag or type differ
+  from its row rewrites the row; a status change also inserts one history row;
+* a row whose check is no longer in the evaluation (the check stopped applying: the type, PHI
+  scope or catalog changed) becomes ``CLOSED`` with a transition; checks the engine listed as
+  ``NOT_ASSESSED`` (a related document was missing, or the check could not see what it needs)
+  is recorded as that status — an earlier PASS is no longer vouched for — except over a
+  ``FAIL``, which stays open until a verdict sees the resource pass: unknown is not a pass;
+* nothing else is written except the marker (``last_read_at`` moves forward: one entity write);
+  re-recording the same read time with nothing new writes nothing at all.
+
+``record_deleted`` turns every open row into ``RESOURCE_DELETED`` and marks the resource
+deleted; a later evaluation (the resource re-created) reopens rows with transitions from
+``RESOURCE_DELETED``. ``CLOSED`` and ``RESOURCE_DELETED`` rows are "inactive": ``current`` leaves
+them out unless asked.
+
+Concurrency: all writes for a resource go in one transaction (at most 100 operations: the
+marker plus 99; a check row and its history row always share a transaction). Larger changes
+are committed in several transactions, each carrying the marker with the ETag the previous one
+returned. A 412 / 409 (another worker wrote first) makes the writer re-read the partition,
+re-diff and retry, up to five times, then raise :class:`ConcurrentUpdateError` (transient: the
+trigger redelivers). A partially committed multi-transaction change is consistent row by row
+(each status change travels with its history row) and is completed by the retry or by the
+next evaluation. If the stored ``last_read_at`` is newer than the evaluation's read time the
+record is ``stale`` and nothing is written; an equal read time is not stale (redelivery of the
+same read finishes an interrupted write and is otherwise a no-op).
+
+Transient storage errors (connection failures, 5xx, throttling) propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    TableClient,
+    TableEntity,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+)
+
+from shared.http import tables_transport
+from shared.kernel.changes import Cause
+from shared.kernel.resource_id import normalize
+from shared.state.entities import (
+    _MAX_STRING_UNITS,
+    _MAX_TEXT_UNITS,
+    _bound,
+    _dt,
+    _finding_from,
+    _marker_from,
+    _pending,
+    _pending_state,
+    _req_dt,
+    _require_utc,
+    _split_units,
+    _transition_from,
+)
+from shared.state.keys import (
+    _CHECK_FROM,
+    _CHECK_TO,
+    _HISTORY_FROM,
+    _HISTORY_TO,
+    MARKER_ROW,
+    _event_keys,
+    _group_prefix,
+    _stamp,
+    escape_key,
+    partition_key,
+)
+from shared.state.model import (
+    CLOSED,
+    RESOURCE_DELETED,
+    ConcurrentUpdateError,
+    Outcome,
+    PoisonRecord,
+    RecordOutcome,
+    ResourceMarker,
+    StoredFinding,
+    Transition,
+)
+from shared.state.plan import (
+    Operation,
+    _chunks,
+    _Partition,
+    _Plan,
+    _plan_deleted,
+    _plan_error,
+    _plan_evaluation,
+)
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from shared.engine import Evaluation
+    from shared.kernel.findings import Finding
+
+_POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
+_TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
+_MAX_ATTEMPTS = 5
+_PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
+_PRELOAD_SECONDS = 300.0  # the same for rows read by preload_group (the sweep)
+_CONFLICT_CODES = frozenset(
+    {"UpdateConditionNotSatisfied", "ConditionNotMet", "EntityAlreadyExists", "ResourceNotFound"}
+)
+
+
+class _Conflict(Exception):
+    """Another writer changed the partition between our read and our write."""
+
+
+class TableStateStore:
+    """:class:`StateStore` over Azure Table Storage (the real service or Azurite)."""
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        prefix: str = "phiguard",
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not (prefix[:1].isascii() and prefix[:1].isalpha() and prefix.isalnum()):
+            raise ValueError(
+                f"table prefix must be letters and digits, starting with a letter: {prefix!r}"
+            )
+        if not prefix.isascii() or len(prefix) > 56:
+            raise ValueError(f"table prefix must be ASCII and at most 56 characters: {prefix!r}")
+        self.service = service
+        self.prefix = prefix
+        self.state_table = f"{prefix}state"
+        self.poison_table = f"{prefix}poison"
+        self.events_table = f"{prefix}events"
+        self._state: TableClient = service.get_table_client(self.state_table)
+        self._poison: TableClient = service.get_table_client(self.poison_table)
+        self._events: TableClient = service.get_table_client(self.events_table)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._prefetched = threading.local()  # (pk, _Partition, monotonic time) per thread
+        self._preloaded: dict[str, tuple[_Partition, float]] = {}  # by pk (preload_group)
+        self._preloaded_groups: dict[str, float] = {}  # key prefix → when it was read
+        self._preload_lock = threading.Lock()
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, prefix: str = "phiguard"
+    ) -> TableStateStore:
+        return cls(
+            TableServiceClient.from_connection_string(
+                connection_string, transport=tables_transport()
+            ),
+            prefix,
+        )
+
+    @classmethod
+    def from_account_url(
+        cls, account_url: str, credential: TokenCredential, prefix: str = "phiguard"
+    ) -> TableStateStore:
+        """For a managed identity: ``https://<account>.table.core.windows.net``; the identity needs
+        the *Storage Table Data Contributor* role."""
+        return cls(
+            TableServiceClient(
+                endpoint=account_url, credential=credential, transport=tables_transport()
+            ),
+            prefix,
+        )
+
+    def ensure_tables(self) -> None:
+        """Creates the tables if missing; safe to call on every cold start."""
+        for name in (self.state_table, self.poison_table, self.events_table):
+            self.service.create_table_if_not_exists(name)
+
+    # -- recording -------------------------------------------------------------------------
+
+    def record_evaluation(
+        self,
+        evaluation: Evaluation,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        track_actions: bool = False,
+    ) -> RecordOutcome:
+        """Records an evaluation. ``track_actions``: checks this record turns FAIL join the
+        marker's ``actions_pending`` in the same transaction, so a crash before their follow-up
+        leaves them there for a redelivery or the sweep (:meth:`clear_actions_pending` when
+        done). A check that stops failing leaves the set whatever the cause."""
+        read_at = _require_utc(read_at, "read_at")
+        findings: dict[str, Finding] = {}
+        for finding in evaluation.findings:
+            if finding.check_id in findings:
+                raise ValueError(f"duplicate finding for check {finding.check_id!r}")
+            findings[finding.check_id] = finding
+        not_assessed = {n.check_id for n in evaluation.not_assessed}
+
+        def plan(part: _Partition, pk: str) -> _Plan:
+            now = self._clock()
+            return _plan_evaluation(
+                part, pk, evaluation, findings, not_assessed, read_at, cause, now, track_actions
+            )
+
+        return self._record(evaluation.resource_id, read_at, plan)
+
+    def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome:
+        at = _require_utc(at, "at")
+
+        def plan(part: _Partition, pk: str) -> _Plan:
+            return _plan_deleted(part, pk, resource_id, at, cause, self._clock())
+
+        return self._record(resource_id, at, plan)
+
+    def record_error(
+        self, resource_id: str, *, stage: str, error: BaseException, cause: Cause
+    ) -> RecordOutcome:
+        """Records that processing the resource failed unexpectedly at ``stage``: one ERROR row
+        (:data:`PROCESSING_CHECK`) naming the exception's type, never its text or stack (a
+        message may quote resource data). The other rows keep their state, and the marker's
+        ``last_read_at`` does not move, so the next event or sweep processes it again; the row
+        closes once a later evaluation succeeds."""
+        now = self._clock()
+        kind = type(error).__name__
+
+        def plan(part: _Partition, pk: str) -> _Plan:
+            return _plan_error(part, pk, resource_id, stage, kind, cause, now)
+
+        # Never stale: it records no read, so no newer read can supersede it.
+        return self._record(resource_id, datetime.max.replace(tzinfo=UTC), plan)
+
+    def _record(
+        self, resource_id: str, read_at: datetime, planner: Callable[[_Partition, str], _Plan]
+    ) -> RecordOutcome:
+        pk = partition_key(resource_id)
+        committed: list[Transition] = []
+        changed: list[str] = []
+        writes = transactions = attempt = 0
+        prefetched = self._take_prefetched(pk)
+
+        def result(
+            outcome: Outcome, marker: Mapping[str, Any] | None, etag: str | None = None
+        ) -> RecordOutcome:
+            return RecordOutcome(
+                outcome,
+                tuple(committed),
+                tuple(changed),
+                writes,
+                transactions,
+                attempt,
+                *_pending_state(marker),
+                etag,
+            )
+
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            part = prefetched or self._load(pk)
+            stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
+            if stored_read is not None and stored_read > read_at:
+                return result(Outcome.CHANGED if writes else Outcome.STALE, part.marker)
+            plan = planner(part, pk)
+            if prefetched is not None:
+                prefetched = None
+                if plan.marker is None:
+                    # Nothing to write is decided on current rows only: the prefetched ones may
+                    # be behind another writer's (writes would have caught it by ETag).
+                    part = self._load(pk)
+                    stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
+                    if stored_read is not None and stored_read > read_at:
+                        return result(Outcome.CHANGED if writes else Outcome.STALE, part.marker)
+                    plan = planner(part, pk)
+            if plan.marker is None:
+                return result(
+                    Outcome.CHANGED if writes else Outcome.UNCHANGED,
+                    part.marker,
+                    part.marker.metadata["etag"] if part.marker is not None else None,
+                )
+            etag = part.marker.metadata["etag"] if part.marker is not None else None
+            try:
+                for _ops, unit_transitions, unit_changed, n, new_etag in self._commit(etag, plan):
+                    etag = new_etag
+                    committed.extend(unit_transitions)
+                    changed.extend(unit_changed)
+                    writes += n
+                    transactions += 1
+            except _Conflict:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
+                continue
+            return result(
+                Outcome.CHANGED if plan.units or committed else Outcome.UNCHANGED, plan.marker, etag
+            )
+        raise ConcurrentUpdateError(
+            f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "
+            "kept changing it"
+        )
+
+    def _commit(
+        self, marker_etag: str | None, plan: _Plan
+    ) -> Iterator[tuple[list[Operation], list[Transition], list[str], int, str]]:
+        """Commits the plan in as few transactions as the limit allows, yielding each one (with
+        the marker's new ETag)."""
+        assert plan.marker is not None
+        marker = plan.marker
+        if not plan.units:
+            try:
+                if marker_etag is None:
+                    written = self._state.create_entity(marker)
+                else:
+                    written = self._state.update_entity(
+                        marker,
+                        mode=UpdateMode.REPLACE,
+                        etag=marker_etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError) as exc:
+                if (
+                    isinstance(exc, ResourceNotFoundError)
+                    and _error_code(exc) != "ResourceNotFound"
+                ):
+                    raise
+                raise _Conflict from exc
+            yield [], [], [], 1, str(written.get("etag", ""))
+            return
+        etag = marker_etag
+        for chunk in _chunks(plan, _TRANSACTION_LIMIT - 1):
+            indices, ops = chunk
+            marker_op: Operation
+            if etag is None:
+                marker_op = ("create", marker, {})
+            else:
+                marker_op = (
+                    "update",
+                    marker,
+                    {
+                        "mode": UpdateMode.REPLACE,
+                        "etag": etag,
+                        "match_condition": MatchConditions.IfNotModified,
+                    },
+                )
+            batch = [marker_op, *ops]
+            try:
+                results = self._state.submit_transaction(batch)
+            except TableTransactionError as exc:
+                if exc.status_code in (409, 412) or _error_code(exc) in _CONFLICT_CODES:
+                    raise _Conflict from exc
+                raise
+            etag = str(results[0]["etag"])
+            yield (
+                batch,
+                [t for i in indices for t in plan.transitions[i]],
+                [plan.changed[i] for i in indices],
+                len(batch),
+                etag,
+            )
+
+    def _load(self, pk: str) -> _Partition:
+        rows = self._state.query_entities(
+            # The SDK substitutes @names only in space-separated words: keep ")" apart.
+            "PartitionKey eq @pk and (RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
+            parameters={"pk": pk, "marker": MARKER_ROW, "c0": _CHECK_FROM, "c1": _CHECK_TO},
+        )
+        marker: TableEntity | None = None
+        checks: dict[str, TableEntity] = {}
+        for row in rows:
+            if row["RowKey"] == MARKER_ROW:
+                marker = row
+            else:
+                checks[str(row["check_id"])] = row
+        return _Partition(marker, checks)
+
+    def clear_actions_pending(
+        self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None
+    ) -> None:
+        """Takes ``done`` out of the marker's ``actions_pending`` (a conditional merge of that one
+        property; a concurrent writer's change is re-read and merged again). ``record``, the
+        record that listed them, saves the first read when the marker has not moved since."""
+        done = set(done)
+        pk = partition_key(resource_id)
+        known = (
+            (record.actions_pending, str(record.marker_etag))
+            if record is not None and record.marker_etag
+            else None
+        )
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            if known is not None:
+                pending, etag = known
+                known = None
+            else:
+                try:
+                    row = self._state.get_entity(pk, MARKER_ROW)
+                except ResourceNotFoundError:
+                    return
+                pending, etag = _pending(row), str(row.metadata["etag"])
+            left = tuple(c for c in pending if c not in done)
+            if left == pending:
+                return
+            try:
+                self._state.update_entity(
+                    {"PartitionKey": pk, "RowKey": MARKER_ROW, "actions_pending": ",".join(left)},
+                    mode=UpdateMode.MERGE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return
+            except (ResourceModifiedError, ResourceNotFoundError):
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
+        raise ConcurrentUpdateError(
+            f"gave up clearing pending actions of {resource_id!r} after {_MAX_ATTEMPTS} attempts"
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def marker(self, resource_id: str, *, prefetch: bool = False) -> ResourceMarker | None:
+        """The resource's marker, None if it was never recorded.
+
+        ``prefetch``: read the resource's current rows with it (one query instead of a point
+        read) and keep them, for this thread and a few seconds, for the next record of the same
+        resource, so checking freshness and then recording costs one storage read, not two. The
+        kept rows are only a starting point: every write stays ETag-conditional (a conflict
+        re-reads, as always), and a record that would write nothing re-reads first.
+        """
+        pk = partition_key(resource_id)
+        if prefetch:
+            part = self._load(pk)
+            self._prefetched.value = (pk, part, time.monotonic())
+            return _marker_from(part.marker) if part.marker is not None else None
+        try:
+            row = self._state.get_entity(pk, MARKER_ROW)
+        except ResourceNotFoundError:
+            return None
+        return _marker_from(row)
+
+    def preload_group(self, group_id: str) -> int:
+        """Reads the current rows of every resource recorded in a resource group with one paged
+        range query (its resources' partition keys share the group's prefix) and keeps them, each
+        for the next record of that resource, by any thread, for a few minutes. The sweep's way to
+        spare a query per resource; as with ``marker(prefetch=True)`` the rows only seed a record,
+        whose writes stay ETag-conditional. Returns the number of resources read."""
+        prefix = escape_key(normalize(group_id) + "/")
+        rows = self._state.query_entities(
+            "PartitionKey ge @p0 and PartitionKey lt @p1 and "
+            "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
+            parameters={
+                "p0": prefix,
+                "p1": prefix[:-1] + chr(ord(prefix[-1]) + 1),
+                "marker": MARKER_ROW,
+                "c0": _CHECK_FROM,
+                "c1": _CHECK_TO,
+            },
+        )
+        parts: dict[str, _Partition] = {}
+        for row in rows:
+            part = parts.setdefault(str(row["PartitionKey"]), _Partition(None, {}))
+            if row["RowKey"] == MARKER_ROW:
+                part.marker = row
+            else:
+                part.checks[str(row["check_id"])] = row
+        now = time.monotonic()
+        with self._preload_lock:
+            for pk, part in parts.items():
+                self._preloaded[pk] = (part, now)
+            # A resource of the group with no rows read was not recorded yet.
+            self._preloaded_groups[prefix] = now
+        return len(parts)
+
+    def discard_preloaded(self) -> None:
+        """Drops rows preload_group kept that no record used (resources no longer listed)."""
+        with self._preload_lock:
+            self._preloaded.clear()
+            self._preloaded_groups.clear()
+
+    def _take_prefetched(self, pk: str) -> _Partition | None:
+        if self._preloaded_groups:
+            with self._preload_lock:
+                preloaded = self._preloaded.pop(pk, None)
+                if preloaded is None:
+                    read_at = self._preloaded_groups.get(_group_prefix(pk))
+                    if read_at is not None:
+                        preloaded = (_Partition(None, {}), read_at)
+            if preloaded is not None and time.monotonic() - preloaded[1] <= _PRELOAD_SECONDS:
+                self._prefetched.value = None
+                return preloaded[0]
+        kept: tuple[str, _Partition, float] | None = getattr(self._prefetched, "value", None)
+        self._prefetched.value = None
+        if kept is None or kept[0] != pk or time.monotonic() - kept[2] > _PREFETCH_SECONDS:
+            return None
+        return kept[1]
+
+    def current(
+        self,
+        resource_id: str | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+        hipaa: str | None = None,
+        *,
+        include_inactive: bool = False,
+    ) -> list[StoredFinding]:
+        """Current check states, filtered; ``hipaa`` matches a citation or a citation prefix
+        (``164.312`` matches ``164.312(a)(1)``). Inactive rows appear only when asked for, by
+        ``include_inactive`` or by ``status``."""
+        params: dict[str, Any] = {"marker": MARKER_ROW, "c0": _CHECK_FROM, "c1": _CHECK_TO}
+        rows = "RowKey ge @c0 and RowKey lt @c1"
+        if status is not None:
+            rows += " and status eq @status"
+            params["status"] = str(status)
+        elif not include_inactive:
+            rows += " and status ne @closed and status ne @deleted"
+            params.update(closed=CLOSED, deleted=RESOURCE_DELETED)
+        if severity is not None:
+            rows += " and severity eq @severity"
+            params["severity"] = str(severity).upper()
+        query = f"(RowKey eq @marker or ({rows} ) )"  # spaces: see _load
+        if resource_id is not None:
+            query = f"PartitionKey eq @pk and {query}"
+            params["pk"] = partition_key(resource_id)
+        markers: dict[str, TableEntity] = {}
+        checks: list[TableEntity] = []
+        for row in self._state.query_entities(query, parameters=params):
+            if row["RowKey"] == MARKER_ROW:
+                markers[str(row["PartitionKey"])] = row
+            else:
+                checks.append(row)
+        wanted_key = normalize(resource_id) if resource_id is not None else None
+        found: list[StoredFinding] = []
+        for row in checks:
+            if wanted_key is not None and row.get("resource_key") != wanted_key:
+                continue
+            item = _finding_from(row, markers.get(str(row["PartitionKey"])))
+            if hipaa is not None and not any(_cites(c, hipaa) for c in item.hipaa):
+                continue
+            found.append(item)
+        found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
+        return found
+
+    def history(self, resource_id: str) -> list[Transition]:
+        rows = self._state.query_entities(
+            "PartitionKey eq @pk and RowKey ge @h0 and RowKey lt @h1",
+            parameters={"pk": partition_key(resource_id), "h0": _HISTORY_FROM, "h1": _HISTORY_TO},
+        )
+        key = normalize(resource_id)
+        ordered = sorted(
+            (r for r in rows if r.get("resource_key") == key), key=lambda r: r["RowKey"]
+        )
+        return [_transition_from(r) for r in ordered]
+
+    # -- poison events and processed events ------------------------------------------------
+
+    def record_poison(
+        self, raw: str | bytes, error: str, source: str, at: datetime
+    ) -> PoisonRecord:
+        at = _require_utc(at, "at")
+        if isinstance(raw, bytes):
+            digest = hashlib.sha256(raw).hexdigest()
+            length = len(raw)
+            try:
+                text, encoding = raw.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+        else:
+            digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+            length = len(raw)
+            text, encoding = raw, "utf-8"
+        parts = _split_units(text, _MAX_STRING_UNITS)
+        truncated = len(parts) > _POISON_PARTS
+        parts = parts[:_POISON_PARTS]
+        record = PoisonRecord(
+            source=_bound(source, _MAX_TEXT_UNITS)[0],
+            error=_bound(error, _MAX_STRING_UNITS)[0],
+            raw="".join(parts),
+            raw_encoding="base64" if encoding == "base64" else "utf-8",
+            raw_length=length,
+            raw_sha256=digest,
+            truncated=truncated,
+            at=at,
+            recorded_at=self._clock(),
+        )
+        entity: dict[str, Any] = {
+            "PartitionKey": at.strftime("%Y%m%d"),
+            "RowKey": f"{_stamp(at)}~{uuid.uuid4().hex[:12]}",
+            "source": record.source,
+            "error": record.error,
+            "raw_encoding": record.raw_encoding,
+            "raw_length": record.raw_length,
+            "raw_sha256": record.raw_sha256,
+            "raw_parts": len(parts),
+            "truncated": truncated,
+            "at": at,
+            "recorded_at": record.recorded_at,
+        }
+        for i, part in enumerate(parts):
+            entity[f"raw_{i}"] = part
+        self._poison.create_entity(entity)
+        return record
+
+    def poison(self) -> list[PoisonRecord]:
+        rows = sorted(self._poison.list_entities(), key=lambda r: (r["PartitionKey"], r["RowKey"]))
+        records = []
+        for row in rows:
+            parts = int(row.get("raw_parts", 0))
+            records.append(
+                PoisonRecord(
+                    source=str(row.get("source", "")),
+                    error=str(row.get("error", "")),
+                    raw="".join(str(row.get(f"raw_{i}", "")) for i in range(parts)),
+                    raw_encoding="base64" if row.get("raw_encoding") == "base64" else "utf-8",
+                    raw_length=int(row.get("raw_length", 0)),
+                    raw_sha256=str(row.get("raw_sha256", "")),
+                    truncated=bool(row.get("truncated", False)),
+                    at=_req_dt(row.get("at")),
+                    recorded_at=_req_dt(row.get("recorded_at")),
+                )
+            )
+        return records
+
+    def mark_event_processed(self, event_id: str, at: datetime) -> bool:
+        """Records the event id; False when it was already recorded (a redelivery)."""
+        pk, rk = _event_keys(event_id)
+        entity = {
+            "PartitionKey": pk,
+            "RowKey": rk,
+            "event_id": _bound(event_id, _MAX_TEXT_UNITS)[0],
+            "processed_at": _require_utc(at, "at"),
+        }
+        try:
+            self._events.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def event_processed(self, event_id: str) -> bool:
+        pk, rk = _event_keys(event_id)
+        try:
+            self._events.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+
+def _cites(citation: str, wanted: str) -> bool:
+    """``164.312`` matches ``164.312(b)`` and ``164.312(a)(1)``; not ``164.3120``."""
+    if citation == wanted:
+        return True
+    if not citation.startswith(wanted):
+        return False
+    return wanted.endswith(")") or citation[len(wanted)] == "("
+
+
+def _error_code(exc: Exception) -> str:
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or "")
