@@ -70,5 +70,8 @@ SOME = _settings(max(1, PURE_EXAMPLES // 3))
 """Pure properties whose single example is heavier (huge or deep input)."""
 
 E2E = _settings(E2E_EXAMPLES, shrink=DEEP)
-"""Through the webhook handler and the sweep, against the sim and Azurite. Few examples; a
+"""Through the webhook handler and the trigger, against the sim and Azurite. Few examples; a
 failure in the default run is reported as found (shrinking costs ARM and table round trips)."""
+
+SWEEP = _settings(max(1, E2E_EXAMPLES // 2), shrink=DEEP)
+"""The sweep of a whole subscription per example (about a second each): half as many."""

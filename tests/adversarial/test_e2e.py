@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 
 from shared.context import AppContext, reset_app_context
 from shared.events import Delivery, parse_delivery
+from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse
 from shared.pipeline import RedeliverError
-from shared.resource_id import ResourceIdError, normalize, parent, parse
 from sim.azurite import AzuriteEndpoints
 from sim.estate import open_rdp_rule
 from tests.adversarial import strategies as s
-from tests.adversarial.profile import E2E
+from tests.adversarial.profile import E2E, SWEEP
 from tests.adversarial.test_pure_engine import DEEP_BUG
 from tests.e2e.world import WEBHOOK, World, running_world
 
@@ -457,6 +457,49 @@ def test_hostile_batches_through_the_webhook(
         check_post(world, body, headers, "batch")
 
 
+def _trigger_event(event: Any) -> func.EventGridEvent:
+    """What the Functions host hands the Event Grid trigger for ``event`` (Event Grid schema):
+    the host parses eventTime; anything else reaches phiguard as the sender wrote it."""
+    fields = event if isinstance(event, dict) else {}
+    raw_time = fields.get("eventTime", fields.get("time"))
+    try:
+        moment = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
+    except ValueError:
+        moment = None
+    return func.EventGridEvent(
+        id=fields.get("id"),  # type: ignore[arg-type]
+        data=fields.get("data"),  # type: ignore[arg-type]
+        topic=fields.get("topic", fields.get("source")),  # type: ignore[arg-type]
+        subject=fields.get("subject"),  # type: ignore[arg-type]
+        event_type=fields.get("eventType", fields.get("type")),  # type: ignore[arg-type]
+        event_time=moment,
+        data_version=fields.get("dataVersion"),  # type: ignore[arg-type]
+    )
+
+
+@E2E
+@given(hostile=st.one_of(live_events(), s.events()))
+def test_hostile_events_through_the_event_grid_trigger(tenant: World, hostile: Any) -> None:
+    """The ``on_resource_change`` trigger's path (one event, no HTTP status): nothing escapes
+    but RedeliverError, which nothing here may cause; the same accounting and writes."""
+    from shared.api import handle_function_event
+    from shared.events import change_from_function_event
+
+    with example(tenant) as world:
+        trigger = _trigger_event(_fresh_ids(hostile, uuid.uuid4().hex[:8]))
+        before = _docs(world)
+        delivery = change_from_function_event(
+            trigger,
+            supported_types=world.ctx.engine.supported_types(),
+            subscriptions=world.ctx.settings.subscriptions,
+        )
+        summary = handle_function_event(trigger)
+        assert isinstance(summary, dict) and summary.get("poison", 0) == len(delivery.poison)
+        assert_accounted(world, delivery, 200, 0, "trigger")
+        writes = assert_writes_allowed(world, before, _named_nsgs(delivery, before), "trigger")
+        event(f"trigger: changes {len(delivery.changes)}, writes {'yes' if writes else 'no'}")
+
+
 ROOT_TAGGABLE = _estate(NSG) + _estate(RG) + _estate("microsoft.storage/storageaccounts")
 
 
@@ -603,7 +646,7 @@ def _live(schema: str, rid: str) -> dict[str, Any]:
     )
 
 
-@E2E
+@SWEEP
 @given(documents=mutated_tenant_documents())
 def test_hostile_documents_through_the_sweep(
     tenant: World, documents: list[dict[str, Any]]
