@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "import function_app\nfrom shared.context import AppContext\n"
         "from shared.config import Settings\n"
         "ctx = AppContext(Settings.from_env({}))\nctx.engine\n"
-        "from shared import events, pipeline, arm_reader\nfrom shared.state import tables",
+        "from shared import events, pipeline, arm\nfrom shared.state import tables",
         args.repeat,
     )
     eager = measure(_eager_body(), args.repeat)

@@ -5,7 +5,7 @@ A decide function says which paths must take which values (a :class:`Change`); :
 keeps the paths that do not hold their value yet and asks the remediation's *writes_for* function
 for the writes that give them (and, against the fixed document, for the inverse writes that put
 the old values back). Pure: the only code that writes is :mod:`shared.remediation` through
-:mod:`shared.arm_writer`.
+:mod:`shared.arm.writer`.
 """
 
 from __future__ import annotations

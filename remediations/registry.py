@@ -7,7 +7,7 @@ resource already complies), plus a pure *writes_for* function that turns "these 
 these values" into ARM writes against the snapshot's current documents. :meth:`Remediation.plan`
 combines both into a :class:`~remediations.plan.Plan`: the writes, the old values, and the inverse
 writes that put the old values back. Nothing here does I/O; the only code that writes is
-:mod:`shared.remediation` through :mod:`shared.arm_writer`.
+:mod:`shared.remediation` through :mod:`shared.arm.writer`.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def reconcile_all() -> dict[str, Any]:
     """Sweeps every configured subscription; one that cannot be swept does not stop the others.
     Ends with what it could not do: per subscription, the resources left for the next sweep
     (transient), those recorded as ERROR, and subscriptions that failed whole."""
-    from shared.arm_reader import ArmError
+    from shared.arm import ArmError
     from shared.pipeline import RedeliverError, StoreUnavailableError
 
     ctx = app_context()

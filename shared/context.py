@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from shared.config import Settings
 
 if TYPE_CHECKING:
-    from shared.arm_reader import ArmReader
-    from shared.arm_writer import ArmWriter
+    from shared.arm import ArmReader, ArmWriter
     from shared.engine import Engine
     from shared.pipeline import Pipeline
     from shared.remediation import Remediator
@@ -35,7 +34,7 @@ class AppContext:
 
     @cached_property
     def reader(self) -> ArmReader:
-        from shared.arm_reader import ArmReader
+        from shared.arm import ArmReader
         from shared.credentials import arm_credential
 
         return ArmReader.from_settings(self.settings, arm_credential(self.settings))
@@ -83,7 +82,7 @@ class AppContext:
 
     @cached_property
     def writer(self) -> ArmWriter:
-        from shared.arm_writer import ArmWriter
+        from shared.arm import ArmWriter
         from shared.credentials import arm_credential
 
         return ArmWriter.from_settings(self.settings, arm_credential(self.settings))

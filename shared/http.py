@@ -1,4 +1,8 @@
-"""The HTTP transport every azure-core client of phiguard uses (ARM reads and writes, Tables).
+"""The HTTP seam of every outside client of phiguard: the transport every azure-core client uses
+(ARM reads and writes, Tables) and :class:`ServiceClient`, the one way phiguard talks to an HTTP
+service (ARM today, ``shared.arm``; Graph, GitHub, Teams next): the transport below, retries
+honouring ``Retry-After``, typed errors (``shared.errors``), requests counted by kind, and links
+the service hands back followed only to its own origin.
 
 ``requests`` reads its environment on every request of a session that trusts it: the proxy
 variables (walking all of ``os.environ`` to decide on ``no_proxy``), ``~/.netrc`` (a stat per
@@ -13,10 +17,18 @@ becomes the transport's default verification. With a proxy variable set the sess
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from shared.errors import ServiceError, TransientServiceError
 
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpResponse
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -76,3 +88,157 @@ def transport(
 def tables_transport() -> RequestsTransport:
     """The transport of the Table Storage clients (state store and remediation log)."""
     return transport(timeout_seconds=30, pool_size=16)
+
+
+# --- the client seam ------------------------------------------------------------------------
+
+
+@dataclass
+class RequestCounts:
+    """Requests a client sent, in all and by kind (what benchmarks and tests count). Thread-safe;
+    clients may share one (a reader and its patient sibling)."""
+
+    calls: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: str) -> None:
+        with self.lock:
+            self.calls += 1
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+    def get(self, kind: str) -> int:
+        with self.lock:
+            return self.by_kind.get(kind, 0)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """A response's ``Retry-After`` in seconds (delta-seconds or an HTTP date, which may lie in
+    the past: negative); None when absent or unreadable."""
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return moment.timestamp() - time.time()
+
+
+class ServiceClient:
+    """One azure-core pipeline to one HTTP service. Thread-safe; build once and reuse.
+
+    * Transport: :func:`transport` (the environment read once, pooled connections, the CA).
+    * Retries: azure-core's ``RetryPolicy`` (connection errors, 408/429/5xx, exponential backoff
+      honouring ``Retry-After``) within ``max_retries`` and ``retry_budget_seconds``.
+    * Auth: the service's policy (a bearer token for an Entra ID audience, a token header, ...),
+      after the retry policy so every attempt carries a fresh token; then ``policies``.
+    * Typed errors (:meth:`raise_for_status`): what the retries did not fix is raised as the
+      service's ``transient`` error (a :class:`~shared.errors.TransientError`), a 4xx as its
+      ``error`` (a :class:`~shared.errors.ServiceError`); a subclass maps its own cases first.
+    * Every request is counted by kind (``counts``).
+    * :meth:`same_origin`: a link the service hands back (next page, operation to poll) is
+      followed only when it points back at the service, so a token is never sent anywhere else.
+    """
+
+    service: ClassVar[str] = "HTTP"
+    error: ClassVar[type[ServiceError]] = ServiceError
+    transient: ClassVar[type[TransientServiceError]] = TransientServiceError
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth_policy: Any = None,
+        policies: Iterable[Any] = (),
+        ca_cert: str | None = None,
+        max_retries: int = 4,
+        retry_budget_seconds: float = 30,
+        timeout_seconds: float = 20,
+        pool_size: int = 10,
+        counts: RequestCounts | None = None,
+        user_agent: str = "phiguard/0.1",
+    ) -> None:
+        from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+
+        self.base_url = base_url.rstrip("/")
+        self.counts = counts if counts is not None else RequestCounts()
+        self._client: Any = self._pipeline_client(
+            self.base_url,
+            transport=transport(
+                ca_cert=ca_cert, timeout_seconds=timeout_seconds, pool_size=pool_size
+            ),
+            policies=[
+                UserAgentPolicy(user_agent=user_agent),
+                RetryPolicy(
+                    retry_total=max_retries,
+                    retry_backoff_factor=0.5,
+                    retry_backoff_max=8,
+                    timeout=retry_budget_seconds,
+                ),
+                *([auth_policy] if auth_policy is not None else []),
+                *policies,
+            ],
+        )
+
+    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
+        from azure.core import PipelineClient
+
+        return PipelineClient(base_url, **kwargs)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> HttpResponse:
+        """Sends one request (retried by the pipeline), counted as ``kind``; the response unless
+        :meth:`raise_for_status` raises. Connection errors outlasting the retries are transient.
+        """
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+        from azure.core.rest import HttpRequest
+
+        self.counts.add(kind)
+        request = HttpRequest(method, url, headers=dict(headers or {}), json=json)
+        try:
+            response: HttpResponse = self._client.send_request(request)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise self.transient(
+                f"{self.service} unreachable for {urlsplit(url).path}: {exc}"
+            ) from exc
+        self.raise_for_status(method, url, response)
+        return response
+
+    def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
+        """408, 429 and 5xx (the retries are spent) are transient; any other 4xx refused."""
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            raise self.transient(
+                f"{self.service} {status} for {method} {urlsplit(url).path} after retries "
+                f"(Retry-After {response.headers.get('Retry-After', '-')})"
+            )
+        if status >= 400:
+            code, message = self.error_detail(response)
+            raise self.error(status, code, message, url)
+
+    def error_detail(self, response: HttpResponse) -> tuple[str, str]:
+        """The (code, message) of an error answer; the service's body format decides."""
+        return "", response.text()[:200] if response.content else ""
+
+    def same_origin(self, link: str, code: str, what: str) -> str:
+        """``link`` if it points back at the service; else the service's error ``code``."""
+        if urlsplit(link).netloc != urlsplit(self.base_url).netloc:
+            raise self.error(200, code, f"{what} leaves the {self.service} endpoint", link)
+        return link
+
+    def close(self) -> None:
+        """Closes the connection pool (a short-lived client: a probe)."""
+        self._client.close()

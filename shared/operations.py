@@ -61,7 +61,7 @@ def remediate(ctx: AppContext, resource_ids: list[str]) -> RemediateReport:
     exemptions, flap guard, hourly cap, If-Match, verification); a verified re-read is
     recorded as state. One resource that cannot be read or fixed does not stop the others."""
     from shared.actions import PostRecordActions
-    from shared.arm_reader import ArmError, TransientArmError
+    from shared.arm import ArmError, TransientArmError
 
     actions = PostRecordActions(ctx.engine, ctx.store, ctx.remediator)
     report = RemediateReport(resources=list(resource_ids))

@@ -34,7 +34,7 @@ from shared.kernel.findings import Status
 from shared.kernel.resource_id import normalize, parse
 
 if TYPE_CHECKING:
-    from shared.arm_reader import ArmReader
+    from shared.arm import ArmReader
     from shared.engine import Engine, Evaluation
     from shared.events import Delivery
     from shared.kernel.snapshot import Snapshot
@@ -256,7 +256,7 @@ class Pipeline:
         return result
 
     def _safe_process(self, changes: Sequence[ResourceChange]) -> Outcome:
-        from shared.arm_reader import ArmError, TransientArmError
+        from shared.arm import ArmError, TransientArmError
 
         newest = changes[-1]
         try:
@@ -377,7 +377,7 @@ class Pipeline:
         ):
             # ARM answered for another resource than the one asked for: judging it under this
             # id would file one resource's verdict, scope and fixes under another's name.
-            from shared.arm_reader import ArmError
+            from shared.arm import ArmError
 
             raise ArmError(200, "ResourceIdMismatch", f"the body's id is {body_id!r:.200}", "")
         if snapshot is None:
@@ -543,7 +543,7 @@ class Pipeline:
         def family(body: dict[str, object]) -> list[Outcome]:
             """The resource, then its child resources as ARM lists them under it, and theirs.
             A list that fails counts as one unread (or poison) entry named by its path."""
-            from shared.arm_reader import ArmError, TransientArmError
+            from shared.arm import ArmError, TransientArmError
 
             body_type = parse(str(body["id"])).type
             # A parent of no check of its own (a Health Data Services workspace) is listed only
@@ -647,7 +647,7 @@ class Pipeline:
         group: Mapping[str, object] | None,
         breaker: _StoreBreaker | None = None,
     ) -> Outcome:
-        from shared.arm_reader import ArmError, TransientArmError
+        from shared.arm import ArmError, TransientArmError
 
         try:
             outcome = self._evaluate(reader, rid, cause, body, group)

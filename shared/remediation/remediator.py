@@ -57,8 +57,7 @@ from shared.remediation_log import (
 if TYPE_CHECKING:
     from remediations.plan import Plan, Write
     from remediations.registry import Mode, Remediation, RemediationOptions
-    from shared.arm_reader import ArmReader
-    from shared.arm_writer import ArmWriter
+    from shared.arm import ArmReader, ArmWriter
     from shared.config import Settings
     from shared.engine import Engine, Evaluation
 
@@ -349,8 +348,7 @@ class Remediator:
         cause: Cause,
         note: str,
     ) -> RemediationRecord:
-        from shared.arm_reader import ArmError, TransientArmError
-        from shared.arm_writer import PreconditionFailed
+        from shared.arm import ArmError, PreconditionFailed, TransientArmError
 
         correlation = str(uuid.uuid4())
         record = self.log.insert(

@@ -34,8 +34,7 @@ def rollback(
     in the paths it wrote."""
     from remediations.paths import value_at
     from remediations.plan import same
-    from shared.arm_reader import ArmError
-    from shared.arm_writer import PreconditionFailed
+    from shared.arm import ArmError, PreconditionFailed
 
     cause = cause or Cause(kind="rollback")
     original = remediator.log.get(record_id)

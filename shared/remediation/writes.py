@@ -3,7 +3,7 @@
 A write carries the ETag its plan was made from (``If-Match``: ARM answers 412 when the document
 changed since), creates only (``If-None-Match``), or, for documents without an ETag in their
 body, the values the plan saw: the target is re-read and compared, then written with the ETag of
-that read. Any difference is a :class:`~shared.arm_writer.PreconditionFailed` (412), as ARM's.
+that read. Any difference is a :class:`~shared.arm.PreconditionFailed` (412), as ARM's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from remediations.plan import Plan, Write
-    from shared.arm_writer import ArmWriter, WriteResult
+    from shared.arm import ArmWriter, WriteResult
 
 
 @dataclass
@@ -38,9 +38,11 @@ def write_conditionally(
     """Applies one write under its condition, sending ``correlation`` (the loop guard's id).
     ``etags`` maps the ETags plans were made from to the ones earlier writes of the same attempt
     left (sibling writes share their parent's ETag) and is updated."""
+    from azure.core import MatchConditions
+
     from remediations.paths import document_value
     from remediations.plan import same
-    from shared.arm_writer import PreconditionFailed
+    from shared.arm import PreconditionFailed
 
     if_match = etags.get(write.if_match, write.if_match) if write.if_match else None
     if write.expect and not if_match and not write.if_none_match:
@@ -56,13 +58,14 @@ def write_conditionally(
                 write.target_id,
             )
         if_match = etag
+    condition = MatchConditions.IfNotModified if if_match else None
     if write.method == "PUT":
         result = writer.put(
             write.target_id,
             write.api_version,
             write.body or {},
-            if_match=if_match,
-            if_none_match=write.if_none_match,
+            etag=if_match,
+            match_condition=MatchConditions.IfMissing if write.if_none_match else condition,
             correlation_id=correlation,
         )
     elif write.method == "PATCH":
@@ -70,12 +73,17 @@ def write_conditionally(
             write.target_id,
             write.api_version,
             write.body or {},
-            if_match=if_match,
+            etag=if_match,
+            match_condition=condition,
             correlation_id=correlation,
         )
     else:
         result = writer.delete(
-            write.target_id, write.api_version, if_match=if_match, correlation_id=correlation
+            write.target_id,
+            write.api_version,
+            etag=if_match,
+            match_condition=condition,
+            correlation_id=correlation,
         )
     if write.if_match and result.etag:
         # Sibling writes (rules of one NSG) share their parent's etag: chain it.

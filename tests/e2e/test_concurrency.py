@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from shared.arm_reader import ArmReader
+from shared.arm import ArmReader
 from shared.engine import Engine
 from shared.events import parse_delivery
 from shared.kernel.changes import Cause

@@ -8,9 +8,9 @@ import json
 
 import pytest
 import responses
+from azure.core import MatchConditions
 
-from shared.arm_reader import ArmError, TransientArmError
-from shared.arm_writer import ArmWriter, PreconditionFailed
+from shared.arm import ArmError, ArmWriter, PreconditionFailed, TransientArmError
 from sim.credentials import StaticTokenCredential
 
 ARM = "https://management.example"
@@ -41,7 +41,8 @@ def test_put_sends_conditions_and_follows_azure_async_operation() -> None:
         RULE,
         "2024-05-01",
         {"properties": {"access": "Deny"}},
-        if_match='W/"old"',
+        etag='W/"old"',
+        match_condition=MatchConditions.IfNotModified,
         correlation_id="c-1",
     )
     sent = responses.calls[0].request
@@ -61,7 +62,9 @@ def test_location_polling_and_if_none_match() -> None:
     responses.get(location, status=202, headers={"Location": location, "Retry-After": "0"})
     responses.get(location, status=200, json={"id": target})
     responses.get(f"{ARM}{target}", json={"id": target, "properties": {}})
-    result = _writer().put(target, "2025-01-01", {"location": "x"}, if_none_match=True)
+    result = _writer().put(
+        target, "2025-01-01", {"location": "x"}, match_condition=MatchConditions.IfMissing
+    )
     assert responses.calls[0].request.headers["If-None-Match"] == "*"
     assert result.polls == 2 and result.body == {"id": target, "properties": {}}
 
@@ -74,7 +77,13 @@ def test_412_raises_precondition_failed() -> None:
         json={"error": {"code": "PreconditionFailed", "message": "etag mismatch"}},
     )
     with pytest.raises(PreconditionFailed) as info:
-        _writer().put(RULE, "2024-05-01", {"properties": {}}, if_match='W/"old"')
+        _writer().put(
+            RULE,
+            "2024-05-01",
+            {"properties": {}},
+            etag='W/"old"',
+            match_condition=MatchConditions.IfNotModified,
+        )
     assert info.value.status == 412
 
 

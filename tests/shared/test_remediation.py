@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.arm_reader import ArmReader
-from shared.arm_writer import ArmWriter, WriteResult
+from shared.arm import ArmReader, ArmWriter, WriteResult
 from shared.config import Settings
 from shared.context import AppContext
 from shared.engine import Engine

@@ -1,0 +1,275 @@
+"""The ARM reader: GET a resource and exactly the related documents its checks need.
+
+Reads go through :class:`~shared.arm.client.ArmClient` (azure-core's pipeline: bearer token,
+retries honouring ``Retry-After``) rather than the per-service management SDKs, so reading any
+resource type costs one light import: cold start is a product feature (DESIGN.md). A 404 means
+the resource is gone; 429/5xx/connection errors are retried within a bounded budget and then
+raised as :class:`~shared.arm.client.TransientArmError` so Event Grid redelivers the event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.arm.client import ArmClient, ArmError
+from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates, gate_policy
+from shared.kernel import api_versions
+from shared.kernel.related import RELATED, flow_log_targets
+from shared.kernel.resource_id import normalize, parse
+from shared.kernel.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from shared.config import Settings
+    from shared.engine import Engine
+    from shared.http import RequestCounts
+
+SWEEP_MAX_RETRIES = 20
+SWEEP_RETRY_BUDGET_SECONDS = 600.0
+
+# The error codes of a 404 that means the resource is gone (a missing resource group or
+# subscription too); any other 404 is ARM refusing the path.
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFound",
+        "ResourceGroupNotFound",
+        "NotFound",
+        "SubscriptionNotFound",
+        "ParentResourceNotFound",
+        "",
+    }
+)
+
+
+@dataclass
+class _Cached:
+    value: Any
+    expires: float
+
+
+class ArmReader:
+    """Reads resources through ARM. Thread-safe; build once per worker and reuse."""
+
+    def __init__(
+        self,
+        arm_url: str,
+        credential: TokenCredential,
+        *,
+        ca_cert: str | None = None,
+        max_retries: int = 4,
+        retry_budget_seconds: float = 30,
+        timeout_seconds: float = 20,
+        cache_seconds: float = 60,
+        pool_size: int = 16,
+        pace_reads: float | None = None,
+    ) -> None:
+        self.client = ArmClient(
+            arm_url,
+            credential,
+            policies=[gate_policy(ThrottleGates(pace_reads))],
+            ca_cert=ca_cert,
+            max_retries=max_retries,
+            retry_budget_seconds=retry_budget_seconds,
+            timeout_seconds=timeout_seconds,
+            pool_size=pool_size,
+        )
+        self.arm_url = self.client.base_url
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, _Cached] = {}
+        self._cache_lock = threading.Lock()
+        self._credential = credential
+        self._options: dict[str, Any] = {
+            "ca_cert": ca_cert,
+            "max_retries": max_retries,
+            "retry_budget_seconds": retry_budget_seconds,
+            "timeout_seconds": timeout_seconds,
+            "cache_seconds": cache_seconds,
+            "pool_size": pool_size,
+            "pace_reads": pace_reads,
+        }
+
+    @property
+    def stats(self) -> RequestCounts:
+        """Requests sent, by kind (``resource``, ``list``, ``resource_group``, a related
+        document's key, ...); shared with :meth:`patient` siblings."""
+        return self.client.counts
+
+    def patient(
+        self,
+        max_retries: int = SWEEP_MAX_RETRIES,
+        retry_budget_seconds: float = SWEEP_RETRY_BUDGET_SECONDS,
+    ) -> ArmReader:
+        """A reader for the sweep: same endpoint, credential and counters, a larger retry budget,
+        and reads paced to ARM's refill once its bucket is spent (see :class:`ThrottleGates`).
+
+        An event's read that runs out of retries is redelivered by Event Grid within minutes; a
+        sweep's read that gives up waits a day for the next sweep. A sweep of a large
+        subscription spends most of its time throttled (ARM's 250-read burst, then 25 reads/s),
+        so it waits out every ``Retry-After`` rather than giving up. Never less patient than
+        this reader.
+        """
+        options = dict(self._options)
+        options["max_retries"] = max(max_retries, options["max_retries"])
+        options["retry_budget_seconds"] = max(retry_budget_seconds, options["retry_budget_seconds"])
+        options["pace_reads"] = options["pace_reads"] or READ_REFILL_PER_SECOND
+        sibling = ArmReader(self.arm_url, self._credential, **options)
+        sibling.client.counts = self.client.counts
+        return sibling
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential: TokenCredential) -> ArmReader:
+        return cls(
+            settings.arm_url,
+            credential,
+            ca_cert=settings.ca_cert,
+            max_retries=settings.arm_max_retries,
+            retry_budget_seconds=settings.arm_retry_budget_seconds,
+            timeout_seconds=settings.arm_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        """Closes the connection pool (a short-lived reader: a probe)."""
+        self.client.close()
+
+    # --- raw calls -------------------------------------------------------------------------
+
+    def get(self, path: str, api_version: str, kind: str = "resource") -> dict[str, Any] | None:
+        """GET ``path``; None on 404. ``path`` is an id or an absolute nextLink."""
+        url = path if path.startswith("https://") else self.client.url(path, api_version)
+        response = self.client.send("GET", url, kind=kind)
+        if response.status_code == 404:
+            code, _ = self.client.error_detail(response)
+            if code not in NOT_FOUND_CODES:
+                raise ArmError(404, code, "unexpected 404", url)
+            return None
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ArmError(response.status_code, "InvalidBody", "not a JSON object", url)
+        return body
+
+    def list_items(
+        self, path: str, api_version: str, kind: str = "list"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list call, following ``nextLink`` (only back to ARM)."""
+        page = self.get(path, api_version, kind)
+        while page is not None:
+            items = page.get("value", [])
+            if not isinstance(items, list):
+                raise ArmError(200, "InvalidBody", "'value' is not a list", path)
+            yield from (i for i in items if isinstance(i, dict))
+            next_link = page.get("nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return
+            link = self.client.same_origin(next_link, "InvalidNextLink", "nextLink")
+            page = self.get(link, api_version, kind)
+
+    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit.expires > now:
+                return hit.value
+        value = load()
+        with self._cache_lock:
+            self._cache[key] = _Cached(value, now + self.cache_seconds)
+        return value
+
+    # --- resources --------------------------------------------------------------------------
+
+    def resource(self, resource_id: str) -> dict[str, Any] | None:
+        rtype = parse(resource_id).type
+        return self.get(resource_id, api_versions.for_type(rtype))
+
+    def resource_group(self, resource_id: str) -> Mapping[str, Any] | None:
+        rg_id = parse(resource_id).resource_group_id
+        if rg_id is None:
+            return None
+        return self._cached(  # type: ignore[no-any-return]
+            "rg:" + normalize(rg_id),
+            lambda: self.get(
+                rg_id, api_versions.for_type("microsoft.resources/resourcegroups"), "resource_group"
+            ),
+        )
+
+    def forget_resource_group(self, group_id: str) -> None:
+        """Drops a cached resource group (its tags changed: PHI scope may have moved)."""
+        with self._cache_lock:
+            self._cache.pop("rg:" + normalize(group_id), None)
+
+    def related(self, resource: Mapping[str, Any], key: str) -> Any:
+        """One related document; None when ARM has none (an object document that 404s)."""
+        doc = RELATED[key]
+        rid = str(resource["id"])
+        if doc.fetch == "subscription_scan":
+            return self._flow_logs_for(resource)
+        if doc.is_list:
+            return list(self.list_items(rid + doc.path, doc.api_version, key))
+        return self.get(rid + doc.path, doc.api_version, key)
+
+    def _flow_logs_for(self, resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+        subscription = parse(str(resource["id"])).subscription
+        logs: list[dict[str, Any]] = self._cached(
+            f"flowlogs:{subscription}", lambda: self._all_flow_logs(str(subscription))
+        )
+        targets = flow_log_targets(resource)
+        return [
+            f
+            for f in logs
+            if isinstance(f.get("properties"), dict)
+            and normalize(str(f["properties"].get("targetResourceId", ""))) in targets
+        ]
+
+    def _all_flow_logs(self, subscription: str) -> list[dict[str, Any]]:
+        version = RELATED["flow_logs"].api_version
+        watchers = self.list_items(
+            f"/subscriptions/{subscription}/providers/Microsoft.Network/networkWatchers",
+            version,
+            "flow_logs",
+        )
+        return [
+            log
+            for w in watchers
+            for log in self.list_items(f"{w['id']}/flowLogs", version, "flow_logs")
+        ]
+
+    def resource_groups(self, subscription: str) -> dict[str, Mapping[str, Any]]:
+        """Every resource group of a subscription by normalized id, in one list call per 100
+        (the sweep's alternative to reading each group as its resources come up)."""
+        version = api_versions.for_type("microsoft.resources/resourcegroups")
+        path = f"/subscriptions/{subscription}/resourcegroups"
+        return {
+            normalize(str(g["id"])): g
+            for g in self.list_items(path, version, "resource_group")
+            if isinstance(g.get("id"), str)
+        }
+
+    def snapshot(
+        self,
+        resource_id: str,
+        engine: Engine,
+        resource: dict[str, Any] | None = None,
+        group: Mapping[str, Any] | None = None,
+    ) -> Snapshot | None:
+        """The Snapshot for ``resource_id``, or None when the resource no longer exists.
+
+        ``resource`` may carry a body already obtained from a list call (the sweep), saving the
+        GET; ``group`` likewise the body of its resource group (read, or cached, when absent).
+        """
+        body = resource if resource is not None else self.resource(resource_id)
+        if body is None:
+            return None
+        if group is None:
+            group = self.resource_group(resource_id)
+        bare = Snapshot(body, {}, group)
+        needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
+        related: dict[str, Any] = {}
+        for key in sorted(needs):
+            value = self.related(body, key)
+            if value is not None:
+                related[key] = value
+        return Snapshot(body, related, group)

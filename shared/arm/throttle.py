@@ -1,0 +1,113 @@
+"""How the ARM reader keeps to ARM's read limit, per subscription (see :class:`ThrottleGates`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.http import retry_after
+
+_MAX_GATE_SECONDS = 60.0
+_REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+READ_REFILL_PER_SECOND = 25.0  # ARM's read bucket refill per subscription and principal
+
+
+class ThrottleGates:
+    """How this reader keeps to ARM's read limit, per subscription.
+
+    ARM throttles reads per subscription and principal with a token bucket (250, refilled
+    25/s; a read beyond it gets 429 and ``Retry-After``, in whole seconds).
+
+    * A 429's ``Retry-After`` holds back every request of this reader to that subscription, not
+      just the one retried: threads that each sleep out their own ``Retry-After`` wake in a fixed
+      rhythm, and one can keep arriving just after the others took the fresh tokens until its
+      retries run out.
+    * With ``pace`` (reads/s; the sweep's reader), requests are also spaced to the refill rate
+      once ARM's ``x-ms-ratelimit-remaining-subscription-reads`` says the bucket is spent: each
+      waits for its own token, first come first served, instead of the whole reader stopping for
+      a whole second at each 429 while the CPU-bound work behind the reads stalls too. The
+      estimate only ever follows ARM's count down, never up, so pacing starts no earlier than
+      ARM's bucket runs dry.
+    """
+
+    def __init__(self, pace: float | None = None) -> None:
+        self.pace = pace
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, float, float]] = {}  # scope: tokens, at, most seen
+
+    def wait(self, scope: str) -> float:
+        """Sleeps until a request to ``scope`` may go; returns the seconds slept."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._until.get(scope, 0.0))
+            known = self._tokens.get(scope)
+            if self.pace and known is not None:
+                tokens, at, most = known
+                tokens = min(most, tokens + (start - at) * self.pace) - 1.0
+                self._tokens[scope] = (tokens, start, most)
+                if tokens < 0:
+                    start += -tokens / self.pace  # this request's token is that far off
+        delay = start - now
+        if delay <= 0:
+            return 0.0
+        time.sleep(delay)
+        return delay
+
+    def close(self, scope: str, seconds: float) -> None:
+        with self._lock:
+            until = time.monotonic() + min(max(seconds, 0.0), _MAX_GATE_SECONDS)
+            if until > self._until.get(scope, 0.0):
+                self._until[scope] = until
+
+    def observe(self, scope: str, remaining: float) -> None:
+        """ARM's count of reads left after a response (lowers the estimate, never raises it)."""
+        if not self.pace:
+            return
+        with self._lock:
+            now = time.monotonic()
+            known = self._tokens.get(scope)
+            if known is None:
+                self._tokens[scope] = (remaining, now, remaining + 1)
+                return
+            tokens, at, most = known
+            tokens = min(most, tokens + (now - at) * self.pace)
+            self._tokens[scope] = (min(tokens, remaining), now, max(most, remaining + 1))
+
+
+def subscription_scope(url: str) -> str:
+    """The subscription a request is counted against (ARM throttles per subscription)."""
+    parts = urlsplit(url).path.split("/")
+    if len(parts) > 2 and parts[1].lower() == "subscriptions":
+        return parts[2].lower()
+    return ""
+
+
+def gate_policy(gates: ThrottleGates) -> Any:
+    """An azure-core policy (under the retry policy, so every attempt passes it) that waits at
+    the request's subscription gate, closes it on a 429 and passes on ARM's remaining reads."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class ThrottleGatePolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def __init__(self, gates: ThrottleGates) -> None:
+            self.gates = gates
+
+        def on_request(self, request: Any) -> None:
+            self.gates.wait(subscription_scope(request.http_request.url))
+
+        def on_response(self, request: Any, response: Any) -> None:
+            http = response.http_response
+            where = subscription_scope(request.http_request.url)
+            if http.status_code == 429:
+                self.gates.observe(where, 0)
+                seconds = retry_after(http.headers)
+                if seconds is not None:
+                    self.gates.close(where, seconds)
+                return
+            remaining = http.headers.get(_REMAINING_READS)
+            if remaining is not None and remaining.strip().isdigit():
+                self.gates.observe(where, float(remaining))
+
+    return ThrottleGatePolicy(gates)
