@@ -537,7 +537,7 @@ def test_a_bad_table_prefix_is_a_usage_error(
 
 
 def test_subscriptions_are_deduplicated_case_insensitively() -> None:
-    from shared.cli import _subscriptions
+    from shared.cli.services import subscription_ids as _subscriptions
 
     upper = SUB.upper()
     assert _subscriptions([SUB, upper, f" {SUB} "], None) == [SUB]

@@ -1,0 +1,191 @@
+"""The commands of the event pipeline and the state store: ``scan`` (the daily sweep),
+``replay`` (recorded Event Grid events through the handler) and ``status`` (stored findings)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from shared.cli.exit_codes import IncompleteError, Outcome, UsageError
+from shared.cli.services import app_context, resource_arg, settings_from_args, subscription_ids
+from shared.safe_text import console as make_console
+from shared.safe_text import inert, markup, text
+
+# ``replay``: the longest line read (Event Grid deliveries are at most 1 MB).
+MAX_EVENT_LINE = 16 * 1024 * 1024
+
+
+def scan(args: argparse.Namespace) -> Outcome:
+    from rich.progress import Progress
+
+    from shared import report
+    from shared.pipeline import StoreUnavailableError
+
+    settings = settings_from_args(args)
+    subscriptions = subscription_ids(args.subscription, settings)
+    if not subscriptions:
+        raise UsageError("no subscription: pass --subscription ID or set PHIGUARD_SUBSCRIPTIONS")
+    ctx = app_context(args, arm=True, subscriptions=subscriptions, settings=settings)
+    console = make_console()
+    unread: list[str] = []
+    refused: list[str] = []
+    for subscription in subscriptions:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"sweeping {markup(subscription)}", total=None)
+
+            def advance(done: int, total: int, task: Any = task, progress: Any = progress) -> None:
+                progress.update(task, completed=done, total=total)
+
+            try:
+                result = ctx.pipeline.sweep(subscription, progress=advance)
+            except StoreUnavailableError as exc:  # the store went away during the sweep
+                raise IncompleteError(str(exc)) from None
+        unread += result.transient
+        refused += [o.resource_id for o in result.outcomes if o.action == "poison"]
+        console.print(
+            text(
+                f"{subscription}: {len(result.outcomes)} resources evaluated, "
+                f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
+            )
+        )
+    prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
+    rows = [r for r in ctx.store.current() if (r.resource_id.lower() + "/").startswith(prefixes)]
+    report.render_stored(console, rows)
+    outcome = Outcome.of_statuses(r.status for r in rows)
+    if unread:
+        outcome.incomplete.append(
+            f"{len(unread)} resource(s) could not be read (throttling or errors); "
+            "run the scan again to finish them"
+        )
+    if refused:
+        outcome.incomplete.append(
+            f"ARM refused to read {len(refused)} resource(s); they are recorded as poison"
+        )
+    return outcome
+
+
+def event_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of an NDJSON file; a usage error names the file and line of
+    anything that is not UTF-8 JSON (a binary or compressed file, a truncated line)."""
+    from shared.loader import InputError, parse_json
+
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        if handle.read(2) == b"\x1f\x8b":
+            raise UsageError(f"{path}:1: gzip-compressed; decompress it first (gunzip)")
+        handle.seek(0)
+        number = 0
+        while raw := handle.readline(MAX_EVENT_LINE + 1):
+            number += 1
+            if len(raw) > MAX_EVENT_LINE:
+                raise UsageError(f"{path}:{number}: line longer than {MAX_EVENT_LINE} bytes")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UsageError(
+                    f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line); "
+                    "a binary or compressed file?"
+                ) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            try:
+                yield number, parse_json(line, f"{path}:{number}")
+            except InputError as exc:
+                where = "" if exc.path == "$" else f" at {exc.path}"
+                raise UsageError(f"{path}:{number}: {exc.message}{where}") from None
+
+
+def replay(args: argparse.Namespace) -> Outcome:
+    from shared.events import parse_delivery
+    from shared.pipeline import RedeliverError
+
+    if args.batch < 1:
+        raise UsageError(f"--batch: {args.batch} must be at least 1")
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    for _ in event_lines(path):  # the whole file is checked before anything is replayed
+        pass
+    ctx = app_context(args, arm=True)
+    supported = ctx.engine.supported_types()
+    events: list[Any] = []
+    totals: dict[str, int] = {}
+    retry: list[Any] = []
+
+    def flush() -> None:
+        if not events:
+            return
+        delivery = parse_delivery(list(events), supported_types=supported)
+        try:
+            result = ctx.pipeline.handle(delivery)
+        except RedeliverError:
+            retry.extend(events)
+        else:
+            for outcome in result.outcomes:
+                totals[outcome.action] = totals.get(outcome.action, 0) + 1
+            totals["poison"] = totals.get("poison", 0) + result.poison
+            totals["ignored"] = totals.get("ignored", 0) + sum(result.ignored.values())
+        events.clear()
+
+    for _, item in event_lines(path):
+        events.extend(item if isinstance(item, list) else [item])
+        if len(events) >= args.batch:
+            flush()
+    flush()
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(totals.items()))
+    make_console().print(text(f"replayed {path}: {summary}"))
+    outcome = Outcome()
+    if retry:
+        outcome.incomplete.append(f"{len(retry)} event(s) hit transient failures; replay again")
+    if totals.get("poison"):
+        outcome.incomplete.append(
+            f"{totals['poison']} event(s) were malformed and recorded as poison, not applied"
+        )
+    return outcome
+
+
+def status(args: argparse.Namespace) -> Outcome:
+    import json
+
+    from shared import report
+    from shared.kernel.findings import Severity, Status
+    from shared.state.model import INACTIVE_STATUSES
+
+    status = args.status.strip().upper() if args.status else None
+    known = {s.value for s in Status} | set(INACTIVE_STATUSES)
+    if status is not None and status not in known:
+        raise UsageError(
+            f"--status: {inert(args.status)!r} is not one of {', '.join(sorted(known))}"
+        )
+    severity = args.severity.strip().upper() if args.severity else None
+    if severity is not None and severity not in {s.value for s in Severity}:
+        raise UsageError(
+            f"--severity: {inert(args.severity)!r} is not one of "
+            + ", ".join(s.value for s in Severity)
+        )
+    resource = resource_arg(args.resource) if args.resource else None
+    ctx = app_context(args)
+    rows = ctx.store.current(
+        resource_id=resource, status=status, severity=severity, hipaa=args.hipaa
+    )
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(report.stored_csv(rows))
+    else:
+        report.render_stored(make_console(), rows, show_all=args.all)
+    outcome = Outcome.of_statuses(r.status for r in rows)
+    if not rows and status is None and severity is None and args.hipaa is None:
+        where = f" for {inert(args.resource)}" if args.resource else ""
+        outcome.incomplete.append(
+            f"the state store has no findings{where}: nothing was judged (run `phiguard scan`)"
+        )
+    return outcome
