@@ -941,3 +941,11 @@ def test_five_thousand_event_batch_parses_quickly(reference_dir: Path) -> None:
     assert len(delivery.changes) == 5_000
     assert len(delivery.latest_per_resource()) == 500
     assert elapsed < 2.0, f"5,000 events took {elapsed:.2f} s"
+
+
+def test_the_public_api_is_importable_from_the_package() -> None:
+    import shared.events
+
+    for name in shared.events.__all__:
+        assert getattr(shared.events, name) is not None, name
+    assert shared.events.MAX_BODY_BYTES == 4 * 1024 * 1024
