@@ -1,0 +1,220 @@
+"""The demo's names: tenant, subscriptions and resource groups, the ids of its notable
+resources, what is known to be wrong in it and the compliant twin of each failure pattern, and
+the :class:`Demo` context its sections share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.estate import monitoring, network
+from sim.estate.common import Doc, guid, resource_id, sub_id
+from sim.estate.governance import role_definition_id
+
+DEMO_TENANT = guid("tenant", "contoso-health-shop")
+DEMO_PROD = guid("subscription", "contoso-health-shop", "production")
+DEMO_DEV = guid("subscription", "contoso-health-shop", "devtest")
+PROD_LOC = "eastus2"
+DEV_LOC = "eastus"
+
+# Resource groups of the demo, by role.
+RG_SHOP = "rg-chs-shop-prod"  # storefront: web + function app, Front Door and WAF policies
+RG_PHI = "rg-chs-phi-prod"  # patient data: tagged data-classification=phi
+RG_SECURITY = "rg-chs-security-prod"  # customer-managed keys
+RG_MONITORING = "rg-chs-monitoring-prod"  # Log Analytics, audit storage, alerts
+RG_NETWATCH = network.WATCHER_RG
+RG_DEV = "rg-chs-shop-dev"
+CUSTOM_ROLE = "CHS Operations (custom)"
+
+
+def demo_ids() -> dict[str, str]:
+    """Ids of the demo's notable resources (violations and their compliant twins)."""
+    p, d = DEMO_PROD, DEMO_DEV
+    return {
+        "sub_prod": sub_id(p),
+        "sub_dev": sub_id(d),
+        "st_phi_docs": resource_id(p, RG_PHI, "Microsoft.Storage/storageAccounts", "stchsphidocs"),
+        "st_phi_records": resource_id(
+            p, RG_PHI, "Microsoft.Storage/storageAccounts", "stchsphirecords"
+        ),
+        "st_audit": resource_id(
+            p, RG_MONITORING, "Microsoft.Storage/storageAccounts", "stchsauditprod"
+        ),
+        "st_dev": resource_id(d, RG_DEV, "Microsoft.Storage/storageAccounts", "stchsdevassets"),
+        "disk_phi_data": resource_id(
+            p, RG_PHI, "Microsoft.Compute/disks", "disk-vm-chs-phi-etl01-data"
+        ),
+        "disk_phi_os": resource_id(
+            p, RG_PHI, "Microsoft.Compute/disks", "disk-vm-chs-phi-etl01-os"
+        ),
+        "vm_phi": resource_id(p, RG_PHI, "Microsoft.Compute/virtualMachines", "vm-chs-phi-etl01"),
+        "sql_phi_smk": resource_id(p, RG_PHI, "Microsoft.Sql/servers", "sql-chs-phi-orders"),
+        "sql_phi_cmk": resource_id(p, RG_PHI, "Microsoft.Sql/servers", "sql-chs-phi-records"),
+        "kv_phi_app": resource_id(p, RG_PHI, "Microsoft.KeyVault/vaults", "kv-chs-phi-app"),
+        "kv_cmk": resource_id(p, RG_SECURITY, "Microsoft.KeyVault/vaults", "kv-chs-cmk-prod"),
+        "kv_dev": resource_id(d, RG_DEV, "Microsoft.KeyVault/vaults", "kv-chs-shop-dev"),
+        "law_legacy": (
+            f"/subscriptions/{p}/resourcegroups/{RG_MONITORING}/providers/"
+            "microsoft.operationalinsights/workspaces/log-chs-legacy-prod"
+        ),
+        "law_audit": (
+            f"/subscriptions/{p}/resourcegroups/{RG_MONITORING}/providers/"
+            "microsoft.operationalinsights/workspaces/log-chs-audit-prod"
+        ),
+        "waf_fd_portal": resource_id(
+            p,
+            RG_SHOP,
+            "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies",
+            "wafchspharmacyportal",
+        ),
+        "waf_fd_shop": resource_id(
+            p,
+            RG_SHOP,
+            "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies",
+            "wafchsstorefront",
+        ),
+        "agw": resource_id(
+            p, RG_PHI, "Microsoft.Network/applicationGateways", "agw-chs-patient-api"
+        ),
+        "waf_appgw": resource_id(
+            p,
+            RG_PHI,
+            "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+            "wafchspatientapi",
+        ),
+        "nsg_phi_app": resource_id(
+            p, RG_PHI, "Microsoft.Network/networkSecurityGroups", "nsg-chs-phi-app"
+        ),
+        "nsg_phi_data": resource_id(
+            p, RG_PHI, "Microsoft.Network/networkSecurityGroups", "nsg-chs-phi-data"
+        ),
+        "nsg_dev": resource_id(
+            d, RG_DEV, "Microsoft.Network/networkSecurityGroups", "nsg-chs-shop-dev"
+        ),
+        "app_dev": resource_id(d, RG_DEV, "Microsoft.Web/sites", "app-chs-shop-dev"),
+        "app_portal": resource_id(p, RG_PHI, "Microsoft.Web/sites", "app-chs-pharmacy-portal"),
+        "app_storefront": resource_id(p, RG_SHOP, "Microsoft.Web/sites", "app-chs-storefront"),
+        "custom_role": role_definition_id(p, guid(p, "custom-role", CUSTOM_ROLE)),
+    }
+
+
+def demo_ground_truth() -> dict[str, list[str]]:
+    """Resources of :func:`demo_estate` known to violate each failure pattern, and — for every
+    check of the catalog that fails anywhere in the demo — exactly the resources it fails.
+
+    P3 note: the HITRUST/HIPAA initiative is assigned on the (non-PHI) dev/test subscription
+    only — the classic "assigned on the wrong subscription" mistake — so the PHI production
+    subscription has no baseline.
+    """
+    ids = demo_ids()
+    return {
+        "P1": [ids["st_phi_docs"], ids["disk_phi_data"]],
+        "P2": [ids["sql_phi_smk"]],
+        "P3": [ids["sub_prod"]],
+        "P4": [ids["kv_phi_app"]],
+        "P5": [ids["kv_phi_app"], ids["st_phi_docs"], ids["law_legacy"]],
+        "P6": [ids["waf_fd_portal"]],
+        # pattern checks
+        "storage_account_customer_managed_key_enabled": [ids["st_phi_docs"]],
+        "compute_disk_customer_managed_key_enabled": [ids["disk_phi_data"]],
+        "sql_server_tde_protector_customer_managed": [ids["sql_phi_smk"]],
+        "governance_subscription_hipaa_initiative_assigned": [ids["sub_prod"]],
+        "keyvault_vault_access_policies_not_broad": [ids["kv_phi_app"]],
+        "keyvault_vault_audit_logs_enabled": [ids["kv_phi_app"]],
+        "storage_account_blob_diagnostic_logs_enabled": [ids["st_phi_docs"]],
+        "monitoring_workspace_total_retention_six_years": [ids["law_legacy"]],
+        "monitoring_resource_audit_logs_enabled": [ids["law_legacy"]],
+        "edge_frontdoor_waf_policy_prevention_mode": [ids["waf_fd_portal"]],
+        # the rest of what is wrong in the demo
+        "network_nsg_management_ports_internet_closed": [ids["nsg_phi_app"]],
+        "network_nsg_phi_internet_inbound_denied": [ids["nsg_phi_app"]],
+        "storage_account_min_tls_1_2": [ids["st_dev"]],
+        "storage_account_public_network_access_restricted": [ids["st_dev"]],
+        "storage_account_private_endpoint_approved": [ids["st_phi_docs"]],
+        "storage_account_blob_versioning_enabled": [ids["st_phi_docs"]],
+        "storage_account_oauth_default_enabled": [ids["st_phi_docs"]],
+        "appservice_site_https_only": [ids["app_dev"]],
+        "appservice_site_ftps_only": [ids["app_dev"]],
+        "monitoring_workspace_public_query_disabled": [ids["law_legacy"]],
+        "monitoring_workspace_public_ingestion_disabled": [ids["law_legacy"]],
+        "monitoring_workspace_local_auth_disabled": [ids["law_legacy"]],
+        "monitoring_subscription_admin_activity_alert": [ids["sub_dev"]],
+        "keyvault_vault_purge_protection_enabled": [ids["kv_phi_app"]],
+        "keyvault_vault_rbac_authorization_enabled": [ids["kv_phi_app"], ids["kv_dev"]],
+        "keyvault_vault_network_access_restricted": [ids["kv_phi_app"]],
+        "keyvault_vault_private_endpoint_approved": [ids["kv_phi_app"]],
+        "governance_custom_role_no_broad_permissions": [ids["custom_role"]],
+    }
+
+
+def demo_compliant_twins() -> dict[str, list[str]]:
+    """For each pattern, resources of :func:`demo_estate` that are set up correctly for it.
+
+    Every twin is PHI-scoped except P3's, the dev/test subscription, which carries the
+    initiative (evaluate it with PHI scope forced on to see it pass).
+    """
+    ids = demo_ids()
+    return {
+        "P1": [ids["st_phi_records"], ids["disk_phi_os"]],
+        "P2": [ids["sql_phi_cmk"]],
+        "P3": [ids["sub_dev"]],
+        "P4": [ids["kv_cmk"], ids["kv_dev"]],
+        "P5": [ids["kv_cmk"], ids["st_phi_records"], ids["law_audit"]],
+        "P6": [ids["waf_fd_shop"], ids["waf_appgw"]],
+    }
+
+
+PROD_TAGS = {"environment": "production", "cost-center": "chs-ecommerce"}
+PHI_TAGS = {**PROD_TAGS, "workload": "patient-records"}
+SHOP_TAGS = {**PROD_TAGS, "workload": "storefront"}
+DEV_TAGS = {"environment": "dev", "cost-center": "chs-ecommerce"}
+HIPAA_TAG = {"hipaa": "true"}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What the demo's sections share: tenant (``t``), production (``p``) and dev/test (``d``)
+    subscriptions, the notable ids, and the audit workspace every audit log goes to."""
+
+    t: str
+    p: str
+    d: str
+    ids: dict[str, str]
+    audit_ws: list[Doc]  # the six-year audit workspace and its tables
+
+    @classmethod
+    def create(cls) -> Demo:
+        audit_ws = monitoring.workspace(
+            DEMO_PROD,
+            RG_MONITORING,
+            "log-chs-audit-prod",
+            PROD_LOC,
+            {**PROD_TAGS, **HIPAA_TAG},
+            retention=90,
+            tables=[
+                ("AzureActivity", 90, 2192),
+                ("AzureDiagnostics", 90, 2192),
+                ("StorageBlobLogs", 90, 2192),
+            ],
+        )
+        return cls(DEMO_TENANT, DEMO_PROD, DEMO_DEV, demo_ids(), audit_ws)
+
+    @property
+    def audit_ws_id(self) -> str:
+        return str(self.audit_ws[0]["id"])
+
+    @property
+    def phi_vnet(self) -> str:
+        return resource_id(self.p, RG_PHI, "Microsoft.Network/virtualNetworks", "vnet-chs-phi-prod")
+
+    def phi_subnet(self, name: str) -> str:
+        return f"{self.phi_vnet}/subnets/{name}"
+
+    @property
+    def etl_sp(self) -> str:
+        """The ETL pipeline's service principal (the broad access policy's and role's holder)."""
+        return guid("principal", "service-principal", "chs-etl-pipeline")
+
+    @property
+    def portal_mi(self) -> str:
+        """The pharmacy portal's managed identity."""
+        return guid(self.ids["app_portal"], "identity")
