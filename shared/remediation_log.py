@@ -168,7 +168,7 @@ class RemediationRecord:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "cause": {
-                "kind": self.cause.kind,
+                "kind": self.cause.kind.value,
                 "event_id": self.cause.event_id,
                 "event_time": _iso(self.cause.event_time),
                 "caller_appid": self.cause.caller_appid,
@@ -427,7 +427,7 @@ def _entity(record: RemediationRecord) -> dict[str, Any]:
         "rolled_back_by": record.rolled_back_by,
         "created_at": record.created_at.astimezone(UTC),
         "updated_at": record.updated_at.astimezone(UTC),
-        "cause_kind": record.cause.kind,
+        "cause_kind": record.cause.kind.value,
         "cause_event_id": record.cause.event_id,
         "cause_event_time": (
             record.cause.event_time.astimezone(UTC) if record.cause.event_time else None

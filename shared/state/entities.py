@@ -1,9 +1,11 @@
-"""The state table's rows as entities, and back: check rows, markers, history rows and causes,
+"""The tables' rows as entities, and back: check rows, markers, history rows, causes and poison rows,
 with text and evidence bounded to what one string property holds (the layout is described in
 :mod:`shared.state`). Pure functions: no storage calls."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from shared.state.model import (
     COUNTED_STATUSES,
     INACTIVE_STATUSES,
     PROCESSING_CHECK,
+    PoisonRecord,
     ResourceMarker,
     StoredFinding,
     Transition,
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 _MAX_STRING_UNITS = 32_000  # service limit 64 KiB = 32,768 UTF-16 units
 _MAX_TEXT_UNITS = 8_000  # title, reason, source: generous, far below the limit
 _MAX_EVIDENCE_VALUE_UNITS = 4_000
+_POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
 
 # What makes a check row differ from a new finding: the finding's fields but its identity
 # (resource and check), and whether the evidence was cut.
@@ -382,6 +386,76 @@ def evidence_json(evidence: Mapping[str, Any], limit: int = _MAX_STRING_UNITS) -
         f"{_MAX_EVIDENCE_VALUE_UNITS} cut, {len(candidates) - len(kept)} entries omitted"
     )
     return _dumps(kept), True
+
+
+# -- poison rows -------------------------------------------------------------------------------
+
+
+def _poison_record(
+    raw: str | bytes, error: str, source: str, at: datetime, recorded_at: datetime
+) -> tuple[PoisonRecord, list[str]]:
+    """The record of a payload that could not be processed, and the parts its raw text is kept
+    in (UTF-8 text, else base64; cut after :data:`_POISON_PARTS` parts, flagged)."""
+    if isinstance(raw, bytes):
+        digest = hashlib.sha256(raw).hexdigest()
+        length = len(raw)
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    else:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        length = len(raw)
+        text, encoding = raw, "utf-8"
+    parts = _split_units(text, _MAX_STRING_UNITS)
+    truncated = len(parts) > _POISON_PARTS
+    parts = parts[:_POISON_PARTS]
+    record = PoisonRecord(
+        source=_bound(source, _MAX_TEXT_UNITS)[0],
+        error=_bound(error, _MAX_STRING_UNITS)[0],
+        raw="".join(parts),
+        raw_encoding="base64" if encoding == "base64" else "utf-8",
+        raw_length=length,
+        raw_sha256=digest,
+        truncated=truncated,
+        at=at,
+        recorded_at=recorded_at,
+    )
+    return record, parts
+
+
+def _poison_entity(record: PoisonRecord, parts: list[str]) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": record.at.strftime("%Y%m%d"),
+        "RowKey": f"{_stamp(record.at)}~{uuid.uuid4().hex[:12]}",
+        "source": record.source,
+        "error": record.error,
+        "raw_encoding": record.raw_encoding,
+        "raw_length": record.raw_length,
+        "raw_sha256": record.raw_sha256,
+        "raw_parts": len(parts),
+        "truncated": record.truncated,
+        "at": record.at,
+        "recorded_at": record.recorded_at,
+    }
+    for i, part in enumerate(parts):
+        entity[f"raw_{i}"] = part
+    return entity
+
+
+def _poison_from(row: Mapping[str, Any]) -> PoisonRecord:
+    parts = int(row.get("raw_parts", 0))
+    return PoisonRecord(
+        source=str(row.get("source", "")),
+        error=str(row.get("error", "")),
+        raw="".join(str(row.get(f"raw_{i}", "")) for i in range(parts)),
+        raw_encoding="base64" if row.get("raw_encoding") == "base64" else "utf-8",
+        raw_length=int(row.get("raw_length", 0)),
+        raw_sha256=str(row.get("raw_sha256", "")),
+        truncated=bool(row.get("truncated", False)),
+        at=_req_dt(row.get("at")),
+        recorded_at=_req_dt(row.get("recorded_at")),
+    )
 
 
 # -- times -------------------------------------------------------------------------------------

@@ -35,12 +35,9 @@ Transient storage errors (connection failures, 5xx, throttling) propagate unchan
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -63,7 +60,6 @@ from shared.http import tables_transport
 from shared.kernel.changes import Cause
 from shared.kernel.resource_id import normalize
 from shared.state.entities import (
-    _MAX_STRING_UNITS,
     _MAX_TEXT_UNITS,
     _bound,
     _dt,
@@ -71,9 +67,10 @@ from shared.state.entities import (
     _marker_from,
     _pending,
     _pending_state,
-    _req_dt,
+    _poison_entity,
+    _poison_from,
+    _poison_record,
     _require_utc,
-    _split_units,
     _transition_from,
 )
 from shared.state.keys import (
@@ -84,7 +81,6 @@ from shared.state.keys import (
     MARKER_ROW,
     _event_keys,
     _group_prefix,
-    _stamp,
     escape_key,
     partition_key,
 )
@@ -115,7 +111,6 @@ if TYPE_CHECKING:
     from shared.engine import Evaluation
     from shared.kernel.findings import Finding
 
-_POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
 _PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
@@ -562,68 +557,13 @@ class TableStateStore:
         self, raw: str | bytes, error: str, source: str, at: datetime
     ) -> PoisonRecord:
         at = _require_utc(at, "at")
-        if isinstance(raw, bytes):
-            digest = hashlib.sha256(raw).hexdigest()
-            length = len(raw)
-            try:
-                text, encoding = raw.decode("utf-8"), "utf-8"
-            except UnicodeDecodeError:
-                text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-        else:
-            digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-            length = len(raw)
-            text, encoding = raw, "utf-8"
-        parts = _split_units(text, _MAX_STRING_UNITS)
-        truncated = len(parts) > _POISON_PARTS
-        parts = parts[:_POISON_PARTS]
-        record = PoisonRecord(
-            source=_bound(source, _MAX_TEXT_UNITS)[0],
-            error=_bound(error, _MAX_STRING_UNITS)[0],
-            raw="".join(parts),
-            raw_encoding="base64" if encoding == "base64" else "utf-8",
-            raw_length=length,
-            raw_sha256=digest,
-            truncated=truncated,
-            at=at,
-            recorded_at=self._clock(),
-        )
-        entity: dict[str, Any] = {
-            "PartitionKey": at.strftime("%Y%m%d"),
-            "RowKey": f"{_stamp(at)}~{uuid.uuid4().hex[:12]}",
-            "source": record.source,
-            "error": record.error,
-            "raw_encoding": record.raw_encoding,
-            "raw_length": record.raw_length,
-            "raw_sha256": record.raw_sha256,
-            "raw_parts": len(parts),
-            "truncated": truncated,
-            "at": at,
-            "recorded_at": record.recorded_at,
-        }
-        for i, part in enumerate(parts):
-            entity[f"raw_{i}"] = part
-        self._poison.create_entity(entity)
+        record, parts = _poison_record(raw, error, source, at, self._clock())
+        self._poison.create_entity(_poison_entity(record, parts))
         return record
 
     def poison(self) -> list[PoisonRecord]:
         rows = sorted(self._poison.list_entities(), key=lambda r: (r["PartitionKey"], r["RowKey"]))
-        records = []
-        for row in rows:
-            parts = int(row.get("raw_parts", 0))
-            records.append(
-                PoisonRecord(
-                    source=str(row.get("source", "")),
-                    error=str(row.get("error", "")),
-                    raw="".join(str(row.get(f"raw_{i}", "")) for i in range(parts)),
-                    raw_encoding="base64" if row.get("raw_encoding") == "base64" else "utf-8",
-                    raw_length=int(row.get("raw_length", 0)),
-                    raw_sha256=str(row.get("raw_sha256", "")),
-                    truncated=bool(row.get("truncated", False)),
-                    at=_req_dt(row.get("at")),
-                    recorded_at=_req_dt(row.get("recorded_at")),
-                )
-            )
-        return records
+        return [_poison_from(row) for row in rows]
 
     def mark_event_processed(self, event_id: str, at: datetime) -> bool:
         """Records the event id; False when it was already recorded (a redelivery)."""
