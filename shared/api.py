@@ -44,8 +44,8 @@ def handle_webhook(
     method: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[int, dict[str, str], str]:
     """The ``/api/events`` webhook: both handshakes, then a delivery in either schema."""
+    from shared.errors import RedeliverError, is_transient
     from shared.events import MAX_BODY_BYTES, MAX_EVENTS, parse_delivery
-    from shared.pipeline import RedeliverError
 
     if method.upper() == "OPTIONS":
         # CloudEvents 1.0 webhook abuse protection: echo the origin we accept events from.
@@ -78,9 +78,13 @@ def handle_webhook(
         return 400, JSON, json.dumps({"error": delivery.poison[0].error, "recorded": True})
     try:
         result = ctx.pipeline.handle(delivery)
-    except RedeliverError as exc:
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
         # 503 makes Event Grid retry with backoff; what was recorded is coalesced next time.
-        return 503, JSON, json.dumps({"error": str(exc)})
+        # Another transient failure (the store, recording poison) is named by its type only.
+        error = str(exc) if isinstance(exc, RedeliverError) else f"{type(exc).__name__}; redeliver"
+        return 503, JSON, json.dumps({"error": error})
     summary = _summary(result)
     if validation is not None:
         # The handshake is answered and the events that came with it were processed too.
@@ -98,7 +102,7 @@ def reconcile_all() -> dict[str, Any]:
     Ends with what it could not do: per subscription, the resources left for the next sweep
     (transient), those recorded as ERROR, and subscriptions that failed whole."""
     from shared.arm import ArmError
-    from shared.pipeline import RedeliverError, StoreUnavailableError
+    from shared.errors import RedeliverError, StoreUnavailableError, is_transient
 
     ctx = app_context()
     totals: dict[str, Any] = {}
@@ -108,7 +112,10 @@ def reconcile_all() -> dict[str, Any]:
             result = ctx.pipeline.sweep(subscription)
         except StoreUnavailableError:
             raise  # every other subscription would fail the same way
-        except (ArmError, RedeliverError) as exc:
+        except Exception as exc:
+            # ARM refused the subscription, or something transient: the next sweep retries it.
+            if not (isinstance(exc, ArmError) or is_transient(exc)):
+                raise
             totals[subscription] = {"error": str(exc)[:500]}
             failed.append(subscription)
             continue

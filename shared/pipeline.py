@@ -20,18 +20,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared.arm import ArmError
+from shared.errors import RedeliverError as RedeliverError
+from shared.errors import StoreUnavailableError as StoreUnavailableError
+from shared.errors import TransientError, is_transient
 from shared.kernel.changes import Cause, ResourceChange
 from shared.kernel.findings import Status
 from shared.kernel.resource_id import normalize, parse
+from shared.outcomes import BatchResult as BatchResult
+from shared.outcomes import Outcome as Outcome
 
 if TYPE_CHECKING:
     from shared.arm import ArmReader
@@ -55,69 +60,8 @@ CatchUp = Callable[["Snapshot", "Evaluation", Cause], object]
 ACTIONS_LEASE = timedelta(seconds=60)
 
 
-class RedeliverError(RuntimeError):
-    """Some resources of the delivery hit transient failures; Event Grid must redeliver."""
-
-
-class StoreUnavailableError(RedeliverError):
-    """The state store cannot be reached: said once, naming the endpoint, instead of once per
-    resource for minutes."""
-
-
-# Consecutive transient storage failures after which a sweep stops trying its remaining
-# resources (each try costs the storage client's retries, ~5 s): they wait for the next sweep.
-STORE_BREAKER_LIMIT = 8
-
-
-class _StoreBreaker:
-    def __init__(self, limit: int = STORE_BREAKER_LIMIT) -> None:
-        self.limit = limit
-        self.consecutive = 0
-        self._lock = threading.Lock()
-
-    @property
-    def open(self) -> bool:
-        with self._lock:
-            return self.consecutive >= self.limit
-
-    def record(self, storage_failed: bool) -> None:
-        with self._lock:
-            self.consecutive = self.consecutive + 1 if storage_failed else 0
-
-
-def store_endpoint(store: object) -> str:
-    """Where the store lives, for messages (no credentials: the URL has none)."""
-    service = getattr(store, "service", None)
-    url = getattr(service, "url", None)
-    return str(url).split("?")[0] if url else type(store).__name__
-
-
-class _PendingElsewhere(Exception):
+class _PendingElsewhere(TransientError):
     """The resource has follow-ups another worker is within its lease to finish."""
-
-
-@dataclass
-class Outcome:
-    resource_id: str
-    # "recorded", "unchanged", "coalesced", "duplicate", "deleted", "stale", "failed"
-    # (transient: redeliver / next sweep), "poison" (ARM refused), "error" (an unexpected
-    # exception, recorded as the resource's ERROR row; the rest went on)
-    action: str
-    transitions: int = 0
-    latency_seconds: float | None = None  # newest event time → state recorded
-
-
-@dataclass
-class BatchResult:
-    events: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
-    ignored: Counter[str] = field(default_factory=Counter)
-    poison: int = 0
-    transient: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # "<resource id>: <stage> (<type>)"
-
-    def count(self, action: str) -> int:
-        return sum(1 for o in self.outcomes if o.action == action)
 
 
 def utcnow() -> datetime:
@@ -243,11 +187,7 @@ class Pipeline:
         else:
             outcomes = [self._safe_process(g) for g in ordered]
         for outcome in outcomes:
-            result.outcomes.append(outcome)
-            if outcome.action == "failed":
-                result.transient.append(outcome.resource_id)
-            elif outcome.action == "error":
-                result.errors.append(outcome.resource_id)
+            result.add(outcome)
         if result.transient:
             raise RedeliverError(
                 f"{len(result.transient)} resource(s) hit transient failures; redeliver: "
@@ -256,15 +196,13 @@ class Pipeline:
         return result
 
     def _safe_process(self, changes: Sequence[ResourceChange]) -> Outcome:
-        from shared.arm import ArmError, TransientArmError
-
+        """One resource's changes processed; what it raised decides its outcome, never the
+        batch's: transient (``is_transient``) → failed (redeliver), ARM's refusal → poison,
+        anything else → the resource's ERROR."""
         newest = changes[-1]
         try:
             return self._process(changes)
         except _PendingElsewhere:
-            return Outcome(newest.resource_id, "failed")
-        except TransientArmError as exc:
-            log.warning("transient ARM failure for %s: %s", newest.resource_id, exc)
             return Outcome(newest.resource_id, "failed")
         except ArmError as exc:
             # Not retryable (403, 400, ...): keep the event, say why, go on with the batch.
@@ -273,12 +211,17 @@ class Pipeline:
             )
             return Outcome(newest.resource_id, "poison")
         except Exception as exc:
-            if _is_transient_storage_error(exc):
-                log.warning("transient storage failure for %s: %s", newest.resource_id, exc)
+            if is_transient(exc):
+                log.warning(
+                    "transient failure for %s (%s): %s",
+                    newest.resource_id,
+                    type(exc).__name__,
+                    exc,
+                )
                 return Outcome(newest.resource_id, "failed")
-            return self._isolate(newest.resource_id, exc, Cause(kind="event"))
+            return self.isolate(newest.resource_id, exc, Cause(kind="event"))
 
-    def _isolate(self, resource_id: str, exc: Exception, cause: Cause) -> Outcome:
+    def isolate(self, resource_id: str, exc: Exception, cause: Cause) -> Outcome:
         """One resource raised something unexpected: record it as that resource's ERROR (the
         exception's type and the stage, never its text: it may quote resource data) and go on.
         Recording it failing too is transient: the delivery is redelivered."""
@@ -358,9 +301,9 @@ class Pipeline:
         self, resource_id: str, cause: Cause, body: dict[str, object] | None = None
     ) -> Outcome:
         """Read (unless ``body`` is given), evaluate and record one resource."""
-        return self._evaluate(self.reader, resource_id, cause, body)
+        return self.evaluate_with(self.reader, resource_id, cause, body)
 
-    def _evaluate(
+    def evaluate_with(
         self,
         reader: ArmReader,
         resource_id: str,
@@ -368,6 +311,8 @@ class Pipeline:
         body: dict[str, object] | None = None,
         group: Mapping[str, object] | None = None,
     ) -> Outcome:
+        """:meth:`evaluate_resource` through ``reader`` (the sweep's patient one), with the body
+        of the resource's group when known; follows up failures as configured."""
         read_at = self.clock()
         with _stage("reading it from ARM"):
             snapshot = reader.snapshot(resource_id, self.engine, body, group)
@@ -377,8 +322,6 @@ class Pipeline:
         ):
             # ARM answered for another resource than the one asked for: judging it under this
             # id would file one resource's verdict, scope and fixes under another's name.
-            from shared.arm import ArmError
-
             raise ArmError(200, "ResourceIdMismatch", f"the body's id is {body_id!r:.200}", "")
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
@@ -475,232 +418,18 @@ class Pipeline:
     def sweep(
         self, subscription: str, progress: Callable[[int, int], None] | None = None
     ) -> BatchResult:
-        """Evaluates every supported resource of a subscription (the daily reconciliation).
+        """Evaluates every supported resource of a subscription (the daily reconciliation; see
+        ``shared.sweep``). ``progress(done, listed so far)`` follows the records."""
+        from shared.sweep import sweep
 
-        Full bodies come from list-by-subscription calls (ARM returns full properties there);
-        per-resource reads are made only for the related documents checks need. Child resources
-        (SQL databases, Front Door custom domains, FHIR services) are listed under their parent by
-        the worker that evaluates it, so those per-parent list calls run in parallel with the
-        rest. Resources are evaluated one resource group after the other, with their types spread
-        evenly within each (see ``_spread``), so the reads ARM throttles and the recording the CPU
-        limits overlap all along; each group's stored rows are read in one query when its first
-        resource comes up (``StateStore.preload_group``) instead of one query per resource.
-        ``progress(done, listed so far)`` follows the records.
-        """
-        from shared.kernel import api_versions
+        return sweep(self, subscription, progress)
 
-        started = time.monotonic()
-        cause = Cause(kind="sweep", event_time=self.clock())
-        try:
-            self.store.marker(f"/subscriptions/{subscription}")
-        except Exception as exc:
-            if _is_transient_storage_error(exc):
-                raise StoreUnavailableError(
-                    f"state store unreachable at {store_endpoint(self.store)} "
-                    f"({type(exc).__name__}); nothing swept"
-                ) from None
-            raise
-        breaker = _StoreBreaker()
-        reader = self._sweep_reader()
-        groups = reader.resource_groups(subscription)
-        children: dict[str, list[str]] = {}
-        for rtype in sorted(self.engine.supported_types()):
-            parent_type, _, _ = rtype.rpartition("/")
-            if parent_type.count("/"):
-                children.setdefault(parent_type, []).append(rtype)
-        supported = self.engine.supported_types()
-        result = BatchResult(events=0)
-        listed = [0]
-        lock = threading.Lock()
-
-        preloads: dict[str, threading.Lock] = {}
-
-        def preload(group_key: str) -> None:
-            """The group's stored rows in one query, by whichever worker needs them first."""
-            if group_key not in preloads or group_counts.get(group_key, 0) > PRELOAD_LIMIT:
-                return
-            with preloads[group_key]:
-                if group_key in preloaded:
-                    return
-                try:
-                    self.store.preload_group(group_key)
-                except Exception as exc:  # a per-resource query then reads what is needed
-                    if not _is_transient_storage_error(exc):
-                        raise
-                    log.warning("could not preload %s: %s", group_key, exc)
-                preloaded.add(group_key)
-
-        def one(body: dict[str, object]) -> Outcome:
-            rid = str(body["id"])
-            group_id = parse(rid).resource_group_id
-            group = groups.get(normalize(group_id)) if group_id is not None else None
-            if breaker.open:
-                return Outcome(rid, "failed")
-            if group_id is not None:
-                preload(normalize(group_id))
-            return self._safe_sweep_one(reader, rid, cause, body, group, breaker)
-
-        def family(body: dict[str, object]) -> list[Outcome]:
-            """The resource, then its child resources as ARM lists them under it, and theirs.
-            A list that fails counts as one unread (or poison) entry named by its path."""
-            from shared.arm import ArmError, TransientArmError
-
-            body_type = parse(str(body["id"])).type
-            # A parent of no check of its own (a Health Data Services workspace) is listed only
-            # to reach its children (FHIR services).
-            outcomes = [one(body)] if body_type in supported else []
-            for child_type in children.get(body_type, ()):
-                path = f"{body['id']}/{child_type.rpartition('/')[2]}"
-                try:
-                    items = list(reader.list_items(path, api_versions.for_type(child_type)))
-                except TransientArmError:
-                    outcomes.append(Outcome(path, "failed"))
-                    continue
-                except ArmError as exc:
-                    self.store.record_poison(
-                        path, f"ARM refused the list: {exc}", "sweep", self.clock()
-                    )
-                    outcomes.append(Outcome(path, "poison"))
-                    continue
-                for item in items:
-                    system = child_type == "microsoft.sql/servers/databases"
-                    if system and item.get("name") == "master":
-                        continue  # the system database: its TDE is managed by Azure, not settable
-                    with lock:
-                        listed[0] += 1
-                    outcomes.extend(family(item))
-            return outcomes
-
-        def collect(future: Future[list[Outcome]]) -> None:
-            for outcome in future.result():
-                result.outcomes.append(outcome)
-                if outcome.action == "failed":
-                    result.transient.append(outcome.resource_id)
-                elif outcome.action == "error":
-                    result.errors.append(outcome.resource_id)
-                if progress is not None:
-                    with lock:
-                        total = listed[0]
-                    progress(len(result.outcomes), max(total, len(result.outcomes)))
-
-        bodies = _by_group(_spread(list(self._listed(subscription, reader, set(children)))))
-        listed[0] = sum(1 for b in bodies if parse(str(b["id"])).type in supported)
-        group_counts = Counter(_group_key(b) for b in bodies)
-        preloaded: set[str] = set()
-        preloads.update((g, threading.Lock()) for g in group_counts if g)
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-                for future in [pool.submit(family, body) for body in bodies]:
-                    collect(future)
-        finally:
-            self.store.discard_preloaded()
-        log.info(
-            "sweep of %s: %d resources in %.1fs",
-            subscription,
-            len(result.outcomes),
-            time.monotonic() - started,
-        )
-        if breaker.open:
-            raise StoreUnavailableError(
-                f"state store unreachable at {store_endpoint(self.store)}: the sweep of "
-                f"{subscription} stopped after {breaker.limit} consecutive storage failures; "
-                f"{len(result.transient)} resource(s) left for the next sweep"
-            )
-        return result
-
-    def _listed(
-        self, subscription: str, reader: ArmReader, parents: Iterable[str] = ()
-    ) -> Iterator[dict[str, object]]:
-        """The subscription and every resource of a supported top-level type, or of a top-level
-        type in ``parents`` (types whose child types are supported), as ARM lists them per
-        subscription (child types are listed under their parents, see ``sweep``)."""
-        from shared.kernel import api_versions
-
-        for rtype in sorted(set(self.engine.supported_types()) | set(parents)):
-            if rtype == "microsoft.resources/subscriptions":
-                sub = reader.resource(f"/subscriptions/{subscription}")
-                if sub is not None:
-                    yield sub
-                continue
-            parts = rtype.split("/")
-            if len(parts) != 2:
-                continue
-            namespace, name = parts
-            yield from reader.list_items(
-                f"/subscriptions/{subscription}/providers/{namespace}/{name}",
-                api_versions.for_type(rtype),
-            )
-
-    def _sweep_reader(self) -> ArmReader:
+    def sweep_reader(self) -> ArmReader:
         """The reader with the sweep's retry budget (see ``ArmReader.patient``), built once."""
         with self._pool_lock:
             if self._patient is None:
                 self._patient = self.reader.patient()
             return self._patient
-
-    def _safe_sweep_one(
-        self,
-        reader: ArmReader,
-        rid: str,
-        cause: Cause,
-        body: dict[str, object],
-        group: Mapping[str, object] | None,
-        breaker: _StoreBreaker | None = None,
-    ) -> Outcome:
-        from shared.arm import ArmError, TransientArmError
-
-        try:
-            outcome = self._evaluate(reader, rid, cause, body, group)
-            if breaker is not None:
-                breaker.record(False)
-            return outcome
-        except TransientArmError:
-            return Outcome(rid, "failed")
-        except ArmError as exc:
-            self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", self.clock())
-            return Outcome(rid, "poison")
-        except Exception as exc:
-            # As on the event path: one resource's storage hiccup leaves it for the next sweep
-            # (reported in ``transient``) instead of abandoning the thousands after it.
-            if _is_transient_storage_error(exc):
-                if breaker is not None:
-                    breaker.record(True)
-                log.warning("transient storage failure for %s: %s", rid, type(exc).__name__)
-                return Outcome(rid, "failed")
-            return self._isolate(rid, exc, cause)
-
-
-# A resource group with more resources than this is not preloaded (its rows would all be held
-# in memory at once); its resources read their own rows.
-PRELOAD_LIMIT = 2000
-
-
-def _group_key(body: Mapping[str, object]) -> str:
-    group_id = parse(str(body["id"])).resource_group_id
-    return normalize(group_id) if group_id is not None else ""
-
-
-def _by_group(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
-    """The bodies one resource group after the other, each group in the order given (a stable
-    sort): the rows ``preload_group`` keeps are used soon and only a few groups' at a time."""
-    return sorted(bodies, key=_group_key)
-
-
-def _spread(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
-    """The bodies with each type spread evenly over the order (the i-th of a type's n at
-    (i + 0.5) / n), instead of type after type: some types need related reads for every
-    resource (SQL, web apps) and others none (disks, VMs), and a long run of either leaves the
-    read limit or the CPU idle — while ARM's bucket, capped, cannot save up unused reads."""
-    by_type: dict[str, list[dict[str, object]]] = {}
-    for body in bodies:
-        by_type.setdefault(parse(str(body["id"])).type, []).append(body)
-    keyed = [
-        ((i + 0.5) / len(group), rtype, i, body)
-        for rtype, group in by_type.items()
-        for i, body in enumerate(group)
-    ]
-    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
-    return [k[3] for k in keyed]
 
 
 @contextmanager
@@ -720,13 +449,3 @@ def _change_summary(change: ResourceChange) -> str:
         f'{{"id": "{change.event_id}", "eventType": "{change.event_type}", '
         f'"subject": "{change.source_id}"}}'
     )
-
-
-def _is_transient_storage_error(exc: Exception) -> bool:
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
-    from shared.state.model import ConcurrentUpdateError
-
-    if isinstance(exc, ServiceRequestError | ServiceResponseError | ConcurrentUpdateError):
-        return True
-    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) >= 500

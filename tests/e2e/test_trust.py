@@ -315,7 +315,8 @@ def test_a_store_lost_mid_sweep_stops_the_sweep_after_a_few_failures(
 ) -> None:
     from azure.core.exceptions import ServiceRequestError
 
-    from shared.pipeline import STORE_BREAKER_LIMIT, StoreUnavailableError
+    from shared.errors import StoreUnavailableError
+    from shared.sweep import STORE_BREAKER_LIMIT
 
     store = world.ctx.store
     calls = []

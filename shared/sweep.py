@@ -1,0 +1,283 @@
+"""The sweep: the daily reconciliation of every supported resource of a subscription.
+
+Full bodies come from list-by-subscription calls (ARM returns full properties there);
+per-resource reads are made only for the related documents checks need. Child resources (SQL
+databases, Front Door custom domains, FHIR services) are listed under their parent by the worker
+that evaluates it, so those per-parent list calls run in parallel with the rest. Resources are
+evaluated one resource group after the other, with their types spread evenly within each (see
+``_spread``), so the reads ARM throttles and the recording the CPU limits overlap all along;
+each group's stored rows are read in one query when its first resource comes up
+(``StateStore.preload_group``) instead of one query per resource.
+
+Each resource is recorded through the pipeline (``Pipeline.evaluate_with``) with the sweep's
+patient reader. A transient failure (``shared.errors.is_transient``) leaves a resource for the
+next sweep and the others go on; storage failures in a row stop the sweep
+(:class:`StoreUnavailableError`) instead of costing every remaining resource the storage
+client's retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from shared.arm import ArmError
+from shared.errors import StoreUnavailableError, TransientServiceError, is_transient
+from shared.kernel import api_versions
+from shared.kernel.changes import Cause
+from shared.kernel.resource_id import normalize, parse
+from shared.outcomes import BatchResult, Outcome
+
+if TYPE_CHECKING:
+    from shared.arm import ArmReader
+    from shared.pipeline import Pipeline
+
+log = logging.getLogger("phiguard.pipeline")
+
+# Consecutive transient storage failures after which a sweep stops trying its remaining
+# resources (each try costs the storage client's retries, ~5 s): they wait for the next sweep.
+STORE_BREAKER_LIMIT = 8
+# A resource group with more resources than this is not preloaded (its rows would all be held
+# in memory at once); its resources read their own rows.
+PRELOAD_LIMIT = 2000
+
+
+class _StoreBreaker:
+    def __init__(self, limit: int = STORE_BREAKER_LIMIT) -> None:
+        self.limit = limit
+        self.consecutive = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        with self._lock:
+            return self.consecutive >= self.limit
+
+    def record(self, storage_failed: bool) -> None:
+        with self._lock:
+            self.consecutive = self.consecutive + 1 if storage_failed else 0
+
+
+def store_endpoint(store: object) -> str:
+    """Where the store lives, for messages (no credentials: the URL has none)."""
+    service = getattr(store, "service", None)
+    url = getattr(service, "url", None)
+    return str(url).split("?")[0] if url else type(store).__name__
+
+
+def sweep(
+    pipeline: Pipeline, subscription: str, progress: Callable[[int, int], None] | None = None
+) -> BatchResult:
+    """Evaluates every supported resource of ``subscription`` through ``pipeline`` (see the
+    module's doc). ``progress(done, listed so far)`` follows the records."""
+    return _Sweep(pipeline, subscription).run(progress)
+
+
+class _Sweep:
+    """One sweep of one subscription."""
+
+    def __init__(self, pipeline: Pipeline, subscription: str) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.engine = pipeline.engine
+        self.subscription = subscription
+        self.breaker = _StoreBreaker()
+
+    def run(self, progress: Callable[[int, int], None] | None) -> BatchResult:
+        subscription = self.subscription
+        pipeline = self.pipeline
+        started = time.monotonic()
+        cause = Cause(kind="sweep", event_time=pipeline.clock())
+        try:
+            self.store.marker(f"/subscriptions/{subscription}")
+        except Exception as exc:
+            if is_transient(exc):
+                raise StoreUnavailableError(
+                    f"state store unreachable at {store_endpoint(self.store)} "
+                    f"({type(exc).__name__}); nothing swept"
+                ) from None
+            raise
+        breaker = self.breaker
+        reader = pipeline.sweep_reader()
+        groups = reader.resource_groups(subscription)
+        children: dict[str, list[str]] = {}
+        for rtype in sorted(self.engine.supported_types()):
+            parent_type, _, _ = rtype.rpartition("/")
+            if parent_type.count("/"):
+                children.setdefault(parent_type, []).append(rtype)
+        supported = self.engine.supported_types()
+        result = BatchResult(events=0)
+        listed = [0]
+        lock = threading.Lock()
+
+        preloads: dict[str, threading.Lock] = {}
+
+        def preload(group_key: str) -> None:
+            """The group's stored rows in one query, by whichever worker needs them first."""
+            if group_key not in preloads or group_counts.get(group_key, 0) > PRELOAD_LIMIT:
+                return
+            with preloads[group_key]:
+                if group_key in preloaded:
+                    return
+                try:
+                    self.store.preload_group(group_key)
+                except Exception as exc:  # a per-resource query then reads what is needed
+                    if not is_transient(exc):
+                        raise
+                    log.warning("could not preload %s: %s", group_key, exc)
+                preloaded.add(group_key)
+
+        def one(body: dict[str, object]) -> Outcome:
+            rid = str(body["id"])
+            group_id = parse(rid).resource_group_id
+            group = groups.get(normalize(group_id)) if group_id is not None else None
+            if breaker.open:
+                return Outcome(rid, "failed")
+            if group_id is not None:
+                preload(normalize(group_id))
+            return self.safe_one(reader, rid, cause, body, group)
+
+        def family(body: dict[str, object]) -> list[Outcome]:
+            """The resource, then its child resources as ARM lists them under it, and theirs.
+            A list that fails counts as one unread (or poison) entry named by its path."""
+            body_type = parse(str(body["id"])).type
+            # A parent of no check of its own (a Health Data Services workspace) is listed only
+            # to reach its children (FHIR services).
+            outcomes = [one(body)] if body_type in supported else []
+            for child_type in children.get(body_type, ()):
+                path = f"{body['id']}/{child_type.rpartition('/')[2]}"
+                try:
+                    items = list(reader.list_items(path, api_versions.for_type(child_type)))
+                except ArmError as exc:
+                    self.store.record_poison(
+                        path, f"ARM refused the list: {exc}", "sweep", pipeline.clock()
+                    )
+                    outcomes.append(Outcome(path, "poison"))
+                    continue
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    outcomes.append(Outcome(path, "failed"))
+                    continue
+                for item in items:
+                    system = child_type == "microsoft.sql/servers/databases"
+                    if system and item.get("name") == "master":
+                        continue  # the system database: its TDE is managed by Azure, not settable
+                    with lock:
+                        listed[0] += 1
+                    outcomes.extend(family(item))
+            return outcomes
+
+        def collect(future: Future[list[Outcome]]) -> None:
+            for outcome in future.result():
+                result.add(outcome)
+                if progress is not None:
+                    with lock:
+                        total = listed[0]
+                    progress(len(result.outcomes), max(total, len(result.outcomes)))
+
+        bodies = _by_group(_spread(list(self.listed(reader, set(children)))))
+        listed[0] = sum(1 for b in bodies if parse(str(b["id"])).type in supported)
+        group_counts = Counter(_group_key(b) for b in bodies)
+        preloaded: set[str] = set()
+        preloads.update((g, threading.Lock()) for g in group_counts if g)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
+                for future in [pool.submit(family, body) for body in bodies]:
+                    collect(future)
+        finally:
+            self.store.discard_preloaded()
+        log.info(
+            "sweep of %s: %d resources in %.1fs",
+            subscription,
+            len(result.outcomes),
+            time.monotonic() - started,
+        )
+        if breaker.open:
+            raise StoreUnavailableError(
+                f"state store unreachable at {store_endpoint(self.store)}: the sweep of "
+                f"{subscription} stopped after {breaker.limit} consecutive storage failures; "
+                f"{len(result.transient)} resource(s) left for the next sweep"
+            )
+        return result
+
+    def listed(self, reader: ArmReader, parents: Iterable[str] = ()) -> Iterator[dict[str, object]]:
+        """The subscription and every resource of a supported top-level type, or of a top-level
+        type in ``parents`` (types whose child types are supported), as ARM lists them per
+        subscription (child types are listed under their parents, see ``run``)."""
+        subscription = self.subscription
+        for rtype in sorted(set(self.engine.supported_types()) | set(parents)):
+            if rtype == "microsoft.resources/subscriptions":
+                sub = reader.resource(f"/subscriptions/{subscription}")
+                if sub is not None:
+                    yield sub
+                continue
+            parts = rtype.split("/")
+            if len(parts) != 2:
+                continue
+            namespace, name = parts
+            yield from reader.list_items(
+                f"/subscriptions/{subscription}/providers/{namespace}/{name}",
+                api_versions.for_type(rtype),
+            )
+
+    def safe_one(
+        self,
+        reader: ArmReader,
+        rid: str,
+        cause: Cause,
+        body: dict[str, object],
+        group: Mapping[str, object] | None,
+    ) -> Outcome:
+        """One resource recorded; what it raised decides its outcome, never the sweep's."""
+        pipeline = self.pipeline
+        try:
+            outcome = pipeline.evaluate_with(reader, rid, cause, body, group)
+            self.breaker.record(False)
+            return outcome
+        except ArmError as exc:
+            self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", pipeline.clock())
+            return Outcome(rid, "poison")
+        except Exception as exc:
+            if not is_transient(exc):
+                return pipeline.isolate(rid, exc, cause)
+            # As on the event path: one resource's hiccup leaves it for the next sweep (reported
+            # in ``transient``) instead of abandoning the thousands after it. A service's
+            # (ARM throttling past the patient reader's budget) is no sign of the store's health.
+            if not isinstance(exc, TransientServiceError):
+                self.breaker.record(True)
+                log.warning("transient storage failure for %s: %s", rid, type(exc).__name__)
+            return Outcome(rid, "failed")
+
+
+def _group_key(body: Mapping[str, object]) -> str:
+    group_id = parse(str(body["id"])).resource_group_id
+    return normalize(group_id) if group_id is not None else ""
+
+
+def _by_group(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The bodies one resource group after the other, each group in the order given (a stable
+    sort): the rows ``preload_group`` keeps are used soon and only a few groups' at a time."""
+    return sorted(bodies, key=_group_key)
+
+
+def _spread(bodies: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The bodies with each type spread evenly over the order (the i-th of a type's n at
+    (i + 0.5) / n), instead of type after type: some types need related reads for every
+    resource (SQL, web apps) and others none (disks, VMs), and a long run of either leaves the
+    read limit or the CPU idle — while ARM's bucket, capped, cannot save up unused reads."""
+    by_type: dict[str, list[dict[str, object]]] = {}
+    for body in bodies:
+        by_type.setdefault(parse(str(body["id"])).type, []).append(body)
+    keyed = [
+        ((i + 0.5) / len(group), rtype, i, body)
+        for rtype, group in by_type.items()
+        for i, body in enumerate(group)
+    ]
+    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+    return [k[3] for k in keyed]
