@@ -91,7 +91,7 @@ def add_exemption(
     from remediations import REMEDIATIONS
 
     now = now or datetime.now(UTC)
-    rid = resource_argument(resource_id)
+    canonical_id = resource_argument(resource_id)
     known = set(CATALOG) | set(REMEDIATIONS)
     unknown = [t for t in targets if t not in known]
     if unknown:
@@ -112,7 +112,7 @@ def add_exemption(
     operator = operator_identity()
     exemptions = [
         Exemption(
-            resource_id=rid,
+            resource_id=canonical_id,
             target=t,
             justification=reason.strip()[:1000],
             approver=approver.strip()[:256],

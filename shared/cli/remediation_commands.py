@@ -50,6 +50,8 @@ def _live_previews(args: argparse.Namespace) -> tuple[list[PlanPreview], list[st
     """``plan --resource ID`` / ``--subscription ID``: the fixes of live resources read through
     ARM (of a subscription: those the state store has failing), and those that could not be
     planned."""
+    from shared.operations import failing_resources
+
     previews: list[PlanPreview] = []
     problems: list[str] = []
     targets = [resource_arg(r) for r in args.resource or []]
@@ -60,11 +62,7 @@ def _live_previews(args: argparse.Namespace) -> tuple[list[PlanPreview], list[st
     ctx = app_context(args, arm=True, subscriptions=subscriptions, settings=settings)
     if subscriptions:
         # The resources the store knows to be failing there (from sweeps and events).
-        prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
-        failing_rows = ctx.store.current(status="FAIL")
-        targets += sorted(
-            {r.resource_id for r in failing_rows if r.resource_id.lower().startswith(prefixes)}
-        )
+        targets += failing_resources(ctx, subscriptions)
     for resource_id in targets:
         for p in ctx.remediator.preview(resource_id):
             lines = [p.plan.summary, *p.plan.diff_lines()] if p.plan else [f"{p.error}"]
@@ -160,9 +158,9 @@ def remediate_failing(args: argparse.Namespace) -> Outcome:
         console.print(table)
     for problem in report.unreadable:
         console.print(text(f"could not remediate {problem}"))
-    still = [r for r in report.records if r.status not in ("VERIFIED",)]
+    not_verified = [r for r in report.records if r.status not in ("VERIFIED",)]
     return Outcome(
-        failing=len(still),
+        failing=len(not_verified),
         incomplete=[f"{len(report.unreadable)} resource(s) could not be read"]
         if report.unreadable
         else [],

@@ -145,7 +145,7 @@ class Remediator:
             return []
         evaluation = evaluation or self.engine.evaluate(snapshot)
         out: list[Preview] = []
-        for remediation, _checks in self._failing(snapshot, evaluation):
+        for remediation, _checks in self._fixes_for_failures(snapshot, evaluation):
             mode = self.mode_for(remediation)
             try:
                 plan = remediation.plan(snapshot, self.options)
@@ -178,7 +178,7 @@ class Remediator:
             return []
         evaluation = evaluation or self.engine.evaluate(snapshot)
         records: list[RemediationRecord] = []
-        for remediation, checks in self._failing(snapshot, evaluation):
+        for remediation, checks in self._fixes_for_failures(snapshot, evaluation):
             record = self._act_one(remediation, snapshot, checks, cause)
             if record is not None:
                 records.append(record)
@@ -201,7 +201,7 @@ class Remediator:
             return []
         evaluation = evaluation or self.engine.evaluate(snapshot)
         records: list[RemediationRecord] = []
-        for remediation, checks in self._failing(snapshot, evaluation):
+        for remediation, checks in self._fixes_for_failures(snapshot, evaluation):
             if self.mode_for(remediation) != "enforce" or not self.allowed(remediation):
                 continue
             record = self._act_one(remediation, snapshot, checks, cause)
@@ -209,7 +209,7 @@ class Remediator:
                 records.append(record)
         return records
 
-    def _failing(
+    def _fixes_for_failures(
         self, snapshot: Snapshot, evaluation: Evaluation
     ) -> list[tuple[Remediation, tuple[str, ...]]]:
         from checks import CATALOG
@@ -249,10 +249,10 @@ class Remediator:
             return None
         now = self.clock()
         window = timedelta(seconds=self.settings.remediation_flap_window_seconds)
-        writes = mode == "enforce" and self.allowed(remediation)
+        may_write = mode == "enforce" and self.allowed(remediation)
         # Read only where something may be written: dry-run and not-allowed write nothing, so
         # they have no loop to guard, and on the event path this saves a query per failure.
-        recent = self.log.recent(now - window, resource_id=snapshot.id) if writes else []
+        recent = self.log.recent(now - window, resource_id=snapshot.id) if may_write else []
         if cause.correlation_id and any(r.correlation_id == cause.correlation_id for r in recent):
             logger.info(
                 "%s on %s: phiguard's own write, not remediated", remediation.id, snapshot.id
@@ -305,17 +305,18 @@ class Remediator:
                     plan,
                 )
             )
-        fixed = [
+        earlier_fixes = [
             r
             for r in recent
             if r.remediation_id == remediation.id and r.writes_applied > 0 and not r.rolls_back
         ]
         limit = self.settings.remediation_flap_limit
-        if len(fixed) >= limit:
+        if len(earlier_fixes) >= limit:
             return self.log.insert(
                 record(
                     RecordStatus.ESCALATED,
-                    f"Flapping: fixed {len(fixed)} times since {fixed[0].created_at:%Y-%m-%d %H:%M} "
+                    f"Flapping: fixed {len(earlier_fixes)} times since "
+                    f"{earlier_fixes[0].created_at:%Y-%m-%d %H:%M} "
                     f"UTC (limit {limit} in {window.total_seconds():.0f} s); something keeps "
                     f"undoing the fix, so phiguard stopped fixing it.{note}",
                     plan,
@@ -409,25 +410,25 @@ class Remediator:
             )
             return self._finish(record, RecordStatus.PLANNED, reason + note, progress, cause)
         try:
-            fixed = self.read_snapshot(snapshot.id)
+            reread = self.read_snapshot(snapshot.id)
         except TransientArmError as exc:
             reason = f"Written, not verified: the re-read failed ({exc})."
             self._finish(record, RecordStatus.APPLIED, reason + note, progress, cause)
             raise
-        if fixed is None:
+        if reread is None:
             reason = "Written, not verified: the resource is gone on re-read."
             return self._finish(record, RecordStatus.APPLIED, reason + note, progress, cause)
-        evaluation = self.engine.evaluate(fixed)
+        evaluation = self.engine.evaluate(reread)
         statuses = {
             f.check_id: f.status.value
             for f in evaluation.findings
             if f.check_id in remediation.fixes
         }
-        still = [c for c in checks if statuses.get(c) != Status.PASS]
+        unverified = [c for c in checks if statuses.get(c) != Status.PASS]
         if failure is not None:
             status, reason = RecordStatus.FAILED, f"Partly written; {failure}"
-        elif still:
-            shown = ", ".join(f"{c}={statuses.get(c, 'not assessed')}" for c in still)
+        elif unverified:
+            shown = ", ".join(f"{c}={statuses.get(c, 'not assessed')}" for c in unverified)
             status, reason = RecordStatus.FAILED, f"Written, but not verified: {shown}."
         else:
             retried = " after a concurrent change (412: re-read, re-planned)" if conflicts else ""
@@ -435,7 +436,7 @@ class Remediator:
         inverse: tuple[Write, ...] = ()
         if remediation.reversible:
             try:  # what a rollback would write now, against the document as it is after the fix
-                inverse = tuple(remediation.restore(fixed, progress.before))
+                inverse = tuple(remediation.restore(reread, progress.before))
             except (ValueError, MalformedResource) as exc:
                 reason += f" No inverse could be computed: {exc}."
         return self._finish(
