@@ -1,0 +1,102 @@
+"""ARM semantics over the in-memory store: what management.azure.com answers, as documents go.
+
+Covered (for every type, generically, plus the type-specific behaviour listed):
+
+- GET/PUT/PATCH/DELETE by id for subscriptions, resource groups, resources, child resources and
+  extension resources (``{scope}/providers/{ns}/{type}/{name}``); HEAD on resource groups;
+  POST actions on a resource (``listKeys`` answers keys; any other action answers ``{}``).
+- Lists: subscriptions, resource groups, ``/resources`` (generic shape, ``$filter`` on
+  ``resourceType``/``tagName``/``tagValue``/``name``/``location``), a type by subscription or
+  resource group, children under a parent, extension resources at a scope (diagnostic settings
+  answer ``{"value": [...]}`` without paging), role and policy assignments at, above and below a
+  scope (``$filter=atScope()``, ``principalId eq``, ``assignedTo()``). Paging with an absolute
+  ``nextLink`` carrying ``$skiptoken``; ``$top`` lowers the page size.
+- ``api-version`` required and well-formed; ARM error bodies and codes; case-insensitive ids.
+- PUT creates (201; 200 for types whose API answers 200; 202 for storage accounts and disks)
+  or replaces (200), keeping read-only properties; PATCH merges (RFC 7386, ``tags`` replaced);
+  DELETE answers 200 (with the deleted body for Microsoft.Authorization), 204 when absent;
+  deleting cascades to children and extensions. ``etag`` on Microsoft.Network documents (and documents that carry one), changed on
+  every write; ``If-Match`` / ``If-None-Match`` honoured (412 ``PreconditionFailed``). An NSG and
+  its rules (a VNet and its subnets) share one etag, and the embedded list and the child
+  documents are kept equal whichever one is written.
+- Long-running operations: Microsoft.Network and Microsoft.Sql writes answer 200/201 with
+  ``Azure-AsyncOperation`` (deletes 202 with both headers); storage accounts and disks answer 202
+  with ``Location``; resource-group deletes 202 with ``Location``. Status monitors answer
+  ``InProgress`` until ``lro_duration`` has passed, then ``Succeeded``.
+- Events for every successful write, delete and action (two write events on a create).
+
+Not modelled: per-type api-version lists (any well-formed version is accepted), RP validation
+of bodies, ``systemData`` updates, ``Date`` headers, ARM's request-size and URL-length limits.
+Documents are stored as given and never mutated: a write stores a new dict.
+
+The service is one class in layers, each a module with one concern: :mod:`~sim.arm.core`
+(the store, loading, checks and events every layer uses) ← :mod:`~sim.arm.operations`
+(long-running operations) ← :mod:`~sim.arm.writes` (PUT, PATCH, DELETE, POST) ←
+:mod:`~sim.arm.routes` (dispatch, GET and lists); :mod:`~sim.arm.model` holds the request and
+response types and the per-type tables.
+"""
+
+from __future__ import annotations
+
+from sim.arm.model import (
+    ALWAYS_200,
+    ALWAYS_201,
+    API_VERSION_RE,
+    ASSIGNMENT_TYPES,
+    ASYNC_LRO,
+    EMBEDDED_CHILDREN,
+    EXTENSION_TYPES,
+    GENERIC_KEYS,
+    JSON,
+    LOCATION_LRO,
+    LRO_DELETE,
+    NSG_READ_ONLY,
+    PROVISIONING_STATE,
+    READ_ONLY_PROPERTIES,
+    ROLE_DEFINITIONS,
+    STRONG_ETAGS,
+    UNPAGED_LISTS,
+    WEAK_ETAGS,
+    ArmError,
+    ArmOptions,
+    ArmRequest,
+    ArmResponse,
+    Operation,
+    error_body,
+    iso_now,
+)
+from sim.arm.routes import ArmRoutes
+
+
+class ArmService(ArmRoutes):
+    """The tenant's ARM endpoint: documents, operations and the events writes produce."""
+
+
+__all__ = [
+    "ALWAYS_200",
+    "ALWAYS_201",
+    "API_VERSION_RE",
+    "ASSIGNMENT_TYPES",
+    "ASYNC_LRO",
+    "EMBEDDED_CHILDREN",
+    "EXTENSION_TYPES",
+    "GENERIC_KEYS",
+    "JSON",
+    "LOCATION_LRO",
+    "LRO_DELETE",
+    "NSG_READ_ONLY",
+    "PROVISIONING_STATE",
+    "READ_ONLY_PROPERTIES",
+    "ROLE_DEFINITIONS",
+    "STRONG_ETAGS",
+    "UNPAGED_LISTS",
+    "WEAK_ETAGS",
+    "ArmError",
+    "ArmOptions",
+    "ArmRequest",
+    "ArmResponse",
+    "ArmService",
+    "Operation",
+    "error_body",
+    "iso_now",
+]

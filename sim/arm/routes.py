@@ -1,0 +1,322 @@
+"""Routes: which handler answers a request (api-version checks, operation monitors, method and
+path kind), and the read side: GET and HEAD by id, lists with paging, ``$filter`` and ``$top``,
+and the generic ``/resources`` shape."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sim import ids
+from sim.arm.model import (
+    API_VERSION_RE,
+    ASSIGNMENT_TYPES,
+    EXTENSION_TYPES,
+    GENERIC_KEYS,
+    ROLE_DEFINITIONS,
+    UNPAGED_LISTS,
+    ArmError,
+    ArmRequest,
+    ArmResponse,
+    error_body,
+    to_json,
+)
+from sim.arm.writes import ArmWrites
+from sim.ids import RESOURCE_GROUP_TYPE, Target
+from sim.store import Entry
+
+
+class ArmRoutes(ArmWrites):
+    """Dispatches requests; answers reads itself and hands writes to :class:`ArmWrites`."""
+
+    def handle(self, req: ArmRequest) -> ArmResponse:
+        try:
+            version = req.api_version
+            if not version:
+                raise ArmError(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                )
+            if not API_VERSION_RE.match(version):
+                raise ArmError(
+                    400,
+                    "InvalidApiVersionParameter",
+                    f"The api-version '{version}' is invalid. The supported versions are "
+                    "'2025-01-01,2024-11-01,2024-05-01,2024-04-01,2023-08-01,2023-04-01,"
+                    "2022-04-01,2021-05-01-preview,2021-04-01'.",
+                )
+            events: list[dict[str, Any]] = []
+            with self.lock:
+                self._finish_due()
+                response = self._dispatch(req, events)
+            if events:
+                self._publish(events)
+            return response
+        except ArmError as err:
+            return ArmResponse(err.status, error_body(err.code, err.message))
+
+    def _dispatch(self, req: ArmRequest, events: list[dict[str, Any]]) -> ArmResponse:
+        op = self._ops.get(ids.key(req.path))
+        if op is not None and req.method in ("GET", "HEAD"):
+            return self._operation_status(op, req)
+        target = ids.parse(req.path)
+        if target is None:
+            raise ArmError(
+                404,
+                "InvalidResourceNamespace",
+                f"The request path '{req.path}' is not a supported ARM path.",
+            )
+        method = req.method
+        if method == "POST":
+            return self._action(req, target, events)
+        if target.kind in ("subscriptions", "resource_groups", "generic_list", "collection"):
+            if method != "GET":
+                raise ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested method '{method}' is not allowed on a collection.",
+                )
+            return self._list(req, target)
+        if target.kind == "subscription":
+            if method != "GET":
+                raise ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested method '{method}' is not allowed on a subscription.",
+                )
+            return self._get(req, target)
+        if method in ("GET", "HEAD"):
+            return self._get(req, target)
+        if method == "PUT":
+            return self._put(req, target, events)
+        if method == "PATCH":
+            return self._patch(req, target, events)
+        if method == "DELETE":
+            return self._delete(req, target, events)
+        raise ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def _get(self, req: ArmRequest, target: Target) -> ArmResponse:
+        entry = self.store.get(target.key)
+        if target.kind == "subscription":
+            if entry is None:
+                raise ArmError(
+                    404,
+                    "SubscriptionNotFound",
+                    f"The subscription '{target.subscription}' could not be found.",
+                )
+            return self._doc_response(entry)
+        self._check_containers(target)
+        if target.kind == "resource_group":
+            if entry is None:
+                if req.method == "HEAD":
+                    return ArmResponse(404)
+                raise ArmError(
+                    404,
+                    "ResourceGroupNotFound",
+                    f"Resource group '{target.resource_group}' could not be found.",
+                )
+            return ArmResponse(204) if req.method == "HEAD" else self._doc_response(entry)
+        if entry is None and target.type_key == ROLE_DEFINITIONS:
+            entry = self._role_definition_anywhere(target)
+        if entry is None:
+            self._check_parent(target)
+            if req.method == "HEAD":
+                return ArmResponse(404)
+            raise ArmError(404, "ResourceNotFound", self._not_found_message(target.path))
+        if req.method == "HEAD":
+            return ArmResponse(204)
+        return self._doc_response(entry)
+
+    def _role_definition_anywhere(self, target: Target) -> Entry | None:
+        """Built-in role definitions answer at every scope, with the id of the requested scope."""
+        name = (target.name or "").lower()
+        for k in self.store.keys(self.store.by_type, ROLE_DEFINITIONS):
+            entry = self.store.docs[k]
+            if (entry.target.name or "").lower() == name:
+                doc = dict(entry.doc)
+                doc["id"] = target.path
+                return Entry(doc, target, entry.etag)
+        return None
+
+    def _list(self, req: ArmRequest, target: Target) -> ArmResponse:
+        token = req.query.get("$skiptoken")
+        cursor: str | None = None
+        offset = 0
+        keys: list[str] | None = None
+        if token:
+            cursor, _, off = token.partition(".")
+            try:
+                offset = max(0, int(off))
+            except ValueError:
+                raise ArmError(
+                    400, "InvalidSkipToken", f"The skip token '{token}' is invalid."
+                ) from None
+            keys = self._cursors.get(cursor)
+            if keys is not None:
+                self._cursors.move_to_end(cursor)
+        generic = target.kind == "generic_list"
+        if keys is None:
+            keys = self._list_keys(req, target)
+        unpaged = target.type_key in UNPAGED_LISTS
+        size = self.options.page_size
+        top = req.query.get("$top")
+        if top:
+            try:
+                size = max(1, min(size, int(top)))
+            except ValueError:
+                raise ArmError(
+                    400, "InvalidQueryParameterValue", f"The $top value '{top}' is invalid."
+                ) from None
+        page = keys if unpaged else keys[offset : offset + size]
+        items: list[bytes] = []
+        for k in page:
+            entry = self.store.get(k)
+            if entry is None:
+                continue
+            items.append(to_json(self._generic(entry.doc, req)) if generic else entry.body)
+        body = b'{"value":[' + b",".join(items) + b"]"
+        if not unpaged and offset + size < len(keys):
+            if cursor is None or cursor not in self._cursors:
+                cursor = uuid.UUID(int=self._bits() & ((1 << 128) - 1), version=4).hex
+                self._cursors[cursor] = keys
+                while len(self._cursors) > self.options.cursor_cache:
+                    self._cursors.popitem(last=False)
+            params = {"api-version": req.api_version, "$skiptoken": f"{cursor}.{offset + size}"}
+            if top:
+                params["$top"] = top
+            link = self._link(target.path, **params)
+            body += b',"nextLink":' + to_json(link)
+        return ArmResponse(200, body + b"}")
+
+    def _generic(self, doc: dict[str, Any], req: ArmRequest) -> dict[str, Any]:
+        out = {k: doc[k] for k in GENERIC_KEYS if k in doc}
+        expand = req.query.get("$expand", "").lower()
+        props = doc.get("properties")
+        if (
+            "provisioningstate" in expand
+            and isinstance(props, dict)
+            and "provisioningState" in props
+        ):
+            out["provisioningState"] = props["provisioningState"]
+        return out
+
+    def _list_keys(self, req: ArmRequest, target: Target) -> list[str]:
+        store = self.store
+        if target.kind == "subscriptions":
+            return store.keys(store.by_parent, ("", "microsoft.resources/subscriptions"))
+        self._check_containers(target)
+        sub = (target.subscription or "").lower()
+        if target.kind == "resource_groups":
+            return store.keys(
+                store.by_parent,
+                (ids.key(f"/subscriptions/{target.subscription}"), RESOURCE_GROUP_TYPE.lower()),
+            )
+        flt = req.query.get("$filter", "")
+        if target.kind == "generic_list":
+            pool = (
+                store.keys(store.generic_rg, (sub, (target.resource_group or "").lower()))
+                if target.resource_group
+                else store.keys(store.generic_sub, sub)
+            )
+            return self._filter_generic(pool, flt) if flt else pool
+        self._check_parent(target)
+        t = target.type_key
+        parent_key = target.parent_key
+        if t in ASSIGNMENT_TYPES or t == ROLE_DEFINITIONS:
+            return self._assignments(target, parent_key, flt)
+        if flt:
+            raise ArmError(
+                400, "InvalidFilterInQueryString", f"The $filter '{flt}' is not supported here."
+            )
+        if t in EXTENSION_TYPES or target.depth > 1 or target.scope_kind in ("resource", "tenant"):
+            return store.keys(store.by_parent, (parent_key, t))
+        if target.scope_kind == "subscription":
+            return store.keys(store.by_sub, (sub, t))
+        return store.keys(store.by_rg, (sub, (target.resource_group or "").lower(), t))
+
+    def _filter_generic(self, pool: list[str], flt: str) -> list[str]:
+        clauses = [c.strip() for c in re.split(r"\s+and\s+", flt.strip(), flags=re.I) if c]
+        tests: list[tuple[str, str, str]] = []  # (field, value, tag name)
+        tag_name = ""
+        for clause in clauses:
+            sub_m = re.fullmatch(r"substringof\('([^']*)',\s*name\)", clause, flags=re.I)
+            if sub_m:
+                tests.append(("substringof", sub_m.group(1).lower(), ""))
+                continue
+            m = re.fullmatch(r"(\w+)\s+eq\s+'([^']*)'", clause, flags=re.I)
+            field_name = m.group(1).lower() if m else ""
+            if (
+                m is None
+                or field_name not in ("resourcetype", "name", "location", "tagname", "tagvalue")
+                or (field_name == "tagvalue" and not tag_name)
+            ):
+                raise ArmError(
+                    400, "InvalidFilterInQueryString", f"The $filter '{flt}' is invalid."
+                )
+            if field_name == "tagname":
+                tag_name = m.group(2).lower()
+            tests.append((field_name, m.group(2), tag_name))
+        return [k for k in pool if all(_generic_match(self.store.docs[k].doc, t) for t in tests)]
+
+    def _assignments(self, target: Target, scope_key: str, flt: str) -> list[str]:
+        at_scope = False
+        principal: str | None = None
+        definition: str | None = None
+        for clause in [c.strip() for c in re.split(r"\s+and\s+", flt.strip(), flags=re.I) if c]:
+            if clause.lower() == "atscope()":
+                at_scope = True
+                continue
+            m = re.fullmatch(
+                r"(?:assignedTo\('([^']*)'\)|principalId\s+eq\s+'([^']*)')", clause, flags=re.I
+            )
+            d = re.fullmatch(r"policyDefinitionId\s+eq\s+'([^']*)'", clause, flags=re.I)
+            if m:
+                principal = (m.group(1) or m.group(2) or "").lower()
+            elif d:
+                definition = d.group(1).lower()
+            else:
+                raise ArmError(
+                    400, "InvalidFilterInQueryString", f"The $filter '{flt}' is invalid."
+                )
+        t = target.type_key
+        if t == ROLE_DEFINITIONS:
+            at_scope = True
+        out = []
+        for k in self.store.keys(self.store.by_type, t):
+            entry = self.store.docs[k]
+            doc_scope = entry.target.parent_key
+            above = ids.is_ancestor(doc_scope, scope_key)
+            below = ids.is_ancestor(scope_key, doc_scope)
+            if not (above or (below and not at_scope)):
+                continue
+            props = entry.doc.get("properties") or {}
+            if principal is not None and str(props.get("principalId", "")).lower() != principal:
+                continue
+            if (
+                definition is not None
+                and str(props.get("policyDefinitionId", "")).lower() != definition
+            ):
+                continue
+            out.append(k)
+        return out
+
+
+def _generic_match(doc: dict[str, Any], test: tuple[str, str, str]) -> bool:
+    field_name, value, tag_name = test
+    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    assert isinstance(tags, dict)
+    if field_name == "substringof":
+        return value in str(doc.get("name", "")).lower()
+    if field_name == "resourcetype":
+        return str(doc.get("type", "")).lower() == value.lower()
+    if field_name == "name":
+        return str(doc.get("name", "")).lower() == value.lower()
+    if field_name == "location":
+        return str(doc.get("location", "")).replace(" ", "").lower() == value.lower()
+    if field_name == "tagname":
+        return any(str(k).lower() == value.lower() for k in tags)
+    return any(str(k).lower() == tag_name and v == value for k, v in tags.items())
