@@ -42,41 +42,18 @@ class AppContext:
     @cached_property
     def store(self) -> TableStateStore:
         from shared.state.tables import TableStateStore
+        from shared.tables import table_service
 
-        self.settings.require_storage()
-        if self.settings.storage_connection_string:
-            store = TableStateStore.from_connection_string(
-                self.settings.storage_connection_string, prefix=self.settings.table_prefix
-            )
-        else:
-            from shared.credentials import storage_credential
-
-            store = TableStateStore.from_account_url(
-                str(self.settings.storage_account_url),
-                storage_credential(self.settings),
-                prefix=self.settings.table_prefix,
-            )
+        store = TableStateStore(table_service(self.settings), prefix=self.settings.table_prefix)
         store.ensure_tables()
         return store
 
     @cached_property
     def remediation_log(self) -> TableRemediationLog:
         from shared.remediation_log import TableRemediationLog
+        from shared.tables import table_service
 
-        settings = self.settings
-        settings.require_storage()
-        if settings.storage_connection_string:
-            log = TableRemediationLog.from_connection_string(
-                settings.storage_connection_string, prefix=settings.table_prefix
-            )
-        else:
-            from shared.credentials import storage_credential
-
-            log = TableRemediationLog.from_account_url(
-                str(settings.storage_account_url),
-                storage_credential(settings),
-                prefix=settings.table_prefix,
-            )
+        log = TableRemediationLog(table_service(self.settings), prefix=self.settings.table_prefix)
         log.ensure_tables()
         return log
 

@@ -110,41 +110,28 @@ def probe_store(settings: Settings, *, flag: bool) -> None:
         ServiceRequestError,
         ServiceResponseError,
     )
-    from azure.data.tables import TableServiceClient
 
     from shared.http import transport
+    from shared.tables import table_service
 
-    http = transport(timeout_seconds=PROBE_SECONDS, pool_size=1)
     if settings.storage_connection_string:
         setting = "--storage-connection-string" if flag else "PHIGUARD_STORAGE_CONNECTION_STRING"
         problem = connection_string_problem(settings.storage_connection_string)
         if problem is not None:
             raise UsageError(f"{setting}: not a storage connection string: {problem}")
-        try:
-            client = TableServiceClient.from_connection_string(
-                settings.storage_connection_string, transport=http, retry_total=0
-            )
-        except (ValueError, TypeError) as exc:
-            raise UsageError(
-                f"{setting}: not a valid storage connection string ({one_line(exc)})"
-            ) from None
+        malformed = f"{setting}: not a valid storage connection string ({{}})"
     else:
-        from shared.credentials import storage_credential
-
         setting = "PHIGUARD_STORAGE_ACCOUNT_URL"
         url = str(settings.storage_account_url)
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
             raise UsageError(f"{setting}: {inert(url)!r} is not an https:// table endpoint")
-        try:
-            client = TableServiceClient(
-                endpoint=url,
-                credential=storage_credential(settings),
-                transport=http,
-                retry_total=0,
-            )
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{setting}: {one_line(exc)}") from None
+        malformed = f"{setting}: {{}}"
+    http = transport(timeout_seconds=PROBE_SECONDS, pool_size=1)
+    try:
+        client = table_service(settings, transport=http, retry_total=0)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(malformed.format(one_line(exc))) from None
     found = urlsplit(client.url)
     endpoint = f"{found.scheme}://{found.netloc}{found.path}"  # never the query (a SAS)
     try:
