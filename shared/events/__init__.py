@@ -18,7 +18,7 @@ Accepted shapes, with the schema detected per event (a batch may mix them):
 * One event object from the Azure Functions Event Grid trigger
   (:func:`change_from_function_event`).
 
-What becomes a change, and what is ignored (``Delivery.ignored``, reason → count):
+What becomes a change, and what is ignored (``Delivery.ignored``, :class:`IgnoreReason` → count):
 
 ==============================================================  ===============================
 ``Microsoft.Resources.ResourceWriteSuccess``                    ``WRITE``
@@ -83,7 +83,14 @@ linear in the number of events; id mapping is memoized. Error texts are at most 
 
 from __future__ import annotations
 
-from shared.events.model import MAX_BODY_BYTES, MAX_EVENTS, MAX_RAW_CHARS, Delivery, PoisonEvent
+from shared.events.model import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    MAX_RAW_CHARS,
+    Delivery,
+    IgnoreReason,
+    PoisonEvent,
+)
 from shared.events.normalize import VALIDATION_EVENT, parse_event_time
 from shared.events.parse import change_from_function_event, parse_delivery
 from shared.events.resources import (
@@ -103,6 +110,7 @@ __all__ = [
     "SCOPE_TYPES",
     "VALIDATION_EVENT",
     "Delivery",
+    "IgnoreReason",
     "PoisonEvent",
     "affected_resource",
     "change_from_function_event",

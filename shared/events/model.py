@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from shared.kernel.changes import ResourceChange
 from shared.kernel.resource_id import normalize
@@ -16,6 +17,21 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_RAW_CHARS = 16_384
 _MAX_QUOTED = 120
 _MAX_ERROR = 500
+
+
+class IgnoreReason(StrEnum):
+    """Why an event was counted and not turned into a change (``Delivery.ignored``'s keys; a
+    value compares equal to its string). See :mod:`shared.events`."""
+
+    FAILURE = "failure"  # Resource{Write,Delete,Action}Failure
+    CANCEL = "cancel"  # Resource{Write,Delete,Action}Cancel
+    NOT_A_RESOURCE_EVENT = "not_a_resource_event"  # any other event type
+    READ_ONLY_ACTION = "read_only_action"  # an action that cannot change the resource
+    POLICY_EVALUATION = "policy_evaluation"  # Azure Policy recording an audit result
+    UNSUPPORTED_TYPE = "unsupported_type"  # no check applies to the affected resource's type
+    OUTSIDE_SUBSCRIPTIONS = "outside_subscriptions"  # not one of the watched subscriptions
+    DUPLICATE_EVENT = "duplicate_event"  # the same event id twice in one delivery
+    EXTRA_VALIDATION_EVENT = "extra_validation_event"  # a second validation event
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,7 @@ class Delivery:
     validation_code: str | None = None
     validation_url: str | None = None
     changes: list[ResourceChange] = field(default_factory=list)
-    ignored: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)  # IgnoreReason → count
     poison: list[PoisonEvent] = field(default_factory=list)
     total: int = 0
     over_limit: bool = False  # more than max_events: nothing was parsed (see parse_delivery)

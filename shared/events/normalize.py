@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events.model import Delivery, PoisonEvent, _Bad, _clip, _json_type, _quote
+from shared.events.model import Delivery, IgnoreReason, PoisonEvent, _Bad, _clip, _json_type, _quote
 from shared.events.poison import _debug_view, _raw
 from shared.events.resources import (
     _is_policy_evaluation,
@@ -34,12 +34,15 @@ _KINDS: dict[str, ChangeKind] = {
     "microsoft.resourcenotifications.resources.deleted": ChangeKind.DELETE,
 }
 _NOTIFICATION_PREFIX = "microsoft.resourcenotifications."
-_IGNORED_TYPES: dict[str, str] = {
+_IGNORED_TYPES: dict[str, IgnoreReason] = {
     **{
-        f"microsoft.resources.resource{op}failure": "failure"
+        f"microsoft.resources.resource{op}failure": IgnoreReason.FAILURE
         for op in ("write", "delete", "action")
     },
-    **{f"microsoft.resources.resource{op}cancel": "cancel" for op in ("write", "delete", "action")},
+    **{
+        f"microsoft.resources.resource{op}cancel": IgnoreReason.CANCEL
+        for op in ("write", "delete", "action")
+    },
 }
 
 _TIME_SHAPE = re.compile(r"\d{4}-?\d{2}-?\d{2}[Tt ]\d{2}")
@@ -105,11 +108,11 @@ class _Parser:
             return
         if isinstance(outcome, ResourceChange):
             delivery.changes.append(outcome)
-        elif outcome:
+        elif outcome is not None:
             delivery.ignored[outcome] += 1
 
-    def _normalize(self, event: Any) -> ResourceChange | str:
-        """A change, an ignore reason, or "" (a validation event, recorded on the Delivery)."""
+    def _normalize(self, event: Any) -> ResourceChange | IgnoreReason | None:
+        """A change, an ignore reason, or None (a validation event, recorded on the Delivery)."""
         if not isinstance(event, dict):
             raise _Bad("", f"expected an event object, got {_json_type(event)}")
         version = _ce_version(event)
@@ -137,11 +140,11 @@ class _Parser:
             return ignored
         kind = _KINDS.get(lowered)
         if kind is None:
-            return "not_a_resource_event"
+            return IgnoreReason.NOT_A_RESOURCE_EVENT
 
         data = _data(event, version is not None)
         if event_id in self.seen_ids:
-            return "duplicate_event"
+            return IgnoreReason.DUPLICATE_EVENT
         raw_time = _required(event, time_key, "")
         try:
             event_time = parse_event_time(raw_time)
@@ -157,9 +160,9 @@ class _Parser:
                 operation = _optional_str(authorization, "action")
         if kind is ChangeKind.ACTION and operation is not None:
             if _is_policy_evaluation(operation):
-                return "policy_evaluation"
+                return IgnoreReason.POLICY_EVALUATION
             if is_read_only_action(operation):
-                return "read_only_action"
+                return IgnoreReason.READ_ONLY_ACTION
 
         resource_id = affected_resource(source_id)
         try:
@@ -171,7 +174,7 @@ class _Parser:
         if self.supported_types is not None and not _supported_in(
             affected_type, self.supported_types
         ):
-            return "unsupported_type"
+            return IgnoreReason.UNSUPPORTED_TYPE
         if kind is ChangeKind.DELETE and normalize(resource_id) != normalize(source_id):
             kind = ChangeKind.WRITE  # a child or extension went away; its parent changed
 
@@ -181,7 +184,7 @@ class _Parser:
             caller = _optional_str(claims, "appid") or _optional_str(claims, "azp")
         subscription_id = _subscription(data, source_id, topic, f".{topic_key}")
         if self.subscriptions is not None and subscription_id.lower() not in self.subscriptions:
-            return "outside_subscriptions"
+            return IgnoreReason.OUTSIDE_SUBSCRIPTIONS
         self.seen_ids.add(event_id)
         return ResourceChange(
             resource_id=resource_id,
@@ -196,15 +199,15 @@ class _Parser:
             operation_name=operation,
         )
 
-    def _validation(self, event: dict[str, Any]) -> str:
+    def _validation(self, event: dict[str, Any]) -> IgnoreReason | None:
         self.saw_validation = True
         data = _data(event, False)
         code = _required_str(data, "validationCode", ".data")
         if self.delivery.validation_code is not None:
-            return "extra_validation_event"
+            return IgnoreReason.EXTRA_VALIDATION_EVENT
         self.delivery.validation_code = code
         self.delivery.validation_url = _optional_str(data, "validationUrl")
-        return ""
+        return None
 
     @staticmethod
     def _resource_id(event: dict[str, Any], data: dict[str, Any], notification: bool) -> str:

@@ -949,3 +949,13 @@ def test_the_public_api_is_importable_from_the_package() -> None:
     for name in shared.events.__all__:
         assert getattr(shared.events, name) is not None, name
     assert shared.events.MAX_BODY_BYTES == 4 * 1024 * 1024
+
+
+def test_ignore_reasons_are_one_vocabulary_and_compare_as_their_strings() -> None:
+    import shared.events
+
+    delivery = parse_delivery([_eg("Microsoft.Resources.ResourceWriteFailure")])
+    assert delivery.ignored == {"failure": 1}
+    (reason,) = delivery.ignored
+    assert reason is shared.events.IgnoreReason.FAILURE
+    assert json.dumps(dict(delivery.ignored)) == '{"failure": 1}'
