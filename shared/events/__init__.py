@@ -75,10 +75,22 @@ Decisions worth knowing:
 * A time without a UTC offset is read as UTC. Fractional seconds beyond microseconds (Event
   Grid writes 7 digits) are truncated.
 
-Bounds: at most :data:`MAX_EVENTS` events per delivery (Event Grid's own batch maximum; the
-excess is one poison record, so a sender can split and resend), poison ``raw`` text at most
-:data:`MAX_RAW_CHARS` characters, values quoted in errors at most 120 characters. Parsing is
-linear in the number of events; id mapping is memoized. Error texts are at most 500 characters.
+Bounds: at most :data:`MAX_EVENTS` events per delivery (Event Grid's own batch maximum; a
+bigger delivery is not parsed at all, ``Delivery.over_limit``, and the webhook refuses it whole
+with 413 so a sender can split and resend), poison ``raw`` text at most :data:`MAX_RAW_CHARS`
+characters, values quoted in errors at most 120 characters. Parsing is linear in the number of
+events; id mapping is memoized. Error texts are at most 500 characters.
+
+Modules (names with a leading underscore are shared between them, not outside the package):
+
+* :mod:`shared.events.model` — :class:`Delivery`, :class:`PoisonEvent`, :class:`IgnoreReason`,
+  the bounds;
+* :mod:`shared.events.resources` — id cleaning, :func:`affected_resource` (child → parent),
+  :func:`supported`, :func:`is_read_only_action`;
+* :mod:`shared.events.normalize` — one event of either schema → a change, an ignore reason or
+  poison; :func:`parse_event_time`;
+* :mod:`shared.events.parse` — :func:`parse_delivery` and :func:`change_from_function_event`;
+* :mod:`shared.events.poison` — what a poison record keeps of an event (no caller identity).
 """
 
 from __future__ import annotations
