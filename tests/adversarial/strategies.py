@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.resource_id import parse, resource_type_of
+from shared.kernel.resource_id import parse, resource_type_of
 from sim.estate import demo_estate
 
 Json = Any
@@ -932,7 +932,7 @@ def resource_documents(
 
 def related_documents() -> st.SearchStrategy[dict[str, Json]]:
     """Related documents (diagnostic settings, web config, TDE, ...) as hostile values."""
-    from shared.related import RELATED
+    from shared.kernel.related import RELATED
 
     return st.dictionaries(st.sampled_from(sorted(RELATED)), hostile_values, max_size=4)
 

@@ -20,9 +20,9 @@ from checks import CATALOG
 from remediations import REMEDIATIONS
 from remediations.registry import RemediationOptions
 from shared.engine import Engine
-from shared.findings import Status
-from shared.resource_id import ResourceIdError, canonical, normalize, resource_type_of
-from shared.snapshot import MalformedResource, Snapshot
+from shared.kernel.findings import Status
+from shared.kernel.resource_id import ResourceIdError, canonical, normalize, resource_type_of
+from shared.kernel.snapshot import MalformedResource, Snapshot
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import PURE, SOME
 
@@ -190,10 +190,11 @@ def test_the_nsg_fix_writes_only_rules_of_the_nsg_it_judged(nsg: dict[str, Any],
 
 
 DEEP_BUG = (
-    "remediations/registry.py Remediation.plan -> with_values() copy.deepcopy()s the whole "
-    "document: a value nested ~500+ levels anywhere in the NSG raises RecursionError out of "
-    "plan(); shared/remediation.py _act_one catches only ValueError/MalformedResource, so no "
-    "remediation record is written, the NSG gets an ERROR row and its follow-ups stay pending"
+    "remediations/paths.py with_values() (from remediations/plan.py make_plan, for the inverse) "
+    "copy.deepcopy()s the whole document: a value nested ~500+ levels anywhere in the NSG "
+    "raises RecursionError out of plan(); shared/remediation/remediator.py _act_one catches only "
+    "ValueError/MalformedResource, so no remediation record is written, the NSG gets an ERROR "
+    "row and its follow-ups stay pending (redeliveries answered 503)"
 )
 
 

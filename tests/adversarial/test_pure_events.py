@@ -21,7 +21,7 @@ from shared.events import (
     change_from_function_event,
     parse_delivery,
 )
-from shared.resource_id import canonical, parse
+from shared.kernel.resource_id import canonical, parse
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import PURE
 

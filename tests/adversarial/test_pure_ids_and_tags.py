@@ -14,10 +14,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared.events import affected_resource
-from shared.phi_scope import PhiScope
-from shared.remediation import parse_exempt_tag
-from shared.remediation_log import Exemption
-from shared.resource_id import (
+from shared.kernel.phi_scope import PhiScope
+from shared.kernel.resource_id import (
     ResourceIdError,
     canonical,
     normalize,
@@ -25,7 +23,9 @@ from shared.resource_id import (
     parse,
     resource_type_of,
 )
-from shared.snapshot import Snapshot
+from shared.kernel.snapshot import Snapshot
+from shared.remediation import parse_exempt_tag
+from shared.remediation_log import Exemption
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import PURE
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.engine import Engine
+from shared.kernel.snapshot import MalformedResource
 from shared.loader import InputError, load_documents, parse_json
-from shared.snapshot import MalformedResource
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import PURE
 

@@ -9,9 +9,9 @@ import pytest
 
 from shared.engine import Engine
 from shared.events import parse_delivery
-from shared.phi_scope import PhiScope
-from shared.resource_id import ResourceIdError, canonical
-from shared.snapshot import Snapshot
+from shared.kernel.phi_scope import PhiScope
+from shared.kernel.resource_id import ResourceIdError, canonical
+from shared.kernel.snapshot import Snapshot
 from tests.adversarial.strategies import deep
 
 SUB = "98d6f765-1897-5f92-b6a5-1a1b7fccf13a"
