@@ -85,15 +85,15 @@ output derives from: the state store's rows, ``phiguard status``, the API)."""
 
 def finding_json(finding: object) -> dict[str, Any]:
     """The :data:`FINDING_FIELDS` of ``finding`` (a :class:`Finding`, or anything carrying those
-    attributes, such as a stored finding) as JSON values: enums by value, tuples as lists,
-    mappings as dicts."""
+    attributes, such as a stored finding) as JSON values: enums by value, sequences as new
+    lists, mappings as new dicts."""
     return {name: _json_value(getattr(finding, name)) for name in FINDING_FIELDS}
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
