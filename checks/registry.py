@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.azure_policy import BUILT_IN
+from shared.kernel.errors import PhiguardError
 from shared.kernel.findings import Result, Severity, Status
 from shared.kernel.hipaa import SECTIONS
 from shared.kernel.related import RELATED
@@ -46,7 +47,7 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 _TYPE_RE = re.compile(r"^[a-z0-9.]+/[a-z0-9./]+$")
 
 
-class RegistryError(ValueError):
+class RegistryError(PhiguardError, ValueError):
     """The catalog is inconsistent; the message names the check and the rule it breaks."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from remediations.paths import named_index, value_at, with_values
+from shared.kernel.errors import PhiguardError
 from shared.kernel.related import related_key_for
 from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse
 from shared.kernel.snapshot import Snapshot
@@ -24,7 +25,7 @@ from shared.kernel.snapshot import Snapshot
 Method = Literal["PUT", "PATCH", "DELETE"]
 
 
-class PlanError(ValueError):
+class PlanError(PhiguardError, ValueError):
     """A remediation cannot be planned for this resource (configuration or resource shape); the
     message says why. The resource is left untouched and the reason is recorded."""
 

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.phi_scope import DEFAULT_TAG_RULES, PhiScope
 
 PREFIX = "PHIGUARD_"
 
 
-class SettingsError(ValueError):
+class SettingsError(PhiguardError, ValueError):
     """A setting has a bad value; the message names the setting."""
 
 

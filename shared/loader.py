@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.related import RELATED, flow_log_targets, related_key_for
 from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse, resource_type_of
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
 
-class InputError(ValueError):
+class InputError(PhiguardError, ValueError):
     """Bad input; the message names the file and the JSON path."""
 
     def __init__(self, source: str, path: str, message: str) -> None:

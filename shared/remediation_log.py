@@ -47,6 +47,7 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Upda
 
 from shared.http import tables_transport
 from shared.kernel.changes import Cause
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
 from shared.state.keys import escape_key, partition_key
 
@@ -71,11 +72,11 @@ class RecordStatus(StrEnum):
     ACTION_REQUIRED = "ACTION_REQUIRED"  # no safe automatic fix exists: a person must act
 
 
-class RecordNotFound(LookupError):
+class RecordNotFound(PhiguardError, LookupError):
     """No remediation record has that id."""
 
 
-class AlreadyRolledBack(RuntimeError):
+class AlreadyRolledBack(PhiguardError, RuntimeError):
     """The record was rolled back already (by another operator or an earlier command)."""
 
 

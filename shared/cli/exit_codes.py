@@ -7,15 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.kernel.errors import PhiguardError
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 
 
-class UsageError(Exception):
+class UsageError(PhiguardError):
     """Bad usage or bad input; printed without a traceback, exit code 2."""
 
 
-class IncompleteError(Exception):
+class IncompleteError(PhiguardError):
     """The command could not do its work: a service unreachable, a subscription unknown; exit 3."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.kernel.changes import ResourceChange
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
 
 MAX_EVENTS = 5_000
@@ -86,7 +87,7 @@ class Delivery:
         return list(chosen.values())
 
 
-class _Bad(Exception):
+class _Bad(PhiguardError):
     """One event is malformed: ``path`` is relative to the event (``.data.resourceUri``)."""
 
     def __init__(self, path: str, message: str) -> None:

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.nsg_rules import (
     AZURE_DEFAULT_INBOUND_RULES,
     PORT_PROTOCOLS,
@@ -141,7 +142,7 @@ MAX_WORK = 400_000
 # --- evaluation ------------------------------------------------------------------------------
 
 
-class TooComplex(ValueError):
+class TooComplex(PhiguardError, ValueError):
     """The rule set fragments into more pieces than :data:`MAX_PIECES`."""
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.kernel.errors import PhiguardError
 
-class ResourceIdError(ValueError):
+
+class ResourceIdError(PhiguardError, ValueError):
     """An id that is not an ARM resource id."""
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize, resource_type_of
 
 
-class MalformedResource(ValueError):
+class MalformedResource(PhiguardError, ValueError):
     """A document does not have the shape ARM gives it; the message names the JSON path."""
 
 

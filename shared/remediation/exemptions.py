@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.snapshot import Snapshot
 from shared.remediation_log import Exemption
 
@@ -26,7 +27,7 @@ _TARGET = re.compile(r"[a-z][a-z0-9_]{0,99}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class ExemptionError(ValueError):
+class ExemptionError(PhiguardError, ValueError):
     """A ``phiguard-exempt`` tag that is not honoured; the message says why."""
 
 

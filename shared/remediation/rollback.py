@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.kernel.changes import Cause
+from shared.kernel.errors import PhiguardError
 from shared.kernel.snapshot import MalformedResource
 from shared.remediation.writes import Progress, write_conditionally
 from shared.remediation_log import RecordStatus, RemediationRecord, new_record_id
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from shared.remediation.remediator import Remediator
 
 
-class RollbackRefused(RuntimeError):
+class RollbackRefused(PhiguardError, RuntimeError):
     """The rollback was not applied; the message says why (nothing was written)."""
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.kernel.changes import Cause
+from shared.kernel.errors import TransientError
 from shared.kernel.findings import Severity, Status, finding_json
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Outcome(StrEnum):
     STALE = "stale"  # the store holds a newer read: nothing was written
 
 
-class ConcurrentUpdateError(RuntimeError):
+class ConcurrentUpdateError(TransientError, RuntimeError):
     """Other writers kept changing the resource's partition; retrying later will succeed."""
 
 

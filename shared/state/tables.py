@@ -58,6 +58,7 @@ from azure.data.tables import (
 
 from shared.http import tables_transport
 from shared.kernel.changes import Cause
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
@@ -120,7 +121,7 @@ _CONFLICT_CODES = frozenset(
 )
 
 
-class _Conflict(Exception):
+class _Conflict(PhiguardError):
     """Another writer changed the partition between our read and our write."""
 
 
