@@ -1,0 +1,90 @@
+"""The API decides "redeliver" from shared.errors.is_transient alone: the webhook answers 503 to
+any transient failure, and reconcile_all goes on past a subscription that failed transiently."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ServiceRequestError
+
+from shared import api
+from shared.arm import ArmError, TransientArmError
+from shared.config import Settings
+from shared.context import AppContext, reset_app_context
+from shared.errors import RedeliverError, StoreUnavailableError
+from shared.events.model import Delivery
+from shared.outcomes import BatchResult
+
+
+class FakePipeline:
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        self.failures = failures
+        self.swept: list[str] = []
+
+    def handle(self, delivery: Delivery) -> BatchResult:
+        raise self.failures["handle"]
+
+    def sweep(self, subscription: str) -> BatchResult:
+        self.swept.append(subscription)
+        failure = self.failures.get(subscription)
+        if failure is not None:
+            raise failure
+        return BatchResult()
+
+
+@pytest.fixture
+def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePipeline]:
+    fake = FakePipeline({})
+    ctx = AppContext(Settings.from_env({"PHIGUARD_SUBSCRIPTIONS": "s1,s2,s3"}))
+    ctx.pipeline = fake  # type: ignore[assignment]
+    ctx.engine = type("E", (), {"supported_types": lambda self: frozenset()})()
+    reset_app_context(ctx)
+
+    def parse_delivery(*args: Any, **kwargs: Any) -> Delivery:
+        return Delivery(changes=[object()], total=1)  # type: ignore[list-item]
+
+    monkeypatch.setattr("shared.events.parse_delivery", parse_delivery)
+    yield fake
+    reset_app_context(None)
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        (RedeliverError("2 resource(s) hit transient failures; redeliver: /x"), "redeliver: /x"),
+        (ServiceRequestError("connection refused to https://acct.table/?sig=secret"), "Service"),
+    ],
+)
+def test_the_webhook_answers_503_to_a_transient_failure(
+    pipeline: FakePipeline, failure: BaseException, error: str
+) -> None:
+    pipeline.failures["handle"] = failure
+    status, _, body = api.handle_webhook("POST", {}, b"[]")
+    assert status == 503 and error in json.loads(body)["error"]
+    assert "secret" not in body  # another failure's text is not echoed, only its type
+
+
+def test_the_webhook_raises_anything_else(pipeline: FakePipeline) -> None:
+    pipeline.failures["handle"] = KeyError("bug")
+    with pytest.raises(KeyError):
+        api.handle_webhook("POST", {}, b"[]")
+
+
+def test_reconcile_goes_on_past_a_subscription_that_failed_and_then_asks_for_a_retry(
+    pipeline: FakePipeline,
+) -> None:
+    pipeline.failures["s1"] = TransientArmError("ARM 429 for GET /subscriptions/s1 after retries")
+    pipeline.failures["s2"] = ArmError(403, "AuthorizationFailed", "no", "https://arm/s2")
+    with pytest.raises(RedeliverError, match="2 resource"):
+        api.reconcile_all()
+    assert pipeline.swept == ["s1", "s2", "s3"]
+
+
+def test_reconcile_stops_when_the_store_is_down(pipeline: FakePipeline) -> None:
+    pipeline.failures["s1"] = StoreUnavailableError("state store unreachable")
+    with pytest.raises(StoreUnavailableError):
+        api.reconcile_all()
+    assert pipeline.swept == ["s1"]
