@@ -2,7 +2,7 @@
 
 Reads go through :class:`~shared.arm.client.ArmClient` (azure-core's pipeline: bearer token,
 retries honouring ``Retry-After``) rather than the per-service management SDKs, so reading any
-resource type costs one light import: cold start is a product feature (DESIGN.md). A 404 means
+resource type costs one light import: cold start is a product feature (README "Benchmarks", bench/cold_start.py). A 404 means
 the resource is gone; 429/5xx/connection errors are retried within a bounded budget and then
 raised as :class:`~shared.arm.client.TransientArmError` so Event Grid redelivers the event.
 """

@@ -1,6 +1,6 @@
 """Event Grid deliveries → normalized :class:`~shared.kernel.changes.ResourceChange` records.
 
-This is the first stage of the flow of one event (see DESIGN.md): it decodes what Event Grid
+This is the first stage of the flow of one event (README "How an event flows"): it decodes what Event Grid
 delivers, decides which events matter, and names the resource whose checks must be re-run.
 It does no I/O: the pipeline reads the resource through ARM afterwards (ARM events carry no
 resource properties).

@@ -74,7 +74,7 @@ class Finding:
     phi: bool
 
     def to_json(self) -> dict[str, Any]:
-        """The finding shape of DESIGN.md, used by ``--format json``, the API and exports."""
+        """The one finding shape (``FINDING_FIELDS``), used by ``--format json``, the API and exports."""
         return finding_json(self)
 
 

@@ -1,6 +1,6 @@
 """PHI scope: which resources hold PHI, and so get the ``phi_only`` checks.
 
-Default rule (DESIGN.md): tag ``data-classification`` equal to ``phi`` or ``ephi``, or tag
+Default rule (README "What it checks"): tag ``data-classification`` equal to ``phi`` or ``ephi``, or tag
 ``hipaa`` equal to ``true`` — names and values case-insensitive — on the resource or on its
 resource group; or a subscription / resource group listed in configuration.
 """

@@ -35,7 +35,7 @@ def rollback(
     in the paths it wrote."""
     from remediations.paths import value_at
     from remediations.plan import same
-    from shared.arm import ArmError, PreconditionFailed
+    from shared.arm import ArmError, PreconditionFailed, TransientArmError
 
     cause = cause or Cause(kind="rollback")
     original = remediator.log.get(record_id)
@@ -78,11 +78,13 @@ def rollback(
                 f"the resource changed while rolling back ({exc.code}); "
                 f"{len(progress.done)} of {len(writes)} writes applied"
             ) from exc
-        except ArmError as exc:  # transient ones included: say what landed, then raise
-            if not progress.done:
-                raise RollbackRefused(f"ARM refused the rollback: {exc}") from exc
-            _record_rollback(remediator, original, cause, correlation, progress, "FAILED", exc)
-            raise
+        except (ArmError, TransientArmError) as exc:  # say what landed, then raise
+            if progress.done:
+                _record_rollback(remediator, original, cause, correlation, progress, "FAILED", exc)
+                raise
+            if isinstance(exc, TransientArmError):
+                raise  # nothing landed: the operator may simply run it again
+            raise RollbackRefused(f"ARM refused the rollback: {exc}") from exc
     return _record_rollback(remediator, original, cause, correlation, progress, "ROLLED_BACK")
 
 

@@ -97,7 +97,7 @@ class StoredFinding:
         return self.status not in INACTIVE_STATUSES
 
     def to_json(self) -> dict[str, Any]:
-        """The finding JSON of DESIGN.md plus the state fields (ISO 8601 UTC times)."""
+        """The finding JSON (``Finding.to_json``) plus the state fields (ISO 8601 UTC times)."""
         return {
             **finding_json(self),
             "evidence_truncated": self.evidence_truncated,

@@ -1,4 +1,4 @@
-"""Lint over the check catalog: the contract of DESIGN.md, enforced."""
+"""Lint over the check catalog: the contract of checks/registry.py, enforced."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lint over the remediation registry: the Remediation contract of DESIGN.md, enforced.
+"""Lint over the remediation registry: the Remediation contract of remediations/registry.py, enforced.
 
 Every remediation is run over the PASS/FAIL fixtures of the checks it fixes: on a compliant
 fixture it plans nothing; on a failing one its writes, applied in memory, change only the JSON

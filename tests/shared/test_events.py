@@ -940,7 +940,9 @@ def test_five_thousand_event_batch_parses_quickly(reference_dir: Path) -> None:
     elapsed = time.perf_counter() - started
     assert len(delivery.changes) == 5_000
     assert len(delivery.latest_per_resource()) == 500
-    assert elapsed < 2.0, f"5,000 events took {elapsed:.2f} s"
+    # A guard against quadratic parsing, not a speed target (those live in bench/): generous
+    # enough for a loaded 2-core machine.
+    assert elapsed < 20.0, f"5,000 events took {elapsed:.2f} s"
 
 
 def test_the_public_api_is_importable_from_the_package() -> None:
