@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from checks.appservice import tls_version
-from shared.engine import Engine
-from shared.kernel.findings import Finding, Status
+from shared.kernel.findings import Status
 from shared.kernel.snapshot import MalformedResource, Snapshot
+from tests.checks.helpers import ENGINE
+from tests.checks.helpers import finding as _run
+from tests.checks.helpers import status as _status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-ENGINE = Engine()
 
 
 def _site(**props: Any) -> dict[str, Any]:
@@ -30,27 +31,6 @@ def _config(**props: Any) -> dict[str, Any]:
     config: dict[str, Any] = doc["related"]["web_config"]
     config["properties"].update(props)
     return config
-
-
-def _run(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Finding | None:
-    evaluation = ENGINE.evaluate(Snapshot(resource, related or {}, None, phi))
-    return next((f for f in evaluation.findings if f.check_id == check_id), None)
-
-
-def _status(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Status:
-    finding = _run(check_id, resource, related, phi)
-    assert finding is not None, f"{check_id} did not run"
-    return finding.status
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from checks import CATALOG
-from shared.engine import Engine
 from shared.kernel.findings import Finding, Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import ENGINE, result
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-ENGINE = Engine()
 
 CMK = "compute_disk_customer_managed_key_enabled"
 NETWORK = "compute_disk_public_network_access_disabled"
@@ -50,10 +49,7 @@ def _disk(**props: Any) -> dict[str, Any]:
 
 
 def _run(check_id: str, resource: dict[str, Any], phi: bool | None = True) -> Finding:
-    evaluation = ENGINE.evaluate(Snapshot(resource, {}, None, phi))
-    found = {f.check_id: f for f in evaluation.findings}
-    assert check_id in found, f"{check_id} did not run"
-    return found[check_id]
+    return result(check_id, resource, phi=phi)
 
 
 # --- disk customer-managed key ---------------------------------------------------------------

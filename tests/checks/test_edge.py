@@ -12,8 +12,9 @@ import pytest
 from checks import CATALOG
 from checks.registry import FAILURE_PATTERNS
 from shared.engine import Engine
-from shared.kernel.findings import Finding, Status
+from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import result, status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 
@@ -45,17 +46,6 @@ def with_settings(resource: dict[str, Any], **settings: Any) -> dict[str, Any]:
         else:
             body["properties"]["policySettings"][key] = value
     return body
-
-
-def result(check_id: str, resource: dict[str, Any]) -> Finding:
-    evaluation = Engine().evaluate(Snapshot(resource))
-    finding = next((f for f in evaluation.findings if f.check_id == check_id), None)
-    assert finding is not None, f"{check_id} did not run"
-    return finding
-
-
-def status(check_id: str, resource: dict[str, Any]) -> Status:
-    return result(check_id, resource).status
 
 
 # --- prevention mode (P6) ------------------------------------------------------------------------

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from shared.engine import Engine
 from shared.kernel.findings import Finding, Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import ENGINE, finding, status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-ENGINE = Engine()
 ASSIGNED = "governance_subscription_hipaa_initiative_assigned"
 EXCLUSIONS = "governance_subscription_hipaa_initiative_no_exclusions"
 ROLE = "governance_custom_role_no_broad_permissions"
@@ -36,14 +35,11 @@ def _case() -> tuple[dict[str, Any], dict[str, Any]]:
 def _run(
     check_id: str, resource: dict[str, Any], assignments: Any, phi: bool | None = None
 ) -> Finding | None:
-    snapshot = Snapshot(resource, {"policy_assignments": assignments}, None, phi)
-    return next((f for f in ENGINE.evaluate(snapshot).findings if f.check_id == check_id), None)
+    return finding(check_id, resource, {"policy_assignments": assignments}, phi)
 
 
 def _status(check_id: str, resource: dict[str, Any], assignments: Any) -> Status:
-    finding = _run(check_id, resource, assignments)
-    assert finding is not None, f"{check_id} did not run"
-    return finding.status
+    return status(check_id, resource, {"policy_assignments": assignments})
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ import pytest
 
 from checks import CATALOG
 from shared.engine import Engine
-from shared.kernel.findings import Finding, Status
+from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import finding as run
+from tests.checks.helpers import status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 VAULT_ID = (
@@ -30,22 +32,6 @@ def vault(**props: Any) -> dict[str, Any]:
         "tags": {},
         "properties": {"tenantId": "00000000-0000-0000-0000-000000000000", **props},
     }
-
-
-def run(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Finding | None:
-    evaluation = Engine().evaluate(Snapshot(resource, related or {}, None, phi))
-    return next((f for f in evaluation.findings if f.check_id == check_id), None)
-
-
-def status(check_id: str, resource: dict[str, Any], **kw: Any) -> Status:
-    finding = run(check_id, resource, **kw)
-    assert finding is not None, f"{check_id} did not run"
-    return finding.status
 
 
 def policy(object_id: str, **perms: list[Any]) -> dict[str, Any]:

@@ -11,39 +11,19 @@ import pytest
 
 from checks import CATALOG
 from checks.monitoring import AUDIT_LOG_CATEGORIES
-from shared.engine import Engine
-from shared.kernel.findings import Finding, Status
+from shared.kernel.findings import Status
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import ENGINE
+from tests.checks.helpers import finding as _run
+from tests.checks.helpers import status as _status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-ENGINE = Engine()
 
 
 def _fixture(check_id: str, name: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((FIXTURES / check_id / f"{name}.json").read_text())
     return doc
-
-
-def _run(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Finding | None:
-    evaluation = ENGINE.evaluate(Snapshot(resource, related or {}, None, phi))
-    return next((f for f in evaluation.findings if f.check_id == check_id), None)
-
-
-def _status(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Status:
-    finding = _run(check_id, resource, related, phi)
-    assert finding is not None, f"{check_id} did not run"
-    return finding.status
 
 
 # --- workspace retention -----------------------------------------------------------------------

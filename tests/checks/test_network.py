@@ -14,6 +14,8 @@ from checks.network import BROAD_PORT_THRESHOLD
 from shared.engine import Engine
 from shared.kernel.findings import Finding, Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import finding as run
+from tests.checks.helpers import result, status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 
@@ -65,26 +67,6 @@ def nsg(*rules: dict[str, Any], **extra: Any) -> dict[str, Any]:
     body["properties"]["securityRules"] = list(rules)
     body["properties"].update(extra)
     return body
-
-
-def run(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Finding | None:
-    evaluation = Engine().evaluate(Snapshot(resource, related or {}, None, phi))
-    return next((f for f in evaluation.findings if f.check_id == check_id), None)
-
-
-def result(check_id: str, resource: dict[str, Any], **kw: Any) -> Finding:
-    finding = run(check_id, resource, **kw)
-    assert finding is not None, f"{check_id} did not run"
-    return finding
-
-
-def status(check_id: str, resource: dict[str, Any], **kw: Any) -> Status:
-    return result(check_id, resource, **kw).status
 
 
 # --- NSG rules: the document, defaults and sources ----------------------------------------------

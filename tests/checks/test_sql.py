@@ -8,8 +8,10 @@ import pytest
 
 from checks import CATALOG
 from shared.engine import Engine
-from shared.kernel.findings import Finding, Status
+from shared.kernel.findings import Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import finding as run
+from tests.checks.helpers import status
 
 SERVER_ID = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/sqlcrudtest-7398"
@@ -62,22 +64,6 @@ def auditing(**props: Any) -> dict[str, Any]:
 
 def protector(**props: Any) -> dict[str, Any]:
     return doc("Microsoft.Sql/servers/encryptionProtector", "/encryptionProtector/current", **props)
-
-
-def run(
-    check_id: str,
-    resource: dict[str, Any],
-    related: dict[str, Any] | None = None,
-    phi: bool | None = None,
-) -> Finding | None:
-    evaluation = Engine().evaluate(Snapshot(resource, related or {}, None, phi))
-    return next((f for f in evaluation.findings if f.check_id == check_id), None)
-
-
-def status(check_id: str, resource: dict[str, Any], **kw: Any) -> Status:
-    finding = run(check_id, resource, **kw)
-    assert finding is not None, f"{check_id} did not run"
-    return finding.status
 
 
 # --- TDE on databases ------------------------------------------------------------------------

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from checks import CATALOG
-from shared.engine import Engine
 from shared.kernel.findings import Finding, Status
 from shared.kernel.snapshot import Snapshot
+from tests.checks.helpers import ENGINE, result, status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
-ENGINE = Engine()
 
 
 def _fixture(check_id: str, name: str) -> dict[str, Any]:
@@ -53,14 +52,13 @@ def _run(
     related: dict[str, Any] | None = None,
     phi: bool = True,
 ) -> Finding:
-    evaluation = ENGINE.evaluate(Snapshot(resource, related or {}, None, phi))
-    found = {f.check_id: f for f in evaluation.findings}
-    assert check_id in found, f"{check_id} did not run: {evaluation.not_assessed}"
-    return found[check_id]
+    return result(check_id, resource, related, phi)
 
 
-def _status(check_id: str, resource: dict[str, Any], **kw: Any) -> Status:
-    return _run(check_id, resource, **kw).status
+def _status(
+    check_id: str, resource: dict[str, Any], related: dict[str, Any] | None = None, phi: bool = True
+) -> Status:
+    return status(check_id, resource, related, phi)
 
 
 # --- minimum TLS -----------------------------------------------------------------------------
