@@ -45,15 +45,13 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
 
-from shared.http import tables_transport
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
 from shared.state.keys import escape_key, partition_key
+from shared.tables import TablesBacked
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
-
     from remediations.registry import Write
     from shared.engine import Evaluation
 
@@ -215,7 +213,7 @@ class RemediationLog(Protocol):
     def exemptions(self, resource_id: str) -> list[Exemption]: ...
 
 
-class TableRemediationLog:
+class TableRemediationLog(TablesBacked):
     """:class:`RemediationLog` over Azure Table Storage (the real service or Azurite)."""
 
     def __init__(
@@ -235,28 +233,6 @@ class TableRemediationLog:
         self._log: TableClient = service.get_table_client(self.log_table)
         self._exemptions: TableClient = service.get_table_client(self.exemptions_table)
         self._clock = clock or (lambda: datetime.now(UTC))
-
-    @classmethod
-    def from_connection_string(
-        cls, connection_string: str, prefix: str = "phiguard"
-    ) -> TableRemediationLog:
-        return cls(
-            TableServiceClient.from_connection_string(
-                connection_string, transport=tables_transport()
-            ),
-            prefix,
-        )
-
-    @classmethod
-    def from_account_url(
-        cls, account_url: str, credential: TokenCredential, prefix: str = "phiguard"
-    ) -> TableRemediationLog:
-        return cls(
-            TableServiceClient(
-                endpoint=account_url, credential=credential, transport=tables_transport()
-            ),
-            prefix,
-        )
 
     def ensure_tables(self) -> None:
         for name in (self.log_table, self.exemptions_table):

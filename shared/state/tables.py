@@ -56,7 +56,6 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from shared.http import tables_transport
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
@@ -105,10 +104,9 @@ from shared.state.plan import (
     _plan_error,
     _plan_evaluation,
 )
+from shared.tables import TablesBacked
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
-
     from shared.engine import Evaluation
     from shared.kernel.findings import Finding
 
@@ -125,7 +123,7 @@ class _Conflict(PhiguardError):
     """Another writer changed the partition between our read and our write."""
 
 
-class TableStateStore:
+class TableStateStore(TablesBacked):
     """:class:`StateStore` over Azure Table Storage (the real service or Azurite)."""
 
     def __init__(
@@ -154,30 +152,6 @@ class TableStateStore:
         self._preloaded: dict[str, tuple[_Partition, float]] = {}  # by pk (preload_group)
         self._preloaded_groups: dict[str, float] = {}  # key prefix → when it was read
         self._preload_lock = threading.Lock()
-
-    @classmethod
-    def from_connection_string(
-        cls, connection_string: str, prefix: str = "phiguard"
-    ) -> TableStateStore:
-        return cls(
-            TableServiceClient.from_connection_string(
-                connection_string, transport=tables_transport()
-            ),
-            prefix,
-        )
-
-    @classmethod
-    def from_account_url(
-        cls, account_url: str, credential: TokenCredential, prefix: str = "phiguard"
-    ) -> TableStateStore:
-        """For a managed identity: ``https://<account>.table.core.windows.net``; the identity needs
-        the *Storage Table Data Contributor* role."""
-        return cls(
-            TableServiceClient(
-                endpoint=account_url, credential=credential, transport=tables_transport()
-            ),
-            prefix,
-        )
 
     def ensure_tables(self) -> None:
         """Creates the tables if missing; safe to call on every cold start."""
