@@ -1,0 +1,141 @@
+""":class:`Dispatcher`: sends what the outbox holds, once each, at least once.
+
+For every due item (oldest first): claim it (an attempt counted, held for ``lease``; a lost
+race skips it), send it through its channel's :class:`~shared.outbox.model.Sender`, mark it
+sent with the receipt. A transient failure (``shared.errors.is_transient``: throttling, 5xx,
+unreachable) is retried after ``base_delay * 2**(attempts-1)`` (at most ``max_delay``), or
+after the ``retry_after`` the service asked for if longer; the item is dead-lettered once it
+has had ``max_attempts`` attempts. Any other failure (a refusal: 400, 403, a bad address) is
+dead-lettered at once: sending it again would fail again. A throttled channel gets no more
+sends in the same run. Items of a channel with no sender configured stay pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from shared.errors import is_transient
+from shared.outbox.model import Channel, ErrorSummary, OutboxItem, Sender
+from shared.outbox.store import ClaimLost
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+class Outbox(Protocol):
+    def due(self, now: datetime, limit: int = ...) -> list[OutboxItem]: ...
+    def claim(self, item: OutboxItem, now: datetime, lease: timedelta) -> OutboxItem: ...
+    def mark_sent(
+        self, item: OutboxItem, receipt: str, now: datetime | None = ...
+    ) -> OutboxItem: ...
+    def mark_retry(
+        self, item: OutboxItem, error: ErrorSummary, not_before: datetime
+    ) -> OutboxItem: ...
+    def mark_dead(self, item: OutboxItem, error: ErrorSummary) -> OutboxItem: ...
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0  # no sender for the channel, or the channel throttled in this run
+    lost: int = 0  # claimed or marked by another dispatcher meanwhile
+    by_channel: dict[str, int] = field(default_factory=dict)  # sent, by channel
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        senders: Mapping[Channel, Sender],
+        clock: Callable[[], datetime] | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        *,
+        base_delay: float = 30.0,
+        max_delay: float = 3600.0,
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 100,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.outbox = outbox
+        self.senders = dict(senders)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.lease = lease
+        self.batch = batch
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt: exponential, capped, and never
+        shorter than what the service asked for."""
+        delay = min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay)
+        if retry_after is not None and retry_after > delay:
+            delay = retry_after
+        return timedelta(seconds=delay)
+
+    def run_once(self, now: datetime | None = None) -> DispatchReport:
+        now = now or self.clock()
+        report = DispatchReport()
+        throttled: set[Channel] = set()
+        for item in self.outbox.due(now, self.batch):
+            sender = self.senders.get(item.channel)
+            if sender is None or item.channel in throttled:
+                report.skipped += 1
+                continue
+            try:
+                claimed = self.outbox.claim(item, now, self.lease)
+            except ClaimLost:
+                report.lost += 1
+                continue
+            try:
+                receipt = sender.send(claimed)
+            except Exception as exc:  # every failure is recorded on the item
+                self._failed(claimed, exc, now, report, throttled)
+                continue
+            try:
+                self.outbox.mark_sent(claimed, receipt, self.clock())
+            except ClaimLost:
+                report.lost += 1  # the lease ran out and another run took it: it may resend
+                continue
+            report.sent += 1
+            report.by_channel[item.channel.value] = report.by_channel.get(item.channel.value, 0) + 1
+        return report
+
+    def _failed(
+        self,
+        item: OutboxItem,
+        exc: Exception,
+        now: datetime,
+        report: DispatchReport,
+        throttled: set[Channel],
+    ) -> None:
+        error = ErrorSummary.of(exc)
+        transient = is_transient(exc)
+        try:
+            if transient and item.attempts < self.max_attempts:
+                retry_after = getattr(exc, "retry_after", None)
+                if retry_after is not None:
+                    throttled.add(item.channel)
+                wait = self.backoff(item.attempts, retry_after)
+                self.outbox.mark_retry(item, error, now + wait)
+                report.retried += 1
+            else:
+                self.outbox.mark_dead(item, error)
+                report.dead += 1
+                log.warning(
+                    "outbox: %s/%s dead after %d attempt(s): %s",
+                    item.channel,
+                    item.kind,
+                    item.attempts,
+                    error,
+                )
+        except ClaimLost:
+            report.lost += 1
