@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
@@ -20,6 +20,8 @@ from shared.http import RequestCounts, ServiceClient
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
+
+    from shared.config import Settings
 
 # 409 codes ARM answers while another operation holds the resource: retry later.
 TRANSIENT_CONFLICTS = frozenset(
@@ -124,3 +126,54 @@ def etag_of(response: HttpResponse, body: Mapping[str, Any] | None) -> str | Non
         return str(header)
     value = body.get("etag") if body else None
     return value if isinstance(value, str) and value else None
+
+
+class ArmConnection(TypedDict, total=False):
+    """How a reader or a writer reaches ARM: the keyword arguments both take (see
+    :class:`ArmClient`)."""
+
+    ca_cert: str | None
+    max_retries: int
+    retry_budget_seconds: float
+    timeout_seconds: float
+    pool_size: int
+
+
+class ArmUser:
+    """What the reader and the writer share: their :class:`ArmClient`, built one way, from
+    :class:`ArmConnection`'s keyword arguments or from the settings (:meth:`from_settings`)."""
+
+    def __init__(
+        self,
+        arm_url: str,
+        credential: TokenCredential,
+        *,
+        policies: Iterable[Any] = (),
+        **connection: Unpack[ArmConnection],
+    ) -> None:
+        self.connection: ArmConnection = {
+            "ca_cert": None,
+            "max_retries": 4,
+            "retry_budget_seconds": 30,
+            "timeout_seconds": 20,
+            "pool_size": 10,
+            **connection,
+        }
+        self.client = ArmClient(arm_url, credential, policies=policies, **self.connection)
+        self.arm_url = self.client.base_url
+        self._credential = credential
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential: TokenCredential) -> Self:
+        return cls(
+            settings.arm_url,
+            credential,
+            ca_cert=settings.ca_cert,
+            max_retries=settings.arm_max_retries,
+            retry_budget_seconds=settings.arm_retry_budget_seconds,
+            timeout_seconds=settings.arm_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        """Closes the connection pool (a short-lived client: a probe)."""
+        self.client.close()

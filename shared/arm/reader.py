@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from shared.arm.client import ArmClient, ArmError
+from shared.arm.client import ArmConnection, ArmError, ArmUser
 from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates, gate_policy
 from shared.kernel import api_versions
 from shared.kernel.related import RELATED, flow_log_targets
@@ -25,7 +25,6 @@ from shared.kernel.snapshot import Snapshot
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from shared.config import Settings
     from shared.engine import Engine
     from shared.http import RequestCounts
 
@@ -52,7 +51,7 @@ class _Cached:
     expires: float
 
 
-class ArmReader:
+class ArmReader(ArmUser):
     """Reads resources through ARM. Thread-safe; build once per worker and reuse."""
 
     def __init__(
@@ -60,38 +59,17 @@ class ArmReader:
         arm_url: str,
         credential: TokenCredential,
         *,
-        ca_cert: str | None = None,
-        max_retries: int = 4,
-        retry_budget_seconds: float = 30,
-        timeout_seconds: float = 20,
         cache_seconds: float = 60,
-        pool_size: int = 16,
         pace_reads: float | None = None,
+        **connection: Unpack[ArmConnection],
     ) -> None:
-        self.client = ArmClient(
-            arm_url,
-            credential,
-            policies=[gate_policy(ThrottleGates(pace_reads))],
-            ca_cert=ca_cert,
-            max_retries=max_retries,
-            retry_budget_seconds=retry_budget_seconds,
-            timeout_seconds=timeout_seconds,
-            pool_size=pool_size,
-        )
-        self.arm_url = self.client.base_url
+        connection.setdefault("pool_size", 16)
+        policies = [gate_policy(ThrottleGates(pace_reads))]
+        super().__init__(arm_url, credential, policies=policies, **connection)
         self.cache_seconds = cache_seconds
+        self.pace_reads = pace_reads
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
-        self._credential = credential
-        self._options: dict[str, Any] = {
-            "ca_cert": ca_cert,
-            "max_retries": max_retries,
-            "retry_budget_seconds": retry_budget_seconds,
-            "timeout_seconds": timeout_seconds,
-            "cache_seconds": cache_seconds,
-            "pool_size": pool_size,
-            "pace_reads": pace_reads,
-        }
 
     @property
     def stats(self) -> RequestCounts:
@@ -113,28 +91,20 @@ class ArmReader:
         so it waits out every ``Retry-After`` rather than giving up. Never less patient than
         this reader.
         """
-        options = dict(self._options)
-        options["max_retries"] = max(max_retries, options["max_retries"])
-        options["retry_budget_seconds"] = max(retry_budget_seconds, options["retry_budget_seconds"])
-        options["pace_reads"] = options["pace_reads"] or READ_REFILL_PER_SECOND
-        sibling = ArmReader(self.arm_url, self._credential, **options)
+        connection = self.connection.copy()
+        connection["max_retries"] = max(max_retries, self.connection["max_retries"])
+        connection["retry_budget_seconds"] = max(
+            retry_budget_seconds, self.connection["retry_budget_seconds"]
+        )
+        sibling = ArmReader(
+            self.arm_url,
+            self._credential,
+            cache_seconds=self.cache_seconds,
+            pace_reads=self.pace_reads or READ_REFILL_PER_SECOND,
+            **connection,
+        )
         sibling.client.counts = self.client.counts
         return sibling
-
-    @classmethod
-    def from_settings(cls, settings: Settings, credential: TokenCredential) -> ArmReader:
-        return cls(
-            settings.arm_url,
-            credential,
-            ca_cert=settings.ca_cert,
-            max_retries=settings.arm_max_retries,
-            retry_budget_seconds=settings.arm_retry_budget_seconds,
-            timeout_seconds=settings.arm_timeout_seconds,
-        )
-
-    def close(self) -> None:
-        """Closes the connection pool (a short-lived reader: a probe)."""
-        self.client.close()
 
     # --- raw calls -------------------------------------------------------------------------
 

@@ -19,10 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from urllib.parse import urlsplit
 
-from shared.arm.client import ArmClient, ArmError, TransientArmError, etag_of, json_object
+from shared.arm.client import (
+    ArmConnection,
+    ArmError,
+    ArmUser,
+    TransientArmError,
+    etag_of,
+    json_object,
+)
 from shared.http import RequestCounts, retry_after
 
 if TYPE_CHECKING:
@@ -30,10 +37,17 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
 
-    from shared.config import Settings
-
 _TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 _WRITES = ("PUT", "PATCH", "DELETE")
+
+
+class WriteCondition(TypedDict, total=False):
+    """What a write may be conditional on (see :func:`conditional_headers`), and the correlation
+    id it carries."""
+
+    etag: str | None
+    match_condition: MatchConditions | None
+    correlation_id: str | None
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,7 @@ def conditional_headers(
     raise ValueError(f"unsupported match condition {match_condition!r}")
 
 
-class ArmWriter:
+class ArmWriter(ArmUser):
     """Writes resources through ARM. Thread-safe; build once per worker and reuse."""
 
     def __init__(
@@ -94,38 +108,16 @@ class ArmWriter:
         arm_url: str,
         credential: TokenCredential,
         *,
-        ca_cert: str | None = None,
-        max_retries: int = 4,
-        retry_budget_seconds: float = 30,
-        timeout_seconds: float = 20,
         lro_timeout_seconds: float = 300,
         max_poll_interval: float = 10,
         sleep: Callable[[float], None] = time.sleep,
+        **connection: Unpack[ArmConnection],
     ) -> None:
-        self.client = ArmClient(
-            arm_url,
-            credential,
-            ca_cert=ca_cert,
-            max_retries=max_retries,
-            retry_budget_seconds=retry_budget_seconds,
-            timeout_seconds=timeout_seconds,
-        )
-        self.arm_url = self.client.base_url
+        super().__init__(arm_url, credential, **connection)
         self.lro_timeout_seconds = lro_timeout_seconds
         self.max_poll_interval = max_poll_interval
         self._sleep = sleep
         self.stats = WriteStats(self.client.counts)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, credential: TokenCredential) -> ArmWriter:
-        return cls(
-            settings.arm_url,
-            credential,
-            ca_cert=settings.ca_cert,
-            max_retries=settings.arm_max_retries,
-            retry_budget_seconds=settings.arm_retry_budget_seconds,
-            timeout_seconds=settings.arm_timeout_seconds,
-        )
 
     # --- the writes --------------------------------------------------------------------------
 
@@ -134,41 +126,23 @@ class ArmWriter:
         target_id: str,
         api_version: str,
         body: Mapping[str, Any],
-        *,
-        etag: str | None = None,
-        match_condition: MatchConditions | None = None,
-        correlation_id: str | None = None,
+        **condition: Unpack[WriteCondition],
     ) -> WriteResult:
-        return self._write(
-            "PUT", target_id, api_version, body, etag, match_condition, correlation_id
-        )
+        return self._write("PUT", target_id, api_version, body, **condition)
 
     def patch(
         self,
         target_id: str,
         api_version: str,
         body: Mapping[str, Any],
-        *,
-        etag: str | None = None,
-        match_condition: MatchConditions | None = None,
-        correlation_id: str | None = None,
+        **condition: Unpack[WriteCondition],
     ) -> WriteResult:
-        return self._write(
-            "PATCH", target_id, api_version, body, etag, match_condition, correlation_id
-        )
+        return self._write("PATCH", target_id, api_version, body, **condition)
 
     def delete(
-        self,
-        target_id: str,
-        api_version: str,
-        *,
-        etag: str | None = None,
-        match_condition: MatchConditions | None = None,
-        correlation_id: str | None = None,
+        self, target_id: str, api_version: str, **condition: Unpack[WriteCondition]
     ) -> WriteResult:
-        return self._write(
-            "DELETE", target_id, api_version, None, etag, match_condition, correlation_id
-        )
+        return self._write("DELETE", target_id, api_version, None, **condition)
 
     def read(self, target_id: str, api_version: str) -> tuple[dict[str, Any] | None, str | None]:
         """The document and its ETag (the header, else the body's ``etag``); (None, None) on 404.
@@ -181,9 +155,6 @@ class ArmWriter:
         body = json_object(response)
         return body, etag_of(response, body)
 
-    def close(self) -> None:
-        self.client.close()
-
     # --- internals ---------------------------------------------------------------------------
 
     def _write(
@@ -192,9 +163,10 @@ class ArmWriter:
         target_id: str,
         api_version: str,
         body: Mapping[str, Any] | None,
-        etag: str | None,
-        match_condition: MatchConditions | None,
-        correlation_id: str | None,
+        *,
+        etag: str | None = None,
+        match_condition: MatchConditions | None = None,
+        correlation_id: str | None = None,
     ) -> WriteResult:
         headers = conditional_headers(etag, match_condition)
         if correlation_id:
