@@ -140,26 +140,16 @@ class Remediator:
     ) -> list[Preview]:
         """The plans for a resource's failing checks, whatever the modes (``phiguard plan``).
         Reads only; nothing is recorded."""
-        snapshot = self._resolve(target)
-        if snapshot is None:
-            return []
-        evaluation = evaluation or self.engine.evaluate(snapshot)
         out: list[Preview] = []
-        for remediation, _checks in self._fixes_for_failures(snapshot, evaluation):
-            mode = self.mode_for(remediation)
+        for snapshot, remediation, _checks in self._fixes(target, evaluation):
+            error: str | None = None
             try:
                 plan = remediation.plan(snapshot, self.options)
             except (ValueError, MalformedResource) as exc:
-                out.append(
-                    Preview(
-                        remediation.id, snapshot.id, mode, self.allowed(remediation), None, str(exc)
-                    )
-                )
-                continue
-            if plan is not None:
-                out.append(
-                    Preview(remediation.id, snapshot.id, mode, self.allowed(remediation), plan)
-                )
+                plan, error = None, str(exc)
+            if plan is not None or error is not None:
+                mode, allowed = self.mode_for(remediation), self.allowed(remediation)
+                out.append(Preview(remediation.id, snapshot.id, mode, allowed, plan, error))
         return out
 
     # --- acting ------------------------------------------------------------------------------
@@ -172,17 +162,7 @@ class Remediator:
     ) -> list[RemediationRecord]:
         """Remediates the FAIL findings of one resource (see the module docstring for the
         gates). ``target`` is a Snapshot (as the pipeline read it) or a resource id to read."""
-        cause = cause or Cause(kind="cli")
-        snapshot = self._resolve(target)
-        if snapshot is None:
-            return []
-        evaluation = evaluation or self.engine.evaluate(snapshot)
-        records: list[RemediationRecord] = []
-        for remediation, checks in self._fixes_for_failures(snapshot, evaluation):
-            record = self._act_one(remediation, snapshot, checks, cause)
-            if record is not None:
-                records.append(record)
-        return records
+        return self._act_all(target, evaluation, cause, enforced_only=False)
 
     def catch_up(
         self,
@@ -195,19 +175,38 @@ class Remediator:
         of :meth:`act` (exemptions, flap guard, hourly cap, If-Match, verification). Dry-run
         and not-allowed fixes were recorded PLANNED when the failure was new; re-planning
         them on every sweep would only repeat that."""
+        return self._act_all(target, evaluation, cause, enforced_only=True)
+
+    def _act_all(
+        self,
+        target: Snapshot | str,
+        evaluation: Evaluation | None,
+        cause: Cause | None,
+        *,
+        enforced_only: bool,
+    ) -> list[RemediationRecord]:
         cause = cause or Cause(kind="cli")
-        snapshot = self._resolve(target)
-        if snapshot is None:
-            return []
-        evaluation = evaluation or self.engine.evaluate(snapshot)
         records: list[RemediationRecord] = []
-        for remediation, checks in self._fixes_for_failures(snapshot, evaluation):
-            if self.mode_for(remediation) != "enforce" or not self.allowed(remediation):
+        for snapshot, remediation, checks in self._fixes(target, evaluation):
+            if enforced_only and (
+                self.mode_for(remediation) != "enforce" or not self.allowed(remediation)
+            ):
                 continue
             record = self._act_one(remediation, snapshot, checks, cause)
             if record is not None:
                 records.append(record)
         return records
+
+    def _fixes(
+        self, target: Snapshot | str, evaluation: Evaluation | None
+    ) -> list[tuple[Snapshot, Remediation, tuple[str, ...]]]:
+        """The resource (read when ``target`` is an id) and the fixes of its FAIL findings;
+        nothing when the resource is gone."""
+        snapshot = self._resolve(target)
+        if snapshot is None:
+            return []
+        evaluation = evaluation or self.engine.evaluate(snapshot)
+        return [(snapshot, r, c) for r, c in self._fixes_for_failures(snapshot, evaluation)]
 
     def _fixes_for_failures(
         self, snapshot: Snapshot, evaluation: Evaluation
