@@ -48,7 +48,8 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Upda
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
-from shared.state.keys import escape_key, partition_key
+from shared.state.entities import _dt, _type_of
+from shared.state.keys import _utf16_len, escape_key, partition_key
 from shared.tables import TablesBacked
 
 if TYPE_CHECKING:
@@ -428,7 +429,7 @@ def _entity(record: RemediationRecord) -> dict[str, Any]:
 
 def _put_json(entity: dict[str, Any], name: str, value: Any) -> None:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    if _units(text) <= _MAX_UNITS:
+    if _utf16_len(text) <= _MAX_UNITS:
         entity[name] = text
         return
     parts: list[str] = []
@@ -438,7 +439,7 @@ def _put_json(entity: dict[str, Any], name: str, value: Any) -> None:
         parts.append(text[start:end])
         start = end
     if len(parts) > _MAX_PARTS:
-        raise ValueError(f"{name} is too large to record ({_units(text)} UTF-16 units)")
+        raise ValueError(f"{name} is too large to record ({_utf16_len(text)} UTF-16 units)")
     entity[f"{name}_parts"] = len(parts)
     for index, part in enumerate(parts):
         entity[f"{name}_{index}"] = part
@@ -498,38 +499,9 @@ def _record(row: TableEntity) -> RemediationRecord:
     )
 
 
-def _units(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise TypeError(f"expected a datetime property, got {value!r}")
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime(
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-        tzinfo=UTC,
-    )
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def _opt(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _type_of(resource_id: str) -> str:
-    try:
-        return parse(resource_id).type
-    except ResourceIdError:
-        return ""
