@@ -48,23 +48,37 @@ class PhiLeak(PhiguardError, AssertionError):
 class FindingLike(Protocol):
     """A :class:`~shared.kernel.findings.Finding` or a stored finding."""
 
-    resource_id: str
-    resource_type: str
-    check_id: str
-    severity: Any
-    hipaa: tuple[str, ...]
-    title: str
-    reason: str
-    evidence: Mapping[str, Any]
-    phi: bool
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def check_id(self) -> str: ...
+    @property
+    def severity(self) -> Any: ...
+    @property
+    def hipaa(self) -> tuple[str, ...]: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def evidence(self) -> Mapping[str, Any]: ...
+    @property
+    def phi(self) -> bool: ...
 
 
 class CheckLike(Protocol):
-    id: str
-    title: str
-    guidance: str
-    remediation: str | None
-    service: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def guidance(self) -> str: ...
+    @property
+    def remediation(self) -> str | None: ...
+    @property
+    def service(self) -> str: ...
 
 
 # --- escaping ---------------------------------------------------------------------------------
