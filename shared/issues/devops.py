@@ -186,9 +186,18 @@ class AzureDevOpsWorkItems:
         if content.assignee:
             patch.append(_add("/fields/System.AssignedTo", content.assignee))
         url = self._url(f"workitems/${quote(self.work_item_type, safe='')}")
-        response = self.client.send(
-            "POST", url, kind="create", headers={"Content-Type": JSON_PATCH}, json=patch
-        )
+        try:
+            response = self.client.send(
+                "POST", url, kind="create", headers={"Content-Type": JSON_PATCH}, json=patch
+            )
+        except AzureDevOpsError as exc:
+            # 400: an owner who is no identity of the organization; the work item matters more.
+            if exc.status != 400 or not content.assignee:
+                raise
+            patch = [op for op in patch if op["path"] != "/fields/System.AssignedTo"]
+            response = self.client.send(
+                "POST", url, kind="create", headers={"Content-Type": JSON_PATCH}, json=patch
+            )
         return self._issue(_object(response, url), fingerprint)
 
     def comment(self, issue: TrackedIssue, text: str) -> None:

@@ -1,5 +1,5 @@
-"""GitHub Issues on the client seam: find by the fingerprint label, create, comment, close and
-reopen with ``state_reason``.
+"""GitHub Issues on the client seam: find by the fingerprint label (and, opt-in, by searching
+issue bodies for the marker), create, comment, close and reopen with ``state_reason``.
 
 Auth is a token header (a fine-grained token or an installation token with Issues: write, from
 app settings); it is never logged and never put in a message: errors name the status, GitHub's
@@ -107,6 +107,7 @@ class GitHubIssues:
         retry_budget_seconds: float = 30,
         timeout_seconds: float = 20,
         counts: RequestCounts | None = None,
+        search_body: bool = False,
     ) -> None:
         owner, _, repo = repository.partition("/")
         if not owner or not repo or "/" in repo:
@@ -114,6 +115,7 @@ class GitHubIssues:
         if not token:
             raise IssueError("GitHub token is empty")
         self.repository = repository
+        self.search_body = search_body
         self.client = GitHubClient(
             api_url,
             auth_policy=HeadersPolicy(
@@ -160,6 +162,25 @@ class GitHubIssues:
             raise GitHubError(200, "UnexpectedBody", "issue list is not an array", self._repo_url)
         for item in items:
             if isinstance(item, dict) and "pull_request" not in item:
+                return self._issue(item, fingerprint)
+        return self._search(fingerprint) if self.search_body else None
+
+    def _search(self, fingerprint: Fingerprint) -> TrackedIssue | None:
+        """The issue whose body holds the marker (its label was removed by hand). Opt-in: the
+        search API allows 30 requests a minute and indexes new issues with a delay."""
+        q = f'repo:{self.repository} is:issue in:body "{fingerprint.marker}"'
+        query = urlencode({"q": q, "sort": "created", "order": "desc", "per_page": "10"})
+        response = self.client.send(
+            "GET", f"{self.client.base_url}/search/issues?{query}", kind="search"
+        )
+        body = _json(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise GitHubError(
+                200, "UnexpectedBody", "search answer without items", "/search/issues"
+            )
+        for item in items:
+            if isinstance(item, dict) and fingerprint.marker in str(item.get("body") or ""):
                 return self._issue(item, fingerprint)
         return None
 

@@ -216,3 +216,24 @@ def test_exactly_one_credential_and_single_names() -> None:
         AzureDevOpsWorkItems("o/x", "p", pat="x")
     tracker = AzureDevOpsWorkItems("o", "p", bearer_token="tok")
     assert tracker.set_severity is False
+
+
+@responses.activate
+def test_an_owner_who_is_no_identity_is_dropped_rather_than_losing_the_work_item(
+    reference_dir: Path,
+) -> None:
+    created = _published(reference_dir, "workItems__Create")["responses"]["200"]["body"]
+    responses.post(f"{WIT}/wiql", json=_wiql([]))
+    responses.post(
+        f"{WIT}/workitems/$Issue",
+        status=400,
+        json={
+            "message": "TF401320: The identity alice-ops is unknown",
+            "typeKey": "RuleValidationException",
+        },
+    )
+    responses.post(f"{WIT}/workitems/$Issue", json=created)
+    _tracker().open(render_issue(finding(), CHECK, fingerprint(), tags=TAGS), fingerprint())
+    first, second = (json.loads(c.request.body or b"") for c in responses.calls[1:])
+    assert "/fields/System.AssignedTo" in [op["path"] for op in first]
+    assert "/fields/System.AssignedTo" not in [op["path"] for op in second]

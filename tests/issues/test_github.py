@@ -242,3 +242,21 @@ def test_a_malformed_repository_or_empty_token_is_refused() -> None:
             GitHubIssues(repository, TOKEN)
     with pytest.raises(IssueError):
         GitHubIssues("a/b", "")
+
+
+@responses.activate
+def test_search_by_the_body_marker_is_opt_in_and_only_after_the_label_found_nothing(
+    reference_dir: Path,
+) -> None:
+    marker = fingerprint().marker
+    result = _published(reference_dir, "issue-search-result-item-paginated__example")
+    other = {**result["items"][0], "number": 5, "body": "unrelated"}
+    mine = {**result["items"][0], "number": 132, "body": f"...\n<!-- {marker} -->\n"}
+    responses.get(f"{REPO}/issues", json=[])
+    responses.get(f"{API}/search/issues", json={**result, "items": [other, mine]})
+    assert _tracker().find(fingerprint()) is None
+    assert len(responses.calls) == 1
+    found = _tracker(search_body=True).find(fingerprint())
+    assert found is not None and found.id == 132 and found.state == "open"
+    search = _sent()[-1]
+    assert search.params["q"] == f'repo:contoso/phi-compliance is:issue in:body "{marker}"'
