@@ -1,7 +1,8 @@
 """The admin API of the simulated tenant, under ``/_admin`` (no auth: it listens on loopback).
 
 ``GET  /_admin/health``                 ``{"ok": true}``
-``GET  /_admin/info``                   the ready line plus tenant id, document count, faults
+``GET  /_admin/info``                   the ready line plus tenant id, document count, faults,
+                                        ``services`` (the notification stand-ins' URLs, secrets)
 ``POST /_admin/reset``                  ``{"estate": "demo"|"empty"|FILE|N|"N:M"|{estate}, "seed": n}``
                                         (empty body: the estate the server started with)
 ``POST /_admin/load``                   ``{"documents": [...], "subscriptions": [...]}`` added
@@ -19,6 +20,15 @@
 ``POST /_admin/events/subscriptions``   ``{"destination": URL|FILE, "schema": "eventgrid"|"cloudevents"}``
 ``DELETE /_admin/events/subscriptions`` removes every event subscription
 ``POST /_admin/events/wait``            ``{"timeout": s}``: waits until every delivery is done
+``GET  /_admin/github/issues``          what the GitHub stand-in holds: ``count``, ``issues``,
+                                        ``comments``, ``counters`` (requests by route, status,
+                                        fault)
+``GET  /_admin/devops/workitems``       ``count``, ``workitems``, ``comments``, ``counters``
+``GET  /_admin/teams/messages``         ``count``, ``messages`` (webhook id, body), ``counters``
+``GET  /_admin/email/messages``         ``count``, ``messages`` (the send bodies with their
+                                        operation ``id`` and final ``status``), ``counters``
+``POST /_admin/{service}/reset``        forgets what that service received (``/_admin/reset``
+                                        does it for all four)
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from sim.channels import service_urls
 from sim.faults import FaultSpecError
 
 if TYPE_CHECKING:
@@ -58,6 +69,18 @@ def handle_admin(
 def _route(
     tenant: SimTenant, method: str, route: str, query: dict[str, list[str]], body: dict[str, Any]
 ) -> tuple[int, Any]:
+    service_routes = {
+        "/github/issues": "github",
+        "/devops/workitems": "devops",
+        "/teams/messages": "teams",
+        "/email/messages": "email",
+    }
+    if route in service_routes and method == "GET":
+        return 200, tenant.services[service_routes[route]].received()
+    name = route.strip("/").partition("/")[0]
+    if route == f"/{name}/reset" and name in tenant.services and method == "POST":
+        tenant.services[name].clear()
+        return 200, tenant.services[name].received()
     if route in ("/", "/health") and method == "GET":
         return 200, {"ok": True}
     if route == "/info" and method == "GET":
@@ -67,6 +90,7 @@ def _route(
             "documents": len(tenant.arm.store),
             "faults": tenant.faults.describe(),
             "load_errors": tenant.arm.load_errors,
+            "services": service_urls(tenant.base_url),
         }
     if route == "/reset" and method == "POST":
         seed = body.get("seed")

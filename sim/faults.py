@@ -15,6 +15,23 @@ A ``--faults`` spec is a comma-separated list of ``name=value``:
 
 Throttling is off by default (the demo should not stall); the ``x-ms-ratelimit-remaining-*``
 headers are sent on every ARM response either way, from buckets that are always kept.
+
+The notification services (``github``, ``devops``, ``teams``, ``email``) take entries of their
+own, ``SERVICE:KIND@P`` (a probability per request) or ``SERVICE:NAME=VALUE``:
+
+``github:429@0.2``            a 429 with ``Retry-After`` in the service's own error format
+``devops:5xx@0.1``            an injected 500/502/503/504
+``teams:reset@0.05``          a connection reset (TCP RST, no response)
+``github:secondary@0.3``      GitHub only: 403 "secondary rate limit" with ``Retry-After``
+``email:fail@0.5``            ACS Email only: the send is accepted, its operation ends ``Failed``
+``email:latency=200ms``       added before the service's responses
+``github:retry_after=2``      the ``Retry-After`` (seconds) of the injected 429 / 403 (default 1)
+``email:quota=30/min+100/h``  write requests over any window get a 429 (GitHub: the 403
+                              secondary limit, i.e. content-creation pacing), ``Retry-After`` =
+                              seconds until the oldest request in the full window leaves it;
+                              windows: ``s``, ``min`` (or ``m``), ``h``
+
+Authentication is checked before any fault, so a refused caller never sees one.
 """
 
 from __future__ import annotations
@@ -23,11 +40,137 @@ import math
 import random
 import threading
 import time
-from dataclasses import dataclass, fields
+from collections import deque
+from dataclasses import dataclass, field, fields
+
+SERVICES = ("github", "devops", "teams", "email")
 
 
 class FaultSpecError(ValueError):
     """A ``--faults`` spec that cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class ServiceFaults:
+    """One notification service's faults (``SERVICE:...`` entries of a spec)."""
+
+    latency: float = 0.0
+    throttle: float = 0.0  # ``429@p``
+    error5xx: float = 0.0  # ``5xx@p``
+    reset: float = 0.0  # ``reset@p``
+    secondary: float = 0.0  # ``secondary@p`` (GitHub)
+    fail: float = 0.0  # ``fail@p`` (ACS Email)
+    retry_after: int = 1
+    quota: tuple[tuple[int, float], ...] = ()  # (count, window seconds)
+
+    def describe(self, service: str) -> list[str]:
+        out = []
+        for kind, name in (
+            ("429", "throttle"),
+            ("5xx", "error5xx"),
+            ("reset", "reset"),
+            ("secondary", "secondary"),
+            ("fail", "fail"),
+        ):
+            if getattr(self, name):
+                out.append(f"{service}:{kind}@{getattr(self, name):g}")
+        if self.latency:
+            out.append(f"{service}:latency={self.latency * 1000:g}ms")
+        if self.retry_after != 1:
+            out.append(f"{service}:retry_after={self.retry_after}")
+        if self.quota:
+            windows = "+".join(f"{n}/{_window_name(w)}" for n, w in self.quota)
+            out.append(f"{service}:quota={windows}")
+        return out
+
+
+_WINDOWS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+def _window_name(seconds: float) -> str:
+    return {1.0: "s", 60.0: "min", 3600.0: "h"}.get(seconds, f"{seconds:g}s")
+
+
+def _parse_service_item(item: str, into: dict[str, dict[str, object]]) -> None:
+    service, _, rest = item.partition(":")
+    service = service.strip().lower()
+    if service not in SERVICES:
+        raise FaultSpecError(f"bad fault {item!r}: service must be one of {list(SERVICES)}")
+    values = into.setdefault(service, {})
+    kinds = {
+        "429": "throttle",
+        "5xx": "error5xx",
+        "reset": "reset",
+        "secondary": "secondary",
+        "fail": "fail",
+    }
+    try:
+        if "@" in rest:
+            kind, _, prob = rest.partition("@")
+            name = kinds.get(kind.strip().lower())
+            if name is None:
+                raise FaultSpecError(f"bad fault {item!r}: kind must be one of {sorted(kinds)}")
+            p = float(prob)
+            if not 0.0 <= p <= 1.0:
+                raise FaultSpecError(f"bad fault {item!r}: probability must be in [0, 1]")
+            values[name] = p
+            return
+        name, sep, value = rest.partition("=")
+        name = name.strip().lower()
+        value = value.strip()
+        if not sep:
+            raise FaultSpecError(f"bad fault {item!r}: expected SERVICE:KIND@P or NAME=VALUE")
+        if name == "latency":
+            values["latency"] = _duration(value)
+        elif name == "retry_after":
+            values["retry_after"] = max(0, int(value))
+        elif name == "quota":
+            windows = []
+            for part in value.split("+"):
+                count, _, unit = part.strip().partition("/")
+                seconds = _WINDOWS.get(unit.strip().lower())
+                if seconds is None or int(count) < 1:
+                    raise FaultSpecError(f"bad quota {part!r} in fault {item!r}")
+                windows.append((int(count), seconds))
+            values["quota"] = tuple(windows)
+        else:
+            raise FaultSpecError(f"bad fault {item!r}: name must be latency, retry_after or quota")
+    except ValueError as exc:
+        if isinstance(exc, FaultSpecError):
+            raise
+        raise FaultSpecError(f"bad value in fault {item!r}") from exc
+
+
+class WindowQuota:
+    """Sliding-window request quotas (``quota=30/min+100/h``) per key."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def take(self, key: str, windows: tuple[tuple[int, float], ...]) -> int:
+        """0 when allowed (and counted), else the seconds to wait."""
+        if not windows:
+            return 0
+        now = time.monotonic()
+        longest = max(w for _, w in windows)
+        with self._lock:
+            seen = self._seen.setdefault(key, deque())
+            while seen and now - seen[0] >= longest:
+                seen.popleft()
+            wait = 0.0
+            for count, window in windows:
+                inside = [t for t in seen if now - t < window]
+                if len(inside) >= count:
+                    wait = max(wait, window - (now - inside[-count]))
+            if wait > 0:
+                return max(1, math.ceil(wait))
+            seen.append(now)
+            return 0
 
 
 @dataclass(frozen=True)
@@ -46,16 +189,27 @@ class FaultSpec:
     dup: float = 0.0
     reorder: float = 0.0
     reorder_window: float = 0.05
+    services: tuple[tuple[str, ServiceFaults], ...] = field(default=())
+
+    def for_service(self, service: str) -> ServiceFaults:
+        for name, faults in self.services:
+            if name == service:
+                return faults
+        return ServiceFaults()
 
     @classmethod
     def parse(cls, spec: str | None) -> FaultSpec:
         if spec is None or not spec.strip():
             return cls()
         values: dict[str, object] = {}
-        known = {f.name: f for f in fields(cls)}
+        per_service: dict[str, dict[str, object]] = {}
+        known = {f.name: f for f in fields(cls) if f.name != "services"}
         for raw in spec.split(","):
             item = raw.strip()
             if not item:
+                continue
+            if ":" in item.partition("=")[0].partition("@")[0]:
+                _parse_service_item(item, per_service)
                 continue
             name, sep, value = item.partition("=")
             name = name.strip().lower()
@@ -81,6 +235,11 @@ class FaultSpec:
             p = values.get(prob, 0.0)
             if not isinstance(p, float) or not 0.0 <= p <= 1.0:
                 raise FaultSpecError(f"{prob} must be a probability in [0, 1], got {p!r}")
+        values["services"] = tuple(
+            (name, ServiceFaults(**per_service[name]))  # type: ignore[arg-type]
+            for name in SERVICES
+            if name in per_service
+        )
         return cls(**values)  # type: ignore[arg-type]
 
     def describe(self) -> str:
@@ -100,6 +259,8 @@ class FaultSpec:
             f"dup={self.dup:g}",
             f"reorder={self.reorder:g}",
         ]
+        for name, faults in self.services:
+            parts += faults.describe(name)
         return ",".join(parts)
 
 

@@ -3,7 +3,10 @@
 ``running_sim(...)`` runs the server in a background thread of this process; ``spawned_sim(...)``
 runs ``phiguard sim serve`` (``python -m sim.cli serve``) as a subprocess and reads its ready
 line. Both yield a :class:`SimHandle` with what a client needs: ``arm_url``, ``ca_cert``,
-``admin_url``, ``subscriptions``, a credential and the admin calls.
+``admin_url``, ``subscriptions``, a credential and the admin calls, and for the notification
+stand-ins their URLs and secrets (``github_url``, ``github_token``, ``devops_url``,
+``devops_pat``, ``teams_webhook_url``, ``acs_endpoint``, ``acs_connection_string``) and
+``received(service)``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,16 @@ from typing import Any
 
 import requests
 
+from sim.channels import service_urls
 from sim.credentials import StaticTokenCredential
 from sim.server import SimConfig, SimServer
+
+RECEIVED_ROUTES = {
+    "github": "github/issues",
+    "devops": "devops/workitems",
+    "teams": "teams/messages",
+    "email": "email/messages",
+}
 
 
 @dataclass
@@ -42,6 +53,47 @@ class SimHandle:
     @property
     def subscription_id(self) -> str:
         return self.subscriptions[0]
+
+    # --- the notification stand-ins (same server, same CA) ---------------------------------
+
+    @property
+    def github_url(self) -> str:
+        """GitHub's REST API base URL (``{github_url}/repos/{o}/{r}/issues``)."""
+        return service_urls(self.arm_url)["github_url"]
+
+    @property
+    def github_token(self) -> str:
+        return service_urls(self.arm_url)["github_token"]
+
+    @property
+    def devops_url(self) -> str:
+        """Where organizations live (``{devops_url}/{org}``, as ``https://dev.azure.com``)."""
+        return service_urls(self.arm_url)["devops_url"]
+
+    @property
+    def devops_pat(self) -> str:
+        return service_urls(self.arm_url)["devops_pat"]
+
+    @property
+    def teams_webhook_url(self) -> str:
+        """A Workflows webhook URL (its ``sig`` included)."""
+        return service_urls(self.arm_url)["teams_webhook_url"]
+
+    @property
+    def acs_endpoint(self) -> str:
+        return service_urls(self.arm_url)["acs_endpoint"]
+
+    @property
+    def acs_connection_string(self) -> str:
+        """For ``EmailClient.from_connection_string(..., connection_verify=ca_cert)``."""
+        return service_urls(self.arm_url)["acs_connection_string"]
+
+    def received(self, service: str) -> Any:
+        """What ``github``, ``devops``, ``teams`` or ``email`` received (with ``counters``)."""
+        return self.admin("GET", RECEIVED_ROUTES[service])
+
+    def reset_received(self, service: str) -> Any:
+        return self.admin("POST", f"{service}/reset")
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any azure-mgmt client: base_url and connection_verify."""

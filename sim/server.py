@@ -1,4 +1,6 @@
-"""The simulated tenant's HTTPS server: ARM at ``/``, the admin API at ``/_admin``.
+"""The simulated tenant's HTTPS server: ARM at ``/``, the admin API at ``/_admin``, and the
+notification stand-ins (:mod:`sim.channels`): GitHub at ``/github``, Azure DevOps at ``/devops``,
+Teams webhooks at ``/teams``, ACS Email at ``/emails:send`` and ``/emails/operations``.
 
 One ``ThreadingHTTPServer`` on 127.0.0.1 with a certificate from a ``trustme`` CA (written to
 ``ca.pem`` for ``connection_verify``). TLS is negotiated on the connection's own thread, and
@@ -29,11 +31,15 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sim import ids
+from sim.acs_email import EmailService
 from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body
 from sim.credentials import decode_jwt
+from sim.devops import DevOpsService
 from sim.estate import Estate
 from sim.events import Caller, EventBus, Schema, arm_claims, parse_destination
-from sim.faults import Dice, FaultSpec, TokenBuckets
+from sim.faults import Dice, FaultSpec, TokenBuckets, WindowQuota
+from sim.github import GitHubService
+from sim.teams import TeamsService
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
 DEFAULT_APP_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "phiguard-sim/default-app"))
@@ -57,6 +63,7 @@ class SimConfig:
     retry_compression: float = 1000.0
     max_events_per_batch: int = 1
     workdir: str | None = None  # where ca.pem goes (a temporary directory by default)
+    email_retry_after: float = 0.0  # ACS Email's retry-after on send / Running (0: not sent)
 
 
 class Counters:
@@ -252,6 +259,12 @@ class SimTenant:
             ),
             etag_source=lambda: self.dice.getrandbits(128),
         )
+        self.quota = WindowQuota()
+        services = (base_url, self.dice, lambda: self.faults, self.quota)
+        self.github = GitHubService(*services)
+        self.devops = DevOpsService(*services)
+        self.teams = TeamsService(*services)
+        self.email = EmailService(*services, retry_after=config.email_retry_after)
         self._callers: dict[str, Caller] = {}
         self._initial: Estate | None = None
         self.reset()
@@ -280,10 +293,23 @@ class SimTenant:
         self.arm.load(chosen.documents, chosen.subscriptions)
         self._callers.clear()
         self.buckets.reconfigure(self.faults)
+        self.quota.clear()
+        for service in self.services.values():
+            service.clear()
+
+    @property
+    def services(self) -> dict[str, GitHubService | DevOpsService | TeamsService | EmailService]:
+        return {
+            "github": self.github,
+            "devops": self.devops,
+            "teams": self.teams,
+            "email": self.email,
+        }
 
     def set_faults(self, spec: str) -> None:
         self.faults = FaultSpec.parse(spec)
         self.buckets.reconfigure(self.faults)
+        self.quota.clear()
 
     def add_destination(self, destination: str, schema: Schema | None = None) -> None:
         target, prefixed = parse_destination(destination)
@@ -354,6 +380,16 @@ class SimTenant:
             status, payload = handle_admin(self, method, path, split.query, body)
             data = json.dumps(payload).encode()
             return status, [("Content-Type", "application/json; charset=utf-8")], data, False
+        for prefix, service in (
+            ("/github/", self.github),
+            ("/devops/", self.devops),
+            ("/teams/", self.teams),
+        ):
+            if path.startswith(prefix):
+                sub = path[len(prefix) - 1 :]
+                return service.handle(method, sub, split.query, headers, body)
+        if path == "/emails:send" or path.startswith("/emails/"):
+            return self.email.handle(method, path, split.query, headers, body, raw_target=raw_path)
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}
         target = ids.parse(path)
         type_name = target.type_key if target is not None and target.type else "unknown"
