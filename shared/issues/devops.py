@@ -15,11 +15,11 @@ import base64
 import html
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient
-from shared.issues.headers import HeadersPolicy
+from shared.http import RequestCounts, ServiceClient, retry_after
+from shared.issues.headers import MAX_RETRY_WAIT, HeadersPolicy, capped
 from shared.issues.model import (
     Backend,
     CloseReason,
@@ -53,7 +53,12 @@ class AzureDevOpsError(ServiceError):
 
 
 class TransientAzureDevOpsError(TransientServiceError):
-    """Throttled (429, ``Retry-After``), 5xx or unreachable after the retries."""
+    """Throttled (429, ``Retry-After``), 5xx or unreachable after the retries; ``retry_after``
+    is the answer's ``Retry-After`` when it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AzureDevOpsClient(ServiceClient):
@@ -63,10 +68,24 @@ class AzureDevOpsClient(ServiceClient):
     error: ClassVar[type[ServiceError]] = AzureDevOpsError
     transient: ClassVar[type[TransientServiceError]] = TransientAzureDevOpsError
 
+    max_retry_wait: float = MAX_RETRY_WAIT  # longer waits: transient, not slept on
+
+    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
+        kwargs["policies"] = capped(list(kwargs.get("policies", ())), self.max_retry_wait)
+        return super()._pipeline_client(base_url, **kwargs)
+
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         # A PAT that is wrong or expired is answered 203 with the sign-in page, not 401.
         if response.status_code == 203:
             raise AzureDevOpsError(203, "NonAuthoritative", "credentials were not accepted", url)
+        status = response.status_code
+        if status in (408, 429) or status >= 500:
+            wait = retry_after(response.headers)
+            raise TransientAzureDevOpsError(
+                f"Azure DevOps {status} for {method} {urlsplit(url).path} after retries"
+                + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
+                retry_after=wait,
+            )
         super().raise_for_status(method, url, response)
 
     def error_detail(self, response: HttpResponse) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
 from shared.http import RequestCounts, ServiceClient, retry_after
-from shared.issues.headers import HeadersPolicy
+from shared.issues.headers import MAX_RETRY_WAIT, HeadersPolicy, capped
 from shared.issues.model import (
     Backend,
     CloseReason,
@@ -59,6 +59,12 @@ class GitHubClient(ServiceClient):
     service: ClassVar[str] = "GitHub"
     error: ClassVar[type[ServiceError]] = GitHubError
     transient: ClassVar[type[TransientServiceError]] = TransientGitHubError
+
+    max_retry_wait: float = MAX_RETRY_WAIT  # longer waits: transient, not slept on
+
+    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
+        kwargs["policies"] = capped(list(kwargs.get("policies", ())), self.max_retry_wait)
+        return super()._pipeline_client(base_url, **kwargs)
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code

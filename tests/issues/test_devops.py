@@ -237,3 +237,11 @@ def test_an_owner_who_is_no_identity_is_dropped_rather_than_losing_the_work_item
     first, second = (json.loads(c.request.body or b"") for c in responses.calls[1:])
     assert "/fields/System.AssignedTo" in [op["path"] for op in first]
     assert "/fields/System.AssignedTo" not in [op["path"] for op in second]
+
+
+@responses.activate
+def test_a_long_retry_after_is_raised_transient_with_it() -> None:
+    responses.post(f"{WIT}/wiql", status=429, headers={"Retry-After": "300"})
+    with pytest.raises(TransientAzureDevOpsError, match=r"429 .* \(retry after 300 s\)") as raised:
+        _tracker().find(fingerprint())
+    assert raised.value.retry_after == 300 and len(responses.calls) == 1

@@ -260,3 +260,18 @@ def test_search_by_the_body_marker_is_opt_in_and_only_after_the_label_found_noth
     assert found is not None and found.id == 132 and found.state == "open"
     search = _sent()[-1]
     assert search.params["q"] == f'repo:contoso/phi-compliance is:issue in:body "{marker}"'
+
+
+@responses.activate
+def test_a_long_retry_after_is_not_slept_on_but_raised_transient_with_it() -> None:
+    responses.get(
+        f"{REPO}/issues",
+        status=403,
+        headers={"Retry-After": "60"},
+        json={"message": "You have exceeded a secondary rate limit."},
+    )
+    started = time.monotonic()
+    with pytest.raises(TransientGitHubError) as raised:
+        _tracker().find(fingerprint())
+    assert raised.value.retry_after == 60 and len(responses.calls) == 1
+    assert time.monotonic() - started < 5
