@@ -19,6 +19,8 @@ DISTRIBUTIONS = {
     "azure.identity": "azure-identity",
     "azure.data.tables": "azure-data-tables",
     "azure.mgmt.core": "azure-mgmt-core",
+    "azure.communication.email": "azure-communication-email",
+    "jinja2": "jinja2",
     "rich": "rich",
     "requests": "requests",
     "urllib3": "urllib3",

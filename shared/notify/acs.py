@@ -1,0 +1,153 @@
+""":class:`AcsEmailNotifier`: email through Azure Communication Services
+(``azure.communication.email.EmailClient``, on the seam's transport ``shared.http.transport``).
+
+``begin_send`` starts the long-running send and the poller follows the operation's status
+(``Running`` → ``Succeeded``; ``Failed`` is a refusal). The operation id derives from the outbox
+key (a UUID5), so ACS itself treats a send repeated after a crash as the same operation.
+ACS's quota (30 a minute, 100 an hour by default) is answered with 429 and a ``Retry-After``:
+raised as :class:`AcsUnavailable` with ``retry_after`` for the dispatcher.
+
+Credentials: an endpoint with the managed identity (production) or a connection string (its
+``accesskey`` is a secret: the guard refuses it in any payload, errors never carry it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from shared.http import retry_after
+from shared.kernel.errors import PhiguardError
+from shared.notify.email import EmailRenderer
+from shared.notify.guard import PayloadGuard
+from shared.notify.model import Notice
+from shared.notify.routing import Routing, is_address
+from shared.outbox.model import Channel, OutboxItem, RetryLater
+
+if TYPE_CHECKING:
+    from azure.communication.email import EmailClient
+    from azure.core.credentials import TokenCredential
+
+_OPERATION_NAMESPACE = uuid.UUID("1b0b7a5e-6f3c-4c1e-9a57-5d3f0c0a9e11")
+
+
+class AcsError(PhiguardError, RuntimeError):
+    """ACS refused the message (400, 401/403) or the operation ended Failed / Canceled."""
+
+
+class AcsUnavailable(RetryLater):
+    """Throttled (the send quota), 5xx or unreachable."""
+
+
+def operation_id(key: str) -> str:
+    return str(uuid.uuid5(_OPERATION_NAMESPACE, key))
+
+
+def acs_message(payload: dict[str, Any] | Any, sender: str) -> dict[str, Any]:
+    """The ``emailMessage`` ACS takes (``senderAddress``, ``content``, ``recipients``)."""
+    return {
+        "senderAddress": sender,
+        "content": {
+            "subject": payload["subject"],
+            "plainText": payload["text"],
+            "html": payload["html"],
+        },
+        "recipients": {"to": [{"address": address} for address in payload["to"]]},
+        "userEngagementTrackingDisabled": True,
+    }
+
+
+class AcsEmailNotifier:
+    channel = Channel.EMAIL
+
+    def __init__(
+        self,
+        client: EmailClient,
+        sender: str,
+        routing: Routing,
+        *,
+        polling_interval: float = 5,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        if not is_address(sender):
+            raise ValueError("PHIGUARD_EMAIL_SENDER is not an email address")
+        self.client = client
+        self.sender = sender
+        self.polling_interval = polling_interval
+        self.renderer = EmailRenderer(routing, PayloadGuard.of(secrets))
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, sender: str, routing: Routing, **options: Any
+    ) -> AcsEmailNotifier:
+        from azure.communication.email import EmailClient
+
+        from shared.http import transport
+
+        client = EmailClient.from_connection_string(connection_string, transport=transport())
+        secrets = [connection_string] + [
+            part.split("=", 1)[1]
+            for part in connection_string.split(";")
+            if part.strip().lower().startswith("accesskey=")
+        ]
+        return cls(client, sender, routing, secrets=secrets, **options)
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: str,
+        credential: TokenCredential,
+        sender: str,
+        routing: Routing,
+        **options: Any,
+    ) -> AcsEmailNotifier:
+        from azure.communication.email import EmailClient
+
+        from shared.http import transport
+
+        return cls(
+            EmailClient(endpoint, credential, transport=transport()), sender, routing, **options
+        )
+
+    def __repr__(self) -> str:
+        return f"AcsEmailNotifier(sender={self.sender!r})"
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        return self.renderer.render(notice)
+
+    def send(self, item: OutboxItem) -> str:
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        self.renderer.guard.check(item.payload)
+        op = operation_id(item.key)
+        try:
+            poller = self.client.begin_send(
+                acs_message(item.payload, self.sender),
+                operation_id=op,
+                polling_interval=self.polling_interval,
+            )
+            result = poller.result()
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise AcsUnavailable(f"ACS unreachable ({type(exc).__name__})") from None
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
+            code = getattr(getattr(exc, "error", None), "code", None) or ""
+            if status == 429 or status >= 500:
+                headers = getattr(exc.response, "headers", None) or {}
+                raise AcsUnavailable(
+                    f"ACS answered {status} {code}".rstrip(), retry_after(headers)
+                ) from None
+            if status == 0:  # the operation ended Failed / Canceled (the poller's error)
+                raise AcsError(
+                    f"ACS email operation failed: {code or exc.reason or 'no code'}"
+                ) from None
+            raise AcsError(f"ACS refused the message: {status} {code}".rstrip()) from None
+        status = (result or {}).get("status", "")
+        if status != "Succeeded":
+            raise AcsError(f"ACS email operation ended {status or 'without a status'}")
+        return f"acs:{(result or {}).get('id') or op}"
