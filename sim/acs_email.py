@@ -14,6 +14,8 @@ Auth, as the service does it:
 
 Supported:
 
+- ``api-version`` 2023-03-31 (the reference shapes), 2024-07-01-preview or 2025-09-01 (what the
+  SDK 1.1 sends; same shapes for these two calls); 400 otherwise.
 - ``POST /emails:send?api-version=2023-03-31`` (``senderAddress``, ``content.subject``, a
   ``plainText`` or ``html``, at least one recipient address in ``to``/``cc``/``bcc``; 400 with
   the reason otherwise) → 202 ``{"id", "status": "Running"}`` with ``Operation-Location``,
@@ -56,6 +58,8 @@ from sim.channels import (
 from sim.faults import Dice, FaultSpec, WindowQuota
 
 API_VERSION = "2023-03-31"
+# Versions with the same send / status shapes (azure-communication-email 1.1 sends 2025-09-01).
+API_VERSIONS = ("2023-03-31", "2024-07-01-preview", "2025-09-01")
 MAX_SKEW = 15 * 60
 
 
@@ -169,11 +173,12 @@ class EmailService:
         if refused is not None:
             return _error(401, "Denied", f"Denied by the resource provider: {refused}.")
         params = dict(parse_qsl(query))
-        if params.get("api-version") != API_VERSION:
+        version = params.get("api-version", "")
+        if version not in API_VERSIONS:
             return _error(
                 400,
                 "InvalidApiVersion",
-                f"api-version must be {API_VERSION}, got {params.get('api-version')!r}",
+                f"api-version must be one of {list(API_VERSIONS)}, got {version!r}",
             )
         send = path == "/emails:send"
         if send and method != "POST":
@@ -190,7 +195,7 @@ class EmailService:
         if fault is not None:
             return fault
         if send:
-            return self._send(headers, body)
+            return self._send(headers, body, version)
         m = re.fullmatch(r"/emails/operations/([^/]+)", path)
         if m and method == "GET":
             return self._status(m.group(1))
@@ -199,7 +204,7 @@ class EmailService:
     def _retry_headers(self) -> list[tuple[str, str]]:
         return [("retry-after", f"{self.retry_after:g}")] if self.retry_after > 0 else []
 
-    def _send(self, headers: dict[str, str], body: bytes) -> Reply:
+    def _send(self, headers: dict[str, str], body: bytes, version: str) -> Reply:
         try:
             message = json.loads(body) if body.strip() else None
         except ValueError:
@@ -215,7 +220,7 @@ class EmailService:
                 failed = self.dice.chance(self.faults().for_service("email").fail)
                 self.operations[op_id] = {"polls": 0, "final": "Failed" if failed else "Succeeded"}
                 self.messages.append({"id": op_id, "received": now_iso(millis=True), **message})
-        location = f"{self.base_url}/emails/operations/{op_id}?api-version={API_VERSION}"
+        location = f"{self.base_url}/emails/operations/{op_id}?api-version={version}"
         return json_reply(
             202,
             {"id": op_id, "status": "Running"},
