@@ -73,3 +73,20 @@ def test_devops_work_item_lifecycle_against_the_sim(sim: SimHandle) -> None:
     assert fields["System.State"] == "Active"
     assert_no_phi_or_secret(received["workitems"], secrets=[sim.devops_pat], forbidden=FORBIDDEN)
     assert_no_phi_or_secret(received["comments"], secrets=[sim.devops_pat], forbidden=FORBIDDEN)
+
+
+def test_github_secondary_limits_are_waited_out_within_the_cap(sim: SimHandle) -> None:
+    """The sim paces writes (2 a second, then 403 "secondary rate limit" with Retry-After): the
+    lifecycle still completes, the pipeline having waited as told."""
+    sim.reset_received("github")
+    sim.set_faults("github:quota=2/s")
+    try:
+        tracker = GitHubIssues(
+            "contoso/paced", sim.github_token, api_url=sim.github_url, ca_cert=sim.ca_cert
+        )
+        _lifecycle(tracker)
+    finally:
+        sim.set_faults("")
+    received = sim.received("github")
+    assert received["count"] == 1
+    assert received["counters"]["by_status"].get("403", 0) >= 1, received["counters"]
