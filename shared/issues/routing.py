@@ -23,12 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.issues.model import Backend
+from shared.issues.model import Backend, IssueTracker
 from shared.issues.render import owner_of
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, canonical, normalize
 
 ROUTES_SETTING = "PHIGUARD_ISSUES_ROUTES"
+GITHUB_TOKEN_SETTING = "PHIGUARD_GITHUB_TOKEN"  # noqa: S105 - a setting's name
+DEVOPS_PAT_SETTING = "PHIGUARD_ADO_PAT"
 OWNER_TAG_SETTING = "PHIGUARD_OWNER_TAG"
 DEFAULT_OWNER_TAG = "owner"
 
@@ -174,3 +176,32 @@ def parse_owner_tag(text: str | None, setting: str = OWNER_TAG_SETTING) -> str:
 def assignee(tags: Mapping[str, Any] | None, owner_tag: str = DEFAULT_OWNER_TAG) -> str | None:
     """The assignee from the owner tag; None when absent or not a plausible handle."""
     return owner_of(tags, owner_tag)
+
+
+def tracker_for(
+    route: Route,
+    *,
+    github_token: str | None = None,
+    devops_pat: str | None = None,
+    github_api_url: str = "https://api.github.com",
+    devops_url: str = "https://dev.azure.com",
+    ca_cert: str | None = None,
+    **options: Any,
+) -> IssueTracker:
+    """The tracker of a route, with its backend's secret (from app settings). A missing secret
+    is a :class:`RoutingError` naming the setting, never a value. ``options`` go to the
+    Azure DevOps tracker (``work_item_type``, ``closed_state``, ``reopened_state``)."""
+    from shared.issues.devops import AzureDevOpsWorkItems
+    from shared.issues.github import GitHubIssues
+
+    if route.backend == "github":
+        if not github_token:
+            raise RoutingError(f"{route.target} needs {GITHUB_TOKEN_SETTING}")
+        return GitHubIssues(
+            f"{route.owner}/{route.name}", github_token, api_url=github_api_url, ca_cert=ca_cert
+        )
+    if not devops_pat:
+        raise RoutingError(f"{route.target} needs {DEVOPS_PAT_SETTING}")
+    return AzureDevOpsWorkItems(
+        route.owner, route.name, pat=devops_pat, api_url=devops_url, ca_cert=ca_cert, **options
+    )

@@ -86,3 +86,20 @@ def test_the_owner_tag_setting_and_the_assignee() -> None:
         parse_owner_tag("own=er")
     assert assignee({"cost-owner": "bob", "owner": "alice"}, "cost-owner") == "bob"
     assert assignee({"patient": "Jane"}) is None
+
+
+def test_a_route_builds_its_tracker_and_a_missing_secret_names_the_setting() -> None:
+    from shared.issues.devops import AzureDevOpsWorkItems
+    from shared.issues.github import GitHubIssues
+    from shared.issues.routing import tracker_for
+
+    github = tracker_for(Route("github", "contoso", "phi"), github_token="t0ken")
+    assert isinstance(github, GitHubIssues) and github.repository == "contoso/phi"
+    devops = tracker_for(
+        Route("azure-devops", "contoso", "PHI"), devops_pat="p4t", closed_state="Done"
+    )
+    assert isinstance(devops, AzureDevOpsWorkItems) and devops.closed_state == "Done"
+    with pytest.raises(RoutingError, match=r"github:contoso/phi needs PHIGUARD_GITHUB_TOKEN$"):
+        tracker_for(Route("github", "contoso", "phi"), devops_pat="p4t")
+    with pytest.raises(RoutingError, match=r"needs PHIGUARD_ADO_PAT$"):
+        tracker_for(Route("azure-devops", "contoso", "PHI"), github_token="t0ken")
