@@ -5,7 +5,9 @@ Prints one JSON line when ready::
     {"arm_url": "https://127.0.0.1:PORT", "ca_cert": "/tmp/.../ca.pem",
      "admin_url": "https://127.0.0.1:PORT/_admin", "subscriptions": ["..."]}
 
-``python -m sim.cli serve ...`` works without the ``phiguard`` entry point.
+``python -m sim.cli serve ...`` works without the ``phiguard`` entry point. The notification
+stand-ins (GitHub, Azure DevOps, Teams, ACS Email) answer on the same server: their URLs and
+secrets are in ``GET /_admin/info`` under ``services`` (and on ``SimHandle``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-events-per-batch", type=int, default=1, help="events per webhook delivery"
     )
     parser.add_argument("--workdir", default=None, help="directory for ca.pem (default: temp)")
+    parser.add_argument(
+        "--email-retry-after",
+        type=float,
+        default=0.0,
+        help="ACS Email's retry-after on a send and a Running poll (default 0: not sent)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         retry_compression=args.retry_compression,
         max_events_per_batch=args.max_events_per_batch,
         workdir=args.workdir,
+        email_retry_after=args.email_retry_after,
     )
     try:
         server = SimServer(config).start()
