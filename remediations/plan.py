@@ -214,17 +214,7 @@ def apply_writes(snapshot: Snapshot, writes: Iterable[Write]) -> Snapshot:
                 name = write.target_id.rstrip("/").rsplit("/", 1)[-1]
                 props = resource.setdefault("properties", {})
                 items = props.setdefault(prop, [])
-                at = named_index(items, name)
-                if write.method == "DELETE":
-                    if at is not None:
-                        del items[at]
-                    continue
-                doc = copy.deepcopy(items[at]) if at is not None else {"name": name}
-                _apply_to_document(doc, write)
-                if at is None:
-                    items.append(doc)
-                else:
-                    items[at] = doc
+                _write_named(items, name, write, {"name": name})
                 continue
         if target_type == "microsoft.insights/diagnosticsettings" and up is not None:
             scope_type = parse(up).type if normalize(up) != own else snapshot.type
@@ -234,28 +224,31 @@ def apply_writes(snapshot: Snapshot, writes: Iterable[Write]) -> Snapshot:
                 raise ValueError(f"diagnostic setting outside the snapshot: {write.target_id}")
             items = related.setdefault(key, [])
             name = write.target_id.rstrip("/").rsplit("/", 1)[-1]
-            at = named_index(items, name)
-            if write.method == "DELETE":
-                if at is not None:
-                    del items[at]
-                continue
-            doc = (
-                copy.deepcopy(items[at])
-                if at is not None
-                else {
-                    "id": write.target_id,
-                    "name": name,
-                    "type": "Microsoft.Insights/diagnosticSettings",
-                }
-            )
-            _apply_to_document(doc, write)
-            if at is None:
-                items.append(doc)
-            else:
-                items[at] = doc
+            blank = {
+                "id": write.target_id,
+                "name": name,
+                "type": "Microsoft.Insights/diagnosticSettings",
+            }
+            _write_named(items, name, write, blank)
             continue
         raise ValueError(f"write target outside the snapshot: {write.target_id}")
     return replace(snapshot, resource=resource, related=related)
+
+
+def _write_named(items: list[Any], name: str, write: Write, blank: dict[str, Any]) -> None:
+    """``write`` to the item called ``name`` of a list (an NSG's rules, the diagnostic settings):
+    a DELETE removes it; any other write applies to a copy of it, or to ``blank`` (then added)."""
+    at = named_index(items, name)
+    if write.method == "DELETE":
+        if at is not None:
+            del items[at]
+        return
+    doc = copy.deepcopy(items[at]) if at is not None else blank
+    _apply_to_document(doc, write)
+    if at is None:
+        items.append(doc)
+    else:
+        items[at] = doc
 
 
 def _apply_to_document(doc: dict[str, Any], write: Write) -> None:

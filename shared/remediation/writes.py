@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from remediations.plan import Plan, Write
     from shared.arm import ArmWriter, WriteResult
+    from shared.arm.writer import WriteCondition
 
 
 @dataclass
@@ -59,32 +60,19 @@ def write_conditionally(
             )
         if_match = etag
     condition = MatchConditions.IfNotModified if if_match else None
+    if write.method == "PUT" and write.if_none_match:
+        condition = MatchConditions.IfMissing
+    how: WriteCondition = {
+        "etag": if_match,
+        "match_condition": condition,
+        "correlation_id": correlation,
+    }
     if write.method == "PUT":
-        result = writer.put(
-            write.target_id,
-            write.api_version,
-            write.body or {},
-            etag=if_match,
-            match_condition=MatchConditions.IfMissing if write.if_none_match else condition,
-            correlation_id=correlation,
-        )
+        result = writer.put(write.target_id, write.api_version, write.body or {}, **how)
     elif write.method == "PATCH":
-        result = writer.patch(
-            write.target_id,
-            write.api_version,
-            write.body or {},
-            etag=if_match,
-            match_condition=condition,
-            correlation_id=correlation,
-        )
+        result = writer.patch(write.target_id, write.api_version, write.body or {}, **how)
     else:
-        result = writer.delete(
-            write.target_id,
-            write.api_version,
-            etag=if_match,
-            match_condition=condition,
-            correlation_id=correlation,
-        )
+        result = writer.delete(write.target_id, write.api_version, **how)
     if write.if_match and result.etag:
         # Sibling writes (rules of one NSG) share their parent's etag: chain it.
         etags[write.if_match] = result.etag
