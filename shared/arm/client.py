@@ -56,12 +56,8 @@ class ArmClient(ServiceClient):
         credential: TokenCredential,
         *,
         policies: Iterable[Any] = (),
-        ca_cert: str | None = None,
-        max_retries: int = 4,
-        retry_budget_seconds: float = 30,
-        timeout_seconds: float = 20,
-        pool_size: int = 10,
         counts: RequestCounts | None = None,
+        **connection: Unpack[ArmConnection],
     ) -> None:
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
@@ -70,12 +66,8 @@ class ArmClient(ServiceClient):
             arm_url,
             auth_policy=BearerTokenCredentialPolicy(credential, f"{arm_url}/.default"),
             policies=policies,
-            ca_cert=ca_cert,
-            max_retries=max_retries,
-            retry_budget_seconds=retry_budget_seconds,
-            timeout_seconds=timeout_seconds,
-            pool_size=pool_size,
             counts=counts,
+            **connection,
         )
 
     def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
