@@ -26,6 +26,8 @@ own, ``SERVICE:KIND@P`` (a probability per request) or ``SERVICE:NAME=VALUE``:
 ``email:fail@0.5``            ACS Email only: the send is accepted, its operation ends ``Failed``
 ``email:latency=200ms``       added before the service's responses
 ``github:retry_after=2``      the ``Retry-After`` (seconds) of the injected 429 / 403 (default 1)
+``github:limit=10``           GitHub's primary (core) rate limit per hour (default 5000); over
+                              it: 403 "API rate limit exceeded", ``x-ratelimit-remaining: 0``
 ``email:quota=30/min+100/h``  write requests over any window get a 429 (GitHub: the 403
                               secondary limit, i.e. content-creation pacing), ``Retry-After`` =
                               seconds until the oldest request in the full window leaves it;
@@ -62,6 +64,7 @@ class ServiceFaults:
     fail: float = 0.0  # ``fail@p`` (ACS Email)
     retry_after: int = 1
     quota: tuple[tuple[int, float], ...] = ()  # (count, window seconds)
+    limit: int = 0  # GitHub's primary (core) limit per hour; 0: the real 5000
 
     def describe(self, service: str) -> list[str]:
         out = []
@@ -78,6 +81,8 @@ class ServiceFaults:
             out.append(f"{service}:latency={self.latency * 1000:g}ms")
         if self.retry_after != 1:
             out.append(f"{service}:retry_after={self.retry_after}")
+        if self.limit:
+            out.append(f"{service}:limit={self.limit}")
         if self.quota:
             windows = "+".join(f"{n}/{_window_name(w)}" for n, w in self.quota)
             out.append(f"{service}:quota={windows}")
@@ -124,6 +129,8 @@ def _parse_service_item(item: str, into: dict[str, dict[str, object]]) -> None:
             values["latency"] = _duration(value)
         elif name == "retry_after":
             values["retry_after"] = max(0, int(value))
+        elif name == "limit":
+            values["limit"] = max(0, int(value))
         elif name == "quota":
             windows = []
             for part in value.split("+"):

@@ -13,17 +13,20 @@ Supported:
 - ``GET /repos/{o}/{r}/issues?state=open|closed|all&labels=a,b&per_page&page&direction`` with
   a ``Link`` header (first/prev/next/last), newest first
 - ``GET /search/issues?q=...&per_page&page``: ``repo:o/r``, ``label:x`` / ``label:"x y"`` (every
-  one must match), ``is:issue``, ``is:open|closed``, ``state:open|closed``,
+  one must match; ``-label:x`` excludes), ``is:issue``, ``is:open|closed``, ``state:open|closed``,
   ``in:title|body|comments`` (comma lists), and free words or ``"quoted phrases"`` (all must
   occur, case-insensitively, in the ``in:`` fields; title and body by default); ``is:pr`` finds
   nothing. Shape: issue-search-result-item-paginated.
 - Rate-limit headers on every answer (``x-ratelimit-limit/remaining/used/reset/resource``;
-  core 5000/h, search 30/min, refused with 403 at 0); the ``secondary@p`` fault and the
+  core 5000/h (``github:limit=N`` lowers it), search 30/min, refused with 403 once used up);
+  the ``secondary@p`` fault and the
   ``quota=`` pacing answer 403 with the documented secondary-rate-limit message and
   ``Retry-After``.
 
 Not supported: milestones (accepted, ignored), locking, reactions, pull requests, label
-endpoints, sort other than ``created``.
+endpoints, sort other than ``created``, other search qualifiers (``author:``, ``created:``,
+``no:label``, ...: qualifiers it does not know are ignored) and GitHub's word tokenization
+(free text matches as a case-insensitive substring).
 """
 
 from __future__ import annotations
@@ -109,15 +112,15 @@ class GitHubService:
             self.comments: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             self._next_id = 1
             self._next_comment = 1
-            self._window = (time.time(), {"core": 0, "search": 0})
+            self._windows: dict[str, tuple[float, int]] = {}  # resource → (start, used)
             self.inbox.clear()
 
     # --- admin ----------------------------------------------------------------------------
 
     def received(self) -> dict[str, Any]:
-        with self._lock:
-            issues = [i for repo in self.issues.values() for i in repo]
-            comments = [c for cs in self.comments.values() for c in cs]
+        with self._lock:  # copies: the admin API serializes them outside the lock
+            issues = json.loads(json.dumps([i for repo in self.issues.values() for i in repo]))
+            comments = json.loads(json.dumps([c for cs in self.comments.values() for c in cs]))
         return {
             "count": len(issues),
             "issues": issues,
@@ -128,14 +131,14 @@ class GitHubService:
     # --- HTTP -----------------------------------------------------------------------------
 
     def _rate(self, resource: str) -> tuple[list[tuple[str, str]], bool]:
-        limit, period = (30, 60.0) if resource == "search" else (5000, 3600.0)
+        core = self.faults().for_service("github").limit or 5000
+        limit, period = (30, 60.0) if resource == "search" else (core, 3600.0)
         with self._lock:
-            start, used = self._window
-            if time.time() - start >= 3600.0:
-                start, used = time.time(), {"core": 0, "search": 0}
-            used[resource] += 1
-            self._window = (start, used)
-            n = used[resource]
+            start, n = self._windows.get(resource, (0.0, 0))
+            if time.time() - start >= period:
+                start, n = time.time(), 0
+            n += 1
+            self._windows[resource] = (start, n)
         reset = int(start + period)
         headers = [
             ("x-ratelimit-limit", str(limit)),
@@ -504,6 +507,7 @@ def parse_query(q: str) -> Callable[[str, str, dict[str, Any], list[dict[str, An
     """A predicate for GitHub's issue-search syntax (the subset in the module docstring)."""
     repos: list[str] = []
     labels: list[str] = []
+    without: list[str] = []
     states: list[str] = []
     where: list[str] = []
     terms: list[str] = []
@@ -515,7 +519,7 @@ def parse_query(q: str) -> Callable[[str, str, dict[str, Any], list[dict[str, An
             if key == "repo":
                 repos.append(value.lower())
             elif key == "label":
-                labels.append(value.lower())
+                (without if (m.group(1) or m.group(4)) else labels).append(value.lower())
             elif key == "state":
                 states.append(value.lower())
             elif key == "is":
@@ -539,7 +543,7 @@ def parse_query(q: str) -> Callable[[str, str, dict[str, Any], list[dict[str, An
         if repos and f"{o}/{r}".lower() not in repos:
             return False
         names = {label["name"].lower() for label in issue["labels"]}
-        if any(label not in names for label in labels):
+        if any(label not in names for label in labels) or names & set(without):
             return False
         if states and issue["state"] not in states:
             return False

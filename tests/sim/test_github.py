@@ -158,6 +158,8 @@ def test_search_by_marker_label_repo_and_state(sim: SimHandle) -> None:
     assert set(ref["items"][0]) - {"pull_request"} <= set(body["items"][0])
     assert body["total_count"] == 1 and body["items"][0]["number"] == 1
     assert resp.headers["x-ratelimit-resource"] == "search"
+    assert resp.headers["x-ratelimit-limit"] == "30"
+    assert int(resp.headers["x-ratelimit-reset"]) <= time.time() + 60  # a one-minute window
     every = gh(sim, "GET", "/search/issues", params={"q": f'in:body "{marker}"'}).json()
     assert every["total_count"] == 2
     gh(sim, "PATCH", "/repos/contoso/phi/issues/1", json={"state": "closed"})
@@ -173,6 +175,9 @@ def test_parse_query_matches_title_only_with_in_title() -> None:
     assert parse_query("marker-1")("o", "r", issue, [])
     assert not parse_query("in:title marker-1")("o", "r", issue, [])
     assert parse_query("in:title,body marker-1 Open")("o", "r", issue, [])
+    labelled = {**issue, "labels": [{"name": "wontfix"}]}
+    assert not parse_query("-label:wontfix marker-1")("o", "r", labelled, [])
+    assert parse_query("-label:other marker-1")("o", "r", labelled, [])
 
 
 def test_rate_limit_headers_count_down(sim: SimHandle) -> None:
@@ -183,6 +188,15 @@ def test_rate_limit_headers_count_down(sim: SimHandle) -> None:
     assert int(second.headers["x-ratelimit-remaining"]) == remaining - 1
     assert int(first.headers["x-ratelimit-reset"]) > time.time()
     assert first.headers["x-ratelimit-resource"] == "core"
+
+
+def test_primary_rate_limit_is_refused_once_used_up(sim: SimHandle) -> None:
+    sim.set_faults("github:limit=2")  # the window was used by nothing yet (reset per test)
+    statuses = [gh(sim, "GET", "/repos/contoso/phi/issues").status_code for _ in range(3)]
+    assert statuses == [200, 200, 403]
+    refused = gh(sim, "GET", "/repos/contoso/phi/issues")
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert refused.json()["message"].startswith("API rate limit exceeded")
 
 
 @pytest.mark.parametrize(
