@@ -910,15 +910,17 @@ def resource_documents(
     keep_id: bool = False,
     types: Sequence[str] = CHECKED_TYPES,
     values: st.SearchStrategy[Json] = hostile_values,
+    keep: frozenset[str] = frozenset(),
 ) -> Json:
     """A demo-estate document of a checked type (of ``types``), mutated anywhere (its tags
-    too); with ``keep_id`` the ``id`` stays (the sim then stores it in place of the real one)."""
+    too); top-level fields in ``keep`` stay as they were, and with ``keep_id`` the ``id``
+    (the sim then stores it in place of the real one)."""
     doc = copy.deepcopy(draw(st.sampled_from(documents_of(*types))))
     if draw(st.booleans()):
         doc["tags"] = draw(tags(values))
-    keep = frozenset({"id"}) if keep_id else frozenset()
+    keep = keep | ({"id"} if keep_id else set())
     doc = draw(mutated_json(doc, keep=keep, max_mutations=5, values=values))
-    if not keep_id and draw(st.integers(0, 9)) == 0:
+    if not keep and draw(st.integers(0, 9)) == 0:
         doc = draw(
             st.sampled_from(
                 (
