@@ -58,6 +58,15 @@ def acs_message(payload: dict[str, Any] | Any, sender: str) -> dict[str, Any]:
     }
 
 
+def _operation_code(exc: Exception) -> str:
+    """The ``error.code`` of a failed operation's status body (``EmailDropped``, ...)."""
+    try:
+        body = exc.response.json()  # type: ignore[attr-defined]
+        return str(body["error"]["code"])[:80]
+    except Exception:  # no readable code: say so
+        return "no code"
+
+
 class AcsEmailNotifier:
     channel = Channel.EMAIL
 
@@ -142,9 +151,9 @@ class AcsEmailNotifier:
                 raise AcsUnavailable(
                     f"ACS answered {status} {code}".rstrip(), retry_after(headers)
                 ) from None
-            if status == 0:  # the operation ended Failed / Canceled (the poller's error)
+            if status < 400:  # the operation ended Failed / Canceled (the poller's error)
                 raise AcsError(
-                    f"ACS email operation failed: {code or exc.reason or 'no code'}"
+                    f"ACS email operation failed: {code or _operation_code(exc)}"
                 ) from None
             raise AcsError(f"ACS refused the message: {status} {code}".rstrip()) from None
         status = (result or {}).get("status", "")
