@@ -33,7 +33,10 @@ own, ``SERVICE:KIND@P`` (a probability per request) or ``SERVICE:NAME=VALUE``:
                               seconds until the oldest request in the full window leaves it;
                               windows: ``s``, ``min`` (or ``m``), ``h``
 
-Authentication is checked before any fault, so a refused caller never sees one.
+The plain entries above are ARM's (and Event Grid's): they do not touch the notification
+services, whose entries do not touch ARM. Authentication is checked before any fault, so a
+refused caller never sees one; "write requests" are POST and PATCH (GitHub: POST only, the
+content-creating calls, issues and comments) and every Teams / Email send.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ Supported:
   nothing. Shape: issue-search-result-item-paginated.
 - Rate-limit headers on every answer (``x-ratelimit-limit/remaining/used/reset/resource``;
   core 5000/h (``github:limit=N`` lowers it), search 30/min, refused with 403 once used up);
-  the ``secondary@p`` fault and the
-  ``quota=`` pacing answer 403 with the documented secondary-rate-limit message and
+  the ``secondary@p`` fault and the ``quota=`` pacing (content creation: POSTs, i.e. new issues
+  and comments) answer 403 with the documented secondary-rate-limit message and
   ``Retry-After``.
 
 Not supported: milestones (accepted, ignored), locking, reactions, pull requests, label

@@ -95,3 +95,43 @@ def test_arm_is_untouched_by_service_faults(sim: SimHandle) -> None:
     )
     assert resp.status_code == 200
     assert sim.counters()["faults"] == {}
+
+
+def test_concurrent_creates_get_distinct_numbers(sim: SimHandle) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(n: int) -> int:
+        resp = requests.post(
+            f"{sim.github_url}/repos/contoso/phi/issues",
+            json={"title": f"finding {n}"},
+            headers={"Authorization": f"Bearer {sim.github_token}"},
+            verify=sim.ca_cert,
+            timeout=30,
+        )
+        return int(resp.json()["number"])
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(create, range(24)))
+    assert sorted(numbers) == list(range(1, 25))
+    assert sim.received("github")["counters"]["by_status"] == {"201": 24}
+
+
+def test_a_spawned_sim_serves_the_notification_services() -> None:
+    from sim.fixture import spawned_sim
+
+    message = {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {"type": "AdaptiveCard", "version": "1.5", "body": []},
+            }
+        ],
+    }
+    with spawned_sim(estate="empty", faults="teams:latency=1ms") as handle:
+        resp = requests.post(
+            handle.teams_webhook_url, json=message, verify=handle.ca_cert, timeout=30
+        )
+        assert resp.status_code == 202
+        assert handle.received("teams")["count"] == 1
+        assert "teams:latency=1ms" in handle.admin("GET", "faults")["faults"]
