@@ -11,6 +11,7 @@ and never the evidence a check looked at: the builders drop them, and keep them 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from shared.outbox.model import Channel, Kind, OutboxItem
 if TYPE_CHECKING:
     from shared.remediation_log import RemediationRecord
 
+_SCOPE = re.compile(r"(?i)^/subscriptions/([^/]+)(?:/resourcegroups/([^/]+))?")
 NOTIFY_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
 MAX_DIFF_LINES = 20
 MAX_VALUE_CHARS = 200
@@ -55,8 +57,11 @@ class ResourceRef:
                 rid.resource_group or "",
                 rid.type,
             )
-        except ResourceIdError:
-            name, sub, group, rtype = resource_id.rsplit("/", 1)[-1], "", "", ""
+        except ResourceIdError:  # still told, with what the id shows
+            scope = _SCOPE.match(resource_id)
+            sub = scope.group(1) if scope else ""
+            group = (scope.group(2) or "") if scope else ""
+            name, rtype = resource_id.rstrip("/").rsplit("/", 1)[-1], ""
         return cls(resource_id, name, resource_type or rtype, sub, group, phi, owner)
 
     def metadata(self) -> set[str]:

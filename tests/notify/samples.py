@@ -25,7 +25,7 @@ STORAGE = (
     f"/subscriptions/{SUB}/resourceGroups/rg-phi-data/providers/Microsoft.Storage/"
     "storageAccounts/stphirecords"
 )
-NSG = f"/subscriptions/{SUB}/resourceGroups/rg-phi-net/providers/Microsoft.Network/networkSecurityGroups/nsg-[evil](https://evil.example)"
+NSG = f"/subscriptions/{SUB}/resourceGroups/rg-phi-net/providers/Microsoft.Network/networkSecurityGroups/nsg-[evil](javascript:alert(1))*x*"
 OWNER = "dana@contoso.com"
 WEBHOOK = (
     "https://prod-12.westus.logic.azure.com:443/workflows/0123456789abcdef/triggers/manual/"

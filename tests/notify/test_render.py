@@ -27,7 +27,7 @@ from shared.notify.smtp import SmtpNotifier
 from shared.notify.teams import TeamsNotifier
 from shared.outbox.model import Channel, Kind
 
-from .samples import OWNER, PLANTED, T0, TAGS, WEBHOOK, finding, notices
+from .samples import OWNER, PLANTED, SUB, T0, TAGS, WEBHOOK, finding, notices
 
 SECRETS = (WEBHOOK, "smtp-Pa55word!")
 
@@ -136,8 +136,8 @@ def test_names_render_as_data_never_as_markup() -> None:
     hostile = notices()[1]
     assert isinstance(hostile, NewFailure)
     message = texts(teams().render(hostile))
-    assert "[evil](https://evil.example)" not in message  # no Markdown link
-    assert md("nsg-[evil](https://evil.example)") in message
+    assert "[evil](javascript:alert(1))" not in message  # no Markdown link
+    assert md("nsg-[evil](javascript:alert(1))*x*") in message
     email = smtp().render(notices()[0])
     assert "<script>" not in email["html"] and "&lt;script&gt;" in email["html"]
     assert "<script>" in email["text"]  # the text part is text
@@ -255,3 +255,31 @@ def test_finding_builder_uses_only_metadata() -> None:
         notice.resource.name == "stphirecords" and notice.resource.resource_group == "rg-phi-data"
     )
     assert not hasattr(notice, "evidence") and not hasattr(notice, "reason")
+
+
+def test_escaping_never_hides_a_value_from_the_guard() -> None:
+    """Markdown escapes (cards) and HTML character references (email) are undone first."""
+    notice = notices()[0]
+    assert isinstance(notice, NewFailure)
+    leaky = NewFailure(
+        notice.resource,
+        notice.check_id,
+        "owned by O'Brien-Smith, patient",
+        notice.severity,
+        notice.hipaa,
+        notice.detected_at,
+        frozenset({"O'Brien-Smith"}),
+    )
+    assert "O&#39;Brien-Smith" in render_email(leaky, ("a@contoso.com",))["html"]
+    assert md("O'Brien-Smith") != "O'Brien-Smith"
+    with pytest.raises(PayloadLeak):
+        teams().render(leaky)
+    with pytest.raises(PayloadLeak):
+        smtp().render(leaky)
+
+
+def test_a_malformed_resource_id_still_names_its_scope() -> None:
+    from shared.notify.model import ResourceRef
+
+    ref = ResourceRef.of(f"/subscriptions/{SUB}/resourceGroups/rg-x/providers", phi=True)
+    assert (ref.subscription_id, ref.resource_group) == (SUB, "rg-x")
