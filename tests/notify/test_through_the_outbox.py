@@ -57,7 +57,9 @@ def test_a_notice_is_enqueued_once_and_sent_once(
     posts = _posts(http)
     assert len(posts) == 5
     rendered = [teams.render(n) for n in notices()]
-    assert sorted(map(json.dumps, posts)) == sorted(map(json.dumps, rendered))
+    assert sorted(json.dumps(p, sort_keys=True) for p in posts) == sorted(
+        json.dumps(r, sort_keys=True) for r in rendered
+    )
     assert {i.status for i in outbox.sent()} == {ItemStatus.SENT} and len(outbox.sent()) == 5
 
 
