@@ -8,12 +8,17 @@ after the ``retry_after`` the service asked for if longer; the item is dead-lett
 has had ``max_attempts`` attempts. Any other failure (a refusal: 400, 403, a bad address) is
 dead-lettered at once: sending it again would fail again. A throttled channel gets no more
 sends in the same run. Items of a channel with no sender configured stay pending.
+
+``rate_limits`` keeps a channel under a known quota instead of running into it: for ACS email
+``[(30, 1 min), (100, 1 h)]`` (:data:`ACS_EMAIL_QUOTA`). Sends within each window are counted
+in the outbox (``sent_since``) plus this run's; an item over the quota stays due, untouched
+(no attempt counted), for a later run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -25,6 +30,11 @@ from shared.outbox.store import ClaimLost
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 8
+# Azure Communication Services email's default sending quota.
+ACS_EMAIL_QUOTA: tuple[tuple[int, timedelta], ...] = (
+    (30, timedelta(minutes=1)),
+    (100, timedelta(hours=1)),
+)
 
 
 class Outbox(Protocol):
@@ -39,12 +49,16 @@ class Outbox(Protocol):
     def mark_dead(self, item: OutboxItem, error: ErrorSummary) -> OutboxItem: ...
 
 
+class CountsSent(Protocol):
+    def sent_since(self, channel: Channel, since: datetime) -> int: ...
+
+
 @dataclass
 class DispatchReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
-    skipped: int = 0  # no sender for the channel, or the channel throttled in this run
+    skipped: int = 0  # no sender for the channel, the channel throttled or over its quota
     lost: int = 0  # claimed or marked by another dispatcher meanwhile
     by_channel: dict[str, int] = field(default_factory=dict)  # sent, by channel
 
@@ -61,6 +75,7 @@ class Dispatcher:
         max_delay: float = 3600.0,
         lease: timedelta = timedelta(minutes=5),
         batch: int = 100,
+        rate_limits: Mapping[Channel, Sequence[tuple[int, timedelta]]] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -72,6 +87,7 @@ class Dispatcher:
         self.max_delay = max_delay
         self.lease = lease
         self.batch = batch
+        self.rate_limits = {c: tuple(limits) for c, limits in (rate_limits or {}).items()}
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
         """The wait after the ``attempts``-th failed attempt: exponential, capped, and never
@@ -85,9 +101,10 @@ class Dispatcher:
         now = now or self.clock()
         report = DispatchReport()
         throttled: set[Channel] = set()
+        quota = _Quota(self.outbox, self.rate_limits, now)
         for item in self.outbox.due(now, self.batch):
             sender = self.senders.get(item.channel)
-            if sender is None or item.channel in throttled:
+            if sender is None or item.channel in throttled or not quota.allows(item.channel):
                 report.skipped += 1
                 continue
             try:
@@ -106,6 +123,7 @@ class Dispatcher:
                 report.lost += 1  # the lease ran out and another run took it: it may resend
                 continue
             report.sent += 1
+            quota.count(item.channel)
             report.by_channel[item.channel.value] = report.by_channel.get(item.channel.value, 0) + 1
         return report
 
@@ -139,3 +157,33 @@ class Dispatcher:
                 )
         except ClaimLost:
             report.lost += 1
+
+
+class _Quota:
+    """Sends left per channel under its rate limits, in one run."""
+
+    def __init__(
+        self,
+        outbox: object,
+        limits: Mapping[Channel, tuple[tuple[int, timedelta], ...]],
+        now: datetime,
+    ) -> None:
+        self.outbox = outbox
+        self.limits = limits
+        self.now = now
+        self.left: dict[Channel, int] = {}
+
+    def allows(self, channel: Channel) -> bool:
+        if channel not in self.limits:
+            return True
+        if channel not in self.left:
+            counter: CountsSent = self.outbox  # type: ignore[assignment]
+            self.left[channel] = min(
+                limit - counter.sent_since(channel, self.now - window)
+                for limit, window in self.limits[channel]
+            )
+        return self.left[channel] > 0
+
+    def count(self, channel: Channel) -> None:
+        if channel in self.left:
+            self.left[channel] -= 1

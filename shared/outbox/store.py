@@ -215,6 +215,30 @@ class TableOutbox(TablesBacked):
                 break
         return sorted(items, key=lambda i: (i.not_before or i.created_at, i.created_at))
 
+    def sent_since(self, channel: Channel | str, since: datetime) -> int:
+        """How many items of ``channel`` were marked sent at or after ``since`` (for a quota)."""
+        flt = "PartitionKey eq @channel and status eq @sent and sent_at ge @since"
+        parameters = {
+            "channel": Channel(channel).value,
+            "sent": ItemStatus.SENT.value,
+            "since": since.astimezone(UTC),
+        }
+        return sum(
+            1 for _ in self._table.query_entities(flt, parameters=parameters, select=["RowKey"])
+        )
+
+    def purge_sent(self, before: datetime) -> int:
+        """Deletes items sent before ``before`` (their key no longer guards against a repeat
+        after that); dead and pending items are kept. Returns how many were deleted."""
+        removed = 0
+        for item in self._query(
+            "status eq @sent and sent_at lt @before",
+            {"sent": ItemStatus.SENT.value, "before": before.astimezone(UTC)},
+        ):
+            self._table.delete_entity(item.channel.value, row_key(item.key))
+            removed += 1
+        return removed
+
     def pending(self) -> list[OutboxItem]:
         return list(self._query("status eq @s", {"s": ItemStatus.PENDING.value}))
 

@@ -228,3 +228,54 @@ def test_stored_errors_carry_no_secrets() -> None:
     assert "SECRET" not in summary.text and "pw@" not in summary.text
     assert len(summary.text) <= 200
     assert scrub("line\nbreak") == "line break"
+
+
+def test_rate_limits_keep_a_channel_under_its_quota(outbox: TableOutbox) -> None:
+    for n in range(6):
+        outbox.enqueue(item(f"m{n}", Channel.EMAIL))
+    outbox.enqueue(item("t"))
+    sender = Recorder()
+    now = [T0]
+    limits = {Channel.EMAIL: [(2, timedelta(minutes=1)), (3, timedelta(hours=1))]}
+    dispatcher = Dispatcher(
+        outbox,
+        {Channel.EMAIL: sender, Channel.TEAMS: sender},
+        lambda: now[0],
+        5,
+        rate_limits=limits,
+    )
+
+    def run(at: datetime) -> tuple[int, int]:
+        now[0] = at
+        report = dispatcher.run_once(at)
+        return report.sent, report.skipped
+
+    assert run(T0) == (3, 4)  # two emails (and the Teams item, no limit)
+    assert run(T0 + timedelta(seconds=30)) == (0, 4)
+    assert run(T0 + timedelta(seconds=61)) == (1, 3)  # the hour allows one more
+    assert run(T0 + timedelta(minutes=30)) == (0, 3)
+    assert run(T0 + timedelta(minutes=61)) == (2, 1)
+    assert all(i.attempts == 0 for i in outbox.pending())  # waiting is not an attempt
+
+
+def test_the_acs_quota_is_30_a_minute_and_100_an_hour() -> None:
+    from shared.outbox.dispatcher import ACS_EMAIL_QUOTA
+
+    assert ((30, timedelta(minutes=1)), (100, timedelta(hours=1))) == ACS_EMAIL_QUOTA
+
+
+def test_purge_removes_only_old_sent_items(outbox: TableOutbox) -> None:
+    for key in ("old", "new", "dead", "pending"):
+        outbox.enqueue(item(key))
+    old = outbox.get(Channel.TEAMS, "old")
+    new = outbox.get(Channel.TEAMS, "new")
+    dead = outbox.get(Channel.TEAMS, "dead")
+    assert old and new and dead
+    outbox.mark_sent(old, "r", T0 - timedelta(days=40))
+    outbox.mark_sent(new, "r", T0)
+    outbox.mark_dead(dead, ErrorSummary("X", "y"))
+    assert outbox.purge_sent(T0 - timedelta(days=30)) == 1
+    assert outbox.get(Channel.TEAMS, "old") is None
+    assert {i.key for i in outbox.sent()} == {"new"}
+    assert [i.key for i in outbox.dead()] == ["dead"]
+    assert [i.key for i in outbox.pending()] == ["pending"]
