@@ -95,10 +95,14 @@ class AcsEmailNotifier:
         from shared.http import transport
 
         client = EmailClient.from_connection_string(connection_string, transport=transport())
-        secrets = [connection_string] + [
-            part.split("=", 1)[1]
-            for part in connection_string.split(";")
-            if part.strip().lower().startswith("accesskey=")
+        secrets = [
+            *options.pop("secrets", ()),
+            connection_string,
+            *(
+                part.split("=", 1)[1]
+                for part in connection_string.split(";")
+                if part.strip().lower().startswith("accesskey=")
+            ),
         ]
         return cls(client, sender, routing, secrets=secrets, **options)
 
