@@ -204,15 +204,23 @@ class TableOutbox(TablesBacked):
             yield _item(entity)
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        """Pending items whose ``not_before`` has passed, oldest first, at most ``limit``."""
-        items = []
-        for item in self._query(
-            "status eq @pending and not_before le @now",
-            {"pending": ItemStatus.PENDING.value, "now": now.astimezone(UTC)},
-        ):
-            items.append(item)
-            if len(items) >= limit:
-                break
+        """Pending items whose ``not_before`` has passed, oldest first: at most ``limit`` of
+        each channel (one partition each), so a channel with a backlog it cannot send (over its
+        quota, throttled) never keeps another channel's items out of a run."""
+        items: list[OutboxItem] = []
+        for channel in Channel:
+            found = self._query(
+                "PartitionKey eq @channel and status eq @pending and not_before le @now",
+                {
+                    "channel": channel.value,
+                    "pending": ItemStatus.PENDING.value,
+                    "now": now.astimezone(UTC),
+                },
+            )
+            for count, item in enumerate(found, 1):
+                items.append(item)
+                if count >= limit:
+                    break
         return sorted(items, key=lambda i: (i.not_before or i.created_at, i.created_at))
 
     def sent_since(self, channel: Channel | str, since: datetime) -> int:

@@ -279,3 +279,22 @@ def test_purge_removes_only_old_sent_items(outbox: TableOutbox) -> None:
     assert {i.key for i in outbox.sent()} == {"new"}
     assert [i.key for i in outbox.dead()] == ["dead"]
     assert [i.key for i in outbox.pending()] == ["pending"]
+
+
+def test_a_backlog_on_one_channel_never_starves_another(outbox: TableOutbox) -> None:
+    for n in range(5):
+        outbox.enqueue(item(f"m{n}", Channel.EMAIL))
+    outbox.enqueue(item("t"))
+    due = outbox.due(T0, limit=2)
+    assert sorted(i.channel for i in due) == [Channel.EMAIL, Channel.EMAIL, Channel.TEAMS]
+    sender = Recorder()
+    limits = {Channel.EMAIL: [(0, timedelta(minutes=1))]}  # email over its quota
+    dispatcher = Dispatcher(
+        outbox,
+        {Channel.EMAIL: sender, Channel.TEAMS: sender},
+        lambda: T0,
+        5,
+        batch=2,
+        rate_limits=limits,
+    )
+    assert dispatcher.run_once(T0).sent == 1 and sender.sent == ["t"]
