@@ -304,6 +304,36 @@ def escalation(
     )
 
 
+def digest(
+    period_start: datetime,
+    period_end: datetime,
+    open_findings: Iterable[Any],
+    new_failures: Iterable[NewFailure] = (),
+    *,
+    fixes: int = 0,
+    escalations: int = 0,
+    listed: int = 10,
+) -> Digest:
+    """The period's digest: ``open_findings`` (anything with ``status`` and ``severity``: a
+    finding or a stored row) counted by severity where failing, the new failures (the most
+    severe first, ``listed`` of them named, the rest counted)."""
+    counts: dict[Severity, int] = {}
+    for found in open_findings:
+        if Status(found.status) is Status.FAIL:
+            severity = Severity(found.severity)
+            counts[severity] = counts.get(severity, 0) + 1
+    ordered = sorted(new_failures, key=lambda f: (f.severity.rank, f.detected_at))
+    return Digest(
+        period_start,
+        period_end,
+        counts,
+        tuple(ordered[:listed]),
+        fixes=fixes,
+        escalations=escalations,
+        more_new_failures=max(len(ordered) - listed, 0),
+    )
+
+
 class Notifier(Protocol):
     """One channel people hear on. ``render`` turns a notice into the outbox payload (guarded:
     nothing in it but what a notice may carry); ``send`` delivers an outbox item (it is a

@@ -283,3 +283,20 @@ def test_a_malformed_resource_id_still_names_its_scope() -> None:
 
     ref = ResourceRef.of(f"/subscriptions/{SUB}/resourceGroups/rg-x/providers", phi=True)
     assert (ref.subscription_id, ref.resource_group) == (SUB, "rg-x")
+
+
+def test_the_digest_counts_failing_findings_and_lists_the_most_severe() -> None:
+    from dataclasses import replace
+
+    from shared.kernel.findings import Severity, Status
+    from shared.notify.model import digest
+
+    failure, hostile = notices()[0], notices()[1]
+    assert isinstance(failure, NewFailure) and isinstance(hostile, NewFailure)
+    found = [finding(), finding(severity=Severity.HIGH), replace(finding(), status=Status.PASS)]
+    result = digest(T0, T0, found, [hostile, failure, hostile], fixes=2, listed=2)
+    assert result.open_by_severity == {Severity.CRITICAL: 1, Severity.HIGH: 1}
+    assert result.new_failures[0].severity is Severity.CRITICAL
+    assert (len(result.new_failures), result.more_new_failures, result.fixes) == (2, 1, 2)
+    card_text = texts(teams().render(result))
+    assert "New failures" in card_text and "3" in card_text
