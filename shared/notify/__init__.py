@@ -23,6 +23,7 @@ from shared.notify.model import (
     NewFailure,
     Notice,
     Notifier,
+    TestMessage,
     outbox_item,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "Notifier",
     "PayloadGuard",
     "PayloadLeak",
+    "TestMessage",
     "outbox_item",
 ]

@@ -21,6 +21,7 @@ from shared.notify.model import (
     NewFailure,
     Notice,
     ResourceRef,
+    TestMessage,
 )
 from shared.safe_text import inert
 
@@ -198,7 +199,20 @@ def digest_card(notice: Digest) -> dict[str, Any]:
     return _card(body, heading, [])
 
 
+def test_card(notice: TestMessage) -> dict[str, Any]:
+    heading = "phiguard test message"
+    body = [
+        _text(heading, weight="Bolder", size="Medium", style="heading"),
+        _text(f"If you can read this, phiguard's Teams channel works ({when(notice.at)})."),
+    ]
+    if notice.note:
+        body.append(_text(md(notice.note), isSubtle=True))
+    return _card(body, heading, [])
+
+
 def card(notice: Notice) -> dict[str, Any]:
+    if isinstance(notice, TestMessage):
+        return test_card(notice)
     if isinstance(notice, NewFailure):
         return new_failure_card(notice)
     if isinstance(notice, FixApplied):

@@ -17,7 +17,7 @@ from shared.kernel.errors import PhiguardError
 from shared.kernel.findings import Severity
 from shared.notify.cards import MAX_DIGEST_LINES, diff_lines, when
 from shared.notify.guard import PayloadGuard
-from shared.notify.model import Digest, Escalation, FixApplied, NewFailure, Notice
+from shared.notify.model import Digest, Escalation, FixApplied, NewFailure, Notice, TestMessage
 from shared.notify.routing import Routing
 from shared.safe_text import inert, one_line
 
@@ -65,6 +65,16 @@ _TEMPLATES = {
 {% for line in lines %}<li>{{ line }}</li>
 {% endfor %}</ul>{% if more > 0 %}<p>and {{ more }} more</p>{% endif %}{% endif %}
 {% endblock %}""",
+    "test.html": """{% extends "layout.html" %}
+{% block content %}<p>If you can read this, phiguard's email channel works ({{ at }}).</p>
+{% if n.note %}<p>{{ n.note }}</p>{% endif %}
+{% endblock %}""",
+    "test.txt": """{{ heading }}
+
+If you can read this, phiguard's email channel works ({{ at }}).
+{% if n.note %}
+{{ n.note }}
+{% endif %}""",
     "facts.txt": """{% macro facts(rows) %}{% for title, value in rows if value %}{{ title }}: {{ value }}
 {% endfor %}{% endmacro %}""",
     "new_failure.txt": """{% from "facts.txt" import facts %}{{ heading }}
@@ -145,6 +155,9 @@ def _resource_rows(notice: NewFailure | FixApplied | Escalation) -> list[tuple[s
 
 def _context(notice: Notice) -> tuple[str, str, dict[str, Any]]:
     """(template name, subject, context)."""
+    if isinstance(notice, TestMessage):
+        heading = "phiguard test message"
+        return "test", heading, {"heading": heading, "at": when(notice.at)}
     if isinstance(notice, NewFailure):
         heading = f"New {notice.severity.value} failure on a PHI resource"
         subject = f"{notice.severity.value}: {notice.title} on {notice.resource.name}"

@@ -202,7 +202,26 @@ class Digest:
         return f"{self.kind}:{_iso(self.period_start)}:{_iso(self.period_end)}"
 
 
-Notice = NewFailure | FixApplied | Escalation | Digest
+@dataclass(frozen=True)
+class TestMessage:
+    """A message that proves a channel works (``phiguard notify test``): no resource, no PHI."""
+
+    __test__ = False  # not a pytest test class
+
+    at: datetime
+    note: str = ""
+    kind = Kind.TEST
+
+    @property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset()
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{_iso(self.at)}"
+
+
+Notice = NewFailure | FixApplied | Escalation | Digest | TestMessage
 
 
 def _iso(at: datetime) -> str:

@@ -13,6 +13,7 @@ from shared.notify.model import (
     FixApplied,
     NewFailure,
     Notice,
+    TestMessage,
     escalation,
     fix_applied,
     new_failure,
@@ -104,7 +105,7 @@ def notices() -> list[Notice]:
         escalations=1,
         more_new_failures=4,
     )
-    return [failure, hostile, fix, held, digest]
+    return [failure, hostile, fix, held, digest, TestMessage(T0, "sent by <ops> [check](x)")]
 
 
 __all__ = ["Digest", "Escalation", "FixApplied", "NewFailure"]

@@ -19,6 +19,7 @@ from shared.notify.model import (
     FixApplied,
     NewFailure,
     Notice,
+    TestMessage,
     outbox_item,
     sensitive_values,
 )
@@ -147,13 +148,15 @@ def test_names_render_as_data_never_as_markup() -> None:
 def test_every_rendered_payload_passes_the_guard_and_carries_nothing_planted() -> None:
     guard = PayloadGuard.of(SECRETS)
     rendered = payloads()
-    assert len(rendered) == 10
+    assert len(rendered) == 12
     for channel, notice, payload in rendered:
         guard.check(payload, notice.sensitive)
         text = texts(payload)
         for value in (*PLANTED, *SECRETS, "S3CR3TSIGNATURE", "/workflows/0123456789abcdef"):
             assert value.casefold() not in text.casefold(), (channel, notice.kind, value)
-    owner_shown = [p for _, n, p in rendered if not isinstance(n, Digest) and n.resource.owner]
+    owner_shown = [
+        p for _, n, p in rendered if not isinstance(n, Digest | TestMessage) and n.resource.owner
+    ]
     assert owner_shown and all(OWNER in texts(p) or md(OWNER) in texts(p) for p in owner_shown)
 
 
@@ -234,6 +237,7 @@ def test_outbox_items_are_keyed_by_the_notice() -> None:
         Kind.FIX_APPLIED,
         Kind.ESCALATION,
         Kind.DIGEST,
+        Kind.TEST,
     ]
     assert all(i.channel is Channel.TEAMS for i in items)
     again = outbox_item(notifier, notices()[0], T0)

@@ -42,7 +42,7 @@ def test_settings_parse() -> None:
 
 def test_recipients_by_severity_subscription_group_and_owner() -> None:
     routing = Routing.from_settings(ENV)
-    failure, hostile, fix, _held, digest = notices()
+    failure, hostile, fix, _held, digest, test = notices()
     assert routing.for_notice(failure) == (
         "secops@contoso.com",
         "compliance@contoso.com",
@@ -58,7 +58,7 @@ def test_recipients_by_severity_subscription_group_and_owner() -> None:
         "net-team@contoso.com",
     )
     assert "oncall@contoso.com" in routing.for_notice(fix)  # via its resource group
-    assert routing.for_notice(digest) == routing.default
+    assert routing.for_notice(digest) == routing.for_notice(test) == routing.default
     other = routing.recipients(severity=Severity.LOW, subscription_id="other", resource_group="x")
     assert other == routing.default
 

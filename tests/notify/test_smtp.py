@@ -156,7 +156,7 @@ def test_starttls_when_offered_then_login(tls: tuple[Inbox, int], ca_file: str) 
     )
     for index in range(len(notices())):
         _send(notifier, index)
-    assert inbox.tls == [True] * 5 and inbox.logins == [USER] * 5
+    assert inbox.tls == [True] * 6 and inbox.logins == [USER] * 6
 
 
 def test_starttls_required_but_not_offered_sends_nothing(plain: tuple[Inbox, int]) -> None:

@@ -37,7 +37,7 @@ def test_posts_the_rendered_message_and_returns_the_run_id() -> None:
     for notice in notices():
         item = outbox_item(teams, notice, T0)
         assert teams.send(item) == "teams:08584"
-    assert len(responses.calls) == 5
+    assert len(responses.calls) == 6
     sent = responses.calls[0].request
     assert sent.method == "POST" and sent.url == WEBHOOK
     assert sent.headers["Content-Type"].startswith("application/json")

@@ -50,17 +50,17 @@ def test_a_notice_is_enqueued_once_and_sent_once(
     for _ in range(3):  # the same notices from three redeliveries
         for notice in notices():
             outbox.enqueue(outbox_item(teams, notice, T0))
-    assert len(outbox.pending()) == 5
+    assert len(outbox.pending()) == 6
     dispatcher = Dispatcher(outbox, {Channel.TEAMS: teams}, lambda: T0, 5)
-    assert dispatcher.run_once(T0).sent == 5
+    assert dispatcher.run_once(T0).sent == 6
     assert dispatcher.run_once(T0 + timedelta(hours=1)).sent == 0
     posts = _posts(http)
-    assert len(posts) == 5
+    assert len(posts) == 6
     rendered = [teams.render(n) for n in notices()]
     assert sorted(json.dumps(p, sort_keys=True) for p in posts) == sorted(
         json.dumps(r, sort_keys=True) for r in rendered
     )
-    assert {i.status for i in outbox.sent()} == {ItemStatus.SENT} and len(outbox.sent()) == 5
+    assert {i.status for i in outbox.sent()} == {ItemStatus.SENT} and len(outbox.sent()) == 6
 
 
 def test_a_crash_after_the_post_resends_at_most_once(
