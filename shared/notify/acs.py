@@ -5,7 +5,10 @@
 (``Running`` → ``Succeeded``; ``Failed`` is a refusal). The operation id derives from the outbox
 key (a UUID5), so ACS itself treats a send repeated after a crash as the same operation.
 ACS's quota (30 a minute, 100 an hour by default) is answered with 429 and a ``Retry-After``:
-raised as :class:`AcsUnavailable` with ``retry_after`` for the dispatcher.
+raised as :class:`AcsUnavailable` with ``retry_after`` for the dispatcher. The clients built
+here do not retry in process (``retry_total=0``: azure-core would sleep a quota's whole
+``Retry-After``); the outbox retries. Polling stops after ``poll_timeout``: an operation still
+``Running`` then was accepted by ACS and is reported sent (receipt ``acs:<op>:accepted``).
 
 Credentials: an endpoint with the managed identity (production) or a connection string (its
 ``accesskey`` is a secret: the guard refuses it in any payload, errors never carry it).
@@ -77,6 +80,7 @@ class AcsEmailNotifier:
         routing: Routing,
         *,
         polling_interval: float = 5,
+        poll_timeout: float = 60,
         secrets: Iterable[str | None] = (),
     ) -> None:
         if not is_address(sender):
@@ -84,17 +88,26 @@ class AcsEmailNotifier:
         self.client = client
         self.sender = sender
         self.polling_interval = polling_interval
+        self.poll_timeout = poll_timeout
         self.renderer = EmailRenderer(routing, PayloadGuard.of(secrets))
 
     @classmethod
     def from_connection_string(
-        cls, connection_string: str, sender: str, routing: Routing, **options: Any
+        cls,
+        connection_string: str,
+        sender: str,
+        routing: Routing,
+        *,
+        ca_cert: str | None = None,
+        **options: Any,
     ) -> AcsEmailNotifier:
         from azure.communication.email import EmailClient
 
         from shared.http import transport
 
-        client = EmailClient.from_connection_string(connection_string, transport=transport())
+        client = EmailClient.from_connection_string(
+            connection_string, transport=transport(ca_cert=ca_cert), retry_total=0
+        )
         secrets = [
             *options.pop("secrets", ()),
             connection_string,
@@ -113,15 +126,18 @@ class AcsEmailNotifier:
         credential: TokenCredential,
         sender: str,
         routing: Routing,
+        *,
+        ca_cert: str | None = None,
         **options: Any,
     ) -> AcsEmailNotifier:
         from azure.communication.email import EmailClient
 
         from shared.http import transport
 
-        return cls(
-            EmailClient(endpoint, credential, transport=transport()), sender, routing, **options
+        client = EmailClient(
+            endpoint, credential, transport=transport(ca_cert=ca_cert), retry_total=0
         )
+        return cls(client, sender, routing, **options)
 
     def __repr__(self) -> str:
         return f"AcsEmailNotifier(sender={self.sender!r})"
@@ -144,7 +160,9 @@ class AcsEmailNotifier:
                 operation_id=op,
                 polling_interval=self.polling_interval,
             )
-            result = poller.result()
+            result = poller.result(timeout=self.poll_timeout)
+            if not poller.done():  # accepted (202), still Running: ACS has it, keyed by op
+                return f"acs:{op}:accepted"
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise AcsUnavailable(f"ACS unreachable ({type(exc).__name__})") from None
         except HttpResponseError as exc:

@@ -207,13 +207,22 @@ def build_senders(
     sender = settings.email_sender or ""
     if settings.acs_connection_string:
         senders[Channel.EMAIL] = AcsEmailNotifier.from_connection_string(
-            settings.acs_connection_string, sender, settings.routing, secrets=secrets
+            settings.acs_connection_string,
+            sender,
+            settings.routing,
+            ca_cert=ca_cert,
+            secrets=secrets,
         )
     elif settings.acs_endpoint:
         if credential is None:
             raise SettingsError(f"{PREFIX}ACS_ENDPOINT needs the managed identity's credential")
         senders[Channel.EMAIL] = AcsEmailNotifier.from_endpoint(
-            settings.acs_endpoint, credential, sender, settings.routing, secrets=secrets
+            settings.acs_endpoint,
+            credential,
+            sender,
+            settings.routing,
+            ca_cert=ca_cert,
+            secrets=secrets,
         )
     elif settings.smtp_host:
         senders[Channel.EMAIL] = SmtpNotifier(

@@ -161,3 +161,24 @@ def _client(**options: Any) -> Any:
     from shared.http import transport
 
     return EmailClient.from_connection_string(CONNECTION, transport=transport(), **options)
+
+
+def test_an_operation_still_running_after_the_poll_timeout_counts_as_accepted() -> None:
+    class Poller:
+        def result(self, timeout: float | None = None) -> None:
+            assert timeout == 0.5
+            return
+
+        def done(self) -> bool:
+            return False
+
+    class Client:
+        def begin_send(self, message: dict[str, Any], **options: Any) -> Poller:
+            self.options = options
+            return Poller()
+
+    client = Client()
+    acs = AcsEmailNotifier(client, "phiguard@contoso.com", ROUTING, poll_timeout=0.5)  # type: ignore[arg-type]
+    item = outbox_item(acs, notices()[0], T0)
+    assert acs.send(item) == f"acs:{operation_id(item.key)}:accepted"
+    assert client.options["operation_id"] == operation_id(item.key)
