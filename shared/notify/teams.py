@@ -59,6 +59,14 @@ class TeamsWebhookClient(ServiceClient):
     def __repr__(self) -> str:
         return f"TeamsWebhookClient({self.base_url!r})"  # never the path or the sig
 
+    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
+        # A Retry-After longer than MAX_RETRY_WAIT is not slept on in process: the outbox's
+        # dispatcher waits it out (the same policy as the issue trackers').
+        from shared.issues.headers import capped
+
+        kwargs["policies"] = capped(list(kwargs.get("policies", ())))
+        return super()._pipeline_client(base_url, **kwargs)
+
     def post(self, message: Mapping[str, Any]) -> str:
         """Posts one message; the receipt (the flow's run id, else the status)."""
         try:

@@ -151,3 +151,13 @@ def test_through_the_outbox_dispatcher_with_a_fake_outbox() -> None:
     assert retried.not_before == T0 + timedelta(seconds=90)
     assert retried.last_error is not None and retried.last_error.type == "TeamsUnavailable"
     _no_secret(str(retried.last_error))
+
+
+@responses.activate
+def test_a_long_retry_after_is_not_slept_on_in_process() -> None:
+    responses.post(WEBHOOK, status=429, headers={"Retry-After": "120"})
+    teams = TeamsNotifier(WEBHOOK, max_retries=3)
+    with pytest.raises(TeamsUnavailable) as caught:
+        teams.send(outbox_item(teams, notices()[0], T0))
+    assert caught.value.retry_after == 120.0
+    assert len(responses.calls) == 1
