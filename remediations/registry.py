@@ -109,15 +109,20 @@ class Remediation:
         return resource_type.lower() in self.resource_types
 
     def plan(self, snapshot: Snapshot, options: RemediationOptions | None = None) -> Plan | None:
-        """The plan for ``snapshot``, or None when it already complies. Pure."""
+        """The plan for ``snapshot``, or None when it already complies. Pure. Raises PlanError
+        (a ValueError) when no safe plan can be made, also for a document nested too deeply to
+        copy: whoever can tag a resource can nest a value hundreds of levels deep."""
         options = options or RemediationOptions()
-        change = self.decide(snapshot, options)
-        if change is None:
-            return None
-        undeclared = [p for p in change.after if not self.declares(p)]
-        if undeclared:
-            raise PlanError(f"{self.id} would write undeclared paths: {', '.join(undeclared)}")
-        return make_plan(self.id, snapshot, change, self.writes_for, reversible=self.reversible)
+        try:
+            change = self.decide(snapshot, options)
+            if change is None:
+                return None
+            undeclared = [p for p in change.after if not self.declares(p)]
+            if undeclared:
+                raise PlanError(f"{self.id} would write undeclared paths: {', '.join(undeclared)}")
+            return make_plan(self.id, snapshot, change, self.writes_for, reversible=self.reversible)
+        except RecursionError:
+            raise PlanError("the document is nested too deeply to plan a fix safely") from None
 
     def restore(self, snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
         """Writes that give ``values`` to their paths on the current ``snapshot`` (rollback)."""

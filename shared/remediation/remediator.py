@@ -269,6 +269,10 @@ class Remediator:
             plan = remediation.plan(snapshot, self.options)
         except (ValueError, MalformedResource) as exc:
             return self.log.insert(record(RecordStatus.FAILED, f"Cannot plan: {exc}"))
+        except Exception as exc:  # a planner bug on a hostile document: say so, write nothing
+            return self.log.insert(
+                record(RecordStatus.FAILED, f"Cannot plan ({type(exc).__name__}).")
+            )
         if plan is None:
             return None
         exemption, note = applicable_exemption(

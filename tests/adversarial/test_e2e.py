@@ -36,7 +36,6 @@ from sim.azurite import AzuriteEndpoints
 from sim.estate import open_rdp_rule
 from tests.adversarial import strategies as s
 from tests.adversarial.profile import E2E, SWEEP
-from tests.adversarial.test_pure_engine import DEEP_BUG
 from tests.e2e.world import WEBHOOK, World, running_world
 
 pytestmark = pytest.mark.slow
@@ -715,7 +714,6 @@ def test_a_steered_rule_id_cannot_redirect_the_nsg_fix(tenant: World, nsg: dict[
         check_post(world, _dumps([_live("eventgrid", str(nsg["id"]))]), {}, "steered")
 
 
-@pytest.mark.xfail(strict=True, reason=DEEP_BUG)
 @pytest.mark.parametrize("where", ["tags", "default_rule_name"])
 def test_a_deeply_nested_value_does_not_stall_the_nsg_fix(tenant: World, where: str) -> None:
     """Found by the deep run: the PHI NSG with RDP open to the Internet, plus a value 700

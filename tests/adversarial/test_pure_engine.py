@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from hypothesis import event, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import CATALOG
@@ -157,11 +157,6 @@ def test_a_remediation_plan_raises_only_value_errors_and_writes_only_under_its_r
             plan, seconds = s.timed(partial(fix.plan, snapshot, RemediationOptions()))
         except ValueError:
             continue
-        except RecursionError:
-            # Known, tracked by the xfail test_a_deeply_nested_value_anywhere_does_not_break_the_
-            # nsg_planner (DEEP_BUG); a deep run finds it here too. Drop this once it passes.
-            event("known bug: RecursionError in a planner (DEEP_BUG)")
-            continue
         assert seconds < MOMENT
         if plan is None:
             continue
@@ -195,16 +190,6 @@ def test_the_nsg_fix_writes_only_rules_of_the_nsg_it_judged(nsg: dict[str, Any],
     _assert_under(snapshot.id, [w.target_id for w in plan.inverse])
 
 
-DEEP_BUG = (
-    "remediations/paths.py with_values() (from remediations/plan.py make_plan, for the inverse) "
-    "copy.deepcopy()s the whole document: a value nested ~500+ levels anywhere in the NSG "
-    "raises RecursionError out of plan(); shared/remediation/remediator.py _act_one catches only "
-    "ValueError/MalformedResource, so no remediation record is written, the NSG gets an ERROR "
-    "row and its follow-ups stay pending (redeliveries answered 503)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DEEP_BUG)
 @pytest.mark.parametrize("where", ["tags", "default_rule_name", "description"])
 def test_a_deeply_nested_value_anywhere_does_not_break_the_nsg_planner(where: str) -> None:
     """Found by the deep run: an NSG whose own rule opens RDP to the Internet (the demo's
