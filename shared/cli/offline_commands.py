@@ -16,11 +16,17 @@ PlanPreview = tuple[str, str, str, list[str]]
 
 def evaluate(args: argparse.Namespace) -> Outcome:
     from shared import report
+    from shared.config import Settings, SettingsError
     from shared.engine import Engine
     from shared.loader import load_paths
 
+    try:
+        # The same PHI scope as the app and `plan` (PHIGUARD_PHI_SUBSCRIPTIONS, ..._GROUPS, _TAGS).
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
     snapshots = load_paths(args.paths)
-    evaluations = Engine().evaluate_all(snapshots)
+    evaluations = Engine(phi_scope=settings.phi_scope()).evaluate_all(snapshots)
     findings = report.all_findings(evaluations)
     if args.format == "json":
         sys.stdout.write(report.findings_json(findings) + "\n")

@@ -19,11 +19,15 @@ from shared.safe_text import inert, text
 def plan(args: argparse.Namespace) -> Outcome:
     """What the remediations would change, as a readable diff; never writes."""
     console = make_console()
+    missing: list[str] = []
     if args.paths:
         previews, problems = offline_previews(args.paths)
     else:
-        previews, problems = _live_previews(args)
+        previews, problems, missing = _live_previews(args)
+    gone = f"{len(missing)} resource(s) not found through ARM: " + "; ".join(missing[:5])
     if not previews:
+        if missing:
+            return Outcome(incomplete=[gone])
         console.print("Nothing to remediate: no failing check has a safe fix.")
         return Outcome()
     for resource_id, rem_id, mode, lines in previews:
@@ -39,6 +43,8 @@ def plan(args: argparse.Namespace) -> Outcome:
             style = "red" if line.startswith("- ") else "green" if line.startswith("+ ") else ""
             console.print(Text("  ") + text(line, style))
     outcome = Outcome(failing=len(previews) - len(problems))
+    if missing:
+        outcome.incomplete.append(gone)
     if problems:
         outcome.incomplete.append(
             f"{len(problems)} fix(es) could not be planned: " + "; ".join(problems[:5])
@@ -46,31 +52,40 @@ def plan(args: argparse.Namespace) -> Outcome:
     return outcome
 
 
-def _live_previews(args: argparse.Namespace) -> tuple[list[PlanPreview], list[str]]:
+def _live_previews(
+    args: argparse.Namespace,
+) -> tuple[list[PlanPreview], list[str], list[str]]:
     """``plan --resource ID`` / ``--subscription ID``: the fixes of live resources read through
     ARM (of a subscription: those the state store has failing), and those that could not be
-    planned."""
+    planned, and the ``--resource`` ids that ARM does not know."""
     from shared.operations import failing_resources
 
     previews: list[PlanPreview] = []
     problems: list[str] = []
+    missing: list[str] = []
     targets = [resource_arg(r) for r in args.resource or []]
     settings = settings_from_args(args)
     subscriptions = subscription_ids(args.subscription, None) if args.subscription else []
     if not targets and not subscriptions:
         raise UsageError("give PATH... to plan offline, or --resource / --subscription")
     ctx = app_context(args, arm=True, subscriptions=subscriptions, settings=settings)
+    named = len(targets)
     if subscriptions:
         # The resources the store knows to be failing there (from sweeps and events).
         targets += failing_resources(ctx, subscriptions)
-    for resource_id in targets:
-        for p in ctx.remediator.preview(resource_id):
+    for index, resource_id in enumerate(targets):
+        snapshot = ctx.remediator.read_snapshot(resource_id)
+        if snapshot is None:
+            if index < named:  # one the operator named; the store's may be gone since
+                missing.append(resource_id)
+            continue
+        for p in ctx.remediator.preview(snapshot):
             lines = [p.plan.summary, *p.plan.diff_lines()] if p.plan else [f"{p.error}"]
             if p.plan is None:
                 problems.append(f"{p.remediation_id} on {resource_id}")
             mode = p.mode + ("" if p.allowed else ", not allow-listed")
             previews.append((resource_id, p.remediation_id, mode, lines))
-    return previews, problems
+    return previews, problems, missing
 
 
 def show_remediations(args: argparse.Namespace) -> Outcome:

@@ -390,3 +390,17 @@ def test_exempt_records_the_operator_and_honours_the_policy(
     capsys.readouterr()
     assert main(["exempt", nsg, "--list"]) == 0
     assert NSG_FIX not in capsys.readouterr().out
+
+
+def test_plan_of_a_resource_that_does_not_exist_is_incomplete(
+    env: tuple[SimHandle, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: `plan --resource <gone>` printed "nothing to remediate" and exited 0."""
+    sim, _ = env
+    gone = (
+        f"/subscriptions/{sim.subscriptions[0]}/resourceGroups/rg-nowhere/providers/"
+        "Microsoft.Network/networkSecurityGroups/nsg-gone"
+    )
+    assert main(["plan", "--resource", gone]) == 3
+    err = capsys.readouterr().err
+    assert "1 resource(s) not found through ARM" in err and "nsg-gone" in err

@@ -542,3 +542,22 @@ def test_subscriptions_are_deduplicated_case_insensitively() -> None:
     upper = SUB.upper()
     assert _subscriptions([SUB, upper, f" {SUB} "], None) == [SUB]
     assert _subscriptions([upper, SUB], None) == [upper]
+
+
+def test_evaluate_uses_the_phi_scope_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `evaluate` ignored PHIGUARD_PHI_* (the app and `plan` honour them), so a
+    resource PHI-scoped by its subscription was judged without the PHI-only checks."""
+    path = FIXTURES / "storage_account_secure_transfer_required" / "pass.json"
+    _, out, _ = _run(capsys, "evaluate", str(path), "--format", "json")
+    plain = json.loads(out)
+    assert plain and not any(f["phi"] for f in plain)
+    monkeypatch.setenv("PHIGUARD_PHI_SUBSCRIPTIONS", "{subscription-id}")
+    _, out, _ = _run(capsys, "evaluate", str(path), "--format", "json")
+    scoped = json.loads(out)
+    assert scoped and all(f["phi"] for f in scoped)
+    assert len(scoped) > len(plain)  # the PHI-only checks ran too
+    monkeypatch.setenv("PHIGUARD_ARM_URL", "http://plain.example")
+    code, _, err = _run(capsys, "evaluate", str(path))
+    assert code == 2 and "PHIGUARD_ARM_URL" in err
