@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from shared.kernel.findings import Result, failed, passed
+from shared.kernel.nsg_rules import is_internet_wide
 from shared.kernel.snapshot import MISSING, MalformedResource, Snapshot, lookup
 
 
@@ -144,8 +145,12 @@ INTERNET_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", ":
 
 
 def is_internet_source(prefix: Any) -> bool:
-    """True for firewall values that mean "anyone on the Internet"."""
-    return isinstance(prefix, str) and prefix.strip().lower() in INTERNET_SOURCES
+    """True for firewall values that mean "anyone on the Internet": the words and catch-alls
+    above, or a range the NSG model counts as Internet-wide (at least a /8 of public IPv4, a
+    /32 of IPv6: ``0.0.0.0/1`` admits half the Internet)."""
+    if not isinstance(prefix, str):
+        return False
+    return prefix.strip().lower() in INTERNET_SOURCES or is_internet_wide(prefix.strip())
 
 
 # --- diagnostic settings ---------------------------------------------------------------------

@@ -102,8 +102,10 @@ def test_network_values_are_case_insensitive() -> None:
     assert status(check_id, deny, phi=True) == Status.PASS
 
 
-@pytest.mark.parametrize("source", ["*", "0.0.0.0/0", "Internet"])
+@pytest.mark.parametrize("source", ["*", "0.0.0.0/0", "Internet", "0.0.0.0/1", "128.0.0.0/2"])
 def test_network_deny_with_internet_wide_ip_rule_fails(source: str) -> None:
+    """Half the Internet is the Internet too (regression: only the literal catch-alls were
+    caught, so ``0.0.0.0/1`` passed); the same definition as the NSG model's."""
     resource = vault(networkAcls={"defaultAction": "Deny", "ipRules": [{"value": source}]})
     finding = run("keyvault_vault_network_access_restricted", resource, phi=True)
     assert finding is not None and finding.status == Status.FAIL
@@ -464,3 +466,9 @@ def test_json_null_means_the_documented_default(
 ) -> None:
     # Older API versions return null for properties that were never set.
     assert status(check_id, vault(**props), phi=True) == expected
+
+
+@pytest.mark.parametrize("source", ["203.0.113.0/24", "10.0.0.0/8", "1.2.3.4"])
+def test_network_deny_with_narrow_ip_rules_passes(source: str) -> None:
+    resource = vault(networkAcls={"defaultAction": "Deny", "ipRules": [{"value": source}]})
+    assert status("keyvault_vault_network_access_restricted", resource, phi=True) == Status.PASS
