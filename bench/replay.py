@@ -18,7 +18,7 @@ benchmark's own clock:
   from the handler receiving it to its answer, by which time every resource it names is recorded.
   ``--mode realtime``: the trace is re-enacted on the clock, event times moved so the burst
   starts now (``--speed`` times faster than recorded), each delivery sent once its newest event
-  has happened; latency is the pipeline's own ``Outcome.latency_seconds``, from the newest event
+  has happened; latency is the pipeline's own ``ResourceOutcome.latency_seconds``, from the newest event
   time of a resource in a delivery to its state being recorded.
 
 Also printed: the CPU each process spent during the replay (this one runs the pipeline), and the
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.mode == "realtime":
                 r50, r99 = (percentile(result.resource_latency, p) for p in (50, 99))
                 print(
-                    f"  event -> recorded (Outcome.latency_seconds, {len(result.resource_latency)} "
+                    f"  event -> recorded (ResourceOutcome.latency_seconds, {len(result.resource_latency)} "
                     f"resource reads): p50 {r50 * 1000:.0f} ms, p99 {r99 * 1000:.0f} ms, mean "
                     f"{statistics.fmean(result.resource_latency) * 1000:.0f} ms"
                 )

@@ -176,6 +176,6 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def _now() -> Any:
-    from shared.pipeline import utcnow
+    from shared.kernel.clock import utcnow
 
     return utcnow()

@@ -1,19 +1,31 @@
-"""What processing came to: one resource's :class:`Outcome`, a delivery's or a sweep's
-:class:`BatchResult` (shared by ``shared.pipeline`` and ``shared.sweep``)."""
+"""What processing came to: one resource's :class:`ResourceOutcome`, a delivery's or a
+sweep's :class:`BatchResult` (shared by ``shared.pipeline`` and ``shared.sweep``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What happened to one resource of a delivery or a sweep."""
+
+    RECORDED = "recorded"  # read, judged, and something new written
+    UNCHANGED = "unchanged"  # read and judged; nothing new to write
+    STALE = "stale"  # a newer read was already recorded
+    COALESCED = "coalesced"  # the stored state was read after the event: no ARM call
+    DUPLICATE = "duplicate"  # every event of it was processed before
+    DELETED = "deleted"  # ARM answered 404: its findings closed
+    FAILED = "failed"  # transient: redeliver / the next sweep retries
+    POISON = "poison"  # ARM refused the read (403, 400, a body of another id): recorded
+    ERROR = "error"  # an unexpected exception, recorded as the resource's ERROR row
 
 
 @dataclass
-class Outcome:
+class ResourceOutcome:
     resource_id: str
-    # "recorded", "unchanged", "coalesced", "duplicate", "deleted", "stale", "failed"
-    # (transient: redeliver / next sweep), "poison" (ARM refused), "error" (an unexpected
-    # exception, recorded as the resource's ERROR row; the rest went on)
-    action: str
+    action: Action
     transitions: int = 0
     latency_seconds: float | None = None  # newest event time → state recorded
 
@@ -21,18 +33,18 @@ class Outcome:
 @dataclass
 class BatchResult:
     events: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ResourceOutcome] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     poison: int = 0
     transient: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "<resource id>: <stage> (<type>)"
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: ResourceOutcome) -> None:
         """Counts one resource's outcome in (a failed one is transient, an error one isolated)."""
         self.outcomes.append(outcome)
-        if outcome.action == "failed":
+        if outcome.action == Action.FAILED:
             self.transient.append(outcome.resource_id)
-        elif outcome.action == "error":
+        elif outcome.action == Action.ERROR:
             self.errors.append(outcome.resource_id)
 
     def count(self, action: str) -> int:

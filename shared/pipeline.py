@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.arm import ArmError
@@ -33,10 +33,12 @@ from shared.errors import RedeliverError as RedeliverError
 from shared.errors import StoreUnavailableError as StoreUnavailableError
 from shared.errors import TransientError, is_transient
 from shared.kernel.changes import Cause, ResourceChange
+from shared.kernel.clock import utcnow as utcnow
 from shared.kernel.findings import Status
 from shared.kernel.resource_id import normalize, parse
+from shared.outcomes import Action as Action
 from shared.outcomes import BatchResult as BatchResult
-from shared.outcomes import Outcome as Outcome
+from shared.outcomes import ResourceOutcome as ResourceOutcome
 
 if TYPE_CHECKING:
     from shared.arm import ArmReader
@@ -62,10 +64,6 @@ ACTIONS_LEASE = timedelta(seconds=60)
 
 class _PendingElsewhere(TransientError):
     """The resource has follow-ups another worker is within its lease to finish."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Memory:
@@ -195,7 +193,7 @@ class Pipeline:
             )
         return result
 
-    def _safe_process(self, changes: Sequence[ResourceChange]) -> Outcome:
+    def _safe_process(self, changes: Sequence[ResourceChange]) -> ResourceOutcome:
         """One resource's changes processed; what it raised decides its outcome, never the
         batch's: transient (``is_transient``) → failed (redeliver), ARM's refusal → poison,
         anything else → the resource's ERROR."""
@@ -203,13 +201,13 @@ class Pipeline:
         try:
             return self._process(changes)
         except _PendingElsewhere:
-            return Outcome(newest.resource_id, "failed")
+            return ResourceOutcome(newest.resource_id, Action.FAILED)
         except ArmError as exc:
             # Not retryable (403, 400, ...): keep the event, say why, go on with the batch.
             self.store.record_poison(
                 _change_summary(newest), f"ARM refused the read: {exc}", "arm", self.clock()
             )
-            return Outcome(newest.resource_id, "poison")
+            return ResourceOutcome(newest.resource_id, Action.POISON)
         except Exception as exc:
             if is_transient(exc):
                 log.warning(
@@ -218,10 +216,10 @@ class Pipeline:
                     type(exc).__name__,
                     exc,
                 )
-                return Outcome(newest.resource_id, "failed")
+                return ResourceOutcome(newest.resource_id, Action.FAILED)
             return self.isolate(newest.resource_id, exc, Cause(kind="event"))
 
-    def isolate(self, resource_id: str, exc: Exception, cause: Cause) -> Outcome:
+    def isolate(self, resource_id: str, exc: Exception, cause: Cause) -> ResourceOutcome:
         """One resource raised something unexpected: record it as that resource's ERROR (the
         exception's type and the stage, never its text: it may quote resource data) and go on.
         Recording it failing too is transient: the delivery is redelivered."""
@@ -233,21 +231,21 @@ class Pipeline:
             log.warning(
                 "could not record the error of %s: %s", resource_id, type(store_exc).__name__
             )
-            return Outcome(resource_id, "failed")
-        return Outcome(resource_id, "error")
+            return ResourceOutcome(resource_id, Action.FAILED)
+        return ResourceOutcome(resource_id, Action.ERROR)
 
-    def _process(self, changes: Sequence[ResourceChange]) -> Outcome:
+    def _process(self, changes: Sequence[ResourceChange]) -> ResourceOutcome:
         key = normalize(changes[-1].resource_id)
         with self._memory.hold(key):
             return self._process_held(changes, key)
 
-    def _process_held(self, changes: Sequence[ResourceChange], key: str) -> Outcome:
+    def _process_held(self, changes: Sequence[ResourceChange], key: str) -> ResourceOutcome:
         newest = changes[-1]
         rid = newest.resource_id
         memory = self._memory
         unknown = [c for c in changes if not memory.processed(c.event_id)]
         if not unknown:
-            return Outcome(rid, "duplicate")
+            return ResourceOutcome(rid, Action.DUPLICATE)
         known = memory.horizon(key)
         overdue = False
         if known is None or known < newest.event_time:
@@ -267,10 +265,10 @@ class Pipeline:
                 and (known is None or known < newest.event_time)
                 and self._all_recorded(marker, unknown)
             ):
-                return Outcome(rid, "duplicate")
+                return ResourceOutcome(rid, Action.DUPLICATE)
         if not overdue and known is not None and known >= newest.event_time:
             self._mark(unknown, key)
-            return Outcome(rid, "coalesced")
+            return ResourceOutcome(rid, Action.COALESCED)
         cause = Cause(
             kind="event",
             event_id=newest.event_id,
@@ -290,7 +288,7 @@ class Pipeline:
             target = props.get("targetResourceId") if isinstance(props, dict) else None
             if not isinstance(target, str):
                 self._mark(unknown, key)
-                return Outcome(rid, "unchanged")
+                return ResourceOutcome(rid, Action.UNCHANGED)
             rid = target
         outcome = self.evaluate_resource(rid, cause)
         self._mark(unknown, key)
@@ -299,7 +297,7 @@ class Pipeline:
 
     def evaluate_resource(
         self, resource_id: str, cause: Cause, body: dict[str, object] | None = None
-    ) -> Outcome:
+    ) -> ResourceOutcome:
         """Read (unless ``body`` is given), evaluate and record one resource."""
         return self.evaluate_with(self.reader, resource_id, cause, body)
 
@@ -310,7 +308,7 @@ class Pipeline:
         cause: Cause,
         body: dict[str, object] | None = None,
         group: Mapping[str, object] | None = None,
-    ) -> Outcome:
+    ) -> ResourceOutcome:
         """:meth:`evaluate_resource` through ``reader`` (the sweep's patient one), with the body
         of the resource's group when known; follows up failures as configured."""
         read_at = self.clock()
@@ -326,7 +324,7 @@ class Pipeline:
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
             self._memory.learn(normalize(resource_id), read_at)
-            return Outcome(resource_id, "deleted", len(record.transitions))
+            return ResourceOutcome(resource_id, Action.DELETED, len(record.transitions))
         with _stage("evaluating its checks"):
             evaluation = self.engine.evaluate(snapshot)
         follow_up = self.after_record if cause.kind != "remediation" else None
@@ -355,8 +353,8 @@ class Pipeline:
         ):
             with _stage("catching up on fixes allowed since the failure was found"):
                 self.catch_up(snapshot, evaluation, cause)
-        action = "recorded" if record.outcome == "changed" else record.outcome
-        return Outcome(resource_id, action, len(record.transitions))
+        action = Action.RECORDED if record.outcome == "changed" else Action(record.outcome)
+        return ResourceOutcome(resource_id, action, len(record.transitions))
 
     def _due_actions(self, record: RecordOutcome) -> tuple[str, ...]:
         """The pending follow-ups this worker takes: those its own record added, and any whose
@@ -371,7 +369,7 @@ class Pipeline:
     def _lease_expired(self, since: datetime | None) -> bool:
         return since is None or self.clock() - since >= ACTIONS_LEASE
 
-    def _reevaluate_group(self, group_id: str, cause: Cause) -> Outcome:
+    def _reevaluate_group(self, group_id: str, cause: Cause) -> ResourceOutcome:
         from shared.kernel import api_versions
 
         self.reader.forget_resource_group(group_id)
@@ -384,7 +382,7 @@ class Pipeline:
             rid = item.get("id")
             if isinstance(rid, str) and parse(rid).type in supported:
                 transitions += self.evaluate_resource(rid, cause).transitions
-        return Outcome(group_id, "recorded", transitions)
+        return ResourceOutcome(group_id, Action.RECORDED, transitions)
 
     def _all_recorded(
         self, marker: ResourceMarker | None, changes: Sequence[ResourceChange]

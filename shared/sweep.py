@@ -31,7 +31,7 @@ from shared.errors import StoreUnavailableError, TransientServiceError, is_trans
 from shared.kernel import api_versions
 from shared.kernel.changes import Cause
 from shared.kernel.resource_id import normalize, parse
-from shared.outcomes import BatchResult, Outcome
+from shared.outcomes import Action, BatchResult, ResourceOutcome
 
 if TYPE_CHECKING:
     from shared.arm import ArmReader
@@ -132,17 +132,17 @@ class _Sweep:
                     log.warning("could not preload %s: %s", group_key, exc)
                 preloaded.add(group_key)
 
-        def one(body: dict[str, object]) -> Outcome:
+        def one(body: dict[str, object]) -> ResourceOutcome:
             rid = str(body["id"])
             group_id = parse(rid).resource_group_id
             group = groups.get(normalize(group_id)) if group_id is not None else None
             if breaker.open:
-                return Outcome(rid, "failed")
+                return ResourceOutcome(rid, Action.FAILED)
             if group_id is not None:
                 preload(normalize(group_id))
             return self.safe_one(reader, rid, cause, body, group)
 
-        def family(body: dict[str, object]) -> list[Outcome]:
+        def family(body: dict[str, object]) -> list[ResourceOutcome]:
             """The resource, then its child resources as ARM lists them under it, and theirs.
             A list that fails counts as one unread (or poison) entry named by its path."""
             body_type = parse(str(body["id"])).type
@@ -157,12 +157,12 @@ class _Sweep:
                     self.store.record_poison(
                         path, f"ARM refused the list: {exc}", "sweep", pipeline.clock()
                     )
-                    outcomes.append(Outcome(path, "poison"))
+                    outcomes.append(ResourceOutcome(path, Action.POISON))
                     continue
                 except Exception as exc:
                     if not is_transient(exc):
                         raise
-                    outcomes.append(Outcome(path, "failed"))
+                    outcomes.append(ResourceOutcome(path, Action.FAILED))
                     continue
                 for item in items:
                     system = child_type == "microsoft.sql/servers/databases"
@@ -173,7 +173,7 @@ class _Sweep:
                     outcomes.extend(family(item))
             return outcomes
 
-        def collect(future: Future[list[Outcome]]) -> None:
+        def collect(future: Future[list[ResourceOutcome]]) -> None:
             for outcome in future.result():
                 result.add(outcome)
                 if progress is not None:
@@ -233,7 +233,7 @@ class _Sweep:
         cause: Cause,
         body: dict[str, object],
         group: Mapping[str, object] | None,
-    ) -> Outcome:
+    ) -> ResourceOutcome:
         """One resource recorded; what it raised decides its outcome, never the sweep's."""
         pipeline = self.pipeline
         try:
@@ -242,7 +242,7 @@ class _Sweep:
             return outcome
         except ArmError as exc:
             self.store.record_poison(rid, f"ARM refused the read: {exc}", "sweep", pipeline.clock())
-            return Outcome(rid, "poison")
+            return ResourceOutcome(rid, Action.POISON)
         except Exception as exc:
             if not is_transient(exc):
                 return pipeline.isolate(rid, exc, cause)
@@ -252,7 +252,7 @@ class _Sweep:
             if not isinstance(exc, TransientServiceError):
                 self.breaker.record(True)
                 log.warning("transient storage failure for %s: %s", rid, type(exc).__name__)
-            return Outcome(rid, "failed")
+            return ResourceOutcome(rid, Action.FAILED)
 
 
 def _group_key(body: Mapping[str, object]) -> str:

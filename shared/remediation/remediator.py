@@ -38,10 +38,11 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.kernel.changes import Cause
+from shared.kernel.clock import utcnow as utcnow
 from shared.kernel.findings import Status
 from shared.kernel.snapshot import MalformedResource, Snapshot
 from shared.remediation.exemptions import applicable_exemption
@@ -76,10 +77,6 @@ class Preview:
     allowed: bool
     plan: Plan | None
     error: str | None = None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Remediator:

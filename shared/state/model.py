@@ -35,7 +35,7 @@ COUNTED_STATUSES = (
 """The statuses a resource's marker counts open rows of (``count_<status>``)."""
 
 
-class Outcome(StrEnum):
+class RecordResult(StrEnum):
     """What a record did (a value compares equal to its string)."""
 
     CHANGED = "changed"  # something was written
@@ -128,7 +128,7 @@ class RecordOutcome:
     """What a record did. ``transitions`` are the status changes it committed (the pipeline acts
     on new FAILs and on PASS after FAIL); ``writes`` counts entity operations sent."""
 
-    outcome: Outcome
+    outcome: RecordResult
     transitions: tuple[Transition, ...] = ()
     changed_checks: tuple[str, ...] = ()
     writes: int = 0

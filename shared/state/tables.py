@@ -88,9 +88,9 @@ from shared.state.model import (
     CLOSED,
     RESOURCE_DELETED,
     ConcurrentUpdateError,
-    Outcome,
     PoisonRecord,
     RecordOutcome,
+    RecordResult,
     ResourceMarker,
     StoredFinding,
     Transition,
@@ -223,7 +223,7 @@ class TableStateStore(TablesBacked):
         prefetched = self._take_prefetched(pk)
 
         def result(
-            outcome: Outcome, marker: Mapping[str, Any] | None, etag: str | None = None
+            outcome: RecordResult, marker: Mapping[str, Any] | None, etag: str | None = None
         ) -> RecordOutcome:
             return RecordOutcome(
                 outcome,
@@ -240,7 +240,7 @@ class TableStateStore(TablesBacked):
             part = prefetched or self._load(pk)
             stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
             if stored_read is not None and stored_read > read_at:
-                return result(Outcome.CHANGED if writes else Outcome.STALE, part.marker)
+                return result(RecordResult.CHANGED if writes else RecordResult.STALE, part.marker)
             plan = planner(part, pk)
             if prefetched is not None:
                 prefetched = None
@@ -250,11 +250,13 @@ class TableStateStore(TablesBacked):
                     part = self._load(pk)
                     stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
                     if stored_read is not None and stored_read > read_at:
-                        return result(Outcome.CHANGED if writes else Outcome.STALE, part.marker)
+                        return result(
+                            RecordResult.CHANGED if writes else RecordResult.STALE, part.marker
+                        )
                     plan = planner(part, pk)
             if plan.marker is None:
                 return result(
-                    Outcome.CHANGED if writes else Outcome.UNCHANGED,
+                    RecordResult.CHANGED if writes else RecordResult.UNCHANGED,
                     part.marker,
                     part.marker.metadata["etag"] if part.marker is not None else None,
                 )
@@ -270,7 +272,9 @@ class TableStateStore(TablesBacked):
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
                 continue
             return result(
-                Outcome.CHANGED if plan.units or committed else Outcome.UNCHANGED, plan.marker, etag
+                RecordResult.CHANGED if plan.units or committed else RecordResult.UNCHANGED,
+                plan.marker,
+                etag,
             )
         raise ConcurrentUpdateError(
             f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "

@@ -29,8 +29,8 @@ from shared.state.keys import partition_key
 from shared.state.model import (
     CLOSED,
     RESOURCE_DELETED,
-    Outcome,
     RecordOutcome,
+    RecordResult,
     StoredFinding,
     Transition,
 )
@@ -810,8 +810,8 @@ def test_one_list_of_finding_fields() -> None:
 
 
 def test_outcomes_and_cause_kinds_are_their_strings() -> None:
-    assert [o.value for o in Outcome] == ["changed", "unchanged", "stale"]
-    assert f"{Outcome.STALE}" == "stale" and json.dumps(Outcome.CHANGED) == '"changed"'
+    assert [o.value for o in RecordResult] == ["changed", "unchanged", "stale"]
+    assert f"{RecordResult.STALE}" == "stale" and json.dumps(RecordResult.CHANGED) == '"changed"'
     assert Cause("sweep") == Cause(CauseKind.SWEEP) and Cause("sweep").kind is CauseKind.SWEEP
     assert json.dumps(Cause("event").kind) == '"event"'
     with pytest.raises(ValueError, match="CauseKind"):
