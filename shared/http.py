@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
+
 from shared.errors import ServiceError, TransientServiceError
 
 if TYPE_CHECKING:
@@ -130,6 +133,40 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return moment.timestamp() - time.time()
 
 
+# --- policies the services share ---------------------------------------------------------
+#
+# HeadersPolicy: fixed headers (a token among them) on every attempt, after the retry policy;
+# the secret lives in that object only and its repr never shows it. CappedRetryPolicy:
+# azure-core's retries, except that an answer asking to wait longer than ``max_wait`` seconds
+# (GitHub's secondary limits ask a minute) is not waited for in process: the client raises its
+# transient error carrying ``retry_after`` and the outbox's dispatcher retries when it says.
+
+MAX_RETRY_WAIT = 10.0
+
+
+class HeadersPolicy(SansIOHTTPPolicy[Any, Any]):
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    def __repr__(self) -> str:
+        return f"HeadersPolicy({sorted(self._headers)} values redacted)"
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        request.http_request.headers.update(self._headers)
+
+
+class CappedRetryPolicy(RetryPolicy[Any, Any]):
+    def __init__(self, *, max_wait: float = MAX_RETRY_WAIT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait = max_wait
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is not None and wait > self.max_wait:
+            return False
+        return bool(super().is_retry(settings, response))
+
+
 class ServiceClient:
     """One azure-core pipeline to one HTTP service. Thread-safe; build once and reuse.
 
@@ -149,6 +186,8 @@ class ServiceClient:
     service: ClassVar[str] = "HTTP"
     error: ClassVar[type[ServiceError]] = ServiceError
     transient: ClassVar[type[TransientServiceError]] = TransientServiceError
+    # Set: a Retry-After longer than this is not slept on (see CappedRetryPolicy).
+    max_retry_wait: ClassVar[float | None] = None
 
     def __init__(
         self,
@@ -164,10 +203,21 @@ class ServiceClient:
         counts: RequestCounts | None = None,
         user_agent: str = "phiguard/0.1",
     ) -> None:
-        from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+        from azure.core.pipeline.policies import UserAgentPolicy
 
         self.base_url = base_url.rstrip("/")
         self.counts = counts if counts is not None else RequestCounts()
+        retry_options: dict[str, Any] = {
+            "retry_total": max_retries,
+            "retry_backoff_factor": 0.5,
+            "retry_backoff_max": 8,
+            "timeout": retry_budget_seconds,
+        }
+        retry: RetryPolicy[Any, Any] = (
+            RetryPolicy(**retry_options)
+            if self.max_retry_wait is None
+            else CappedRetryPolicy(max_wait=self.max_retry_wait, **retry_options)
+        )
         self._client: Any = self._pipeline_client(
             self.base_url,
             transport=transport(
@@ -175,12 +225,7 @@ class ServiceClient:
             ),
             policies=[
                 UserAgentPolicy(user_agent=user_agent),
-                RetryPolicy(
-                    retry_total=max_retries,
-                    retry_backoff_factor=0.5,
-                    retry_backoff_max=8,
-                    timeout=retry_budget_seconds,
-                ),
+                retry,
                 *([auth_policy] if auth_policy is not None else []),
                 *policies,
             ],

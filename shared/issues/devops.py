@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient, retry_after
-from shared.issues.headers import MAX_RETRY_WAIT, HeadersPolicy, capped
+from shared.http import MAX_RETRY_WAIT, HeadersPolicy, RequestCounts, ServiceClient, retry_after
 from shared.issues.model import (
     Backend,
     CloseReason,
@@ -56,10 +55,6 @@ class TransientAzureDevOpsError(TransientServiceError):
     """Throttled (429, ``Retry-After``), 5xx or unreachable after the retries; ``retry_after``
     is the answer's ``Retry-After`` when it gave one."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class AzureDevOpsClient(ServiceClient):
     """Azure DevOps REST on the seam: its error body (``{"message", "typeKey"}``) mapped."""
@@ -68,11 +63,7 @@ class AzureDevOpsClient(ServiceClient):
     error: ClassVar[type[ServiceError]] = AzureDevOpsError
     transient: ClassVar[type[TransientServiceError]] = TransientAzureDevOpsError
 
-    max_retry_wait: float = MAX_RETRY_WAIT  # longer waits: transient, not slept on
-
-    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
-        kwargs["policies"] = capped(list(kwargs.get("policies", ())), self.max_retry_wait)
-        return super()._pipeline_client(base_url, **kwargs)
+    max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         # A PAT that is wrong or expired is answered 203 with the sign-in page, not 401.

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient, retry_after
-from shared.issues.headers import MAX_RETRY_WAIT, HeadersPolicy, capped
+from shared.http import MAX_RETRY_WAIT, HeadersPolicy, RequestCounts, ServiceClient, retry_after
 from shared.issues.model import (
     Backend,
     CloseReason,
@@ -48,10 +47,6 @@ class GitHubError(ServiceError):
 class TransientGitHubError(TransientServiceError):
     """Rate limited, 5xx or unreachable after the retries; ``retry_after`` says when to retry."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class GitHubClient(ServiceClient):
     """GitHub's REST API on the seam: GitHub's error body and rate limits mapped to typed errors."""
@@ -60,11 +55,7 @@ class GitHubClient(ServiceClient):
     error: ClassVar[type[ServiceError]] = GitHubError
     transient: ClassVar[type[TransientServiceError]] = TransientGitHubError
 
-    max_retry_wait: float = MAX_RETRY_WAIT  # longer waits: transient, not slept on
-
-    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
-        kwargs["policies"] = capped(list(kwargs.get("policies", ())), self.max_retry_wait)
-        return super()._pipeline_client(base_url, **kwargs)
+    max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code

@@ -19,4 +19,9 @@ class PhiguardError(Exception):
 
 
 class TransientError(PhiguardError):
-    """Retrying later will likely succeed: redeliver the event, leave it to the next sweep."""
+    """Retrying later will likely succeed: redeliver the event, leave it to the next sweep.
+    ``retry_after``: the seconds the service asked to wait, when it said (``Retry-After``)."""
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after

@@ -10,11 +10,11 @@ messages name the path, so they are replaced here).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import ServiceClient, retry_after
+from shared.http import MAX_RETRY_WAIT, ServiceClient, retry_after
 from shared.notify.cards import card, teams_message
 from shared.notify.guard import PayloadGuard
 from shared.notify.model import Notice
@@ -59,13 +59,9 @@ class TeamsWebhookClient(ServiceClient):
     def __repr__(self) -> str:
         return f"TeamsWebhookClient({self.base_url!r})"  # never the path or the sig
 
-    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
-        # A Retry-After longer than MAX_RETRY_WAIT is not slept on in process: the outbox's
-        # dispatcher waits it out (the same policy as the issue trackers').
-        from shared.issues.headers import capped
-
-        kwargs["policies"] = capped(list(kwargs.get("policies", ())))
-        return super()._pipeline_client(base_url, **kwargs)
+    # A Retry-After longer than this is not slept on in process: the outbox's dispatcher waits
+    # it out (the same policy as the issue trackers').
+    max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT
 
     def post(self, message: Mapping[str, Any]) -> str:
         """Posts one message; the receipt (the flow's run id, else the status)."""

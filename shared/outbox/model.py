@@ -43,8 +43,7 @@ class RetryLater(TransientError, RuntimeError):
     service briefly down. ``retry_after``: seconds the service asked to wait, if it said."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class PayloadTooLarge(PhiguardError, ValueError):
