@@ -270,6 +270,24 @@ def _diff(record: RemediationRecord) -> tuple[DiffLine, ...]:
     return tuple(lines[:MAX_DIFF_LINES])
 
 
+def _record_context(
+    record: RemediationRecord,
+    phi: bool,
+    resource_type: str,
+    tags: Mapping[str, Any] | None,
+    owner: str,
+    owner_tag: str,
+) -> tuple[ResourceRef, frozenset[str]]:
+    """The resource of a remediation record, and the values its notice must never carry (tag
+    values but the owner's; the record's own ids are metadata, not sensitive)."""
+    ref = ResourceRef.of(record.resource_id, resource_type, phi=phi, owner=owner)
+    return ref, sensitive_values(
+        tags=tags,
+        keep_tag=owner_tag,
+        metadata=[*ref.metadata(), record.remediation_id, *record.check_ids],
+    )
+
+
 def fix_applied(
     record: RemediationRecord,
     *,
@@ -279,7 +297,7 @@ def fix_applied(
     owner: str = "",
     owner_tag: str = "",
 ) -> FixApplied:
-    ref = ResourceRef.of(record.resource_id, resource_type, phi=phi, owner=owner)
+    ref, sensitive = _record_context(record, phi, resource_type, tags, owner, owner_tag)
     return FixApplied(
         ref,
         record.id,
@@ -289,11 +307,7 @@ def fix_applied(
         record.summary,
         _diff(record),
         record.updated_at,
-        sensitive_values(
-            tags=tags,
-            keep_tag=owner_tag,
-            metadata=[*ref.metadata(), record.remediation_id, *record.check_ids],
-        ),
+        sensitive,
     )
 
 
@@ -306,7 +320,7 @@ def escalation(
     owner: str = "",
     owner_tag: str = "",
 ) -> Escalation:
-    ref = ResourceRef.of(record.resource_id, resource_type, phi=phi, owner=owner)
+    ref, sensitive = _record_context(record, phi, resource_type, tags, owner, owner_tag)
     return Escalation(
         ref,
         record.id,
@@ -315,11 +329,7 @@ def escalation(
         str(record.status),
         record.reason,
         record.updated_at,
-        sensitive_values(
-            tags=tags,
-            keep_tag=owner_tag,
-            metadata=[*ref.metadata(), record.remediation_id, *record.check_ids],
-        ),
+        sensitive,
     )
 
 
