@@ -7,12 +7,12 @@ import getpass
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.kernel.changes import Cause
 from shared.kernel.resource_id import ResourceIdError, canonical
-from shared.remediation.exemptions import ExemptionError, exemption_refusal
+from shared.remediation.exemptions import ExemptionError, exemption_refusal, expiry_of
 from shared.remediation_log import Exemption
 
 if TYPE_CHECKING:
@@ -68,7 +68,11 @@ def remediate(ctx: AppContext, resource_ids: list[str]) -> RemediateReport:
     cause = Cause(kind="cli", event_time=datetime.now(UTC))
     for resource_id in resource_ids:
         try:
-            report.records += actions.record_fixes(ctx.remediator.act(resource_id, cause=cause))
+            snapshot = ctx.remediator.read_snapshot(resource_id)
+            if snapshot is None:
+                report.unreadable.append(f"{resource_id}: not found through ARM")
+                continue
+            report.records += actions.record_fixes(ctx.remediator.act(snapshot, cause=cause))
         except (ArmError, TransientArmError) as exc:
             report.unreadable.append(f"{resource_id}: {exc}")
     return report
@@ -98,15 +102,9 @@ def add_exemption(
         raise ExemptionError(f"{unknown[0]!r} is neither a check nor a remediation id")
     if not approver.strip() or not reason.strip():
         raise ExemptionError("an exemption needs an approver and a reason")
-    try:
-        day = date.fromisoformat(until) if len(until) == 10 else None
-        expires = (
-            datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else None
-        )
-    except (ValueError, OverflowError):
-        expires = None
-    if expires is None:
-        raise ExemptionError(f"--until {until!r} is not a date (YYYY-MM-DD)")
+    if len(approver.strip()) > 256 or len(reason.strip()) > 1000:
+        raise ExemptionError("--approver is at most 256 characters, --reason at most 1,000")
+    expires = expiry_of(until, "--until ")
     if expires <= now:
         raise ExemptionError(f"--until {until} is in the past")
     operator = operator_identity()
@@ -114,8 +112,8 @@ def add_exemption(
         Exemption(
             resource_id=canonical_id,
             target=t,
-            justification=reason.strip()[:1000],
-            approver=approver.strip()[:256],
+            justification=reason.strip(),
+            approver=approver.strip(),
             expires_at=expires,
             source="table",
             created_at=now,

@@ -222,14 +222,16 @@ def _cause(exc: BaseException) -> str:
 
 
 def resource_arg(value: str, flag: str = "--resource") -> str:
-    """A resource id given on the command line, refused (2) unless ARM could have returned it."""
-    from shared.kernel.resource_id import ResourceIdError, parse
+    """A resource id given on the command line, refused (2) unless ARM could have returned it.
+    It is read (and may be written) at the URL it makes, so it must also be canonical, like an
+    event's id: no dot segments, no ``?``, ``#``, ``%``, backslash or control characters."""
+    from shared.kernel.resource_id import ResourceIdError, canonical
     from shared.loader import id_problem
 
     problem = id_problem(value)
     if problem is None:
         try:
-            parse(value)
+            canonical(value)
         except ResourceIdError as exc:
             problem = str(exc)
     if problem is not None:

@@ -31,6 +31,19 @@ class ExemptionError(PhiguardError, ValueError):
     """A ``phiguard-exempt`` tag that is not honoured; the message says why."""
 
 
+def expiry_of(until: str, label: str = "until=") -> datetime:
+    """The end (UTC) of the ``YYYY-MM-DD`` day an exemption holds to, for tags and the CLI
+    alike. Raises ExemptionError naming the value: not that shape, not a date, or a day whose
+    end no datetime holds (9999-12-31)."""
+    if not _ISO_DATE.fullmatch(until):
+        raise ExemptionError(f"{label}{_shown(until)} is not YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(until)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    except (ValueError, OverflowError):
+        raise ExemptionError(f"{label}{_shown(until)} is not a date phiguard can honour") from None
+
+
 def parse_exempt_tag(value: object, resource_id: str) -> list[Exemption]:
     """``<id>[,<id>...];until=YYYY-MM-DD;approver=<who>;reason=<why>`` → exemptions ending at
     the end of the ``until`` day (UTC).
@@ -68,16 +81,7 @@ def parse_exempt_tag(value: object, resource_id: str) -> list[Exemption]:
     missing = [k for k in ("until", "approver", "reason") if not fields.get(k)]
     if missing:
         raise ExemptionError(f"missing {', '.join(missing)}")
-    raw_until = fields["until"]
-    if not _ISO_DATE.fullmatch(raw_until):
-        raise ExemptionError(f"until={_shown(raw_until)} is not YYYY-MM-DD")
-    try:
-        until = date.fromisoformat(raw_until)
-        expires = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
-    except (ValueError, OverflowError):
-        raise ExemptionError(
-            f"until={_shown(raw_until)} is not a date phiguard can honour"
-        ) from None
+    expires = expiry_of(fields["until"], "until=")
     return [
         Exemption(
             resource_id=resource_id,

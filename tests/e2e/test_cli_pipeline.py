@@ -404,3 +404,27 @@ def test_plan_of_a_resource_that_does_not_exist_is_incomplete(
     assert main(["plan", "--resource", gone]) == 3
     err = capsys.readouterr().err
     assert "1 resource(s) not found through ARM" in err and "nsg-gone" in err
+
+
+def test_remediate_and_exempt_refuse_hostile_arguments_clearly(
+    env: tuple[SimHandle, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by trying them as an attacker would: a dot-segment id was read at the resolved
+    path and reported "nothing to remediate" (exit 0); a resource ARM does not know exited 0;
+    --until 9999-12-31 was called "not a date"; a 100,000-character reason was cut silently."""
+    sim, _ = env
+    sub = sim.subscriptions[0]
+    steered = f"/subscriptions/{sub}/resourceGroups/rg/../providers/Microsoft.Network/x/y"
+    assert main(["remediate", "--resource", steered]) == 2
+    assert "dot segment" in capsys.readouterr().err
+    gone = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/x/y"
+    assert main(["remediate", "--resource", gone]) == 3
+    assert "not found through ARM" in capsys.readouterr().out
+    nsg = str(next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")["id"])
+    base = ["exempt", nsg, "--target", NSG_FIX, "--approver", "ciso@contoso.example"]
+    assert main([*base, "--until", "9999-12-31", "--reason", "x"]) == 2
+    assert "not a date phiguard can honour" in capsys.readouterr().err
+    assert main([*base, "--until", "2027-01-01", "--reason", "r" * 100_000]) == 2
+    assert "at most 1,000" in capsys.readouterr().err
+    assert main(["exempt", nsg, "--list"]) == 0
+    assert NSG_FIX not in capsys.readouterr().out  # nothing was recorded
