@@ -214,6 +214,11 @@ class RemediationLog(Protocol):
     def exemptions(self, resource_id: str) -> list[Exemption]: ...
 
 
+MAX_DAYS = 3660
+"""The longest look back ``records`` takes: ten years (HIPAA keeps six, 45 CFR 164.316(b)(2))."""
+_DAYS_PER_QUERY = 31
+
+
 class TableRemediationLog(TablesBacked):
     """:class:`RemediationLog` over Azure Table Storage (the real service or Azurite)."""
 
@@ -311,20 +316,26 @@ class TableRemediationLog(TablesBacked):
     def records(
         self, *, days: int = 30, resource_id: str | None = None, limit: int = 100
     ) -> list[RemediationRecord]:
-        """The newest records of the last ``days`` days, newest first."""
-        now = self._clock().astimezone(UTC)
+        """The newest records of the last ``days`` days (at most :data:`MAX_DAYS`), newest
+        first: one range query per month of day partitions, newest month first, until ``limit``
+        records are found (one query per day made six years of history cost 2,192 queries)."""
+        today = self._clock().astimezone(UTC).date()
+        oldest = today - timedelta(days=max(0, min(days, MAX_DAYS)))
         out: list[RemediationRecord] = []
-        for back in range(days + 1):
-            pk = (now - timedelta(days=back)).strftime("%Y%m%d")
-            query = "PartitionKey eq @pk"
-            params: dict[str, Any] = {"pk": pk}
+        newest = today
+        while newest >= oldest and len(out) < limit:
+            first = max(oldest, newest - timedelta(days=_DAYS_PER_QUERY - 1))
+            query = "PartitionKey ge @first and PartitionKey le @last"
+            params: dict[str, Any] = {
+                "first": first.strftime("%Y%m%d"),
+                "last": newest.strftime("%Y%m%d"),
+            }
             if resource_id is not None:
                 query += " and resource_key eq @key"
                 params["key"] = normalize(resource_id)
             rows = [_record(r) for r in self._log.query_entities(query, parameters=params)]
             out += sorted(rows, key=lambda r: r.id, reverse=True)
-            if len(out) >= limit:
-                break
+            newest = first - timedelta(days=1)
         return out[:limit]
 
     def mark_rolled_back(self, record_id: str, by: str) -> RemediationRecord:

@@ -97,8 +97,10 @@ def show_remediations(args: argparse.Namespace) -> Outcome:
         for action in permissions():
             print(inert(action))
         return Outcome()
-    if args.days < 1 or args.limit < 1:
-        raise UsageError("--days and --limit must be at least 1")
+    from shared.remediation_log import MAX_DAYS
+
+    if not 1 <= args.days <= MAX_DAYS or args.limit < 1:
+        raise UsageError(f"--days and --limit must be at least 1, and --days at most {MAX_DAYS}")
     resource = resource_arg(args.resource) if args.resource else None
     ctx = app_context(args)
     records = ctx.remediator.records(days=args.days, resource_id=resource, limit=args.limit)

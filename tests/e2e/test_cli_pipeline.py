@@ -428,3 +428,15 @@ def test_remediate_and_exempt_refuse_hostile_arguments_clearly(
     assert "at most 1,000" in capsys.readouterr().err
     assert main(["exempt", nsg, "--list"]) == 0
     assert NSG_FIX not in capsys.readouterr().out  # nothing was recorded
+
+
+def test_remediations_look_back_is_bounded_and_cheap(
+    env: tuple[SimHandle, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: `remediations --days 99999999999` ran one table query per day (it hung);
+    six years of look-back is now a few range queries."""
+    started = time.monotonic()
+    assert main(["remediations", "--days", "99999999999"]) == 2
+    assert "--days at most 3660" in capsys.readouterr().err
+    assert main(["remediations", "--days", "2200"]) == 0
+    assert time.monotonic() - started < 30
