@@ -160,6 +160,18 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _names(value: str, name: str) -> tuple[str, ...]:
+    """A comma-separated list of plain names (subscription ids, approvers): one that holds a
+    control character or would change a URL or an id (``/ ? # % \\``) is a setting error, not
+    a value to match against."""
+    names = _split(value)
+    for item in names:
+        bad = [c for c in item if c in "/?#%\\" or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0]
+        if bad:
+            raise SettingsError(f"{PREFIX}{name}: {item!r} holds {bad[0]!r}")
+    return names
+
+
 def parse_tag_rules(
     text: str, name: str = PREFIX + "PHI_TAGS"
 ) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -303,8 +315,8 @@ class Settings:
             table_prefix=text("TABLE_PREFIX") or "phiguard",
             arm_url=arm_url,
             ca_cert=ca_cert,
-            subscriptions=_split(text("SUBSCRIPTIONS") or ""),
-            phi_subscriptions=_split(text("PHI_SUBSCRIPTIONS") or ""),
+            subscriptions=_names(text("SUBSCRIPTIONS") or "", "SUBSCRIPTIONS"),
+            phi_subscriptions=_names(text("PHI_SUBSCRIPTIONS") or "", "PHI_SUBSCRIPTIONS"),
             phi_resource_groups=_split(text("PHI_RESOURCE_GROUPS") or ""),
             phi_tags=parse_tag_rules(tags) if tags else DEFAULT_TAG_RULES,
             managed_identity_client_id=managed_identity,
@@ -333,7 +345,9 @@ class Settings:
             ),
             identity_app_id=text("IDENTITY_APP_ID") or managed_identity,
             exemption_max_days=_int(env, "EXEMPTION_MAX_DAYS", 365, 1, 3650),
-            exemption_approvers=tuple(a.lower() for a in _split(text("EXEMPTION_APPROVERS") or "")),
+            exemption_approvers=tuple(
+                a.lower() for a in _names(text("EXEMPTION_APPROVERS") or "", "EXEMPTION_APPROVERS")
+            ),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

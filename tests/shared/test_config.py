@@ -72,3 +72,18 @@ def test_connection_string_is_not_in_repr() -> None:
 
 def test_readme_settings_table_is_current() -> None:
     assert settings_markdown() in README.read_text(), "README settings table is stale"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUBSCRIPTIONS", "s1,s2\x01"),
+        ("PHI_SUBSCRIPTIONS", "../other"),
+        ("EXEMPTION_APPROVERS", "ciso@contoso.example,\x1b[2J"),
+    ],
+)
+def test_name_lists_with_control_or_path_characters_are_setting_errors(
+    name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"PHIGUARD_{name}"):
+        Settings.from_env({f"PHIGUARD_{name}": value})
