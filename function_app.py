@@ -45,6 +45,24 @@ def reconcile(timer: func.TimerRequest) -> None:
     api.reconcile_all()
 
 
+@app.function_name("outbox")
+@app.timer_trigger(
+    arg_name="timer", schedule="%PHIGUARD_OUTBOX_SCHEDULE%", run_on_startup=False, use_monitor=True
+)
+def outbox(timer: func.TimerRequest) -> None:
+    """Sends what the outbox holds: issue operations, Teams cards, email; retries with backoff."""
+    api.dispatch_outbox()
+
+
+@app.function_name("digest")
+@app.timer_trigger(
+    arg_name="timer", schedule="%PHIGUARD_DIGEST_SCHEDULE%", run_on_startup=False, use_monitor=True
+)
+def digest(timer: func.TimerRequest) -> None:
+    """The period's digest (quiet when nothing changed) and the issue reconciliation."""
+    api.send_digest()
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:

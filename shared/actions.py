@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.kernel.changes import Cause
 from shared.kernel.findings import Status
 
 if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
+    from shared.followup import FollowUps
     from shared.kernel.snapshot import Snapshot
     from shared.remediation import Remediator
     from shared.remediation_log import RemediationRecord
-    from shared.state.model import StateStore
+    from shared.state.model import RecordOutcome, StateStore
 
 log = logging.getLogger("phiguard.actions")
 
@@ -35,6 +36,7 @@ class PostRecordActions:
     engine: Engine
     store: StateStore
     remediator: Remediator
+    followups: FollowUps | None = None
 
     def __call__(
         self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, checks: tuple[str, ...]
@@ -56,6 +58,11 @@ class PostRecordActions:
         )
         if len(manual) < len(due):
             records += self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
+        if self.followups is not None:
+            # Issues and notices are enqueued before the pending follow-ups are cleared: a
+            # crash in between redoes them under the same idempotency keys.
+            stored = {row.check_id: row for row in self.store.current(snapshot.id)}
+            self.followups.failures(snapshot, evaluation, due, records, stored)
         return records
 
     def catch_up(
@@ -65,13 +72,16 @@ class PostRecordActions:
         applied (a fix allowed after the failure was first found), under every guard."""
         if cause.kind == "remediation":
             return []
-        return self.record_fixes(self.remediator.catch_up(snapshot, evaluation, cause))
+        fixes = self.record_fixes(self.remediator.catch_up(snapshot, evaluation, cause))
+        if self.followups is not None and fixes:
+            self.followups.fixes(snapshot, fixes, phi=evaluation.phi)
+        return fixes
 
     def record_fixes(self, fixes: list[RemediationRecord]) -> list[RemediationRecord]:
         """The fixes, with each verified re-read recorded as state (cause ``remediation``)."""
         for fix in fixes:
             if fix.evaluation_after is not None:
-                self.store.record_evaluation(
+                outcome = self.store.record_evaluation(
                     fix.evaluation_after,
                     read_at=fix.updated_at,
                     cause=Cause(
@@ -81,15 +91,62 @@ class PostRecordActions:
                         correlation_id=fix.correlation_id,
                     ),
                 )
+                self.recorded(fix.resource_id, fix.evaluation_after, outcome)
         return fixes
+
+    def recorded(
+        self, resource_id: str, evaluation: Evaluation | None, outcome: RecordOutcome
+    ) -> Any:
+        """After any record: the issues of checks that stopped failing are closed, changed
+        failures commented. Never raises: a lost close is found by ``phiguard issues sync``
+        (and the daily digest run), while raising would redeliver an event whose state is
+        already recorded (and so would find nothing to do)."""
+        if self.followups is None or (not outcome.transitions and not outcome.changed_checks):
+            return None
+        try:
+            return self.followups.transitions(resource_id, evaluation, outcome)
+        except Exception as exc:  # logged by type; the record stands
+            log.warning(
+                "issue follow-up of %s not enqueued (%s); issues sync will reconcile it",
+                resource_id,
+                type(exc).__name__,
+            )
+            return None
 
     def _action_required(
         self, snapshot: Snapshot, evaluation: Evaluation, check_id: str, cause: Cause
     ) -> RemediationRecord:
+        from shared.remediation.exemptions import applicable_exemption
         from shared.remediation_log import RecordStatus, RemediationRecord, new_record_id
 
         now = self.remediator.clock()
         finding = next(f for f in evaluation.findings if f.check_id == check_id)
+        settings = self.remediator.settings
+        # An approved exemption of the check stops the person's follow-up too (the issue),
+        # never the finding.
+        exemption, _ = applicable_exemption(
+            {check_id.lower()},
+            snapshot,
+            self.remediator.log.exemptions(snapshot.id),
+            now,
+            max_days=settings.exemption_max_days,
+            approvers=settings.exemption_approvers,
+        )
+        if exemption is not None:
+            until = exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
+            return RemediationRecord(
+                id=new_record_id(now),
+                remediation_id="",
+                resource_id=snapshot.id,
+                check_ids=(check_id,),
+                mode="manual",
+                status=RecordStatus.EXEMPT,
+                reason=f"Exempt until {until} ({exemption.source}); no action asked.",
+                cause=cause,
+                created_at=now,
+                updated_at=now,
+                exemption=exemption.to_json(),
+            )
         record = RemediationRecord(
             id=new_record_id(now),
             remediation_id="",

@@ -136,7 +136,58 @@ def health() -> tuple[int, dict[str, Any]]:
         ctx.store.marker("/subscriptions/health-probe")
     except Exception as exc:  # health reports trouble, never raises
         return 503, {"status": "unhealthy", "store": type(exc).__name__}
-    return 200, {"status": "ok", "checks": len(ctx.engine.catalog)}
+    body: dict[str, Any] = {"status": "ok", "checks": len(ctx.engine.catalog)}
+    try:
+        channels = sorted(c.value for c in ctx.senders())
+        if channels:
+            dead = len(ctx.outbox.dead())
+            body["outbox"] = {
+                "channels": channels,
+                "pending": len(ctx.outbox.pending()),
+                "dead": dead,
+            }
+            if dead:
+                body["status"] = "degraded"  # messages that will not be sent without a person
+    except Exception as exc:  # a bad channel setting is reported, not raised
+        body["status"] = "degraded"
+        body["outbox"] = {"error": type(exc).__name__}
+    return 200, body
+
+
+def dispatch_outbox() -> dict[str, Any]:
+    """The outbox timer: sends what is due (issues, cards, email), with backoff and quotas."""
+    from shared.messaging import dispatch
+
+    report = dispatch(app_context())
+    summary = {
+        "sent": report.sent,
+        "retried": report.retried,
+        "dead": report.dead,
+        "skipped": report.skipped,
+        "by_channel": report.by_channel,
+    }
+    if report.sent or report.retried or report.dead:
+        log.info("outbox: %s", json.dumps(summary))
+    return summary
+
+
+def send_digest() -> dict[str, Any]:
+    """The digest timer: the period's digest enqueued (none when quiet), the issues reconciled,
+    then one dispatcher pass."""
+    from shared.messaging import dispatch, enqueue_digest, sync_issues
+
+    ctx = app_context()
+    digests = enqueue_digest(ctx)
+    sync = sync_issues(ctx)
+    report = dispatch(ctx)
+    summary = {
+        "digests": digests,
+        "issues_opened": sync.opened,
+        "issues_closed": sync.closed,
+        "sent": report.sent,
+    }
+    log.info("digest: %s", json.dumps(summary))
+    return summary
 
 
 def findings(params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:

@@ -23,7 +23,7 @@ class SettingsError(PhiguardError, ValueError):
 
 
 # name (without prefix), default shown to users, meaning
-SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+CORE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     (
         "STORAGE_CONNECTION_STRING",
         "(none)",
@@ -153,6 +153,129 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "tag exemptions count; a tag naming anyone else is not honoured. Empty: any approver "
         "named in the tag counts (whoever can write the tag can also change the resource).",
     ),
+)
+
+
+NOTIFY_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    (
+        "TEAMS_WEBHOOK_URL",
+        "(none)",
+        "Teams Workflows / incoming webhook URL (a secret). Empty: no Teams cards.",
+    ),
+    (
+        "EMAIL_SENDER",
+        "(none)",
+        "From address of notification email (an ACS verified sender, or the SMTP account's).",
+    ),
+    (
+        "ACS_ENDPOINT",
+        "(none)",
+        "Azure Communication Services endpoint, used with the managed identity.",
+    ),
+    (
+        "ACS_CONNECTION_STRING",
+        "(none)",
+        "ACS connection string (holds an access key: a secret). Either this or ACS_ENDPOINT.",
+    ),
+    ("SMTP_HOST", "(none)", "SMTP relay host, when email goes by SMTP instead of ACS."),
+    ("SMTP_PORT", "587", "SMTP relay port."),
+    ("SMTP_USERNAME", "(none)", "SMTP login; none: no AUTH."),
+    ("SMTP_PASSWORD", "(none)", "SMTP password (a secret)."),
+    (
+        "SMTP_STARTTLS",
+        "auto",
+        "auto (STARTTLS when offered), required (refuse a relay without it) or off.",
+    ),
+    ("NOTIFY_EMAIL_TO", "(none)", "Recipients of every notice and the digest, comma-separated."),
+    (
+        "NOTIFY_ROUTES",
+        "(none)",
+        "More recipients by scope: `severity:CRITICAL=a@x;subscription:ID=b@x;resource_group:[SUB/]NAME=c@x`.",
+    ),
+    ("NOTIFY_OWNER_TAG", "owner", "Tag naming a resource's owner (an email address)."),
+    (
+        "NOTIFY_OWNER_DOMAINS",
+        "(none)",
+        "Domains an owner address may be in; none: owner routing off.",
+    ),
+    (
+        "OUTBOX_MAX_ATTEMPTS",
+        "8",
+        "Attempts before an outbox item is dead-lettered.",
+    ),
+    ("OUTBOX_BASE_DELAY_SECONDS", "30", "First retry delay; doubled per attempt."),
+    (
+        "OUTBOX_MAX_DELAY_SECONDS",
+        "3600",
+        "Longest retry delay (a longer Retry-After is still honoured).",
+    ),
+    ("OUTBOX_RETENTION_DAYS", "30", "Sent outbox items are purged after this many days."),
+    (
+        "OUTBOX_SCHEDULE",
+        "0 */1 * * * *",
+        "NCRONTAB of the outbox dispatcher (issues, cards, email): sends what is due, retries with backoff.",
+    ),
+    (
+        "DIGEST_SCHEDULE",
+        "0 0 7 * * *",
+        "NCRONTAB of the digest (open failures by severity, what is new, what was fixed); quiet "
+        "when nothing changed in the period.",
+    ),
+    ("DIGEST_HOURS", "24", "The period a digest covers, ending at the hour it runs."),
+)
+
+ISSUE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    (
+        "ISSUES_ROUTES",
+        "(none)",
+        "Where failures' issues go: `<scope>=github:OWNER/REPO` or `<scope>=azure-devops:ORG/PROJECT`, "
+        "comma-separated; scope `*`, a subscription id or a subscription / resource group id "
+        "(the most specific wins). Empty: no issues.",
+    ),
+    (
+        "GITHUB_TOKEN",
+        "(none)",
+        "GitHub token with Issues: read and write on the routed repositories (a secret).",
+    ),
+    (
+        "GITHUB_API_URL",
+        "https://api.github.com",
+        "GitHub REST endpoint (GitHub Enterprise Server: `https://HOST/api/v3`).",
+    ),
+    (
+        "ADO_PAT",
+        "(none)",
+        "Azure DevOps personal access token, scope Work Items: read and write (a secret).",
+    ),
+    (
+        "ADO_URL",
+        "https://dev.azure.com",
+        "Azure DevOps Services endpoint (organizations live under it).",
+    ),
+    (
+        "ADO_WORK_ITEM_TYPE",
+        "Issue",
+        "Work item type created (the Agile process, Azure DevOps' default: Issue or Bug).",
+    ),
+    (
+        "ADO_CLOSED_STATE",
+        "Closed",
+        "State a work item is moved to when its finding passes (Basic process: Done).",
+    ),
+    (
+        "ADO_REOPENED_STATE",
+        "Active",
+        "State a closed work item returns to when its finding recurs (Basic process: To Do).",
+    ),
+    (
+        "OWNER_TAG",
+        "owner",
+        "Tag naming a resource's owner: its value (a GitHub login or an ADO identity) is the issue's assignee.",
+    ),
+)
+
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    CORE_SETTINGS_DOC + NOTIFY_SETTINGS_DOC + ISSUE_SETTINGS_DOC
 )
 
 

@@ -7,15 +7,26 @@ is built at import time (cold start).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.config import Settings
 
 if TYPE_CHECKING:
+    from shared.actions import PostRecordActions
     from shared.arm import ArmReader, ArmWriter
     from shared.engine import Engine
+    from shared.followup import FollowUps
+    from shared.issues.ledger import TableIssueLedger
+    from shared.issues.sender import FindingState
+    from shared.issues.settings import IssueSettings, Trackers
+    from shared.notify.model import Notifier
+    from shared.notify.settings import NotifySettings
+    from shared.outbox.dispatcher import Dispatcher
+    from shared.outbox.model import Channel, Sender
+    from shared.outbox.store import TableOutbox
     from shared.pipeline import Pipeline
     from shared.remediation import Remediator
     from shared.remediation_log import TableRemediationLog
@@ -25,6 +36,8 @@ if TYPE_CHECKING:
 @dataclass
 class AppContext:
     settings: Settings
+    # The notification and tracker settings' source (None: the process environment).
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
@@ -73,13 +86,140 @@ class AppContext:
         )
 
     @cached_property
-    def pipeline(self) -> Pipeline:
+    def actions(self) -> PostRecordActions:
         from shared.actions import PostRecordActions
+
+        return PostRecordActions(self.engine, self.store, self.remediator, self.followups)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
         from shared.pipeline import Pipeline
 
-        actions = PostRecordActions(self.engine, self.store, self.remediator)
+        actions = self.actions
         return Pipeline(
-            self.engine, self.reader, self.store, after_record=actions, catch_up=actions.catch_up
+            self.engine,
+            self.reader,
+            self.store,
+            after_record=actions,
+            catch_up=actions.catch_up,
+            recorded=actions.recorded,
+        )
+
+    # -- people: issues, notices, the outbox ----------------------------------------------------
+
+    @cached_property
+    def notify_settings(self) -> NotifySettings:
+        from shared.notify.settings import NotifySettings
+
+        return NotifySettings.from_env(self.environ)
+
+    @cached_property
+    def issue_settings(self) -> IssueSettings:
+        from shared.issues.settings import IssueSettings
+
+        return IssueSettings.from_env(self.environ)
+
+    @cached_property
+    def outbox(self) -> TableOutbox:
+        from shared.outbox.store import TableOutbox
+        from shared.tables import table_service
+
+        outbox = TableOutbox(table_service(self.settings), prefix=self.settings.table_prefix)
+        outbox.ensure_tables()
+        return outbox
+
+    @cached_property
+    def issue_ledger(self) -> TableIssueLedger:
+        from shared.issues.ledger import TableIssueLedger
+        from shared.tables import table_service
+
+        ledger = TableIssueLedger(table_service(self.settings), prefix=self.settings.table_prefix)
+        ledger.ensure_tables()
+        return ledger
+
+    @cached_property
+    def trackers(self) -> Trackers | None:
+        from shared.issues.settings import Trackers
+
+        if not self.issue_settings.enabled:
+            return None
+        return Trackers(self.issue_settings, ca_cert=self.settings.ca_cert)
+
+    @cached_property
+    def notifiers(self) -> dict[Channel, Notifier]:
+        from shared.credentials import LoopbackDevCredential, is_loopback_url, storage_credential
+        from shared.notify.settings import build_senders
+
+        notify = self.notify_settings
+        credential = None
+        if notify.acs_endpoint:
+            credential = (
+                LoopbackDevCredential()
+                if is_loopback_url(notify.acs_endpoint)
+                else storage_credential(self.settings)
+            )
+        return build_senders(
+            notify,
+            credential=credential,
+            ca_cert=self.settings.ca_cert,
+            extra_secrets=self.issue_settings.secrets(),
+        )
+
+    @cached_property
+    def followups(self) -> FollowUps | None:
+        from shared.followup import FollowUps
+
+        if not self.notifiers and self.trackers is None:
+            return None
+        return FollowUps(
+            self.engine.catalog,
+            self.outbox,
+            self.notifiers,
+            self.trackers,
+            self.issue_ledger if self.trackers is not None else None,
+            self.notify_settings.routing,
+            secrets=(*self.notify_settings.secrets(), *self.issue_settings.secrets()),
+        )
+
+    def senders(self) -> dict[Channel, Sender]:
+        """Every configured channel's outbox sender: the notifiers and the issue trackers."""
+        from shared.issues.sender import CHANNELS, IssueSender
+
+        senders: dict[Channel, Sender] = dict(self.notifiers)
+        trackers = self.trackers
+        if trackers is not None:
+            backends = {r.backend for r in self.issue_settings.routes.by_scope.values()}
+            for backend in backends:
+                channel = CHANNELS[backend]
+                senders[channel] = IssueSender(
+                    channel, trackers.for_target, self.finding_state, self.issue_ledger
+                )
+        return senders
+
+    def finding_state(self, resource_id: str, check_id: str) -> FindingState | None:
+        from shared.issues.sender import FindingState
+
+        for row in self.store.current(resource_id):
+            if row.check_id == check_id:
+                return FindingState(row.status, row.last_changed_at)
+        return None
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from shared.outbox.dispatcher import ACS_EMAIL_QUOTA, GITHUB_CONTENT_QUOTA, Dispatcher
+        from shared.outbox.model import Channel
+
+        notify = self.notify_settings
+        limits = {Channel.GITHUB: GITHUB_CONTENT_QUOTA}
+        if notify.email_transport == "acs":
+            limits[Channel.EMAIL] = ACS_EMAIL_QUOTA
+        return Dispatcher(
+            self.outbox,
+            self.senders(),
+            max_attempts=notify.outbox_max_attempts,
+            base_delay=notify.outbox_base_delay_seconds,
+            max_delay=notify.outbox_max_delay_seconds,
+            rate_limits=limits,
         )
 
 

@@ -56,6 +56,10 @@ AfterRecord = Callable[["Snapshot", "Evaluation", Cause, tuple[str, ...]], objec
 # Called by the sweep with (snapshot, evaluation, cause) for a resource with failures that are
 # not new: applies the fixes that may write now (shared.actions.PostRecordActions.catch_up).
 CatchUp = Callable[["Snapshot", "Evaluation", Cause], object]
+# Called with (resource id, evaluation or None when deleted, record outcome) after every record
+# that changed something: closes issues of checks that stopped failing (shared.actions). It
+# must not raise.
+Recorded = Callable[[str, "Evaluation | None", "RecordOutcome"], object]
 
 # How long a check's pending follow-up is left to the worker that recorded it (it normally takes
 # well under a second) before a redelivery or the sweep takes it over: the outbox's lease.
@@ -145,10 +149,12 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         after_record: AfterRecord | None = None,
         catch_up: CatchUp | None = None,
+        recorded: Recorded | None = None,
     ) -> None:
         self.engine = engine
         self.after_record = after_record
         self.catch_up = catch_up
+        self.recorded = recorded
         self.reader = reader
         self.store = store
         self.workers = workers
@@ -324,6 +330,8 @@ class Pipeline:
         if snapshot is None:
             record = self.store.record_deleted(resource_id, at=read_at, cause=cause)
             self._memory.learn(normalize(resource_id), read_at)
+            if self.recorded is not None and record.transitions:
+                self.recorded(resource_id, None, record)
             return ResourceOutcome(resource_id, Action.DELETED, len(record.transitions))
         with _stage("evaluating its checks"):
             evaluation = self.engine.evaluate(snapshot)
@@ -335,6 +343,8 @@ class Pipeline:
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
         key = normalize(resource_id)
         self._memory.learn(key, read_at)
+        if self.recorded is not None and record.outcome == "changed":
+            self.recorded(resource_id, evaluation, record)
         due = self._due_actions(record) if follow_up is not None else ()
         if due and follow_up is not None:
             try:

@@ -1,6 +1,6 @@
 """The notification and outbox settings (``PHIGUARD_*``), parsed here: :class:`NotifySettings`
-and :func:`build_senders`. ``NOTIFY_SETTINGS_DOC`` lists them in ``shared.config``'s
-``SETTINGS_DOC`` form (name without the prefix, default, meaning).
+and :func:`build_senders`. They are documented with every other setting in ``shared.config``
+(``NOTIFY_SETTINGS_DOC``, part of ``SETTINGS_DOC``).
 
 Secrets (the Teams webhook URL, the ACS connection string, the SMTP password) are kept out of
 ``repr`` and out of every message: an error names the setting, never its value.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from shared.config import NOTIFY_SETTINGS_DOC as NOTIFY_SETTINGS_DOC
 from shared.config import PREFIX, SettingsError
 from shared.notify.routing import Routing, RoutingError, is_address
 from shared.notify.smtp import STARTTLS_MODES
@@ -22,63 +23,8 @@ from shared.outbox.dispatcher import DEFAULT_MAX_ATTEMPTS
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from shared.outbox.model import Channel, Sender
-
-NOTIFY_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
-    (
-        "TEAMS_WEBHOOK_URL",
-        "(none)",
-        "Teams Workflows / incoming webhook URL (a secret). Empty: no Teams cards.",
-    ),
-    (
-        "EMAIL_SENDER",
-        "(none)",
-        "From address of notification email (an ACS verified sender, or the SMTP account's).",
-    ),
-    (
-        "ACS_ENDPOINT",
-        "(none)",
-        "Azure Communication Services endpoint, used with the managed identity.",
-    ),
-    (
-        "ACS_CONNECTION_STRING",
-        "(none)",
-        "ACS connection string (holds an access key: a secret). Either this or ACS_ENDPOINT.",
-    ),
-    ("SMTP_HOST", "(none)", "SMTP relay host, when email goes by SMTP instead of ACS."),
-    ("SMTP_PORT", "587", "SMTP relay port."),
-    ("SMTP_USERNAME", "(none)", "SMTP login; none: no AUTH."),
-    ("SMTP_PASSWORD", "(none)", "SMTP password (a secret)."),
-    (
-        "SMTP_STARTTLS",
-        "auto",
-        "auto (STARTTLS when offered), required (refuse a relay without it) or off.",
-    ),
-    ("NOTIFY_EMAIL_TO", "(none)", "Recipients of every notice and the digest, comma-separated."),
-    (
-        "NOTIFY_ROUTES",
-        "(none)",
-        "More recipients by scope: `severity:CRITICAL=a@x;subscription:ID=b@x;resource_group:[SUB/]NAME=c@x`.",
-    ),
-    ("NOTIFY_OWNER_TAG", "owner", "Tag naming a resource's owner (an email address)."),
-    (
-        "NOTIFY_OWNER_DOMAINS",
-        "(none)",
-        "Domains an owner address may be in; none: owner routing off.",
-    ),
-    (
-        "OUTBOX_MAX_ATTEMPTS",
-        str(DEFAULT_MAX_ATTEMPTS),
-        "Attempts before an outbox item is dead-lettered.",
-    ),
-    ("OUTBOX_BASE_DELAY_SECONDS", "30", "First retry delay; doubled per attempt."),
-    (
-        "OUTBOX_MAX_DELAY_SECONDS",
-        "3600",
-        "Longest retry delay (a longer Retry-After is still honoured).",
-    ),
-    ("OUTBOX_RETENTION_DAYS", "30", "Sent outbox items are purged after this many days."),
-)
+    from shared.notify.model import Notifier
+    from shared.outbox.model import Channel
 
 
 @dataclass(frozen=True)
@@ -97,6 +43,7 @@ class NotifySettings:
     outbox_base_delay_seconds: int = 30
     outbox_max_delay_seconds: int = 3600
     outbox_retention_days: int = 30
+    digest_hours: int = 24
 
     @property
     def email_transport(self) -> str | None:
@@ -172,6 +119,7 @@ class NotifySettings:
             outbox_base_delay_seconds=number("OUTBOX_BASE_DELAY_SECONDS", 30, 1, 86_400),
             outbox_max_delay_seconds=number("OUTBOX_MAX_DELAY_SECONDS", 3600, 1, 7 * 86_400),
             outbox_retention_days=number("OUTBOX_RETENTION_DAYS", 30, 1, 3650),
+            digest_hours=number("DIGEST_HOURS", 24, 1, 24 * 31),
         )
         if settings.email_transport and not sender:
             raise SettingsError(f"{PREFIX}EMAIL_SENDER: needed to send email")
@@ -188,18 +136,19 @@ def build_senders(
     *,
     credential: TokenCredential | None = None,
     ca_cert: str | None = None,
+    extra_secrets: tuple[str, ...] = (),
     **options: Any,
-) -> dict[Channel, Sender]:
+) -> dict[Channel, Notifier]:
     """The notifiers the settings configure, by channel (for the outbox's dispatcher). Every
-    notifier's guard knows every configured secret. ``credential``: the managed identity, for
-    ``ACS_ENDPOINT``."""
+    notifier's guard knows every configured secret (and ``extra_secrets``: the trackers' tokens).
+    ``credential``: the managed identity, for ``ACS_ENDPOINT``."""
     from shared.notify.acs import AcsEmailNotifier
     from shared.notify.smtp import SmtpNotifier
     from shared.notify.teams import TeamsNotifier
     from shared.outbox.model import Channel
 
-    secrets = settings.secrets()
-    senders: dict[Channel, Sender] = {}
+    secrets = (*settings.secrets(), *extra_secrets)
+    senders: dict[Channel, Notifier] = {}
     if settings.teams_webhook_url:
         senders[Channel.TEAMS] = TeamsNotifier(
             settings.teams_webhook_url, secrets=secrets, ca_cert=ca_cert, **options

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +59,15 @@ def find(kind: str, name: str) -> dict[str, Any]:
 
 
 @contextmanager
-def running_world(azurite: AzuriteEndpoints, tmp_path: Path, **overrides: Any) -> Iterator[World]:
-    """The world, with ``overrides`` applied to the app's Settings; a fresh table prefix."""
+def running_world(
+    azurite: AzuriteEndpoints,
+    tmp_path: Path,
+    environ: Callable[[SimHandle], Mapping[str, str]] | None = None,
+    **overrides: Any,
+) -> Iterator[World]:
+    """The world, with ``overrides`` applied to the app's Settings; a fresh table prefix.
+    ``environ``: the notification and tracker settings, made from the running sim (none: the
+    people side is off)."""
     events_file = tmp_path / "events.ndjson"
     with running_sim(estate="demo", events_to=str(events_file)) as sim:
         settings = Settings(
@@ -68,7 +75,7 @@ def running_world(azurite: AzuriteEndpoints, tmp_path: Path, **overrides: Any) -
             table_prefix="e2e" + uuid.uuid4().hex[:10],
             **sim.settings_kwargs(),
         ).with_overrides(**overrides)
-        ctx = AppContext(settings)
+        ctx = AppContext(settings, environ=dict(environ(sim)) if environ else {})
         reset_app_context(ctx)
         try:
             yield World(sim, ctx, events_file)
