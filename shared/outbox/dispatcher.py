@@ -36,6 +36,14 @@ ACS_EMAIL_QUOTA: tuple[tuple[int, timedelta], ...] = (
     (100, timedelta(hours=1)),
 )
 
+# GitHub's secondary limits allow 80 content-generating requests a minute and 500 an hour
+# (docs.github.com, "Rate limits for the REST API"); an issue item makes at most two (a reopen
+# and its comment), so the dispatcher stays at half of each.
+GITHUB_CONTENT_QUOTA: tuple[tuple[int, timedelta], ...] = (
+    (40, timedelta(minutes=1)),
+    (250, timedelta(hours=1)),
+)
+
 
 class Outbox(Protocol):
     def due(self, now: datetime, limit: int = ...) -> list[OutboxItem]: ...
