@@ -57,17 +57,19 @@ def enqueue_digest(ctx: AppContext, now: datetime | None = None) -> int:
 
 def enqueue_test(
     ctx: AppContext, channels: tuple[Channel, ...] = (), note: str = ""
-) -> dict[str, bool]:
-    """A test message on each configured notification channel (or ``channels``): whether it
-    was enqueued (a test message is keyed by the second it was made)."""
+) -> dict[Channel, str]:
+    """A test message on each configured notification channel (or ``channels``): the outbox
+    key of each one enqueued (a test message is keyed by the second it was made)."""
     from shared.notify.model import TestMessage, outbox_item
 
     notice = TestMessage(datetime.now(UTC), note)
-    out: dict[str, bool] = {}
+    out: dict[Channel, str] = {}
     for channel, notifier in ctx.notifiers.items():
         if channels and channel not in channels:
             continue
-        out[channel.value] = ctx.outbox.enqueue(outbox_item(notifier, notice))
+        item = outbox_item(notifier, notice)
+        if ctx.outbox.enqueue(item):
+            out[channel] = item.key
     return out
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli import dev, offline_commands, pipeline_commands, remediation_commands
+from shared.cli import (
+    dev,
+    offline_commands,
+    people_commands,
+    pipeline_commands,
+    remediation_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +154,41 @@ def build_parser() -> argparse.ArgumentParser:
     exempt.add_argument("--remove", action="store_true", help="remove the --target exemptions")
     connection_flags(exempt, arm=False)
     exempt.set_defaults(handler=remediation_commands.exempt)
+
+    notify = sub.add_parser(
+        "notify",
+        help="send a test message or the digest through the configured channels",
+        description="Enqueues the message in the outbox and runs the dispatcher once: the same "
+        "path as the timers. Channels come from the PHIGUARD_TEAMS_* / EMAIL / ACS / SMTP "
+        "settings.",
+    )
+    notify.add_argument("--test", action="store_true", help="a test message (no resource data)")
+    notify.add_argument("--digest", action="store_true", help="the digest of the period now")
+    notify.add_argument(
+        "--channel", action="append", choices=("teams", "email"), help="only this channel"
+    )
+    notify.add_argument("--note", help="a line of text for the test message")
+    connection_flags(notify, arm=False)
+    notify.set_defaults(handler=people_commands.notify)
+
+    issues = sub.add_parser("issues", help="the GitHub / Azure DevOps issues phiguard keeps")
+    issues_sub = issues.add_subparsers(dest="issues_command", required=True, metavar="ACTION")
+    sync = issues_sub.add_parser(
+        "sync",
+        help="reconcile the trackers with the current state: open what fails, close what passes",
+    )
+    sync.add_argument(
+        "--no-send", action="store_true", help="only enqueue the operations (the timer sends)"
+    )
+    connection_flags(sync, arm=False)
+    sync.set_defaults(handler=people_commands.issues)
+
+    box = sub.add_parser("outbox", help="messages and issue operations pending or dead-lettered")
+    box.add_argument("--retry", action="store_true", help="make every dead letter pending again")
+    box.add_argument("--send", action="store_true", help="run the dispatcher once now")
+    box.add_argument("--format", choices=("table", "json"), default="table")
+    connection_flags(box, arm=False)
+    box.set_defaults(handler=people_commands.outbox)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=dev.demo)

@@ -191,6 +191,12 @@ class TableOutbox(TablesBacked):
     def mark_dead(self, item: OutboxItem, error: ErrorSummary) -> OutboxItem:
         return self._replace(item.with_(status=ItemStatus.DEAD, last_error=error))
 
+    def revive(self, item: OutboxItem, now: datetime | None = None) -> OutboxItem:
+        """A dead letter made pending again, with its attempts reset (``phiguard outbox
+        --retry``, once the cause is fixed); its last error is kept until it is sent."""
+        at = now or self._clock()
+        return self._replace(item.with_(status=ItemStatus.PENDING, attempts=0, not_before=at))
+
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, channel: Channel | str, key: str) -> OutboxItem | None:
