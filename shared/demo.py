@@ -33,20 +33,24 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
     from shared import api, report
     from shared.config import Settings
     from shared.context import AppContext, reset_app_context
+    from shared.messaging import dispatch
     from sim.azurite import running_azurite
     from sim.estate import demo_estate, open_rdp_rule
     from sim.fixture import running_sim
+    from sim.smtp import running_smtp
 
     estate = demo_estate()
     console.rule("[bold]phiguard demo — Contoso Health Shop (simulated tenant)")
     with tempfile.TemporaryDirectory(prefix="phiguard-demo-") as tmp:
         events_file = Path(tmp) / "events.ndjson"
         console.print(
-            "Starting Azurite (Azure Tables) and the simulated tenant (ARM + Event Grid)…"
+            "Starting Azurite (Azure Tables), the simulated tenant (ARM, Event Grid, GitHub, "
+            "Teams) and a local SMTP server…"
         )
         with (
             running_azurite() as azurite,
             running_sim(estate=estate, events_to=str(events_file)) as sim,
+            running_smtp() as smtp,
         ):
             settings = Settings(
                 # The demo lets phiguard close Internet-open NSG rules itself (enforce, allow-
@@ -62,7 +66,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 storage_connection_string=azurite.connection_string,
                 **sim.settings_kwargs(),
             )
-            ctx = AppContext(settings)
+            ctx = AppContext(settings, environ=_people_environ(sim, smtp))
             reset_app_context(ctx)
             console.print(
                 text(
@@ -89,6 +93,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                         f"  [green]auto-fixed during the sweep[/]: {markup(record.summary)} "
                         f"→ {markup(record.status)}"
                     )
+            _print_outbox(console, ctx, sim, smtp, "the sweep's failures")
 
             console.print(
                 "\n[bold]2. Changes made as a user, detected through Event Grid events[/]"
@@ -118,6 +123,17 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                         api_version="2025-01-01",
                     ),
                 ),
+                (
+                    f"restore TLS 1.2 on {STORAGE} (the user's own fix)",
+                    account["id"],
+                    "storage_account_min_tls_1_2",
+                    lambda: sim.change_as_user(
+                        "PATCH",
+                        account["id"],
+                        {"properties": {"minimumTlsVersion": "TLS1_2"}},
+                        api_version="2025-01-01",
+                    ),
+                ),
             ]
             table = Table(header_style="bold")
             for column in ("Change", "Detected", "Response", "Change → done"):
@@ -133,6 +149,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                     "POST", {"aeg-event-type": "Notification"}, json.dumps(events).encode()
                 )
                 elapsed = time.monotonic() - changed_at
+                dispatch(ctx)  # the outbox timer's run, at once (it runs every minute)
                 detected = [
                     t
                     for t in ctx.store.history(rid)
@@ -157,6 +174,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                     f"{elapsed:.2f}s",
                 )
             console.print(table)
+            _print_people(console, ctx, sim, smtp, account["id"], fixes)
             for fix in fixes:
                 console.print(f"\n[bold]Auto-fix {markup(fix.id)}[/] — {markup(fix.summary)}")
                 for line in _diff(fix):
@@ -192,6 +210,108 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
         "[bold]phiguard catalog[/] for the checks and their HIPAA sections."
     )
     return 0
+
+
+REPOSITORY = "contoso/phi-compliance"
+EMAIL_TO = "secops@contoso.com"
+
+
+def _people_environ(sim: Any, smtp: Any) -> dict[str, str]:
+    """The channels of the demo: the sim's GitHub and Teams, the local SMTP server."""
+    return {
+        "PHIGUARD_ISSUES_ROUTES": f"*=github:{REPOSITORY}",
+        "PHIGUARD_GITHUB_TOKEN": sim.github_token,
+        "PHIGUARD_GITHUB_API_URL": sim.github_url,
+        "PHIGUARD_TEAMS_WEBHOOK_URL": sim.teams_webhook_url,
+        "PHIGUARD_SMTP_HOST": smtp.host,
+        "PHIGUARD_SMTP_PORT": str(smtp.port),
+        "PHIGUARD_SMTP_STARTTLS": "off",  # a loopback server with no TLS: the demo only
+        "PHIGUARD_EMAIL_SENDER": "phiguard@contoso.com",
+        "PHIGUARD_NOTIFY_EMAIL_TO": EMAIL_TO,
+    }
+
+
+def _print_outbox(console: Console, ctx: Any, sim: Any, smtp: Any, what: str) -> None:
+    from shared.messaging import dispatch
+
+    report = dispatch(ctx)
+    github = sim.received("github")
+    opened = sum(1 for i in github["issues"] if i["state"] == "open")
+    left = len(ctx.outbox.pending())
+    console.print(
+        text(
+            f"  People told about {what} (through the outbox): {opened} open GitHub issue(s) in "
+            f"{REPOSITORY} (one per failing resource and check with no automatic fix), "
+            f"{sim.received('teams')['count']} Teams card(s), {len(smtp.messages)} email(s)"
+            + (f"; {left} more at GitHub's pacing" if left else "")
+            + (f"; {report.dead} dead-lettered" if report.dead else "")
+            + "."
+        )
+    )
+
+
+def _print_people(
+    console: Console, ctx: Any, sim: Any, smtp: Any, account_id: str, fixes: list[Any]
+) -> None:
+    from shared.issues.model import Fingerprint
+    from shared.messaging import dispatch
+
+    dispatch(ctx)
+    console.print("\n[bold]3. People hear about it[/] (outbox → GitHub, Teams, email)")
+    marker = Fingerprint.of(account_id, "storage_account_min_tls_1_2").marker
+    github = sim.received("github")
+    for issue in github["issues"]:
+        if marker in [label["name"] for label in issue["labels"]]:
+            comments = [c for c in github["comments"] if c["issue_url"] == issue["url"]]
+            console.print(
+                text(
+                    f"  GitHub {REPOSITORY}#{issue['number']} “{issue['title']}”: opened by the "
+                    f"TLS downgrade (its fix is dry-run), now {issue['state']} "
+                    f"({issue.get('state_reason') or '-'}) after the user's fix; "
+                    f"{len(comments)} comment(s): "
+                    + " | ".join(str(c["body"])[:90] for c in comments)
+                )
+            )
+    cards = sim.received("teams")["messages"]
+    for fix in fixes:
+        card = next((c for c in cards if fix.id in json.dumps(c).replace("\\\\", "")), None)
+        if card is None:
+            continue
+        content = card["message"]["attachments"][0]["content"]
+        console.print(text(f"  Teams card (Adaptive Card {content['version']}) for fix {fix.id}:"))
+        for block in content["body"]:
+            if block.get("type") == "TextBlock":
+                console.print(text(f"    {_unescape(block['text'])}"))
+            elif block.get("type") == "FactSet":
+                facts = "; ".join(
+                    f"{f['title']}: {_unescape(f['value'])}" for f in block["facts"][:5]
+                )
+                console.print(text(f"    {facts}"))
+            elif block.get("type") == "Container":
+                for item in block.get("items", []):
+                    console.print(text(f"    {_unescape(item.get('text', ''))}"))
+    saved = Path(".demo")
+    saved.mkdir(exist_ok=True)
+    for fix in fixes:
+        mail = next((m for m in smtp.messages if fix.id in str(m.get_body(("plain",)))), None)
+        if mail is None:
+            continue
+        html = mail.get_body(("html",))
+        plain = mail.get_body(("plain",))
+        path = saved / f"email-{fix.id}.html"
+        if html is not None:
+            path.write_text(html.get_content(), encoding="utf-8")
+        console.print(text(f"  Email to {EMAIL_TO}: “{mail['Subject']}” (HTML saved as {path})"))
+        if plain is not None:
+            for line in plain.get_content().splitlines()[:14]:
+                console.print(text(f"    {line}"))
+
+
+def _unescape(value: str) -> str:
+    """A Teams markdown text as a person reads it (the backslash escapes removed)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", value)
 
 
 def _doc(documents: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:

@@ -254,7 +254,12 @@ def new_failure(
         finding.severity,
         tuple(finding.hipaa),
         detected_at,
-        sensitive_values(finding.evidence, tags=tags, keep_tag=owner_tag, metadata=ref.metadata()),
+        sensitive_values(
+            finding.evidence,
+            tags=tags,
+            keep_tag=owner_tag,
+            metadata=[*ref.metadata(), finding.check_id, finding.title, *finding.hipaa],
+        ),
     )
 
 

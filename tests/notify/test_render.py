@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
+from shared.kernel.findings import Finding, Severity, Status
 from shared.notify.cards import card, md
 from shared.notify.email import NoRecipients, render_email
 from shared.notify.guard import PayloadGuard, PayloadLeak
@@ -28,7 +29,7 @@ from shared.notify.smtp import SmtpNotifier
 from shared.notify.teams import TeamsNotifier
 from shared.outbox.model import Channel, Kind
 
-from .samples import OWNER, PLANTED, SUB, T0, TAGS, WEBHOOK, finding, notices
+from .samples import OWNER, PLANTED, STORAGE, SUB, T0, TAGS, WEBHOOK, finding, notices
 
 SECRETS = (WEBHOOK, "smtp-Pa55word!")
 
@@ -304,3 +305,25 @@ def test_the_digest_counts_failing_findings_and_lists_the_most_severe() -> None:
     assert (len(result.new_failures), result.more_new_failures, result.fixes) == (2, 1, 2)
     card_text = texts(teams().render(result))
     assert "New failures" in card_text and "3" in card_text
+
+
+def test_a_failure_whose_evidence_repeats_a_word_of_its_title_is_still_told() -> None:
+    # Regression: the WAF check's evidence ("Enabled") is a word of its own title; the guard
+    # took it for a leak and the demo's new-failure cards were never sent.
+    from shared.notify.model import new_failure
+
+    waf = Finding(
+        STORAGE,
+        "microsoft.network/frontdoorwebapplicationfirewallpolicies",
+        "edge_frontdoor_waf_policy_prevention_mode",
+        Status.FAIL,
+        Severity.HIGH,
+        ("164.312(a)(1)",),
+        "Front Door WAF policy is Enabled in prevention mode",
+        "The policy runs in Detection mode.",
+        {"properties.policySettings.enabledState": "Enabled", "mode": "Detection"},
+        True,
+    )
+    notice = new_failure(waf, detected_at=T0)
+    assert "Enabled" not in notice.sensitive
+    TeamsNotifier(WEBHOOK).render(notice)  # no PayloadLeak
