@@ -277,3 +277,53 @@ def test_an_exemption_closes_the_issue_as_not_planned(world: World) -> None:
     assert (issue["state"], issue["state_reason"]) == ("closed", "not_planned")
     assert world.ctx.store.current(resource_id=STORAGE["id"], status="FAIL")  # still recorded
     assert sync_issues(world.ctx, datetime.now(UTC) + timedelta(hours=2)).opened == 0
+
+
+def test_azure_devops_work_item_lives_the_same_life(
+    azurite: AzuriteEndpoints, tmp_path: Path, smtp: SmtpInbox
+) -> None:
+    def environ(sim: SimHandle) -> dict[str, str]:
+        return {
+            "PHIGUARD_ISSUES_ROUTES": "*=azure-devops:contoso/PHI Compliance",
+            "PHIGUARD_ADO_PAT": sim.devops_pat,
+            "PHIGUARD_ADO_URL": sim.devops_url,
+        }
+
+    with running_world(azurite, tmp_path, environ=environ) as world:
+        world.sim.reset_received("devops")
+        tag = Fingerprint.of(STORAGE["id"], TLS_CHECK).tag
+
+        def item() -> dict[str, Any]:
+            found = [
+                w
+                for w in world.sim.received("devops")["workitems"]
+                if tag in str(w["fields"].get("System.Tags", ""))
+            ]
+            assert len(found) == 1, f"{len(found)} work items"
+            return found[0]
+
+        _deliver(world, _set_tls(world, "TLS1_0"))
+        _run_outbox(world)
+        assert item()["fields"]["System.State"] == "New"
+        _deliver(world, _set_tls(world, "TLS1_2"))
+        _run_outbox(world)
+        assert item()["fields"]["System.State"] == "Closed"
+        _deliver(world, _set_tls(world, "TLS1_0"))
+        _run_outbox(world)
+        assert item()["fields"]["System.State"] == "Active"
+        assert world.sim.received("devops")["count"] == 1
+        sent = json.dumps(world.sim.received("devops"))
+        assert world.sim.devops_pat not in sent
+
+
+def test_a_failure_whose_evidence_changes_gets_a_comment(world: World) -> None:
+    _deliver(world, _set_tls(world, "TLS1_0"))
+    _run_outbox(world)
+    _deliver(world, _set_tls(world, "TLS1_1"))  # still failing, differently
+    _run_outbox(world)
+    issue = _issue_of(world, STORAGE["id"], TLS_CHECK)
+    comments = [
+        c for c in world.sim.received("github")["comments"] if c["issue_url"] == issue["url"]
+    ]
+    assert issue["state"] == "open"
+    assert len(comments) == 1 and "what phiguard sees changed" in comments[0]["body"]
