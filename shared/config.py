@@ -222,6 +222,12 @@ NOTIFY_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "when nothing changed in the period.",
     ),
     ("DIGEST_HOURS", "24", "The period a digest covers, ending at the hour it runs."),
+    (
+        "NOTIFY_IMMEDIATE_PER_HOUR",
+        "20",
+        "Most new-failure notices sent at once per channel in any hour; past it (a first "
+        "sweep, a bad template deployed everywhere) new failures wait for the digest.",
+    ),
 )
 
 ISSUE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (

@@ -179,6 +179,7 @@ class AppContext:
             self.issue_ledger if self.trackers is not None else None,
             self.notify_settings.routing,
             secrets=(*self.notify_settings.secrets(), *self.issue_settings.secrets()),
+            immediate_per_hour=self.notify_settings.immediate_per_hour,
         )
 
     def senders(self) -> dict[Channel, Sender]:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from shared.kernel.snapshot import Snapshot
     from shared.notify.model import Notice, Notifier
     from shared.notify.routing import Routing
-    from shared.outbox.model import Channel, OutboxItem
+    from shared.outbox.model import Channel, Kind, OutboxItem
     from shared.remediation_log import RemediationRecord
     from shared.state.model import RecordOutcome, StoredFinding
 
@@ -60,17 +60,27 @@ _CLOSE_WHY = {
 class Enqueues(Protocol):
     def enqueue(self, item: OutboxItem) -> bool: ...
 
+    def created_since(self, channel: Channel, kind: Kind, since: datetime) -> int: ...
+
+
+# A burst of new failures (a first sweep, a broken template deployed everywhere) would be a
+# flood of cards: past this many in an hour, per channel, new failures wait for the digest.
+DEFAULT_IMMEDIATE_PER_HOUR = 20
+_BURST_RECHECK = timedelta(seconds=60)
+
 
 @dataclass
 class FollowUpCounts:
     issues: int = 0
     notices: int = 0
     skipped: int = 0  # a payload the guard refused, or a notice nobody is routed to
+    deferred: int = 0  # new failures over the hourly burst limit: told in the digest
 
     def add(self, other: FollowUpCounts) -> None:
         self.issues += other.issues
         self.notices += other.notices
         self.skipped += other.skipped
+        self.deferred += other.deferred
 
 
 def _tags(snapshot: Snapshot | None) -> Mapping[str, Any]:
@@ -92,6 +102,8 @@ class FollowUps:
     routing: Routing | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    immediate_per_hour: int = DEFAULT_IMMEDIATE_PER_HOUR
+    _burst: dict[Channel, tuple[datetime, int]] = field(default_factory=dict, repr=False)
 
     # -- issues ----------------------------------------------------------------------------
 
@@ -277,6 +289,9 @@ class FollowUps:
         from shared.notify.model import outbox_item
 
         for channel, notifier in self.notifiers.items():
+            if notice.kind == "new_failure" and self._over_burst(channel):
+                counts.deferred += 1
+                continue
             try:
                 item = outbox_item(notifier, notice, self.clock())
             except NoRecipients:
@@ -288,6 +303,22 @@ class FollowUps:
                 counts.skipped += 1
                 continue
             self._enqueue(item, counts, issue=False)
+
+    def _over_burst(self, channel: Channel) -> bool:
+        """True when ``channel`` already had ``immediate_per_hour`` new-failure notices in the
+        last hour (counted in the outbox, so across workers; re-read once a minute)."""
+        from shared.outbox.model import Kind
+
+        now = self.clock()
+        checked = self._burst.get(channel)
+        if checked is None or now - checked[0] >= _BURST_RECHECK:
+            count = self.outbox.created_since(channel, Kind.NEW_FAILURE, now - timedelta(hours=1))
+            checked = (now, count)
+        if checked[1] >= self.immediate_per_hour:
+            self._burst[channel] = checked
+            return True
+        self._burst[channel] = (checked[0], checked[1] + 1)
+        return False
 
     def _owner(self, snapshot: Snapshot | None) -> tuple[str, str]:
         if self.routing is None:

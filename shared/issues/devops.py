@@ -181,6 +181,11 @@ class AzureDevOpsWorkItems:
         found = self.find(fingerprint)
         if found is not None:
             return found
+        return self.create(content, fingerprint)
+
+    def create(self, content: IssueContent, fingerprint: Fingerprint) -> TrackedIssue:
+        """A new work item for the fingerprint, without looking for one first (for a caller that
+        just did: :meth:`open` is the idempotent form)."""
         tags = ["phiguard", fingerprint.tag]
         if content.severity:
             tags.append(label(f"severity-{content.severity.lower()}"))

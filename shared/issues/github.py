@@ -186,6 +186,11 @@ class GitHubIssues:
         found = self.find(fingerprint)
         if found is not None:
             return found
+        return self.create(content, fingerprint)
+
+    def create(self, content: IssueContent, fingerprint: Fingerprint) -> TrackedIssue:
+        """A new issue for the fingerprint, without looking for one first (for a caller that
+        just did: :meth:`open` is the idempotent form)."""
         labels = list(content.labels)
         if fingerprint.marker not in labels:
             labels.append(fingerprint.marker)

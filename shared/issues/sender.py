@@ -137,7 +137,7 @@ class IssueSender:
         text = str(payload.get("text") or "")
         if op == "open":
             if issue is None:
-                issue = tracker.open(_content(payload.get("content")), fingerprint)
+                issue = tracker.create(_content(payload.get("content")), fingerprint)
             elif issue.state == "closed":
                 issue = tracker.reopen(issue, text or "The failure recurred.")
             elif text:

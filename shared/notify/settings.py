@@ -44,6 +44,7 @@ class NotifySettings:
     outbox_max_delay_seconds: int = 3600
     outbox_retention_days: int = 30
     digest_hours: int = 24
+    immediate_per_hour: int = 20
 
     @property
     def email_transport(self) -> str | None:
@@ -120,6 +121,7 @@ class NotifySettings:
             outbox_max_delay_seconds=number("OUTBOX_MAX_DELAY_SECONDS", 3600, 1, 7 * 86_400),
             outbox_retention_days=number("OUTBOX_RETENTION_DAYS", 30, 1, 3650),
             digest_hours=number("DIGEST_HOURS", 24, 1, 24 * 31),
+            immediate_per_hour=number("NOTIFY_IMMEDIATE_PER_HOUR", 20, 0, 10_000),
         )
         if settings.email_transport and not sender:
             raise SettingsError(f"{PREFIX}EMAIL_SENDER: needed to send email")

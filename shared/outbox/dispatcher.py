@@ -46,7 +46,9 @@ GITHUB_CONTENT_QUOTA: tuple[tuple[int, timedelta], ...] = (
 
 
 class Outbox(Protocol):
-    def due(self, now: datetime, limit: int = ...) -> list[OutboxItem]: ...
+    def due(
+        self, now: datetime, limit: int = ..., limits: Mapping[Channel, int] | None = ...
+    ) -> list[OutboxItem]: ...
     def claim(self, item: OutboxItem, now: datetime, lease: timedelta) -> OutboxItem: ...
     def mark_sent(
         self, item: OutboxItem, receipt: str, now: datetime | None = ...
@@ -66,7 +68,7 @@ class DispatchReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
-    skipped: int = 0  # no sender for the channel, the channel throttled or over its quota
+    skipped: int = 0  # read but left: the channel throttled or its quota used up in this run
     lost: int = 0  # claimed or marked by another dispatcher meanwhile
     by_channel: dict[str, int] = field(default_factory=dict)  # sent, by channel
 
@@ -110,7 +112,13 @@ class Dispatcher:
         report = DispatchReport()
         throttled: set[Channel] = set()
         quota = _Quota(self.outbox, self.rate_limits, now)
-        for item in self.outbox.due(now, self.batch):
+        # Channels with no sender or no quota left this run are not read at all: a backlog
+        # paced over hours costs no table reads in the runs that cannot send it.
+        limits = {
+            channel: (quota.left_for(channel) if channel in self.senders else 0)
+            for channel in Channel
+        }
+        for item in self.outbox.due(now, self.batch, limits):
             sender = self.senders.get(item.channel)
             if sender is None or item.channel in throttled or not quota.allows(item.channel):
                 report.skipped += 1
@@ -191,6 +199,13 @@ class _Quota:
                 for limit, window in self.limits[channel]
             )
         return self.left[channel] > 0
+
+    def left_for(self, channel: Channel) -> int:
+        """Sends left for ``channel`` in this run (a large number when it has no limit)."""
+        if channel not in self.limits:
+            return 1 << 30
+        self.allows(channel)
+        return max(self.left[channel], 0)
 
     def count(self, channel: Channel) -> None:
         if channel in self.left:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -209,23 +209,31 @@ class TableOutbox(TablesBacked):
         for entity in self._table.query_entities(flt, parameters=parameters):
             yield _item(entity)
 
-    def due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+    def due(
+        self, now: datetime, limit: int = 100, limits: Mapping[Channel, int] | None = None
+    ) -> list[OutboxItem]:
         """Pending items whose ``not_before`` has passed, oldest first: at most ``limit`` of
         each channel (one partition each), so a channel with a backlog it cannot send (over its
-        quota, throttled) never keeps another channel's items out of a run."""
+        quota, throttled) never keeps another channel's items out of a run. ``limits``: a
+        smaller limit for some channels (0: not read at all, e.g. a channel over its quota)."""
         items: list[OutboxItem] = []
         for channel in Channel:
-            found = self._query(
+            wanted = min(limit, (limits or {}).get(channel, limit))
+            if wanted <= 0:
+                continue
+            found = self._table.query_entities(
                 "PartitionKey eq @channel and status eq @pending and not_before le @now",
-                {
+                parameters={
                     "channel": channel.value,
                     "pending": ItemStatus.PENDING.value,
                     "now": now.astimezone(UTC),
                 },
+                results_per_page=min(wanted, 1000),
             )
-            for count, item in enumerate(found, 1):
+            for count, entity in enumerate(found, 1):
+                item = _item(entity)
                 items.append(item)
-                if count >= limit:
+                if count >= wanted:
                     break
         return sorted(items, key=lambda i: (i.not_before or i.created_at, i.created_at))
 
@@ -235,6 +243,18 @@ class TableOutbox(TablesBacked):
         parameters = {
             "channel": Channel(channel).value,
             "sent": ItemStatus.SENT.value,
+            "since": since.astimezone(UTC),
+        }
+        return sum(
+            1 for _ in self._table.query_entities(flt, parameters=parameters, select=["RowKey"])
+        )
+
+    def created_since(self, channel: Channel | str, kind: Kind | str, since: datetime) -> int:
+        """How many items of ``kind`` were enqueued on ``channel`` at or after ``since``."""
+        flt = "PartitionKey eq @channel and kind eq @kind and created_at ge @since"
+        parameters = {
+            "channel": Channel(channel).value,
+            "kind": Kind(kind).value,
             "since": since.astimezone(UTC),
         }
         return sum(

@@ -300,7 +300,8 @@ def test_azure_devops_work_item_lives_the_same_life(
                 if tag in str(w["fields"].get("System.Tags", ""))
             ]
             assert len(found) == 1, f"{len(found)} work items"
-            return found[0]
+            work_item: dict[str, Any] = found[0]
+            return work_item
 
         _deliver(world, _set_tls(world, "TLS1_0"))
         _run_outbox(world)
@@ -327,3 +328,40 @@ def test_a_failure_whose_evidence_changes_gets_a_comment(world: World) -> None:
     ]
     assert issue["state"] == "open"
     assert len(comments) == 1 and "what phiguard sees changed" in comments[0]["body"]
+
+
+def test_a_burst_of_new_failures_waits_for_the_digest(
+    azurite: AzuriteEndpoints, tmp_path: Path, smtp: SmtpInbox
+) -> None:
+    from shared.messaging import enqueue_digest
+
+    def environ(sim: SimHandle) -> dict[str, str]:
+        return {**_environ(smtp)(sim), "PHIGUARD_NOTIFY_IMMEDIATE_PER_HOUR": "1"}
+
+    docs = find("microsoft.storage/storageaccounts", "stchsphidocs")
+    with running_world(azurite, tmp_path, environ=environ) as world:
+        world.sim.reset_received("teams")
+        _deliver(world, _set_tls(world, "TLS1_0"))
+        world.drain_events()
+        world.sim.change_as_user(
+            "PATCH", docs["id"], {"tags": {"touched": "yes"}}, api_version="2025-01-01"
+        )
+        _deliver(world, world.drain_events())
+        new_high = [
+            r
+            for r in world.ctx.store.current(resource_id=docs["id"], status="FAIL")
+            if r.severity in ("CRITICAL", "HIGH")
+        ]
+        assert len(new_high) >= 2
+        _run_outbox(world)
+
+        def cards(heading: str) -> list[str]:
+            found = [json.dumps(m) for m in world.sim.received("teams")["messages"]]
+            return [c for c in found if heading in c]
+
+        assert len(cards("failure on a PHI resource")) == 1  # the first; the rest wait
+        assert enqueue_digest(world.ctx, datetime.now(UTC) + timedelta(hours=1)) == 2
+        _run_outbox(world)
+        assert len(cards("failure on a PHI resource")) == 1
+        (digest,) = cards("digest")
+        assert "stchsphidocs" in digest  # named in the digest

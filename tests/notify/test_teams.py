@@ -121,7 +121,7 @@ def test_through_the_outbox_dispatcher_with_a_fake_outbox() -> None:
         def __init__(self, items: list[OutboxItem]) -> None:
             self.items = {i.key: i for i in items}
 
-        def due(self, now: object, limit: int = 100) -> list[OutboxItem]:
+        def due(self, now: object, limit: int = 100, limits: object = None) -> list[OutboxItem]:
             return [i for i in self.items.values() if i.due(T0 + timedelta(hours=1))][:limit]
 
         def claim(self, item: OutboxItem, now: object, lease: timedelta) -> OutboxItem:
