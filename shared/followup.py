@@ -151,17 +151,20 @@ class FollowUps:
         )
         state = _remediation_state(remediation)
         if state:
+            # Placed before "How to exempt": what phiguard did decides what the reader does.
             content = type(content)(
                 title=content.title,
                 body=content.body.replace(
-                    f"<!-- {fingerprint.marker} -->",
-                    f"### Automatic fix\n\n{md(state, 600)}\n\n<!-- {fingerprint.marker} -->",
+                    "### How to exempt",
+                    f"### Automatic fix\n\n{md(state, 600)}\n\n### How to exempt",
+                    1,
                 ),
                 labels=content.labels,
                 assignee=content.assignee,
                 body_html=content.body_html.replace(
-                    f"<p>{fingerprint.marker}</p>",
-                    f"<h3>Automatic fix</h3><p>{htm(state, 600)}</p><p>{fingerprint.marker}</p>",
+                    "<h3>How to exempt</h3>",
+                    f"<h3>Automatic fix</h3><p>{htm(state, 600)}</p><h3>How to exempt</h3>",
+                    1,
                 ),
                 severity=content.severity,
             )
@@ -449,18 +452,18 @@ def _remediation_state(record: RemediationRecord | None) -> str:
         return "No safe automatic fix exists for this check: a person must fix it."
     if status == "PLANNED":
         return (
-            f"phiguard planned the fix `{record.remediation_id}` but did not apply it "
+            f"phiguard planned the fix {record.remediation_id} but did not apply it "
             f"(dry-run, or not on the allow-list): {record.reason.rstrip('.')}. "
             f"Record {record.id}."
         )
     if status == "FAILED":
-        return f"phiguard's fix `{record.remediation_id}` failed: {record.reason.rstrip('.')}. Record {record.id}."
+        return f"phiguard's fix {record.remediation_id} failed: {record.reason.rstrip('.')}. Record {record.id}."
     if status == "ESCALATED":
         return (
-            f"phiguard held its fix `{record.remediation_id}` back on purpose: {record.reason.rstrip('.')}. "
+            f"phiguard held its fix {record.remediation_id} back on purpose: {record.reason.rstrip('.')}. "
             f"Record {record.id}."
         )
-    return f"Fix `{record.remediation_id}`: {status}. Record {record.id}."
+    return f"Fix {record.remediation_id}: {status}. Record {record.id}."
 
 
 def _close_text(why: str, at: datetime) -> str:

@@ -119,7 +119,9 @@ def test_one_issue_opened_closed_by_the_fix_and_reopened_on_recurrence(
     assert {"phiguard", "severity-high", "service-storage"} <= labels
     assert any(label.startswith("hipaa-164.312") for label in labels)
     assert "164.312" in issue["body"] and "phiguard exempt" in issue["body"]
-    assert "Automatic fix" in issue["body"] and "PLANNED" not in issue["title"]
+    body = issue["body"]
+    assert body.index("### Automatic fix") < body.index("### How to exempt")
+    assert "dry" in body[body.index("### Automatic fix") :].lower()
     assert "portal.azure.com/#@/resource/subscriptions/" in issue["body"]
     # The new HIGH failure on a PHI resource is told at once: one card, one email.
     cards = world.sim.received("teams")["messages"]
