@@ -137,6 +137,10 @@ def health() -> tuple[int, dict[str, Any]]:
     except Exception as exc:  # health reports trouble, never raises
         return 503, {"status": "unhealthy", "store": type(exc).__name__}
     body: dict[str, Any] = {"status": "ok", "checks": len(ctx.engine.catalog)}
+    if ctx.people_error is not None:
+        body["status"] = "degraded"
+        body["people"] = {"error": ctx.people_error}
+        return 200, body
     try:
         channels = sorted(c.value for c in ctx.senders())
         if channels:
@@ -158,7 +162,11 @@ def dispatch_outbox() -> dict[str, Any]:
     """The outbox timer: sends what is due (issues, cards, email), with backoff and quotas."""
     from shared.messaging import dispatch
 
-    report = dispatch(app_context())
+    ctx = app_context()
+    if ctx.people_error is not None:
+        log.error("outbox not sent: %s", ctx.people_error)
+        return {"error": ctx.people_error}
+    report = dispatch(ctx)
     summary = {
         "sent": report.sent,
         "retried": report.retried,
@@ -177,6 +185,9 @@ def send_digest() -> dict[str, Any]:
     from shared.messaging import dispatch, enqueue_digest, sync_issues
 
     ctx = app_context()
+    if ctx.people_error is not None:
+        log.error("digest not sent: %s", ctx.people_error)
+        return {"error": ctx.people_error}
     digests = enqueue_digest(ctx)
     sync = sync_issues(ctx)
     report = dispatch(ctx)

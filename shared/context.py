@@ -6,6 +6,7 @@ is built at import time (cold start).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,10 +167,24 @@ class AppContext:
         )
 
     @cached_property
+    def people_error(self) -> str | None:
+        """Why the people side (issues, notices) is off although configured: a bad setting,
+        named (never its value). The pipeline runs without it rather than not at all."""
+        from shared.config import SettingsError
+
+        try:
+            self.notifiers  # noqa: B018 - parsing the settings is the point
+            self.trackers  # noqa: B018
+        except SettingsError as exc:
+            logging.getLogger("phiguard").error("issues and notifications are off: %s", exc)
+            return str(exc)
+        return None
+
+    @cached_property
     def followups(self) -> FollowUps | None:
         from shared.followup import FollowUps
 
-        if not self.notifiers and self.trackers is None:
+        if self.people_error is not None or (not self.notifiers and self.trackers is None):
             return None
         return FollowUps(
             self.engine.catalog,

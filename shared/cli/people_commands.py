@@ -21,14 +21,9 @@ if TYPE_CHECKING:
 def _people(args: argparse.Namespace) -> AppContext:
     """The context, with the notification and tracker settings read now: a bad one is a usage
     error naming it."""
-    from shared.config import SettingsError
-
     ctx = app_context(args)
-    try:
-        ctx.notify_settings  # noqa: B018 - parsed here to fail early
-        ctx.issue_settings  # noqa: B018
-    except SettingsError as exc:
-        raise UsageError(str(exc)) from None
+    if ctx.people_error is not None:
+        raise UsageError(ctx.people_error)
     return ctx
 
 

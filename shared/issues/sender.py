@@ -125,13 +125,18 @@ class IssueSender:
         op = str(payload.get("op", ""))
         if op not in _KINDS:
             raise IssueError(f"outbox item {item.key!r:.80} has no issue operation")
-        fingerprint = Fingerprint(str(payload["fingerprint"]))
-        resource_id, check_id = str(payload["resource_id"]), str(payload["check_id"])
-        as_of = datetime.fromisoformat(str(payload["as_of"]))
+        try:
+            fingerprint = Fingerprint(str(payload["fingerprint"]))
+            resource_id, check_id = str(payload["resource_id"]), str(payload["check_id"])
+            as_of = datetime.fromisoformat(str(payload["as_of"]))
+            target = str(payload["target"])
+        except (KeyError, ValueError) as exc:
+            raise IssueError(
+                f"outbox item {item.key!r:.80} is not an issue operation ({type(exc).__name__})"
+            ) from None
         superseded = _superseded(op, payload.get("why"), as_of, self.current(resource_id, check_id))
         if superseded:
             return f"superseded: {superseded}"
-        target = str(payload["target"])
         tracker = self.trackers(target)
         issue = tracker.find(fingerprint)
         text = str(payload.get("text") or "")

@@ -367,3 +367,24 @@ def test_a_burst_of_new_failures_waits_for_the_digest(
         assert len(cards("failure on a PHI resource")) == 1
         (digest,) = cards("digest")
         assert "stchsphidocs" in digest  # named in the digest
+
+
+def test_a_bad_channel_setting_turns_the_people_side_off_not_the_pipeline(
+    azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
+    from shared import api
+
+    def environ(sim: SimHandle) -> dict[str, str]:
+        return {
+            "PHIGUARD_ISSUES_ROUTES": "*=github:contoso",  # no repository
+            "PHIGUARD_GITHUB_TOKEN": "ghp_secretvalue0000000000000000000000000",
+        }
+
+    with running_world(azurite, tmp_path, environ=environ) as world:
+        _deliver(world, _set_tls(world, "TLS1_0"))
+        assert world.status(STORAGE["id"], TLS_CHECK) == "FAIL"  # still recorded
+        status, body = api.health()
+        assert status == 200 and body["status"] == "degraded"
+        assert "PHIGUARD_ISSUES_ROUTES" in body["people"]["error"]
+        assert "ghp_secretvalue" not in json.dumps(body)
+        assert "error" in api.dispatch_outbox()
