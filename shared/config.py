@@ -274,6 +274,12 @@ ISSUE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "State a closed work item returns to when its finding recurs (Basic process: To Do).",
     ),
     (
+        "PUBLIC_URL",
+        "(none)",
+        "The app's base URL (`https://APP.azurewebsites.net`): issues link to the finding "
+        "(`/api/findings?resource=…`, behind the API's authentication). Empty: no link.",
+    ),
+    (
         "OWNER_TAG",
         "owner",
         "Tag naming a resource's owner: its value (a GitHub login or an ADO identity) is the issue's assignee.",

@@ -141,13 +141,15 @@ class FollowUps:
         if target is None:
             return
         fingerprint = Fingerprint.of(finding.resource_id, finding.check_id)
-        owner_tag = self.trackers.settings.owner_tag if self.trackers else "owner"
+        settings = self.trackers.settings if self.trackers else None
+        owner_tag = settings.owner_tag if settings else "owner"
         content = render_issue(
             finding,
             self.catalog.get(finding.check_id),
             fingerprint,
             tags=_tags(snapshot),
             owner_tag=owner_tag,
+            finding_url=settings.finding_url(finding.resource_id) if settings else None,
         )
         state = _remediation_state(remediation)
         if state:

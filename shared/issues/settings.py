@@ -41,6 +41,7 @@ class IssueSettings:
     closed_state: str = "Closed"
     reopened_state: str = "Active"
     owner_tag: str = "owner"
+    public_url: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -81,10 +82,19 @@ class IssueSettings:
             closed_state=_word(text("ADO_CLOSED_STATE") or "Closed", "ADO_CLOSED_STATE"),
             reopened_state=_word(text("ADO_REOPENED_STATE") or "Active", "ADO_REOPENED_STATE"),
             owner_tag=owner_tag,
+            public_url=_https(url, "PUBLIC_URL") if (url := text("PUBLIC_URL")) else None,
         )
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.github_token, self.devops_pat) if s)
+
+    def finding_url(self, resource_id: str) -> str | None:
+        """phiguard's own page of a resource's findings, when the app's URL is known."""
+        from urllib.parse import quote
+
+        if not self.public_url:
+            return None
+        return f"{self.public_url}/api/findings?resource={quote(resource_id, safe='')}"
 
 
 def _https(url: str, name: str) -> str:

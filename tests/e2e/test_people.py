@@ -46,6 +46,7 @@ def _environ(smtp: SmtpInbox) -> Any:
             "PHIGUARD_SMTP_STARTTLS": "off",
             "PHIGUARD_EMAIL_SENDER": "phiguard@contoso.com",
             "PHIGUARD_NOTIFY_EMAIL_TO": "secops@contoso.com",
+            "PHIGUARD_PUBLIC_URL": "https://phiguard-contoso.azurewebsites.net",
         }
 
     return make
@@ -123,6 +124,8 @@ def test_one_issue_opened_closed_by_the_fix_and_reopened_on_recurrence(
     assert body.index("### Automatic fix") < body.index("### How to exempt")
     assert "dry" in body[body.index("### Automatic fix") :].lower()
     assert "portal.azure.com/#@/resource/subscriptions/" in issue["body"]
+    link = "https://phiguard-contoso.azurewebsites.net/api/findings?resource=%2Fsubscriptions%2F"
+    assert link in issue["body"]
     # The new HIGH failure on a PHI resource is told at once: one card, one email.
     cards = world.sim.received("teams")["messages"]
     assert len(cards) == 1
