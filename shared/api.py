@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.context import app_context
@@ -128,6 +128,22 @@ def reconcile_all() -> dict[str, Any]:
             "retries"
         )
     return totals
+
+
+def access_review_weekly(
+    week: str | None = None, announce: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """The weekly access review (timer): reads ARM and Graph, writes the week's report to Blob
+    Storage (replacing a previous run of the same week) and returns its announcement (counts
+    and the link), which ``announce`` receives once when given."""
+    from shared.access.engine import announcement, run_weekly
+
+    outcome = run_weekly(app_context().settings, week=week)
+    summary = announcement(outcome)
+    log.info("access review: %s", json.dumps(summary["counts"]))
+    if announce is not None:
+        announce(summary)
+    return summary
 
 
 def health() -> tuple[int, dict[str, Any]]:

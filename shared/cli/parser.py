@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli import dev, offline_commands, pipeline_commands, remediation_commands
+from shared.cli import (
+    access_commands,
+    dev,
+    offline_commands,
+    pipeline_commands,
+    remediation_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     exempt.add_argument("--remove", action="store_true", help="remove the --target exemptions")
     connection_flags(exempt, arm=False)
     exempt.set_defaults(handler=remediation_commands.exempt)
+
+    access_commands.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=dev.demo)
