@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from shared.context import app_context
@@ -130,20 +130,22 @@ def reconcile_all() -> dict[str, Any]:
     return totals
 
 
-def access_review_weekly(
-    week: str | None = None, announce: Callable[[dict[str, Any]], None] | None = None
-) -> dict[str, Any]:
+def access_review_weekly(week: str | None = None) -> dict[str, Any]:
     """The weekly access review (timer): reads ARM and Graph, writes the week's report to Blob
-    Storage (replacing a previous run of the same week) and returns its announcement (counts
-    and the link), which ``announce`` receives once when given."""
+    Storage (replacing a previous run of the same week), announces it once and returns the
+    announcement (counts and the link)."""
     from shared.access.engine import announcement, run_weekly
 
     outcome = run_weekly(app_context().settings, week=week)
     summary = announcement(outcome)
-    log.info("access review: %s", json.dumps(summary["counts"]))
-    if announce is not None:
-        announce(summary)
+    announce_access_review(summary)
     return summary
+
+
+def announce_access_review(summary: dict[str, Any]) -> None:
+    """Where a review's announcement goes. Logged for now; the Teams card and the email with
+    the HTML are wired here once shared/notify joins the pipeline (issue 11)."""
+    log.info("access review %s: %s", summary["week"], json.dumps(summary["counts"]))
 
 
 def health() -> tuple[int, dict[str, Any]]:
