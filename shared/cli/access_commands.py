@@ -94,7 +94,7 @@ def access_review(args: argparse.Namespace) -> Outcome:
             raise
         raise failure from None
     review = outcome.review
-    console = make_console()
+    console = make_console(soft_wrap=True)
     s = outcome.summary
     if args.format == "json":
         console.print_json(json.dumps({"summary": s, "files": outcome.locations}))
@@ -233,7 +233,7 @@ def decide(args: argparse.Namespace) -> Outcome:
     where = store.write(parsed.week, name, data)
     for copy in extra:
         copy.write(parsed.week, name, data)
-    console = make_console()
+    console = make_console(soft_wrap=True)
     counts = {
         k: sum(1 for d in decisions if d.decision == k) for k in ("keep", "remove", "justify")
     }
