@@ -240,7 +240,7 @@ def _trend(
     ]
     top = max([int(p.get(k) or 0) for p in points for k, _ in series] + [1])
     n = max(len(points), 1)
-    step = (width - 60) / max(n - 1, 1)
+    step = (width - 90) / max(n - 1, 1)
 
     def xy(i: int, v: int) -> tuple[float, float]:
         return 40 + i * step, height - 25 - (height - 45) * v / top
@@ -307,7 +307,7 @@ HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)</p>
 <text x="0" y="24" font-size="10">{{ trend.top }}</text>
 {% for l in trend.lines %}<polyline fill="none" stroke="{{ l.color }}" stroke-width="2" points="{{ l.points }}"></polyline>
 {% for d in l.dots %}<circle cx="{{ d.x }}" cy="{{ d.y }}" r="3" fill="{{ l.color }}"></circle>{% endfor %}{% endfor %}
-{% for lb in trend.labels %}<text x="{{ lb.x - 20 }}" y="{{ trend.height - 8 }}" font-size="9">{{ lb.week }}</text>{% endfor %}
+{% for lb in trend.labels %}<text x="{{ lb.x }}" y="{{ trend.height - 8 }}" font-size="9" text-anchor="middle">{{ lb.week }}</text>{% endfor %}
 </svg><p style="font-size:11px"><span style="color:#1d4ed8">■ paths</span> <span style="color:#b91c1c">■ privileged</span> <span style="color:#a16207">■ failing subjects</span></p></div>
 <div class="chart"><h3>New and removed grants</h3>
 <svg role="img" aria-label="new and removed" width="300" height="70" viewBox="0 0 300 70">
@@ -338,6 +338,7 @@ HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)</p>
 <p class="meta">Decisions: fill the CSV's <code>decision</code> (keep / remove / justify) and
 <code>comment</code> columns, then <code>phiguard access-review decide FILE.csv --reviewer WHO</code>.</p>
 <script>
+document.documentElement.setAttribute("data-sortable", "ready");
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
     th.addEventListener("click", function () {
