@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -125,27 +125,27 @@ def run_review(
     review = build_review(data, results, ctx, week, trend)
     if previous is not None:
         review["previous_week"] = previous.get("week")
-    payloads = {
-        "access-review.json": json.dumps(review, indent=1, sort_keys=False).encode(),
-        "access-review.csv": to_csv(review).encode("utf-8"),
-        "access-review.html": to_html(review).encode("utf-8"),
-        "summary.json": json.dumps(
-            {
-                "week": week,
-                "summary": review["summary"],
-                "trend_point": review["trend"][-1],
-            }
+    # Each file is made, written and let go before the next (a 100,000-path review's JSON and
+    # CSV are tens of MB each).
+    producers: dict[str, Callable[[], bytes]] = {
+        "access-review.json": lambda: json.dumps(review, separators=(",", ":")).encode(),
+        "access-review.csv": lambda: to_csv(review).encode("utf-8"),
+        "access-review.html": lambda: to_html(review).encode("utf-8"),
+        "summary.json": lambda: json.dumps(
+            {"week": week, "summary": review["summary"], "trend_point": review["trend"][-1]}
         ).encode(),
     }
     locations: dict[str, str] = {}
-    for name, data_bytes in payloads.items():
-        where = store.write(week, name, data_bytes)
+    for name, produce in producers.items():
+        payload = produce()
+        where = store.write(week, name, payload)
         if name in FILES:
             locations[name] = where
         for copy in extra:
-            copied = copy.write(week, name, data_bytes)
+            copied = copy.write(week, name, payload)
             if name in FILES:
                 locations[f"local:{name}"] = copied
+        del payload
     outcome = ReviewOutcome(
         week,
         review["summary"],

@@ -158,7 +158,7 @@ def role_guid(definition_id: str) -> str:
     return definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """One way a principal holds a role (or Key Vault permissions) at a scope."""
 
@@ -171,7 +171,6 @@ class Grant:
     created_on: str = ""
     end: str = ""
     permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # policies only
-    body: Mapping[str, Any] = field(default_factory=dict, repr=False)  # as read, for rollback
 
     @classmethod
     def from_assignment(
@@ -200,7 +199,6 @@ class Grant:
             access=access,
             created_on=str(props.get("createdOn") or ""),
             end=end or str(props.get("endDateTime") or ""),
-            body=dict(doc),
         )
 
 
@@ -247,13 +245,12 @@ def access_policy_grants(vault: Mapping[str, Any]) -> list[Grant]:
                 role_guid="",
                 access="policy",
                 permissions=permissions,
-                body=dict(policy),
             )
         )
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """A directory object as Graph describes it; ``None`` fields are unknown (not read)."""
 
@@ -321,7 +318,7 @@ class Unknown:
         return {"what": self.what, "why": self.why, "permission": self.permission}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Path:
     """One (principal, role, scope) path to PHI: a grant, expanded to one member of a group."""
 

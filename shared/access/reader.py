@@ -187,36 +187,32 @@ def read_review(
     self_app_ids: Iterable[str] = (),
 ) -> ReviewData:
     """Everything the rules judge, for ``subscriptions``; ``graph`` None: the directory is not
-    read at all (every directory fact unknown)."""
+    read at all (every directory fact unknown). Each subscription's documents become grants
+    before the next is read (100,000 assignments are not held as raw JSON)."""
     from shared.access.model import GROUP_MEMBERS, SERVICE_PRINCIPALS, USERS, Unknown
 
-    phi_scopes: list[str] = []
-    definitions: list[dict[str, Any]] = []
-    assignments: list[dict[str, Any]] = []
-    eligible: list[dict[str, Any]] = []
-    schedules: list[dict[str, Any]] = []
-    vaults: list[dict[str, Any]] = []
-    errors: list[str] = []
-    for subscription in subscriptions:
-        phi, d, a, e, s, v, errs = read_subscription(arm, subscription, phi_scope)
-        phi_scopes += phi
-        definitions += d
-        assignments += a
-        eligible += e
-        schedules += s
-        vaults += v
-        errors += errs
     data = ReviewData(
         subscriptions=list(subscriptions),
-        phi_scopes=phi_scopes,
+        phi_scopes=[],
         roles={},
         grants=[],
         directory=Directory(),
-        errors=errors,
     )
-    data.roles, data.grants, data.vaults = build_grants(
-        definitions, assignments, eligible, schedules, vaults, data.is_phi, errors
-    )
+    grants: dict[str, Grant] = {}
+    for subscription in subscriptions:
+        phi, d, a, e, s, v, errs = read_subscription(arm, subscription, phi_scope)
+        data.phi_scopes += phi
+        data.errors += errs
+        data._phi_keys = None  # the PHI scopes grew
+        roles, found, vaults = build_grants(d, a, e, s, v, data.is_phi, data.errors)
+        del d, a, e, s, v
+        for guid, role in roles.items():
+            data.roles.setdefault(guid, role)
+        for grant in found:
+            grants.setdefault(grant.id.lower(), grant)
+        data.vaults += vaults
+    data.grants = list(grants.values())
+    del grants
     groups = {
         g.principal_id for g in data.grants if g.principal_type == "Group" and data.is_phi(g.scope)
     }
