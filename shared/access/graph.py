@@ -186,11 +186,22 @@ def read_directory(graph: GraphClient, groups_wanted: Iterable[str]) -> Director
         if group not in directory.principals:
             continue  # a deleted group: the orphan rule reports its grants
         members: list[str] = []
-        for doc in graph.items(
-            f"/groups/{group}/transitiveMembers",
-            {"$select": MEMBER_FIELDS, "$top": str(PAGE)},
-            "group_members",
-        ):
+        try:
+            found = list(
+                graph.items(
+                    f"/groups/{group}/transitiveMembers",
+                    {"$select": MEMBER_FIELDS, "$top": str(PAGE)},
+                    "group_members",
+                )
+            )
+        except GraphError as exc:  # one group never stops the others
+            if exc.status not in (403, 404):
+                raise
+            directory.unknowns.append(
+                Unknown(f"members of group {group}", f"Microsoft Graph answered {exc.status}")
+            )
+            continue
+        for doc in found:
             kind = str(doc.get("@odata.type", "")).rsplit(".", 1)[-1]
             if kind == "group" or not isinstance(doc.get("id"), str):
                 continue  # nested groups: their members are listed too

@@ -94,14 +94,45 @@ def read_subscription(
     assignments = list(
         arm.list_items(f"{base}{AUTH}/roleAssignments", ROLE_ASSIGNMENTS, "role_assignments")
     )
-    eligible = list(
-        arm.list_items(f"{base}{AUTH}/roleEligibilitySchedules", SCHEDULES, "pim_eligibility")
+    eligible = _optional(
+        arm,
+        f"{base}{AUTH}/roleEligibilitySchedules",
+        SCHEDULES,
+        "pim_eligibility",
+        errors,
+        "PIM eligibilities (every active assignment is reviewed as standing)",
     )
-    schedules = list(
-        arm.list_items(f"{base}{AUTH}/roleAssignmentSchedules", SCHEDULES, "pim_assignments")
+    schedules = _optional(
+        arm,
+        f"{base}{AUTH}/roleAssignmentSchedules",
+        SCHEDULES,
+        "pim_assignments",
+        errors,
+        "PIM activations (every active assignment is reviewed as standing)",
     )
-    vaults = list(arm.list_items(f"{base}/providers/Microsoft.KeyVault/vaults", VAULTS, "vaults"))
+    vaults = _optional(
+        arm,
+        f"{base}/providers/Microsoft.KeyVault/vaults",
+        VAULTS,
+        "vaults",
+        errors,
+        "Key Vault access policies",
+    )
     return phi, definitions, assignments, eligible, schedules, vaults, errors
+
+
+def _optional(
+    arm: ArmReader, path: str, version: str, kind: str, errors: list[str], what: str
+) -> list[dict[str, Any]]:
+    """A list ARM may refuse without the review being void (PIM needs an Entra ID P2
+    licence; a vault list needs read on Key Vault): the refusal is named, the rest goes on."""
+    from shared.arm import ArmError
+
+    try:
+        return list(arm.list_items(path, version, kind))
+    except ArmError as exc:
+        errors.append(f"{what} not read: {exc}")
+        return []
 
 
 def _schedule_key(doc: Mapping[str, Any]) -> tuple[str, str, str] | None:

@@ -275,7 +275,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #e5e7eb;padding:4px 6px;
 text-align:left;vertical-align:top;font-size:12.5px;word-break:break-word}
 th{background:#f3f4f6;cursor:pointer;user-select:none}th.sorted-asc::after{content:" \\25B2"}
-th.sorted-desc::after{content:" \\25BC"}tr.new td{background:#fefce8}
+th.sorted-desc::after{content:" \\25BC"}td.st{white-space:nowrap}tr.new td{background:#fefce8}
 .charts{display:flex;flex-wrap:wrap;gap:24px}.chart{flex:1 1 520px}
 .unknown{background:#fff7ed;border:1px solid #fdba74;padding:8px 12px;border-radius:6px}
 .signoff td{height:34px}
@@ -317,7 +317,7 @@ HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)</p>
 <h2>Rules</h2>
 <table class="sortable"><thead><tr><th>Rule</th><th>Status</th><th>Severity</th><th>HIPAA</th><th>Finding</th><th>Subjects</th></tr></thead><tbody>
 {% for r in review.rules %}<tr><td>{{ r.title }}<br><code>{{ r.rule_id }}</code></td>
-<td class="{{ {'FAIL':'fail','PASS':'pass'}.get(r.status, 'na') }}">{{ r.status }}</td><td>{{ r.severity }}</td>
+<td class="st {{ {'FAIL':'fail','PASS':'pass'}.get(r.status, 'na') }}">{{ r.status }}</td><td class="st">{{ r.severity }}</td>
 <td>{{ r.hipaa|join(", ") }}</td><td>{{ r.reason }}{% for u in r.unknown[:5] %}<br><i>{{ u }}</i>{% endfor %}</td>
 <td>{% for sub in r.subjects[:25] %}{{ sub.reason }}<br>{% endfor %}{% if r.subjects|length > 25 %}… {{ r.subjects|length - 25 }} more (CSV / JSON){% endif %}</td></tr>{% endfor %}
 </tbody></table>
@@ -331,7 +331,7 @@ HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)</p>
 <table class="sortable"><thead><tr><th>Principal</th><th>Role</th><th>Scope</th><th>Access</th></tr></thead><tbody>
 {% for p in review.removed[:500] %}<tr><td>{{ p.principal_name or p.principal_id }}</td><td>{{ p.role }}</td><td><small>{{ p.scope }}</small></td><td>{{ p.access }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
-{% if review.errors %}<h2>Documents skipped</h2><ul>{% for e in review.errors[:100] %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
+{% if review.errors %}<h2>Not read or skipped</h2><ul>{% for e in review.errors[:100] %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
 <h2>Sign-off</h2>
 <table class="signoff"><tr><th>Reviewer</th><td></td><th>Date</th><td></td></tr>
 <tr><th>Compliance officer</th><td></td><th>Signature</th><td></td></tr></table>

@@ -126,6 +126,8 @@ def access_review(args: argparse.Namespace) -> Outcome:
     for rule in review["rules"]:
         if rule["status"] in (Status.NOT_ASSESSED, Status.ERROR):
             result.incomplete.append(f"{rule['rule_id']}: {rule['reason']}")
+    for error in review["errors"][:20]:
+        result.incomplete.append(error)
     return result
 
 

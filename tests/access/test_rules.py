@@ -366,3 +366,45 @@ def test_reference_payloads_parse(reference_dir) -> None:  # type: ignore[no-unt
 def test_parse_time(value: object, expected: str | None) -> None:
     found = parse_time(value)
     assert (found.isoformat() if found else None) == expected
+
+
+class _RefusingArm:
+    """An ARM reader whose PIM and Key Vault lists are refused (no P2 licence, no vault read)."""
+
+    def __init__(self) -> None:
+        from tests.access.fixtures import DEFINITIONS, PHI_RG, assignment
+
+        self.lists = {
+            "roleDefinitions": DEFINITIONS,
+            "roleAssignments": [assignment(PHI_RG, "Owner", ALICE)],
+            "resources": [],
+        }
+
+    def get(self, path: str, version: str, kind: str = "") -> dict[str, object]:
+        return {"id": path, "subscriptionId": path.rsplit("/", 1)[-1], "tags": {"hipaa": "true"}}
+
+    def resource_groups(self, subscription: str) -> dict[str, object]:
+        return {}
+
+    def list_items(self, path: str, version: str, kind: str = "") -> object:
+        from shared.arm import ArmError
+
+        last = path.rsplit("/", 1)[-1]
+        if last in self.lists:
+            return iter(self.lists[last])
+        raise ArmError(403, "AuthorizationFailed", f"no read on {last}", path)
+
+
+def test_a_refused_pim_or_vault_list_is_named_and_the_review_goes_on() -> None:
+    from shared.access.reader import read_review
+    from shared.kernel.phi_scope import PhiScope
+    from tests.access.fixtures import SUB
+
+    data = read_review(_RefusingArm(), None, [SUB], PhiScope())  # type: ignore[arg-type]
+    assert len(data.grants) == 1 and data.grants[0].access == "standing"
+    assert any("PIM eligibilities" in e and "AuthorizationFailed" in e for e in data.errors)
+    assert any("Key Vault access policies not read" in e for e in data.errors)
+    # No Graph configured: every directory fact is unknown, said so.
+    assert {u.permission for u in data.unknowns} >= {"User.Read.All", "GroupMember.Read.All"}
+    result = RULES["access_phi_no_orphaned_assignments"].run(data, CTX)
+    assert result.status == Status.NOT_ASSESSED
