@@ -222,3 +222,38 @@ def test_graph_paging_select_and_filter_in_the_sim(review: Review) -> None:
     )
     assert members.status_code == 403  # GroupMember.Read.All not granted
     assert READER  # (the Reader role id is used by the CLI tests)
+
+
+def test_decisions_are_recorded_next_to_the_report_in_blob_storage(
+    review: Review, azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import csv
+    import io
+
+    from shared.cli import main
+
+    _timer()
+    week = week_of(utcnow())
+    rows = list(csv.DictReader(io.StringIO(review.blobs(week)["access-review.csv"].decode())))
+    for row in rows:
+        row["decision"] = "remove" if row["principal_id"] == GUEST else "keep"
+    decided = tmp_path / "decided.csv"
+    with decided.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for name, value in {
+        "PHIGUARD_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "PHIGUARD_ARM_URL": review.sim.arm_url,
+        "PHIGUARD_CA_CERT": review.sim.ca_cert,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["access-review", "decide", str(decided), "--reviewer", "co@x.example"]) == 0
+    files = review.blobs(week)
+    evidence_names = [n for n in files if n.startswith("decisions/")]
+    assert len(evidence_names) == 1
+    evidence = json.loads(files[evidence_names[0]])
+    assert evidence["reviewer"] == "co@x.example" and evidence["week"] == week
+    assert sum(d["decision"] == "keep" for d in evidence["decisions"]) == len(rows) - 1
+    guest = next(s for s in evidence["plan"] if s["principal_id"] == GUEST)
+    assert guest["action"] == "delete" and guest["body"]["properties"]["principalId"] == GUEST
