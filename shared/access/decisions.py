@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.access.model import covers
 from shared.access.report import CSV_COLUMNS, DECISIONS
+from shared.kernel.errors import PhiguardError
 
 if TYPE_CHECKING:
     from shared.arm import ArmReader, ArmWriter
@@ -50,7 +51,7 @@ MAX_COMMENT = 2000
 _FORMULA = ("=", "+", "-", "@")
 
 
-class DecisionFileError(ValueError):
+class DecisionFileError(PhiguardError, ValueError):
     """The file as a whole cannot be read (not a review CSV); names the file and why."""
 
 

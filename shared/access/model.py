@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
 
 # Built-in roles that can change access or resources, or read/write PHI data planes wholesale
@@ -56,7 +57,7 @@ SERVICE_PRINCIPALS = "Application.Read.All"
 SIGN_INS = "AuditLog.Read.All"
 
 
-class ReviewInputError(ValueError):
+class ReviewInputError(PhiguardError, ValueError):
     """A document the review cannot read (its JSON path is named); the rest goes on."""
 
 

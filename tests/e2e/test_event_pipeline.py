@@ -178,6 +178,7 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
         "on_resource_change",
         "events_webhook",
         "reconcile",
+        "access_review",
         "health",
         "findings",
     }
