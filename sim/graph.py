@@ -19,13 +19,17 @@ Supported (shapes: ``../shared/reference/graph``, Graph v1.0 docs):
   service principals with ``@odata.type``; the nested groups themselves are listed as well),
   ``$select``, ``$top``, paging.
 - ``signInActivity`` on users needs ``AuditLog.Read.All`` besides ``User.Read.All``.
+- ``POST /$batch`` (JSON batching): up to 20 GET requests with relative URLs, each answered in
+  ``responses`` with its own ``id``, ``status``, ``headers`` and ``body`` (a 403 or 404 of one
+  request is that request's answer, not the batch's); more than 20 → 400.
 
 Permissions needed (least privileged application permission, Graph docs): users
 ``User.Read.All``; groups and transitive members ``GroupMember.Read.All``; service principals
 ``Application.Read.All``; ``signInActivity`` ``AuditLog.Read.All``. ``Directory.Read.All``
 covers the first three (not sign-in activity).
 
-Not supported: ``$expand``, ``$orderby``, ``$search``, ``$count``, delta queries, ``$batch``.
+Not supported: ``$expand``, ``$orderby``, ``$search``, ``$count``, delta queries, batch
+requests other than GET, ``dependsOn``.
 """
 
 from __future__ import annotations
@@ -155,7 +159,9 @@ class GraphService:
             return True
         return permission != "AuditLog.Read.All" and DIRECTORY_READ_ALL in self.permissions
 
-    def handle(self, method: str, path: str, query: str, headers: dict[str, str]) -> Reply:
+    def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes = b""
+    ) -> Reply:
         """``path`` after ``/graph``; answers (status, headers, body, reset)."""
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
@@ -163,13 +169,54 @@ class GraphService:
             return _error(401, "InvalidAuthenticationToken", "Access token is empty.")
         if not path.startswith("/v1.0/"):
             return _error(400, "BadRequest", f"Invalid version: {path.split('/')[1:2]}")
+        if method == "POST" and path == "/v1.0/$batch":
+            return self._batch(body)
         if method != "GET":
             return _error(405, "Request_BadRequest", f"The method {method} is not supported.")
+        return self._get(path, query)
+
+    def _batch(self, raw: bytes) -> Reply:
+        try:
+            payload = json.loads(raw or b"{}")
+            requests = payload["requests"]
+            assert isinstance(requests, list)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return _error(400, "BadRequest", "Invalid batch payload format.")
+        with self._lock:
+            self.requests += 1
+            self.by_route["$batch"] = self.by_route.get("$batch", 0) + 1
+        if len(requests) > 20:
+            return _error(
+                400, "BadRequest", "Number of batch request steps exceeds the maximum of 20."
+            )
+        out = []
+        for item in requests:
+            rid = str(item.get("id", "")) if isinstance(item, dict) else ""
+            url = str(item.get("url", "")) if isinstance(item, dict) else ""
+            if not rid or str(item.get("method", "")).upper() != "GET" or not url.startswith("/"):
+                out.append(
+                    {
+                        "id": rid,
+                        "status": 400,
+                        "headers": {},
+                        "body": {"error": {"code": "BadRequest", "message": "Invalid request."}},
+                    }
+                )
+                continue
+            path, _, query = url.partition("?")
+            status, headers, body, _ = self._get("/v1.0" + path, query, batched=True)
+            out.append(
+                {"id": rid, "status": status, "headers": dict(headers), "body": json.loads(body)}
+            )
+        return _reply(200, {"responses": out})
+
+    def _get(self, path: str, query: str, *, batched: bool = False) -> Reply:
         segs = [s for s in path[len("/v1.0/") :].split("/") if s]
         params = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
         route = "/".join(s if i % 2 == 0 else "{id}" for i, s in enumerate(segs))
+        route = f"$batch:{route}" if batched else route
         with self._lock:
-            self.requests += 1
+            self.requests += 0 if batched else 1
             self.by_route[route] = self.by_route.get(route, 0) + 1
             return self._route(segs, params)
 

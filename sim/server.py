@@ -402,7 +402,7 @@ class SimTenant:
                 sub = path[len(prefix) - 1 :]
                 return service.handle(method, sub, split.query, headers, body)
         if path.startswith("/graph/"):
-            return self.graph.handle(method, path[len("/graph") :], split.query, headers)
+            return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
         if path == "/emails:send" or path.startswith("/emails/"):
             return self.email.handle(method, path, split.query, headers, body, raw_target=raw_path)
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}

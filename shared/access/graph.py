@@ -11,7 +11,9 @@ Reads (v1.0, application permissions; least privileged ones from the Graph docs)
 * ``GET /servicePrincipals?$select=id,appId,displayName,servicePrincipalType,accountEnabled``
   — Application.Read.All.
 * ``GET /groups?$select=id,displayName`` and ``GET /groups/{id}/transitiveMembers`` for each
-  group holding a grant on PHI — GroupMember.Read.All.
+  group holding a grant on PHI — GroupMember.Read.All. The first pages of 20 groups go in one
+  ``POST /$batch`` (JSON batching, Graph's maximum of 20 requests); further pages, and a request
+  the batch answered 429 / 5xx, are read one by one (with the client's retries).
 
 Pages of 999 (Graph's maximum ``$top`` for directory objects). A 403 is never guessed around:
 it becomes an :class:`~shared.access.model.Unknown` naming the permission missing.
@@ -19,7 +21,7 @@ it becomes an :class:`~shared.access.model.Unknown` naming the permission missin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from azure.core.rest import HttpResponse
 
 PAGE = 999
+BATCH = 20  # Graph JSON batching's maximum requests per batch
 USER_FIELDS = "id,displayName,userPrincipalName,userType,accountEnabled"
 SP_FIELDS = "id,appId,displayName,servicePrincipalType,accountEnabled"
 GROUP_FIELDS = "id,displayName"
@@ -91,9 +94,40 @@ class GraphClient(ServiceClient):
             return str(error.get("code", "")), str(error.get("message", ""))[:300]
         return super().error_detail(response)
 
+    def batch(self, paths: Sequence[str], kind: str) -> list[tuple[int, dict[str, Any]]]:
+        """GETs of up to 20 relative paths (with their query) in one ``POST /$batch``: each
+        one's (status, body), in order."""
+        if len(paths) > BATCH:
+            raise ValueError(f"a Graph batch holds at most {BATCH} requests")
+        url = f"{self.base_url}/v1.0/$batch"
+        body = self.send(
+            "POST",
+            url,
+            kind=kind,
+            json={
+                "requests": [
+                    {"id": str(i), "method": "GET", "url": path} for i, path in enumerate(paths)
+                ]
+            },
+        ).json()
+        answers = {
+            str(r.get("id")): r
+            for r in (body.get("responses") if isinstance(body, dict) else None) or []
+            if isinstance(r, dict)
+        }
+        out: list[tuple[int, dict[str, Any]]] = []
+        for i in range(len(paths)):
+            answer = answers.get(str(i)) or {}
+            inner = answer.get("body")
+            out.append((int(answer.get("status") or 0), inner if isinstance(inner, dict) else {}))
+        return out
+
     def items(self, path: str, params: dict[str, str], kind: str) -> Iterator[dict[str, Any]]:
         """Every object of a collection, following ``@odata.nextLink`` (only back to Graph)."""
-        url = f"{self.base_url}/v1.0{path}?{urlencode(params)}"
+        yield from self.pages(f"{self.base_url}/v1.0{path}?{urlencode(params)}", kind)
+
+    def pages(self, url: str, kind: str) -> Iterator[dict[str, Any]]:
+        """The objects of ``url`` and of every ``@odata.nextLink`` after it."""
         while url:
             body = self.send("GET", url, kind=kind).json()
             values = body.get("value") if isinstance(body, dict) else None
@@ -182,35 +216,49 @@ def read_directory(graph: GraphClient, groups_wanted: Iterable[str]) -> Director
             raise
         _unknown(directory, "group members (group grants not expanded to people)", GROUP_MEMBERS)
         return directory
-    for group in sorted({g.lower() for g in groups_wanted}):
-        if group not in directory.principals:
-            continue  # a deleted group: the orphan rule reports its grants
-        members: list[str] = []
-        try:
-            found = list(
-                graph.items(
-                    f"/groups/{group}/transitiveMembers",
-                    {"$select": MEMBER_FIELDS, "$top": str(PAGE)},
-                    "group_members",
+    wanted = [g for g in sorted({g.lower() for g in groups_wanted}) if g in directory.principals]
+    # (a group Graph does not hold is deleted: the orphan rule reports its grants)
+    query = urlencode({"$select": MEMBER_FIELDS, "$top": str(PAGE)})
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start : start + BATCH]
+        answers = graph.batch(
+            [f"/groups/{g}/transitiveMembers?{query}" for g in chunk], "group_members_batch"
+        )
+        for group, (status, body) in zip(chunk, answers, strict=True):
+            if status in (403, 404):  # one group never stops the others
+                directory.unknowns.append(
+                    Unknown(f"members of group {group}", f"Microsoft Graph answered {status}")
                 )
-            )
-        except GraphError as exc:  # one group never stops the others
-            if exc.status not in (403, 404):
-                raise
-            directory.unknowns.append(
-                Unknown(f"members of group {group}", f"Microsoft Graph answered {exc.status}")
-            )
-            continue
-        for doc in found:
-            kind = str(doc.get("@odata.type", "")).rsplit(".", 1)[-1]
-            if kind == "group" or not isinstance(doc.get("id"), str):
-                continue  # nested groups: their members are listed too
-            oid = str(doc["id"]).lower()
-            members.append(oid)
-            if oid not in directory.principals:
-                add([doc], "ServicePrincipal" if kind == "servicePrincipal" else "User", False)
-        directory.members[group] = tuple(dict.fromkeys(members))
+                continue
+            if status != 200:  # throttled or failing inside the batch: alone, with retries
+                docs = list(
+                    graph.items(
+                        f"/groups/{group}/transitiveMembers",
+                        {"$select": MEMBER_FIELDS, "$top": str(PAGE)},
+                        "group_members",
+                    )
+                )
+            else:
+                docs = [v for v in body.get("value") or [] if isinstance(v, dict)]
+                link = body.get("@odata.nextLink")
+                if isinstance(link, str) and link:
+                    url = graph.same_origin(link, "InvalidNextLink", "@odata.nextLink")
+                    docs += list(graph.pages(url, "group_members"))
+            _members(directory, group, docs, add)
     return directory
+
+
+def _members(directory: Directory, group: str, docs: Iterable[dict[str, Any]], add: Any) -> None:
+    members: list[str] = []
+    for doc in docs:
+        kind = str(doc.get("@odata.type", "")).rsplit(".", 1)[-1]
+        if kind == "group" or not isinstance(doc.get("id"), str):
+            continue  # nested groups: their members are listed too
+        oid = str(doc["id"]).lower()
+        members.append(oid)
+        if oid not in directory.principals:
+            add([doc], "ServicePrincipal" if kind == "servicePrincipal" else "User", False)
+    directory.members[group] = tuple(dict.fromkeys(members))
 
 
 def _unknown(directory: Directory, what: str, permission: str) -> None:

@@ -205,6 +205,43 @@ def test_graph_paging_select_and_filter_in_the_sim(review: Review) -> None:
         timeout=10,
     ).json()
     assert [u["id"] for u in guests["value"]] == [GUEST]
+    group = "190c5103-b128-560e-be25-0a681c339f40"  # Cloud Platform Admins (demo)
+    batch = requests.post(
+        f"{sim.graph_url}/v1.0/$batch",
+        json={
+            "requests": [
+                {
+                    "id": "a",
+                    "method": "GET",
+                    "url": f"/groups/{group}/transitiveMembers?$select=id",
+                },
+                {
+                    "id": "b",
+                    "method": "GET",
+                    "url": f"/groups/{uuid.UUID(int=1)}/transitiveMembers",
+                },
+            ]
+        },
+        headers=headers,
+        verify=sim.ca_cert,
+        timeout=10,
+    ).json()["responses"]
+    answers = {r["id"]: r for r in batch}
+    members_a = answers["a"]["body"]["value"]
+    # Dana, Lee, the nested Break Glass group and its member Sam.
+    assert answers["a"]["status"] == 200 and len(members_a) == 4
+    assert answers["b"]["status"] == 404
+    too_many = [{"id": str(i), "method": "GET", "url": "/users"} for i in range(21)]
+    assert (
+        requests.post(
+            f"{sim.graph_url}/v1.0/$batch",
+            json={"requests": too_many},
+            headers=headers,
+            verify=sim.ca_cert,
+            timeout=10,
+        ).status_code
+        == 400
+    )
     sim.grant_graph("User.Read.All")
     denied = requests.get(
         f"{sim.graph_url}/v1.0/users?$select=id,signInActivity",
