@@ -388,11 +388,20 @@ class ReviewData:
     unknowns: list[Unknown] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # documents skipped, with why
     self_ids: frozenset[str] = frozenset()  # phiguard's own principal ids
+    # Management-group scopes → the reviewed subscriptions below them (learned from which
+    # subscription's list returned a grant at that scope).
+    scope_subscriptions: dict[str, set[str]] = field(default_factory=dict)
     _phi_keys: set[str] | None = field(default=None, repr=False)
     _phi_above: set[str] = field(default_factory=set, repr=False)
 
     def role(self, grant: Grant) -> RoleDefinition | None:
         return self.roles.get(grant.role_guid) if grant.role_guid else None
+
+    def reaches(self, scope: str, subscription: str) -> bool:
+        """Whether access at ``scope`` applies to the whole ``subscription`` (at it or above)."""
+        if covers(scope, f"/subscriptions/{subscription}"):
+            return True
+        return subscription.lower() in self.scope_subscriptions.get(normalize(scope), set())
 
     def name(self, principal_id: str) -> str:
         """How a principal is shown: UPN, display name, else its object id."""
@@ -420,6 +429,9 @@ class ReviewData:
         key = normalize(scope)
         if key in ("", "/"):
             return bool(self._phi_keys)
+        below = self.scope_subscriptions.get(key)
+        if below is not None:  # a management group: PHI when a subscription below holds PHI
+            return any(f"/subscriptions/{sub}" in self._phi_above for sub in below)
         if key in self._phi_above:
             return True
         parts = key.split("/")

@@ -28,6 +28,7 @@ from shared.access.model import (
     access_policy_grants,
     expand,
     role_guid,
+    scope_kind,
 )
 from shared.kernel import api_versions
 from shared.kernel.resource_id import normalize
@@ -241,6 +242,9 @@ def read_review(
             data.roles.setdefault(guid, role)
         for grant in found:
             grants.setdefault(grant.id.lower(), grant)
+            if scope_kind(grant.scope) == "managementGroup":
+                below = data.scope_subscriptions.setdefault(normalize(grant.scope), set())
+                below.add(subscription.lower())
         data.vaults += vaults
     data.grants = list(grants.values())
     del grants

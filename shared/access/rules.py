@@ -21,7 +21,6 @@ from shared.access.model import (
     Path,
     ReviewData,
     broad_permissions,
-    covers,
     removed_paths,
     scope_kind,
     subscription_of,
@@ -316,7 +315,7 @@ def access_phi_subscription_owner_count(data: ReviewData, ctx: ReviewContext) ->
             role = data.role(grant)
             if role is None or role.name.lower() != "owner" or grant.access == "eligible":
                 continue
-            if not covers(grant.scope, f"/subscriptions/{sub}"):
+            if not data.reaches(grant.scope, sub):
                 continue
             if grant.principal_type == "Group":
                 members = data.directory.members.get(grant.principal_id)

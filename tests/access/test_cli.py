@@ -245,3 +245,58 @@ def test_decide_names_bad_rows_and_records_the_rest(
         == 2
     )
     assert "not an access-review CSV" in capsys.readouterr().err
+
+
+def test_management_group_grants_are_inherited_into_the_review(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    sub = sim.subscription_id
+    root = "/providers/Microsoft.Management/managementGroups/tenant-root"
+    group = "/providers/Microsoft.Management/managementGroups/mg-chs"
+    sim.load(
+        [
+            {
+                "id": root,
+                "type": "Microsoft.Management/managementGroups",
+                "name": "tenant-root",
+                "properties": {
+                    "displayName": "Tenant Root Group",
+                    "details": {"parent": None},
+                    "children": [{"id": group, "type": "Microsoft.Management/managementGroups"}],
+                },
+            },
+            {
+                "id": group,
+                "type": "Microsoft.Management/managementGroups",
+                "name": "mg-chs",
+                "properties": {
+                    "displayName": "Contoso Health",
+                    "details": {"parent": {"id": root}},
+                    "children": [{"id": f"/subscriptions/{sub}", "type": "/subscriptions"}],
+                },
+            },
+            {
+                "id": f"{root}/providers/Microsoft.Authorization/roleAssignments/"
+                "0c9f7a55-0000-4000-8000-000000000001",
+                "type": "Microsoft.Authorization/roleAssignments",
+                "name": "0c9f7a55-0000-4000-8000-000000000001",
+                "properties": {
+                    "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/"
+                    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+                    "principalId": DEPLOY_SP,
+                    "principalType": "ServicePrincipal",
+                    "scope": root,
+                },
+            },
+        ]
+    )
+    main(["access-review", "--week", WEEK, "--out", str(tmp_path)])
+    body = json.loads((tmp_path / WEEK / "access-review.json").read_text())
+    inherited = [p for p in body["paths"] if p["scope_kind"] == "managementGroup"]
+    assert [p["scope"] for p in inherited] == [root]
+    rule = next(
+        r
+        for r in body["rules"]
+        if r["rule_id"] == "access_service_principal_no_subscription_privilege"
+    )
+    assert any(root in s["reason"] for s in rule["subjects"])
