@@ -125,6 +125,15 @@ def run_review(
     review = build_review(data, results, ctx, week, trend)
     if previous is not None:
         review["previous_week"] = previous.get("week")
+    review["coverage"] = {
+        "grants_read": len(data.grants),
+        "role_definitions": len(data.roles),
+        "phi_vaults": len(data.vaults),
+        "directory_objects": len(data.directory.principals),
+        "groups_expanded": len(data.directory.members),
+        "arm_calls": arm.stats.calls - arm_before,
+        "graph_calls": (graph.counts.calls - graph_before) if graph is not None else 0,
+    }
     # Each file is made, written and let go before the next (a 100,000-path review's JSON and
     # CSV are tens of MB each).
     producers: dict[str, Callable[[], bytes]] = {

@@ -285,7 +285,13 @@ tr{break-inside:avoid}}
 <h1>Weekly access review — {{ review.week }}</h1>
 <p class="meta">Generated {{ review.generated_at }} by phiguard · subscriptions:
 {{ review.subscriptions|join(", ") }} · {{ review.phi_scopes|length }} PHI scope(s) ·
-HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)</p>
+HIPAA 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(B)–(C), 164.308(a)(1)(ii)(D)
+{% if review.coverage %}<br>Read: {{ review.coverage.grants_read }} grants (role assignments, PIM
+eligibilities, vault access policies), {{ review.coverage.role_definitions }} role definitions,
+{{ review.coverage.phi_vaults }} PHI key vaults, {{ review.coverage.directory_objects }} directory
+objects, {{ review.coverage.groups_expanded }} groups expanded to members
+({{ review.coverage.arm_calls }} ARM and {{ review.coverage.graph_calls }} Graph calls){% endif %}
+{% if review.previous_week %} · compared with {{ review.previous_week }}{% else %} · first review: nothing to compare with{% endif %}</p>
 <div class="cards">
 {% for label, key in [("paths to PHI","paths"),("principals","principals"),("privileged paths","privileged_paths"),("standing privileged","standing_privileged"),("new","new"),("removed","removed"),("failing rules","failing_rules"),("unknowns","unknowns")] %}
 <div class="card"><b>{{ s[key] }}</b>{{ label }}</div>{% endfor %}
