@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from shared.kernel.errors import PhiguardError
@@ -78,7 +79,9 @@ def parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=65536)
 def scope_kind(scope: str) -> ScopeKind:
+    """What a scope is (a review has about as many scopes as resource groups: cached)."""
     key = normalize(scope)
     if key in ("", "/"):
         return "root"
@@ -337,11 +340,16 @@ class Path:
             (
                 self.principal_id,
                 self.grant.role_guid or "keyvault-policy",
-                normalize(self.scope),
+                _normalized(self.scope),
                 self.via_group,
                 self.grant.access,
             )
         )
+
+
+@lru_cache(maxsize=65536)
+def _normalized(scope: str) -> str:
+    return normalize(scope)
 
 
 @dataclass
@@ -393,6 +401,7 @@ class ReviewData:
     scope_subscriptions: dict[str, set[str]] = field(default_factory=dict)
     _phi_keys: set[str] | None = field(default=None, repr=False)
     _phi_above: set[str] = field(default_factory=set, repr=False)
+    _phi_memo: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def role(self, grant: Grant) -> RoleDefinition | None:
         return self.roles.get(grant.role_guid) if grant.role_guid else None
@@ -419,7 +428,17 @@ class ReviewData:
     def is_phi(self, scope: str) -> bool:
         """Whether access at ``scope`` reaches a PHI scope: granted at it, above it (it inherits)
         or below it (a resource inside PHI scope)."""
+        if self._phi_keys is not None:
+            known = self._phi_memo.get(scope)
+            if known is not None:
+                return known
+        found = self._is_phi(scope)
+        self._phi_memo[scope] = found
+        return found
+
+    def _is_phi(self, scope: str) -> bool:
         if self._phi_keys is None:
+            self._phi_memo = {}
             keys = {normalize(s) for s in self.phi_scopes}
             above: set[str] = {"/"}
             for key in keys:

@@ -247,6 +247,7 @@ def read_review(
                 below.add(subscription.lower())
         data.vaults += vaults
     data.grants = list(grants.values())
+    data._phi_keys = None  # management-group scopes learned: judge every scope afresh
     del grants
     groups = {
         g.principal_id for g in data.grants if g.principal_type == "Group" and data.is_phi(g.scope)
