@@ -44,7 +44,7 @@ def child(args: argparse.Namespace) -> None:
         subscriptions=tuple(args.subscriptions.split(",")),
     )
     started = time.perf_counter()
-    outcome = run_weekly(settings, store=LocalReviewStore(Path(args.out)), week="2026-W49")
+    outcome = run_weekly(settings, store=LocalReviewStore(Path(args.out)), week=args.week)
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kib = usage.ru_maxrss
@@ -75,8 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--principals", type=int, default=10_000)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--throttle", action="store_true", help="ARM read limits on")
+    parser.add_argument(
+        "--weeks",
+        type=int,
+        default=2,
+        help="consecutive weekly reviews (the second one diffs against the first: the usual case)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    for name in ("arm-url", "ca-cert", "graph-url", "subscriptions", "out"):
+    for name in ("arm-url", "ca-cert", "graph-url", "subscriptions", "out", "week"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -113,40 +119,47 @@ def main(argv: list[str] | None = None) -> int:
             timeout=300,
         ) as sim:
             sim.admin("POST", "graph/directory", generated.directory)
-            sim.reset_counters()
-            run = subprocess.run(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.access_review",
-                    "--child",
-                    "--arm-url",
-                    sim.arm_url,
-                    "--ca-cert",
-                    sim.ca_cert,
-                    "--graph-url",
-                    sim.arm_url + "/graph",
-                    "--subscriptions",
-                    ",".join(sim.subscriptions),
-                    "--out",
-                    str(Path(tmp) / "out"),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if run.returncode != 0:
-                print(run.stderr[-3000:], file=sys.stderr)
-                return 1
-            figures: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+            runs: list[dict[str, Any]] = []
+            for index in range(args.weeks):
+                sim.reset_counters()
+                run = subprocess.run(  # noqa: S603 - our own interpreter and module
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.access_review",
+                        "--child",
+                        "--arm-url",
+                        sim.arm_url,
+                        "--ca-cert",
+                        sim.ca_cert,
+                        "--graph-url",
+                        sim.arm_url + "/graph",
+                        "--subscriptions",
+                        ",".join(sim.subscriptions),
+                        "--out",
+                        str(Path(tmp) / "out"),
+                        "--week",
+                        f"2026-W{40 + index:02d}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if run.returncode != 0:
+                    print(run.stderr[-3000:], file=sys.stderr)
+                    return 1
+                runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
             counters = sim.counters()
             graph = sim.admin("GET", "graph")
+    for index, figures in enumerate(runs):
+        kind = "first review (nothing to diff)" if index == 0 else "next week (diff, trend)"
+        print(
+            f"week {index + 1}, {kind}: {figures['wall_s']} s wall (target <= 20; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), {figures['cpu_s']} s CPU in "
+            f"the review process, peak RSS {figures['peak_rss_mib']} MiB (target <= 500)"
+        )
+    figures = runs[-1]
     s = figures["summary"]
-    print(
-        f"review: {figures['wall_s']} s wall (target <= 20; load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), {figures['cpu_s']} s CPU in the "
-        f"review process, peak RSS {figures['peak_rss_mib']} MiB (target <= 500)"
-    )
     print(
         f"ARM calls {figures['arm_calls']} (sim counted {counters['total']}: "
         f"{json.dumps(counters['by_type'])}); 429s {counters['by_status'].get('429', 0)}"

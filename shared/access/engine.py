@@ -67,9 +67,31 @@ def announcement(outcome: ReviewOutcome) -> dict[str, Any]:
     }
 
 
-def _previous(store: ReviewStore, week: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The latest review before ``week`` (its JSON) and the trend points of up to 11 weeks
-    before it."""
+INDEX = "paths-index.json"
+INDEX_FIELDS = ("principal_id", "principal_name", "role", "scope", "access", "via_group")
+
+
+def path_index(review: dict[str, Any]) -> bytes:
+    """The week's paths as next week's diff needs them, and nothing else (a 100,000-path review
+    JSON is ~70 MB; reading it back would double the review's memory)."""
+    rows = [[p["key"], *(p.get(f) for f in INDEX_FIELDS)] for p in review["paths"]]
+    return json.dumps({"week": review["week"], "fields": INDEX_FIELDS, "paths": rows}).encode()
+
+
+def _read_index(raw: bytes) -> dict[str, dict[str, Any]] | None:
+    try:
+        body = json.loads(raw)
+        fields = list(body["fields"])
+        return {str(row[0]): dict(zip(fields, row[1:], strict=True)) for row in body["paths"]}
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _previous(
+    store: ReviewStore, week: str
+) -> tuple[str | None, dict[str, dict[str, Any]] | None, list[dict[str, Any]]]:
+    """The latest review before ``week``: its week and its paths by key; and the trend points
+    of up to 11 weeks before it."""
     earlier = [w for w in store.weeks() if w < week]
     trend: list[dict[str, Any]] = []
     for w in earlier[-(TREND_WEEKS - 1) :]:
@@ -82,17 +104,20 @@ def _previous(store: ReviewStore, week: str) -> tuple[dict[str, Any] | None, lis
             if isinstance(point, dict):
                 trend.append(point)
     for w in reversed(earlier):
-        raw = store.read(w, "access-review.json")
-        if raw is None:
+        raw = store.read(w, INDEX)
+        index = _read_index(raw) if raw is not None else None
+        if index is None:  # a week without an index: its full JSON
+            raw = store.read(w, "access-review.json")
+            try:
+                body = json.loads(raw) if raw is not None else None
+            except ValueError:
+                body = None
+            index = previous_index(body) if isinstance(body, dict) else None
+        if index is None:
+            log.warning("access review %s: unreadable; not diffed against", w)
             continue
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            log.warning("access review %s: its JSON is unreadable; not diffed against", w)
-            continue
-        if isinstance(body, dict):
-            return body, trend
-    return None, trend
+        return w, index, trend
+    return None, None, trend
 
 
 def run_review(
@@ -118,13 +143,12 @@ def run_review(
         settings.phi_scope(),
         self_app_ids=[i for i in (settings.identity_app_id,) if i],
     )
-    previous, trend = _previous(store, week)
-    data.previous = previous_index(previous) if previous is not None else None
+    previous_week, data.previous, trend = _previous(store, week)
     ctx = ReviewContext(now=now, inactive_days=settings.access_review_inactive_days)
     results = run_rules(data, ctx)
     review = build_review(data, results, ctx, week, trend)
-    if previous is not None:
-        review["previous_week"] = previous.get("week")
+    if previous_week is not None:
+        review["previous_week"] = previous_week
     review["coverage"] = {
         "grants_read": len(data.grants),
         "role_definitions": len(data.roles),
@@ -140,6 +164,7 @@ def run_review(
         "access-review.json": lambda: json.dumps(review, separators=(",", ":")).encode(),
         "access-review.csv": lambda: to_csv(review).encode("utf-8"),
         "access-review.html": lambda: to_html(review).encode("utf-8"),
+        INDEX: lambda: path_index(review),
         "summary.json": lambda: json.dumps(
             {"week": week, "summary": review["summary"], "trend_point": review["trend"][-1]}
         ).encode(),

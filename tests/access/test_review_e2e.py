@@ -120,6 +120,7 @@ def test_weekly_timer_writes_three_files_announces_once_and_diffs_against_last_w
         "access-review.csv",
         "access-review.json",
         "summary.json",
+        "paths-index.json",  # what next week diffs against
     }
     body = review.json(this_week)
     assert body["previous_week"] == last_week
