@@ -63,6 +63,18 @@ def digest(timer: func.TimerRequest) -> None:
     api.send_digest()
 
 
+@app.function_name("access_review")
+@app.timer_trigger(
+    arg_name="timer",
+    schedule="%PHIGUARD_ACCESS_REVIEW_SCHEDULE%",
+    run_on_startup=False,
+    use_monitor=True,
+)
+def access_review(timer: func.TimerRequest) -> None:
+    """Weekly access review: every path to PHI, the diff against last week, to Blob Storage."""
+    api.access_review_weekly()
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:

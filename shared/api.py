@@ -130,6 +130,24 @@ def reconcile_all() -> dict[str, Any]:
     return totals
 
 
+def access_review_weekly(week: str | None = None) -> dict[str, Any]:
+    """The weekly access review (timer): reads ARM and Graph, writes the week's report to Blob
+    Storage (replacing a previous run of the same week), announces it once and returns the
+    announcement (counts and the link)."""
+    from shared.access.engine import announcement, run_weekly
+
+    outcome = run_weekly(app_context().settings, week=week)
+    summary = announcement(outcome)
+    announce_access_review(summary)
+    return summary
+
+
+def announce_access_review(summary: dict[str, Any]) -> None:
+    """Where a review's announcement goes. Logged for now; the Teams card and the email with
+    the HTML are wired here once shared/notify joins the pipeline (issue 11)."""
+    log.info("access review %s: %s", summary["week"], json.dumps(summary["counts"]))
+
+
 def health() -> tuple[int, dict[str, Any]]:
     ctx = app_context()
     try:

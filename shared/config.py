@@ -153,6 +153,25 @@ CORE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "tag exemptions count; a tag naming anyone else is not honoured. Empty: any approver "
         "named in the tag counts (whoever can write the tag can also change the resource).",
     ),
+    (
+        "GRAPH_URL",
+        "https://graph.microsoft.com",
+        "Microsoft Graph endpoint the access review reads users, groups and service principals "
+        "from (application permissions User.Read.All, GroupMember.Read.All, "
+        "Application.Read.All, AuditLog.Read.All; what a missing one hides is reported).",
+    ),
+    (
+        "ACCESS_REVIEW_SCHEDULE",
+        "0 0 6 * * 1",
+        "NCRONTAB of the weekly access review (Monday 06:00 UTC; read by the Functions host as "
+        "%PHIGUARD_ACCESS_REVIEW_SCHEDULE%).",
+    ),
+    (
+        "ACCESS_REVIEW_INACTIVE_DAYS",
+        "90",
+        "An account with access to PHI and no sign-in for this many days is flagged by the "
+        "access review.",
+    ),
 )
 
 
@@ -409,6 +428,8 @@ class Settings:
     identity_app_id: str | None = None
     exemption_max_days: int = 365
     exemption_approvers: tuple[str, ...] = ()
+    graph_url: str = "https://graph.microsoft.com"
+    access_review_inactive_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -444,6 +465,12 @@ class Settings:
                 f"{PREFIX}REMEDIATION_ADMIN_CIDRS: the restrict NSG strategy needs admin CIDRs"
             )
         managed_identity = text("MANAGED_IDENTITY_CLIENT_ID")
+        graph_url = (text("GRAPH_URL") or "https://graph.microsoft.com").rstrip("/")
+        if not graph_url.startswith("https://"):
+            raise SettingsError(
+                f"{PREFIX}GRAPH_URL: {graph_url!r} must be an https:// URL "
+                "(bearer tokens are never sent over plain http)"
+            )
         return cls(
             storage_connection_string=text("STORAGE_CONNECTION_STRING"),
             storage_account_url=text("STORAGE_ACCOUNT_URL"),
@@ -483,6 +510,8 @@ class Settings:
             exemption_approvers=tuple(
                 a.lower() for a in _names(text("EXEMPTION_APPROVERS") or "", "EXEMPTION_APPROVERS")
             ),
+            graph_url=graph_url,
+            access_review_inactive_days=_int(env, "ACCESS_REVIEW_INACTIVE_DAYS", 90, 1, 3650),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

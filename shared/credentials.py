@@ -47,6 +47,15 @@ def arm_credential(settings: Settings) -> TokenCredential:
     return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
 
 
+def graph_credential(settings: Settings) -> TokenCredential:
+    """Microsoft Graph (the access review): the managed identity, a dev token on loopback."""
+    if is_loopback_url(settings.graph_url):
+        return LoopbackDevCredential()
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+
 def storage_credential(settings: Settings) -> TokenCredential:
     from azure.identity import DefaultAzureCredential
 

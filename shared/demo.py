@@ -204,6 +204,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                         f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
                     )
                 )
+            _access_review(console, settings, sim)
             reset_app_context(None)
     console.print(
         "\nNext: [bold]phiguard evaluate PATH[/] on your own ARM exports, "
@@ -312,6 +313,35 @@ def _unescape(value: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", value)
+
+
+def _access_review(console: Console, settings: Any, sim: Any) -> None:
+    """The week's access review (what the weekly timer runs), kept in ``.demo/access-reviews``."""
+    from shared.access.engine import run_weekly
+    from shared.access.store import LocalReviewStore
+    from sim.estate.access import PHIGUARD_APP_ID
+
+    out = Path(".demo") / "access-reviews"
+    outcome = run_weekly(
+        settings.with_overrides(graph_url=sim.graph_url, identity_app_id=PHIGUARD_APP_ID),
+        extra=[LocalReviewStore(out)],
+    )
+    s = outcome.summary
+    console.print()
+    console.print(
+        text(
+            f"Weekly access review {outcome.week}: {s['paths']} paths to PHI held by "
+            f"{s['principals']} principals, {s['privileged_paths']} privileged "
+            f"({s['standing_privileged']} standing), {s['failing_rules']} rules failing on "
+            f"{s['failing_subjects']} grants, {s['unknowns']} unknowns; "
+            f"{outcome.arm_calls} ARM and {outcome.graph_calls} Graph calls"
+        )
+    )
+    for rule in outcome.review["rules"]:
+        if rule["status"] == "FAIL" and rule["severity"] != "INFO":
+            console.print(text(f"  {rule['severity']:<6} {rule['rule_id']}: {rule['reason']}"))
+    html = Path(outcome.locations["local:access-review.html"]).resolve()
+    console.print(text(f"  report: {html}  (and CSV, JSON beside it; Blob: access-reviews/)"))
 
 
 def _doc(documents: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:

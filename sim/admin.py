@@ -29,6 +29,12 @@
                                         operation ``id`` and final ``status``), ``counters``
 ``POST /_admin/{service}/reset``        forgets what that service received (``/_admin/reset``
                                         does it for all four)
+``GET  /_admin/graph``                  the Graph stand-in: requests by route, permissions, objects
+``POST /_admin/graph/permissions``      ``{"granted": ["User.Read.All", ...]}``: what the token may
+                                        read (403 Authorization_RequestDenied for the rest)
+``POST /_admin/graph/directory``        ``{"users": [...], "groups": [...], "servicePrincipals":
+                                        [...]}`` added (Graph shapes; groups with ``members``)
+``POST /_admin/graph/remove``           ``{"id": OBJECT_ID}``: deletes a directory object
 """
 
 from __future__ import annotations
@@ -81,6 +87,18 @@ def _route(
     if route == f"/{name}/reset" and name in tenant.services and method == "POST":
         tenant.services[name].clear()
         return 200, tenant.services[name].received()
+    if route == "/graph" and method == "GET":
+        return 200, tenant.graph.received()
+    if route == "/graph/permissions" and method == "POST":
+        granted = body.get("granted")
+        if not isinstance(granted, list):
+            return _error(400, "granted must be a list of permission names")
+        tenant.graph.grant(str(g) for g in granted)
+        return 200, tenant.graph.received()
+    if route == "/graph/directory" and method == "POST":
+        return 200, {"loaded": tenant.graph.load(body), **tenant.graph.received()}
+    if route == "/graph/remove" and method == "POST":
+        return 200, {"removed": tenant.graph.remove(str(body.get("id") or ""))}
     if route in ("/", "/health") and method == "GET":
         return 200, {"ok": True}
     if route == "/info" and method == "GET":

@@ -88,6 +88,15 @@ class SimHandle:
         """For ``EmailClient.from_connection_string(..., connection_verify=ca_cert)``."""
         return service_urls(self.arm_url)["acs_connection_string"]
 
+    @property
+    def graph_url(self) -> str:
+        """Microsoft Graph's base (``{graph_url}/v1.0/users``, as ``https://graph.microsoft.com``)."""
+        return self.arm_url + "/graph"
+
+    def grant_graph(self, *permissions: str) -> Any:
+        """What phiguard's token may read in Graph (403 for the rest)."""
+        return self.admin("POST", "graph/permissions", {"granted": list(permissions)})
+
     def received(self, service: str) -> Any:
         """What ``github``, ``devops``, ``teams`` or ``email`` received (with ``counters``)."""
         return self.admin("GET", RECEIVED_ROUTES[service])

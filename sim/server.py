@@ -39,6 +39,7 @@ from sim.estate import Estate
 from sim.events import Caller, EventBus, Schema, arm_claims, parse_destination
 from sim.faults import Dice, FaultSpec, TokenBuckets, WindowQuota
 from sim.github import GitHubService
+from sim.graph import GraphService
 from sim.teams import TeamsService
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
@@ -165,6 +166,15 @@ def resolve_estate(spec: Any, seed: int = 0) -> Estate:
     return resolve_estate(data, seed)
 
 
+def _directory_of(estate: Estate) -> dict[str, Any]:
+    """The Graph directory that goes with an estate: the demo's for the demo tenant, else none
+    (load one with ``POST /_admin/graph/directory``)."""
+    from sim.estate import DEMO_TENANT
+    from sim.estate.access import demo_directory
+
+    return demo_directory() if estate.tenant_id == DEMO_TENANT else {}
+
+
 def _default_claims(tenant: str) -> dict[str, str]:
     now = int(time.time())
     return {
@@ -265,6 +275,7 @@ class SimTenant:
         self.devops = DevOpsService(*services)
         self.teams = TeamsService(*services)
         self.email = EmailService(*services, retry_after=config.email_retry_after)
+        self.graph = GraphService(base_url)
         self._callers: dict[str, Caller] = {}
         self._initial: Estate | None = None
         self.reset()
@@ -296,6 +307,8 @@ class SimTenant:
         self.quota.clear()
         for service in self.services.values():
             service.clear()
+        self.graph.clear()
+        self.graph.load(_directory_of(chosen))
 
     @property
     def services(self) -> dict[str, GitHubService | DevOpsService | TeamsService | EmailService]:
@@ -388,6 +401,8 @@ class SimTenant:
             if path.startswith(prefix):
                 sub = path[len(prefix) - 1 :]
                 return service.handle(method, sub, split.query, headers, body)
+        if path.startswith("/graph/"):
+            return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
         if path == "/emails:send" or path.startswith("/emails/"):
             return self.email.handle(method, path, split.query, headers, body, raw_target=raw_path)
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}

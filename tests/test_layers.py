@@ -20,6 +20,7 @@ DISTRIBUTIONS = {
     "azure.data.tables": "azure-data-tables",
     "azure.mgmt.core": "azure-mgmt-core",
     "azure.communication.email": "azure-communication-email",
+    "azure.storage.blob": "azure-storage-blob",
     "jinja2": "jinja2",
     "rich": "rich",
     "requests": "requests",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from shared.cli import (
+    access_commands,
     dev,
     offline_commands,
     people_commands,
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("--format", choices=("table", "json"), default="table")
     connection_flags(box, arm=False)
     box.set_defaults(handler=people_commands.outbox)
+    access_commands.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=dev.demo)

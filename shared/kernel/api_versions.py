@@ -41,6 +41,8 @@ BY_TYPE: dict[str, str] = {
     "microsoft.compute/diskencryptionsets": "2024-03-02",
     "microsoft.authorization/roleassignments": "2022-04-01",
     "microsoft.authorization/roledefinitions": "2022-04-01",
+    "microsoft.authorization/roleeligibilityschedules": "2020-10-01",
+    "microsoft.authorization/roleassignmentschedules": "2020-10-01",
     "microsoft.authorization/policyassignments": "2023-04-01",
     "microsoft.insights/diagnosticsettings": "2021-05-01-preview",
     "microsoft.insights/activitylogalerts": "2020-10-01",

@@ -20,6 +20,8 @@ ASSIGNMENT_TYPES = {
     "microsoft.authorization/roleassignments",
     "microsoft.authorization/policyassignments",
     "microsoft.authorization/denyassignments",
+    "microsoft.authorization/roleeligibilityschedules",
+    "microsoft.authorization/roleassignmentschedules",
 }
 ROLE_DEFINITIONS = "microsoft.authorization/roledefinitions"
 # Extension types listed at exactly one scope.

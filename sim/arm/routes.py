@@ -262,6 +262,26 @@ class ArmRoutes(ArmWrites):
             tests.append((field_name, m.group(2), tag_name))
         return [k for k in pool if all(_generic_match(self.store.docs[k].doc, t) for t in tests)]
 
+    def _management_groups_above(self, subscription: str | None) -> set[str]:
+        """Keys of the management groups a subscription sits in, up to the root (management
+        group documents name their subscriptions in ``properties.children`` and their parent in
+        ``properties.details.parent``, as ManagementGroups_Get with ``$expand=children``)."""
+        if not subscription:
+            return set()
+        docs = {
+            k: self.store.docs[k].doc
+            for k in self.store.keys(self.store.by_type, MANAGEMENT_GROUPS)
+        }
+        if not docs:
+            return set()
+        sub_key = ids.key(f"/subscriptions/{subscription}")
+        found: set[str] = set()
+        current = next((k for k, d in docs.items() if sub_key in _children(d)), "")
+        while current and current not in found:
+            found.add(current)
+            current = _parent(docs[current]) if current in docs else ""
+        return found
+
     def _assignments(self, target: Target, scope_key: str, flt: str) -> list[str]:
         at_scope = False
         principal: str | None = None
@@ -285,11 +305,12 @@ class ArmRoutes(ArmWrites):
         t = target.type_key
         if t == ROLE_DEFINITIONS:
             at_scope = True
+        groups = self._management_groups_above(target.subscription)
         out = []
         for k in self.store.keys(self.store.by_type, t):
             entry = self.store.docs[k]
             doc_scope = entry.target.parent_key
-            above = ids.is_ancestor(doc_scope, scope_key)
+            above = ids.is_ancestor(doc_scope, scope_key) or doc_scope in groups
             below = ids.is_ancestor(scope_key, doc_scope)
             if not (above or (below and not at_scope)):
                 continue
@@ -303,6 +324,29 @@ class ArmRoutes(ArmWrites):
                 continue
             out.append(k)
         return out
+
+
+MANAGEMENT_GROUPS = "microsoft.management/managementgroups"
+
+
+def _children(doc: dict[str, Any]) -> list[str]:
+    props = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    return [
+        ids.key(str(c.get("id")))
+        for c in props.get("children") or []
+        if isinstance(c, dict) and c.get("id")
+    ]
+
+
+def _parent(doc: dict[str, Any]) -> str:
+    props = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    details = props.get("details") if isinstance(props.get("details"), dict) else {}
+    assert isinstance(details, dict)
+    parent = details.get("parent") if isinstance(details.get("parent"), dict) else {}
+    assert isinstance(parent, dict)
+    return ids.key(str(parent["id"])) if parent.get("id") else ""
 
 
 def _generic_match(doc: dict[str, Any], test: tuple[str, str, str]) -> bool:

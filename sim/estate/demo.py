@@ -4,7 +4,7 @@ governance."""
 
 from __future__ import annotations
 
-from sim.estate import governance
+from sim.estate import access, governance
 from sim.estate.common import Doc, Estate, guid, rg_id
 from sim.estate.demo_context import (
     CUSTOM_ROLE,
@@ -242,4 +242,4 @@ def roles(c: Demo) -> list[Doc]:
         docs.append(
             governance.role_assignment(scope, sub, role_guid, principal, kind, created=created)
         )
-    return docs
+    return docs + access.demo_access_documents(c)

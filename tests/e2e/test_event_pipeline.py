@@ -180,6 +180,7 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
         "reconcile",
         "outbox",
         "digest",
+        "access_review",
         "health",
         "findings",
     }

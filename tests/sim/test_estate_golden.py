@@ -33,9 +33,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 131
+    assert len(estate.documents) == 139
     assert _digest(asdict(estate)) == (
-        "2143b254b0ce6cc8a27e67802f232b359d147e60de90722362f039990786eff6"
+        "03c3cbc7239236468ecde640e66a738138504c7377043b4caad71ed869c936f3"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
