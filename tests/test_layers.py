@@ -65,10 +65,30 @@ def test_function_app_imports_only_the_api_module() -> None:
     assert set(product) <= {"shared", "shared.api"}, product
 
 
+# The pre-deploy IaC reader (`phiguard evaluate` of Bicep / ARM templates) is an operator and CI
+# command: .funcignore keeps it out of the package, and its parser (pycep-parser) is pinned in
+# requirements-iac.txt instead of requirements.txt.
+NOT_DEPLOYED = ("shared/iac",)
+
+
 def _deployed_files() -> Iterator[Path]:
     yield REPO / "function_app.py"
     for package in PRODUCT:
-        yield from sorted((REPO / package).rglob("*.py"))
+        for path in sorted((REPO / package).rglob("*.py")):
+            if not path.relative_to(REPO).as_posix().startswith(NOT_DEPLOYED):
+                yield path
+
+
+def test_what_is_not_deployed_is_left_out_of_the_package_and_unused_by_the_app() -> None:
+    ignored = {line.strip().rstrip("/") for line in (REPO / ".funcignore").read_text().splitlines()}
+    for folder in NOT_DEPLOYED:
+        assert folder in ignored, f".funcignore must leave out {folder}"
+        module = folder.replace("/", ".")
+        for path in _deployed_files():
+            if path.relative_to(REPO).as_posix() == "shared/cli/offline_commands.py":
+                continue  # `phiguard evaluate` imports it lazily; the CLI is not run by the app
+            imported = [m for m in _imports(path) if m == module or m.startswith(module + ".")]
+            assert not imported, f"{path.relative_to(REPO)} imports {imported}: not deployed"
 
 
 def _requirements() -> set[str]:

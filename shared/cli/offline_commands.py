@@ -15,7 +15,7 @@ PlanPreview = tuple[str, str, str, list[str]]
 
 
 def evaluate(args: argparse.Namespace) -> Outcome:
-    from shared import report
+    from shared import iac, report
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
     from shared.loader import load_paths
@@ -25,8 +25,15 @@ def evaluate(args: argparse.Namespace) -> Outcome:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
-    snapshots = load_paths(args.paths)
-    evaluations = Engine(phi_scope=settings.phi_scope()).evaluate_all(snapshots)
+    # ARM templates and Bicep files are deployed offline and judged by the same engine.
+    given = iac.split_inputs(args.paths)
+    snapshots = load_paths(given.documents) if given.documents else []
+    engine = Engine(phi_scope=settings.phi_scope())
+    evaluations = engine.evaluate_all(snapshots)
+    if given.any_template:
+        templated = iac.load(given)
+        snapshots += templated
+        evaluations += iac.evaluate(engine, templated)
     findings = report.all_findings(evaluations)
     if args.format == "json":
         sys.stdout.write(report.findings_json(findings) + "\n")
