@@ -14,6 +14,7 @@ Unresolved here (written with parentheses, ``(a == b) && c`` reads right).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -386,7 +387,14 @@ class BicepTemplate:
         loop = node.get("loop_type") or {}
         detail = loop.get("detail") or {}
         if loop.get("type") == "object":
-            source = self.value(detail.get("array_name") or detail.get("object_name"), local, where)
+            # pycep-parser turns the object of items(...) into text: an identifier is looked up,
+            # anything more complex is left to deployment.
+            name = detail.get("object_name")
+            source = (
+                self.lookup(name, local)
+                if isinstance(name, str) and name.isidentifier()
+                else Unresolved(f"{where}: items() of an expression phiguard does not read")
+            )
             if not isinstance(source, Mapping) or contains_unresolved(list(source)):
                 return [None]
             items: list[Any] = [{"key": k, "value": v} for k, v in source.items()]
@@ -485,7 +493,12 @@ class BicepTemplate:
             if config.get("scope") is not None
             else None
         )
-        segment = safe_segment(name, f"unresolved-{symbol.lower()}")
+        # A name left to deployment gets a stand-in that is the same every time this instance
+        # is declared (its loop bindings), and differs between instances.
+        instance = hashlib.sha256(
+            json.dumps(local, default=str, sort_keys=True).encode()
+        ).hexdigest()[:8]
+        segment = safe_segment(name, f"unresolved-{symbol.lower()}-{instance}")
         if isinstance(parent_symbol, Mapping):
             parent_id = str(parent_symbol.get("id"))
             rid = f"{parent_id}/{rtype.rsplit('/', 1)[-1]}/{segment}"

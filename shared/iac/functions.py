@@ -11,6 +11,7 @@ names and ids stable and distinct, which is all the checks need of them.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -166,7 +167,23 @@ def _table(scope: Scope) -> dict[str, Callable[..., Any]]:
         sub, name = (scope.subscription, args[0]) if len(args) == 1 else (args[0], args[1])
         return {"id": f"/subscriptions/{sub}/resourceGroups/{name}", "name": str(name)}
 
+    def environment() -> dict[str, Any]:
+        # The public cloud's values (what `azd up` deploys to unless told otherwise).
+        return {
+            "name": "AzureCloud",
+            "suffixes": {
+                "storage": "core.windows.net",
+                "keyvaultDns": ".vault.azure.net",
+                "sqlServerHostname": ".database.windows.net",
+            },
+            "authentication": {"loginEndpoint": "https://login.microsoftonline.com/"},
+            "resourceManager": "https://management.azure.com/",
+        }
+
     return {
+        "environment": environment,
+        "items": lambda o: [{"key": k, "value": v} for k, v in sorted(o.items())],
+        "json": lambda text: json.loads(text),
         "concat": lambda *a: (
             [x for v in a for x in v]
             if a and all(isinstance(v, list) for v in a)

@@ -87,6 +87,11 @@ def documents(declared: list[Declared]) -> list[dict[str, Any]]:
                         "properties": {},
                     }
                 )
+        if rtype == "microsoft.network/virtualnetworks" and isinstance(props, Mapping):
+            _attach_subnets(doc["id"], props.get("subnets"), by_id)
+        if rtype == "microsoft.network/virtualnetworks/subnets" and isinstance(props, Mapping):
+            vnet_id = doc["id"].rsplit("/subnets/", 1)[0]
+            _attach_subnets(vnet_id, [{"name": doc["name"], "properties": props}], by_id)
         if rtype == "microsoft.network/privateendpoints" and isinstance(props, Mapping):
             _connect(doc, props, by_id)
     return docs + extra
@@ -102,6 +107,9 @@ def _connect(endpoint: dict[str, Any], props: Mapping[str, Any], by_id: dict[str
         connections = props.get(field_name)
         for conn in connections if isinstance(connections, list) else []:
             inner = conn.get("properties") if isinstance(conn, Mapping) else None
+            if isinstance(inner, dict):
+                # ARM fills in the state at creation: what the endpoint side then reports.
+                inner.setdefault("privateLinkServiceConnectionState", {"status": status})
             target = inner.get("privateLinkServiceId") if isinstance(inner, Mapping) else None
             if not isinstance(target, str) or isinstance(target, Unresolved):
                 continue
@@ -121,3 +129,19 @@ def _connect(endpoint: dict[str, Any], props: Mapping[str, Any], by_id: dict[str
                     },
                 }
             )
+
+
+def _attach_subnets(vnet_id: str, subnets: Any, by_id: dict[str, Any]) -> None:
+    """An NSG lists the subnets it is attached to (read-only ``subnets``), which ARM fills in
+    from the subnets that name it."""
+    for subnet in subnets if isinstance(subnets, list) else []:
+        props = subnet.get("properties") if isinstance(subnet, Mapping) else None
+        nsg = props.get("networkSecurityGroup") if isinstance(props, Mapping) else None
+        nsg_id = nsg.get("id") if isinstance(nsg, Mapping) else None
+        name = str(subnet.get("name", "")).rsplit("/", 1)[-1]
+        if not isinstance(nsg_id, str) or isinstance(nsg_id, Unresolved) or not name:
+            continue
+        nsg_doc = by_id.get(nsg_id.lower())
+        nsg_props = nsg_doc.setdefault("properties", {}) if nsg_doc is not None else None
+        if isinstance(nsg_props, dict):
+            nsg_props.setdefault("subnets", []).append({"id": f"{vnet_id}/subnets/{name}"})
