@@ -248,17 +248,39 @@ def _table(scope: Scope) -> dict[str, Callable[..., Any]]:
     }
 
 
+_STRUCTURAL = frozenset(
+    {
+        "union",
+        "coalesce",
+        "createobject",
+        "createarray",
+        "items",
+        "first",
+        "last",
+        "array",
+        "length",
+        "empty",
+        "take",
+        "skip",
+    }
+)
+
+
 def call(scope: Scope, name: str, args: list[Any]) -> Any:
     """The value of a template function call; Unresolved when it needs the deployment."""
     key = normalize_name(name)
     function = _table(scope).get(key)
     if function is None:
         return Unresolved(f"{name}() is known only at deployment")
-    if any(contains_unresolved(a) for a in args):
-        if key in {"if", "coalesce", "union"} and not contains_unresolved(args[0]):
-            pass  # the branch not taken may stay unknown
-        else:
+    if key == "if":
+        if args and contains_unresolved(args[0]):
+            return Unresolved(f"{name}() of a condition left to deployment")
+    elif key in _STRUCTURAL:
+        # These only arrange values: an unknown value inside stays unknown where it lands.
+        if any(isinstance(a, Unresolved) for a in args):
             return Unresolved(f"{name}() of an unresolved value")
+    elif any(contains_unresolved(a) for a in args):
+        return Unresolved(f"{name}() of an unresolved value")
     try:
         return function(*args)
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
