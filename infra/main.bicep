@@ -131,11 +131,11 @@ module runtimeStorage 'modules/storage.bicep' = {
     keyName: vault.outputs.storageKeyName
     workspaceId: monitoring.outputs.workspaceId
     endpointSubnetId: network.outputs.endpointSubnetId
-    dnsZoneIds: {
-      blob: network.outputs.blobZoneId
-      table: network.outputs.tableZoneId
-      queue: network.outputs.queueZoneId
-    }
+    endpointZones: [
+      { service: 'blob', zoneId: network.outputs.blobZoneId }
+      { service: 'table', zoneId: network.outputs.tableZoneId }
+      { service: 'queue', zoneId: network.outputs.queueZoneId }
+    ]
     containers: [ 'app-package', deadLetterContainer ]
     queues: [ eventsQueue, '${eventsQueue}-poison' ]
   }
@@ -153,10 +153,10 @@ module evidenceStorage 'modules/storage.bicep' = {
     keyName: vault.outputs.storageKeyName
     workspaceId: monitoring.outputs.workspaceId
     endpointSubnetId: network.outputs.endpointSubnetId
-    dnsZoneIds: {
-      blob: network.outputs.blobZoneId
-      table: network.outputs.tableZoneId
-    }
+    endpointZones: [
+      { service: 'blob', zoneId: network.outputs.blobZoneId }
+      { service: 'table', zoneId: network.outputs.tableZoneId }
+    ]
     wormContainers: [ { name: evidenceContainer, days: evidenceRetentionDays } ]
     tables: [
       '${tablePrefix}state'
@@ -191,6 +191,11 @@ module flowLogs 'modules/flow-logs.bicep' = {
   }
 }
 
+// settings: every other PHIGUARD_* setting the code reads (shared/config.py SETTINGS_DOC,
+// shared/notify/settings.py, shared/issues/routing.py), explicit so the deployed configuration
+// is what this file says. Not set on purpose: STORAGE_CONNECTION_STRING and
+// ACS_CONNECTION_STRING (they carry account keys; the identity is used instead) and CA_CERT
+// (the simulated tenant's CA). tests/infra keeps this list equal to the code's.
 module app 'modules/app.bicep' = {
   name: 'phiguard-app'
   scope: group
@@ -219,11 +224,6 @@ module app 'modules/app.bicep' = {
       GITHUB_TOKEN: githubTokenSecretName
       ADO_PAT: adoPatSecretName
     }
-    // Every other PHIGUARD_* setting the code reads (shared/config.py SETTINGS_DOC,
-    // shared/notify/settings.py, shared/issues/routing.py), explicit so the deployed
-    // configuration is what this file says. Not set on purpose: STORAGE_CONNECTION_STRING and
-    // ACS_CONNECTION_STRING (they carry account keys; the identity is used instead) and
-    // CA_CERT (the simulated tenant's CA).
     settings: {
       PHIGUARD_TABLE_PREFIX: tablePrefix
       PHIGUARD_ARM_URL: 'https://management.azure.com'

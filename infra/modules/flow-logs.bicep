@@ -12,6 +12,7 @@ resource watcher 'Microsoft.Network/networkWatchers@2024-05-01' existing = {
 }
 
 resource vnetFlowLog 'Microsoft.Network/networkWatchers/flowLogs@2024-05-01' = {
+  // checkov:skip=CKV_AZURE_12:retention disabled means Network Watcher never deletes the records (kept six years and more); an enabled policy allows at most 365 days
   parent: watcher
   name: 'phiguard-vnet-${uniqueString(vnetId)}'
   location: location

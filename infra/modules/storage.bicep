@@ -10,8 +10,8 @@ param vaultUri string
 param keyName string
 param workspaceId string
 param endpointSubnetId string
-@description('Private DNS zone id per storage service that gets a private endpoint: { blob: id, table: id, queue: id }.')
-param dnsZoneIds object
+@description('The storage services that get a private endpoint, with their private DNS zone: [ { service: blob, zoneId: id } ].')
+param endpointZones array
 param containers array = []
 @description('Evidence containers: { name, days } with a version-level WORM time-based retention of that many days.')
 param wormContainers array = []
@@ -19,11 +19,13 @@ param queues array = []
 param tables array = []
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_59:the firewall denies every network (defaultAction Deny); publicNetworkAccess stays Enabled only so that trusted services with a managed identity (Event Grid deliveries and dead letters, Network Watcher flow logs) still reach the account, which Disabled would block
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: 'Standard_ZRS' }
+  // Zone- and geo-redundant: the evidence must outlive a regional outage for six years.
+  sku: { name: 'Standard_GZRS' }
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: { '${identityId}': {} }
@@ -117,26 +119,26 @@ resource storageTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2
   name: table
 }]
 
-resource endpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [for service in items(dnsZoneIds): {
-  name: 'pe-${name}-${service.key}'
+resource endpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [for endpoint in endpointZones: {
+  name: 'pe-${name}-${endpoint.service}'
   location: location
   tags: tags
   properties: {
     subnet: { id: endpointSubnetId }
     privateLinkServiceConnections: [
       {
-        name: service.key
-        properties: { privateLinkServiceId: account.id, groupIds: [ service.key ] }
+        name: endpoint.service
+        properties: { privateLinkServiceId: account.id, groupIds: [ endpoint.service ] }
       }
     ]
   }
 }]
 
-resource endpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [for (service, i) in items(dnsZoneIds): {
+resource endpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [for (endpoint, i) in endpointZones: {
   parent: endpoints[i]
   name: 'default'
   properties: {
-    privateDnsZoneConfigs: [ { name: service.key, properties: { privateDnsZoneId: service.value } } ]
+    privateDnsZoneConfigs: [ { name: endpoint.service, properties: { privateDnsZoneId: endpoint.zoneId } } ]
   }
 }]
 
