@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers unit lint-infra bench catalog-docs clean
+.PHONY: demo test lint typecheck layers unit lint-infra lock bench catalog-docs clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.in requirements.txt requirements-dev.txt requirements-iac.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -58,6 +58,10 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.sim_throughput
+
+# requirements.txt = requirements.in + its transitive closure, pinned (the remote build's input).
+lock: $(STAMP)
+	$(BIN)/python scripts/lock_requirements.py
 
 catalog-docs: $(STAMP)
 	$(BIN)/phiguard catalog --format md > docs/CHECKS.md

@@ -67,7 +67,7 @@ def test_function_app_imports_only_the_api_module() -> None:
 
 # The pre-deploy IaC reader (`phiguard evaluate` of Bicep / ARM templates) is an operator and CI
 # command: .funcignore keeps it out of the package, and its parser (pycep-parser) is pinned in
-# requirements-iac.txt instead of requirements.txt.
+# requirements-iac.txt instead of requirements.in.
 NOT_DEPLOYED = ("shared/iac",)
 
 
@@ -91,13 +91,25 @@ def test_what_is_not_deployed_is_left_out_of_the_package_and_unused_by_the_app()
             assert not imported, f"{path.relative_to(REPO)} imports {imported}: not deployed"
 
 
-def _requirements() -> set[str]:
-    names = set()
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            names.add(re.split(r"[=<>!~\[ ]", line, maxsplit=1)[0].lower())
-    return names
+            name, _, version = line.partition("==")
+            pins[re.split(r"[=<>!~\[ ]", name, maxsplit=1)[0].lower().replace("_", "-")] = version
+    return pins
+
+
+def _requirements() -> set[str]:
+    """What the deployed code imports: requirements.in (requirements.txt is its lock)."""
+    return set(_pins(REPO / "requirements.in"))
+
+
+def test_the_lock_pins_every_direct_requirement_at_its_version() -> None:
+    direct, locked = _pins(REPO / "requirements.in"), _pins(REPO / "requirements.txt")
+    assert all(version for version in locked.values()), "requirements.txt pins every package"
+    assert {n: locked.get(n) for n in direct} == direct, "run `make lock`"
 
 
 def test_requirements_hold_exactly_what_the_deployed_code_imports() -> None:
@@ -122,6 +134,6 @@ def test_requirements_hold_exactly_what_the_deployed_code_imports() -> None:
             )
             third_party.add(found)
     assert third_party == _requirements(), (
-        f"requirements.txt: unused {sorted(_requirements() - third_party)}, "
+        f"requirements.in: unused {sorted(_requirements() - third_party)}, "
         f"missing {sorted(third_party - _requirements())}"
     )
