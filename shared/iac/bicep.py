@@ -166,6 +166,12 @@ class BicepTemplate:
         self.tree = parse_bicep(text, self.source)
         self.target_scope = str(self.tree.get("globals", {}).get("scope", {}).get("value", ""))
         self.params = self._parameters(given)
+        # Tells apart two deployments of one module file (their stand-in names differ).
+        self.instance_key = json.dumps(
+            [self.source, scope.subscription, scope.resource_group, given],
+            default=str,
+            sort_keys=True,
+        )
         self._vars: dict[str, Any] = {}
         self._resolving: set[str] = set()
         self._symbols: dict[str, Any] = {}
@@ -496,7 +502,7 @@ class BicepTemplate:
         # A name left to deployment gets a stand-in that is the same every time this instance
         # is declared (its loop bindings), and differs between instances.
         instance = hashlib.sha256(
-            json.dumps(local, default=str, sort_keys=True).encode()
+            json.dumps([self.instance_key, local], default=str, sort_keys=True).encode()
         ).hexdigest()[:8]
         segment = safe_segment(name, f"unresolved-{symbol.lower()}-{instance}")
         if isinstance(parent_symbol, Mapping):

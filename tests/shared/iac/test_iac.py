@@ -312,3 +312,33 @@ def test_cli_evaluates_templates_and_names_the_file_and_line_of_bad_bicep(
     assert code == 2
     assert f"{bad}: line 2" in err
     assert "Traceback" not in err
+
+
+def test_two_deployments_of_one_module_with_names_left_to_deployment_stay_two(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "store.bicep",
+        "param prefix string\nparam tls string\n"
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: '${prefix}x'\n"
+        + STORAGE_BODY.replace("TLS", "tls")
+        + "}\n",
+    )
+    main_bicep = _write(
+        tmp_path,
+        "main.bicep",
+        "param prefix string\n"
+        "module one 'store.bicep' = {\n  name: 'one'\n  params: { prefix: prefix, tls: 'TLS1_2' }\n}\n"
+        "module two 'store.bicep' = {\n  name: 'two'\n  params: { prefix: prefix, tls: 'TLS1_0' }\n}\n",
+    )
+    snapshots = iac.load(iac.split_inputs([main_bicep]))
+    storage = [s for s in snapshots if s.type == "microsoft.storage/storageaccounts"]
+    assert len({s.id for s in storage}) == 2
+    verdicts = sorted(
+        f.status.value
+        for e in iac.evaluate(Engine(), storage)
+        for f in e.findings
+        if f.check_id == "storage_account_min_tls_1_2"
+    )
+    assert verdicts == ["FAIL", "PASS"]
