@@ -342,3 +342,51 @@ def test_two_deployments_of_one_module_with_names_left_to_deployment_stay_two(
         if f.check_id == "storage_account_min_tls_1_2"
     )
     assert verdicts == ["FAIL", "PASS"]
+
+
+def test_arm_copy_loops_conditions_and_child_resources(tmp_path: Path) -> None:
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {"count": {"type": "int", "defaultValue": 2}, "tls": {"type": "string"}},
+        "resources": [
+            {
+                "type": "Microsoft.Storage/storageAccounts",
+                "apiVersion": "2023-05-01",
+                "name": "[format('st{0}', copyIndex(1))]",
+                "copy": {"name": "accounts", "count": "[parameters('count')]"},
+                "kind": "StorageV2",
+                "properties": {"minimumTlsVersion": "[parameters('tls')]"},
+                "resources": [
+                    {
+                        "type": "blobServices",
+                        "apiVersion": "2023-05-01",
+                        "name": "default",
+                        "properties": {"isVersioningEnabled": True},
+                    }
+                ],
+            },
+            {
+                "condition": "[equals(parameters('count'), 3)]",
+                "type": "Microsoft.KeyVault/vaults",
+                "apiVersion": "2023-07-01",
+                "name": "kv-never",
+                "properties": {},
+            },
+        ],
+    }
+    path = _write(tmp_path, "azuredeploy.json", json.dumps(template))
+    snapshots = iac.load(iac.split_inputs([path]))
+    names = sorted(s.id.rsplit("/", 1)[-1] for s in snapshots)
+    assert names == ["st1", "st2"]
+    assert all(s.has("blob_service") for s in snapshots)
+    statuses = _statuses([path])
+    assert statuses[("st1", "storage_account_min_tls_1_2")] == Status.NOT_ASSESSED  # no value
+    bad = _write(
+        tmp_path, "broken.json", json.dumps({**template, "variables": {"x": "[concat('a',]"}})
+    )
+    bad_template = json.loads(bad.read_text())
+    bad_template["resources"][0]["properties"]["minimumTlsVersion"] = "[variables('x')]"
+    bad.write_text(json.dumps(bad_template))
+    with pytest.raises(iac.IacError, match=r"broken\.json: \$\.variables\.x"):
+        iac.load(iac.split_inputs([bad]))
