@@ -176,6 +176,7 @@ class BicepTemplate:
         self._resolving: set[str] = set()
         self._symbols: dict[str, Any] = {}
         self._modules: dict[str, list[BicepTemplate]] = {}
+        self.module_name: Any = None  # the deployment name its parent gave it
 
     # -- parameters and variables -------------------------------------------------------
     def _parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,9 +274,6 @@ class BicepTemplate:
                 )
             )
             index = end + 1
-        if len(parts) == 3 and parts[0] == "" and parts[2] == "" and not isinstance(parts[1], str):
-            # '${x}' of a non-string keeps... a string, as Bicep does.
-            pass
         if any(contains_unresolved(p) for p in parts):
             first = next(p for p in parts if contains_unresolved(p))
             why = first.why if isinstance(first, Unresolved) else "a value left to deployment"
@@ -536,9 +534,8 @@ class BicepTemplate:
         return symbol_value, declared
 
     def _scope_id(self, rtype: str) -> str:
+        """Where a resource without ``parent`` or ``scope`` lands: this file's deployment scope."""
         if self.target_scope == "subscription" or self.scope.resource_group is None:
-            if rtype.lower() == "microsoft.resources/resourcegroups":
-                return self.scope.subscription_id
             return self.scope.subscription_id
         return str(self.scope.resource_group_id)
 
@@ -584,8 +581,6 @@ class BicepTemplate:
             templates.append(template)
         self._modules[name] = templates
         return templates
-
-    module_name: Any = None
 
     def outputs(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
