@@ -315,3 +315,21 @@ def test_host_json_records_every_invocation_and_outlasts_the_sweep() -> None:
     # resource subscription must fit with a wide margin.
     assert timeout >= 4 * 2 * 317
     assert host["extensions"]["queues"]["messageEncoding"] == "none"  # Event Grid writes raw JSON
+
+
+def test_the_queue_event_grid_fills_is_the_one_the_function_reads() -> None:
+    source = (REPO / "function_app.py").read_text()
+    [queue] = re.findall(r'queue_trigger\([^)]*queue_name="([^"]+)"', source)
+    declared = _declared()
+    queues = {
+        str(d.name).rsplit("/", 1)[-1]
+        for d in _of_type(declared, "Microsoft.Storage/storageAccounts/queueServices/queues")
+    }
+    assert queues == {queue, f"{queue}-poison"}  # the host moves failed messages to -poison
+    topics = json.dumps([{"subscriptionId": HOME, "resourceGroup": "rg", "name": "t"}])
+    [subscription] = _of_type(
+        _declared("events.bicep", topicsJson=topics, runtimeStorageId="/subscriptions/x"),
+        "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+    )
+    destination = subscription.body["properties"]["deliveryWithResourceIdentity"]["destination"]
+    assert destination["properties"]["queueName"] == queue
