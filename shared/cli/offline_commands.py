@@ -18,7 +18,7 @@ def evaluate(args: argparse.Namespace) -> Outcome:
     from shared import iac, report
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
-    from shared.loader import load_paths
+    from shared.loader import load_documents
 
     try:
         # The same PHI scope as the app and `plan` (PHIGUARD_PHI_SUBSCRIPTIONS, ..._GROUPS, _TAGS).
@@ -27,7 +27,7 @@ def evaluate(args: argparse.Namespace) -> Outcome:
         raise UsageError(str(exc)) from None
     # ARM templates and Bicep files are deployed offline and judged by the same engine.
     given = iac.split_inputs(args.paths)
-    snapshots = load_paths(given.documents) if given.documents else []
+    snapshots = load_documents(given.documents)
     engine = Engine(phi_scope=settings.phi_scope())
     evaluations = engine.evaluate_all(snapshots)
     if given.any_template:

@@ -31,7 +31,7 @@ class IacInput:
 
     bicep: list[tuple[Path, Path | None]] = field(default_factory=list)
     arm: list[tuple[Path, Any, Path | None]] = field(default_factory=list)
-    documents: list[Path] = field(default_factory=list)
+    documents: list[tuple[Any, str]] = field(default_factory=list)  # parsed, with their file
 
     @property
     def any_template(self) -> bool:
@@ -91,7 +91,7 @@ def split_inputs(paths: Iterable[str | Path]) -> IacInput:
         if is_arm_template(document):
             found.arm.append((path, document, _parameters_for(path)))
         else:
-            found.documents.append(path)
+            found.documents.append((document, str(path)))
     return found
 
 
