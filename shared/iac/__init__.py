@@ -144,9 +144,51 @@ def load(given: IacInput) -> list[Any]:
 
 def evaluate(engine: Any, snapshots: Sequence[Any]) -> list[Any]:
     """The engine's evaluations, with the catalog's checks NOT_ASSESSED wherever they read a
-    value the template leaves to deployment."""
+    value the template leaves to deployment. A resource whose PHI scope hangs on tags left to
+    deployment gets its PHI-only checks as NOT_ASSESSED too, instead of silently fewer checks."""
     from shared.engine import Engine
     from shared.iac.values import tracked_catalog
 
     iac_engine = Engine(catalog=tracked_catalog(engine.catalog), phi_scope=engine.phi_scope)
-    return iac_engine.evaluate_all(snapshots)
+    evaluations = []
+    for snapshot in snapshots:
+        if engine.phi_scope.is_phi(snapshot) or not _scope_unknown(snapshot):
+            evaluations.append(iac_engine.evaluate(snapshot))
+        else:
+            evaluations.append(_phi_only_not_assessed(iac_engine, snapshot))
+    return evaluations
+
+
+def _scope_unknown(snapshot: Any) -> bool:
+    from shared.iac.values import contains_unresolved
+
+    group = snapshot.resource_group or {}
+    return contains_unresolved(dict.get(dict(snapshot.resource), "tags")) or (
+        contains_unresolved(group.get("tags") if isinstance(group, dict) else None)
+    )
+
+
+def _phi_only_not_assessed(engine: Any, snapshot: Any) -> Any:
+    from dataclasses import replace
+
+    from shared.kernel.findings import Status
+    from shared.kernel.snapshot import Snapshot
+
+    as_phi = engine.evaluate(
+        Snapshot(snapshot.resource, snapshot.related, snapshot.resource_group, True)
+    )
+    findings = []
+    for finding in as_phi.findings:
+        if engine.catalog[finding.check_id].phi_only:
+            finding = replace(
+                finding,
+                status=Status.NOT_ASSESSED,
+                reason="Not assessed: whether this resource is in PHI scope depends on tags the "
+                "template leaves to deployment.",
+                evidence={"tags": "unresolved"},
+                phi=False,
+            )
+        else:
+            finding = replace(finding, phi=False)
+        findings.append(finding)
+    return replace(as_phi, phi=False, findings=tuple(findings))

@@ -390,3 +390,25 @@ def test_arm_copy_loops_conditions_and_child_resources(tmp_path: Path) -> None:
     bad.write_text(json.dumps(bad_template))
     with pytest.raises(iac.IacError, match=r"broken\.json: \$\.variables\.x"):
         iac.load(iac.split_inputs([bad]))
+
+
+def test_phi_only_checks_are_not_assessed_when_the_scope_hangs_on_unresolved_tags(
+    tmp_path: Path,
+) -> None:
+    main_bicep = _write(
+        tmp_path,
+        "main.bicep",
+        "param classification string\n"
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'sttags'\n"
+        + STORAGE_BODY.replace("TLS", "'TLS1_2'").replace(
+            "tags: { 'data-classification': 'phi' }",
+            "tags: { 'data-classification': classification }",
+        )
+        + "}\n",
+    )
+    statuses = _statuses([main_bicep])
+    # PHI-only: cannot tell whether it applies; the others judge as usual.
+    assert statuses[("sttags", "storage_account_customer_managed_key_enabled")] == (
+        Status.NOT_ASSESSED
+    )
+    assert statuses[("sttags", "storage_account_min_tls_1_2")] == Status.PASS
