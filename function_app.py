@@ -23,6 +23,16 @@ def on_resource_change(event: func.EventGridEvent) -> None:
     api.handle_function_event(event)
 
 
+@app.function_name("on_queued_resource_change")
+@app.queue_trigger(
+    arg_name="message", queue_name="resource-events", connection="AzureWebJobsStorage"
+)
+def on_queued_resource_change(message: func.QueueMessage) -> None:
+    """Storage queue trigger: one Event Grid event, as the deployed system topics deliver them
+    (the app has no public endpoint). Raising makes the queue redeliver, then poison it."""
+    api.handle_queued_event(message.get_body())
+
+
 @app.function_name("events_webhook")
 @app.route(route="events", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
 def events_webhook(req: func.HttpRequest) -> func.HttpResponse:

@@ -92,6 +92,33 @@ def handle_webhook(
     return 200, JSON, json.dumps(summary)
 
 
+def handle_queued_event(body: bytes) -> dict[str, Any]:
+    """One Event Grid event that a system topic delivered to phiguard's storage queue (the
+    deployed path: the app has no public endpoint, infra/modules/event-subscription.bicep).
+    A malformed event is recorded as poison and the message is done; a failure raises, so the
+    queue delivers the message again (then moves it to the poison queue)."""
+    from shared.events import parse_delivery
+
+    ctx = app_context()
+    delivery = parse_delivery(
+        body,
+        {},
+        supported_types=ctx.engine.supported_types(),
+        subscriptions=ctx.settings.subscriptions,
+    )
+    if not delivery.changes:
+        for poison in delivery.poison:
+            ctx.store.record_poison(poison.raw, poison.error, "queue", _now())
+        return {
+            "processed": 0,
+            "poison": len(delivery.poison),
+            "ignored": sum(delivery.ignored.values()),
+        }
+    summary = _summary(ctx.pipeline.handle(delivery))
+    log.info("queued event: %s", summary)
+    return summary
+
+
 def _too_large(error: str) -> tuple[int, dict[str, str], str]:
     log.warning("webhook delivery refused: %s", error)
     return 413, JSON, json.dumps({"error": error, "processed": 0})

@@ -306,6 +306,10 @@ class _Collector:
         key = related_key_for(doc_type, owner_type)
         if key is None or parent_item is None or parent_item.explicit:
             return False
+        if not RELATED[key].is_list and not normalize(pending.resource["id"]).endswith(
+            normalize(RELATED[key].path)
+        ):
+            return False  # e.g. sites/x/config/appsettings is not the site's config/web
         if RELATED[key].is_list:
             parent_item.related.setdefault(key, []).append(pending.resource)
         else:

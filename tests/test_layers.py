@@ -66,19 +66,51 @@ def test_function_app_imports_only_the_api_module() -> None:
     assert set(product) <= {"shared", "shared.api"}, product
 
 
+# The pre-deploy IaC reader (`phiguard evaluate` of Bicep / ARM templates) is an operator and CI
+# command: .funcignore keeps it out of the package, and its parser (pycep-parser) is pinned in
+# requirements-iac.txt instead of requirements.in.
+NOT_DEPLOYED = ("shared/iac",)
+
+
 def _deployed_files() -> Iterator[Path]:
     yield REPO / "function_app.py"
     for package in PRODUCT:
-        yield from sorted((REPO / package).rglob("*.py"))
+        for path in sorted((REPO / package).rglob("*.py")):
+            if not path.relative_to(REPO).as_posix().startswith(NOT_DEPLOYED):
+                yield path
+
+
+def test_what_is_not_deployed_is_left_out_of_the_package_and_unused_by_the_app() -> None:
+    ignored = {line.strip().rstrip("/") for line in (REPO / ".funcignore").read_text().splitlines()}
+    for folder in NOT_DEPLOYED:
+        assert folder in ignored, f".funcignore must leave out {folder}"
+        module = folder.replace("/", ".")
+        for path in _deployed_files():
+            if path.relative_to(REPO).as_posix() == "shared/cli/offline_commands.py":
+                continue  # `phiguard evaluate` imports it lazily; the CLI is not run by the app
+            imported = [m for m in _imports(path) if m == module or m.startswith(module + ".")]
+            assert not imported, f"{path.relative_to(REPO)} imports {imported}: not deployed"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[re.split(r"[=<>!~\[ ]", name, maxsplit=1)[0].lower().replace("_", "-")] = version
+    return pins
 
 
 def _requirements() -> set[str]:
-    names = set()
-    for line in (REPO / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.add(re.split(r"[=<>!~\[ ]", line, maxsplit=1)[0].lower())
-    return names
+    """What the deployed code imports: requirements.in (requirements.txt is its lock)."""
+    return set(_pins(REPO / "requirements.in"))
+
+
+def test_the_lock_pins_every_direct_requirement_at_its_version() -> None:
+    direct, locked = _pins(REPO / "requirements.in"), _pins(REPO / "requirements.txt")
+    assert all(version for version in locked.values()), "requirements.txt pins every package"
+    assert {n: locked.get(n) for n in direct} == direct, "run `make lock`"
 
 
 def test_requirements_hold_exactly_what_the_deployed_code_imports() -> None:
@@ -103,6 +135,6 @@ def test_requirements_hold_exactly_what_the_deployed_code_imports() -> None:
             )
             third_party.add(found)
     assert third_party == _requirements(), (
-        f"requirements.txt: unused {sorted(_requirements() - third_party)}, "
+        f"requirements.in: unused {sorted(_requirements() - third_party)}, "
         f"missing {sorted(third_party - _requirements())}"
     )

@@ -15,18 +15,25 @@ PlanPreview = tuple[str, str, str, list[str]]
 
 
 def evaluate(args: argparse.Namespace) -> Outcome:
-    from shared import report
+    from shared import iac, report
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
-    from shared.loader import load_paths
+    from shared.loader import load_documents
 
     try:
         # The same PHI scope as the app and `plan` (PHIGUARD_PHI_SUBSCRIPTIONS, ..._GROUPS, _TAGS).
         settings = Settings.from_env()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
-    snapshots = load_paths(args.paths)
-    evaluations = Engine(phi_scope=settings.phi_scope()).evaluate_all(snapshots)
+    # ARM templates and Bicep files are deployed offline and judged by the same engine.
+    given = iac.split_inputs(args.paths)
+    snapshots = load_documents(given.documents)
+    engine = Engine(phi_scope=settings.phi_scope())
+    evaluations = engine.evaluate_all(snapshots)
+    if given.any_template:
+        templated = iac.load(given)
+        snapshots += templated
+        evaluations += iac.evaluate(engine, templated)
     findings = report.all_findings(evaluations)
     if args.format == "json":
         sys.stdout.write(report.findings_json(findings) + "\n")

@@ -176,6 +176,7 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
     functions = function_app.app.get_functions()
     assert {f.get_function_name() for f in functions} == {
         "on_resource_change",
+        "on_queued_resource_change",
         "events_webhook",
         "reconcile",
         "outbox",
@@ -189,6 +190,11 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
             if binding.type == "httpTrigger":
                 level = str(binding.get_dict_repr().get("authLevel", "")).lower()
                 assert level.endswith("function"), function.get_function_name()
+            if binding.type == "queueTrigger":
+                # The queue infra/ creates and Event Grid delivers to, on the host's storage.
+                spec = binding.get_dict_repr()
+                assert spec["queueName"] == "resource-events"
+                assert spec["connection"] == "AzureWebJobsStorage"
 
 
 def test_reconcile_sweep_finds_the_demo_violations(world: World) -> None:
