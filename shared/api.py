@@ -170,9 +170,16 @@ def access_review_weekly(week: str | None = None) -> dict[str, Any]:
 
 
 def announce_access_review(summary: dict[str, Any]) -> None:
-    """Where a review's announcement goes. Logged for now; the Teams card and the email with
-    the HTML are wired here once shared/notify joins the pipeline (issue 11)."""
+    """The review's announcement: logged, and a Teams card and an email with the counts and
+    the report's location through the outbox (sent by the outbox timer) when channels exist."""
+    from shared.followup import FollowUpCounts
+    from shared.kernel.clock import utcnow
+    from shared.notify.model import access_review_ready
+
     log.info("access review %s: %s", summary["week"], json.dumps(summary["counts"]))
+    followups = app_context().followups
+    if followups is not None:
+        followups.notify(access_review_ready(summary, utcnow()), FollowUpCounts())
 
 
 def health() -> tuple[int, dict[str, Any]]:

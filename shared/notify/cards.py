@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from shared.kernel.findings import Severity
 from shared.notify.model import (
+    AccessReviewReady,
     Digest,
     Escalation,
     FixApplied,
@@ -210,9 +211,48 @@ def test_card(notice: TestMessage) -> dict[str, Any]:
     return _card(body, heading, [])
 
 
+ACCESS_REVIEW_FACTS = (
+    ("paths", "Paths to PHI"),
+    ("principals", "Principals"),
+    ("privileged_paths", "Privileged paths"),
+    ("standing_privileged", "Standing privileged"),
+    ("new", "New since last week"),
+    ("removed", "Removed since last week"),
+    ("failing_rules", "Rules failing"),
+    ("failing_subjects", "Grants flagged"),
+    ("unknowns", "Unknowns"),
+)
+
+
+def access_review_card(notice: AccessReviewReady) -> dict[str, Any]:
+    heading = f"Weekly access review {notice.week}"
+    body: list[dict[str, Any]] = [
+        _text(heading, weight="Bolder", size="Medium", style="heading"),
+        _facts([(title, str(notice.counts.get(key, 0))) for key, title in ACCESS_REVIEW_FACTS]),
+    ]
+    if notice.missing_permissions:
+        body.append(
+            _text(
+                "Not known (permissions missing): " + md(", ".join(notice.missing_permissions)),
+                color="Warning",
+            )
+        )
+    body.append(_text(f"Report: {md(notice.location)}", isSubtle=True))
+    body.append(
+        _text(
+            "Decide each path in the CSV beside the report, then: "
+            f"phiguard access-review decide FILE.csv ({when(notice.at)})",
+            isSubtle=True,
+        )
+    )
+    return _card(body, heading, [])
+
+
 def card(notice: Notice) -> dict[str, Any]:
     if isinstance(notice, TestMessage):
         return test_card(notice)
+    if isinstance(notice, AccessReviewReady):
+        return access_review_card(notice)
     if isinstance(notice, NewFailure):
         return new_failure_card(notice)
     if isinstance(notice, FixApplied):

@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from shared.kernel.errors import PhiguardError
 from shared.kernel.findings import Severity
-from shared.notify.cards import MAX_DIGEST_LINES, diff_lines, when
+from shared.notify.cards import ACCESS_REVIEW_FACTS, MAX_DIGEST_LINES, diff_lines, when
 from shared.notify.guard import PayloadGuard
-from shared.notify.model import Digest, Escalation, FixApplied, NewFailure, Notice, TestMessage
+from shared.notify.model import (
+    AccessReviewReady,
+    Digest,
+    Escalation,
+    FixApplied,
+    NewFailure,
+    Notice,
+    TestMessage,
+)
 from shared.notify.routing import Routing
 from shared.safe_text import inert, one_line
 
@@ -65,6 +73,20 @@ _TEMPLATES = {
 {% for line in lines %}<li>{{ line }}</li>
 {% endfor %}</ul>{% if more > 0 %}<p>and {{ more }} more</p>{% endif %}{% endif %}
 {% endblock %}""",
+    "access_review.html": """{% extends "layout.html" %}{% from "facts.html" import facts %}
+{% block content %}{{ facts(rows) }}
+{% if missing %}<p><strong>Not known</strong> (permissions missing): {{ missing }}</p>{% endif %}
+<p>Report (HTML, CSV, JSON): <code>{{ location }}</code></p>
+<p>Decide each path in the CSV, then: <code>phiguard access-review decide FILE.csv</code></p>
+{% endblock %}""",
+    "access_review.txt": """{% from "facts.txt" import facts %}{{ heading }}
+
+{{ facts(rows) }}{% if missing %}
+Not known (permissions missing): {{ missing }}
+{% endif %}
+Report (HTML, CSV, JSON): {{ location }}
+Decide each path in the CSV, then: phiguard access-review decide FILE.csv
+""",
     "test.html": """{% extends "layout.html" %}
 {% block content %}<p>If you can read this, phiguard's email channel works ({{ at }}).</p>
 {% if n.note %}<p>{{ n.note }}</p>{% endif %}
@@ -158,6 +180,19 @@ def _context(notice: Notice) -> tuple[str, str, dict[str, Any]]:
     if isinstance(notice, TestMessage):
         heading = "phiguard test message"
         return "test", heading, {"heading": heading, "at": when(notice.at)}
+    if isinstance(notice, AccessReviewReady):
+        heading = f"Weekly access review {notice.week}"
+        rows = [(title, str(notice.counts.get(key, 0))) for key, title in ACCESS_REVIEW_FACTS]
+        return (
+            "access_review",
+            heading,
+            {
+                "heading": heading,
+                "rows": rows,
+                "missing": inert(", ".join(notice.missing_permissions)),
+                "location": inert(notice.location),
+            },
+        )
     if isinstance(notice, NewFailure):
         heading = f"New {notice.severity.value} failure on a PHI resource"
         subject = f"{notice.severity.value}: {notice.title} on {notice.resource.name}"

@@ -203,6 +203,41 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class AccessReviewReady:
+    """The week's access review is written: its counts and where the report is. The report
+    itself is not sent: it names every person who can reach PHI, and it stays where its access
+    control and retention are (Blob Storage, ``access-reviews/YYYY-Www/``)."""
+
+    week: str
+    counts: Mapping[str, int]
+    missing_permissions: tuple[str, ...]
+    location: str
+    at: datetime
+    kind = Kind.ACCESS_REVIEW
+
+    @property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset()
+
+    @property
+    def key(self) -> str:
+        # One announcement per week and run: a rerun of the week replaces the report and says so.
+        return f"{self.kind}:{self.week}:{_iso(self.at)}"
+
+
+def access_review_ready(announcement: Mapping[str, Any], at: datetime) -> AccessReviewReady:
+    """The notice of ``shared.access.engine.announcement``'s summary."""
+    counts = announcement.get("counts") or {}
+    return AccessReviewReady(
+        str(announcement.get("week", "")),
+        {str(k): int(v) for k, v in counts.items() if isinstance(v, int)},
+        tuple(str(p) for p in announcement.get("missing_permissions") or ()),
+        str(announcement.get("link") or ""),
+        at,
+    )
+
+
+@dataclass(frozen=True)
 class TestMessage:
     """A message that proves a channel works (``phiguard notify test``): no resource, no PHI."""
 
@@ -221,7 +256,7 @@ class TestMessage:
         return f"{self.kind}:{_iso(self.at)}"
 
 
-Notice = NewFailure | FixApplied | Escalation | Digest | TestMessage
+Notice = NewFailure | FixApplied | Escalation | Digest | TestMessage | AccessReviewReady
 
 
 def _iso(at: datetime) -> str:

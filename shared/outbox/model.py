@@ -25,6 +25,7 @@ class Kind(StrEnum):
     FIX_APPLIED = "fix_applied"
     ESCALATION = "escalation"
     DIGEST = "digest"
+    ACCESS_REVIEW = "access_review"
     ISSUE_OPEN = "issue_open"
     ISSUE_COMMENT = "issue_comment"
     ISSUE_CLOSE = "issue_close"

@@ -391,3 +391,26 @@ def test_a_bad_channel_setting_turns_the_people_side_off_not_the_pipeline(
         assert "PHIGUARD_ISSUES_ROUTES" in body["people"]["error"]
         assert "ghp_secretvalue" not in json.dumps(body)
         assert "error" in api.dispatch_outbox()
+
+
+def test_the_weekly_access_review_is_announced_on_teams_and_by_email(
+    azurite: AzuriteEndpoints, tmp_path: Path, smtp: SmtpInbox
+) -> None:
+    from shared import api
+    from sim.estate.access import PHIGUARD_APP_ID
+
+    with running_world(azurite, tmp_path, environ=_environ(smtp)) as world:
+        world.ctx.settings = world.ctx.settings.with_overrides(
+            graph_url=world.sim.graph_url, identity_app_id=PHIGUARD_APP_ID
+        )
+        world.sim.reset_received("teams")
+        summary = api.access_review_weekly()
+        _run_outbox(world)
+        (card,) = [json.dumps(m) for m in world.sim.received("teams")["messages"]]
+        assert f"Weekly access review {summary['week']}" in card
+        assert str(summary["counts"]["paths"]) in card
+        (mail,) = [m for m in smtp.messages if "access review" in str(m["Subject"])]
+        text = mail.get_body(("plain",))
+        assert text is not None and f"Paths to PHI: {summary['counts']['paths']}" in str(
+            text.get_content()
+        )

@@ -16,6 +16,7 @@ from shared.notify.cards import card, md
 from shared.notify.email import NoRecipients, render_email
 from shared.notify.guard import PayloadGuard, PayloadLeak
 from shared.notify.model import (
+    AccessReviewReady,
     Digest,
     FixApplied,
     NewFailure,
@@ -156,7 +157,9 @@ def test_every_rendered_payload_passes_the_guard_and_carries_nothing_planted() -
         for value in (*PLANTED, *SECRETS, "S3CR3TSIGNATURE", "/workflows/0123456789abcdef"):
             assert value.casefold() not in text.casefold(), (channel, notice.kind, value)
     owner_shown = [
-        p for _, n, p in rendered if not isinstance(n, Digest | TestMessage) and n.resource.owner
+        p
+        for _, n, p in rendered
+        if not isinstance(n, Digest | TestMessage | AccessReviewReady) and n.resource.owner
     ]
     assert owner_shown and all(OWNER in texts(p) or md(OWNER) in texts(p) for p in owner_shown)
 
@@ -327,3 +330,28 @@ def test_a_failure_whose_evidence_repeats_a_word_of_its_title_is_still_told() ->
     notice = new_failure(waf, detected_at=T0)
     assert "Enabled" not in notice.sensitive
     TeamsNotifier(WEBHOOK).render(notice)  # no PayloadLeak
+
+
+def test_the_access_review_announcement_is_a_valid_card_and_an_email_without_the_report(
+    card_schema: dict[str, Any],
+) -> None:
+    from shared.notify.model import access_review_ready
+
+    notice = access_review_ready(
+        {
+            "week": "2026-W49",
+            "counts": {"paths": 412, "principals": 57, "failing_rules": 6, "new": 3},
+            "missing_permissions": ["AuditLog.Read.All"],
+            "link": "access-reviews/2026-W49/access-review.html",
+        },
+        T0,
+    )
+    payload = card(notice)
+    jsonschema.validate(payload, card_schema)
+    text = json.dumps(payload)
+    assert "Weekly access review 2026-W49" in text and "412" in text and "AuditLog" in text
+    email = render_email(notice, ("compliance@contoso.com",))
+    assert email["subject"] == "[phiguard] Weekly access review 2026-W49"
+    assert "Paths to PHI: 412" in email["text"] and "AuditLog.Read.All" in email["text"]
+    assert "access-reviews/2026-W49/access-review.html" in email["html"]
+    assert notice.key != access_review_ready({"week": "2026-W49"}, T0.replace(hour=5)).key
