@@ -10,10 +10,13 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.kernel.errors import PhiguardError
 from shared.kernel.phi_scope import DEFAULT_TAG_RULES, PhiScope
+
+if TYPE_CHECKING:
+    from shared.selection import Selection
 
 PREFIX = "PHIGUARD_"
 
@@ -152,6 +155,24 @@ CORE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "Comma-separated approvers (UPNs / emails, case-insensitive) whose `phiguard-exempt` "
         "tag exemptions count; a tag naming anyone else is not honoured. Empty: any approver "
         "named in the tag counts (whoever can write the tag can also change the resource).",
+    ),
+    (
+        "CHECKS",
+        "(every check)",
+        "Comma-separated check ids and services (`storage`, `network`, ...) the sweep and the "
+        "event path run; only their related documents are read. Rows of other checks are "
+        "left as they are. `phiguard scan --checks/--services/...` overrides it.",
+    ),
+    (
+        "EXCLUDED_CHECKS",
+        "(none)",
+        "Comma-separated check ids and services never run (applied after CHECKS).",
+    ),
+    (
+        "MUTE_MAX_DAYS",
+        "180",
+        "Longest mute rule (`phiguard mute add`) in days; a rule lasting longer is refused "
+        "when added and not honoured if found in the table.",
     ),
 )
 
@@ -362,6 +383,18 @@ def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None
     return value
 
 
+def _validate_selection(checks: tuple[str, ...], excluded: tuple[str, ...]) -> None:
+    from checks import CATALOG
+    from shared.selection import SelectionError, from_setting
+
+    selection = from_setting(checks, excluded, CATALOG)
+    try:
+        if not selection.apply(CATALOG):
+            raise SelectionError(f"{PREFIX}CHECKS: the selection matches no check")
+    except SelectionError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(PREFIX + name, "").strip()
     if not raw:
@@ -403,6 +436,9 @@ class Settings:
     identity_app_id: str | None = None
     exemption_max_days: int = 365
     exemption_approvers: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    excluded_checks: tuple[str, ...] = ()
+    mute_max_days: int = 180
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -438,6 +474,10 @@ class Settings:
                 f"{PREFIX}REMEDIATION_ADMIN_CIDRS: the restrict NSG strategy needs admin CIDRs"
             )
         managed_identity = text("MANAGED_IDENTITY_CLIENT_ID")
+        checks = _split(text("CHECKS") or "")
+        excluded = _split(text("EXCLUDED_CHECKS") or "")
+        if checks or excluded:
+            _validate_selection(checks, excluded)
         return cls(
             storage_connection_string=text("STORAGE_CONNECTION_STRING"),
             storage_account_url=text("STORAGE_ACCOUNT_URL"),
@@ -477,11 +517,21 @@ class Settings:
             exemption_approvers=tuple(
                 a.lower() for a in _names(text("EXEMPTION_APPROVERS") or "", "EXEMPTION_APPROVERS")
             ),
+            checks=checks,
+            excluded_checks=excluded,
+            mute_max_days=_int(env, "MUTE_MAX_DAYS", 180, 1, 3650),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Settings with CLI flags applied (``None`` means "flag not given")."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def selection(self) -> Selection:
+        """The checks the sweep and the event path run (CHECKS, EXCLUDED_CHECKS)."""
+        from checks import CATALOG
+        from shared.selection import from_setting
+
+        return from_setting(self.checks, self.excluded_checks, CATALOG)
 
     def phi_scope(self) -> PhiScope:
         return PhiScope(
