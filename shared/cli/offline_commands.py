@@ -16,6 +16,13 @@ PlanPreview = tuple[str, str, str, list[str]]
 
 def evaluate(args: argparse.Namespace) -> Outcome:
     from shared import report
+    from shared.cli.report_commands import (
+        describe,
+        output_formats,
+        selected_catalog,
+        selection_from_args,
+        write_output,
+    )
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
     from shared.loader import load_paths
@@ -25,15 +32,20 @@ def evaluate(args: argparse.Namespace) -> Outcome:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    selection = selection_from_args(args, settings)
+    chosen = selected_catalog(selection)
+    formats = output_formats(args)
     snapshots = load_paths(args.paths)
-    evaluations = Engine(phi_scope=settings.phi_scope()).evaluate_all(snapshots)
-    findings = report.all_findings(evaluations)
+    engine = Engine.selected(selection, settings.phi_scope())
+    evaluations = engine.evaluate_all(snapshots)
+    findings = report.all_findings(evaluations, engine.catalog)
     if args.format == "json":
         sys.stdout.write(report.findings_json(findings) + "\n")
     elif args.format == "csv":
         sys.stdout.write(report.findings_csv(findings))
     else:
         report.render_evaluations(make_console(), evaluations, show_passed=args.all)
+    write_output(args, formats, findings, describe(selection, chosen))
     outcome = Outcome.of_statuses((f.status for f in findings), exit_zero=args.exit_zero)
     if not snapshots:
         outcome.incomplete.append(f"no resources found in {', '.join(args.paths)}")
