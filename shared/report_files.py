@@ -38,7 +38,7 @@ FILE_NAMES = {
     "ocsf": "phiguard-findings.ocsf.json",
     "html": "phiguard-report.html",
 }
-OCSF_VERSION = "1.3.0"
+OCSF_VERSION = "1.5.0"
 HIPAA_STANDARD = "HIPAA Security Rule (45 CFR Part 164, Subpart C)"
 REPORT_FIELDS = (
     "resource_id",
@@ -171,7 +171,12 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
         },
         "cloud": {
             "provider": "Azure",
-            "account": {"uid": subscription, "type": "Azure AD Account", "type_id": 6},
+            "account": {
+                "uid": subscription,
+                "name": subscription,
+                "type": "Azure AD Account",
+                "type_id": 6,
+            },
         },
         "finding_info": {
             "uid": f"phiguard-{uid}",

@@ -374,9 +374,9 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-# OCSF Compliance Finding (class_uid 2003), required attributes as published in the OCSF schema
-# (events/base_event.json, events/findings/finding.json, events/findings/compliance_finding.json,
-# objects/compliance.json, finding_info.json, metadata.json, product.json, the cloud profile).
+# OCSF Compliance Finding (class_uid 2003): the attributes the class requires as published in the
+# OCSF schema (base_event, finding, compliance_finding, the compliance object, the cloud profile),
+# checked beside py-ocsf-models' validation.
 OCSF_REQUIRED = (
     "activity_id",
     "category_uid",
@@ -460,7 +460,10 @@ def test_scan_and_status_write_every_report_format_with_hostile_names_inert(
 
             events = json.loads((out_dir / "phiguard-findings.ocsf.json").read_text())
             assert len(events) == len(rows)
+            from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
             for event in events:
+                ComplianceFinding.model_validate(event)  # OCSF 1.5.0's published class
                 for name in OCSF_REQUIRED:
                     assert name in event, name
                 assert event["class_uid"] == 2003 and event["category_uid"] == 2

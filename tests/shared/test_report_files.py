@@ -111,3 +111,24 @@ def test_write_reports_writes_only_what_is_asked(tmp_path: Path) -> None:
     assert [p.name for p in written] == [FILE_NAMES["json"], FILE_NAMES["ocsf"]]
     (row,) = json.loads(written[0].read_text())
     assert row["service"] == "network" and row["muted_by"] is None and row["resource_id"] == RID
+
+
+def test_every_ocsf_finding_validates_against_the_ocsf_compliance_finding_schema() -> None:
+    """Against OCSF 1.5.0's Compliance Finding as published in py-ocsf-models (the models
+    Prowler writes its OCSF output with): the pydantic models, and the JSON schema they give."""
+    import jsonschema  # type: ignore[import-untyped]
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+    from py_ocsf_models.objects.cloud import Cloud
+
+    schema = ComplianceFinding.model_json_schema()
+    assert set(schema["required"]) >= {"activity_id", "compliance", "finding_info", "metadata"}
+    for status in Status:
+        event = ocsf_finding(
+            report_rows([_finding(status, "why", {"muted_by": {"rule": "mute-0000000a"}})])[0], NOW
+        )
+        jsonschema.validate(event, schema)
+        model = ComplianceFinding.model_validate(event)
+        assert int(model.class_uid) == 2003 and int(model.type_uid) == 200301
+        assert model.compliance.standards and model.compliance.requirements
+        assert model.metadata.product.vendor_name == "phiguard"
+        assert Cloud.model_validate(event["cloud"]).provider == "Azure"
