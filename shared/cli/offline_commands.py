@@ -53,17 +53,19 @@ def evaluate(args: argparse.Namespace) -> Outcome:
 
 
 def catalog(args: argparse.Namespace) -> Outcome:
-    from checks import CATALOG
+    """The catalog, or the checks a selection picks (what ``scan`` with the same flags runs)."""
     from shared import report
+    from shared.cli.report_commands import selected_catalog, selection_from_args
 
+    chosen = selected_catalog(selection_from_args(args, None))
     if args.format == "json":
-        sys.stdout.write(report.catalog_json(CATALOG) + "\n")
+        sys.stdout.write(report.catalog_json(chosen) + "\n")
     elif args.format == "csv":
-        sys.stdout.write(report.catalog_csv(CATALOG))
+        sys.stdout.write(report.catalog_csv(chosen))
     elif args.format == "md":
-        sys.stdout.write(report.catalog_markdown(CATALOG))
+        sys.stdout.write(report.catalog_markdown(chosen))
     else:
-        report.render_catalog(make_console(), CATALOG)
+        report.render_catalog(make_console(), chosen)
     return Outcome()
 
 

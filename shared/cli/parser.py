@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = sub.add_parser("catalog", help="list every check with its metadata")
     cat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    report_commands.add_selection_flags(cat)
     cat.set_defaults(handler=offline_commands.catalog)
 
     def connection_flags(command: argparse.ArgumentParser, arm: bool) -> None:

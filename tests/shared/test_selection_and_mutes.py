@@ -197,3 +197,15 @@ def test_new_rules_are_validated(changes: dict[str, object], message: str) -> No
             now=NOW,
             max_days=180,
         )
+
+
+def test_catalog_lists_what_a_selection_picks(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from shared.cli import main
+
+    assert main(["catalog", "--format", "json", "--services", "keyvault", "--phi-only"]) == 0
+    listed = json.loads(capsys.readouterr().out)["checks"]
+    assert listed and all(c["service"] == "keyvault" and c["phi_only"] for c in listed)
+    assert main(["catalog", "--excluded-services", "mainframe"]) == 2
+    assert "unknown service 'mainframe'" in capsys.readouterr().err
