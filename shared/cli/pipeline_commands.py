@@ -67,7 +67,8 @@ def scan(args: argparse.Namespace) -> Outcome:
     rows = [
         r
         for r in ctx.store.current()
-        if (r.resource_id.lower() + "/").startswith(prefixes) and _selected(r.check_id, chosen)
+        if (r.resource_id.lower() + "/").startswith(prefixes)
+        and (selection.everything or _selected(r.check_id, chosen))
     ]
     report.render_stored(console, rows)
     write_output(args, formats, rows, describe(selection, chosen))
