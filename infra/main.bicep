@@ -248,6 +248,9 @@ module app 'modules/app.bicep' = {
       PHIGUARD_REMEDIATION_FLAP_WINDOW_SECONDS: '3600'
       PHIGUARD_EXEMPTION_MAX_DAYS: string(exemptionMaxDays)
       PHIGUARD_EXEMPTION_APPROVERS: exemptionApprovers
+      PHIGUARD_CHECKS: ''
+      PHIGUARD_EXCLUDED_CHECKS: ''
+      PHIGUARD_MUTE_MAX_DAYS: '180'
       PHIGUARD_EMAIL_SENDER: emailSender
       PHIGUARD_ACS_ENDPOINT: acsEndpoint
       PHIGUARD_SMTP_HOST: smtpHost

@@ -10,10 +10,13 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.kernel.errors import PhiguardError
 from shared.kernel.phi_scope import DEFAULT_TAG_RULES, PhiScope
+
+if TYPE_CHECKING:
+    from shared.selection import Selection
 
 PREFIX = "PHIGUARD_"
 
@@ -171,6 +174,24 @@ CORE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "90",
         "An account with access to PHI and no sign-in for this many days is flagged by the "
         "access review.",
+    ),
+    (
+        "CHECKS",
+        "(every check)",
+        "Comma-separated check ids and services (`storage`, `network`, ...) the sweep and the "
+        "event path run; only their related documents are read. Rows of other checks are "
+        "left as they are. `phiguard scan --checks/--services/...` overrides it.",
+    ),
+    (
+        "EXCLUDED_CHECKS",
+        "(none)",
+        "Comma-separated check ids and services never run (applied after CHECKS).",
+    ),
+    (
+        "MUTE_MAX_DAYS",
+        "180",
+        "Longest mute rule (`phiguard mute add`) in days; a rule lasting longer is refused "
+        "when added and not honoured if found in the table.",
     ),
 )
 
@@ -387,6 +408,18 @@ def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None
     return value
 
 
+def _validate_selection(checks: tuple[str, ...], excluded: tuple[str, ...]) -> None:
+    from checks import CATALOG
+    from shared.selection import SelectionError, from_setting
+
+    selection = from_setting(checks, excluded, CATALOG)
+    try:
+        if not selection.apply(CATALOG):
+            raise SelectionError(f"{PREFIX}CHECKS: the selection matches no check")
+    except SelectionError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(PREFIX + name, "").strip()
     if not raw:
@@ -430,6 +463,9 @@ class Settings:
     exemption_approvers: tuple[str, ...] = ()
     graph_url: str = "https://graph.microsoft.com"
     access_review_inactive_days: int = 90
+    checks: tuple[str, ...] = ()
+    excluded_checks: tuple[str, ...] = ()
+    mute_max_days: int = 180
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -471,6 +507,10 @@ class Settings:
                 f"{PREFIX}GRAPH_URL: {graph_url!r} must be an https:// URL "
                 "(bearer tokens are never sent over plain http)"
             )
+        checks = _split(text("CHECKS") or "")
+        excluded = _split(text("EXCLUDED_CHECKS") or "")
+        if checks or excluded:
+            _validate_selection(checks, excluded)
         return cls(
             storage_connection_string=text("STORAGE_CONNECTION_STRING"),
             storage_account_url=text("STORAGE_ACCOUNT_URL"),
@@ -512,11 +552,21 @@ class Settings:
             ),
             graph_url=graph_url,
             access_review_inactive_days=_int(env, "ACCESS_REVIEW_INACTIVE_DAYS", 90, 1, 3650),
+            checks=checks,
+            excluded_checks=excluded,
+            mute_max_days=_int(env, "MUTE_MAX_DAYS", 180, 1, 3650),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Settings with CLI flags applied (``None`` means "flag not given")."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def selection(self) -> Selection:
+        """The checks the sweep and the event path run (CHECKS, EXCLUDED_CHECKS)."""
+        from checks import CATALOG
+        from shared.selection import from_setting
+
+        return from_setting(self.checks, self.excluded_checks, CATALOG)
 
     def phi_scope(self) -> PhiScope:
         return PhiScope(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.issues.ledger import TableIssueLedger
     from shared.issues.sender import FindingState
     from shared.issues.settings import IssueSettings, Trackers
+    from shared.mutes import TableMutes
     from shared.notify.model import Notifier
     from shared.notify.settings import NotifySettings
     from shared.outbox.dispatcher import Dispatcher
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from shared.pipeline import Pipeline
     from shared.remediation import Remediator
     from shared.remediation_log import TableRemediationLog
+    from shared.selection import Selection
     from shared.state.tables import TableStateStore
 
 
@@ -39,12 +41,27 @@ class AppContext:
     settings: Settings
     # The notification and tracker settings' source (None: the process environment).
     environ: Mapping[str, str] | None = field(default=None, repr=False)
+    # The checks to run (CLI flags); None: the settings' (PHIGUARD_CHECKS / EXCLUDED_CHECKS).
+    selection: Selection | None = None
 
     @cached_property
     def engine(self) -> Engine:
         from shared.engine import Engine
 
-        return Engine(phi_scope=self.settings.phi_scope())
+        selection = self.selection if self.selection is not None else self.settings.selection()
+        engine = Engine.selected(selection, self.settings.phi_scope())
+        engine.mutes = lambda: self.mutes.cached_rules()
+        engine.mute_max_days = self.settings.mute_max_days
+        return engine
+
+    @cached_property
+    def mutes(self) -> TableMutes:
+        from shared.mutes import TableMutes
+        from shared.tables import table_service
+
+        mutes = TableMutes(table_service(self.settings), prefix=self.settings.table_prefix)
+        mutes.ensure_tables()
+        return mutes
 
     @cached_property
     def reader(self) -> ArmReader:

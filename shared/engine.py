@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checks import CATALOG, Check
 from shared.kernel.findings import Finding, Result, not_assessed
 from shared.kernel.phi_scope import PhiScope
 from shared.kernel.resource_id import ResourceIdError
 from shared.kernel.snapshot import MalformedResource, Snapshot
+
+if TYPE_CHECKING:
+    from shared.mutes import MuteRule
+    from shared.selection import Selection
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,40 @@ class Evaluation:
     phi: bool
     findings: tuple[Finding, ...]
     not_assessed: tuple[NotAssessed, ...] = ()
+    # The check ids the engine ran when a selection narrowed the catalog (None: all of it): the
+    # store leaves the rows of other checks as they are instead of closing them.
+    scope: frozenset[str] | None = None
 
 
 @dataclass
 class Engine:
     catalog: Mapping[str, Check] = field(default_factory=lambda: CATALOG)
     phi_scope: PhiScope = field(default_factory=PhiScope)
+    scope: frozenset[str] | None = None  # set by :meth:`selected` when a selection narrows
+    # The mute rules in force (shared.mutes), asked at every evaluation; None: nothing muted.
+    mutes: Callable[[], Sequence[MuteRule]] | None = field(default=None, repr=False)
+    mute_max_days: int = 180
     _by_type: dict[tuple[str, bool], tuple[Check, ...]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def selected(
+        cls,
+        selection: Selection,
+        phi_scope: PhiScope | None = None,
+        catalog: Mapping[str, Check] | None = None,
+    ) -> Engine:
+        """An engine running only the selected checks (SelectionError names unknown ids or
+        services, or a selection that matches no check)."""
+        from shared.selection import SelectionError
+
+        full = CATALOG if catalog is None else catalog
+        scope = phi_scope or PhiScope()
+        if selection.everything:
+            return cls(catalog=full, phi_scope=scope)
+        chosen = selection.apply(full)
+        if not chosen:
+            raise SelectionError("the selection matches no check")
+        return cls(catalog=chosen, phi_scope=scope, scope=frozenset(chosen))
 
     def checks_for(self, resource_type: str, phi: bool) -> tuple[Check, ...]:
         """Checks that apply to a resource type; ``phi_only`` ones only to PHI resources."""
@@ -94,7 +126,16 @@ class Engine:
                     phi=phi,
                 )
             )
-        return Evaluation(snapshot.id, rtype, phi, tuple(findings), tuple(skipped))
+        if self.mutes is not None:
+            rules = self.mutes()
+            if rules:
+                from shared.kernel.clock import utcnow
+                from shared.mutes import apply_mutes
+
+                findings = apply_mutes(findings, rules, utcnow(), self.mute_max_days)
+        return Evaluation(
+            snapshot.id, rtype, phi, tuple(findings), tuple(skipped), scope=self.scope
+        )
 
     def evaluate_all(self, snapshots: Iterable[Snapshot]) -> list[Evaluation]:
         return [self.evaluate(s) for s in snapshots]

@@ -10,7 +10,7 @@ Issues (when ``PHIGUARD_ISSUES_ROUTES`` routes the resource)
       hourly cap). A closed issue of the same fingerprint is reopened; an open one gets a comment.
     * **comment** when a failing check's severity or evidence changes.
     * **close** when the check passes (completed), the resource is deleted, the check no longer
-      applies, or an approved exemption covers it (not planned).
+      applies, or an approved exemption or a mute rule covers it (not planned).
 Notices (Teams card, email)
     * at once: a new CRITICAL / HIGH failure on a PHI resource that phiguard does not fix; a fix
       applied (with the diff and the rollback command); an escalation (a fix held back or failed);
@@ -54,6 +54,7 @@ _CLOSE_WHY = {
     "RESOURCE_DELETED": "deleted",
     "CLOSED": "not_applicable",
     Status.NOT_APPLICABLE.value: "not_applicable",
+    Status.MUTED.value: "muted",  # an accepted risk: closed as not planned
 }
 
 
@@ -474,6 +475,9 @@ def _close_text(why: str, at: datetime) -> str:
         "passed": f"phiguard re-read the resource at {when}: the check passes now. Closing.",
         "deleted": f"The resource was deleted (seen at {when}). Closing.",
         "not_applicable": f"The check no longer applies to the resource (seen at {when}). Closing.",
+        "muted": f"A mute rule covers this failure (seen at {when}): an accepted risk, closing "
+        "as not planned. phiguard still records the finding as MUTED and will reopen this issue "
+        "if it fails after the mute ends.",
     }.get(why, f"Closing ({why}, {when}).")
 
 

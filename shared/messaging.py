@@ -129,10 +129,26 @@ def sync_issues(ctx: AppContext, now: datetime | None = None) -> SyncReport:
         before = counts.issues
         followups.open_issue(row, None, first, None, counts)  # type: ignore[arg-type]
         report.opened += counts.issues - before
+    muted = {
+        Fingerprint.of(r.resource_id, r.check_id).value
+        for r in (ctx.store.current(status=Status.MUTED.value) if open_entries else ())
+    }
     for value, entry in open_entries.items():
         if value in failing:
             continue
         before = counts.issues
+        if value in muted:  # an accepted risk: not planned, not completed
+            followups.close_issue(
+                entry.resource_id,
+                entry.check_id,
+                "muted",
+                now,
+                counts,
+                text="phiguard issues sync: a mute rule covers this failure (an accepted "
+                "risk). Closing as not planned; the finding is still recorded as MUTED.",
+            )
+            report.closed += counts.issues - before
+            continue
         followups.close_issue(
             entry.resource_id,
             entry.check_id,

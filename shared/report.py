@@ -34,6 +34,7 @@ _STATUS_STYLE = {
     Status.NOT_ASSESSED: "dim yellow",
     Status.PASS: "green",
     Status.NOT_APPLICABLE: "dim",
+    Status.MUTED: "cyan",
 }
 # Table order: what needs attention first.
 _STATUS_RANK = {
@@ -42,9 +43,10 @@ _STATUS_RANK = {
     Status.NOT_ASSESSED: 2,
     Status.PASS: 3,
     Status.NOT_APPLICABLE: 4,
+    Status.MUTED: 1,
 }
 # Shown by default (without ``--all``): a check that failed, or that broke.
-ATTENTION = frozenset({Status.FAIL.value, Status.ERROR.value})
+ATTENTION = frozenset({Status.FAIL.value, Status.ERROR.value, Status.MUTED.value})
 _SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
     Severity.HIGH: "red",
@@ -134,6 +136,8 @@ def summary_text(counts: Mapping[str, int]) -> Text:
         (f"{counts.get('PASS', 0)} PASS", "green"),
         (f"{counts.get('NOT_APPLICABLE', 0)} not applicable", ""),
     ]
+    if counts.get("MUTED"):
+        parts.insert(1, (f"{counts['MUTED']} MUTED", "cyan"))
     out = Text()
     for index, (label, style) in enumerate(parts):
         if index:

@@ -16,6 +16,13 @@ PlanPreview = tuple[str, str, str, list[str]]
 
 def evaluate(args: argparse.Namespace) -> Outcome:
     from shared import iac, report
+    from shared.cli.report_commands import (
+        describe,
+        output_formats,
+        selected_catalog,
+        selection_from_args,
+        write_output,
+    )
     from shared.config import Settings, SettingsError
     from shared.engine import Engine
     from shared.loader import load_documents
@@ -25,22 +32,26 @@ def evaluate(args: argparse.Namespace) -> Outcome:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    selection = selection_from_args(args, settings)
+    chosen = selected_catalog(selection)
+    formats = output_formats(args)
     # ARM templates and Bicep files are deployed offline and judged by the same engine.
     given = iac.split_inputs(args.paths)
     snapshots = load_documents(given.documents)
-    engine = Engine(phi_scope=settings.phi_scope())
+    engine = Engine.selected(selection, settings.phi_scope())
     evaluations = engine.evaluate_all(snapshots)
     if given.any_template:
         templated = iac.load(given)
         snapshots += templated
         evaluations += iac.evaluate(engine, templated)
-    findings = report.all_findings(evaluations)
+    findings = report.all_findings(evaluations, engine.catalog)
     if args.format == "json":
         sys.stdout.write(report.findings_json(findings) + "\n")
     elif args.format == "csv":
         sys.stdout.write(report.findings_csv(findings))
     else:
         report.render_evaluations(make_console(), evaluations, show_passed=args.all)
+    write_output(args, formats, findings, describe(selection, chosen))
     outcome = Outcome.of_statuses((f.status for f in findings), exit_zero=args.exit_zero)
     if not snapshots:
         outcome.incomplete.append(f"no resources found in {', '.join(args.paths)}")
@@ -48,17 +59,19 @@ def evaluate(args: argparse.Namespace) -> Outcome:
 
 
 def catalog(args: argparse.Namespace) -> Outcome:
-    from checks import CATALOG
+    """The catalog, or the checks a selection picks (what ``scan`` with the same flags runs)."""
     from shared import report
+    from shared.cli.report_commands import selected_catalog, selection_from_args
 
+    chosen = selected_catalog(selection_from_args(args, None))
     if args.format == "json":
-        sys.stdout.write(report.catalog_json(CATALOG) + "\n")
+        sys.stdout.write(report.catalog_json(chosen) + "\n")
     elif args.format == "csv":
-        sys.stdout.write(report.catalog_csv(CATALOG))
+        sys.stdout.write(report.catalog_csv(chosen))
     elif args.format == "md":
-        sys.stdout.write(report.catalog_markdown(CATALOG))
+        sys.stdout.write(report.catalog_markdown(chosen))
     else:
-        report.render_catalog(make_console(), CATALOG)
+        report.render_catalog(make_console(), chosen)
     return Outcome()
 
 

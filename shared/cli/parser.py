@@ -11,6 +11,7 @@ from shared.cli import (
     people_commands,
     pipeline_commands,
     remediation_commands,
+    report_commands,
 )
 
 
@@ -41,10 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="findings never set the exit code (FAIL, ERROR, NOT_ASSESSED); "
         "input errors (2) and a run that found nothing (3) still do",
     )
+    report_commands.add_selection_flags(ev)
+    report_commands.add_output_flags(ev)
     ev.set_defaults(handler=offline_commands.evaluate)
 
     cat = sub.add_parser("catalog", help="list every check with its metadata")
     cat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    report_commands.add_selection_flags(cat)
     cat.set_defaults(handler=offline_commands.catalog)
 
     def connection_flags(command: argparse.ArgumentParser, arm: bool) -> None:
@@ -67,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="subscription id (repeatable; default PHIGUARD_SUBSCRIPTIONS)",
     )
     connection_flags(scan, arm=True)
+    report_commands.add_selection_flags(scan)
+    report_commands.add_output_flags(scan)
     scan.set_defaults(handler=pipeline_commands.scan)
 
     replay = sub.add_parser("replay", help="feed recorded Event Grid events through the handler")
@@ -76,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=pipeline_commands.replay)
 
     status = sub.add_parser("status", help="current findings from the state store")
-    status.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    status.add_argument(
+        "--format", choices=("table", "json", "csv", "ocsf", "html"), default="table"
+    )
     status.add_argument(
         "--all", action="store_true", help="table: every row, not only FAIL and ERROR"
     )
@@ -87,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--severity")
     status.add_argument("--hipaa", help="citation or prefix, e.g. 164.312(b)")
     connection_flags(status, arm=False)
+    report_commands.add_selection_flags(status, status=True)
+    report_commands.add_output_flags(status)
     status.set_defaults(handler=pipeline_commands.status)
 
     plan = sub.add_parser("plan", help="show what the safe auto-fixes would change (no writes)")
@@ -155,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     exempt.add_argument("--remove", action="store_true", help="remove the --target exemptions")
     connection_flags(exempt, arm=False)
     exempt.set_defaults(handler=remediation_commands.exempt)
+    report_commands.add_mute_parser(sub, connection_flags)
 
     notify = sub.add_parser(
         "notify",

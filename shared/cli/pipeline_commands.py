@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from shared.cli.exit_codes import IncompleteError, Outcome, UsageError
+from shared.cli.report_commands import (
+    describe,
+    output_formats,
+    selected_catalog,
+    selection_from_args,
+    write_output,
+)
 from shared.cli.services import app_context, resource_arg, settings_from_args, subscription_ids
 from shared.safe_text import console as make_console
 from shared.safe_text import inert, markup, text
@@ -25,10 +32,15 @@ def scan(args: argparse.Namespace) -> Outcome:
     from shared.pipeline import StoreUnavailableError
 
     settings = settings_from_args(args)
+    selection = selection_from_args(args, settings)
+    chosen = selected_catalog(selection)
+    formats = output_formats(args)
     subscriptions = subscription_ids(args.subscription, settings)
     if not subscriptions:
         raise UsageError("no subscription: pass --subscription ID or set PHIGUARD_SUBSCRIPTIONS")
-    ctx = app_context(args, arm=True, subscriptions=subscriptions, settings=settings)
+    ctx = app_context(
+        args, arm=True, subscriptions=subscriptions, settings=settings, selection=selection
+    )
     console = make_console()
     unread: list[str] = []
     refused: list[str] = []
@@ -52,8 +64,14 @@ def scan(args: argparse.Namespace) -> Outcome:
             )
         )
     prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
-    rows = [r for r in ctx.store.current() if (r.resource_id.lower() + "/").startswith(prefixes)]
+    rows = [
+        r
+        for r in ctx.store.current()
+        if (r.resource_id.lower() + "/").startswith(prefixes)
+        and (selection.everything or _selected(r.check_id, chosen))
+    ]
     report.render_stored(console, rows)
+    write_output(args, formats, rows, describe(selection, chosen))
     outcome = Outcome.of_statuses(r.status for r in rows)
     if unread:
         outcome.incomplete.append(
@@ -172,20 +190,80 @@ def status(args: argparse.Namespace) -> Outcome:
             + ", ".join(s.value for s in Severity)
         )
     resource = resource_arg(args.resource) if args.resource else None
-    ctx = app_context(args)
-    rows = ctx.store.current(
-        resource_id=resource, status=status, severity=severity, hipaa=args.hipaa
-    )
+    settings = settings_from_args(args)
+    selection = selection_from_args(args, settings)
+    chosen = selected_catalog(selection)
+    formats = output_formats(args)
+    ctx = app_context(args, settings=settings, selection=selection)
+    rows = [
+        r
+        for r in ctx.store.current(
+            resource_id=resource, status=status, severity=severity, hipaa=args.hipaa
+        )
+        if selection.everything or _selected(r.check_id, chosen)
+    ]
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
     elif args.format == "csv":
         sys.stdout.write(report.stored_csv(rows))
+    elif args.format in ("ocsf", "html"):
+        from datetime import UTC, datetime
+
+        from shared import report_files
+
+        found = report_files.report_rows(rows)
+        now = datetime.now(UTC)
+        sys.stdout.write(
+            report_files.ocsf_report(found, now)
+            if args.format == "ocsf"
+            else report_files.html_report(found, now, describe(selection, chosen))
+        )
     else:
         report.render_stored(make_console(), rows, show_all=args.all)
+    write_output(args, formats, rows, describe(selection, chosen))
     outcome = Outcome.of_statuses(r.status for r in rows)
+    lapsed = _lapsed_mutes(ctx, rows)
+    if lapsed:
+        outcome.failing += len(lapsed)
+        make_console(stderr=True).print(
+            text(
+                f"phiguard: {len(lapsed)} MUTED finding(s) whose mute rule has ended or was "
+                "removed count as FAIL (the next evaluation records them so): "
+                + "; ".join(lapsed[:5])
+            ),
+            soft_wrap=True,
+        )
     if not rows and status is None and severity is None and args.hipaa is None:
         where = f" for {inert(args.resource)}" if args.resource else ""
         outcome.incomplete.append(
             f"the state store has no findings{where}: nothing was judged (run `phiguard scan`)"
         )
     return outcome
+
+
+def _selected(check_id: str, chosen: Mapping[str, object]) -> bool:
+    """A stored row of a selected check, or phiguard's own processing-error row."""
+    from shared.state.model import PROCESSING_CHECK
+
+    return check_id in chosen or check_id == PROCESSING_CHECK
+
+
+def _lapsed_mutes(ctx: Any, rows: Sequence[Any]) -> list[str]:
+    """MUTED rows whose rule no longer holds (ended, removed, over PHIGUARD_MUTE_MAX_DAYS):
+    they are failures until the next evaluation records them as FAIL."""
+    from datetime import UTC, datetime
+
+    from shared.kernel.findings import Status
+    from shared.mutes import muted_by
+
+    muted = [r for r in rows if r.status == Status.MUTED.value]
+    if not muted:
+        return []
+    now = datetime.now(UTC)
+    rules = {r.id: r for r in ctx.mutes.rules()}
+    lapsed: list[str] = []
+    for row in muted:
+        rule = rules.get(muted_by(row.evidence) or "")
+        if rule is None or not rule.holds(now, ctx.settings.mute_max_days):
+            lapsed.append(f"{row.check_id} on {inert(row.resource_id)}")
+    return lapsed

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from shared.arm import ArmReader
     from shared.config import Settings
     from shared.context import AppContext
+    from shared.selection import Selection
 
 # The preflight probes of the state store and ARM: one attempt each, this long at most, so an
 # unreachable service is reported in seconds instead of after every resource's retries.
@@ -57,6 +58,7 @@ def app_context(
     arm: bool = False,
     subscriptions: Sequence[str] = (),
     settings: Settings | None = None,
+    selection: Selection | None = None,
 ) -> AppContext:
     """The composition root for a command that uses the state store (and ARM with ``arm``),
     after probing them: exit 3 within seconds when one is unreachable."""
@@ -76,7 +78,7 @@ def app_context(
     probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
     if arm:
         probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
-    context = AppContext(settings)
+    context = AppContext(settings, selection=selection)
     reset_app_context(context)
     return context
 

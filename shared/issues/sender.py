@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from shared.issues.model import IssueTracker
 
 Operation = Literal["open", "comment", "close"]
-CloseWhy = Literal["passed", "deleted", "exempt", "not_applicable"]
+CloseWhy = Literal["passed", "deleted", "exempt", "not_applicable", "muted"]
 CHANNELS = {"github": Channel.GITHUB, "azure-devops": Channel.AZURE_DEVOPS}
 _KINDS = {"open": Kind.ISSUE_OPEN, "comment": Kind.ISSUE_COMMENT, "close": Kind.ISSUE_CLOSE}
 
@@ -152,7 +152,9 @@ class IssueSender:
         elif op == "comment":
             tracker.comment(issue, text)
         else:
-            reason: CloseReason = "not_planned" if payload.get("why") == "exempt" else "completed"
+            reason: CloseReason = (
+                "not_planned" if payload.get("why") in ("exempt", "muted") else "completed"
+            )
             issue = tracker.close(issue, text, reason)
         self._remember(target, issue, resource_id, check_id)
         return issue.url

@@ -16,6 +16,9 @@ class Status(StrEnum):
     # Applicable, but what the verdict needs could not be seen (a related document not fetched,
     # a property the service always returns is absent): never counted as PASS.
     NOT_ASSESSED = "NOT_ASSESSED"
+    # A FAIL an approved, unexpired mute rule covers (shared.mutes): recorded and reported with
+    # the rule in its evidence, but no exit code 1, no fix, no issue, no notice.
+    MUTED = "MUTED"
 
 
 class Severity(StrEnum):

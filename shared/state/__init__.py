@@ -22,8 +22,9 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
         freshness check, and the rule that older information never overwrites newer),
         ``last_recorded_at`` (wall clock of the last write), ``last_event_id`` /
         ``last_event_time`` (newest event seen), ``count_pass`` / ``count_fail`` /
-        ``count_error`` / ``count_not_applicable`` / ``count_not_assessed`` (open rows by
-        status) and ``version`` (+1 per record). Every write to the partition updates the
+        ``count_error`` / ``count_not_applicable`` / ``count_not_assessed`` / ``count_muted``
+        (open rows by status; ``MUTED`` is a FAIL a mute rule covers, ``shared.mutes``) and
+        ``version`` (+1 per record). Every write to the partition updates the
         marker with ``If-Match`` its ETag in the same transaction, so the marker's ETag is the
         partition's version.
     RowKey ``c~<check_id>`` — the current state of one check on the resource: ``status``,

@@ -31,6 +31,7 @@ COUNTED_STATUSES = (
     Status.ERROR,
     Status.NOT_APPLICABLE,
     Status.NOT_ASSESSED,
+    Status.MUTED,
 )
 """The statuses a resource's marker counts open rows of (``count_<status>``)."""
 

@@ -74,6 +74,7 @@ def _plan_evaluation(
 ) -> _Plan:
     version = _next_version(part.marker)
     plan = _Plan(None, [], [], [])
+    scope = evaluation.scope
     final: dict[str, str] = {c: str(r["status"]) for c, r in part.checks.items()}
     for check_id in sorted(findings):
         finding = findings[check_id]
@@ -81,7 +82,7 @@ def _plan_evaluation(
         if (
             finding.status == Status.NOT_ASSESSED
             and row is not None
-            and row["status"] == Status.FAIL.value
+            and row["status"] in (Status.FAIL.value, Status.MUTED.value)
         ):
             continue  # a FAIL stays open until a verdict sees the resource pass
         entity = _check_entity(pk, evaluation.resource_id, finding, row, read_at, cause)
@@ -94,6 +95,8 @@ def _plan_evaluation(
             continue
         if row["status"] in INACTIVE_STATUSES:
             continue
+        if scope is not None and check_id not in scope and check_id != PROCESSING_CHECK:
+            continue  # not selected this time: its row stands as last judged
         entity = _inactive_entity(
             row,
             CLOSED,

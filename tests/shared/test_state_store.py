@@ -178,6 +178,7 @@ def test_first_evaluation_writes_rows_and_history(store: TableStateStore) -> Non
         "ERROR": 0,
         "NOT_APPLICABLE": 1,
         "NOT_ASSESSED": 0,
+        "MUTED": 0,
     }
     assert store.marker(RID.replace("phidata", "other")) is None
 
@@ -316,6 +317,7 @@ def test_checks_that_stop_applying_close_and_unassessed_ones_keep_their_state(
         "ERROR": 0,
         "NOT_APPLICABLE": 0,
         "NOT_ASSESSED": 0,
+        "MUTED": 0,
     }
 
     # The check applies again: it reopens with a transition from CLOSED.
