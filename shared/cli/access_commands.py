@@ -263,6 +263,59 @@ def decide(args: argparse.Namespace) -> Outcome:
     return Outcome()
 
 
+def rollback(args: argparse.Namespace) -> Outcome:
+    """Recreates the role assignments a decisions file deleted (``--apply``)."""
+    from shared.access.decisions import rollback_plan
+    from shared.access.report import parse_week
+    from shared.arm import ArmReader, ArmWriter
+    from shared.credentials import arm_credential
+    from shared.kernel.clock import utcnow
+
+    try:
+        week = parse_week(args.week)
+    except ValueError as exc:
+        raise UsageError(f"--week: {inert(exc)}") from None
+    name = str(args.evidence).strip()
+    if not name.startswith("decisions/") or ".." in name or not name.endswith(".json"):
+        raise UsageError(f"{inert(name)}: name a decisions file, decisions/<time>-<who>.json")
+    settings = _settings(args)
+    store, _ = _stores(settings, args.out)
+    raw = store.read(week, name)
+    if raw is None:
+        raise UsageError(f"{inert(name)}: not found in week {week} at {store.where}")
+    try:
+        evidence = json.loads(raw)
+    except ValueError:
+        raise UsageError(f"{inert(name)}: not JSON") from None
+    credential = arm_credential(settings)
+    reader = ArmReader.from_settings(settings, credential)
+    writer = ArmWriter.from_settings(settings, credential)
+    now = utcnow()
+    try:
+        steps = rollback_plan(evidence, reader, writer, now)
+    finally:
+        reader.close()
+        writer.close()
+    record = {
+        "format": "phiguard-access-review-rollback",
+        "week": week,
+        "of": name,
+        "recorded_at": now.isoformat(),
+        "steps": steps,
+    }
+    where = store.write(
+        week,
+        name.replace(".json", f"-rollback-{now:%Y%m%dT%H%M%SZ}.json"),
+        json.dumps(record).encode(),
+    )
+    console = make_console(soft_wrap=True)
+    for step in steps:
+        console.print(text(f"  {step['target']}: {step['result']}"))
+    console.print(text(f"rollback of {name}: {len(steps)} step(s), recorded at {where}"))
+    failed = [s for s in steps if str(s["result"]).startswith(("failed", "no rollback"))]
+    return Outcome(incomplete=[f"{len(failed)} assignment(s) not recreated"] if failed else [])
+
+
 def add_parser(sub: Any) -> None:
     """``access-review`` and ``access-review decide``."""
     review = sub.add_parser(
@@ -308,3 +361,14 @@ def add_parser(sub: Any) -> None:
     dec.add_argument("--ca-cert", help="extra CA bundle (PHIGUARD_CA_CERT)")
     dec.add_argument("--storage-connection-string", help="(PHIGUARD_STORAGE_CONNECTION_STRING)")
     dec.set_defaults(handler=decide)
+    back = actions.add_parser(
+        "rollback",
+        help="recreate the role assignments a decisions file deleted, from the bodies it kept",
+    )
+    back.add_argument("evidence", metavar="decisions/FILE.json")
+    back.add_argument("--week", required=True, metavar="YYYY-Www")
+    back.add_argument("--out", metavar="DIR", help="where the review is, without Blob Storage")
+    back.add_argument("--arm-url", help="ARM endpoint (PHIGUARD_ARM_URL)")
+    back.add_argument("--ca-cert", help="extra CA bundle (PHIGUARD_CA_CERT)")
+    back.add_argument("--storage-connection-string", help="(PHIGUARD_STORAGE_CONNECTION_STRING)")
+    back.set_defaults(handler=rollback)
