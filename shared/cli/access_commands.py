@@ -76,10 +76,17 @@ def access_review(args: argparse.Namespace) -> Outcome:
     from shared.kernel.findings import Status
 
     if args.week is not None:
+        from shared.access.report import week_of
+        from shared.kernel.clock import utcnow
+
         try:
-            parse_week(args.week)
+            week = parse_week(args.week)
         except ValueError as exc:
             raise UsageError(f"--week: {inert(exc)}") from None
+        if week > week_of(utcnow()):
+            raise UsageError(
+                f"--week: {week} has not begun; a review shows what is, not what will be"
+            )
     settings = _settings(args)
     subscriptions = subscription_ids(args.subscription, settings)
     if subscriptions:

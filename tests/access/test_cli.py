@@ -71,6 +71,7 @@ def test_missing_graph_permission_is_exit_3_naming_it(
     [
         (["access-review", "--week", "2026-49"], "--week: '2026-49' is not an ISO week"),
         (["access-review", "--week", "2025-W53"], "2025 has no week 53"),
+        (["access-review", "--week", "2099-W01"], "2099-W01 has not begun"),
         (["access-review", "--week", "2026-W10"], "nowhere to write the review"),
         (["access-review", "--graph-url", "http://graph.example"], "--graph-url"),
     ],
