@@ -176,7 +176,7 @@ def decide(args: argparse.Namespace) -> Outcome:
             f"{inert(path)}: no access review of week {inert(parsed.week)} in {store.where}"
         )
     review = json.loads(stored)
-    known = {str(p["key"]) for p in review.get("paths") or []}
+    known = {str(p["key"]): p for p in review.get("paths") or []}
     invalid = list(parsed.invalid)
     decisions = []
     for d in parsed.decisions:
@@ -226,9 +226,12 @@ def decide(args: argparse.Namespace) -> Outcome:
                 "path_key": d.path_key,
                 "decision": d.decision,
                 "comment": d.comment,
-                "principal_id": d.row.get("principal_id", ""),
-                "role": d.row.get("role", ""),
-                "scope": d.row.get("scope", ""),
+                # What the path is, from the review itself (the CSV's other cells are the
+                # reviewer's copy and may have been edited).
+                **{
+                    k: known[d.path_key].get(k)
+                    for k in ("principal_id", "principal_name", "role", "scope", "access")
+                },
             }
             for d in decisions
         ],
