@@ -253,3 +253,32 @@ def apply_plan(plan: list[dict[str, Any]], writer: ArmWriter, now: datetime) -> 
 def evidence_name(now: datetime, reviewer: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", reviewer)[:64] or "reviewer"
     return f"decisions/{now.strftime('%Y%m%dT%H%M%SZ')}-{slug}.json"
+
+
+def rollback_plan(
+    evidence: Mapping[str, Any], reader: ArmReader, writer: ArmWriter, now: datetime
+) -> list[dict[str, Any]]:
+    """Recreates every role assignment a decisions file says was deleted, from the body kept in
+    it: read first (an assignment that exists again is left alone), then PUT at the same id."""
+    out: list[dict[str, Any]] = []
+    for step in evidence.get("plan") or []:
+        if not isinstance(step, Mapping) or not str(step.get("result", "")).startswith("deleted"):
+            continue
+        rollback = step.get("rollback")
+        if not isinstance(rollback, Mapping):
+            out.append({"target": step.get("target"), "result": "no rollback body kept"})
+            continue
+        target = str(rollback["target"])
+        version = str(rollback["api_version"])
+        done: dict[str, Any] = {"line": step.get("line"), "target": target}
+        try:
+            if reader.get(target, version, "role_assignment") is not None:
+                done["result"] = "exists already; left alone"
+            else:
+                result = writer.put(target, version, dict(rollback["body"]))
+                done["result"] = f"recreated (HTTP {result.status})"
+                done["at"] = now.isoformat()
+        except Exception as exc:  # one failure never stops the others
+            done["result"] = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
+        out.append(done)
+    return out

@@ -90,13 +90,7 @@ def build_review(
                 "via_group": path.via_group,
                 "assignment_id": path.grant.id,
                 "created_on": path.grant.created_on,
-                "last_sign_in": (
-                    principal.last_sign_in.isoformat()
-                    if principal and principal.last_sign_in
-                    else ("unknown" if not (principal and principal.sign_in_known) else "never")
-                )
-                if (principal is None or principal.kind == "User")
-                else "",
+                "last_sign_in": _last_sign_in(principal, path, data),
                 "new": previous is not None and path.key not in previous,
                 "findings": findings,
             }
@@ -156,6 +150,19 @@ def _trend_point(summary: Mapping[str, Any]) -> dict[str, Any]:
         k: summary[k]
         for k in ("week", "paths", "privileged_paths", "failing_subjects", "new", "removed")
     }
+
+
+def _last_sign_in(principal: Any, path: Any, data: ReviewData) -> str:
+    """A user's last sign-in, "never", or "unknown" (not read); "" for what is no user or is
+    deleted."""
+    if principal is None:
+        exists = data.directory.exists(path.principal_id, path.grant.principal_type)
+        return "unknown" if exists is None and path.grant.principal_type == "User" else ""
+    if principal.kind != "User":
+        return ""
+    if not principal.sign_in_known:
+        return "unknown"
+    return principal.last_sign_in.isoformat() if principal.last_sign_in else "never"
 
 
 def _kind_of(path: Any, data: ReviewData) -> str:

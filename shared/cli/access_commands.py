@@ -76,10 +76,17 @@ def access_review(args: argparse.Namespace) -> Outcome:
     from shared.kernel.findings import Status
 
     if args.week is not None:
+        from shared.access.report import week_of
+        from shared.kernel.clock import utcnow
+
         try:
-            parse_week(args.week)
+            week = parse_week(args.week)
         except ValueError as exc:
             raise UsageError(f"--week: {inert(exc)}") from None
+        if week > week_of(utcnow()):
+            raise UsageError(
+                f"--week: {week} has not begun; a review shows what is, not what will be"
+            )
     settings = _settings(args)
     subscriptions = subscription_ids(args.subscription, settings)
     if subscriptions:
@@ -169,7 +176,7 @@ def decide(args: argparse.Namespace) -> Outcome:
             f"{inert(path)}: no access review of week {inert(parsed.week)} in {store.where}"
         )
     review = json.loads(stored)
-    known = {str(p["key"]) for p in review.get("paths") or []}
+    known = {str(p["key"]): p for p in review.get("paths") or []}
     invalid = list(parsed.invalid)
     decisions = []
     for d in parsed.decisions:
@@ -219,9 +226,12 @@ def decide(args: argparse.Namespace) -> Outcome:
                 "path_key": d.path_key,
                 "decision": d.decision,
                 "comment": d.comment,
-                "principal_id": d.row.get("principal_id", ""),
-                "role": d.row.get("role", ""),
-                "scope": d.row.get("scope", ""),
+                # What the path is, from the review itself (the CSV's other cells are the
+                # reviewer's copy and may have been edited).
+                **{
+                    k: known[d.path_key].get(k)
+                    for k in ("principal_id", "principal_name", "role", "scope", "access")
+                },
             }
             for d in decisions
         ],
@@ -261,6 +271,59 @@ def decide(args: argparse.Namespace) -> Outcome:
     if invalid:
         raise UsageError(f"{len(invalid)} row(s) not recorded (see above); the others were")
     return Outcome()
+
+
+def rollback(args: argparse.Namespace) -> Outcome:
+    """Recreates the role assignments a decisions file deleted (``--apply``)."""
+    from shared.access.decisions import rollback_plan
+    from shared.access.report import parse_week
+    from shared.arm import ArmReader, ArmWriter
+    from shared.credentials import arm_credential
+    from shared.kernel.clock import utcnow
+
+    try:
+        week = parse_week(args.week)
+    except ValueError as exc:
+        raise UsageError(f"--week: {inert(exc)}") from None
+    name = str(args.evidence).strip()
+    if not name.startswith("decisions/") or ".." in name or not name.endswith(".json"):
+        raise UsageError(f"{inert(name)}: name a decisions file, decisions/<time>-<who>.json")
+    settings = _settings(args)
+    store, _ = _stores(settings, args.out)
+    raw = store.read(week, name)
+    if raw is None:
+        raise UsageError(f"{inert(name)}: not found in week {week} at {store.where}")
+    try:
+        evidence = json.loads(raw)
+    except ValueError:
+        raise UsageError(f"{inert(name)}: not JSON") from None
+    credential = arm_credential(settings)
+    reader = ArmReader.from_settings(settings, credential)
+    writer = ArmWriter.from_settings(settings, credential)
+    now = utcnow()
+    try:
+        steps = rollback_plan(evidence, reader, writer, now)
+    finally:
+        reader.close()
+        writer.close()
+    record = {
+        "format": "phiguard-access-review-rollback",
+        "week": week,
+        "of": name,
+        "recorded_at": now.isoformat(),
+        "steps": steps,
+    }
+    where = store.write(
+        week,
+        name.replace(".json", f"-rollback-{now:%Y%m%dT%H%M%SZ}.json"),
+        json.dumps(record).encode(),
+    )
+    console = make_console(soft_wrap=True)
+    for step in steps:
+        console.print(text(f"  {step['target']}: {step['result']}"))
+    console.print(text(f"rollback of {name}: {len(steps)} step(s), recorded at {where}"))
+    failed = [s for s in steps if str(s["result"]).startswith(("failed", "no rollback"))]
+    return Outcome(incomplete=[f"{len(failed)} assignment(s) not recreated"] if failed else [])
 
 
 def add_parser(sub: Any) -> None:
@@ -308,3 +371,14 @@ def add_parser(sub: Any) -> None:
     dec.add_argument("--ca-cert", help="extra CA bundle (PHIGUARD_CA_CERT)")
     dec.add_argument("--storage-connection-string", help="(PHIGUARD_STORAGE_CONNECTION_STRING)")
     dec.set_defaults(handler=decide)
+    back = actions.add_parser(
+        "rollback",
+        help="recreate the role assignments a decisions file deleted, from the bodies it kept",
+    )
+    back.add_argument("evidence", metavar="decisions/FILE.json")
+    back.add_argument("--week", required=True, metavar="YYYY-Www")
+    back.add_argument("--out", metavar="DIR", help="where the review is, without Blob Storage")
+    back.add_argument("--arm-url", help="ARM endpoint (PHIGUARD_ARM_URL)")
+    back.add_argument("--ca-cert", help="extra CA bundle (PHIGUARD_CA_CERT)")
+    back.add_argument("--storage-connection-string", help="(PHIGUARD_STORAGE_CONNECTION_STRING)")
+    back.set_defaults(handler=rollback)

@@ -71,6 +71,7 @@ def test_missing_graph_permission_is_exit_3_naming_it(
     [
         (["access-review", "--week", "2026-49"], "--week: '2026-49' is not an ISO week"),
         (["access-review", "--week", "2025-W53"], "2025 has no week 53"),
+        (["access-review", "--week", "2099-W01"], "2099-W01 has not begun"),
         (["access-review", "--week", "2026-W10"], "nowhere to write the review"),
         (["access-review", "--graph-url", "http://graph.example"], "--graph-url"),
     ],
@@ -195,6 +196,21 @@ def test_decide_applies_only_when_allow_listed(
     latest = sorted((tmp_path / WEEK / "decisions").glob("*.json"))[-1]
     step = next(s for s in json.loads(latest.read_text())["plan"] if s["action"] == "delete")
     assert step["result"].startswith("deleted") and step["body"]["id"] == target
+    # The deleted assignment comes back from the body the evidence kept.
+    name = f"decisions/{latest.name}"
+    back = ["access-review", "rollback", name, "--week", WEEK, "--out", str(tmp_path)]
+    assert main(back) == 0
+    restored = sim.admin("GET", "document", id=target)
+    assert restored["properties"]["principalId"] == GUEST
+    assert (
+        restored["properties"]["roleDefinitionId"] == step["body"]["properties"]["roleDefinitionId"]
+    )
+    assert main(back) == 0  # twice: the second finds it there and leaves it alone
+    assert "exists already" in capsys.readouterr().out
+    assert (
+        main(["access-review", "rollback", "../x.json", "--week", WEEK, "--out", str(tmp_path)])
+        == 2
+    )
 
 
 def test_decide_names_bad_rows_and_records_the_rest(
