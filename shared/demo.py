@@ -204,7 +204,8 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                         f"{t.to_status} (cause: {t.cause.kind} {t.cause.event_id or ''})"
                     )
                 )
-            _access_review(console, settings, sim)
+            review = _access_review(console, settings, sim)
+            _announce_access_review(console, ctx, sim, smtp, review)
             reset_app_context(None)
     console.print(
         "\nNext: [bold]phiguard evaluate PATH[/] on your own ARM exports, "
@@ -315,7 +316,28 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-def _access_review(console: Console, settings: Any, sim: Any) -> None:
+def _announce_access_review(
+    console: Console, ctx: Any, sim: Any, smtp: Any, review: Any
+) -> None:
+    """The review's Teams card and email, as the weekly timer sends them (through the outbox)."""
+    from shared import api
+    from shared.access.engine import announcement
+    from shared.messaging import dispatch
+
+    cards, mails = sim.received("teams")["count"], len(smtp.messages)
+    summary = announcement(review)
+    api.announce_access_review(summary)
+    dispatch(ctx)
+    console.print(
+        text(
+            f"  announced: {sim.received('teams')['count'] - cards} Teams card and "
+            f"{len(smtp.messages) - mails} email with the counts and the report's location "
+            f"({summary['link']}), never the report itself"
+        )
+    )
+
+
+def _access_review(console: Console, settings: Any, sim: Any) -> Any:
     """The week's access review (what the weekly timer runs), kept in ``.demo/access-reviews``."""
     from shared.access.engine import run_weekly
     from shared.access.store import LocalReviewStore
@@ -342,6 +364,7 @@ def _access_review(console: Console, settings: Any, sim: Any) -> None:
             console.print(text(f"  {rule['severity']:<6} {rule['rule_id']}: {rule['reason']}"))
     html = Path(outcome.locations["local:access-review.html"]).resolve()
     console.print(text(f"  report: {html}  (and CSV, JSON beside it; Blob: access-reviews/)"))
+    return outcome
 
 
 def _doc(documents: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:

@@ -27,5 +27,6 @@ def test_the_demo_runs_and_shows_issues_cards_and_email(
     assert "now closed (completed) after the user's fix" in out
     assert "Teams card (Adaptive Card 1.5) for fix" in out
     assert "phiguard rollback" in out
+    assert "announced: 1 Teams card and 1 email" in out  # the week's access review
     saved = list((tmp_path / ".demo").glob("email-*.html"))
     assert len(saved) == 1 and "<html" in saved[0].read_text().lower()
