@@ -316,9 +316,7 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-def _announce_access_review(
-    console: Console, ctx: Any, sim: Any, smtp: Any, review: Any
-) -> None:
+def _announce_access_review(console: Console, ctx: Any, sim: Any, smtp: Any, review: Any) -> None:
     """The review's Teams card and email, as the weekly timer sends them (through the outbox)."""
     from shared import api
     from shared.access.engine import announcement
