@@ -85,6 +85,18 @@ def access_review(timer: func.TimerRequest) -> None:
     api.access_review_weekly()
 
 
+@app.function_name("evidence")
+@app.timer_trigger(
+    arg_name="timer",
+    schedule="%PHIGUARD_EVIDENCE_SCHEDULE%",
+    run_on_startup=False,
+    use_monitor=True,
+)
+def evidence(timer: func.TimerRequest) -> None:
+    """Copies each day's history and remediation log to the write-once evidence container."""
+    api.export_evidence()
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def health(req: func.HttpRequest) -> func.HttpResponse:

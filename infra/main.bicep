@@ -248,6 +248,8 @@ module app 'modules/app.bicep' = {
       PHIGUARD_REMEDIATION_FLAP_WINDOW_SECONDS: '3600'
       PHIGUARD_EXEMPTION_MAX_DAYS: string(exemptionMaxDays)
       PHIGUARD_EXEMPTION_APPROVERS: exemptionApprovers
+      PHIGUARD_EVIDENCE_CONTAINER: evidenceContainer
+      PHIGUARD_EVIDENCE_SCHEDULE: '0 0 1 * * *'
       PHIGUARD_CHECKS: ''
       PHIGUARD_EXCLUDED_CHECKS: ''
       PHIGUARD_MUTE_MAX_DAYS: '180'

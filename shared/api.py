@@ -182,6 +182,17 @@ def announce_access_review(summary: dict[str, Any]) -> None:
         followups.notify(access_review_ready(summary, utcnow()), FollowUpCounts())
 
 
+def export_evidence() -> dict[str, Any]:
+    """The evidence timer: every full UTC day of the last week not exported yet (normally
+    yesterday) copied to the write-once container."""
+    from shared.evidence import export
+
+    days = export(app_context())
+    summary = {d.day.isoformat(): {"counts": d.counts, "written": len(d.written)} for d in days}
+    log.info("evidence export: %s", json.dumps(summary))
+    return summary
+
+
 def health() -> tuple[int, dict[str, Any]]:
     ctx = app_context()
     try:

@@ -176,6 +176,19 @@ CORE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
         "access review.",
     ),
     (
+        "EVIDENCE_CONTAINER",
+        "evidence",
+        "Blob container (same storage account) the daily evidence export writes to: the "
+        "history and remediation log of each day, with a manifest. The deployment makes it "
+        "write-once for six years.",
+    ),
+    (
+        "EVIDENCE_SCHEDULE",
+        "0 0 1 * * *",
+        "NCRONTAB of the daily evidence export (01:00 UTC: the day before, and any day of the "
+        "last week not exported yet).",
+    ),
+    (
         "CHECKS",
         "(every check)",
         "Comma-separated check ids and services (`storage`, `network`, ...) the sweep and the "
@@ -394,6 +407,18 @@ def parse_admin_cidrs(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _container(name: str) -> str:
+    """A Blob container name: 3-63 lowercase letters, digits and single hyphens."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", name):
+        raise SettingsError(
+            f"{PREFIX}EVIDENCE_CONTAINER: {name[:70]!r} is not a container name (3-63 lowercase "
+            "letters, digits and single hyphens)"
+        )
+    return name
+
+
 def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None:
     if value is None:
         return None
@@ -463,6 +488,7 @@ class Settings:
     exemption_approvers: tuple[str, ...] = ()
     graph_url: str = "https://graph.microsoft.com"
     access_review_inactive_days: int = 90
+    evidence_container: str = "evidence"
     checks: tuple[str, ...] = ()
     excluded_checks: tuple[str, ...] = ()
     mute_max_days: int = 180
@@ -552,6 +578,7 @@ class Settings:
             ),
             graph_url=graph_url,
             access_review_inactive_days=_int(env, "ACCESS_REVIEW_INACTIVE_DAYS", 90, 1, 3650),
+            evidence_container=_container(text("EVIDENCE_CONTAINER") or "evidence"),
             checks=checks,
             excluded_checks=excluded,
             mute_max_days=_int(env, "MUTE_MAX_DAYS", 180, 1, 3650),

@@ -72,6 +72,34 @@ def table_service(
     )
 
 
+def blob_service(settings: Settings) -> Any:
+    """A Blob service client for the same storage account (the access reviews, the evidence
+    export): from the connection string, else the blob endpoint of the table endpoint with the
+    managed identity."""
+    from azure.storage.blob import BlobServiceClient
+
+    from shared.config import SettingsError
+    from shared.http import transport
+
+    http = transport(timeout_seconds=60, pool_size=4)
+    settings.require_storage()
+    if settings.storage_connection_string:
+        return BlobServiceClient.from_connection_string(
+            settings.storage_connection_string, transport=http
+        )
+    from shared.credentials import storage_credential
+
+    url = str(settings.storage_account_url or "")
+    if ".table." not in url:
+        raise SettingsError(
+            "PHIGUARD_STORAGE_ACCOUNT_URL: the blob endpoint is derived from the table endpoint "
+            f"(https://<account>.table.core.windows.net), got {url!r}"
+        )
+    return BlobServiceClient(
+        url.replace(".table.", ".blob."), credential=storage_credential(settings), transport=http
+    )
+
+
 class TablesBacked:
     """The two ways to reach the tables, for a class built on a service client and a table-name
     prefix (the state store, the remediation log)."""

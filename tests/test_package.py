@@ -25,6 +25,7 @@ FUNCTIONS = {
     "outbox",
     "digest",
     "access_review",
+    "evidence",
     "health",
     "findings",
 }

@@ -52,30 +52,9 @@ class BlobReviewStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BlobReviewStore:
-        from azure.storage.blob import BlobServiceClient
+        from shared.tables import blob_service
 
-        from shared.http import transport
-
-        http = transport(timeout_seconds=60, pool_size=4)
-        if settings.storage_connection_string:
-            service = BlobServiceClient.from_connection_string(
-                settings.storage_connection_string, transport=http
-            )
-        else:
-            from shared.credentials import storage_credential
-            from shared.kernel.errors import PhiguardError
-
-            url = str(settings.storage_account_url or "")
-            if ".table." not in url:
-                raise PhiguardError(
-                    "PHIGUARD_STORAGE_ACCOUNT_URL: the blob endpoint is derived from the table "
-                    f"endpoint (https://<account>.table.core.windows.net), got {url!r}"
-                )
-            service = BlobServiceClient(
-                url.replace(".table.", ".blob."),
-                credential=storage_credential(settings),
-                transport=http,
-            )
+        service = blob_service(settings)
         return cls(service.get_container_client(CONTAINER))
 
     def _ensure(self) -> None:

@@ -7,6 +7,7 @@ import argparse
 from shared.cli import (
     access_commands,
     dev,
+    evidence_commands,
     offline_commands,
     people_commands,
     pipeline_commands,
@@ -202,6 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     connection_flags(box, arm=False)
     box.set_defaults(handler=people_commands.outbox)
     access_commands.add_parser(sub)
+
+    evidence = sub.add_parser("evidence", help="the write-once evidence container")
+    evidence_sub = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    export = evidence_sub.add_parser(
+        "export",
+        help="copy each day's history and remediation log to the evidence container",
+        description="Exports every full UTC day of the last --days without a manifest (the "
+        "timer's run), or --day again; blobs are created, never overwritten.",
+    )
+    export.add_argument("--day", metavar="YYYY-MM-DD", help="this day (again)")
+    export.add_argument("--days", type=int, default=7, help="days looked back (default 7)")
+    connection_flags(export, arm=False)
+    export.set_defaults(handler=evidence_commands.export)
 
     demo = sub.add_parser("demo", help="run the demo on the embedded sample tenant")
     demo.set_defaults(handler=dev.demo)

@@ -124,6 +124,21 @@ class Transition:
     recorded_at: datetime
 
 
+def transition_json(t: Transition) -> dict[str, Any]:
+    """A transition as evidence (ISO 8601 UTC times)."""
+    return {
+        "resource_id": t.resource_id,
+        "check_id": t.check_id,
+        "from_status": t.from_status,
+        "to_status": t.to_status,
+        "severity": t.severity,
+        "reason": t.reason,
+        "at": _iso(t.at),
+        "recorded_at": _iso(t.recorded_at),
+        "cause": _cause_json(t.cause),
+    }
+
+
 @dataclass(frozen=True)
 class RecordOutcome:
     """What a record did. ``transitions`` are the status changes it committed (the pipeline acts

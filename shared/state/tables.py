@@ -530,6 +530,21 @@ class TableStateStore(TablesBacked):
         )
         return [_transition_from(r) for r in ordered]
 
+    def transitions_between(self, start: datetime, end: datetime) -> Iterator[Transition]:
+        """Every status transition read in ``[start, end)``, across resources (one filtered
+        scan: history row keys start with the read time), in key order per partition."""
+        from shared.state.keys import _stamp
+
+        rows = self._state.query_entities(
+            "RowKey ge @h0 and RowKey lt @h1",
+            parameters={
+                "h0": _HISTORY_FROM + _stamp(_require_utc(start, "start")),
+                "h1": _HISTORY_FROM + _stamp(_require_utc(end, "end")),
+            },
+        )
+        for row in rows:
+            yield _transition_from(row)
+
     # -- poison events and processed events ------------------------------------------------
 
     def record_poison(

@@ -182,6 +182,7 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
         "outbox",
         "digest",
         "access_review",
+        "evidence",
         "health",
         "findings",
     }
