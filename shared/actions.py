@@ -14,11 +14,12 @@ The re-read evaluation after a fix is recorded as state with cause ``remediation
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.kernel.changes import Cause
 from shared.kernel.findings import Status
+from shared.telemetry import Tally
 
 if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
@@ -37,6 +38,8 @@ class PostRecordActions:
     store: StateStore
     remediator: Remediator
     followups: FollowUps | None = None
+    # Remediation records by status since the last invocation emitted them (shared.telemetry).
+    tally: Tally = field(default_factory=Tally)
 
     def __call__(
         self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, checks: tuple[str, ...]
@@ -58,6 +61,8 @@ class PostRecordActions:
         )
         if len(manual) < len(due):
             records += self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
+        for record in records:
+            self.tally.add(str(record.status))
         if self.followups is not None:
             # Issues and notices are enqueued before the pending follow-ups are cleared: a
             # crash in between redoes them under the same idempotency keys.
@@ -73,6 +78,8 @@ class PostRecordActions:
         if cause.kind == "remediation":
             return []
         fixes = self.record_fixes(self.remediator.catch_up(snapshot, evaluation, cause))
+        for record in fixes:
+            self.tally.add(str(record.status))
         if self.followups is not None and fixes:
             self.followups.fixes(snapshot, fixes, phi=evaluation.phi)
         return fixes

@@ -146,7 +146,7 @@ def reconcile_all() -> dict[str, Any]:
             totals[subscription] = {"error": str(exc)[:500]}
             failed.append(subscription)
             continue
-        totals[subscription] = _summary(result)
+        totals[subscription] = _summary(result, "sweep")
         failed += result.transient
     log.info("reconcile: %s", json.dumps(totals)[:4000])
     if failed:
@@ -239,6 +239,10 @@ def dispatch_outbox() -> dict[str, Any]:
     }
     if report.sent or report.retried or report.dead:
         log.info("outbox: %s", json.dumps(summary))
+    _metrics(
+        "outbox",
+        {**summary, "pending": len(ctx.outbox.pending()), "dead_letters": len(ctx.outbox.dead())},
+    )
     return summary
 
 
@@ -285,19 +289,50 @@ def findings(params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
     return 200, {"count": len(rows), "findings": [r.to_json() for r in rows]}
 
 
-def _summary(result: Any) -> dict[str, Any]:
+def _summary(result: Any, kind: str = "events") -> dict[str, Any]:
     actions: dict[str, int] = {}
+    transitions = 0
     for outcome in result.outcomes:
         actions[outcome.action] = actions.get(outcome.action, 0) + 1
+        transitions += int(getattr(outcome, "transitions", 0) or 0)
     summary: dict[str, Any] = {
         "events": result.events,
         "resources": actions,
         "ignored": dict(result.ignored),
         "poison": result.poison,
     }
+    latencies = [o.latency_seconds for o in result.outcomes if o.latency_seconds is not None]
+    _metrics(
+        kind,
+        {
+            **summary,
+            "transitions": transitions,
+            "errors": len(result.errors),
+            "latency_seconds_max": max(latencies, default=0.0),
+        },
+    )
     if result.errors:
         summary["errors"] = result.errors[:100]
     return summary
+
+
+def _metrics(kind: str, values: Mapping[str, Any]) -> None:
+    """One ``phiguard.metrics`` line (shared.telemetry) with the process's ARM request count and
+    the remediation records since the last line. Never raises: telemetry is not the job."""
+    from shared.telemetry import emit
+
+    try:
+        ctx = app_context()
+        extra: dict[str, Any] = {}
+        reader = ctx.__dict__.get("reader")  # only if this process built one
+        if reader is not None:
+            extra["arm_requests_total"] = reader.stats.calls
+        actions = ctx.__dict__.get("actions")
+        if actions is not None:
+            extra["remediations"] = actions.tally.take()
+        emit(kind, {**values, **extra})
+    except Exception as exc:  # logged by type only
+        log.warning("metrics not emitted (%s)", type(exc).__name__)
 
 
 def _now() -> Any:
