@@ -279,7 +279,9 @@ class FollowUps:
                 resource_id=finding.resource_id,
                 check_id=finding.check_id,
                 as_of=at,
-                key_suffix=_iso(at),
+                # At most one comment an hour per issue: a check whose evidence moves on every
+                # read must not flood its issue.
+                key_suffix=f"{at.astimezone(UTC):%Y%m%dT%H}",
                 text=text,
                 now=self.clock(),
             ),

@@ -323,9 +323,15 @@ def test_azure_devops_work_item_lives_the_same_life(
 
 
 def test_a_failure_whose_evidence_changes_gets_a_comment(world: World) -> None:
+    followups = world.ctx.followups
+    assert followups is not None
+    noon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    followups.clock = lambda: noon  # both changes fall in one hour, whenever the test runs
     _deliver(world, _set_tls(world, "TLS1_0"))
     _run_outbox(world)
     _deliver(world, _set_tls(world, "TLS1_1"))  # still failing, differently
+    _run_outbox(world)
+    _deliver(world, _set_tls(world, "TLS1_0"))  # and again within the hour: no second comment
     _run_outbox(world)
     issue = _issue_of(world, STORAGE["id"], TLS_CHECK)
     comments = [
