@@ -304,7 +304,9 @@ ISSUE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     (
         "ADO_PAT",
         "(none)",
-        "Azure DevOps personal access token, scope Work Items: read and write (a secret).",
+        "Azure DevOps personal access token, scope Work Items: read and write (a secret). "
+        "Empty: the app's managed identity, added to the organization with access to the "
+        "project's work items.",
     ),
     (
         "ADO_URL",

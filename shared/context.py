@@ -161,7 +161,16 @@ class AppContext:
 
         if not self.issue_settings.enabled:
             return None
-        return Trackers(self.issue_settings, ca_cert=self.settings.ca_cert)
+        return Trackers(
+            self.issue_settings, ca_cert=self.settings.ca_cert, credential=self._devops_credential
+        )
+
+    def _devops_credential(self) -> object:
+        from shared.credentials import LoopbackDevCredential, is_loopback_url, storage_credential
+
+        if is_loopback_url(self.issue_settings.devops_url):
+            return LoopbackDevCredential()
+        return storage_credential(self.settings)
 
     @cached_property
     def notifiers(self) -> dict[Channel, Notifier]:

@@ -30,6 +30,7 @@ from shared.issues.model import (
 from shared.issues.render import htm, label
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
 
 API_VERSION = "7.1"
@@ -86,6 +87,21 @@ class AzureDevOpsClient(ServiceClient):
         return super().error_detail(response)
 
 
+# Azure DevOps' Microsoft Entra resource (its application id): the scope of a managed identity's
+# token (learn.microsoft.com, "Use service principals & managed identities in Azure DevOps").
+ENTRA_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
+
+
+def scope_for(api_url: str) -> str:
+    """The token scope for ``api_url``: Azure DevOps' Entra resource, or for a loopback
+    stand-in (the simulated tenant) its own URL, which the local dev credential accepts."""
+    from shared.credentials import is_loopback_url
+
+    if is_loopback_url(api_url):
+        return api_url.rstrip("/") + "/.default"
+    return f"{ENTRA_RESOURCE}/.default"
+
+
 def pat_header(pat: str) -> str:
     """The Basic header of a personal access token (empty user name)."""
     return "Basic " + base64.b64encode(f":{pat}".encode()).decode("ascii")
@@ -106,6 +122,7 @@ class AzureDevOpsWorkItems:
         *,
         pat: str | None = None,
         bearer_token: str | None = None,
+        credential: TokenCredential | None = None,
         work_item_type: str = "Issue",
         closed_state: str = "Closed",
         reopened_state: str = "Active",
@@ -119,18 +136,30 @@ class AzureDevOpsWorkItems:
     ) -> None:
         if not organization or "/" in organization or not project or "/" in project:
             raise IssueError("Azure DevOps organization and project must be single names")
-        if bool(pat) == bool(bearer_token):
-            raise IssueError("Azure DevOps needs exactly one of a PAT or a bearer token")
-        auth = pat_header(pat) if pat else f"Bearer {bearer_token}"
+        if sum(1 for a in (pat, bearer_token, credential) if a) != 1:
+            raise IssueError(
+                "Azure DevOps needs exactly one of a PAT, a bearer token or a credential"
+            )
         self.organization = organization
         self.project = project
         self.work_item_type = work_item_type
         self.closed_state = closed_state
         self.reopened_state = reopened_state
         self.set_severity = work_item_type == "Bug" if set_severity is None else set_severity
+        auth_policy: Any
+        if credential is not None:
+            # A managed identity's token, refreshed before it expires (tokens live an hour,
+            # trackers are built once per process).
+            from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+            auth_policy = BearerTokenCredentialPolicy(credential, scope_for(api_url))
+        else:
+            auth = pat_header(pat) if pat else f"Bearer {bearer_token}"
+            auth_policy = HeadersPolicy({"Authorization": auth})
         self.client = AzureDevOpsClient(
             api_url,
-            auth_policy=HeadersPolicy({"Authorization": auth, "Accept": "application/json"}),
+            auth_policy=auth_policy,
+            policies=[HeadersPolicy({"Accept": "application/json"})],
             ca_cert=ca_cert,
             max_retries=max_retries,
             retry_budget_seconds=retry_budget_seconds,

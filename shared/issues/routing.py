@@ -186,6 +186,7 @@ def tracker_for(
     github_api_url: str = "https://api.github.com",
     devops_url: str = "https://dev.azure.com",
     ca_cert: str | None = None,
+    credential: Any = None,
     **options: Any,
 ) -> IssueTracker:
     """The tracker of a route, with its backend's secret (from app settings). A missing secret
@@ -200,8 +201,17 @@ def tracker_for(
         return GitHubIssues(
             f"{route.owner}/{route.name}", github_token, api_url=github_api_url, ca_cert=ca_cert
         )
-    if not devops_pat:
-        raise RoutingError(f"{route.target} needs {DEVOPS_PAT_SETTING}")
+    if devops_pat:
+        return AzureDevOpsWorkItems(
+            route.owner, route.name, pat=devops_pat, api_url=devops_url, ca_cert=ca_cert, **options
+        )
+    if credential is None:
+        raise RoutingError(f"{route.target} needs {DEVOPS_PAT_SETTING} or a managed identity")
     return AzureDevOpsWorkItems(
-        route.owner, route.name, pat=devops_pat, api_url=devops_url, ca_cert=ca_cert, **options
+        route.owner,
+        route.name,
+        credential=credential,
+        api_url=devops_url,
+        ca_cert=ca_cert,
+        **options,
     )

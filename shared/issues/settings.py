@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.config import PREFIX, SettingsError
 from shared.issues.model import IssueTracker
 from shared.issues.routing import (
-    DEVOPS_PAT_SETTING,
     GITHUB_TOKEN_SETTING,
     Route,
     Routes,
@@ -66,10 +66,8 @@ class IssueSettings:
             raise SettingsError(
                 f"{PREFIX}ISSUES_ROUTES routes to GitHub: set {GITHUB_TOKEN_SETTING}"
             )
-        if "azure-devops" in backends and not pat:
-            raise SettingsError(
-                f"{PREFIX}ISSUES_ROUTES routes to Azure DevOps: set {DEVOPS_PAT_SETTING}"
-            )
+        # Azure DevOps without a PAT: the app's managed identity, added to the organization as
+        # a user with access to the project's work items (no secret to rotate).
         return cls(
             routes=routes,
             github_token=token,
@@ -119,9 +117,16 @@ def _word(value: str, name: str) -> str:
 class Trackers:
     """One tracker per route, built on first use and reused (thread-safe)."""
 
-    def __init__(self, settings: IssueSettings, *, ca_cert: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: IssueSettings,
+        *,
+        ca_cert: str | None = None,
+        credential: Callable[[], Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.ca_cert = ca_cert
+        self.credential = credential  # the managed identity, for Azure DevOps without a PAT
         self._built: dict[str, IssueTracker] = {}
         self._lock = threading.Lock()
 
@@ -148,6 +153,11 @@ class Trackers:
                 github_api_url=s.github_api_url,
                 devops_url=s.devops_url,
                 ca_cert=self.ca_cert,
+                credential=(
+                    self.credential()
+                    if route.backend == "azure-devops" and not s.devops_pat and self.credential
+                    else None
+                ),
                 **(
                     {
                         "work_item_type": s.work_item_type,

@@ -284,14 +284,15 @@ def test_an_exemption_closes_the_issue_as_not_planned(world: World) -> None:
     assert sync_issues(world.ctx, datetime.now(UTC) + timedelta(hours=2)).opened == 0
 
 
+@pytest.mark.parametrize("auth", ["pat", "managed-identity"])
 def test_azure_devops_work_item_lives_the_same_life(
-    azurite: AzuriteEndpoints, tmp_path: Path, smtp: SmtpInbox
+    azurite: AzuriteEndpoints, tmp_path: Path, smtp: SmtpInbox, auth: str
 ) -> None:
     def environ(sim: SimHandle) -> dict[str, str]:
         return {
             "PHIGUARD_ISSUES_ROUTES": "*=azure-devops:contoso/PHI Compliance",
-            "PHIGUARD_ADO_PAT": sim.devops_pat,
             "PHIGUARD_ADO_URL": sim.devops_url,
+            **({"PHIGUARD_ADO_PAT": sim.devops_pat} if auth == "pat" else {}),
         }
 
     with running_world(azurite, tmp_path, environ=environ) as world:
@@ -320,6 +321,10 @@ def test_azure_devops_work_item_lives_the_same_life(
         assert world.sim.received("devops")["count"] == 1
         sent = json.dumps(world.sim.received("devops"))
         assert world.sim.devops_pat not in sent
+        trackers = world.ctx.trackers
+        assert trackers is not None
+        # Without a PAT the only way in is the identity's bearer token (the sim refuses others).
+        assert (trackers.settings.devops_pat is None) == (auth == "managed-identity")
 
 
 def test_a_failure_whose_evidence_changes_gets_a_comment(world: World) -> None:

@@ -101,5 +101,5 @@ def test_a_route_builds_its_tracker_and_a_missing_secret_names_the_setting() -> 
     assert isinstance(devops, AzureDevOpsWorkItems) and devops.closed_state == "Done"
     with pytest.raises(RoutingError, match=r"github:contoso/phi needs PHIGUARD_GITHUB_TOKEN$"):
         tracker_for(Route("github", "contoso", "phi"), devops_pat="p4t")
-    with pytest.raises(RoutingError, match=r"needs PHIGUARD_ADO_PAT$"):
+    with pytest.raises(RoutingError, match=r"needs PHIGUARD_ADO_PAT or a managed identity$"):
         tracker_for(Route("azure-devops", "contoso", "PHI"), github_token="t0ken")
