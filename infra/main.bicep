@@ -160,7 +160,7 @@ module evidenceStorage 'modules/storage.bicep' = {
       { service: 'blob', zoneId: network.outputs.blobZoneId }
       { service: 'table', zoneId: network.outputs.tableZoneId }
     ]
-    wormContainers: [ { name: evidenceContainer, days: evidenceRetentionDays } ]
+    wormContainers: [ { name: evidenceContainer, days: evidenceRetentionDays }, { name: 'access-reviews', days: evidenceRetentionDays } ]
     tables: [
       '${tablePrefix}state'
       '${tablePrefix}poison'

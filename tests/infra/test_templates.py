@@ -229,11 +229,17 @@ def test_the_evidence_is_worm_for_six_years_and_no_data_role_can_delete_it() -> 
         for d in _of_type(declared, "Microsoft.Storage/storageAccounts")
         if "/storageAccounts/stphgev" in d.id
     }
-    [policy] = _of_type(
+    policies = _of_type(
         declared, "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies"
     )
-    assert policy.body["properties"]["immutabilityPeriodSinceCreationInDays"] >= 2192
-    assert any(policy.id.startswith(e) for e in evidence_ids)
+    # The evidence export and the weekly access reviews: each kept write-once for six years.
+    assert {p.id.split("/containers/")[1].split("/")[0] for p in policies} == {
+        "evidence",
+        "access-reviews",
+    }
+    for policy in policies:
+        assert policy.body["properties"]["immutabilityPeriodSinceCreationInDays"] >= 2192
+        assert any(policy.id.startswith(e) for e in evidence_ids)
     custom = {
         d.id: d.body["properties"]["permissions"][0]
         for d in _of_type(declared, "Microsoft.Authorization/roleDefinitions")
