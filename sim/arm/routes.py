@@ -58,6 +58,9 @@ class ArmRoutes(ArmWrites):
             return ArmResponse(err.status, error_body(err.code, err.message))
 
     def _dispatch(self, req: ArmRequest, events: list[dict[str, Any]]) -> ArmResponse:
+        platform = self._platform(req)
+        if platform is not None:
+            return platform
         op = self._ops.get(ids.key(req.path))
         if op is not None and req.method in ("GET", "HEAD"):
             return self._operation_status(op, req)
@@ -96,6 +99,55 @@ class ArmRoutes(ArmWrites):
         if method == "DELETE":
             return self._delete(req, target, events)
         raise ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
+
+    # --- what every ARM client asks first: tenants, a subscription's locations ----------------
+
+    def _platform(self, req: ArmRequest) -> ArmResponse | None:
+        """``GET /tenants`` (Tenants_List) and ``GET /subscriptions/{id}/locations``
+        (Subscriptions_ListLocations), in their published shapes; None for any other path."""
+        path = req.path.rstrip("/").lower()
+        if path == "/tenants":
+            if req.method != "GET":
+                raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on /tenants.")
+            tenant = {
+                "id": f"/tenants/{self.tenant_id}",
+                "tenantId": self.tenant_id,
+                "tenantCategory": "Home",
+                "defaultDomain": "contoso.onmicrosoft.com",
+                "displayName": "Contoso (simulated)",
+            }
+            return ArmResponse(200, to_json({"value": [tenant]}))
+        parts = path.split("/")
+        if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "locations":
+            if self.store.get(ids.key(f"/subscriptions/{parts[2]}")) is None:
+                raise ArmError(
+                    404,
+                    "SubscriptionNotFound",
+                    f"The subscription '{parts[2]}' could not be found.",
+                )
+            return ArmResponse(
+                200,
+                to_json(
+                    {
+                        "value": [
+                            {
+                                "id": f"/subscriptions/{parts[2]}/locations/{name}",
+                                "name": name,
+                                "type": "Region",
+                                "displayName": display,
+                                "regionalDisplayName": f"({geo}) {display}",
+                                "metadata": {
+                                    "regionType": "Physical",
+                                    "regionCategory": "Recommended",
+                                    "geographyGroup": geo,
+                                },
+                            }
+                            for name, display, geo in _LOCATIONS
+                        ]
+                    }
+                ),
+            )
+        return None
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -327,6 +379,17 @@ class ArmRoutes(ArmWrites):
 
 
 MANAGEMENT_GROUPS = "microsoft.management/managementgroups"
+
+
+# The regions the estates use (and a few more), as Subscriptions_ListLocations names them.
+_LOCATIONS = (
+    ("eastus", "East US", "US"),
+    ("eastus2", "East US 2", "US"),
+    ("westus2", "West US 2", "US"),
+    ("centralus", "Central US", "US"),
+    ("westeurope", "West Europe", "Europe"),
+    ("northeurope", "North Europe", "Europe"),
+)
 
 
 def _children(doc: dict[str, Any]) -> list[str]:

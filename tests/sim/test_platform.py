@@ -1,0 +1,53 @@
+"""What every ARM client asks first, in the published shapes: the tenants the caller can see
+(Tenants_List) and a subscription's locations (Subscriptions_ListLocations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sim.fixture import SimHandle, running_sim
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    with running_sim(estate="demo", seed=0) as handle:
+        yield handle
+
+
+def _get(sim: SimHandle, path: str, api_version: str = "2022-12-01") -> requests.Response:
+    return requests.get(
+        f"{sim.arm_url}{path}",
+        params={"api-version": api_version},
+        headers={"Authorization": "Bearer phiguard-local-dev-token"},
+        verify=sim.ca_cert,
+        timeout=10,
+    )
+
+
+def test_tenants_list_names_the_estates_tenant(sim: SimHandle) -> None:
+    response = _get(sim, "/tenants")
+    assert response.status_code == 200
+    (tenant,) = response.json()["value"]
+    assert tenant["id"] == f"/tenants/{tenant['tenantId']}"
+    assert tenant["tenantCategory"] == "Home"
+    subscription = _get(sim, f"/subscriptions/{sim.subscriptions[0]}").json()
+    assert subscription["tenantId"] == tenant["tenantId"]
+
+
+def test_a_subscriptions_locations_and_an_unknown_one(sim: SimHandle) -> None:
+    response = _get(sim, f"/subscriptions/{sim.subscriptions[0]}/locations")
+    assert response.status_code == 200
+    locations: list[dict[str, Any]] = response.json()["value"]
+    names = {loc["name"] for loc in locations}
+    assert {"eastus", "eastus2", "westeurope"} <= names
+    for loc in locations:
+        assert loc["id"] == f"/subscriptions/{sim.subscriptions[0]}/locations/{loc['name']}"
+        assert loc["type"] == "Region" and loc["metadata"]["regionType"] == "Physical"
+    missing = _get(sim, "/subscriptions/00000000-0000-0000-0000-00000000dead/locations")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "SubscriptionNotFound"
+    assert _get(sim, "/tenants", api_version="").status_code == 400  # api-version still required
