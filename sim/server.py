@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sim import ids
+from sim import identity, ids
 from sim.acs_email import EmailService
 from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body
 from sim.credentials import decode_jwt
@@ -403,6 +403,8 @@ class SimTenant:
                 return service.handle(method, sub, split.query, headers, body)
         if path.startswith("/graph/"):
             return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
+        if path == identity.PATH:
+            return identity.handle(method, split.query, headers)
         if path == "/emails:send" or path.startswith("/emails/"):
             return self.email.handle(method, path, split.query, headers, body, raw_target=raw_path)
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}

@@ -51,3 +51,32 @@ def test_a_subscriptions_locations_and_an_unknown_one(sim: SimHandle) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "SubscriptionNotFound"
     assert _get(sim, "/tenants", api_version="").status_code == 400  # api-version still required
+
+
+def test_azure_identity_gets_a_managed_identity_token_and_reads_arm_with_it(
+    sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.identity import ManagedIdentityCredential
+
+    from sim import identity
+
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{sim.arm_url}{identity.PATH}")
+    monkeypatch.setenv("IDENTITY_HEADER", identity.IDENTITY_HEADER)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_cert)
+    token = ManagedIdentityCredential().get_token("https://management.azure.com/.default")
+    assert token.token and token.expires_on > 0
+    response = requests.get(
+        f"{sim.arm_url}/subscriptions/{sim.subscriptions[0]}",
+        params={"api-version": "2022-12-01"},
+        headers={"Authorization": f"Bearer {token.token}"},
+        verify=sim.ca_cert,
+        timeout=10,
+    )
+    assert response.status_code == 200
+    refused = requests.get(
+        f"{sim.arm_url}{identity.PATH}",
+        params={"resource": "https://management.azure.com", "api-version": "2019-08-01"},
+        verify=sim.ca_cert,
+        timeout=10,
+    )
+    assert refused.status_code == 400  # no X-IDENTITY-HEADER

@@ -1,0 +1,54 @@
+"""The managed-identity token endpoint of an App Service / Functions host, as a stand-in.
+
+Protocol ``2019-08-01`` (what azure-identity's ``ManagedIdentityCredential`` uses when the host
+sets ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``): ``GET {endpoint}?resource=...&api-version=
+2019-08-01[&client_id=...]`` with the header ``X-IDENTITY-HEADER``; the answer is
+``{"access_token", "expires_on", "resource", "token_type", "client_id"}``. The token is the
+sim's dev token (ARM accepts any bearer); a request without the header is refused (400), as the
+host does, so a client that forgets it is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import parse_qs
+
+PATH = "/msi/token"
+IDENTITY_HEADER = "phiguard-sim-identity-header"  # not a secret: the sim's fixed value
+CLIENT_ID = "4c6e2d3a-0000-4000-8000-00000000beef"
+TOKEN = "phiguard-local-dev-token"  # noqa: S105 - the sim's dev token, accepted by its ARM
+
+Reply = tuple[int, list[tuple[str, str]], bytes, bool]
+
+
+def _reply(status: int, body: dict[str, object]) -> Reply:
+    return (
+        status,
+        [("Content-Type", "application/json; charset=utf-8")],
+        json.dumps(body).encode(),
+        False,
+    )
+
+
+def handle(method: str, query: str, headers: dict[str, str]) -> Reply:
+    if method != "GET":
+        return _reply(405, {"error": "invalid_request", "error_description": "GET only"})
+    if headers.get("x-identity-header") != IDENTITY_HEADER:
+        return _reply(400, {"error": "invalid_request", "error_description": "X-IDENTITY-HEADER"})
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    if params.get("api-version") != "2019-08-01":
+        return _reply(400, {"error": "invalid_request", "error_description": "api-version"})
+    resource = params.get("resource", "")
+    if not resource:
+        return _reply(400, {"error": "invalid_request", "error_description": "resource"})
+    return _reply(
+        200,
+        {
+            "access_token": TOKEN,
+            "expires_on": str(int(time.time()) + 3600),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": params.get("client_id", CLIENT_ID),
+        },
+    )
