@@ -176,8 +176,9 @@ class FollowUps:
         text = f"Failing again (first failed {first_failed_at:%Y-%m-%d %H:%M} UTC)." + (
             f" {state}" if state else ""
         )
-        self._enqueue(
-            issue_item(
+
+        def item(body: IssueContent) -> OutboxItem:
+            return issue_item(
                 "open",
                 target=target,
                 fingerprint=fingerprint,
@@ -185,13 +186,12 @@ class FollowUps:
                 check_id=finding.check_id,
                 as_of=first_failed_at,
                 key_suffix=_iso(first_failed_at),
-                content=content,
+                content=body,
                 text=text,
                 now=self.clock(),
-            ),
-            counts,
-            issue=True,
-        )
+            )
+
+        self._enqueue(_fitting(item, content, fingerprint), counts, issue=True)
 
     def _guarded(
         self,
@@ -447,6 +447,42 @@ class FollowUps:
                     continue
                 self.comment_issue(finding, self.clock(), counts)
         return counts
+
+
+# What one outbox row holds (the payload is one table property of at most 32,000 UTF-16 units),
+# with room for the rest of the item.
+_PAYLOAD_UNITS = 30_000
+
+
+def _units(item: OutboxItem) -> int:
+    return len(item.payload_json().encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _fitting(
+    make: Callable[[IssueContent], OutboxItem], content: IssueContent, fingerprint: Fingerprint
+) -> OutboxItem:
+    """The item of ``content``, made to fit one outbox row: evidence full of characters that
+    escaping multiplies (``&`` is five in HTML) must not leave a failure without its issue, nor
+    its follow-up failing forever. First the HTML body goes (Azure DevOps renders the Markdown
+    then), then the Markdown is cut, keeping the fingerprint marker."""
+    from dataclasses import replace
+
+    item = make(content)
+    if _units(item) <= _PAYLOAD_UNITS:
+        return item
+    content = replace(content, body_html="")
+    item = make(content)
+    if _units(item) <= _PAYLOAD_UNITS:
+        return item
+    marker = (
+        "\n\n… (cut to fit; `phiguard status --resource` shows the rest)"
+        f"\n\n<!-- {fingerprint.marker} -->\n"
+    )
+    keep = len(content.body)
+    while _units(item) > _PAYLOAD_UNITS and keep > 0:
+        keep = keep * 2 // 3
+        item = make(replace(content, body=content.body[:keep] + marker))
+    return item
 
 
 def _remediation_state(record: RemediationRecord | None) -> str:
