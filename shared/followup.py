@@ -121,7 +121,16 @@ class FollowUps:
         return entry is not None and entry.state == "open"
 
     def _enqueue(self, item: OutboxItem, counts: FollowUpCounts, issue: bool) -> None:
-        if self.outbox.enqueue(item):
+        from shared.outbox.model import PayloadTooLarge
+
+        try:
+            enqueued = self.outbox.enqueue(item)
+        except PayloadTooLarge as exc:
+            # Never a follow-up that fails on every event: the operation is lost and said so.
+            log.error("%s %s not enqueued: %s", item.channel, item.kind, exc)
+            counts.skipped += 1
+            return
+        if enqueued:
             if issue:
                 counts.issues += 1
             else:
