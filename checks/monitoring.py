@@ -86,6 +86,18 @@ AUDIT_LOG_CATEGORIES: dict[str, tuple[str, ...]] = {
     "microsoft.documentdb/databaseaccounts": ("DataPlaneRequests", "ControlPlaneRequests"),
     "microsoft.containerservice/managedclusters": ("kube-audit", "kube-audit-admin"),
     "microsoft.operationalinsights/workspaces": ("Audit",),
+    # Issue 14: the other PHI data services (supported-logs reference, per provider).
+    "microsoft.dbforpostgresql/flexibleservers": ("PostgreSQLLogs",),
+    "microsoft.dbformysql/flexibleservers": ("MySqlAuditLogs",),
+    "microsoft.sql/managedinstances": ("SQLSecurityAuditEvents", "DevOpsOperationsAudit"),
+    "microsoft.cache/redis": ("ConnectedClientList", "MSEntraAuthenticationAuditLog"),
+    "microsoft.containerregistry/registries": (
+        "ContainerRegistryLoginEvents",
+        "ContainerRegistryRepositoryEvents",
+    ),
+    "microsoft.search/searchservices": ("OperationLogs",),
+    "microsoft.servicebus/namespaces": ("RuntimeAuditLogs", "OperationalLogs"),
+    "microsoft.eventhub/namespaces": ("RuntimeAuditLogs", "OperationalLogs"),
 }
 
 # Activity log categories a HIPAA export must carry: who changed what (Administrative), Defender

@@ -339,3 +339,101 @@ def sql_server_min_tls_1_2(snapshot: Snapshot) -> Result:
             "unencrypted connections."
         )
     return ev.failed(f"The server accepts connections over TLS {text}, below TLS 1.2.")
+
+
+# --- SQL Managed Instance (issue 14) -----------------------------------------------------------
+
+MANAGED_INSTANCES = ("microsoft.sql/managedinstances",)
+
+
+@check(
+    id="sql_managed_instance_public_endpoint_disabled",
+    title="PHI SQL managed instances have the public data endpoint disabled",
+    severity=Severity.HIGH,
+    resource_types=MANAGED_INSTANCES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    phi_only=True,
+    guidance="Set publicDataEndpointEnabled to false and reach the instance from its VNet or "
+    "through private endpoints.",
+    limitations="The NSG of the instance's subnet, which also gates port 3342, is judged by the "
+    "network checks, not here.",
+)
+def sql_managed_instance_public_endpoint_disabled(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicDataEndpointEnabled`` is false or absent; FAIL when true,
+    because the instance then accepts TDS connections from the Internet on port 3342. Absent
+    means false: the public endpoint is off until enabled (ManagedInstances_Get examples)."""
+    ev = Evidence(snapshot)
+    if ev.flag("properties.publicDataEndpointEnabled", False):
+        return ev.failed("The public data endpoint is enabled on an instance holding PHI.")
+    return ev.passed("The public data endpoint is disabled.")
+
+
+@check(
+    id="sql_managed_instance_min_tls_1_2",
+    title="SQL managed instances require TLS 1.2 or newer",
+    severity=Severity.HIGH,
+    resource_types=MANAGED_INSTANCES,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    guidance="Set minimalTlsVersion to 1.2 (Networking > Minimum TLS version).",
+)
+def sql_managed_instance_min_tls_1_2(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.minimalTlsVersion`` is 1.2 or 1.3; FAIL when it is 1.0, 1.1 or
+    None, because older TLS has known weaknesses and None admits unencrypted connections.
+    Absent is read as None (no minimum), as for logical servers."""
+    ev = Evidence(snapshot)
+    text = ev.text("properties.minimalTlsVersion", "None", empty_is_default=True)
+    if text in _TLS_OK:
+        return ev.passed(f"The instance requires TLS {text} or newer.")
+    return ev.failed(f"The instance accepts connections below TLS 1.2 (minimum: {text}).")
+
+
+@check(
+    id="sql_managed_instance_entra_only_authentication",
+    title="PHI SQL managed instances accept only Microsoft Entra authentication",
+    severity=Severity.HIGH,
+    resource_types=MANAGED_INSTANCES,
+    hipaa=("164.312(d)", "164.312(a)(2)(i)"),
+    phi_only=True,
+    guidance="Set an Entra admin, move logins to Entra identities, then enable Microsoft "
+    "Entra-only authentication.",
+)
+def sql_managed_instance_entra_only_authentication(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.administrators.azureADOnlyAuthentication`` is true; FAIL when
+    false or absent, because SQL logins then reach PHI with a password alone, outside MFA and
+    the Entra sign-in log. Absent means false."""
+    ev = Evidence(snapshot)
+    admins = _administrators(ev)
+    where = "properties.administrators.azureADOnlyAuthentication"
+    if ev.flag("azureADOnlyAuthentication", False, document=admins, where=where):
+        return ev.passed("Only Microsoft Entra identities can authenticate to the instance.")
+    return ev.failed("SQL authentication is allowed alongside Microsoft Entra authentication.")
+
+
+@check(
+    id="sql_managed_instance_tde_protector_customer_managed",
+    title="PHI SQL managed instances protect TDE with a customer-managed key",
+    severity=Severity.HIGH,
+    resource_types=MANAGED_INSTANCES,
+    hipaa=("164.312(a)(2)(iv)",),
+    phi_only=True,
+    needs=("sql_mi_encryption_protector",),
+    patterns=("P2",),
+    guidance="Give the instance an identity with wrapKey/unwrapKey on a Key Vault key and set "
+    "it as the TDE protector (serverKeyType AzureKeyVault).",
+    limitations=ALWAYS_ENCRYPTED,
+)
+def sql_managed_instance_tde_protector_customer_managed(snapshot: Snapshot) -> Result:
+    """PASS when the instance's ``encryptionProtector/current`` has ``serverKeyType``
+    AzureKeyVault; FAIL when ServiceManaged, because the keys protecting PHI databases are then
+    held only by Microsoft. A protector document without serverKeyType is an ERROR."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_mi_encryption_protector")
+    if props.get("serverKeyType") is None:
+        raise MalformedResource(
+            "related.sql_mi_encryption_protector.properties has no serverKeyType"
+        )
+    where = "related.sql_mi_encryption_protector.properties.serverKeyType"
+    key_type = _text(ev.note(where, props["serverKeyType"]), where)
+    if key_type.lower() == "azurekeyvault":
+        return ev.passed("The TDE protector is a customer-managed key in Azure Key Vault.")
+    return ev.failed(f"The TDE protector is {key_type}, not a customer-managed Key Vault key.")

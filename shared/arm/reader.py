@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from shared.arm.client import ArmConnection, ArmError, ArmUser
 from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates, gate_policy
 from shared.kernel import api_versions
-from shared.kernel.related import RELATED, flow_log_targets
+from shared.kernel.related import RELATED, flow_log_targets, subscription_lists
 from shared.kernel.resource_id import normalize, parse
 from shared.kernel.snapshot import Snapshot
 
@@ -177,6 +177,8 @@ class ArmReader(ArmUser):
         rid = str(resource["id"])
         if doc.fetch == "subscription_scan":
             return self._flow_logs_for(resource)
+        if doc.fetch == "subscription_list":
+            return self._subscription_list(str(parse(rid).subscription), key)
         if doc.is_list:
             return list(self.list_items(rid + doc.path, doc.api_version, key))
         return self.get(rid + doc.path, doc.api_version, key)
@@ -193,6 +195,32 @@ class ArmReader(ArmUser):
             if isinstance(f.get("properties"), dict)
             and normalize(str(f["properties"].get("targetResourceId", ""))) in targets
         ]
+
+    def _subscription_list(self, subscription: str, key: str) -> list[dict[str, Any]]:
+        """A cross-resource read (:func:`shared.kernel.related.subscription_lists`): one list
+        per subscription (and, with ``then``, one per listed item), cached like resource groups
+        so a sweep reads it once; the checks pick what concerns their resource."""
+        doc = RELATED[key]
+
+        def load() -> list[dict[str, Any]]:
+            path = f"/subscriptions/{subscription}{doc.path}"
+            listed = self.list_items(path, doc.api_version, key)
+            if not doc.then:
+                return list(listed)
+            return [
+                item
+                for parent_item in listed
+                for item in self.list_items(f"{parent_item['id']}{doc.then}", doc.api_version, key)
+            ]
+
+        return self._cached(f"{key}:{subscription.lower()}", load)  # type: ignore[no-any-return]
+
+    def forget_subscription_lists(self, subscription: str) -> None:
+        """Drops the cached cross-resource lists of a subscription (the event path calls it
+        when one of their documents changed, so the next read sees the change)."""
+        with self._cache_lock:
+            for doc in subscription_lists():
+                self._cache.pop(f"{doc.key}:{subscription.lower()}", None)
 
     def _all_flow_logs(self, subscription: str) -> list[dict[str, Any]]:
         version = RELATED["flow_logs"].api_version
@@ -224,11 +252,15 @@ class ArmReader(ArmUser):
         engine: Engine,
         resource: dict[str, Any] | None = None,
         group: Mapping[str, Any] | None = None,
+        *,
+        fresh_lists: bool = False,
     ) -> Snapshot | None:
         """The Snapshot for ``resource_id``, or None when the resource no longer exists.
 
         ``resource`` may carry a body already obtained from a list call (the sweep), saving the
         GET; ``group`` likewise the body of its resource group (read, or cached, when absent).
+        ``fresh_lists`` (the event path) re-reads the cross-resource lists the resource's checks
+        need instead of taking a cached copy (the sweep reads each once per subscription).
         """
         body = resource if resource is not None else self.resource(resource_id)
         if body is None:
@@ -237,6 +269,12 @@ class ArmReader(ArmUser):
             group = self.resource_group(resource_id)
         bare = Snapshot(body, {}, group)
         needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
+        if fresh_lists and any(RELATED[k].fetch == "subscription_list" for k in needs):
+            subscription = str(parse(resource_id).subscription)
+            with self._cache_lock:
+                for k in needs:
+                    if RELATED[k].fetch == "subscription_list":
+                        self._cache.pop(f"{k}:{subscription.lower()}", None)
         related: dict[str, Any] = {}
         for key in sorted(needs):
             value = self.related(body, key)

@@ -23,6 +23,7 @@ from sim.estate.demo_context import (
     Demo,
     demo_ground_truth,
 )
+from sim.estate.demo_data import phi_data_services
 from sim.estate.demo_phi import (
     phi_etl_vm,
     phi_gateways_and_fhir,
@@ -54,6 +55,7 @@ SECTIONS = (
     prod_apps,
     prod_edge,
     phi_gateways_and_fhir,
+    phi_data_services,
     shop_platform,
     dev_test,
 )

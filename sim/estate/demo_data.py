@@ -1,0 +1,140 @@
+"""The demo's PHI data services beyond Storage and SQL (issue 14): for each service a violating
+resource and its compliant twin, all in the PHI resource group, the twins logging to the audit
+workspace. :func:`data_service_ids` names them; ``demo_context`` lists what each fails."""
+
+from __future__ import annotations
+
+from sim.estate import data_services, health, monitoring, sql
+from sim.estate.common import Doc
+from sim.estate.demo_context import MY, PG, PHI_TAGS, PROD_LOC, RG_PHI, Demo, data_service_ids
+
+CMK_VAULT = "https://kv-chs-cmk-prod.vault.azure.net"  # the security group's CMK vault
+
+
+def _cmk(name: str) -> str:
+    return f"{CMK_VAULT}/keys/{name}"
+
+
+def phi_data_services(c: Demo) -> list[Doc]:
+    """Cosmos DB, PostgreSQL, MySQL, SQL MI, Redis, ACR, AI Search, Service Bus / Event Hubs and
+    FHIR: one violator and one compliant twin each."""
+    t, p = c.t, c.p
+    ids = data_service_ids(p)
+    tags = dict(PHI_TAGS)
+    docs: list[Doc] = []
+    audited: list[tuple[Doc, bool]] = []
+
+    cosmos_bad = sql.cosmos_account(p, RG_PHI, "cosmos-chs-phi-notes", PROD_LOC, tags)
+    bad = cosmos_bad["properties"]
+    bad.update(
+        {
+            "disableKeyBasedMetadataWriteAccess": False,
+            "disableLocalAuth": False,
+            "minimalTlsVersion": "Tls",
+            "ipRules": [{"ipAddressOrRange": "0.0.0.0"}],  # noqa: S104 - a firewall entry
+            "backupPolicy": {
+                "type": "Periodic",
+                "periodicModeProperties": {
+                    "backupIntervalInMinutes": 240,
+                    "backupRetentionIntervalInHours": 8,
+                    "backupStorageRedundancy": "Local",
+                },
+            },
+        }
+    )
+    cosmos_ok = sql.cosmos_account(p, RG_PHI, "cosmos-chs-phi-rx", PROD_LOC, tags)
+    cosmos_ok["properties"]["publicNetworkAccess"] = "Disabled"
+    cosmos_ok["properties"]["keyVaultKeyUri"] = _cmk("cosmos-chs-phi-rx")
+    audited += [(cosmos_bad, False), (cosmos_ok, True)]
+
+    for provider, bad_name, ok_name in (
+        (PG, "psql-chs-phi-intake", "psql-chs-phi-claims"),
+        (MY, "mysql-chs-phi-legacy", "mysql-chs-phi-billing"),
+    ):
+        for name, secure in ((bad_name, False), (ok_name, True)):
+            server = data_services.flexible_server(
+                p, RG_PHI, provider, name, PROD_LOC, tags, secure=secure, cmk_key=_cmk(name)
+            )
+            audited.append((server, secure))
+            on = "ON" if secure else "OFF"
+            docs.append(
+                data_services.server_parameter(
+                    server["id"], provider, "require_secure_transport", on
+                )
+            )
+            if provider == MY:
+                docs.append(
+                    data_services.server_parameter(server["id"], provider, "audit_log_enabled", on)
+                )
+
+    for name, secure in (("sqlmi-chs-phi-ehr", False), ("sqlmi-chs-phi-lab", True)):
+        instance = data_services.managed_instance(
+            p, RG_PHI, name, PROD_LOC, tags, t, subnet_id=c.phi_subnet("snet-data"), secure=secure
+        )
+        audited.append((instance, secure))
+        key = f"kv-chs-cmk-prod_{name}_0123456789abcdef0123456789abcdef" if secure else None
+        docs.append(data_services.mi_encryption_protector(instance["id"], key))
+
+    for name, secure in (("redis-chs-phi-sessions", False), ("redis-chs-phi-cache", True)):
+        audited.append(
+            (data_services.redis_cache(p, RG_PHI, name, PROD_LOC, tags, secure=secure), secure)
+        )
+    for name, secure in (("acrchsphibuild", False), ("acrchsphiprod", True)):
+        registry = data_services.container_registry(
+            p, RG_PHI, name, PROD_LOC, tags, secure=secure, cmk_key=_cmk(name)
+        )
+        audited.append((registry, secure))
+    for name, secure in (("srch-chs-phi-notes", False), ("srch-chs-phi-records", True)):
+        audited.append(
+            (data_services.search_service(p, RG_PHI, name, PROD_LOC, tags, secure=secure), secure)
+        )
+    audited += [
+        (
+            data_services.messaging_namespace(
+                p, RG_PHI, "ServiceBus", "sb-chs-phi-orders", PROD_LOC, tags, secure=False
+            ),
+            False,
+        ),
+        (
+            data_services.messaging_namespace(
+                p,
+                RG_PHI,
+                "EventHub",
+                "evh-chs-phi-telemetry",
+                PROD_LOC,
+                tags,
+                secure=True,
+                cmk_vault=CMK_VAULT,
+            ),
+            True,
+        ),
+    ]
+
+    workspace = ids["fhir_ok"].rsplit("/fhirservices/", 1)[0]
+    fhir_bad = health.fhir_service(workspace, "fhirresearch", PROD_LOC, tags, t)
+    fhir_bad["properties"]["publicNetworkAccess"] = "Enabled"
+    fhir_bad["properties"]["corsConfiguration"] = {
+        "origins": ["*"],
+        "headers": ["*"],
+        "methods": ["GET", "POST"],
+        "allowCredentials": False,
+    }
+    fhir_ok = health.fhir_service(workspace, "fhirclinical", PROD_LOC, tags, t)
+    fhir_ok["properties"]["encryption"] = {
+        "customerManagedKeyEncryption": {"keyEncryptionKeyUrl": _cmk("fhirclinical")}
+    }
+    audited += [(fhir_bad, True), (fhir_ok, True)]
+
+    out: list[Doc] = []
+    for resource, logged in audited:
+        out.append(resource)
+        if logged:
+            out.append(
+                monitoring.diagnostic_setting(
+                    resource["id"],
+                    "audit-to-law",
+                    workspace_id=c.audit_ws_id,
+                    logs=[monitoring.log(group="allLogs")],
+                )
+            )
+    return out + docs  # the server parameters and TDE protectors after their parents
