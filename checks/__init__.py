@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from checks import (  # noqa: F401 - imported for their registrations
     appservice,
+    backup,
     compute,
     containerregistry,
     cosmosdb,

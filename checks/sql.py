@@ -437,3 +437,72 @@ def sql_managed_instance_tde_protector_customer_managed(snapshot: Snapshot) -> R
     if key_type.lower() == "azurekeyvault":
         return ev.passed("The TDE protector is a customer-managed key in Azure Key Vault.")
     return ev.failed(f"The TDE protector is {key_type}, not a customer-managed Key Vault key.")
+
+
+# --- backups (issue 14, area 2) ---------------------------------------------------------------
+
+_NO_LTR = ("", "PT0S", "P0W", "P0M", "P0Y")
+
+
+@check(
+    id="sql_database_long_term_retention_configured",
+    title="PHI SQL databases keep long-term backups (weekly, monthly or yearly)",
+    severity=Severity.MEDIUM,
+    resource_types=DATABASES,
+    hipaa=("164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"),
+    phi_only=True,
+    needs=("sql_ltr_policy",),
+    guidance="Configure a long-term retention policy (Backups > Retention policies), e.g. "
+    "weekly backups kept 12 weeks, monthly 12 months and yearly 6 years.",
+    limitations="How long is long enough is the organisation's backup plan; any weekly, monthly "
+    "or yearly retention passes. Short-term (point-in-time) retention is not read.",
+)
+def sql_database_long_term_retention_configured(snapshot: Snapshot) -> Result:
+    """PASS when the database's ``backupLongTermRetentionPolicies/default`` keeps weekly,
+    monthly or yearly backups (a retention other than PT0S); FAIL when all three are PT0S or
+    absent, because point-in-time backups last at most 35 days and PHI corrupted or deleted
+    unnoticed for longer could not be recovered. NOT_APPLICABLE to system databases. Absent
+    retentions mean PT0S (no long-term backup), the default."""
+    if _is_system_database(snapshot):
+        return not_applicable(f"{snapshot.name} is a system database.")
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_ltr_policy")
+    kept = []
+    for period in ("weeklyRetention", "monthlyRetention", "yearlyRetention"):
+        where = f"related.sql_ltr_policy.properties.{period}"
+        value = ev.text(period, "PT0S", document=props, where=where)
+        if value.upper() not in _NO_LTR:
+            kept.append(f"{period[:-9]} {value}")
+    if kept:
+        return ev.passed(f"Long-term backups are kept: {', '.join(kept)}.")
+    return ev.failed("No long-term backup retention is configured.")
+
+
+@check(
+    id="sql_database_geo_redundant_backup",
+    title="PHI SQL databases keep their backups in geo-redundant storage",
+    severity=Severity.MEDIUM,
+    resource_types=DATABASES,
+    hipaa=("164.308(a)(7)(ii)(B)", "164.308(a)(7)(ii)(C)"),
+    phi_only=True,
+    guidance="Set the backup storage redundancy to Geo or GeoZone (Compute + storage > Backup "
+    "storage redundancy).",
+    limitations="The built-in policy on long-term geo-redundant backup audits the LTR policy, "
+    "not the backup storage, so none is cited.",
+)
+def sql_database_geo_redundant_backup(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.currentBackupStorageRedundancy`` (else
+    ``requestedBackupStorageRedundancy``) is Geo or GeoZone; FAIL when Local or Zone, because a
+    regional disaster would then take the database and every backup of it. NOT_APPLICABLE to
+    system databases. Absent means Geo, the default for new databases (the evidence marks the
+    assumption)."""
+    if _is_system_database(snapshot):
+        return not_applicable(f"{snapshot.name} is a system database.")
+    ev = Evidence(snapshot)
+    current = ev.text("properties.currentBackupStorageRedundancy", None, empty_is_default=True)
+    value = current or ev.text(
+        "properties.requestedBackupStorageRedundancy", "Geo", empty_is_default=True
+    )
+    if value.lower() in ("geo", "geozone"):
+        return ev.passed(f"Backups are stored {value}-redundant.")
+    return ev.failed(f"Backups are stored {value}-redundant only, in one region.")

@@ -23,7 +23,7 @@ from sim.estate.demo_context import (
     Demo,
     demo_ground_truth,
 )
-from sim.estate.demo_data import phi_data_services
+from sim.estate.demo_data import phi_backup, phi_data_services
 from sim.estate.demo_phi import (
     phi_etl_vm,
     phi_gateways_and_fhir,
@@ -56,6 +56,7 @@ SECTIONS = (
     prod_edge,
     phi_gateways_and_fhir,
     phi_data_services,
+    phi_backup,
     shop_platform,
     dev_test,
 )

@@ -267,6 +267,44 @@ def data_service_ids(p: str) -> dict[str, str]:
     }
 
 
+def backup_ids(p: str) -> dict[str, str]:
+    """Ids of the demo's backup section (area 2)."""
+
+    def rid(rtype: str, name: str) -> str:
+        return resource_id(p, RG_PHI, rtype, name)
+
+    return {
+        "vault_ok": rid("Microsoft.RecoveryServices/vaults", "rsv-chs-phi-prod"),
+        "vault_bad": rid("Microsoft.RecoveryServices/vaults", "rsv-chs-phi-legacy"),
+        "vm_report": rid("Microsoft.Compute/virtualMachines", "vm-chs-phi-report01"),
+        "disk_report_os": rid("Microsoft.Compute/disks", "disk-vm-chs-phi-report01-os"),
+        "nic": rid("Microsoft.Network/networkInterfaces", "nic-vm-chs-phi-report01"),
+        "db_orders": (
+            rid("Microsoft.Sql/servers", "sql-chs-phi-orders")
+            + "/databases/sqldb-prescription-orders"
+        ),
+        "db_records": (
+            rid("Microsoft.Sql/servers", "sql-chs-phi-records") + "/databases/sqldb-patient-records"
+        ),
+        "st_docs": rid("Microsoft.Storage/storageAccounts", "stchsphidocs"),
+    }
+
+
+_BACKUP_FAILS: dict[str, tuple[str, ...]] = {
+    "vault_bad": (
+        "backup_vault_soft_delete_enabled",
+        "backup_vault_immutability_locked",
+        "backup_vault_geo_redundant_storage",
+        "backup_vault_job_failure_alerts_enabled",
+    ),
+    "vm_report": ("backup_virtual_machine_protected",),
+    "db_orders": ("sql_database_long_term_retention_configured",),
+    "st_docs": (
+        "storage_account_geo_redundant",
+        "storage_account_file_share_soft_delete_enabled",
+    ),
+}
+
 _DATA_FAILS: dict[str, tuple[str, ...]] = {
     "cosmos_bad": (
         "cosmosdb_account_public_network_access_disabled",
@@ -353,11 +391,14 @@ _PATTERN_CHECKS = {
 def issue14_ground_truth() -> dict[str, list[str]]:
     """What the resources added for issue 14 fail: check id → ids, plus the P1/P2/P5 pattern
     members among them (``demo_ground_truth`` merges them)."""
-    names = data_service_ids(DEMO_PROD)
     truth: dict[str, list[str]] = {}
-    for name, failing in _DATA_FAILS.items():
-        for check_id in failing:
-            truth.setdefault(check_id, []).append(names[name])
+    for names, fails in (
+        (data_service_ids(DEMO_PROD), _DATA_FAILS),
+        (backup_ids(DEMO_PROD), _BACKUP_FAILS),
+    ):
+        for name, failing in fails.items():
+            for check_id in failing:
+                truth.setdefault(check_id, []).append(names[name])
     for pattern, members in _PATTERN_CHECKS.items():
         truth[pattern] = list(
             dict.fromkeys(rid for check_id in members for rid in truth.get(check_id, []))

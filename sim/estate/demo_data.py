@@ -1,12 +1,23 @@
-"""The demo's PHI data services beyond Storage and SQL (issue 14): for each service a violating
-resource and its compliant twin, all in the PHI resource group, the twins logging to the audit
-workspace. :func:`data_service_ids` names them; ``demo_context`` lists what each fails."""
+"""The demo's sections added for issue 14, each a violating resource next to its compliant twin
+in the PHI resource group: the PHI data services beyond Storage and SQL (the twins logging to the
+audit workspace), backup and recovery, ... ``demo_context`` names them and lists what each
+fails."""
 
 from __future__ import annotations
 
-from sim.estate import data_services, health, monitoring, sql
-from sim.estate.common import Doc
-from sim.estate.demo_context import MY, PG, PHI_TAGS, PROD_LOC, RG_PHI, Demo, data_service_ids
+from sim.estate import backup, compute, data_services, health, monitoring, network, sql, storage
+from sim.estate.common import Doc, resource_id
+from sim.estate.demo_context import (
+    MY,
+    PG,
+    PHI_TAGS,
+    PROD_LOC,
+    RG_PHI,
+    RG_SECURITY,
+    Demo,
+    backup_ids,
+    data_service_ids,
+)
 
 CMK_VAULT = "https://kv-chs-cmk-prod.vault.azure.net"  # the security group's CMK vault
 
@@ -138,3 +149,65 @@ def phi_data_services(c: Demo) -> list[Doc]:
                 )
             )
     return out + docs  # the server parameters and TDE protectors after their parents
+
+
+def phi_backup(c: Demo) -> list[Doc]:
+    """Backup and recovery: an immutable geo-redundant vault backing up the ETL VM, a legacy
+    vault (locally redundant, no soft delete) whose protection of the reporting VM was stopped;
+    long-term retention on the patient-records database only; share soft delete on the
+    records and audit accounts only."""
+    t, p, ids = c.t, c.p, c.ids
+    names = backup_ids(p)
+    tags = dict(PHI_TAGS)
+    good = backup.recovery_vault(p, RG_PHI, "rsv-chs-phi-prod", PROD_LOC, tags, t, secure=True)
+    bad = backup.recovery_vault(p, RG_PHI, "rsv-chs-phi-legacy", PROD_LOC, tags, t, secure=False)
+    report_vm, report_os, report_nic = names["vm_report"], names["disk_report_os"], names["nic"]
+    docs: list[Doc] = [
+        good,
+        bad,
+        compute.disk(
+            p,
+            RG_PHI,
+            report_os.rsplit("/", 1)[-1],
+            PROD_LOC,
+            tags,
+            size_gb=128,
+            des_id=resource_id(
+                p, RG_SECURITY, "Microsoft.Compute/diskEncryptionSets", "des-chs-phi-prod"
+            ),
+            managed_by=report_vm,
+            os_type="Windows",
+            created=95,
+        ),
+        compute.virtual_machine(
+            p,
+            RG_PHI,
+            report_vm.rsplit("/", 1)[-1],
+            PROD_LOC,
+            tags,
+            t,
+            os_disk=report_os,
+            data_disks=[],
+            nic_id=report_nic,
+            encryption_at_host=True,
+            created=95,
+        ),
+        network.nic(
+            p,
+            RG_PHI,
+            report_nic.rsplit("/", 1)[-1],
+            PROD_LOC,
+            tags,
+            subnet_id=c.phi_subnet("snet-app"),
+            vm_id=report_vm,
+            ip="10.20.1.5",
+        ),
+        *backup.vm_protection(good["id"], ids["vm_phi"], state="Protected", hours=9000),
+        *backup.vm_protection(bad["id"], report_vm, state="ProtectionStopped", hours=4000),
+        backup.sql_ltr_policy(names["db_orders"], "PT0S", "PT0S", "PT0S"),
+        backup.sql_ltr_policy(names["db_records"], "P12W", "P12M", "P6Y"),
+        storage.file_service(ids["st_phi_records"], soft_delete_days=14, sku="Standard_GZRS"),
+        storage.file_service(ids["st_audit"], soft_delete_days=14, sku="Standard_GZRS"),
+        storage.file_service(ids["st_phi_docs"], soft_delete_days=None, sku="Standard_ZRS"),
+    ]
+    return docs

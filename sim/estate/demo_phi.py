@@ -163,6 +163,7 @@ def phi_storage(c: Demo) -> list[Doc]:
             private_endpoints=[pe_records],
             subnet_rules=[c.phi_subnet("snet-app")],
             created=30,
+            sku="Standard_GZRS",  # issue 14: the geo-redundancy twin
         )
     )
     docs.append(storage.blob_service(ids["st_phi_records"], soft_delete_days=35, versioning=True))

@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 167
+    assert len(estate.documents) == 183
     assert _digest(asdict(estate)) == (
-        "78e66e7fb92b38f7567f57b58091fb03a4e6602474a0f0f74cfba4b2cd6beb37"
+        "90161cb6b5e077403c975dca684c55b8cf12047375ab9d2dac8123a13e97e022"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "b412edf3c98e125557a73f3acc9ca1a97c47485b630d1057cd6bdba1b2496506"
+    assert _digest(value) == "a25e9f886b11b88763d618f5c7cdb6f07ddb7d29211586256ff80420b58cd4a7"
