@@ -24,7 +24,7 @@ from checks.common import (
     audit_logs_result,
 )
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity, failed, passed
+from shared.kernel.findings import Result, Severity, failed, not_applicable, passed
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.resource_id import normalize
 from shared.kernel.snapshot import MalformedResource, Snapshot
@@ -467,3 +467,168 @@ def monitoring_subscription_admin_activity_alert(snapshot: Snapshot) -> Result:
         "Administrative category.",
         evidence,
     )
+
+
+# --- issue 14, area 4: audit controls complete ------------------------------------------------
+
+# Operations HIPAA assessors ask to be alerted on (CIS Azure 5.2 and the built-in policy
+# b954148f's documented operation list), one check each: check id suffix → (operation, what).
+ALERTED_OPERATIONS: dict[str, tuple[str, str]] = {
+    "policy_assignment_write": (
+        "Microsoft.Authorization/policyAssignments/write",
+        "a policy assignment is created or changed (the HIPAA baseline can be weakened)",
+    ),
+    "policy_assignment_delete": (
+        "Microsoft.Authorization/policyAssignments/delete",
+        "a policy assignment is deleted (the HIPAA baseline can be removed)",
+    ),
+    "nsg_write": (
+        "Microsoft.Network/networkSecurityGroups/write",
+        "a network security group is created or changed",
+    ),
+    "nsg_delete": (
+        "Microsoft.Network/networkSecurityGroups/delete",
+        "a network security group is deleted (its subnets lose their filtering)",
+    ),
+    "nsg_rule_write": (
+        "Microsoft.Network/networkSecurityGroups/securityRules/write",
+        "a network security rule is created or changed (a port can be opened to the Internet)",
+    ),
+    "sql_firewall_write": (
+        "Microsoft.Sql/servers/firewallRules/write",
+        "a SQL server firewall rule is created or changed",
+    ),
+    "sql_firewall_delete": (
+        "Microsoft.Sql/servers/firewallRules/delete",
+        "a SQL server firewall rule is deleted",
+    ),
+    "keyvault_delete": (
+        "Microsoft.KeyVault/vaults/delete",
+        "a key vault is deleted (the keys protecting PHI go with it)",
+    ),
+    "role_assignment_write": (
+        "Microsoft.Authorization/roleAssignments/write",
+        "a role assignment is created (someone gains access)",
+    ),
+}
+# Alert conditions that narrow an alert to part of the subscription.
+_NARROWING_FIELDS = frozenset({"resourcegroup", "resourceid", "resourceprovider", "caller"})
+
+
+def _operation_alert(snapshot: Snapshot, operation: str, what: str) -> Result:
+    sub_key = normalize(snapshot.id)
+    evidence: dict[str, Any] = {"operation": operation}
+    alerts = snapshot.docs("activity_log_alerts")
+    for index, alert in enumerate(alerts):
+        where = f"related.activity_log_alerts[{index}]"
+        props = _object(alert.get("properties"), f"{where}.properties")
+        enabled_raw = props.get("enabled")
+        enabled = enabled_raw is not None and as_bool(enabled_raw, f"{where}.properties.enabled")
+        scopes = as_list(props.get("scopes"), f"{where}.properties.scopes")
+        if not all(isinstance(s, str) for s in scopes):
+            raise MalformedResource(f"{where}.properties.scopes holds a non-string scope")
+        covers = any(normalize(s) == sub_key for s in scopes)
+        leaves = _condition_leaves(props.get("condition"), f"{where}.properties.condition")
+        operations = {v.lower() for f, v in leaves if f == "operationname"}
+        categories = {v.lower() for f, v in leaves if f == "category"}
+        narrowed = sorted({f for f, _ in leaves if f in _NARROWING_FIELDS})
+        if operation.lower() not in operations:
+            continue
+        evidence[where] = {
+            "name": alert.get("name"),
+            "enabled": enabled_raw,
+            "covers_subscription": covers,
+            "categories": sorted(categories),
+            "narrowed_by": narrowed,
+        }
+        if enabled and covers and "administrative" in categories and not narrowed:
+            return passed(f"Activity log alert {alert.get('name')!r} fires when {what}.", evidence)
+    evidence["related.activity_log_alerts.count"] = len(alerts)
+    return failed(
+        f"No enabled, subscription-wide activity log alert fires on {operation}.", evidence
+    )
+
+
+def _register_operation_alert(suffix: str, operation: str, what: str) -> None:
+    check_id = f"monitoring_subscription_alert_{suffix}"
+
+    def run(snapshot: Snapshot) -> Result:
+        return _operation_alert(snapshot, operation, what)
+
+    run.__name__ = run.__qualname__ = check_id
+    run.__doc__ = (
+        f"PASS when an activity log alert that is enabled, scoped to the whole subscription and "
+        f"not narrowed to a resource group, resource, provider or caller has the conditions "
+        f"category = Administrative and operationName = {operation}; FAIL otherwise, because "
+        f"nobody would be told when {what} on a subscription holding PHI. An absent "
+        f"``enabled`` is not counted (the built-in policy requires true). No such alert "
+        f"exists by default."
+    )
+    check(
+        id=check_id,
+        title=f"PHI subscriptions alert on {operation}",
+        severity=Severity.MEDIUM,
+        resource_types=SUBSCRIPTIONS,
+        hipaa=("164.308(a)(1)(ii)(D)", "164.308(a)(6)(ii)", "164.312(b)"),
+        azure_policy=("b954148f-4c11-4c38-8221-be76711e194a",),
+        phi_only=True,
+        needs=("activity_log_alerts",),
+        guidance=f"Create an activity log alert on the subscription with category Administrative "
+        f"and operation name {operation}, with an action group that reaches the security team.",
+        limitations="The built-in policy b954148f is equivalent only when assigned with this "
+        "operation name as its parameter. Whether the action group reaches anyone is not visible.",
+    )(run)
+    globals()[check_id] = run
+
+
+for _suffix, (_operation, _what) in ALERTED_OPERATIONS.items():
+    _register_operation_alert(_suffix, _operation, _what)
+
+
+@check(
+    id="monitoring_activity_log_archive_immutable",
+    title="Storage accounts that archive the activity log are immutable for six years, locked",
+    severity=Severity.HIGH,
+    resource_types=("microsoft.storage/storageaccounts",),
+    hipaa=("164.312(b)", "164.312(c)(1)", "164.316(b)(2)(i)"),
+    needs=("subscription_diagnostic_settings",),
+    patterns=("P5",),
+    guidance="Enable version-level immutability on the archive account "
+    "(immutableStorageWithVersioning) with a time-based policy of at least 2,192 days, and lock "
+    "it.",
+    limitations="Only account-level immutability is read; a locked time-based policy on the "
+    "insights-activity-logs container alone is not seen and FAILs here. Only the activity log's "
+    "archive is recognised (other resources' diagnostic settings are not scanned per account). "
+    "A change to the export alone is seen by the next sweep (or the account's next event).",
+)
+def monitoring_activity_log_archive_immutable(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE unless a diagnostic setting of the account's subscription (an activity-log
+    export) names the account as its ``storageAccountId``. Then PASS when
+    ``properties.immutableStorageWithVersioning.enabled`` is true with an ``immutabilityPolicy``
+    in state Locked of at least 2,192 days; FAIL otherwise, because the record of who changed
+    access to PHI systems could be altered or deleted by anyone with write access to the
+    archive, before the six years §164.316(b)(2)(i) asks. Absent immutableStorageWithVersioning
+    means disabled, the default."""
+    key = normalize(snapshot.id)
+    exporters = [
+        str(s.get("name"))
+        for s in snapshot.docs("subscription_diagnostic_settings")
+        if isinstance(s.get("properties"), Mapping)
+        and isinstance(s["properties"].get("storageAccountId"), str)
+        and normalize(s["properties"]["storageAccountId"]) == key
+    ]
+    if not exporters:
+        return not_applicable("No activity-log export of the subscription writes to this account.")
+    ev = Evidence(snapshot)
+    ev.note("related.subscription_diagnostic_settings.exporting", exporters)
+    base = "properties.immutableStorageWithVersioning"
+    if not ev.flag(f"{base}.enabled", False):
+        return ev.failed("The activity-log archive is not immutable: records can be changed.")
+    state = ev.text(f"{base}.immutabilityPolicy.state", "Disabled", empty_is_default=True)
+    days = ev.number(f"{base}.immutabilityPolicy.immutabilityPeriodSinceCreationInDays", 0)
+    assert days is not None
+    if state.lower() != "locked":
+        return ev.failed(f"The archive's immutability policy is {state}, not locked.")
+    if days < RETENTION_DAYS:
+        return ev.failed(f"Archived records are immutable only {days} days, under six years.")
+    return ev.passed(f"The activity-log archive is immutable for {days} days, locked.")

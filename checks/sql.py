@@ -8,6 +8,7 @@ from typing import Any
 from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
 from shared.kernel.findings import Result, Severity, not_applicable
+from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Verified in Azure/azure-policy, built-in-policies/policyDefinitions/SQL/
@@ -506,3 +507,40 @@ def sql_database_geo_redundant_backup(snapshot: Snapshot) -> Result:
     if value.lower() in ("geo", "geozone"):
         return ev.passed(f"Backups are stored {value}-redundant.")
     return ev.failed(f"Backups are stored {value}-redundant only, in one region.")
+
+
+@check(
+    id="sql_server_audit_retention_six_years",
+    title="PHI SQL server audit logs written to storage are kept six years or without limit",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.316(b)(2)(i)", "164.312(b)"),
+    phi_only=True,
+    needs=("sql_auditing",),
+    patterns=("P5",),
+    guidance="Set the audit retention to 0 (unlimited) or at least 2,192 days, and protect the "
+    "sqldbauditlogs container with a locked immutability policy.",
+    limitations="Audit logs sent to Log Analytics are retained per workspace table "
+    "(monitoring_workspace_total_retention_six_years); immutability of the storage container is "
+    "not read.",
+)
+def sql_server_audit_retention_six_years(snapshot: Snapshot) -> Result:
+    """PASS when server auditing writes to a storage account with ``retentionDays`` 0
+    (unlimited) or at least 2,192; FAIL when it keeps fewer days (the 90-day minimum of the
+    built-in policy included), because records of who read or changed PHI would be deleted
+    before the six years §164.316(b)(2)(i) asks. NOT_APPLICABLE when auditing is disabled or
+    writes to no storage account. A missing ``retentionDays`` FAILs (nothing is assumed)."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_auditing")
+    if _audit_state(ev, props).lower() != "enabled":
+        return not_applicable("Server auditing is disabled, so no audit retention applies.")
+    if not _storage_endpoint(ev, props):
+        return not_applicable("Server audit logs are not written to a storage account.")
+    days = ev.number("retentionDays", None, document=props, where=f"{_AUDITING}.retentionDays")
+    if days is None:
+        return ev.failed("The auditing settings do not state a retention period.")
+    if days == 0:
+        return ev.passed("Audit logs in storage are kept without a time limit.")
+    if days >= RETENTION_DAYS:
+        return ev.passed(f"Audit logs in storage are kept {days} days.")
+    return ev.failed(f"Audit logs in storage are kept {days} days, under six years (2,192).")

@@ -266,13 +266,18 @@ class _Collector:
                 if isinstance(target, str):
                     flow_logs.setdefault(normalize(target), []).append(p.resource)
         # Cross-resource reads: documents of a subscription_list type, by subscription.
-        listed_types = {d.doc_type: d.key for d in subscription_lists()}
         by_subscription: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for p in self.items:
-            list_key = listed_types.get(resource_type_of(p.resource))
-            if list_key is not None:
+            rtype = resource_type_of(p.resource)
+            for doc in subscription_lists():
+                if doc.doc_type != rtype:
+                    continue
                 sub = str(parse(p.resource["id"]).subscription or "").lower()
-                by_subscription.setdefault((sub, list_key), []).append(p.resource)
+                scope = normalize(f"/subscriptions/{sub}{doc.path}") + "/"
+                if doc.at_scope and not normalize(p.resource["id"]).startswith(scope):
+                    continue
+                by_subscription.setdefault((sub, doc.key), []).append(p.resource)
+        list_keys = [d.key for d in subscription_lists()]
         standalone: list[_Pending] = []
         for pending in self.items:
             if not self._attach(pending, by_key):
@@ -297,7 +302,7 @@ class _Collector:
                 pending.related.setdefault("flow_logs", found_logs or [])
             if not pending.explicit:
                 sub = str(parse(pending.resource["id"]).subscription or "").lower()
-                for list_key in listed_types.values():
+                for list_key in list_keys:
                     found = by_subscription.get((sub, list_key))
                     if found or complete:
                         pending.related.setdefault(list_key, found or [])

@@ -31,6 +31,9 @@ class RelatedDoc:
     # subscription_list only: a child list read under each listed item (the Recovery Services
     # vaults' backupProtectedItems), whose items are the document(s) instead of the listed ones.
     then: str = ""
+    # subscription_list only: the documents are extension resources of the subscription itself
+    # (their ids start with the list path), not resources anywhere in it.
+    at_scope: bool = False
 
     @property
     def fixed_name(self) -> str | None:
@@ -233,6 +236,17 @@ RELATED: dict[str, RelatedDoc] = {
             then="/backupProtectedItems",
             description="Items protected by Azure Backup in every Recovery Services vault of the "
             "subscription (one list per vault, cached per sweep).",
+        ),
+        RelatedDoc(
+            "subscription_diagnostic_settings",
+            "microsoft.insights/diagnosticsettings",
+            "/providers/Microsoft.Insights/diagnosticSettings",
+            "2021-05-01-preview",
+            True,
+            fetch="subscription_list",
+            at_scope=True,
+            description="The subscription's own diagnostic settings (its activity-log exports), "
+            "read by checks of the resources they send to (one list, cached per sweep).",
         ),
         RelatedDoc(
             "network_watchers",

@@ -305,6 +305,12 @@ _BACKUP_FAILS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_AUDIT_FAILS: dict[str, tuple[str, ...]] = {
+    "sub_prod": ("monitoring_subscription_alert_nsg_delete",),
+    "st_dev": ("monitoring_activity_log_archive_immutable",),
+    "sql_phi_smk": ("sql_server_audit_retention_six_years",),
+}
+
 _DATA_FAILS: dict[str, tuple[str, ...]] = {
     "cosmos_bad": (
         "cosmosdb_account_public_network_access_disabled",
@@ -384,7 +390,12 @@ _PATTERN_CHECKS = {
         "health_fhir_customer_managed_key_enabled",
     ),
     "P2": ("sql_managed_instance_tde_protector_customer_managed",),
-    "P5": ("mysql_flexible_server_audit_log_enabled", "monitoring_resource_audit_logs_enabled"),
+    "P5": (
+        "mysql_flexible_server_audit_log_enabled",
+        "monitoring_resource_audit_logs_enabled",
+        "monitoring_activity_log_archive_immutable",
+        "sql_server_audit_retention_six_years",
+    ),
 }
 
 
@@ -395,6 +406,7 @@ def issue14_ground_truth() -> dict[str, list[str]]:
     for names, fails in (
         (data_service_ids(DEMO_PROD), _DATA_FAILS),
         (backup_ids(DEMO_PROD), _BACKUP_FAILS),
+        (demo_ids(), _AUDIT_FAILS),
     ):
         for name, failing in fails.items():
             for check_id in failing:

@@ -12,6 +12,7 @@ from sim.estate.demo_context import (
     PG,
     PHI_TAGS,
     PROD_LOC,
+    RG_MONITORING,
     RG_PHI,
     RG_SECURITY,
     Demo,
@@ -210,4 +211,50 @@ def phi_backup(c: Demo) -> list[Doc]:
         storage.file_service(ids["st_audit"], soft_delete_days=14, sku="Standard_GZRS"),
         storage.file_service(ids["st_phi_docs"], soft_delete_days=None, sku="Standard_ZRS"),
     ]
+    return docs
+
+
+def phi_audit(c: Demo) -> list[Doc]:
+    """Audit controls: the activity logs archived to storage (production to the immutable audit
+    account, dev/test to its assets account, which is not immutable), and alerts on the
+    sensitive operations of production — all but network security group deletes."""
+    p, ids = c.p, c.ids
+    docs: list[Doc] = [
+        monitoring.diagnostic_setting(
+            ids["sub_prod"],
+            "activity-log-archive",
+            workspace_id=None,
+            storage_id=ids["st_audit"],
+            logs=[monitoring.log(category) for category in monitoring.ACTIVITY_LOG_CATEGORIES],
+            metrics=(),
+        ),
+        monitoring.diagnostic_setting(
+            ids["sub_dev"],
+            "activity-log-archive",
+            workspace_id=None,
+            storage_id=ids["st_dev"],
+            logs=[monitoring.log("Administrative"), monitoring.log("Security")],
+            metrics=(),
+        ),
+    ]
+    action_group = monitoring.action_group(
+        p, RG_MONITORING, "ag-chs-secops", "chssecops", "secops@contoso-health-shop.example"
+    )
+    for name, operation in (
+        ("alert-chs-policy-assignment-delete", "Microsoft.Authorization/policyAssignments/delete"),
+        ("alert-chs-sql-firewall-write", "Microsoft.Sql/servers/firewallRules/write"),
+        ("alert-chs-sql-firewall-delete", "Microsoft.Sql/servers/firewallRules/delete"),
+        ("alert-chs-keyvault-delete", "Microsoft.KeyVault/vaults/delete"),
+        ("alert-chs-role-assignment-write", "Microsoft.Authorization/roleAssignments/write"),
+    ):
+        docs.append(
+            monitoring.activity_log_alert(
+                p,
+                RG_MONITORING,
+                name,
+                operation=operation,
+                action_group=action_group["id"],
+                description=f"{operation} in production.",
+            )
+        )
     return docs

@@ -243,6 +243,7 @@ def phi_sql(c: Demo) -> list[Doc]:
         t,
         cmk_vault=None,
         audit_storage="stchsauditprod",
+        audit_retention_days=90,  # issue 14: under the six years of §164.316(b)(2)(i)
     )
     docs += sql.database(
         ids["sql_phi_smk"], "sqldb-prescription-orders", PROD_LOC, PHI_TAGS, created=60

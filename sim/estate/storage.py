@@ -30,6 +30,7 @@ def account(
     subnet_rules: Sequence[str] = (),
     created: int = 0,
     sku: str = "Standard_ZRS",
+    immutable_days: int | None = None,
 ) -> Doc:
     """StorageAccounts_GetProperties (2025-01-01 field set); ``cmk_vault`` switches to CMK."""
     rid = resource_id(sub, rg, "Microsoft.Storage/storageAccounts", name)
@@ -101,6 +102,15 @@ def account(
         "primaryLocation": location,
         "statusOfPrimary": "available",
     }
+    if immutable_days is not None:
+        doc["properties"]["immutableStorageWithVersioning"] = {
+            "enabled": True,
+            "immutabilityPolicy": {
+                "immutabilityPeriodSinceCreationInDays": immutable_days,
+                "state": "Locked",
+                "allowProtectedAppendWrites": True,
+            },
+        }
     return doc
 
 

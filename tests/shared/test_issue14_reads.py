@@ -65,7 +65,11 @@ def test_loader_attaches_named_configs_and_subscription_lists() -> None:
 
 def test_complete_estates_attach_empty_subscription_lists() -> None:
     lists = {d.key for d in subscription_lists()}
-    assert lists == {"backup_protected_items", "network_watchers"}
+    assert lists == {
+        "backup_protected_items",
+        "network_watchers",
+        "subscription_diagnostic_settings",
+    }
     snaps = load_documents(
         [({"id": VM, "type": "Microsoft.Compute/virtualMachines"}, "t")], complete=True
     )

@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 183
+    assert len(estate.documents) == 190
     assert _digest(asdict(estate)) == (
-        "90161cb6b5e077403c975dca684c55b8cf12047375ab9d2dac8123a13e97e022"
+        "ca1b0c7367c15588e6a7bed1f7a4d6c650f1511eb161a9f6894b9063bc2bab0c"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "a25e9f886b11b88763d618f5c7cdb6f07ddb7d29211586256ff80420b58cd4a7"
+    assert _digest(value) == "1cfa7885b0cb270e6a8142fce2a399c8a852ed4da8dad9b298025b096c7cad36"
