@@ -8,6 +8,7 @@ from checks import (  # noqa: F401 - imported for their registrations
     compute,
     containerregistry,
     cosmosdb,
+    defender,
     edge,
     governance,
     health,

@@ -544,3 +544,30 @@ def sql_server_audit_retention_six_years(snapshot: Snapshot) -> Result:
     if days >= RETENTION_DAYS:
         return ev.passed(f"Audit logs in storage are kept {days} days.")
     return ev.failed(f"Audit logs in storage are kept {days} days, under six years (2,192).")
+
+
+@check(
+    id="sql_server_vulnerability_assessment_enabled",
+    title="SQL servers run vulnerability assessment",
+    severity=Severity.MEDIUM,
+    resource_types=SERVERS,
+    hipaa=("164.308(a)(1)(ii)(A)", "164.308(a)(8)"),
+    needs=("sql_vulnerability_assessment",),
+    guidance="Enable SQL vulnerability assessment (express configuration) with Defender for SQL "
+    "(Microsoft Defender for Cloud > the server > Vulnerability assessment).",
+    limitations="Only the express configuration (sqlVulnerabilityAssessments/default) is read; "
+    "servers still on the classic, storage-account configuration FAIL here. The built-in policy "
+    "on vulnerability assessment reads the classic settings, so it is not cited.",
+)
+def sql_server_vulnerability_assessment_enabled(snapshot: Snapshot) -> Result:
+    """PASS when the server's ``sqlVulnerabilityAssessments/default`` has ``state`` Enabled;
+    FAIL when Disabled, because misconfigurations and excessive permissions in databases
+    holding PHI would then go unscanned (risk analysis, §164.308(a)(1)(ii)(A)). A document
+    without ``state`` FAILs: nothing is assumed."""
+    ev = Evidence(snapshot)
+    props = _related_props(snapshot, "sql_vulnerability_assessment")
+    where = "related.sql_vulnerability_assessment.properties.state"
+    state = ev.text("state", "Disabled", document=props, where=where)
+    if state.lower() == "enabled":
+        return ev.passed("Vulnerability assessment scans the server's databases.")
+    return ev.failed("Vulnerability assessment is not enabled on the server.")

@@ -23,7 +23,7 @@ from sim.estate.demo_context import (
     Demo,
     demo_ground_truth,
 )
-from sim.estate.demo_data import phi_audit, phi_backup, phi_data_services
+from sim.estate.demo_data import defender_plans, phi_audit, phi_backup, phi_data_services
 from sim.estate.demo_phi import (
     phi_etl_vm,
     phi_gateways_and_fhir,
@@ -58,6 +58,7 @@ SECTIONS = (
     phi_data_services,
     phi_backup,
     phi_audit,
+    defender_plans,
     shop_platform,
     dev_test,
 )

@@ -306,9 +306,18 @@ _BACKUP_FAILS: dict[str, tuple[str, ...]] = {
 }
 
 _AUDIT_FAILS: dict[str, tuple[str, ...]] = {
-    "sub_prod": ("monitoring_subscription_alert_nsg_delete",),
+    "sub_prod": (
+        "monitoring_subscription_alert_nsg_delete",
+        # area 5: plans left on Free, owners not copied on alerts
+        "defender_subscription_containers_plan_enabled",
+        "defender_subscription_open_source_databases_plan_enabled",
+        "defender_subscription_owner_alert_notifications",
+    ),
     "st_dev": ("monitoring_activity_log_archive_immutable",),
-    "sql_phi_smk": ("sql_server_audit_retention_six_years",),
+    "sql_phi_smk": (
+        "sql_server_audit_retention_six_years",
+        "sql_server_vulnerability_assessment_enabled",
+    ),
 }
 
 _DATA_FAILS: dict[str, tuple[str, ...]] = {

@@ -5,7 +5,17 @@ fails."""
 
 from __future__ import annotations
 
-from sim.estate import backup, compute, data_services, health, monitoring, network, sql, storage
+from sim.estate import (
+    backup,
+    compute,
+    data_services,
+    governance,
+    health,
+    monitoring,
+    network,
+    sql,
+    storage,
+)
 from sim.estate.common import Doc, resource_id
 from sim.estate.demo_context import (
     MY,
@@ -257,4 +267,28 @@ def phi_audit(c: Demo) -> list[Doc]:
                 description=f"{operation} in production.",
             )
         )
+    return docs
+
+
+def defender_plans(c: Demo) -> list[Doc]:
+    """Threat protection on production: every Defender plan on but Containers and open-source
+    databases (left on Free since the 2023 migration), a security contact that gets high-severity
+    alerts but does not copy the owners; SQL vulnerability assessment on the records server
+    only."""
+    p, ids = c.p, c.ids
+    docs: list[Doc] = [
+        governance.defender_pricing(
+            p,
+            plan,
+            "Free" if plan in ("Containers", "OpenSourceRelationalDatabases") else "Standard",
+        )
+        for plan in governance.DEFENDER_PLANS
+    ]
+    docs.append(
+        governance.security_contact(
+            p, "secops@contoso-health-shop.example", minimal_severity="High", owners=False
+        )
+    )
+    docs.append(governance.sql_vulnerability_assessment(ids["sql_phi_smk"], enabled=False))
+    docs.append(governance.sql_vulnerability_assessment(ids["sql_phi_cmk"], enabled=True))
     return docs

@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 190
+    assert len(estate.documents) == 205
     assert _digest(asdict(estate)) == (
-        "ca1b0c7367c15588e6a7bed1f7a4d6c650f1511eb161a9f6894b9063bc2bab0c"
+        "ae25c8cdc4e7515088195e388d2e30719db427f05341a8d2ea69af73614d57fe"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "1cfa7885b0cb270e6a8142fce2a399c8a852ed4da8dad9b298025b096c7cad36"
+    assert _digest(value) == "f007373855fa488de8ecf5b7b1b6075ed590712857ca7b5b36ea052137d999ec"
