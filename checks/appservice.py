@@ -16,7 +16,7 @@ from typing import Any
 
 from checks.common import Evidence, as_bool, audit_logs_result
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity
+from shared.kernel.findings import Result, Severity, not_applicable
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
@@ -313,3 +313,149 @@ def appservice_site_remote_debugging_disabled(snapshot: Snapshot) -> Result:
     if enabled:
         return ev.failed(f"Remote debugging is enabled on the {_app_kind(snapshot)}.")
     return ev.passed(f"Remote debugging is off on the {_app_kind(snapshot)}.")
+
+
+# --- issue 14, area 6: network remainder --------------------------------------------------------
+
+register_policy_definitions(
+    {
+        # Verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
+        "5744710e-cc2f-4ee8-8809-3b11e89f4bc9": (
+            "App Service apps should not have CORS configured to allow every resource to access "
+            "your apps"
+        ),
+    }
+)
+
+# The service tag of Azure Front Door's back end, and the header that pins it to one profile.
+_FRONT_DOOR_TAG = "azurefrontdoor.backend"
+_FRONT_DOOR_HEADER = "x-azure-fdid"
+
+
+@check(
+    id="appservice_site_cors_no_wildcard",
+    title="PHI web apps do not allow every origin through CORS",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    azure_policy=("5744710e-cc2f-4ee8-8809-3b11e89f4bc9",),
+    phi_only=True,
+    needs=("web_config",),
+    guidance="List the exact origins that need the API in CORS > Allowed origins instead of '*'.",
+)
+def appservice_site_cors_no_wildcard(snapshot: Snapshot) -> Result:
+    """PASS when ``cors.allowedOrigins`` of the site config lists no ``*``; FAIL when it does,
+    because any web page a signed-in user visits could then call the app and read the PHI it
+    returns. Absent CORS means no cross-origin access (browsers refuse)."""
+    ev = Evidence(snapshot)
+    props = _web_config(snapshot)
+    origins = _setting(ev, props, "cors.allowedOrigins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise MalformedResource(f"{WEB_CONFIG}.cors.allowedOrigins is not a list of strings")
+    if any(o.strip() == "*" for o in origins):
+        return ev.failed("CORS allows every origin ('*').")
+    return ev.passed(f"CORS allows {len(origins)} named origin(s) and no wildcard.")
+
+
+@check(
+    id="appservice_site_client_certificates_required",
+    title="Web apps that use client certificates require them",
+    severity=Severity.LOW,
+    resource_types=SITES,
+    hipaa=("164.312(d)", "164.312(e)(1)"),
+    guidance="Set clientCertMode to Required (Configuration > General settings > Client "
+    "certificate mode), or turn client certificates off if the app does not rely on them.",
+    limitations="Whether the app validates the certificate it receives is application code.",
+)
+def appservice_site_client_certificates_required(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when ``properties.clientCertEnabled`` is false or absent (the app does not
+    use client certificates; absent means false). Otherwise PASS when ``clientCertMode`` is
+    Required; FAIL when Optional or OptionalInteractiveUser, because a caller the app expects
+    to prove its identity with a certificate can then connect without one. Absent mode means
+    Required, the API default."""
+    ev = Evidence(snapshot)
+    if not ev.flag("properties.clientCertEnabled", False):
+        return not_applicable("The app does not use client certificates.")
+    mode = ev.text("properties.clientCertMode", "Required", empty_is_default=True)
+    if mode.lower() == "required":
+        return ev.passed("Client certificates are required.")
+    return ev.failed(f"Client certificates are {mode}: callers may connect without one.")
+
+
+def _restriction_allows(rule: Mapping[str, Any], where: str) -> str | None:
+    """Why an Allow access restriction lets the Internet reach the app directly, or None when
+    it admits only a front (Front Door pinned by X-Azure-FDID) or a virtual-network subnet."""
+    if str(rule.get("action", "Allow")).lower() != "allow":
+        return None
+    if rule.get("vnetSubnetResourceId"):
+        return None
+    address = rule.get("ipAddress")
+    tag = str(rule.get("tag") or "Default").lower()
+    if tag == "servicetag" and isinstance(address, str):
+        if address.strip().lower() != _FRONT_DOOR_TAG:
+            return f"service tag {address}"
+        headers = rule.get("headers") or {}
+        if not isinstance(headers, Mapping):
+            raise MalformedResource(f"{where}.headers is not an object")
+        pinned = any(str(k).lower() == _FRONT_DOOR_HEADER and v for k, v in headers.items())
+        return None if pinned else "any Front Door profile (no X-Azure-FDID header)"
+    if isinstance(address, str) and address.strip():
+        return f"address {address.strip()}"
+    return "an allow rule without a source"
+
+
+@check(
+    id="appservice_site_internet_only_through_front",
+    title="Internet-facing PHI web apps accept traffic only through their front door or gateway",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    phi_only=True,
+    needs=("web_config",),
+    guidance="Put the app behind Application Gateway (allow only its subnet) or Front Door "
+    "(allow the AzureFrontDoor.Backend service tag with your profile's X-Azure-FDID header), "
+    "set the access restrictions' unmatched-rule action to Deny, or disable public access and "
+    "reach the app through a private endpoint.",
+    limitations="The front's WAF policy mode is judged on the WAF policies (edge checks); which "
+    "gateway sits in the allowed subnet is not verified. Main-site restrictions only: the SCM "
+    "(Kudu) site's restrictions are not read.",
+)
+def appservice_site_internet_only_through_front(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicNetworkAccess`` is Disabled (no Internet path at all), or
+    when the site config's access restrictions deny by default
+    (``ipSecurityRestrictionsDefaultAction`` Deny, or a final Deny-all rule) and every Allow rule
+    admits only a virtual-network subnet (an Application Gateway) or the
+    AzureFrontDoor.Backend service tag pinned to a profile by an X-Azure-FDID header; FAIL when
+    the app answers the Internet directly, because a WAF in front of a PHI app protects nothing
+    that attackers can bypass (the P6 gap). Absent restrictions allow everything, the default."""
+    ev = Evidence(snapshot)
+    public = ev.text("properties.publicNetworkAccess", "Enabled", empty_is_default=True)
+    if public.lower() == "disabled":
+        return ev.passed("Public network access is disabled: no direct Internet path.")
+    props = _web_config(snapshot)
+    rules = _setting(ev, props, "ipSecurityRestrictions", [])
+    if not isinstance(rules, list):
+        raise MalformedResource(f"{WEB_CONFIG}.ipSecurityRestrictions is not a list")
+    default = str(_setting(ev, props, "ipSecurityRestrictionsDefaultAction", "Allow"))
+    open_rules: list[str] = []
+    deny_all = False
+    for index, rule in enumerate(
+        sorted(rules, key=lambda r: r.get("priority", 0) if isinstance(r, Mapping) else 0)
+    ):
+        where = f"{WEB_CONFIG}.ipSecurityRestrictions[{index}]"
+        if not isinstance(rule, Mapping):
+            raise MalformedResource(f"{where} is not an object")
+        if str(rule.get("action", "Allow")).lower() == "deny" and str(
+            rule.get("ipAddress", "")
+        ).strip().lower() in ("any", "0.0.0.0/0"):
+            deny_all = True
+            break
+        why = _restriction_allows(rule, where)
+        if why is not None:
+            open_rules.append(f"{rule.get('name') or f'#{index}'} ({why})")
+    ev.note("open_rules", open_rules)
+    if open_rules:
+        return ev.failed(f"The app admits the Internet directly: {open_rules[0]}.")
+    if default.lower() != "deny" and not deny_all:
+        return ev.failed("Unmatched traffic is allowed: the app answers the Internet directly.")
+    return ev.passed("Only the front door or gateway can reach the app.")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from checks.common import Evidence
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity, not_applicable
+from shared.kernel.findings import Result, Severity, failed, not_applicable, passed
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
@@ -571,3 +572,91 @@ def sql_server_vulnerability_assessment_enabled(snapshot: Snapshot) -> Result:
     if state.lower() == "enabled":
         return ev.passed("Vulnerability assessment scans the server's databases.")
     return ev.failed("Vulnerability assessment is not enabled on the server.")
+
+
+# --- issue 14, area 6: server firewall ----------------------------------------------------------
+
+
+def _firewall_rules(snapshot: Snapshot) -> list[tuple[str, str, str]]:
+    """(name, start, end) of the server's firewall rules."""
+    out = []
+    for index, rule in enumerate(snapshot.docs("sql_firewall_rules")):
+        props = rule.get("properties")
+        where = f"related.sql_firewall_rules[{index}].properties"
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"{where} is missing or not an object")
+        start, end = props.get("startIpAddress"), props.get("endIpAddress")
+        if not isinstance(start, str) or not isinstance(end, str):
+            raise MalformedResource(f"{where} has no startIpAddress/endIpAddress")
+        out.append((str(rule.get("name") or f"#{index}"), start.strip(), end.strip()))
+    return out
+
+
+def _ip(text: str, where: str) -> int:
+    try:
+        return int(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise MalformedResource(f"{where} is {text!r}, not an IPv4 address") from None
+
+
+# A range this wide admits at least a /8 of the Internet (the NSG model's Internet-wide floor).
+_WIDE_RANGE = 1 << 24
+
+
+@check(
+    id="sql_server_firewall_no_internet_wide_rule",
+    title="SQL server firewalls admit no Internet-wide address range",
+    severity=Severity.HIGH,
+    resource_types=SERVERS,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    needs=("sql_firewall_rules",),
+    guidance="Delete firewall rules such as 0.0.0.0-255.255.255.255 and allow only the client "
+    "addresses that need the server, or use private endpoints.",
+    limitations="Virtual-network rules and database-level firewall rules (inside the database) "
+    "are not read. With public network access disabled the rules have no effect, but they are "
+    "still reported.",
+)
+def sql_server_firewall_no_internet_wide_rule(snapshot: Snapshot) -> Result:
+    """PASS when no server firewall rule spans 16,777,216 addresses or more (a /8; e.g.
+    0.0.0.0-255.255.255.255); FAIL when one does, because the server's login prompt is then
+    open to a large part of the Internet and PHI is one password away. No rule exists by
+    default (the 0.0.0.0-0.0.0.0 Azure-services rule is judged by
+    sql_server_firewall_azure_services_denied)."""
+    evidence: dict[str, Any] = {}
+    rules = _firewall_rules(snapshot)
+    wide = []
+    for index, (name, start, end) in enumerate(rules):
+        where = f"related.sql_firewall_rules[{index}]"
+        span = _ip(end, f"{where}.endIpAddress") - _ip(start, f"{where}.startIpAddress") + 1
+        evidence[where] = {"name": name, "start": start, "end": end}
+        if span >= _WIDE_RANGE:
+            wide.append(f"{name} ({start}-{end})")
+    evidence["related.sql_firewall_rules.count"] = len(rules)
+    if wide:
+        return failed(f"The firewall admits an Internet-wide range: {wide[0]}.", evidence)
+    return passed(f"None of the {len(rules)} firewall rule(s) spans a /8 or more.", evidence)
+
+
+@check(
+    id="sql_server_firewall_azure_services_denied",
+    title="PHI SQL servers do not admit every Azure service (AllowAllWindowsAzureIps)",
+    severity=Severity.MEDIUM,
+    resource_types=SERVERS,
+    hipaa=("164.312(a)(1)",),
+    phi_only=True,
+    needs=("sql_firewall_rules",),
+    guidance="Turn off 'Allow Azure services and resources to access this server' (delete the "
+    "0.0.0.0 rule) and use private endpoints or virtual-network rules for your own services.",
+)
+def sql_server_firewall_azure_services_denied(snapshot: Snapshot) -> Result:
+    """PASS when no firewall rule runs from 0.0.0.0 to 0.0.0.0; FAIL when one does, because
+    that rule admits connections from every Azure datacenter, including other customers'
+    subscriptions, to a server holding PHI. The rule does not exist by default."""
+    evidence: dict[str, Any] = {}
+    rules = _firewall_rules(snapshot)
+    evidence["related.sql_firewall_rules.count"] = len(rules)
+    for name, start, end in rules:
+        if start == end == ".".join(["0"] * 4):
+            evidence["rule"] = name
+            return failed(f"Rule {name!r} admits every Azure service.", evidence)
+    return passed("No rule admits every Azure service.", evidence)

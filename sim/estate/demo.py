@@ -23,7 +23,13 @@ from sim.estate.demo_context import (
     Demo,
     demo_ground_truth,
 )
-from sim.estate.demo_data import defender_plans, phi_audit, phi_backup, phi_data_services
+from sim.estate.demo_data import (
+    defender_plans,
+    phi_audit,
+    phi_backup,
+    phi_data_services,
+    phi_network_remainder,
+)
 from sim.estate.demo_phi import (
     phi_etl_vm,
     phi_gateways_and_fhir,
@@ -59,6 +65,7 @@ SECTIONS = (
     phi_backup,
     phi_audit,
     defender_plans,
+    phi_network_remainder,
     shop_platform,
     dev_test,
 )

@@ -290,6 +290,27 @@ def backup_ids(p: str) -> dict[str, str]:
     }
 
 
+def network_ids(p: str) -> dict[str, str]:
+    """Ids of the demo's network-remainder and session sections (areas 6 and 7)."""
+    return {
+        "app_intake": resource_id(p, RG_PHI, "Microsoft.Web/sites", "app-chs-phi-intake"),
+        "vnet_dev": resource_id(
+            DEMO_DEV, RG_DEV, "Microsoft.Network/virtualNetworks", "vnet-chs-shop-dev"
+        ),
+    }
+
+
+_NETWORK_FAILS: dict[str, tuple[str, ...]] = {
+    "app_intake": (
+        "appservice_site_cors_no_wildcard",
+        "appservice_site_client_certificates_required",
+        "appservice_site_internet_only_through_front",
+        "appservice_site_public_network_access_disabled",
+    ),
+    # Dev/test has a VNet in eastus but no Network Watcher there.
+    "vnet_dev": ("network_vnet_region_network_watcher",),
+}
+
 _BACKUP_FAILS: dict[str, tuple[str, ...]] = {
     "vault_bad": (
         "backup_vault_soft_delete_enabled",
@@ -317,6 +338,9 @@ _AUDIT_FAILS: dict[str, tuple[str, ...]] = {
     "sql_phi_smk": (
         "sql_server_audit_retention_six_years",
         "sql_server_vulnerability_assessment_enabled",
+        # area 6: AllowAllWindowsAzureIps and a vendor's 0.0.0.0-255.255.255.255 rule
+        "sql_server_firewall_no_internet_wide_rule",
+        "sql_server_firewall_azure_services_denied",
     ),
 }
 
@@ -416,6 +440,7 @@ def issue14_ground_truth() -> dict[str, list[str]]:
         (data_service_ids(DEMO_PROD), _DATA_FAILS),
         (backup_ids(DEMO_PROD), _BACKUP_FAILS),
         (demo_ids(), _AUDIT_FAILS),
+        (network_ids(DEMO_PROD), _NETWORK_FAILS),
     ):
         for name, failing in fails.items():
             for check_id in failing:

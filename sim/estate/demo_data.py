@@ -6,6 +6,7 @@ fails."""
 from __future__ import annotations
 
 from sim.estate import (
+    appservice,
     backup,
     compute,
     data_services,
@@ -28,9 +29,13 @@ from sim.estate.demo_context import (
     Demo,
     backup_ids,
     data_service_ids,
+    network_ids,
 )
 
 CMK_VAULT = "https://kv-chs-cmk-prod.vault.azure.net"  # the security group's CMK vault
+
+
+ANY_IP = ".".join(["0"] * 4)  # a firewall rule's bound, not a socket address
 
 
 def _cmk(name: str) -> str:
@@ -291,4 +296,52 @@ def defender_plans(c: Demo) -> list[Doc]:
     )
     docs.append(governance.sql_vulnerability_assessment(ids["sql_phi_smk"], enabled=False))
     docs.append(governance.sql_vulnerability_assessment(ids["sql_phi_cmk"], enabled=True))
+    return docs
+
+
+def phi_network_remainder(c: Demo) -> list[Doc]:
+    """Network remainder: the orders SQL server admits every Azure service and, through a
+    vendor's old rule, the whole Internet (the records server one office range); a patient
+    intake web app answers the Internet directly, with CORS '*' and optional client
+    certificates (the pharmacy portal, private, is its twin)."""
+    t, p, ids = c.t, c.p, c.ids
+    names = network_ids(p)
+    docs: list[Doc] = [
+        sql.firewall_rule(ids["sql_phi_smk"], "AllowAllWindowsAzureIps", ANY_IP, ANY_IP),
+        sql.firewall_rule(ids["sql_phi_smk"], "vendor-migration-2023", ANY_IP, "255.255.255.255"),
+        sql.firewall_rule(ids["sql_phi_cmk"], "chs-office", "203.0.113.0", "203.0.113.255"),
+    ]
+    site, config = appservice.site(
+        p,
+        RG_PHI,
+        names["app_intake"].rsplit("/", 1)[-1],
+        PROD_LOC,
+        dict(PHI_TAGS),
+        t,
+        public_network="Enabled",
+        plan="asp-chs-phi-prod",
+    )
+    site["properties"]["clientCertEnabled"] = True
+    site["properties"]["clientCertMode"] = "Optional"
+    config["properties"]["cors"] = {"allowedOrigins": ["*"], "supportCredentials": False}
+    config["properties"]["ipSecurityRestrictions"] = [
+        {
+            "ipAddress": "Any",
+            "action": "Allow",
+            "priority": 2147483647,
+            "name": "Allow all",
+            "description": "Allow all access",
+        }
+    ]
+    config["properties"]["ipSecurityRestrictionsDefaultAction"] = "Allow"
+    docs += [
+        site,
+        config,
+        monitoring.diagnostic_setting(
+            site["id"],
+            "appsvc-to-law",
+            workspace_id=c.audit_ws_id,
+            logs=[monitoring.log("AppServiceHTTPLogs"), monitoring.log("AppServiceAuditLogs")],
+        ),
+    ]
     return docs

@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 205
+    assert len(estate.documents) == 211
     assert _digest(asdict(estate)) == (
-        "ae25c8cdc4e7515088195e388d2e30719db427f05341a8d2ea69af73614d57fe"
+        "b9eeaa7af9edac8abc7acb33e1d408103579d6f7ce716929bdf903d3f74e6fb2"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "f007373855fa488de8ecf5b7b1b6075ed590712857ca7b5b36ea052137d999ec"
+    assert _digest(value) == "b40e048c8a02301a5c48bea2bc0731d24165b097d74b31fc5de7ad4777598158"
