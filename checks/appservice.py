@@ -459,3 +459,164 @@ def appservice_site_internet_only_through_front(snapshot: Snapshot) -> Result:
     if default.lower() != "deny" and not deny_all:
         return ev.failed("Unmatched traffic is allowed: the app answers the Internet directly.")
     return ev.passed("Only the front door or gateway can reach the app.")
+
+
+# --- issue 14, area 7: automatic logoff (App Service authentication, config/authsettingsV2) -----
+
+# phiguard's ceilings for an App Service authentication session (§164.312(a)(2)(iii) names no
+# number; these follow common assessor practice for PHI applications).
+MAX_SESSION_MINUTES = 60
+MAX_REFRESH_HOURS = 1.0
+_AUTH = "related.authsettings_v2.properties"
+
+
+def _auth_settings(snapshot: Snapshot) -> Mapping[str, Any]:
+    doc = snapshot.doc("authsettings_v2")
+    if not isinstance(doc, Mapping):
+        raise MalformedResource(f"related.authsettings_v2 is {type(doc).__name__}, not an object")
+    props = doc.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise MalformedResource("related.authsettings_v2.properties is not an object")
+    return props
+
+
+def _auth_enabled(ev: Evidence, props: Mapping[str, Any]) -> bool:
+    return ev.flag("platform.enabled", False, document=props, where=f"{_AUTH}.platform.enabled")
+
+
+def _minutes(value: str, where: str) -> float:
+    """``hh:mm:ss`` or ``d.hh:mm:ss`` (a .NET TimeSpan, as ARM writes it) in minutes."""
+    text = value.strip()
+    days = ""
+    head = text.split(":", 1)[0]
+    if "." in head:
+        days, _, hours_part = head.partition(".")
+        text = hours_part + text[len(head) :]
+    parts = text.split(":")
+    valid = len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts)
+    if not valid or (days and not days.isdigit()):
+        raise MalformedResource(f"{where} is {value!r}, not a time span")
+    hours, minutes, seconds = (float(p) for p in parts)
+    return (float(days) if days else 0.0) * 1440 + hours * 60 + minutes + seconds / 60
+
+
+@check(
+    id="appservice_site_auth_session_lifetime_limited",
+    title=f"PHI web apps using App Service authentication end sessions within "
+    f"{MAX_SESSION_MINUTES} minutes",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(a)(2)(iii)",),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance="Set Authentication > Session cookie expiration to a fixed time of at most 60 "
+    "minutes (login.cookieExpiration: convention FixedTime, timeToExpiration 01:00:00 or "
+    "less), or derive it from the identity provider's token lifetime.",
+    limitations="The App Service session cookie expires at a fixed time, not after inactivity; "
+    "idle timeouts inside the application and Entra Conditional Access sign-in frequency (which "
+    "needs Microsoft Graph access, granted to the access review) are not read here.",
+)
+def appservice_site_auth_session_lifetime_limited(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off (``platform.enabled`` false or
+    absent: the app manages its sessions itself, if at all). Otherwise PASS when
+    ``login.cookieExpiration.convention`` is IdentityProviderDerived (the session ends with the
+    provider's token, 60-90 minutes for Entra ID) or FixedTime with ``timeToExpiration`` of at
+    most 60 minutes; FAIL when longer, because a session left open on a shared workstation
+    keeps PHI on screen and in reach. Absent cookieExpiration means FixedTime 08:00:00, the
+    default."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app manages its sessions.")
+    base = f"{_AUTH}.login.cookieExpiration"
+    convention = ev.text(
+        "login.cookieExpiration.convention", "FixedTime", document=props, where=f"{base}.convention"
+    )
+    if convention.lower() == "identityproviderderived":
+        return ev.passed("The session ends when the identity provider's token expires.")
+    span = ev.text(
+        "login.cookieExpiration.timeToExpiration",
+        "08:00:00",
+        document=props,
+        where=f"{base}.timeToExpiration",
+    )
+    minutes = _minutes(span, f"{base}.timeToExpiration")
+    if minutes <= MAX_SESSION_MINUTES:
+        return ev.passed(f"Sessions end after {span} ({minutes:g} minutes).")
+    return ev.failed(f"Sessions last {span}, more than {MAX_SESSION_MINUTES} minutes.")
+
+
+@check(
+    id="appservice_site_auth_token_refresh_limited",
+    title="PHI web apps do not let App Service sessions be refreshed long after they expire",
+    severity=Severity.LOW,
+    resource_types=SITES,
+    hipaa=("164.312(a)(2)(iii)",),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance=f"Set login.tokenStore.tokenRefreshExtensionHours to {MAX_REFRESH_HOURS:g} or less "
+    "(the default is 72), or turn the token store off if the app does not call downstream APIs "
+    "as the user.",
+    limitations="Refresh through the identity provider's own refresh tokens is governed in Entra "
+    "ID, not here.",
+)
+def appservice_site_auth_token_refresh_limited(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off. PASS when the token store is off
+    (``login.tokenStore.enabled`` false: no refresh) or ``tokenRefreshExtensionHours`` is at
+    most 1; FAIL when larger, because an expired session can then be silently renewed for days
+    (72 hours by default), defeating automatic logoff. Absent enabled means false; absent hours
+    mean 72, the default."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app manages its sessions.")
+    base = f"{_AUTH}.login.tokenStore"
+    if not ev.flag("login.tokenStore.enabled", False, document=props, where=f"{base}.enabled"):
+        return ev.passed("The token store is off, so sessions cannot be refreshed.")
+    hours = ev.read_in(props, "login.tokenStore.tokenRefreshExtensionHours", 72.0, f"{base}.hours")
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise MalformedResource(f"{base}.tokenRefreshExtensionHours is {hours!r}")
+    if hours <= MAX_REFRESH_HOURS:
+        return ev.passed(f"Expired sessions can be refreshed for at most {hours:g} hour(s).")
+    return ev.failed(f"Expired sessions can be refreshed for {hours:g} hours.")
+
+
+@check(
+    id="appservice_site_auth_anonymous_denied",
+    title="PHI web apps using App Service authentication refuse anonymous requests",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(d)"),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance="Set Authentication > Unauthenticated requests to 'HTTP 302 Found redirect' or "
+    "'HTTP 401/403' (globalValidation.requireAuthentication true).",
+    limitations="Apps that authenticate users in their own code (MSAL) with App Service "
+    "authentication off are NOT_APPLICABLE: their code is not visible through ARM.",
+)
+def appservice_site_auth_anonymous_denied(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off. PASS when
+    ``globalValidation.requireAuthentication`` is true or ``unauthenticatedClientAction`` is
+    RedirectToLoginPage, Return401 or Return403; FAIL when anonymous requests are let through
+    (AllowAnonymous), because any page of the PHI app that forgets its own check is then open
+    to everyone. Absent requireAuthentication means false and absent action AllowAnonymous."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app authenticates itself.")
+    base = f"{_AUTH}.globalValidation"
+    required = ev.flag(
+        "globalValidation.requireAuthentication",
+        False,
+        document=props,
+        where=f"{base}.requireAuthentication",
+    )
+    action = ev.text(
+        "globalValidation.unauthenticatedClientAction",
+        "AllowAnonymous",
+        document=props,
+        where=f"{base}.unauthenticatedClientAction",
+    )
+    if required or action.lower() in ("redirecttologinpage", "return401", "return403"):
+        return ev.passed("Unauthenticated requests are refused or sent to sign in.")
+    return ev.failed("Anonymous requests reach the app (AllowAnonymous).")

@@ -29,6 +29,7 @@ from sim.estate.demo_data import (
     phi_backup,
     phi_data_services,
     phi_network_remainder,
+    phi_sessions,
 )
 from sim.estate.demo_phi import (
     phi_etl_vm,
@@ -66,6 +67,7 @@ SECTIONS = (
     phi_audit,
     defender_plans,
     phi_network_remainder,
+    phi_sessions,
     shop_platform,
     dev_test,
 )

@@ -306,6 +306,10 @@ _NETWORK_FAILS: dict[str, tuple[str, ...]] = {
         "appservice_site_client_certificates_required",
         "appservice_site_internet_only_through_front",
         "appservice_site_public_network_access_disabled",
+        # area 7: 8-hour cookie, 72-hour refresh, anonymous requests let through
+        "appservice_site_auth_session_lifetime_limited",
+        "appservice_site_auth_token_refresh_limited",
+        "appservice_site_auth_anonymous_denied",
     ),
     # Dev/test has a VNet in eastus but no Network Watcher there.
     "vnet_dev": ("network_vnet_region_network_watcher",),

@@ -17,7 +17,7 @@ from sim.estate import (
     sql,
     storage,
 )
-from sim.estate.common import Doc, resource_id
+from sim.estate.common import Doc, guid, resource_id
 from sim.estate.demo_context import (
     MY,
     PG,
@@ -345,3 +345,28 @@ def phi_network_remainder(c: Demo) -> list[Doc]:
         ),
     ]
     return docs
+
+
+def phi_sessions(c: Demo) -> list[Doc]:
+    """Automatic logoff: the pharmacy portal signs users in with Entra ID for 30-minute sessions
+    refreshed at most an hour; the intake app keeps App Service's 8-hour cookie, 72-hour refresh
+    and lets anonymous requests through."""
+    t, p, ids = c.t, c.p, c.ids
+    return [
+        appservice.auth_settings_v2(
+            ids["app_portal"],
+            t,
+            guid("app-registration", "pharmacy-portal"),
+            session="00:30:00",
+            refresh_hours=1.0,
+            require_auth=True,
+        ),
+        appservice.auth_settings_v2(
+            network_ids(p)["app_intake"],
+            t,
+            guid("app-registration", "patient-intake"),
+            session="08:00:00",
+            refresh_hours=72.0,
+            require_auth=False,
+        ),
+    ]

@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 211
+    assert len(estate.documents) == 213
     assert _digest(asdict(estate)) == (
-        "b9eeaa7af9edac8abc7acb33e1d408103579d6f7ce716929bdf903d3f74e6fb2"
+        "8f266e51ca489e75fcac4bc81c57ac984724866788e2d5a11a174d9074db19a6"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "b40e048c8a02301a5c48bea2bc0731d24165b097d74b31fc5de7ad4777598158"
+    assert _digest(value) == "2d902ca369ee4a86ed85a8d03ebd1ace40cee35b2421e2de5fe088c11ba44c86"

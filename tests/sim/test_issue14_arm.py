@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sim.fixture import SimHandle
-from tests.sim.helpers import all_of, arm, first
+from tests.sim.helpers import all_of, arm
 
 
 def test_a_never_written_singleton_answers_its_service_default(sim: SimHandle) -> None:
-    site = first(sim, "Microsoft.Web/sites")
+    site = next(s for s in all_of(sim, "Microsoft.Web/sites") if s["name"] == "app-chs-storefront")
     resp = arm(sim, "GET", site["id"] + "/config/authsettingsV2", api_version="2024-04-01")
     assert resp.status_code == 200
     body = resp.json()
