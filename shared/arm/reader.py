@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SWEEP_MAX_RETRIES = 20
 SWEEP_RETRY_BUDGET_SECONDS = 600.0
+# How long the sweep's reader keeps a cross-resource list (shared.kernel.related
+# subscription_lists): longer than any sweep, far shorter than the day between sweeps.
+SWEEP_LIST_CACHE_SECONDS = 6 * 3600.0
 
 # The error codes of a 404 that means the resource is gone (a missing resource group or
 # subscription too); any other 404 is ARM refusing the path.
@@ -67,6 +70,8 @@ class ArmReader(ArmUser):
         policies = [gate_policy(ThrottleGates(pace_reads))]
         super().__init__(arm_url, credential, policies=policies, **connection)
         self.cache_seconds = cache_seconds
+        # Cross-resource lists: the sweep's reader keeps them for the whole sweep (see patient).
+        self.list_cache_seconds = cache_seconds
         self.pace_reads = pace_reads
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
@@ -104,6 +109,8 @@ class ArmReader(ArmUser):
             **connection,
         )
         sibling.client.counts = self.client.counts
+        # One read per subscription and kind for a whole sweep (hours on a large tenant).
+        sibling.list_cache_seconds = max(self.cache_seconds, SWEEP_LIST_CACHE_SECONDS)
         return sibling
 
     # --- raw calls -------------------------------------------------------------------------
@@ -138,7 +145,7 @@ class ArmReader(ArmUser):
             link = self.client.same_origin(next_link, "InvalidNextLink", "nextLink")
             page = self.get(link, api_version, kind)
 
-    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+    def _cached(self, key: str, load: Callable[[], Any], ttl: float | None = None) -> Any:
         now = time.monotonic()
         with self._cache_lock:
             hit = self._cache.get(key)
@@ -146,7 +153,7 @@ class ArmReader(ArmUser):
                 return hit.value
         value = load()
         with self._cache_lock:
-            self._cache[key] = _Cached(value, now + self.cache_seconds)
+            self._cache[key] = _Cached(value, now + (self.cache_seconds if ttl is None else ttl))
         return value
 
     # --- resources --------------------------------------------------------------------------
@@ -213,7 +220,9 @@ class ArmReader(ArmUser):
                 for item in self.list_items(f"{parent_item['id']}{doc.then}", doc.api_version, key)
             ]
 
-        return self._cached(f"{key}:{subscription.lower()}", load)  # type: ignore[no-any-return]
+        return self._cached(  # type: ignore[no-any-return]
+            f"{key}:{subscription.lower()}", load, self.list_cache_seconds
+        )
 
     def forget_subscription_lists(self, subscription: str) -> None:
         """Drops the cached cross-resource lists of a subscription (the event path calls it

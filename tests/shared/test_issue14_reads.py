@@ -111,3 +111,20 @@ def test_a_sweep_reads_each_cross_resource_list_once_and_events_read_it_again() 
         assert snap is not None and len(snap.doc("backup_protected_items")) == 2
         assert reader.stats.by_kind["backup_protected_items"] == first_reads + 3
     assert RELATED["backup_protected_items"].then == "/backupProtectedItems"
+
+
+def test_the_sweeps_reader_keeps_cross_resource_lists_for_the_whole_sweep() -> None:
+    from azure.core.credentials import AccessToken
+
+    from shared.arm import ArmReader
+    from shared.arm.reader import SWEEP_LIST_CACHE_SECONDS
+
+    class _Token:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("t", 2**31)
+
+    reader = ArmReader("https://management.example", _Token(), cache_seconds=60)
+    assert reader.list_cache_seconds == 60
+    patient = reader.patient()
+    assert patient.list_cache_seconds == SWEEP_LIST_CACHE_SECONDS > 3600
+    assert patient.cache_seconds == 60  # resource groups still expire as before
