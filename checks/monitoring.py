@@ -24,10 +24,10 @@ from checks.common import (
     audit_logs_result,
 )
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity, failed, not_applicable, passed
+from shared.kernel.findings import Result, Severity, failed, not_applicable, not_assessed, passed
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.resource_id import normalize
-from shared.kernel.snapshot import MalformedResource, Snapshot
+from shared.kernel.snapshot import MalformedResource, Snapshot, lookup
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/Monitoring/
 register_policy_definitions(
@@ -586,49 +586,71 @@ for _suffix, (_operation, _what) in ALERTED_OPERATIONS.items():
 
 
 @check(
-    id="monitoring_activity_log_archive_immutable",
-    title="Storage accounts that archive the activity log are immutable for six years, locked",
+    id="monitoring_subscription_activity_log_archive_immutable",
+    title="The activity log's storage archive is immutable for six years, locked",
     severity=Severity.HIGH,
-    resource_types=("microsoft.storage/storageaccounts",),
+    resource_types=SUBSCRIPTIONS,
     hipaa=("164.312(b)", "164.312(c)(1)", "164.316(b)(2)(i)"),
-    needs=("subscription_diagnostic_settings",),
+    needs=("diagnostic_settings", "storage_accounts"),
     patterns=("P5",),
     guidance="Enable version-level immutability on the archive account "
     "(immutableStorageWithVersioning) with a time-based policy of at least 2,192 days, and lock "
     "it.",
     limitations="Only account-level immutability is read; a locked time-based policy on the "
-    "insights-activity-logs container alone is not seen and FAILs here. Only the activity log's "
-    "archive is recognised (other resources' diagnostic settings are not scanned per account). "
-    "A change to the export alone is seen by the next sweep (or the account's next event).",
+    "insights-activity-logs container alone is not seen and FAILs here. An archive account in "
+    "another subscription is NOT_ASSESSED. A change to the account alone is seen at the "
+    "subscription's next event or the next sweep.",
 )
-def monitoring_activity_log_archive_immutable(snapshot: Snapshot) -> Result:
-    """NOT_APPLICABLE unless a diagnostic setting of the account's subscription (an activity-log
-    export) names the account as its ``storageAccountId``. Then PASS when
-    ``properties.immutableStorageWithVersioning.enabled`` is true with an ``immutabilityPolicy``
-    in state Locked of at least 2,192 days; FAIL otherwise, because the record of who changed
+def monitoring_subscription_activity_log_archive_immutable(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when no diagnostic setting of the subscription (an activity-log export)
+    writes to a storage account. Otherwise PASS when every such account, read from the
+    subscription's storage accounts (a cross-resource list), has
+    ``properties.immutableStorageWithVersioning.enabled`` true with an ``immutabilityPolicy`` in
+    state Locked of at least 2,192 days; FAIL otherwise, because the record of who changed
     access to PHI systems could be altered or deleted by anyone with write access to the
-    archive, before the six years §164.316(b)(2)(i) asks. Absent immutableStorageWithVersioning
+    archive before the six years §164.316(b)(2)(i) asks. Absent immutableStorageWithVersioning
     means disabled, the default."""
-    key = normalize(snapshot.id)
-    exporters = [
-        str(s.get("name"))
-        for s in snapshot.docs("subscription_diagnostic_settings")
-        if isinstance(s.get("properties"), Mapping)
-        and isinstance(s["properties"].get("storageAccountId"), str)
-        and normalize(s["properties"]["storageAccountId"]) == key
-    ]
-    if not exporters:
-        return not_applicable("No activity-log export of the subscription writes to this account.")
-    ev = Evidence(snapshot)
-    ev.note("related.subscription_diagnostic_settings.exporting", exporters)
-    base = "properties.immutableStorageWithVersioning"
-    if not ev.flag(f"{base}.enabled", False):
-        return ev.failed("The activity-log archive is not immutable: records can be changed.")
-    state = ev.text(f"{base}.immutabilityPolicy.state", "Disabled", empty_is_default=True)
-    days = ev.number(f"{base}.immutabilityPolicy.immutabilityPeriodSinceCreationInDays", 0)
-    assert days is not None
-    if state.lower() != "locked":
-        return ev.failed(f"The archive's immutability policy is {state}, not locked.")
-    if days < RETENTION_DAYS:
-        return ev.failed(f"Archived records are immutable only {days} days, under six years.")
-    return ev.passed(f"The activity-log archive is immutable for {days} days, locked.")
+    targets: dict[str, str] = {}
+    for setting in snapshot.docs("diagnostic_settings"):
+        props = setting.get("properties")
+        account = props.get("storageAccountId") if isinstance(props, Mapping) else None
+        if isinstance(account, str) and account.strip():
+            targets[normalize(account)] = str(setting.get("name"))
+    if not targets:
+        return not_applicable("The activity log is not archived to a storage account.")
+    accounts = {normalize(str(a.get("id", ""))): a for a in snapshot.docs("storage_accounts")}
+    evidence: dict[str, Any] = {}
+    weak: list[str] = []
+    for key, setting_name in sorted(targets.items()):
+        name = key.rsplit("/", 1)[-1]
+        account = accounts.get(key)
+        if account is None:
+            evidence[name] = {"setting": setting_name, "read": False}
+            return not_assessed(
+                f"The archive account {name} is not in this subscription's storage accounts.",
+                evidence,
+            )
+        immutability = _object(
+            lookup(account, "properties.immutableStorageWithVersioning"),
+            f"storage account {name}: properties.immutableStorageWithVersioning",
+        )
+        policy = _object(immutability.get("immutabilityPolicy"), f"{name}: immutabilityPolicy")
+        enabled = immutability.get("enabled") is True
+        state = str(policy.get("state") or "Disabled")
+        days = policy.get("immutabilityPeriodSinceCreationInDays") or 0
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise MalformedResource(f"storage account {name}: immutability period is {days!r}")
+        evidence[name] = {
+            "setting": setting_name,
+            "enabled": enabled,
+            "state": state,
+            "days": days,
+        }
+        if not (enabled and state.lower() == "locked" and days >= RETENTION_DAYS):
+            weak.append(name)
+    if weak:
+        return failed(
+            f"The activity-log archive {weak[0]} is not immutable and locked for six years.",
+            evidence,
+        )
+    return passed("Every activity-log archive is immutable for six years, locked.", evidence)

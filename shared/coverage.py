@@ -88,7 +88,7 @@ AREAS: tuple[Area, ...] = (
         "4. Audit controls complete",
         (
             "monitoring_subscription_alert_",
-            "monitoring_activity_log_archive_immutable",
+            "monitoring_subscription_activity_log_archive_immutable",
             "sql_server_audit_retention_six_years",
             "mysql_flexible_server_audit_log_enabled",
         ),

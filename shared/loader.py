@@ -273,9 +273,6 @@ class _Collector:
                 if doc.doc_type != rtype:
                     continue
                 sub = str(parse(p.resource["id"]).subscription or "").lower()
-                scope = normalize(f"/subscriptions/{sub}{doc.path}") + "/"
-                if doc.at_scope and not normalize(p.resource["id"]).startswith(scope):
-                    continue
                 by_subscription.setdefault((sub, doc.key), []).append(p.resource)
         list_keys = [d.key for d in subscription_lists()]
         standalone: list[_Pending] = []

@@ -31,9 +31,6 @@ class RelatedDoc:
     # subscription_list only: a child list read under each listed item (the Recovery Services
     # vaults' backupProtectedItems), whose items are the document(s) instead of the listed ones.
     then: str = ""
-    # subscription_list only: the documents are extension resources of the subscription itself
-    # (their ids start with the list path), not resources anywhere in it.
-    at_scope: bool = False
 
     @property
     def fixed_name(self) -> str | None:
@@ -238,15 +235,14 @@ RELATED: dict[str, RelatedDoc] = {
             "subscription (one list per vault, cached per sweep).",
         ),
         RelatedDoc(
-            "subscription_diagnostic_settings",
-            "microsoft.insights/diagnosticsettings",
-            "/providers/Microsoft.Insights/diagnosticSettings",
-            "2021-05-01-preview",
+            "storage_accounts",
+            "microsoft.storage/storageaccounts",
+            "/providers/Microsoft.Storage/storageAccounts",
+            "2025-01-01",
             True,
             fetch="subscription_list",
-            at_scope=True,
-            description="The subscription's own diagnostic settings (its activity-log exports), "
-            "read by checks of the resources they send to (one list, cached per sweep).",
+            description="Storage accounts of the subscription, read by the subscription's checks "
+            "of where its activity log is archived (one list, cached per sweep).",
         ),
         RelatedDoc(
             "network_watchers",

@@ -338,7 +338,7 @@ _AUDIT_FAILS: dict[str, tuple[str, ...]] = {
         "defender_subscription_open_source_databases_plan_enabled",
         "defender_subscription_owner_alert_notifications",
     ),
-    "st_dev": ("monitoring_activity_log_archive_immutable",),
+    "sub_dev": ("monitoring_subscription_activity_log_archive_immutable",),
     "sql_phi_smk": (
         "sql_server_audit_retention_six_years",
         "sql_server_vulnerability_assessment_enabled",
@@ -430,7 +430,7 @@ _PATTERN_CHECKS = {
     "P5": (
         "mysql_flexible_server_audit_log_enabled",
         "monitoring_resource_audit_logs_enabled",
-        "monitoring_activity_log_archive_immutable",
+        "monitoring_subscription_activity_log_archive_immutable",
         "sql_server_audit_retention_six_years",
     ),
 }

@@ -231,8 +231,6 @@ def test_phi_only_checks_skip_non_phi_accounts() -> None:
         "storage_account_min_tls_1_2",
         "storage_account_blob_public_access_disabled",
         "storage_account_public_network_access_restricted",
-        # Any account can be the activity log's archive (issue 14, monitoring).
-        "monitoring_activity_log_archive_immutable",
     }
     assert all(not CATALOG[c].phi_only for c in ran)
 

@@ -68,7 +68,7 @@ def test_complete_estates_attach_empty_subscription_lists() -> None:
     assert lists == {
         "backup_protected_items",
         "network_watchers",
-        "subscription_diagnostic_settings",
+        "storage_accounts",
     }
     snaps = load_documents(
         [({"id": VM, "type": "Microsoft.Compute/virtualMachines"}, "t")], complete=True

@@ -39,7 +39,7 @@ def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
     assert len(estate.documents) == 213
     assert _digest(asdict(estate)) == (
-        "8f266e51ca489e75fcac4bc81c57ac984724866788e2d5a11a174d9074db19a6"
+        "dcb5e73d69785f0fda76beef96ecac3a391c2ace7638966fada610d6f57fc61f"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "2d902ca369ee4a86ed85a8d03ebd1ace40cee35b2421e2de5fe088c11ba44c86"
+    assert _digest(value) == "cfcaab30fc33b31cef83c43a85a283634d99951f10b39207b67fd2d01ad65c8e"
