@@ -62,6 +62,7 @@ BY_TYPE: dict[str, str] = {
     "microsoft.security/pricings": "2024-01-01",
     "microsoft.security/securitycontacts": "2023-12-01-preview",
     "microsoft.network/networkinterfaces": "2024-05-01",
+    "microsoft.security/locations/jitnetworkaccesspolicies": "2020-01-01",
 }
 
 

@@ -245,6 +245,16 @@ RELATED: dict[str, RelatedDoc] = {
             "of where its activity log is archived (one list, cached per sweep).",
         ),
         RelatedDoc(
+            "jit_policies",
+            "microsoft.security/locations/jitnetworkaccesspolicies",
+            "/providers/Microsoft.Security/jitNetworkAccessPolicies",
+            "2020-01-01",
+            True,
+            fetch="subscription_list",
+            description="Defender for Cloud just-in-time VM access policies of the subscription "
+            "(one list, cached per sweep).",
+        ),
+        RelatedDoc(
             "network_watchers",
             "microsoft.network/networkwatchers",
             "/providers/Microsoft.Network/networkWatchers",

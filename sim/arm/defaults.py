@@ -7,7 +7,9 @@ and lists that ARM serves under another type's name.
   service defaults, even when never written. The simulated tenant does the same while the
   parent exists, so a generated estate need not hold thousands of default documents.
 * Alias lists: ``vaults/{v}/backupProtectedItems`` lists the documents of type
-  ``vaults/backupFabrics/protectionContainers/protectedItems`` under the vault.
+  ``vaults/backupFabrics/protectionContainers/protectedItems`` under the vault, and
+  ``/subscriptions/{s}/providers/Microsoft.Security/jitNetworkAccessPolicies`` the
+  ``locations/{l}/jitNetworkAccessPolicies`` of the subscription.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ DEFAULT_SINGLETONS: dict[str, tuple[str, str, dict[str, Any]]] = {
 ALIAS_LISTS: dict[str, str] = {
     "microsoft.recoveryservices/vaults/backupprotecteditems": (
         "microsoft.recoveryservices/vaults/backupfabrics/protectioncontainers/protecteditems"
+    ),
+    # JitNetworkAccessPolicies_List: every location's policies of a subscription.
+    "microsoft.security/jitnetworkaccesspolicies": (
+        "microsoft.security/locations/jitnetworkaccesspolicies"
     ),
 }
 

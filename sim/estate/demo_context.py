@@ -322,7 +322,10 @@ _BACKUP_FAILS: dict[str, tuple[str, ...]] = {
         "backup_vault_geo_redundant_storage",
         "backup_vault_job_failure_alerts_enabled",
     ),
-    "vm_report": ("backup_virtual_machine_protected",),
+    "vm_report": (
+        "backup_virtual_machine_protected",
+        "compute_virtual_machine_jit_access_enabled",  # area 6: JIT covers only the ETL VM
+    ),
     "db_orders": ("sql_database_long_term_retention_configured",),
     "st_docs": (
         "storage_account_geo_redundant",

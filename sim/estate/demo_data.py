@@ -300,13 +300,16 @@ def defender_plans(c: Demo) -> list[Doc]:
 
 
 def phi_network_remainder(c: Demo) -> list[Doc]:
-    """Network remainder: the orders SQL server admits every Azure service and, through a
+    """Network remainder: just-in-time access on the ETL VM only; the orders SQL server admits
+    every Azure service and, through a
     vendor's old rule, the whole Internet (the records server one office range); a patient
     intake web app answers the Internet directly, with CORS '*' and optional client
     certificates (the pharmacy portal, private, is its twin)."""
     t, p, ids = c.t, c.p, c.ids
     names = network_ids(p)
     docs: list[Doc] = [
+        # Just-in-time access covers the ETL VM only, not the reporting VM added later.
+        governance.jit_policy(p, RG_PHI, PROD_LOC, [ids["vm_phi"]]),
         sql.firewall_rule(ids["sql_phi_smk"], "AllowAllWindowsAzureIps", ANY_IP, ANY_IP),
         sql.firewall_rule(ids["sql_phi_smk"], "vendor-migration-2023", ANY_IP, "255.255.255.255"),
         sql.firewall_rule(ids["sql_phi_cmk"], "chs-office", "203.0.113.0", "203.0.113.255"),

@@ -327,3 +327,31 @@ def sql_vulnerability_assessment(server_id: str, *, enabled: bool) -> Doc:
         "type": "Microsoft.Sql/servers/sqlVulnerabilityAssessments",
         "properties": {"state": "Enabled" if enabled else "Disabled"},
     }
+
+
+def jit_policy(sub: str, rg: str, location: str, vm_ids: list[str]) -> Doc:
+    """JitNetworkAccessPolicies_Get (2020-01-01): RDP and SSH on request, three hours at most."""
+    ports = [
+        {
+            "number": number,
+            "protocol": "*",
+            "allowedSourceAddressPrefix": "*",
+            "maxRequestAccessDuration": "PT3H",
+        }
+        for number in (22, 3389)
+    ]
+    return {
+        "id": (
+            f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/"
+            f"{location}/jitNetworkAccessPolicies/default"
+        ),
+        "name": "default",
+        "type": "Microsoft.Security/locations/jitNetworkAccessPolicies",
+        "kind": "Basic",
+        "location": location,
+        "properties": {
+            "virtualMachines": [{"id": vm, "ports": [dict(p) for p in ports]} for vm in vm_ids],
+            "requests": [],
+            "provisioningState": "Succeeded",
+        },
+    }

@@ -67,6 +67,7 @@ def test_complete_estates_attach_empty_subscription_lists() -> None:
     lists = {d.key for d in subscription_lists()}
     assert lists == {
         "backup_protected_items",
+        "jit_policies",
         "network_watchers",
         "storage_accounts",
     }

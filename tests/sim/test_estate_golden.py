@@ -37,9 +37,9 @@ def _digest(value: Any) -> str:
 
 def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
-    assert len(estate.documents) == 213
+    assert len(estate.documents) == 214
     assert _digest(asdict(estate)) == (
-        "dcb5e73d69785f0fda76beef96ecac3a391c2ace7638966fada610d6f57fc61f"
+        "768ae42be8ca20335ad0eb7291f41284a568a1d38f605b7b417393bc98940f96"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "cfcaab30fc33b31cef83c43a85a283634d99951f10b39207b67fd2d01ad65c8e"
+    assert _digest(value) == "ce33130fb5088d051c4a82f09984e4e2c5d356950af47259b15c910be9aa633f"

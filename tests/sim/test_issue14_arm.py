@@ -42,3 +42,18 @@ def test_backup_protected_items_list_under_their_vault(sim: SimHandle) -> None:
         assert items[0]["id"].lower().startswith(vault["id"].lower() + "/backupfabrics/")
         seen.append(items[0]["properties"]["sourceResourceId"])
     assert len(set(seen)) == 2
+
+
+def test_jit_policies_list_per_subscription_across_locations(sim: SimHandle) -> None:
+    vm = next(
+        v
+        for v in all_of(sim, "Microsoft.Compute/virtualMachines")
+        if v["name"] == "vm-chs-phi-etl01"
+    )
+    subscription = vm["id"].split("/resourceGroups/")[0]
+    path = subscription + "/providers/Microsoft.Security/jitNetworkAccessPolicies"
+    resp = arm(sim, "GET", path, api_version="2020-01-01")
+    assert resp.status_code == 200
+    (policy,) = resp.json()["value"]
+    assert policy["type"] == "Microsoft.Security/locations/jitNetworkAccessPolicies"
+    assert [v["id"] for v in policy["properties"]["virtualMachines"]] == [vm["id"]]
