@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from checks import (  # noqa: F401 - imported for their registrations
     appservice,
+    backup,
     compute,
+    containerregistry,
+    cosmosdb,
+    defender,
     edge,
     governance,
+    health,
     keyvault,
+    messaging,
     monitoring,
+    mysql,
     network,
+    postgresql,
+    redis,
+    search,
     sql,
     storage,
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 from checks.common import Evidence, as_bool, audit_logs_result
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity
+from shared.kernel.findings import Result, Severity, not_applicable
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
@@ -313,3 +313,310 @@ def appservice_site_remote_debugging_disabled(snapshot: Snapshot) -> Result:
     if enabled:
         return ev.failed(f"Remote debugging is enabled on the {_app_kind(snapshot)}.")
     return ev.passed(f"Remote debugging is off on the {_app_kind(snapshot)}.")
+
+
+# --- issue 14, area 6: network remainder --------------------------------------------------------
+
+register_policy_definitions(
+    {
+        # Verified in Azure/azure-policy, built-in-policies/policyDefinitions/App Service/
+        "5744710e-cc2f-4ee8-8809-3b11e89f4bc9": (
+            "App Service apps should not have CORS configured to allow every resource to access "
+            "your apps"
+        ),
+    }
+)
+
+# The service tag of Azure Front Door's back end, and the header that pins it to one profile.
+_FRONT_DOOR_TAG = "azurefrontdoor.backend"
+_FRONT_DOOR_HEADER = "x-azure-fdid"
+
+
+@check(
+    id="appservice_site_cors_no_wildcard",
+    title="PHI web apps do not allow every origin through CORS",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    azure_policy=("5744710e-cc2f-4ee8-8809-3b11e89f4bc9",),
+    phi_only=True,
+    needs=("web_config",),
+    guidance="List the exact origins that need the API in CORS > Allowed origins instead of '*'.",
+)
+def appservice_site_cors_no_wildcard(snapshot: Snapshot) -> Result:
+    """PASS when ``cors.allowedOrigins`` of the site config lists no ``*``; FAIL when it does,
+    because any web page a signed-in user visits could then call the app and read the PHI it
+    returns. Absent CORS means no cross-origin access (browsers refuse)."""
+    ev = Evidence(snapshot)
+    props = _web_config(snapshot)
+    origins = _setting(ev, props, "cors.allowedOrigins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise MalformedResource(f"{WEB_CONFIG}.cors.allowedOrigins is not a list of strings")
+    if any(o.strip() == "*" for o in origins):
+        return ev.failed("CORS allows every origin ('*').")
+    return ev.passed(f"CORS allows {len(origins)} named origin(s) and no wildcard.")
+
+
+@check(
+    id="appservice_site_client_certificates_required",
+    title="Web apps that use client certificates require them",
+    severity=Severity.LOW,
+    resource_types=SITES,
+    hipaa=("164.312(d)", "164.312(e)(1)"),
+    guidance="Set clientCertMode to Required (Configuration > General settings > Client "
+    "certificate mode), or turn client certificates off if the app does not rely on them.",
+    limitations="Whether the app validates the certificate it receives is application code.",
+)
+def appservice_site_client_certificates_required(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when ``properties.clientCertEnabled`` is false or absent (the app does not
+    use client certificates; absent means false). Otherwise PASS when ``clientCertMode`` is
+    Required; FAIL when Optional or OptionalInteractiveUser, because a caller the app expects
+    to prove its identity with a certificate can then connect without one. Absent mode means
+    Required, the API default."""
+    ev = Evidence(snapshot)
+    if not ev.flag("properties.clientCertEnabled", False):
+        return not_applicable("The app does not use client certificates.")
+    mode = ev.text("properties.clientCertMode", "Required", empty_is_default=True)
+    if mode.lower() == "required":
+        return ev.passed("Client certificates are required.")
+    return ev.failed(f"Client certificates are {mode}: callers may connect without one.")
+
+
+def _restriction_allows(rule: Mapping[str, Any], where: str) -> str | None:
+    """Why an Allow access restriction lets the Internet reach the app directly, or None when
+    it admits only a front (Front Door pinned by X-Azure-FDID) or a virtual-network subnet."""
+    if str(rule.get("action", "Allow")).lower() != "allow":
+        return None
+    if rule.get("vnetSubnetResourceId"):
+        return None
+    address = rule.get("ipAddress")
+    tag = str(rule.get("tag") or "Default").lower()
+    if tag == "servicetag" and isinstance(address, str):
+        if address.strip().lower() != _FRONT_DOOR_TAG:
+            return f"service tag {address}"
+        headers = rule.get("headers") or {}
+        if not isinstance(headers, Mapping):
+            raise MalformedResource(f"{where}.headers is not an object")
+        pinned = any(str(k).lower() == _FRONT_DOOR_HEADER and v for k, v in headers.items())
+        return None if pinned else "any Front Door profile (no X-Azure-FDID header)"
+    if isinstance(address, str) and address.strip():
+        return f"address {address.strip()}"
+    return "an allow rule without a source"
+
+
+@check(
+    id="appservice_site_internet_only_through_front",
+    title="Internet-facing PHI web apps accept traffic only through their front door or gateway",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(e)(1)"),
+    phi_only=True,
+    needs=("web_config",),
+    guidance="Put the app behind Application Gateway (allow only its subnet) or Front Door "
+    "(allow the AzureFrontDoor.Backend service tag with your profile's X-Azure-FDID header), "
+    "set the access restrictions' unmatched-rule action to Deny, or disable public access and "
+    "reach the app through a private endpoint.",
+    limitations="The front's WAF policy mode is judged on the WAF policies (edge checks); which "
+    "gateway sits in the allowed subnet is not verified. Main-site restrictions only: the SCM "
+    "(Kudu) site's restrictions are not read.",
+)
+def appservice_site_internet_only_through_front(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.publicNetworkAccess`` is Disabled (no Internet path at all), or
+    when the site config's access restrictions deny by default
+    (``ipSecurityRestrictionsDefaultAction`` Deny, or a final Deny-all rule) and every Allow rule
+    admits only a virtual-network subnet (an Application Gateway) or the
+    AzureFrontDoor.Backend service tag pinned to a profile by an X-Azure-FDID header; FAIL when
+    the app answers the Internet directly, because a WAF in front of a PHI app protects nothing
+    that attackers can bypass (the P6 gap). Absent restrictions allow everything, the default."""
+    ev = Evidence(snapshot)
+    public = ev.text("properties.publicNetworkAccess", "Enabled", empty_is_default=True)
+    if public.lower() == "disabled":
+        return ev.passed("Public network access is disabled: no direct Internet path.")
+    props = _web_config(snapshot)
+    rules = _setting(ev, props, "ipSecurityRestrictions", [])
+    if not isinstance(rules, list):
+        raise MalformedResource(f"{WEB_CONFIG}.ipSecurityRestrictions is not a list")
+    default = str(_setting(ev, props, "ipSecurityRestrictionsDefaultAction", "Allow"))
+    open_rules: list[str] = []
+    deny_all = False
+    for index, rule in enumerate(
+        sorted(rules, key=lambda r: r.get("priority", 0) if isinstance(r, Mapping) else 0)
+    ):
+        where = f"{WEB_CONFIG}.ipSecurityRestrictions[{index}]"
+        if not isinstance(rule, Mapping):
+            raise MalformedResource(f"{where} is not an object")
+        if str(rule.get("action", "Allow")).lower() == "deny" and str(
+            rule.get("ipAddress", "")
+        ).strip().lower() in ("any", "0.0.0.0/0"):
+            deny_all = True
+            break
+        why = _restriction_allows(rule, where)
+        if why is not None:
+            open_rules.append(f"{rule.get('name') or f'#{index}'} ({why})")
+    ev.note("open_rules", open_rules)
+    if open_rules:
+        return ev.failed(f"The app admits the Internet directly: {open_rules[0]}.")
+    if default.lower() != "deny" and not deny_all:
+        return ev.failed("Unmatched traffic is allowed: the app answers the Internet directly.")
+    return ev.passed("Only the front door or gateway can reach the app.")
+
+
+# --- issue 14, area 7: automatic logoff (App Service authentication, config/authsettingsV2) -----
+
+# phiguard's ceilings for an App Service authentication session (§164.312(a)(2)(iii) names no
+# number; these follow common assessor practice for PHI applications).
+MAX_SESSION_MINUTES = 60
+MAX_REFRESH_HOURS = 1.0
+_AUTH = "related.authsettings_v2.properties"
+
+
+def _auth_settings(snapshot: Snapshot) -> Mapping[str, Any]:
+    doc = snapshot.doc("authsettings_v2")
+    if not isinstance(doc, Mapping):
+        raise MalformedResource(f"related.authsettings_v2 is {type(doc).__name__}, not an object")
+    props = doc.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise MalformedResource("related.authsettings_v2.properties is not an object")
+    return props
+
+
+def _auth_enabled(ev: Evidence, props: Mapping[str, Any]) -> bool:
+    return ev.flag("platform.enabled", False, document=props, where=f"{_AUTH}.platform.enabled")
+
+
+def _minutes(value: str, where: str) -> float:
+    """``hh:mm:ss`` or ``d.hh:mm:ss`` (a .NET TimeSpan, as ARM writes it) in minutes."""
+    text = value.strip()
+    days = ""
+    head = text.split(":", 1)[0]
+    if "." in head:
+        days, _, hours_part = head.partition(".")
+        text = hours_part + text[len(head) :]
+    parts = text.split(":")
+    valid = len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts)
+    if not valid or (days and not days.isdigit()):
+        raise MalformedResource(f"{where} is {value!r}, not a time span")
+    hours, minutes, seconds = (float(p) for p in parts)
+    return (float(days) if days else 0.0) * 1440 + hours * 60 + minutes + seconds / 60
+
+
+@check(
+    id="appservice_site_auth_session_lifetime_limited",
+    title=f"PHI web apps using App Service authentication end sessions within "
+    f"{MAX_SESSION_MINUTES} minutes",
+    severity=Severity.MEDIUM,
+    resource_types=SITES,
+    hipaa=("164.312(a)(2)(iii)",),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance="Set Authentication > Session cookie expiration to a fixed time of at most 60 "
+    "minutes (login.cookieExpiration: convention FixedTime, timeToExpiration 01:00:00 or "
+    "less), or derive it from the identity provider's token lifetime.",
+    limitations="The App Service session cookie expires at a fixed time, not after inactivity; "
+    "idle timeouts inside the application and Entra Conditional Access sign-in frequency (which "
+    "needs Microsoft Graph access, granted to the access review) are not read here.",
+)
+def appservice_site_auth_session_lifetime_limited(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off (``platform.enabled`` false or
+    absent: the app manages its sessions itself, if at all). Otherwise PASS when
+    ``login.cookieExpiration.convention`` is IdentityProviderDerived (the session ends with the
+    provider's token, 60-90 minutes for Entra ID) or FixedTime with ``timeToExpiration`` of at
+    most 60 minutes; FAIL when longer, because a session left open on a shared workstation
+    keeps PHI on screen and in reach. Absent cookieExpiration means FixedTime 08:00:00, the
+    default."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app manages its sessions.")
+    base = f"{_AUTH}.login.cookieExpiration"
+    convention = ev.text(
+        "login.cookieExpiration.convention", "FixedTime", document=props, where=f"{base}.convention"
+    )
+    if convention.lower() == "identityproviderderived":
+        return ev.passed("The session ends when the identity provider's token expires.")
+    span = ev.text(
+        "login.cookieExpiration.timeToExpiration",
+        "08:00:00",
+        document=props,
+        where=f"{base}.timeToExpiration",
+    )
+    minutes = _minutes(span, f"{base}.timeToExpiration")
+    if minutes <= MAX_SESSION_MINUTES:
+        return ev.passed(f"Sessions end after {span} ({minutes:g} minutes).")
+    return ev.failed(f"Sessions last {span}, more than {MAX_SESSION_MINUTES} minutes.")
+
+
+@check(
+    id="appservice_site_auth_token_refresh_limited",
+    title="PHI web apps do not let App Service sessions be refreshed long after they expire",
+    severity=Severity.LOW,
+    resource_types=SITES,
+    hipaa=("164.312(a)(2)(iii)",),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance=f"Set login.tokenStore.tokenRefreshExtensionHours to {MAX_REFRESH_HOURS:g} or less "
+    "(the default is 72), or turn the token store off if the app does not call downstream APIs "
+    "as the user.",
+    limitations="Refresh through the identity provider's own refresh tokens is governed in Entra "
+    "ID, not here.",
+)
+def appservice_site_auth_token_refresh_limited(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off. PASS when the token store is off
+    (``login.tokenStore.enabled`` false: no refresh) or ``tokenRefreshExtensionHours`` is at
+    most 1; FAIL when larger, because an expired session can then be silently renewed for days
+    (72 hours by default), defeating automatic logoff. Absent enabled means false; absent hours
+    mean 72, the default."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app manages its sessions.")
+    base = f"{_AUTH}.login.tokenStore"
+    if not ev.flag("login.tokenStore.enabled", False, document=props, where=f"{base}.enabled"):
+        return ev.passed("The token store is off, so sessions cannot be refreshed.")
+    hours = ev.read_in(props, "login.tokenStore.tokenRefreshExtensionHours", 72.0, f"{base}.hours")
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise MalformedResource(f"{base}.tokenRefreshExtensionHours is {hours!r}")
+    if hours <= MAX_REFRESH_HOURS:
+        return ev.passed(f"Expired sessions can be refreshed for at most {hours:g} hour(s).")
+    return ev.failed(f"Expired sessions can be refreshed for {hours:g} hours.")
+
+
+@check(
+    id="appservice_site_auth_anonymous_denied",
+    title="PHI web apps using App Service authentication refuse anonymous requests",
+    severity=Severity.HIGH,
+    resource_types=SITES,
+    hipaa=("164.312(a)(1)", "164.312(d)"),
+    phi_only=True,
+    needs=("authsettings_v2",),
+    guidance="Set Authentication > Unauthenticated requests to 'HTTP 302 Found redirect' or "
+    "'HTTP 401/403' (globalValidation.requireAuthentication true).",
+    limitations="Apps that authenticate users in their own code (MSAL) with App Service "
+    "authentication off are NOT_APPLICABLE: their code is not visible through ARM.",
+)
+def appservice_site_auth_anonymous_denied(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when App Service authentication is off. PASS when
+    ``globalValidation.requireAuthentication`` is true or ``unauthenticatedClientAction`` is
+    RedirectToLoginPage, Return401 or Return403; FAIL when anonymous requests are let through
+    (AllowAnonymous), because any page of the PHI app that forgets its own check is then open
+    to everyone. Absent requireAuthentication means false and absent action AllowAnonymous."""
+    ev = Evidence(snapshot)
+    props = _auth_settings(snapshot)
+    if not _auth_enabled(ev, props):
+        return not_applicable("App Service authentication is off: the app authenticates itself.")
+    base = f"{_AUTH}.globalValidation"
+    required = ev.flag(
+        "globalValidation.requireAuthentication",
+        False,
+        document=props,
+        where=f"{base}.requireAuthentication",
+    )
+    action = ev.text(
+        "globalValidation.unauthenticatedClientAction",
+        "AllowAnonymous",
+        document=props,
+        where=f"{base}.unauthenticatedClientAction",
+    )
+    if required or action.lower() in ("redirecttologinpage", "return401", "return403"):
+        return ev.passed("Unauthenticated requests are refused or sent to sign in.")
+    return ev.failed("Anonymous requests reach the app (AllowAnonymous).")

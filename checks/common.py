@@ -239,3 +239,36 @@ def private_endpoint_states(snapshot: Snapshot) -> list[tuple[str, str]]:
         status = lookup(conn, "properties.privateLinkServiceConnectionState.status")
         out.append((str(conn.get("name", f"#{index}")), str(status)))
     return out
+
+
+# --- PHI data services (issue 14) ------------------------------------------------------------
+
+
+def public_network_result(
+    snapshot: Snapshot, path: str, what: str, default: str = "Enabled"
+) -> Result:
+    """PASS when ``path`` (a ``publicNetworkAccess``-style Enabled/Disabled property) is
+    Disabled; FAIL when Enabled (or absent, read as ``default``), and when SecuredByPerimeter:
+    the perimeter's rules are not visible through the resource, so it is not shown closed."""
+    ev = Evidence(snapshot)
+    value = ev.text(path, default, empty_is_default=True)
+    state = value.lower()
+    if state == "disabled":
+        return ev.passed(f"Public network access to the {what} is disabled.")
+    if state == "securedbyperimeter":
+        return ev.failed(
+            f"Public network access to the {what} is governed by a network security perimeter "
+            "whose rules are not visible here, so it is not shown closed."
+        )
+    if state == "enabled":
+        return ev.failed(f"The {what} accepts connections from public networks.")
+    raise MalformedResource(f"{path} is {value!r}, not Enabled or Disabled")
+
+
+def local_auth_result(snapshot: Snapshot, path: str, what: str, keys: str) -> Result:
+    """PASS when the boolean ``path`` (``disableLocalAuth``-style) is true; FAIL when it is
+    false or absent (local authentication stays on until disabled)."""
+    ev = Evidence(snapshot)
+    if ev.flag(path, False):
+        return ev.passed(f"The {what} accepts only Microsoft Entra ID authentication.")
+    return ev.failed(f"The {what} still accepts {keys}, which identify no individual user.")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from checks.common import Evidence
+from collections.abc import Mapping
+from typing import Any
+
+from checks.common import Evidence, as_list
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity
-from shared.kernel.snapshot import Snapshot
+from shared.kernel.findings import Result, Severity, failed, passed
+from shared.kernel.resource_id import normalize
+from shared.kernel.snapshot import MalformedResource, Snapshot
 
 DISKS = ("microsoft.compute/disks",)
 VIRTUAL_MACHINES = ("microsoft.compute/virtualmachines",)
@@ -156,3 +160,49 @@ def compute_virtual_machine_encryption_at_host_enabled(snapshot: Snapshot) -> Re
     if ev.flag("properties.securityProfile.encryptionAtHost", False):
         return ev.passed("Encryption at host is enabled.")
     return ev.failed("Encryption at host is not enabled.")
+
+
+# --- issue 14, area 6: just-in-time VM access ------------------------------------------------------
+
+
+@check(
+    id="compute_virtual_machine_jit_access_enabled",
+    title="PHI virtual machines open management ports only just in time",
+    severity=Severity.MEDIUM,
+    resource_types=VIRTUAL_MACHINES,
+    hipaa=("164.312(a)(1)", "164.308(a)(4)(ii)(B)"),
+    phi_only=True,
+    needs=("jit_policies",),
+    guidance="Enable just-in-time VM access for the VM (Defender for Cloud > Workload "
+    "protections > Just-in-time VM access), covering RDP/SSH with a short maximum duration.",
+    limitations="The built-in policy b0f33259 (an assessment of VMs whose management ports are "
+    "reachable) is not cited: this check asks JIT of every PHI VM, reachable or not. Only the "
+    "VM's own subscription's policies are read; which ports each policy covers is recorded, "
+    "not judged.",
+)
+def compute_virtual_machine_jit_access_enabled(snapshot: Snapshot) -> Result:
+    """PASS when a just-in-time network access policy of the subscription lists the VM (by id,
+    case-insensitively) in ``properties.virtualMachines``; FAIL when none does, because the
+    VM's management ports are then either closed for good or open all the time, the latter a
+    standing door to PHI for anyone holding a password. No policy exists by default."""
+    target = normalize(snapshot.id)
+    evidence: dict[str, Any] = {}
+    policies = snapshot.docs("jit_policies")
+    for index, policy in enumerate(policies):
+        props = policy.get("properties")
+        where = f"related.jit_policies[{index}]"
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"{where}.properties is missing or not an object")
+        for vm in as_list(props.get("virtualMachines"), f"{where}.properties.virtualMachines"):
+            if isinstance(vm, Mapping) and normalize(str(vm.get("id", ""))) == target:
+                ports = [
+                    p.get("number")
+                    for p in as_list(vm.get("ports"), f"{where}.virtualMachines.ports")
+                    if isinstance(p, Mapping)
+                ]
+                evidence[where] = {"name": policy.get("name"), "ports": ports}
+                return passed(
+                    f"Just-in-time policy {policy.get('name')!r} covers ports {ports}.", evidence
+                )
+    evidence["related.jit_policies.count"] = len(policies)
+    return failed("No just-in-time access policy covers the VM.", evidence)

@@ -12,7 +12,7 @@ from typing import Any
 
 from checks.common import Evidence, as_list
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity
+from shared.kernel.findings import Result, Severity, not_assessed
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
 register_policy_definitions(
@@ -291,3 +291,79 @@ def edge_frontdoor_custom_domain_min_tls12(snapshot: Snapshot) -> Result:
     if normalized in _TLS12_OR_NEWER:
         return ev.passed(f"The custom domain requires {raw} or newer.")
     return ev.failed(f"The custom domain accepts clients down to {raw}.")
+
+
+# --- issue 14, area 6: Application Gateway TLS -----------------------------------------------------
+
+APP_GATEWAYS = ("microsoft.network/applicationgateways",)
+# Predefined policies and their minimum protocol (Application Gateway TLS policy overview).
+_PREDEFINED_MIN_TLS = {
+    "appgwsslpolicy20150501": "TLSv1_0",
+    "appgwsslpolicy20170401": "TLSv1_1",
+    "appgwsslpolicy20170401s": "TLSv1_2",
+    "appgwsslpolicy20220101": "TLSv1_2",
+    "appgwsslpolicy20220101s": "TLSv1_2",
+}
+_OK_PROTOCOLS = ("tlsv1_2", "tlsv1_3")
+# Cipher suites without forward secrecy or with broken algorithms.
+_WEAK_CIPHER_MARKS = ("_3DES_", "_RC4_", "TLS_RSA_WITH_", "_NULL_")
+
+
+@check(
+    id="edge_appgw_ssl_policy_tls12",
+    title="Application Gateways accept only TLS 1.2 or newer with strong cipher suites",
+    severity=Severity.HIGH,
+    resource_types=APP_GATEWAYS,
+    hipaa=("164.312(e)(1)", "164.312(e)(2)(ii)"),
+    guidance="Set the gateway's SSL policy to the predefined AppGwSslPolicy20220101S (or a "
+    "CustomV2 policy with minProtocolVersion TLSv1_2 and ECDHE cipher suites only).",
+    limitations="Per-listener SSL profiles (sslProfiles) that override the gateway policy are not "
+    "read. An absent policy is NOT_ASSESSED: its default depends on the API version the gateway "
+    "was created with (AppGwSslPolicy20150501, TLS 1.0, before 2023-02-01).",
+)
+def edge_appgw_ssl_policy_tls12(snapshot: Snapshot) -> Result:
+    """PASS when ``properties.sslPolicy`` names a predefined policy whose minimum is TLS 1.2
+    (AppGwSslPolicy20170401S, 20220101, 20220101S), or a Custom/CustomV2 policy with
+    ``minProtocolVersion`` TLSv1_2 or TLSv1_3 and no cipher suite without forward secrecy or
+    with 3DES/RC4/NULL; FAIL when it admits TLS 1.0 or 1.1 (including a legacy
+    ``disabledSslProtocols`` list that leaves them on) or a weak suite, because PHI crossing
+    the gateway could then be read or altered. Absent ``sslPolicy``: NOT_ASSESSED, because the
+    default depends on the API version the gateway was created with (see limitations)."""
+    ev = Evidence(snapshot)
+    policy = ev.prop("sslPolicy", None)
+    if policy is None:
+        return not_assessed(
+            "The gateway reports no SSL policy; its default depends on the API version it was "
+            "created with, so the minimum TLS version cannot be told.",
+            {"properties.sslPolicy": {"absent": True}},
+        )
+    if not isinstance(policy, Mapping):
+        raise MalformedResource("properties.sslPolicy is not an object")
+    kind = str(policy.get("policyType") or "").lower()
+    if kind == "predefined":
+        name = str(policy.get("policyName") or "")
+        minimum = _PREDEFINED_MIN_TLS.get(name.lower())
+        if minimum is None:
+            raise MalformedResource(f"properties.sslPolicy.policyName {name!r} is unknown")
+        ev.note("properties.sslPolicy.policyName", name)
+        if minimum.lower() in _OK_PROTOCOLS:
+            return ev.passed(f"The predefined policy {name} requires TLS 1.2 or newer.")
+        return ev.failed(f"The predefined policy {name} accepts {minimum}.")
+    if kind in ("custom", "customv2"):
+        minimum = ev.text("properties.sslPolicy.minProtocolVersion", "TLSv1_0")
+        suites = as_list(policy.get("cipherSuites"), "properties.sslPolicy.cipherSuites")
+        weak = [str(s) for s in suites if any(m in str(s).upper() for m in _WEAK_CIPHER_MARKS)]
+        ev.note("weak_cipher_suites", weak)
+        if minimum.lower() not in _OK_PROTOCOLS:
+            return ev.failed(f"The custom policy accepts {minimum}.")
+        if weak:
+            return ev.failed(f"The custom policy allows a weak cipher suite ({weak[0]}).")
+        return ev.passed("The custom policy requires TLS 1.2+ with strong cipher suites only.")
+    disabled = {
+        str(p).lower()
+        for p in as_list(policy.get("disabledSslProtocols"), "properties.sslPolicy.disabled")
+    }
+    ev.note("properties.sslPolicy.disabledSslProtocols", sorted(disabled))
+    if {"tlsv1_0", "tlsv1_1"} <= disabled:
+        return ev.passed("TLS 1.0 and 1.1 are disabled on the gateway.")
+    return ev.failed("The gateway's SSL policy leaves TLS 1.0 or 1.1 enabled.")

@@ -24,10 +24,10 @@ from checks.common import (
     audit_logs_result,
 )
 from checks.registry import check, register_policy_definitions
-from shared.kernel.findings import Result, Severity, failed, passed
+from shared.kernel.findings import Result, Severity, failed, not_applicable, not_assessed, passed
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.resource_id import normalize
-from shared.kernel.snapshot import MalformedResource, Snapshot
+from shared.kernel.snapshot import MalformedResource, Snapshot, lookup
 
 # Built-in definitions verified in Azure/azure-policy, built-in-policies/policyDefinitions/Monitoring/
 register_policy_definitions(
@@ -86,6 +86,18 @@ AUDIT_LOG_CATEGORIES: dict[str, tuple[str, ...]] = {
     "microsoft.documentdb/databaseaccounts": ("DataPlaneRequests", "ControlPlaneRequests"),
     "microsoft.containerservice/managedclusters": ("kube-audit", "kube-audit-admin"),
     "microsoft.operationalinsights/workspaces": ("Audit",),
+    # Issue 14: the other PHI data services (supported-logs reference, per provider).
+    "microsoft.dbforpostgresql/flexibleservers": ("PostgreSQLLogs",),
+    "microsoft.dbformysql/flexibleservers": ("MySqlAuditLogs",),
+    "microsoft.sql/managedinstances": ("SQLSecurityAuditEvents", "DevOpsOperationsAudit"),
+    "microsoft.cache/redis": ("ConnectedClientList", "MSEntraAuthenticationAuditLog"),
+    "microsoft.containerregistry/registries": (
+        "ContainerRegistryLoginEvents",
+        "ContainerRegistryRepositoryEvents",
+    ),
+    "microsoft.search/searchservices": ("OperationLogs",),
+    "microsoft.servicebus/namespaces": ("RuntimeAuditLogs", "OperationalLogs"),
+    "microsoft.eventhub/namespaces": ("RuntimeAuditLogs", "OperationalLogs"),
 }
 
 # Activity log categories a HIPAA export must carry: who changed what (Administrative), Defender
@@ -455,3 +467,190 @@ def monitoring_subscription_admin_activity_alert(snapshot: Snapshot) -> Result:
         "Administrative category.",
         evidence,
     )
+
+
+# --- issue 14, area 4: audit controls complete ------------------------------------------------
+
+# Operations HIPAA assessors ask to be alerted on (CIS Azure 5.2 and the built-in policy
+# b954148f's documented operation list), one check each: check id suffix → (operation, what).
+ALERTED_OPERATIONS: dict[str, tuple[str, str]] = {
+    "policy_assignment_write": (
+        "Microsoft.Authorization/policyAssignments/write",
+        "a policy assignment is created or changed (the HIPAA baseline can be weakened)",
+    ),
+    "policy_assignment_delete": (
+        "Microsoft.Authorization/policyAssignments/delete",
+        "a policy assignment is deleted (the HIPAA baseline can be removed)",
+    ),
+    "nsg_write": (
+        "Microsoft.Network/networkSecurityGroups/write",
+        "a network security group is created or changed",
+    ),
+    "nsg_delete": (
+        "Microsoft.Network/networkSecurityGroups/delete",
+        "a network security group is deleted (its subnets lose their filtering)",
+    ),
+    "nsg_rule_write": (
+        "Microsoft.Network/networkSecurityGroups/securityRules/write",
+        "a network security rule is created or changed (a port can be opened to the Internet)",
+    ),
+    "sql_firewall_write": (
+        "Microsoft.Sql/servers/firewallRules/write",
+        "a SQL server firewall rule is created or changed",
+    ),
+    "sql_firewall_delete": (
+        "Microsoft.Sql/servers/firewallRules/delete",
+        "a SQL server firewall rule is deleted",
+    ),
+    "keyvault_delete": (
+        "Microsoft.KeyVault/vaults/delete",
+        "a key vault is deleted (the keys protecting PHI go with it)",
+    ),
+    "role_assignment_write": (
+        "Microsoft.Authorization/roleAssignments/write",
+        "a role assignment is created (someone gains access)",
+    ),
+}
+# Alert conditions that narrow an alert to part of the subscription.
+_NARROWING_FIELDS = frozenset({"resourcegroup", "resourceid", "resourceprovider", "caller"})
+
+
+def _operation_alert(snapshot: Snapshot, operation: str, what: str) -> Result:
+    sub_key = normalize(snapshot.id)
+    evidence: dict[str, Any] = {"operation": operation}
+    alerts = snapshot.docs("activity_log_alerts")
+    for index, alert in enumerate(alerts):
+        where = f"related.activity_log_alerts[{index}]"
+        props = _object(alert.get("properties"), f"{where}.properties")
+        enabled_raw = props.get("enabled")
+        enabled = enabled_raw is not None and as_bool(enabled_raw, f"{where}.properties.enabled")
+        scopes = as_list(props.get("scopes"), f"{where}.properties.scopes")
+        if not all(isinstance(s, str) for s in scopes):
+            raise MalformedResource(f"{where}.properties.scopes holds a non-string scope")
+        covers = any(normalize(s) == sub_key for s in scopes)
+        leaves = _condition_leaves(props.get("condition"), f"{where}.properties.condition")
+        operations = {v.lower() for f, v in leaves if f == "operationname"}
+        categories = {v.lower() for f, v in leaves if f == "category"}
+        narrowed = sorted({f for f, _ in leaves if f in _NARROWING_FIELDS})
+        if operation.lower() not in operations:
+            continue
+        evidence[where] = {
+            "name": alert.get("name"),
+            "enabled": enabled_raw,
+            "covers_subscription": covers,
+            "categories": sorted(categories),
+            "narrowed_by": narrowed,
+        }
+        if enabled and covers and "administrative" in categories and not narrowed:
+            return passed(f"Activity log alert {alert.get('name')!r} fires when {what}.", evidence)
+    evidence["related.activity_log_alerts.count"] = len(alerts)
+    return failed(
+        f"No enabled, subscription-wide activity log alert fires on {operation}.", evidence
+    )
+
+
+def _register_operation_alert(suffix: str, operation: str, what: str) -> None:
+    check_id = f"monitoring_subscription_alert_{suffix}"
+
+    def run(snapshot: Snapshot) -> Result:
+        return _operation_alert(snapshot, operation, what)
+
+    run.__name__ = run.__qualname__ = check_id
+    run.__doc__ = (
+        f"PASS when an activity log alert that is enabled, scoped to the whole subscription and "
+        f"not narrowed to a resource group, resource, provider or caller has the conditions "
+        f"category = Administrative and operationName = {operation}; FAIL otherwise, because "
+        f"nobody would be told when {what} on a subscription holding PHI. An absent "
+        f"``enabled`` is not counted (the built-in policy requires true). No such alert "
+        f"exists by default."
+    )
+    check(
+        id=check_id,
+        title=f"PHI subscriptions alert on {operation}",
+        severity=Severity.MEDIUM,
+        resource_types=SUBSCRIPTIONS,
+        hipaa=("164.308(a)(1)(ii)(D)", "164.308(a)(6)(ii)", "164.312(b)"),
+        azure_policy=("b954148f-4c11-4c38-8221-be76711e194a",),
+        phi_only=True,
+        needs=("activity_log_alerts",),
+        guidance=f"Create an activity log alert on the subscription with category Administrative "
+        f"and operation name {operation}, with an action group that reaches the security team.",
+        limitations="The built-in policy b954148f is equivalent only when assigned with this "
+        "operation name as its parameter. Whether the action group reaches anyone is not visible.",
+    )(run)
+    globals()[check_id] = run
+
+
+for _suffix, (_operation, _what) in ALERTED_OPERATIONS.items():
+    _register_operation_alert(_suffix, _operation, _what)
+
+
+@check(
+    id="monitoring_subscription_activity_log_archive_immutable",
+    title="The activity log's storage archive is immutable for six years, locked",
+    severity=Severity.HIGH,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.312(b)", "164.312(c)(1)", "164.316(b)(2)(i)"),
+    needs=("diagnostic_settings", "storage_accounts"),
+    patterns=("P5",),
+    guidance="Enable version-level immutability on the archive account "
+    "(immutableStorageWithVersioning) with a time-based policy of at least 2,192 days, and lock "
+    "it.",
+    limitations="Only account-level immutability is read; a locked time-based policy on the "
+    "insights-activity-logs container alone is not seen and FAILs here. An archive account in "
+    "another subscription is NOT_ASSESSED. A change to the account alone is seen at the "
+    "subscription's next event or the next sweep.",
+)
+def monitoring_subscription_activity_log_archive_immutable(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when no diagnostic setting of the subscription (an activity-log export)
+    writes to a storage account. Otherwise PASS when every such account, read from the
+    subscription's storage accounts (a cross-resource list), has
+    ``properties.immutableStorageWithVersioning.enabled`` true with an ``immutabilityPolicy`` in
+    state Locked of at least 2,192 days; FAIL otherwise, because the record of who changed
+    access to PHI systems could be altered or deleted by anyone with write access to the
+    archive before the six years §164.316(b)(2)(i) asks. Absent immutableStorageWithVersioning
+    means disabled, the default."""
+    targets: dict[str, str] = {}
+    for setting in snapshot.docs("diagnostic_settings"):
+        props = setting.get("properties")
+        account = props.get("storageAccountId") if isinstance(props, Mapping) else None
+        if isinstance(account, str) and account.strip():
+            targets[normalize(account)] = str(setting.get("name"))
+    if not targets:
+        return not_applicable("The activity log is not archived to a storage account.")
+    accounts = {normalize(str(a.get("id", ""))): a for a in snapshot.docs("storage_accounts")}
+    evidence: dict[str, Any] = {}
+    weak: list[str] = []
+    for key, setting_name in sorted(targets.items()):
+        name = key.rsplit("/", 1)[-1]
+        account = accounts.get(key)
+        if account is None:
+            evidence[name] = {"setting": setting_name, "read": False}
+            return not_assessed(
+                f"The archive account {name} is not in this subscription's storage accounts.",
+                evidence,
+            )
+        immutability = _object(
+            lookup(account, "properties.immutableStorageWithVersioning"),
+            f"storage account {name}: properties.immutableStorageWithVersioning",
+        )
+        policy = _object(immutability.get("immutabilityPolicy"), f"{name}: immutabilityPolicy")
+        enabled = immutability.get("enabled") is True
+        state = str(policy.get("state") or "Disabled")
+        days = policy.get("immutabilityPeriodSinceCreationInDays") or 0
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise MalformedResource(f"storage account {name}: immutability period is {days!r}")
+        evidence[name] = {
+            "setting": setting_name,
+            "enabled": enabled,
+            "state": state,
+            "days": days,
+        }
+        if not (enabled and state.lower() == "locked" and days >= RETENTION_DAYS):
+            weak.append(name)
+    if weak:
+        return failed(
+            f"The activity-log archive {weak[0]} is not immutable and locked for six years.",
+            evidence,
+        )
+    return passed("Every activity-log archive is immutable for six years, locked.", evidence)

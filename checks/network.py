@@ -16,7 +16,7 @@ from typing import Any
 from checks.common import Evidence, as_bool, as_list
 from checks.registry import check, register_policy_definitions
 from shared.kernel import nsg
-from shared.kernel.findings import Result, Severity, not_applicable, not_assessed
+from shared.kernel.findings import Result, Severity, failed, not_applicable, not_assessed, passed
 from shared.kernel.hipaa import RETENTION_DAYS
 from shared.kernel.nsg import MANAGEMENT_PORTS, PORT_PROTOCOLS, Exposure, Nsg
 from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse
@@ -654,3 +654,38 @@ def network_private_endpoint_connection_approved(snapshot: Snapshot) -> Result:
     if not_approved:
         return ev.failed(f"Connections not approved: {', '.join(not_approved[:5])}.")
     return ev.passed("Every private link service connection is approved.")
+
+
+# --- issue 14, area 6: Network Watcher per region ---------------------------------------------------
+
+
+def _region(value: Any) -> str:
+    return str(value or "").replace(" ", "").lower()
+
+
+@check(
+    id="network_vnet_region_network_watcher",
+    title="Every region with a virtual network has a Network Watcher",
+    severity=Severity.LOW,
+    resource_types=VNET,
+    hipaa=("164.312(b)", "164.308(a)(1)(ii)(D)"),
+    needs=("network_watchers",),
+    guidance="Enable Network Watcher in the region (Network Watcher > Regions), so that flow "
+    "logs, connection troubleshooting and packet capture are available there.",
+    limitations="Only the watchers of the VNet's own subscription are read (one per subscription "
+    "and region is what Azure creates). The built-in policy 'Network Watcher should be enabled' "
+    "is not cited: it was not verified here.",
+)
+def network_vnet_region_network_watcher(snapshot: Snapshot) -> Result:
+    """PASS when the subscription has a Network Watcher whose ``location`` is the VNet's
+    region; FAIL when it has none there, because flow logs (the record of network access to
+    PHI systems) cannot be collected in that region. Region names are compared without spaces
+    and case (``East US 2`` = ``eastus2``). An absent watcher list entry for the region means
+    none: Azure creates watchers per region only when enabled."""
+    region = _region(snapshot.get("location"))
+    watchers = snapshot.docs("network_watchers")
+    regions = sorted({_region(w.get("location")) for w in watchers})
+    evidence = {"location": region, "related.network_watchers.regions": regions}
+    if region in regions:
+        return passed(f"A Network Watcher covers {region}.", evidence)
+    return failed(f"No Network Watcher is enabled in {region}.", evidence)

@@ -41,6 +41,17 @@ SERVICES = (
     "edge",
     "compute",
     "governance",
+    # issue 14
+    "cosmosdb",
+    "postgresql",
+    "mysql",
+    "redis",
+    "containerregistry",
+    "search",
+    "messaging",
+    "health",
+    "backup",
+    "defender",
 )
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")

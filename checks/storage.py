@@ -487,3 +487,79 @@ def storage_account_oauth_default_enabled(snapshot: Snapshot) -> Result:
     if _flag(ev, "defaultToOAuthAuthentication", False):
         return ev.passed("The portal authorizes data access with Entra ID by default.")
     return ev.failed("The portal authorizes data access with the account key by default.")
+
+
+# --- backup and recovery (issue 14, area 2) ---------------------------------------------------
+
+_GEO_SKUS = ("_grs", "_ragrs", "_gzrs", "_ragzrs")
+
+
+@check(
+    id="storage_account_geo_redundant",
+    title="PHI storage accounts replicate to a second region (GRS, RA-GRS, GZRS or RA-GZRS)",
+    severity=Severity.MEDIUM,
+    resource_types=STORAGE,
+    hipaa=("164.308(a)(7)(ii)(B)", "164.308(a)(7)(ii)(C)", "164.310(d)(2)(iv)"),
+    phi_only=True,
+    guidance="Change the account's redundancy to GZRS or GRS (Data management > Redundancy); "
+    "Premium accounts need a copy elsewhere (object replication or backup).",
+    limitations="Object replication and Azure Backup of blobs or shares, which can stand in for "
+    "geo-replication, are not read.",
+)
+def storage_account_geo_redundant(snapshot: Snapshot) -> Result:
+    """PASS when ``sku.name`` ends in GRS, RAGRS, GZRS or RAGZRS; FAIL for LRS and ZRS
+    (including Premium), because every copy of the PHI then sits in one region and a regional
+    disaster loses it. The sku is always present in storage account bodies."""
+    ev = Evidence(snapshot)
+    sku = ev.text("sku.name", None)
+    if sku is None:
+        raise MalformedResource("sku.name is missing")
+    if sku.lower().endswith(_GEO_SKUS):
+        return ev.passed(f"The account replicates to a second region ({sku}).")
+    return ev.failed(f"The account keeps every copy in one region ({sku}).")
+
+
+@check(
+    id="storage_account_file_share_soft_delete_enabled",
+    title=(
+        f"PHI storage accounts keep deleted file shares recoverable for at least "
+        f"{MIN_SOFT_DELETE_DAYS} days"
+    ),
+    severity=Severity.MEDIUM,
+    resource_types=STORAGE,
+    hipaa=("164.308(a)(7)(ii)(A)", "164.312(c)(1)"),
+    phi_only=True,
+    needs=("file_service",),
+    guidance=f"Enable soft delete for file shares with at least {MIN_SOFT_DELETE_DAYS} days "
+    "(Data protection > Enable soft delete for file shares).",
+    limitations="Share snapshots and Azure Backup of shares are not read.",
+)
+def storage_account_file_share_soft_delete_enabled(snapshot: Snapshot) -> Result:
+    """PASS when the file service's ``shareDeleteRetentionPolicy.enabled`` is true with
+    ``days`` of at least 7; FAIL when it is off or shorter, because a deleted share of PHI
+    documents could not be recovered. NOT_APPLICABLE to BlockBlobStorage and BlobStorage
+    accounts (no file service). Absent shareDeleteRetentionPolicy means disabled: the check
+    does not assume the portal's default for new accounts."""
+    if snapshot.kind in ("blockblobstorage", "blobstorage"):
+        return not_applicable(f"The account is of kind {snapshot.kind}, which has no file shares.")
+    ev = Evidence(snapshot)
+    doc = snapshot.doc("file_service")
+    if not isinstance(doc, Mapping):
+        raise MalformedResource(f"related.file_service is {type(doc).__name__}, expected an object")
+    props = doc.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise MalformedResource("related.file_service.properties is not an object")
+    where = "related.file_service.properties.shareDeleteRetentionPolicy"
+    enabled = ev.flag(
+        "shareDeleteRetentionPolicy.enabled", False, document=props, where=f"{where}.enabled"
+    )
+    if not enabled:
+        return ev.failed("Soft delete for file shares is disabled.")
+    days = ev.number("shareDeleteRetentionPolicy.days", None, document=props, where=f"{where}.days")
+    if days is None:
+        raise MalformedResource(f"{where}.days is missing")
+    if days < MIN_SOFT_DELETE_DAYS:
+        return ev.failed(
+            f"Deleted file shares are kept {days} days, fewer than {MIN_SOFT_DELETE_DAYS}."
+        )
+    return ev.passed(f"Deleted file shares are kept {days} days.")

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.kernel.errors import PhiguardError
-from shared.kernel.related import RELATED, flow_log_targets, related_key_for
+from shared.kernel.related import (
+    RELATED,
+    flow_log_targets,
+    related_key_for,
+    subscription_lists,
+)
 from shared.kernel.resource_id import ResourceIdError, normalize, parent, parse, resource_type_of
 from shared.kernel.snapshot import MalformedResource, Snapshot
 
@@ -260,6 +265,16 @@ class _Collector:
                 target = props.get("targetResourceId") if isinstance(props, Mapping) else None
                 if isinstance(target, str):
                     flow_logs.setdefault(normalize(target), []).append(p.resource)
+        # Cross-resource reads: documents of a subscription_list type, by subscription.
+        by_subscription: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for p in self.items:
+            rtype = resource_type_of(p.resource)
+            for doc in subscription_lists():
+                if doc.doc_type != rtype:
+                    continue
+                sub = str(parse(p.resource["id"]).subscription or "").lower()
+                by_subscription.setdefault((sub, doc.key), []).append(p.resource)
+        list_keys = [d.key for d in subscription_lists()]
         standalone: list[_Pending] = []
         for pending in self.items:
             if not self._attach(pending, by_key):
@@ -282,6 +297,12 @@ class _Collector:
             ]
             if not pending.explicit and (found_logs or complete):
                 pending.related.setdefault("flow_logs", found_logs or [])
+            if not pending.explicit:
+                sub = str(parse(pending.resource["id"]).subscription or "").lower()
+                for list_key in list_keys:
+                    found = by_subscription.get((sub, list_key))
+                    if found or complete:
+                        pending.related.setdefault(list_key, found or [])
             out.append(_to_snapshot(pending))
         return out
 
@@ -303,7 +324,8 @@ class _Collector:
             grand = parent(parent_id)
             parent_item = by_key.get(normalize(grand)) if grand else None
             owner_type = "microsoft.storage/storageaccounts/blobservices"
-        key = related_key_for(doc_type, owner_type)
+        name = str(pending.resource["id"]).rstrip("/").rsplit("/", 1)[-1]
+        key = related_key_for(doc_type, owner_type, name)
         if key is None or parent_item is None or parent_item.explicit:
             return False
         if not RELATED[key].is_list and not normalize(pending.resource["id"]).endswith(

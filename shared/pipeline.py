@@ -319,7 +319,9 @@ class Pipeline:
         of the resource's group when known; follows up failures as configured."""
         read_at = self.clock()
         with _stage("reading it from ARM"):
-            snapshot = reader.snapshot(resource_id, self.engine, body, group)
+            snapshot = reader.snapshot(
+                resource_id, self.engine, body, group, fresh_lists=cause.kind != "sweep"
+            )
         body_id = snapshot.resource.get("id") if snapshot is not None else None
         if snapshot is not None and (
             not isinstance(body_id, str) or normalize(body_id) != normalize(resource_id)

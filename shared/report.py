@@ -292,6 +292,28 @@ def render_catalog(console: Console, catalog: Mapping[str, Check]) -> None:
     console.print(table)
 
 
+def _coverage_markdown(catalog: Mapping[str, Check]) -> list[str]:
+    """The coverage table of issue 14's areas against the three references."""
+    from shared.coverage import AREAS
+
+    lines = [
+        "## Coverage against the references",
+        "",
+        "Against the Azure HITRUST/HIPAA initiative, Prowler's `hipaa_azure` and Powerpipe's "
+        "HIPAA HITRUST 9.2 benchmark, per area of issue 14 (what phiguard covers, covers in "
+        "part, and cannot see through ARM).",
+        "",
+        "| Area | Checks | Covered | Partly covered | Not visible through ARM |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for area in AREAS:
+        count = sum(1 for c in catalog if any(c.startswith(p) for p in area.checks))
+        lines.append(
+            f"| {area.name} | {count} | {area.covered} | {area.partial} | {area.invisible} |"
+        )
+    return [*lines, ""]
+
+
 def catalog_markdown(catalog: Mapping[str, Check]) -> str:
     """docs/CHECKS.md: HIPAA section → checks, and check → sections. Generated; a test keeps it."""
     lines = [
@@ -310,7 +332,7 @@ def catalog_markdown(catalog: Mapping[str, Check]) -> str:
     for pattern, description in FAILURE_PATTERNS.items():
         ids = sorted(c.id for c in catalog.values() if pattern in c.patterns)
         lines.append(f"| {pattern} | {description} | {', '.join(f'`{i}`' for i in ids)} |")
-    lines += ["", "## By HIPAA section", ""]
+    lines += ["", *_coverage_markdown(catalog), "## By HIPAA section", ""]
     by_section: dict[str, list[str]] = {}
     for c in catalog.values():
         for citation in c.hipaa:

@@ -159,7 +159,11 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
         validation: { allowedAudiences: [ 'api://${apiAuthClientId}', apiAuthClientId ] }
       }
     }
-    login: { tokenStore: { enabled: false } }
+    // A session ends after 30 minutes (45 CFR 164.312(a)(2)(iii), automatic logoff).
+    login: {
+      tokenStore: { enabled: false }
+      cookieExpiration: { convention: 'FixedTime', timeToExpiration: '00:30:00' }
+    }
   }
 }
 

@@ -34,23 +34,32 @@ resource toPhiguard 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
         'Microsoft.Resources.ResourceDeleteSuccess'
         'Microsoft.Resources.ResourceActionSuccess'
       ]
-      // Advanced filters compare strings case-insensitively; 14 of the 25 values allowed.
+      // Advanced filters compare strings case-insensitively; 23 of the 25 values allowed.
       advancedFilters: [
         {
           key: 'data.operationName'
           operatorType: 'StringBeginsWith'
           values: [
             'Microsoft.Authorization/'
+            'Microsoft.Cache/'
             'Microsoft.Cdn/'
             'Microsoft.Compute/'
+            'Microsoft.ContainerRegistry/'
             'Microsoft.ContainerService/'
+            'Microsoft.DBforMySQL/'
+            'Microsoft.DBforPostgreSQL/'
             'Microsoft.DocumentDB/'
+            'Microsoft.EventHub/'
             'Microsoft.HealthcareApis/'
             'Microsoft.Insights/'
             'Microsoft.KeyVault/'
             'Microsoft.Network/'
             'Microsoft.OperationalInsights/'
+            'Microsoft.RecoveryServices/'
             'Microsoft.Resources/'
+            'Microsoft.Search/'
+            'Microsoft.Security/'
+            'Microsoft.ServiceBus/'
             'Microsoft.Sql/'
             'Microsoft.Storage/'
             'Microsoft.Web/'

@@ -61,6 +61,15 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+// No file shares are used; if one is ever created, a deleted share stays recoverable 14 days.
+resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    shareDeleteRetentionPolicy: { enabled: true, days: 14 }
+  }
+}
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'

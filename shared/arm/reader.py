@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from shared.arm.client import ArmConnection, ArmError, ArmUser
 from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates, gate_policy
 from shared.kernel import api_versions
-from shared.kernel.related import RELATED, flow_log_targets
+from shared.kernel.related import RELATED, flow_log_targets, subscription_lists
 from shared.kernel.resource_id import normalize, parse
 from shared.kernel.snapshot import Snapshot
 
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SWEEP_MAX_RETRIES = 20
 SWEEP_RETRY_BUDGET_SECONDS = 600.0
+# How long the sweep's reader keeps a cross-resource list (shared.kernel.related
+# subscription_lists): longer than any sweep, far shorter than the day between sweeps.
+SWEEP_LIST_CACHE_SECONDS = 6 * 3600.0
 
 # The error codes of a 404 that means the resource is gone (a missing resource group or
 # subscription too); any other 404 is ARM refusing the path.
@@ -67,6 +70,8 @@ class ArmReader(ArmUser):
         policies = [gate_policy(ThrottleGates(pace_reads))]
         super().__init__(arm_url, credential, policies=policies, **connection)
         self.cache_seconds = cache_seconds
+        # Cross-resource lists: the sweep's reader keeps them for the whole sweep (see patient).
+        self.list_cache_seconds = cache_seconds
         self.pace_reads = pace_reads
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
@@ -104,6 +109,8 @@ class ArmReader(ArmUser):
             **connection,
         )
         sibling.client.counts = self.client.counts
+        # One read per subscription and kind for a whole sweep (hours on a large tenant).
+        sibling.list_cache_seconds = max(self.cache_seconds, SWEEP_LIST_CACHE_SECONDS)
         return sibling
 
     # --- raw calls -------------------------------------------------------------------------
@@ -138,7 +145,7 @@ class ArmReader(ArmUser):
             link = self.client.same_origin(next_link, "InvalidNextLink", "nextLink")
             page = self.get(link, api_version, kind)
 
-    def _cached(self, key: str, load: Callable[[], Any]) -> Any:
+    def _cached(self, key: str, load: Callable[[], Any], ttl: float | None = None) -> Any:
         now = time.monotonic()
         with self._cache_lock:
             hit = self._cache.get(key)
@@ -146,7 +153,7 @@ class ArmReader(ArmUser):
                 return hit.value
         value = load()
         with self._cache_lock:
-            self._cache[key] = _Cached(value, now + self.cache_seconds)
+            self._cache[key] = _Cached(value, now + (self.cache_seconds if ttl is None else ttl))
         return value
 
     # --- resources --------------------------------------------------------------------------
@@ -177,6 +184,8 @@ class ArmReader(ArmUser):
         rid = str(resource["id"])
         if doc.fetch == "subscription_scan":
             return self._flow_logs_for(resource)
+        if doc.fetch == "subscription_list":
+            return self._subscription_list(str(parse(rid).subscription), key)
         if doc.is_list:
             return list(self.list_items(rid + doc.path, doc.api_version, key))
         return self.get(rid + doc.path, doc.api_version, key)
@@ -193,6 +202,34 @@ class ArmReader(ArmUser):
             if isinstance(f.get("properties"), dict)
             and normalize(str(f["properties"].get("targetResourceId", ""))) in targets
         ]
+
+    def _subscription_list(self, subscription: str, key: str) -> list[dict[str, Any]]:
+        """A cross-resource read (:func:`shared.kernel.related.subscription_lists`): one list
+        per subscription (and, with ``then``, one per listed item), cached like resource groups
+        so a sweep reads it once; the checks pick what concerns their resource."""
+        doc = RELATED[key]
+
+        def load() -> list[dict[str, Any]]:
+            path = f"/subscriptions/{subscription}{doc.path}"
+            listed = self.list_items(path, doc.api_version, key)
+            if not doc.then:
+                return list(listed)
+            return [
+                item
+                for parent_item in listed
+                for item in self.list_items(f"{parent_item['id']}{doc.then}", doc.api_version, key)
+            ]
+
+        return self._cached(  # type: ignore[no-any-return]
+            f"{key}:{subscription.lower()}", load, self.list_cache_seconds
+        )
+
+    def forget_subscription_lists(self, subscription: str) -> None:
+        """Drops the cached cross-resource lists of a subscription (the event path calls it
+        when one of their documents changed, so the next read sees the change)."""
+        with self._cache_lock:
+            for doc in subscription_lists():
+                self._cache.pop(f"{doc.key}:{subscription.lower()}", None)
 
     def _all_flow_logs(self, subscription: str) -> list[dict[str, Any]]:
         version = RELATED["flow_logs"].api_version
@@ -224,11 +261,15 @@ class ArmReader(ArmUser):
         engine: Engine,
         resource: dict[str, Any] | None = None,
         group: Mapping[str, Any] | None = None,
+        *,
+        fresh_lists: bool = False,
     ) -> Snapshot | None:
         """The Snapshot for ``resource_id``, or None when the resource no longer exists.
 
         ``resource`` may carry a body already obtained from a list call (the sweep), saving the
         GET; ``group`` likewise the body of its resource group (read, or cached, when absent).
+        ``fresh_lists`` (the event path) re-reads the cross-resource lists the resource's checks
+        need instead of taking a cached copy (the sweep reads each once per subscription).
         """
         body = resource if resource is not None else self.resource(resource_id)
         if body is None:
@@ -237,6 +278,12 @@ class ArmReader(ArmUser):
             group = self.resource_group(resource_id)
         bare = Snapshot(body, {}, group)
         needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
+        if fresh_lists and any(RELATED[k].fetch == "subscription_list" for k in needs):
+            subscription = str(parse(resource_id).subscription)
+            with self._cache_lock:
+                for k in needs:
+                    if RELATED[k].fetch == "subscription_list":
+                        self._cache.pop(f"{k}:{subscription.lower()}", None)
         related: dict[str, Any] = {}
         for key in sorted(needs):
             value = self.related(body, key)

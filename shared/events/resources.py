@@ -46,10 +46,29 @@ _CHILD_OF_PARENT = frozenset(
         "microsoft.operationalinsights/workspaces/tables",
         # accessPolicies/{add,replace,remove} rewrite the vault's properties.accessPolicies.
         "microsoft.keyvault/vaults/accesspolicies",
+        # Issue 14: related documents of the PHI data services, backup and SQL.
+        "microsoft.sql/servers/firewallrules",
+        "microsoft.sql/servers/sqlvulnerabilityassessments",
+        "microsoft.sql/servers/databases/backuplongtermretentionpolicies",
+        "microsoft.sql/managedinstances/encryptionprotector",
+        "microsoft.sql/managedinstances/administrators",
+        "microsoft.sql/managedinstances/azureadonlyauthentications",
+        "microsoft.dbforpostgresql/flexibleservers/configurations",
+        "microsoft.dbforpostgresql/flexibleservers/administrators",
+        "microsoft.dbformysql/flexibleservers/configurations",
+        "microsoft.storage/storageaccounts/fileservices",
     }
 )
 _SUBSCRIPTION_EVIDENCE = frozenset(
-    {"microsoft.authorization/policyassignments", "microsoft.insights/activitylogalerts"}
+    {
+        "microsoft.authorization/policyassignments",
+        "microsoft.insights/activitylogalerts",
+        "microsoft.security/pricings",
+        "microsoft.security/securitycontacts",
+    }
+)
+_PROTECTED_ITEM = (
+    "microsoft.recoveryservices/vaults/backupfabrics/protectioncontainers/protecteditems"
 )
 
 # Action names (the segment before "/action", lowercase) that read and never change a resource.
@@ -99,6 +118,9 @@ def affected_resource(resource_id: str) -> str:
     * ``{scope}/providers/Microsoft.Authorization/roleAssignments/x`` → the scope.
     * Policy assignments and activity-log alerts → their subscription (subscription evidence).
     * Flow logs → the flow log itself: the target is only in its body (:data:`LOOKUP_TYPES`).
+    * Defender plans and security contacts → their subscription.
+    * An Azure Backup protected item of a VM (``…/protectedItems/VM;iaasvmcontainerv2;{rg};{vm}``)
+      → the virtual machine it protects, in the vault's subscription.
     * Anything else → itself.
 
     Raises :class:`~shared.kernel.resource_id.ResourceIdError` for a string that is not an ARM id.
@@ -109,6 +131,10 @@ def affected_resource(resource_id: str) -> str:
     if rtype in _CHILD_OF_PARENT or rtype.endswith("/privateendpointconnections"):
         up = parent(rid)
         return up if up is not None else rid
+    if rtype == _PROTECTED_ITEM and parsed.subscription is not None:
+        vm = _protected_vm(rid, str(parsed.subscription))
+        if vm is not None:
+            return vm
     if rtype in _SUBSCRIPTION_EVIDENCE and parsed.subscription is not None:
         parts = [p for p in rid.split("/") if p]
         return "/" + "/".join(parts[:2])
@@ -126,6 +152,17 @@ def affected_resource(resource_id: str) -> str:
         except ResourceIdError:
             return scope
     return rid
+
+
+def _protected_vm(resource_id: str, subscription: str) -> str | None:
+    """The VM an Azure VM protected item names (``VM;iaasvmcontainerv2;{rg};{vm}``), or None."""
+    parts = resource_id.rstrip("/").rsplit("/", 1)[-1].split(";")
+    if len(parts) != 4 or parts[0].lower() != "vm" or not parts[2] or not parts[3]:
+        return None
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{parts[2]}/providers/"
+        f"Microsoft.Compute/virtualMachines/{parts[3]}"
+    )
 
 
 @lru_cache(maxsize=8192)

@@ -136,10 +136,20 @@ def load(given: IacInput) -> list[Any]:
     from shared.iac.values import tracked_snapshot
     from shared.loader import load_documents
 
-    declared = declared_resources(given)
+    everything = declared_resources(given)
+    deployed = [d for d in everything if not d.existing]
+    ids = {d.id.lower() for d in deployed}
+    # References the template asserts (``existing``) count for lookups, never judged.
+    referenced = [d for d in everything if d.existing and d.id.lower() not in ids]
+    declared = deployed + referenced
+    judged = ids
     sources = {d.id.lower(): f"{d.source} ({d.where})" for d in declared}
     pairs = [(doc, sources.get(doc["id"].lower(), "<template>")) for doc in documents(declared)]
-    return [tracked_snapshot(s) for s in load_documents(pairs, complete=True)]
+    return [
+        tracked_snapshot(s)
+        for s in load_documents(pairs, complete=True)
+        if str(s.resource.get("id", "")).lower() in judged
+    ]
 
 
 def evaluate(engine: Any, snapshots: Sequence[Any]) -> list[Any]:

@@ -592,12 +592,32 @@ class BicepTemplate:
                 out[name] = self.value(value, {}, f"output {name}")
         return out
 
+    def _referenced(self, symbol: str) -> list[Declared]:
+        """An ``existing`` reference of a type other resources' checks look up across the
+        subscription (a region's Network Watcher): asserted to exist, in the deployment's
+        region unless it names its own. Other references are the template's own resources
+        or outside its judgement: not listed."""
+        from dataclasses import replace
+
+        rtype = str(self.tree["resources"][symbol].get("type", "")).lower()
+        if rtype not in _lookup_types():
+            return []
+        found = []
+        for local, config in self._instances("resources", symbol):
+            declared = self._declare(symbol, local, config)[1]
+            body = dict(declared.body)
+            if "location" not in body and self.scope.location:
+                body["location"] = self.scope.location
+            found.append(replace(declared, body=body, existing=True))
+        return found
+
     def declared(self) -> list[Declared]:
         """Every resource this file and its modules deploy (``existing`` ones are read, not
         declared)."""
         found: list[Declared] = []
         for name, spec in (self.tree.get("resources") or {}).items():
             if spec.get("existing"):
+                found.extend(self._referenced(name))
                 continue
             for local, config in self._instances("resources", name):
                 found.append(self._declare(name, local, config)[1])
@@ -605,6 +625,12 @@ class BicepTemplate:
             for template in self.module_templates(name):
                 found.extend(template.declared())
         return found
+
+
+def _lookup_types() -> frozenset[str]:
+    from shared.kernel.related import subscription_lists
+
+    return frozenset(d.doc_type for d in subscription_lists())
 
 
 def _scope_of(value: Any, current: Scope) -> Scope:

@@ -32,6 +32,9 @@ class Declared:
     source: str
     where: str
     notes: list[str] = field(default_factory=list)
+    # An ``existing`` reference: asserted by the template (the deployment fails without it),
+    # not deployed by it. It counts for other resources' cross-resource lookups, never judged.
+    existing: bool = False
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}

@@ -46,6 +46,25 @@ BY_TYPE: dict[str, str] = {
     "microsoft.authorization/policyassignments": "2023-04-01",
     "microsoft.insights/diagnosticsettings": "2021-05-01-preview",
     "microsoft.insights/activitylogalerts": "2020-10-01",
+    # Issue 14: the PHI data services, backup and Defender for Cloud. Stable versions named in
+    # the providers' REST API specs (azure-rest-api-specs, specification/<provider>/resource-manager).
+    "microsoft.dbforpostgresql/flexibleservers": "2024-08-01",
+    "microsoft.dbforpostgresql/flexibleservers/configurations": "2024-08-01",
+    "microsoft.dbformysql/flexibleservers": "2023-12-30",
+    "microsoft.dbformysql/flexibleservers/configurations": "2023-12-30",
+    "microsoft.sql/managedinstances": "2023-08-01",
+    "microsoft.sql/servers/firewallrules": "2023-08-01",
+    "microsoft.cache/redis": "2024-11-01",
+    "microsoft.containerregistry/registries": "2023-07-01",
+    "microsoft.search/searchservices": "2023-11-01",
+    "microsoft.servicebus/namespaces": "2024-01-01",
+    "microsoft.eventhub/namespaces": "2024-01-01",
+    "microsoft.recoveryservices/vaults": "2024-04-01",
+    "microsoft.storage/storageaccounts/fileservices": "2025-01-01",
+    "microsoft.security/pricings": "2024-01-01",
+    "microsoft.security/securitycontacts": "2023-12-01-preview",
+    "microsoft.network/networkinterfaces": "2024-05-01",
+    "microsoft.security/locations/jitnetworkaccesspolicies": "2020-01-01",
 }
 
 

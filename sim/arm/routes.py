@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from sim import ids
+from sim.arm.defaults import ALIAS_LISTS, default_singleton
 from sim.arm.model import (
     API_VERSION_RE,
     ASSIGNMENT_TYPES,
@@ -174,6 +175,10 @@ class ArmRoutes(ArmWrites):
             return ArmResponse(204) if req.method == "HEAD" else self._doc_response(entry)
         if entry is None and target.type_key == ROLE_DEFINITIONS:
             entry = self._role_definition_anywhere(target)
+        if entry is None and target.parent and self._exists(target.parent):
+            default = default_singleton(target.type_key, target.path, target.name or "")
+            if default is not None:
+                entry = Entry(default, target, '"default"')
         if entry is None:
             self._check_parent(target)
             if req.method == "HEAD":
@@ -278,6 +283,12 @@ class ArmRoutes(ArmWrites):
         self._check_parent(target)
         t = target.type_key
         parent_key = target.parent_key
+        if t in ALIAS_LISTS:
+            return [
+                k
+                for k in store.keys(store.by_type, ALIAS_LISTS[t])
+                if k.startswith(parent_key + "/")
+            ]
         if t in ASSIGNMENT_TYPES or t == ROLE_DEFINITIONS:
             return self._assignments(target, parent_key, flt)
         if flt:

@@ -149,3 +149,53 @@ def site(
         "properties": site_config(kind, min_tls=min_tls, ftps=ftps, linux_fx=linux_fx),
     }
     return [site_doc, config]
+
+
+def auth_settings_v2(
+    site_id: str,
+    tenant: str,
+    client_id: str,
+    *,
+    session: str,
+    refresh_hours: float,
+    require_auth: bool,
+) -> Doc:
+    """SitesAuthSettingsV2_Get (2024-04-01): App Service authentication with Entra ID."""
+    return {
+        "id": f"{site_id}/config/authsettingsV2",
+        "name": "authsettingsV2",
+        "type": "Microsoft.Web/sites/config",
+        "kind": "app",
+        "properties": {
+            "platform": {"enabled": True, "runtimeVersion": "~1"},
+            "globalValidation": {
+                "requireAuthentication": require_auth,
+                "unauthenticatedClientAction": (
+                    "RedirectToLoginPage" if require_auth else "AllowAnonymous"
+                ),
+                "redirectToProvider": "azureactivedirectory",
+            },
+            "identityProviders": {
+                "azureActiveDirectory": {
+                    "enabled": True,
+                    "registration": {
+                        "openIdIssuer": f"https://sts.windows.net/{tenant}/v2.0",
+                        "clientId": client_id,
+                        "clientSecretSettingName": "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET",
+                    },
+                    "validation": {"allowedAudiences": [f"api://{client_id}"]},
+                }
+            },
+            "login": {
+                "tokenStore": {"enabled": True, "tokenRefreshExtensionHours": refresh_hours},
+                "preserveUrlFragmentsForLogins": False,
+                "cookieExpiration": {"convention": "FixedTime", "timeToExpiration": session},
+                "nonce": {"validateNonce": True, "nonceExpirationInterval": "00:05:00"},
+            },
+            "httpSettings": {
+                "requireHttps": True,
+                "routes": {"apiPrefix": "/.auth"},
+                "forwardProxy": {"convention": "NoProxy"},
+            },
+        },
+    }

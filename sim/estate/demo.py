@@ -23,6 +23,14 @@ from sim.estate.demo_context import (
     Demo,
     demo_ground_truth,
 )
+from sim.estate.demo_data import (
+    defender_plans,
+    phi_audit,
+    phi_backup,
+    phi_data_services,
+    phi_network_remainder,
+    phi_sessions,
+)
 from sim.estate.demo_phi import (
     phi_etl_vm,
     phi_gateways_and_fhir,
@@ -54,6 +62,12 @@ SECTIONS = (
     prod_apps,
     prod_edge,
     phi_gateways_and_fhir,
+    phi_data_services,
+    phi_backup,
+    phi_audit,
+    defender_plans,
+    phi_network_remainder,
+    phi_sessions,
     shop_platform,
     dev_test,
 )

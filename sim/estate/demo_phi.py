@@ -163,6 +163,7 @@ def phi_storage(c: Demo) -> list[Doc]:
             private_endpoints=[pe_records],
             subnet_rules=[c.phi_subnet("snet-app")],
             created=30,
+            sku="Standard_GZRS",  # issue 14: the geo-redundancy twin
         )
     )
     docs.append(storage.blob_service(ids["st_phi_records"], soft_delete_days=35, versioning=True))
@@ -242,6 +243,7 @@ def phi_sql(c: Demo) -> list[Doc]:
         t,
         cmk_vault=None,
         audit_storage="stchsauditprod",
+        audit_retention_days=90,  # issue 14: under the six years of §164.316(b)(2)(i)
     )
     docs += sql.database(
         ids["sql_phi_smk"], "sqldb-prescription-orders", PROD_LOC, PHI_TAGS, created=60

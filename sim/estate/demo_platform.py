@@ -65,6 +65,8 @@ def prod_monitoring(c: Demo) -> list[Doc]:
             cmk_key="cmk-storage-audit",
             private_endpoints=[pe_audit],
             created=20,
+            sku="Standard_GZRS",  # issue 14: the audit archive survives a region
+            immutable_days=2192,  # and is immutable (WORM) for six years, locked
         )
     )
     docs.append(storage.blob_service(ids["st_audit"], soft_delete_days=35, versioning=True))

@@ -264,3 +264,94 @@ def role_assignment(
             order=INSIGHTS,
         ),
     }
+
+
+# --- Microsoft Defender for Cloud (issue 14) ------------------------------------------------------
+
+DEFENDER_PLANS = (
+    "VirtualMachines",
+    "SqlServers",
+    "AppServices",
+    "StorageAccounts",
+    "SqlServerVirtualMachines",
+    "KeyVaults",
+    "Arm",
+    "OpenSourceRelationalDatabases",
+    "CosmosDbs",
+    "Containers",
+    "CloudPosture",
+    "Api",
+)
+
+
+def defender_pricing(sub: str, plan: str, tier: str) -> Doc:
+    """Pricings_Get (2024-01-01): one Defender plan of a subscription."""
+    props: Doc = {"pricingTier": tier, "freeTrialRemainingTime": "PT0S"}
+    if tier == "Standard":
+        props["enablementTime"] = "2023-03-01T12:42:42.1921106Z"
+        sub_plans = {"VirtualMachines": "P2", "StorageAccounts": "DefenderForStorageV2"}
+        if plan in sub_plans:
+            props["subPlan"] = sub_plans[plan]
+    return {
+        "id": f"/subscriptions/{sub}/providers/Microsoft.Security/pricings/{plan}",
+        "name": plan,
+        "type": "Microsoft.Security/pricings",
+        "properties": props,
+    }
+
+
+def security_contact(sub: str, emails: str, *, minimal_severity: str, owners: bool) -> Doc:
+    """SecurityContacts_Get (2023-12-01-preview): the subscription's ``default`` contact."""
+    return {
+        "id": f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default",
+        "name": "default",
+        "type": "Microsoft.Security/securityContacts",
+        "properties": {
+            "emails": emails,
+            "phone": "",
+            "isEnabled": True,
+            "notificationsSources": [
+                {"sourceType": "Alert", "minimalSeverity": minimal_severity},
+                {"sourceType": "AttackPath", "minimalRiskLevel": "Critical"},
+            ],
+            "notificationsByRole": {"state": "On" if owners else "Off", "roles": ["Owner"]},
+        },
+    }
+
+
+def sql_vulnerability_assessment(server_id: str, *, enabled: bool) -> Doc:
+    """SqlVulnerabilityAssessmentsSettings_Get: the express configuration of a server."""
+    return {
+        "id": f"{server_id}/sqlVulnerabilityAssessments/default",
+        "name": "default",
+        "type": "Microsoft.Sql/servers/sqlVulnerabilityAssessments",
+        "properties": {"state": "Enabled" if enabled else "Disabled"},
+    }
+
+
+def jit_policy(sub: str, rg: str, location: str, vm_ids: list[str]) -> Doc:
+    """JitNetworkAccessPolicies_Get (2020-01-01): RDP and SSH on request, three hours at most."""
+    ports = [
+        {
+            "number": number,
+            "protocol": "*",
+            "allowedSourceAddressPrefix": "*",
+            "maxRequestAccessDuration": "PT3H",
+        }
+        for number in (22, 3389)
+    ]
+    return {
+        "id": (
+            f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/"
+            f"{location}/jitNetworkAccessPolicies/default"
+        ),
+        "name": "default",
+        "type": "Microsoft.Security/locations/jitNetworkAccessPolicies",
+        "kind": "Basic",
+        "location": location,
+        "properties": {
+            "virtualMachines": [{"id": vm, "ports": [dict(p) for p in ports]} for vm in vm_ids],
+            "requests": [],
+            "provisioningState": "Succeeded",
+        },
+    }

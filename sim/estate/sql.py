@@ -242,3 +242,13 @@ def cosmos_account(sub: str, rg: str, name: str, location: str, tags: dict[str, 
             "networkAclBypassResourceIds": [],
         },
     }
+
+
+def firewall_rule(server_id: str, name: str, start: str, end: str) -> Doc:
+    """FirewallRules_Get (2023-08-01): one server-level IPv4 rule."""
+    return {
+        "properties": {"startIpAddress": start, "endIpAddress": end},
+        "id": f"{server_id}/firewallRules/{name}",
+        "name": name,
+        "type": "Microsoft.Sql/servers/firewallRules",
+    }

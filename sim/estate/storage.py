@@ -29,6 +29,8 @@ def account(
     private_endpoints: Sequence[str] = (),
     subnet_rules: Sequence[str] = (),
     created: int = 0,
+    sku: str = "Standard_ZRS",
+    immutable_days: int | None = None,
 ) -> Doc:
     """StorageAccounts_GetProperties (2025-01-01 field set); ``cmk_vault`` switches to CMK."""
     rid = resource_id(sub, rg, "Microsoft.Storage/storageAccounts", name)
@@ -50,7 +52,7 @@ def account(
         "keySource": "Microsoft.Storage",
     }
     doc: Doc = {
-        "sku": {"name": "Standard_ZRS", "tier": "Standard"},
+        "sku": {"name": sku, "tier": "Standard"},
         "kind": "StorageV2",
         **header(rid, name, "Microsoft.Storage/storageAccounts", location, tags),
     }
@@ -100,6 +102,15 @@ def account(
         "primaryLocation": location,
         "statusOfPrimary": "available",
     }
+    if immutable_days is not None:
+        doc["properties"]["immutableStorageWithVersioning"] = {
+            "enabled": True,
+            "immutabilityPolicy": {
+                "immutabilityPeriodSinceCreationInDays": immutable_days,
+                "state": "Locked",
+                "allowProtectedAppendWrites": True,
+            },
+        }
     return doc
 
 
@@ -125,5 +136,26 @@ def blob_service(account_id: str, *, soft_delete_days: int | None, versioning: b
             "changeFeed": {"enabled": versioning, "retentionInDays": 90}
             if versioning
             else {"enabled": False},
+        },
+    }
+
+
+def file_service(account_id: str, *, soft_delete_days: int | None, sku: str) -> Doc:
+    """FileServices_GetServiceProperties; ``soft_delete_days=None`` means share soft delete is
+    off."""
+    retention: Doc = (
+        {"enabled": True, "days": soft_delete_days} if soft_delete_days else {"enabled": False}
+    )
+    return {
+        "sku": {"name": sku, "tier": "Standard"},
+        **header(
+            f"{account_id}/fileServices/default",
+            "default",
+            "Microsoft.Storage/storageAccounts/fileServices",
+        ),
+        "properties": {
+            "cors": {"corsRules": []},
+            "shareDeleteRetentionPolicy": retention,
+            "protocolSettings": {"smb": {}},
         },
     }

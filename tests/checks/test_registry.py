@@ -17,8 +17,8 @@ CHECKS_DIR = Path(__file__).resolve().parents[2] / "checks"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 
 
-def test_catalog_has_at_least_45_checks() -> None:
-    assert len(CATALOG) >= 45, len(CATALOG)
+def test_catalog_has_at_least_140_checks() -> None:
+    assert len(CATALOG) >= 140, len(CATALOG)
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,14 @@ def test_catalog_has_at_least_45_checks() -> None:
         ("edge", 3),
         ("compute", 2),
         ("governance", 1),
+        # issue 14
+        ("cosmosdb", 5),
+        ("postgresql", 5),
+        ("mysql", 5),
+        ("backup", 5),
+        ("defender", 10),
+        ("messaging", 3),
+        ("health", 3),
     ],
 )
 def test_each_service_meets_its_minimum(service: str, minimum: int) -> None:
@@ -61,6 +69,17 @@ def test_every_check_has_pass_and_fail_fixtures() -> None:
             missing.append(f"{check_id}: no pass*.json")
         if not any(n.startswith("fail") for n in names):
             missing.append(f"{check_id}: no fail*.json")
+    assert not missing, "\n".join(missing)
+
+
+def test_every_check_reading_related_documents_has_a_not_assessed_fixture() -> None:
+    """A check that needs documents beyond the resource must show that it says NOT_ASSESSED,
+    never PASS, when they could not be read."""
+    missing = [
+        check_id
+        for check_id, item in CATALOG.items()
+        if item.needs and not any((FIXTURES / check_id).glob("notassessed*.json"))
+    ]
     assert not missing, "\n".join(missing)
 
 

@@ -49,8 +49,10 @@ class PausingReader(ArmReader):
         engine: Engine,
         resource: dict[str, Any] | None = None,
         group: Mapping[str, Any] | None = None,
+        *,
+        fresh_lists: bool = False,
     ) -> Snapshot | None:
-        snapshot = super().snapshot(resource_id, engine, resource, group)
+        snapshot = super().snapshot(resource_id, engine, resource, group, fresh_lists=fresh_lists)
         hook = self.after_read.get(threading.current_thread().name)
         if hook is not None:
             hook()

@@ -511,7 +511,9 @@ def test_second_validation_event_is_counted() -> None:
         (f"{SQL}/administrators/ActiveDirectory", SQL),
         (f"{SQL}/azureADOnlyAuthentications/Default", SQL),
         (f"{SQL}/databases/db1", f"{SQL}/databases/db1"),
-        (f"{SQL}/firewallRules/fw1", f"{SQL}/firewallRules/fw1"),
+        # Firewall rules are read by the server's checks (issue 14): the server.
+        (f"{SQL}/firewallRules/fw1", SQL),
+        (f"{SQL}/databases/db1/syncGroups/sg1", f"{SQL}/databases/db1/syncGroups/sg1"),
         (f"{WS}/tables/SigninLogs", WS),
         (f"{VNET}/subnets/default", VNET),
         (f"{KV}/accessPolicies/add", KV),
@@ -630,7 +632,7 @@ def test_unsupported_affected_types_are_ignored() -> None:
     events = [
         _eg(WRITE, f"{RG}/providers/Microsoft.Resources/deployments/d1", event_id="1"),
         _eg(WRITE, f"{SA}/blobServices/default", event_id="2"),  # → storage account: supported
-        _eg(WRITE, f"{SQL}/firewallRules/fw1", event_id="3"),
+        _eg(WRITE, f"{SQL}/databases/db1/syncGroups/sg1", event_id="3"),
         _eg(WRITE, f"{SA}/{DIAG}", event_id="4"),
     ]
     delivery = parse_delivery(events, supported_types=SUPPORTED)

@@ -118,10 +118,14 @@ def test_child_and_extension_documents_have_their_parent(
 ) -> None:
     estate = demo if which == "demo" else generated
     keys = {normalize(d["id"]) for d in estate.documents}
+    # Defender's per-location resources (JIT policies) hang off a location segment that ARM
+    # serves no document for.
     orphans = [
         d["id"]
         for d in estate.documents
-        if (up := parent(d["id"])) is not None and normalize(up) not in keys
+        if (up := parent(d["id"])) is not None
+        and normalize(up) not in keys
+        and "/providers/microsoft.security/locations/" not in normalize(up) + "/"
     ]
     assert orphans == []
 
