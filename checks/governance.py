@@ -255,3 +255,199 @@ def governance_custom_role_no_broad_permissions(snapshot: Snapshot) -> Result:
     if broad:
         return ev.failed(f"The custom role grants {', '.join(sorted(set(broad)))}.")
     return ev.passed("The custom role grants neither all actions nor role assignment rights.")
+
+
+# --- privileged access at PHI subscriptions (the ARM side; the weekly access review adds Graph)
+
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c4a72d9d"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+# Built-in role ids are the same in every tenant (learn.microsoft.com, "Azure built-in roles").
+PRIVILEGED_ROLES = {
+    OWNER: "Owner",
+    CONTRIBUTOR: "Contributor",
+    USER_ACCESS_ADMINISTRATOR: "User Access Administrator",
+    RBAC_ADMINISTRATOR: "Role Based Access Control Administrator",
+}
+ACCESS_ADMIN_ROLES = {USER_ACCESS_ADMINISTRATOR, RBAC_ADMINISTRATOR}
+MIN_OWNERS, MAX_OWNERS = 2, 3
+
+
+def _grants_reaching_subscription(snapshot: Snapshot) -> list[tuple[str, str, str]]:
+    """(role definition guid, principal id, principal type) of every assignment in the
+    subscription's list whose scope is the subscription or above it (a management group, the
+    root): the standing grants over everything in the subscription."""
+    subscription = normalize(snapshot.id)
+    grants = []
+    for index, item in enumerate(as_list(snapshot.doc("role_assignments"), "role_assignments")):
+        where = f"related.role_assignments[{index}]"
+        if not isinstance(item, Mapping) or not isinstance(item.get("properties"), Mapping):
+            raise MalformedResource(f"{where} has no properties object")
+        props = item["properties"]
+        scope = normalize(str(props.get("scope") or ""))
+        reaches = (
+            scope == subscription
+            or scope == "/"
+            or scope.startswith("/providers/microsoft.management/managementgroups/")
+        )
+        if not reaches:
+            continue
+        role = str(props.get("roleDefinitionId") or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        grants.append(
+            (role, str(props.get("principalId") or ""), str(props.get("principalType") or ""))
+        )
+    return grants
+
+
+_GROUPS_NOTE = (
+    "A group counts as one principal: its members are read by the weekly access review "
+    "(Microsoft Graph), not here."
+)
+
+
+@check(
+    id="governance_subscription_owner_count_in_range",
+    title=f"A PHI subscription has {MIN_OWNERS} to {MAX_OWNERS} owners",
+    severity=Severity.MEDIUM,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.308(a)(3)(ii)(B)", "164.308(a)(4)(ii)(B)"),
+    phi_only=True,
+    needs=("role_assignments",),
+    guidance=f"Keep {MIN_OWNERS} to {MAX_OWNERS} Owner assignments at the subscription and above "
+    "(one person is a single point of failure, more widen who can change access to PHI); make "
+    "the others eligible through PIM.",
+    limitations=_GROUPS_NOTE + " The built-in policies on owner counts are not cited: their "
+    "ids were not verified here.",
+)
+def governance_subscription_owner_count_in_range(snapshot: Snapshot) -> Result:
+    """PASS when the distinct principals holding Owner at the subscription or above number
+    between 2 and 3; FAIL otherwise, because a single owner cannot be reviewed or replaced and
+    many owners make access authorization meaningless."""
+    owners = sorted({p for role, p, _ in _grants_reaching_subscription(snapshot) if role == OWNER})
+    evidence = {"owners": len(owners), "owner_principal_ids": owners[:20]}
+    if MIN_OWNERS <= len(owners) <= MAX_OWNERS:
+        return passed(f"{len(owners)} principals own the subscription.", evidence)
+    return failed(
+        f"{len(owners)} principal(s) own the subscription; {MIN_OWNERS} to {MAX_OWNERS} expected.",
+        evidence,
+    )
+
+
+@check(
+    id="governance_subscription_no_standing_access_administrator",
+    title="No standing User Access Administrator or RBAC Administrator over a PHI subscription",
+    severity=Severity.HIGH,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.308(a)(4)(ii)(B)", "164.308(a)(4)(ii)(C)", "164.312(a)(1)"),
+    phi_only=True,
+    needs=("role_assignments",),
+    guidance="Remove standing User Access Administrator / Role Based Access Control "
+    "Administrator assignments at the subscription and above; grant them just in time through "
+    "PIM.",
+    limitations="An assignment PIM activated for a few hours is listed like a standing one "
+    "(the access review tells them apart with the PIM schedules).",
+)
+def governance_subscription_no_standing_access_administrator(snapshot: Snapshot) -> Result:
+    """PASS when no principal holds User Access Administrator or RBAC Administrator at the
+    subscription or above; FAIL when one does, because it can grant anyone, itself included,
+    any access to the PHI in the subscription."""
+    holders = sorted(
+        {p for role, p, _ in _grants_reaching_subscription(snapshot) if role in ACCESS_ADMIN_ROLES}
+    )
+    evidence = {"access_administrators": len(holders), "principal_ids": holders[:20]}
+    if holders:
+        return failed(
+            f"{len(holders)} principal(s) can assign roles over the subscription.", evidence
+        )
+    return passed("No principal holds a role-assigning role over the subscription.", evidence)
+
+
+@check(
+    id="governance_subscription_no_privileged_service_principal",
+    title="No service principal holds a privileged role over a PHI subscription",
+    severity=Severity.HIGH,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.308(a)(3)(ii)(B)", "164.308(a)(4)(ii)(B)", "164.312(a)(1)"),
+    phi_only=True,
+    needs=("role_assignments",),
+    guidance="Give automation identities roles at the resource groups they deploy to, or a "
+    "custom role with the actions they need; no Owner, Contributor or access administrator "
+    "over the whole subscription.",
+    limitations="The principal type is the one recorded on the assignment; managed identities "
+    "count as service principals.",
+)
+def governance_subscription_no_privileged_service_principal(snapshot: Snapshot) -> Result:
+    """PASS when no assignment of type ServicePrincipal gives Owner, Contributor, User Access
+    Administrator or RBAC Administrator at the subscription or above; FAIL when one does,
+    because a leaked secret or federated credential then controls every PHI resource."""
+    found = sorted(
+        {
+            f"{PRIVILEGED_ROLES[role]}: {principal}"
+            for role, principal, kind in _grants_reaching_subscription(snapshot)
+            if role in PRIVILEGED_ROLES and kind.lower() == "serviceprincipal"
+        }
+    )
+    evidence = {"privileged_service_principals": found[:20]}
+    if found:
+        return failed(f"{len(found)} service principal grant(s) over the subscription.", evidence)
+    return passed("No service principal holds a privileged role over the subscription.", evidence)
+
+
+@check(
+    id="governance_subscription_privileged_roles_through_groups",
+    title="Privileged roles over a PHI subscription are granted to groups, not to users directly",
+    severity=Severity.LOW,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.308(a)(4)(ii)(B)", "164.308(a)(4)(ii)(C)"),
+    phi_only=True,
+    needs=("role_assignments",),
+    guidance="Grant Owner, Contributor and the access administrator roles to a group (or as PIM "
+    "eligibility), so that joining and leaving is one reviewed membership change.",
+    limitations=_GROUPS_NOTE,
+)
+def governance_subscription_privileged_roles_through_groups(snapshot: Snapshot) -> Result:
+    """PASS when no assignment of type User gives a privileged role at the subscription or
+    above; FAIL when one does, because direct grants escape group-based reviews and linger
+    after a person changes jobs (workforce clearance and termination procedures)."""
+    direct = sorted(
+        {
+            f"{PRIVILEGED_ROLES[role]}: {principal}"
+            for role, principal, kind in _grants_reaching_subscription(snapshot)
+            if role in PRIVILEGED_ROLES and kind.lower() == "user"
+        }
+    )
+    evidence = {"direct_user_grants": direct[:20]}
+    if direct:
+        return failed(f"{len(direct)} privileged role(s) granted to users directly.", evidence)
+    return passed("Privileged roles over the subscription go through groups.", evidence)
+
+
+@check(
+    id="governance_subscription_no_classic_coadministrators",
+    title="A PHI subscription has no classic co-administrators",
+    severity=Severity.MEDIUM,
+    resource_types=SUBSCRIPTIONS,
+    hipaa=("164.308(a)(4)(ii)(B)", "164.312(a)(1)"),
+    phi_only=True,
+    needs=("classic_administrators",),
+    guidance="Remove co-administrators (Access control > Classic administrators) and grant "
+    "Azure RBAC roles instead; Microsoft retired classic administrators.",
+    limitations="The Service Administrator entry, which the API may still list, is not counted.",
+)
+def governance_subscription_no_classic_coadministrators(snapshot: Snapshot) -> Result:
+    """PASS when the subscription's classic administrators include no co-administrator; FAIL
+    when they do, because a co-administrator has Owner-equivalent access that RBAC reviews,
+    PIM and conditions do not see."""
+    admins = as_list(snapshot.doc("classic_administrators"), "classic_administrators")
+    co = 0
+    for index, item in enumerate(admins):
+        props = item.get("properties") if isinstance(item, Mapping) else None
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"related.classic_administrators[{index}] has no properties")
+        roles = [r.strip().lower() for r in str(props.get("role") or "").split(";")]
+        co += "coadministrator" in roles
+    evidence = {"classic_administrators": len(admins), "co_administrators": co}
+    if co:
+        return failed(f"{co} classic co-administrator(s) hold Owner-equivalent access.", evidence)
+    return passed("No classic co-administrators.", evidence)

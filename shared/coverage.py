@@ -76,11 +76,21 @@ AREAS: tuple[Area, ...] = (
     ),
     Area(
         "3. Privileged access",
-        ("governance_custom_role_no_broad_permissions",),
-        "Covered by the weekly access review (issue 12: owners per PHI subscription, guests and "
-        "deleted principals, User Access Administrator, custom roles, classic administrators), "
-        "which shares the authorization and Graph reader; not duplicated in this catalog.",
-        "The catalog keeps only custom roles granting '*' or role assignment.",
+        (
+            "governance_custom_role_no_broad_permissions",
+            "governance_subscription_owner_count_in_range",
+            "governance_subscription_no_standing_access_administrator",
+            "governance_subscription_no_privileged_service_principal",
+            "governance_subscription_privileged_roles_through_groups",
+            "governance_subscription_no_classic_coadministrators",
+        ),
+        "Through ARM authorization, on every event and sweep of a PHI subscription: 2 to 3 "
+        "owners at the subscription and above, no standing User Access Administrator or RBAC "
+        "Administrator, no service principal with Owner / Contributor / access administrator, "
+        "privileged roles through groups, no classic co-administrators, custom roles without "
+        "'*' or role assignment. The weekly access review (issue 12) adds what needs Graph.",
+        "Guests and deleted principals need Microsoft Graph: the access review judges them; "
+        "a group counts as one owner here (its members are the review's).",
         "Entra MFA, security defaults and Conditional Access (Prowler entra_*) need Microsoft "
         "Graph, read by the access review when granted.",
     ),

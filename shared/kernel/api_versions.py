@@ -40,6 +40,7 @@ BY_TYPE: dict[str, str] = {
     "microsoft.compute/virtualmachines": "2024-07-01",
     "microsoft.compute/diskencryptionsets": "2024-03-02",
     "microsoft.authorization/roleassignments": "2022-04-01",
+    "microsoft.authorization/classicadministrators": "2015-07-01",
     "microsoft.authorization/roledefinitions": "2022-04-01",
     "microsoft.authorization/roleeligibilityschedules": "2020-10-01",
     "microsoft.authorization/roleassignmentschedules": "2020-10-01",

@@ -117,6 +117,24 @@ RELATED: dict[str, RelatedDoc] = {
             description="Policy assignments at (or inherited by) a subscription.",
         ),
         RelatedDoc(
+            "role_assignments",
+            "microsoft.authorization/roleassignments",
+            "/providers/Microsoft.Authorization/roleAssignments",
+            "2022-04-01",
+            True,
+            description="Role assignments a subscription's list returns: at it, inherited from "
+            "above (management groups, root) and below.",
+        ),
+        RelatedDoc(
+            "classic_administrators",
+            "microsoft.authorization/classicadministrators",
+            "/providers/Microsoft.Authorization/classicAdministrators",
+            "2015-07-01",
+            True,
+            description="The subscription's classic administrators (Service Administrator and "
+            "co-administrators).",
+        ),
+        RelatedDoc(
             "activity_log_alerts",
             "microsoft.insights/activitylogalerts",
             "/providers/Microsoft.Insights/activityLogAlerts",

@@ -147,6 +147,7 @@ def demo_ground_truth() -> dict[str, list[str]]:
         "keyvault_vault_network_access_restricted": [ids["kv_phi_app"]],
         "keyvault_vault_private_endpoint_approved": [ids["kv_phi_app"]],
         "governance_custom_role_no_broad_permissions": [ids["custom_role"]],
+        "governance_subscription_no_privileged_service_principal": [ids["sub_prod"]],
         **extra,
     }
 

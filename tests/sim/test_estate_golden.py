@@ -39,7 +39,7 @@ def test_demo_estate_is_unchanged() -> None:
     estate = demo_estate()
     assert len(estate.documents) == 222
     assert _digest(asdict(estate)) == (
-        "3e7a5aad1145dc1f2dd5b8c6794cc267060eda886330d6e5a4132b2811bfd6bd"
+        "345a54ae036659691e01db6e374b3dd648ecf70046df79e057da157a4106079f"
     )
     assert asdict(estate_from_spec("demo")) == asdict(estate)
 
@@ -74,4 +74,4 @@ def test_demo_truth_and_rule_helpers_are_unchanged() -> None:
         default_security_rules("/x/nsg", 'W/"e"'),
         open_rdp_rule(100),
     ]
-    assert _digest(value) == "ce33130fb5088d051c4a82f09984e4e2c5d356950af47259b15c910be9aa633f"
+    assert _digest(value) == "05108f8389b26acd4f6cdba1d0e93dc66d199c22c41581b67feb0e536e015ddf"
