@@ -80,15 +80,6 @@ resource workspaceAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-previe
   }
 }
 
-resource insightsAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'phiguard-audit'
-  scope: insights
-  properties: {
-    workspaceId: workspace.id
-    logs: [ { categoryGroup: 'allLogs', enabled: true } ]
-  }
-}
-
 output workspaceId string = workspace.id
 output workspaceName string = workspace.name
 output insightsId string = insights.id

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="evaluate ARM documents (files or directories) against the catalog",
         description="Reads ARM GET bodies, list bodies, x-ms-examples files, snapshot and estate "
-        "files, and directories of them; prints findings.",
+        "files, ARM templates and Bicep files (before deployment: each declared resource as ARM "
+        "will return it; <template>.parameters.json beside it is read), and directories of them; "
+        "prints findings.",
     )
     ev.add_argument("paths", nargs="+", metavar="PATH")
     ev.add_argument("--format", choices=("table", "json", "csv"), default="table")
