@@ -689,3 +689,75 @@ def network_vnet_region_network_watcher(snapshot: Snapshot) -> Result:
     if region in regions:
         return passed(f"A Network Watcher covers {region}.", evidence)
     return failed(f"No Network Watcher is enabled in {region}.", evidence)
+
+
+NICS = ("microsoft.network/networkinterfaces",)
+
+
+@check(
+    id="network_nic_internet_facing_has_nsg",
+    title="An Internet-facing network interface of a PHI system is filtered by an NSG",
+    severity=Severity.HIGH,
+    resource_types=NICS,
+    hipaa=("164.312(e)(1)", "164.312(a)(1)"),
+    phi_only=True,
+    needs=("virtual_networks",),
+    guidance="Associate a network security group with the NIC or with its subnet (Networking > "
+    "Network security group), denying inbound traffic from the Internet except what the "
+    "workload must serve; or remove the public IP and reach the VM through Bastion.",
+    limitations="Only the NIC's own public IPs are seen: a VM reached through a load balancer's "
+    "or NAT rule's public IP is not judged here. A VNet in another subscription is not read.",
+)
+def network_nic_internet_facing_has_nsg(snapshot: Snapshot) -> Result:
+    """NOT_APPLICABLE when no IP configuration has a public IP. Otherwise PASS when the NIC has
+    a network security group, or every subnet its IP configurations sit in has one; FAIL when
+    one does not, because every port the VM listens on is then open to the Internet. A subnet
+    the subscription's VNet list does not hold is NOT_ASSESSED (it may sit in another
+    subscription), never PASS. An absent ``networkSecurityGroup`` (on the NIC or the subnet)
+    means none; an absent ``publicIPAddress`` means a private configuration."""
+    ev = Evidence(snapshot)
+    configs = as_list(ev.prop("ipConfigurations", []), "properties.ipConfigurations")
+    subnets: list[str] = []
+    public = 0
+    for index, config in enumerate(configs):
+        props = config.get("properties") if isinstance(config, Mapping) else None
+        if not isinstance(props, Mapping):
+            raise MalformedResource(f"properties.ipConfigurations[{index}] has no properties")
+        if isinstance(props.get("publicIPAddress"), Mapping):
+            public += 1
+            subnet = props.get("subnet")
+            if isinstance(subnet, Mapping) and isinstance(subnet.get("id"), str):
+                subnets.append(normalize(subnet["id"]))
+    evidence: dict[str, Any] = {"public_ip_configurations": public}
+    if not public:
+        return not_applicable("The network interface has no public IP.")
+    own = ev.prop("networkSecurityGroup", None)
+    if isinstance(own, Mapping) and own.get("id"):
+        evidence["nsg"] = "on the network interface"
+        return passed("An NSG filters the network interface itself.", evidence)
+    by_id: dict[str, Any] = {}
+    for vnet in snapshot.docs("virtual_networks"):
+        for subnet in as_list((vnet.get("properties") or {}).get("subnets"), "subnets"):
+            if isinstance(subnet, Mapping) and isinstance(subnet.get("id"), str):
+                by_id[normalize(subnet["id"])] = subnet
+    unfiltered = []
+    for subnet_id in subnets:
+        subnet = by_id.get(subnet_id)
+        if subnet is None:
+            evidence["unread_subnet"] = subnet_id
+            return not_assessed(
+                "The subnet of the public IP configuration is not in the subscription's "
+                "virtual networks (another subscription?), so its NSG could not be read.",
+                evidence,
+            )
+        nsg = (subnet.get("properties") or {}).get("networkSecurityGroup")
+        if not (isinstance(nsg, Mapping) and nsg.get("id")):
+            unfiltered.append(subnet_id.rsplit("/", 1)[-1])
+    evidence["subnets_without_nsg"] = unfiltered
+    if unfiltered:
+        return failed(
+            f"Neither the network interface nor its subnet ({', '.join(unfiltered)}) has an "
+            "NSG: the public IP exposes every listening port.",
+            evidence,
+        )
+    return passed("The subnets of its public IP configurations are filtered by NSGs.", evidence)

@@ -135,16 +135,18 @@ AREAS: tuple[Area, ...] = (
             "appservice_site_client_certificates_required",
             "appservice_site_internet_only_through_front",
             "compute_virtual_machine_jit_access_enabled",
+            "network_nic_internet_facing_has_nsg",
         ),
         "SQL firewall Internet-wide rules and AllowAllWindowsAzureIps (Prowler "
         "sqlserver_unrestricted_inbound_access), Network Watcher per VNet region (Prowler "
         "network_watcher_enabled), App Gateway TLS policy and cipher suites, CORS '*' "
         "(initiative 5744710e), client certificates, PHI apps reachable only through their "
         "front (the P6 gap: Front Door pinned by X-Azure-FDID, an App Gateway subnet, or no "
-        "public access), just-in-time access on PHI VMs.",
+        "public access), just-in-time access on PHI VMs, Internet-facing NICs of PHI systems "
+        "filtered by an NSG on the NIC or its subnet.",
         "Whether the front in the allowed subnet really has a WAF in Prevention mode is judged "
-        "on the WAF policies, not linked to the app; NICs with public IPs (initiative f6de0be7) "
-        "are not yet in the catalog; JIT is asked of every PHI VM (Prowler vm_jit_access_enabled) "
+        "on the WAF policies, not linked to the app; a VM exposed through a load balancer's "
+        "public IP is not judged by the NIC check; JIT is asked of every PHI VM (Prowler vm_jit_access_enabled) "
         "while the initiative's b0f33259 asks it only of VMs with reachable management ports.",
         "Traffic that actually flows (flow logs show it after the fact).",
     ),

@@ -273,6 +273,16 @@ RELATED: dict[str, RelatedDoc] = {
             "(one list, cached per sweep).",
         ),
         RelatedDoc(
+            "virtual_networks",
+            "microsoft.network/virtualnetworks",
+            "/providers/Microsoft.Network/virtualNetworks",
+            "2024-05-01",
+            True,
+            fetch="subscription_list",
+            description="Virtual networks of the subscription with their subnets, read by the "
+            "checks of Internet-facing NICs (one list, cached per sweep).",
+        ),
+        RelatedDoc(
             "network_watchers",
             "microsoft.network/networkwatchers",
             "/providers/Microsoft.Network/networkWatchers",

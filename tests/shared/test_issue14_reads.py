@@ -70,6 +70,7 @@ def test_complete_estates_attach_empty_subscription_lists() -> None:
         "jit_policies",
         "network_watchers",
         "storage_accounts",
+        "virtual_networks",
     }
     snaps = load_documents(
         [({"id": VM, "type": "Microsoft.Compute/virtualMachines"}, "t")], complete=True
