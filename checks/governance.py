@@ -300,6 +300,18 @@ def _grants_reaching_subscription(snapshot: Snapshot) -> list[tuple[str, str, st
     return grants
 
 
+def _privileged_grants_to(snapshot: Snapshot, principal_type: str) -> list[str]:
+    """``Role: principal id`` of the privileged grants over the subscription held by principals
+    of ``principal_type`` (lowercase), sorted."""
+    return sorted(
+        {
+            f"{PRIVILEGED_ROLES[role]}: {principal}"
+            for role, principal, kind in _grants_reaching_subscription(snapshot)
+            if role in PRIVILEGED_ROLES and kind.lower() == principal_type
+        }
+    )
+
+
 _GROUPS_NOTE = (
     "A group counts as one principal: its members are read by the weekly access review "
     "(Microsoft Graph), not here."
@@ -381,13 +393,7 @@ def governance_subscription_no_privileged_service_principal(snapshot: Snapshot) 
     """PASS when no assignment of type ServicePrincipal gives Owner, Contributor, User Access
     Administrator or RBAC Administrator at the subscription or above; FAIL when one does,
     because a leaked secret or federated credential then controls every PHI resource."""
-    found = sorted(
-        {
-            f"{PRIVILEGED_ROLES[role]}: {principal}"
-            for role, principal, kind in _grants_reaching_subscription(snapshot)
-            if role in PRIVILEGED_ROLES and kind.lower() == "serviceprincipal"
-        }
-    )
+    found = _privileged_grants_to(snapshot, "serviceprincipal")
     evidence = {"privileged_service_principals": found[:20]}
     if found:
         return failed(f"{len(found)} service principal grant(s) over the subscription.", evidence)
@@ -410,13 +416,7 @@ def governance_subscription_privileged_roles_through_groups(snapshot: Snapshot) 
     """PASS when no assignment of type User gives a privileged role at the subscription or
     above; FAIL when one does, because direct grants escape group-based reviews and linger
     after a person changes jobs (workforce clearance and termination procedures)."""
-    direct = sorted(
-        {
-            f"{PRIVILEGED_ROLES[role]}: {principal}"
-            for role, principal, kind in _grants_reaching_subscription(snapshot)
-            if role in PRIVILEGED_ROLES and kind.lower() == "user"
-        }
-    )
+    direct = _privileged_grants_to(snapshot, "user")
     evidence = {"direct_user_grants": direct[:20]}
     if direct:
         return failed(f"{len(direct)} privileged role(s) granted to users directly.", evidence)

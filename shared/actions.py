@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from shared.followup import FollowUps
     from shared.kernel.snapshot import Snapshot
     from shared.remediation import Remediator
-    from shared.remediation_log import RemediationRecord
+    from shared.remediation_log import Exemption, RemediationRecord
     from shared.state.model import RecordOutcome, StateStore
 
 log = logging.getLogger("phiguard.actions")
@@ -56,8 +56,13 @@ class PostRecordActions:
             for c in due
             if c in self.engine.catalog and self.engine.catalog[c].remediation is None
         )
+        # The resource's table exemptions, read once for all its manual checks.
+        exemptions = self.remediator.log.exemptions(snapshot.id) if manual else []
         records = self.remediator.log.insert_many(
-            [self._action_required(snapshot, evaluation, check_id, cause) for check_id in manual]
+            [
+                self._action_required(snapshot, evaluation, check_id, cause, exemptions)
+                for check_id in manual
+            ]
         )
         if len(manual) < len(due):
             records += self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
@@ -121,51 +126,49 @@ class PostRecordActions:
             return None
 
     def _action_required(
-        self, snapshot: Snapshot, evaluation: Evaluation, check_id: str, cause: Cause
+        self,
+        snapshot: Snapshot,
+        evaluation: Evaluation,
+        check_id: str,
+        cause: Cause,
+        exemptions: list[Exemption],
     ) -> RemediationRecord:
         from shared.remediation.exemptions import applicable_exemption
         from shared.remediation_log import RecordStatus, RemediationRecord, new_record_id
 
         now = self.remediator.clock()
-        finding = next(f for f in evaluation.findings if f.check_id == check_id)
         settings = self.remediator.settings
         # An approved exemption of the check stops the person's follow-up too (the issue),
         # never the finding.
         exemption, _ = applicable_exemption(
             {check_id.lower()},
             snapshot,
-            self.remediator.log.exemptions(snapshot.id),
+            exemptions,
             now,
             max_days=settings.exemption_max_days,
             approvers=settings.exemption_approvers,
         )
         if exemption is not None:
             until = exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
-            return RemediationRecord(
-                id=new_record_id(now),
-                remediation_id="",
-                resource_id=snapshot.id,
-                check_ids=(check_id,),
-                mode="manual",
-                status=RecordStatus.EXEMPT,
-                reason=f"Exempt until {until} ({exemption.source}); no action asked.",
-                cause=cause,
-                created_at=now,
-                updated_at=now,
-                exemption=exemption.to_json(),
-            )
-        record = RemediationRecord(
+            status = RecordStatus.EXEMPT
+            reason = f"Exempt until {until} ({exemption.source}); no action asked."
+            extra: dict[str, Any] = {"exemption": exemption.to_json()}
+        else:
+            finding = next(f for f in evaluation.findings if f.check_id == check_id)
+            status = RecordStatus.ACTION_REQUIRED
+            reason = f"No safe automatic fix: {finding.reason}"
+            extra = {"summary": self.engine.catalog[check_id].guidance}
+            log.info("action required on %s: %s", snapshot.id, check_id)
+        return RemediationRecord(
             id=new_record_id(now),
             remediation_id="",
             resource_id=snapshot.id,
             check_ids=(check_id,),
             mode="manual",
-            status=RecordStatus.ACTION_REQUIRED,
-            reason=f"No safe automatic fix: {finding.reason}",
+            status=status,
+            reason=reason,
             cause=cause,
             created_at=now,
             updated_at=now,
-            summary=self.engine.catalog[check_id].guidance,
+            **extra,
         )
-        log.info("action required on %s: %s", snapshot.id, check_id)
-        return record

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from shared.config import Settings
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
     from shared.actions import PostRecordActions
     from shared.arm import ArmReader, ArmWriter
     from shared.engine import Engine
@@ -166,25 +168,23 @@ class AppContext:
         )
 
     def _devops_credential(self) -> object:
+        return self._identity_for(self.issue_settings.devops_url)
+
+    def _identity_for(self, url: str) -> TokenCredential:
+        """The app's managed identity for a service at ``url``; the local dev credential for a
+        loopback stand-in (the simulated tenant)."""
         from shared.credentials import LoopbackDevCredential, is_loopback_url, storage_credential
 
-        if is_loopback_url(self.issue_settings.devops_url):
+        if is_loopback_url(url):
             return LoopbackDevCredential()
         return storage_credential(self.settings)
 
     @cached_property
     def notifiers(self) -> dict[Channel, Notifier]:
-        from shared.credentials import LoopbackDevCredential, is_loopback_url, storage_credential
         from shared.notify.settings import build_senders
 
         notify = self.notify_settings
-        credential = None
-        if notify.acs_endpoint:
-            credential = (
-                LoopbackDevCredential()
-                if is_loopback_url(notify.acs_endpoint)
-                else storage_credential(self.settings)
-            )
+        credential = self._identity_for(notify.acs_endpoint) if notify.acs_endpoint else None
         return build_senders(
             notify,
             credential=credential,

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.kernel.errors import PhiguardError
+
 if TYPE_CHECKING:
     from shared.config import Settings
     from shared.context import AppContext
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
 CONTAINER = "evidence"
 CATCH_UP_DAYS = 7
 MAX_REVISIONS = 50
+
+
+class EvidenceError(PhiguardError, RuntimeError):
+    """A day cannot be exported (too many revisions of it already)."""
 
 
 class EvidenceStore(Protocol):
@@ -68,19 +74,21 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _put_once(store: EvidenceStore, kind: str, day: date, data: bytes, out: DayExport) -> str:
+def _put_once(
+    store: EvidenceStore, kind: str, day: date, data: bytes, out: DayExport, ext: str = "ndjson"
+) -> str:
     """The blob holding ``data`` for (kind, day): an existing one with the same bytes, else a
     new revision. Never overwrites."""
     for revision in range(1, MAX_REVISIONS + 1):
-        name = _day_path(kind, day, revision)
+        name = _day_path(kind, day, revision, ext)
         existing = store.read(name)
         if existing is None:
             store.create(name, data)
             out.written.append(name)
             return name
-        if _sha(existing) == _sha(data):
+        if existing == data:
             return name
-    raise RuntimeError(f"{kind} of {day} has {MAX_REVISIONS} revisions already")
+    raise EvidenceError(f"{kind} of {day} has {MAX_REVISIONS} revisions already")
 
 
 def export_day(
@@ -102,22 +110,9 @@ def export_day(
         },
     }
     body = json.dumps(manifest, sort_keys=True, indent=1).encode()
-    out.files["manifest"] = _put_manifest(store, day, body, out)
+    out.files["manifest"] = _put_once(store, "manifest", day, body, out, "json")
     out.unchanged = not out.written
     return out
-
-
-def _put_manifest(store: EvidenceStore, day: date, body: bytes, out: DayExport) -> str:
-    for revision in range(1, MAX_REVISIONS + 1):
-        name = _day_path("manifest", day, revision, "json")
-        existing = store.read(name)
-        if existing is None:
-            store.create(name, body)
-            out.written.append(name)
-            return name
-        if _sha(existing) == _sha(body):
-            return name
-    raise RuntimeError(f"the manifest of {day} has {MAX_REVISIONS} revisions already")
 
 
 def has_manifest(store: EvidenceStore, day: date) -> bool:
@@ -185,16 +180,18 @@ def export(
     else:
         wanted = [today - timedelta(days=n) for n in range(days, 0, -1)]
         wanted = [d for d in wanted if not has_manifest(store, d)]
-    results = []
+    results: list[DayExport] = []
+    if not wanted:
+        return results
+    # One read of the remediation log for every day wanted, bucketed by creation day.
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for record in ctx.remediation_log.records(days=(today - wanted[0]).days + 1, limit=1_000_000):
+        by_day.setdefault(record.created_at.astimezone(UTC).date(), []).append(record.to_json())
     for d in wanted:
         start = datetime.combine(d, time(), UTC)
-        end = start + timedelta(days=1)
-        transitions = [transition_json(t) for t in ctx.store.transitions_between(start, end)]
-        age = (today - d).days + 2
-        remediations = [
-            r.to_json()
-            for r in ctx.remediation_log.records(days=age, limit=1_000_000)
-            if start <= r.created_at < end
+        transitions = [
+            transition_json(t)
+            for t in ctx.store.transitions_between(start, start + timedelta(days=1))
         ]
-        results.append(export_day(store, d, transitions, remediations))
+        results.append(export_day(store, d, transitions, by_day.get(d, [])))
     return results

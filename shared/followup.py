@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from shared.engine import Evaluation
     from shared.issues.ledger import TableIssueLedger
     from shared.issues.model import IssueContent
+    from shared.issues.sender import CloseWhy, Operation
     from shared.issues.settings import Trackers
     from shared.kernel.findings import Finding
     from shared.kernel.snapshot import Snapshot
@@ -49,7 +50,7 @@ log = logging.getLogger("phiguard.followup")
 
 FIXED = frozenset({"VERIFIED", "APPLIED"})
 ESCALATE = frozenset({"ESCALATED", "FAILED"})
-_CLOSE_WHY = {
+_CLOSE_WHY: dict[str, CloseWhy] = {
     Status.PASS.value: "passed",
     "RESOURCE_DELETED": "deleted",
     "CLOSED": "not_applicable",
@@ -144,13 +145,14 @@ class FollowUps:
         remediation: RemediationRecord | None,
         counts: FollowUpCounts,
     ) -> None:
-        from shared.issues.render import htm, md, render_issue
-        from shared.issues.sender import issue_item
+        from dataclasses import replace
 
-        target = self._target(finding.resource_id)
-        if target is None:
+        from shared.issues.render import htm, md, render_issue
+
+        addressed = self._addressed(finding.resource_id, finding.check_id, open_only=False)
+        if addressed is None:
             return
-        fingerprint = Fingerprint.of(finding.resource_id, finding.check_id)
+        target, fingerprint = addressed
         settings = self.trackers.settings if self.trackers else None
         owner_tag = settings.owner_tag if settings else "owner"
         content = render_issue(
@@ -164,21 +166,18 @@ class FollowUps:
         state = _remediation_state(remediation)
         if state:
             # Placed before "How to exempt": what phiguard did decides what the reader does.
-            content = type(content)(
-                title=content.title,
+            content = replace(
+                content,
                 body=content.body.replace(
                     "### How to exempt",
                     f"### Automatic fix\n\n{md(state, 600)}\n\n### How to exempt",
                     1,
                 ),
-                labels=content.labels,
-                assignee=content.assignee,
                 body_html=content.body_html.replace(
                     "<h3>How to exempt</h3>",
                     f"<h3>Automatic fix</h3><p>{htm(state, 600)}</p><h3>How to exempt</h3>",
                     1,
                 ),
-                severity=content.severity,
             )
         if not self._guarded(content, finding, snapshot, owner_tag, counts):
             return
@@ -187,20 +186,62 @@ class FollowUps:
         )
 
         def item(body: IssueContent) -> OutboxItem:
-            return issue_item(
+            return self._issue_item(
                 "open",
-                target=target,
-                fingerprint=fingerprint,
-                resource_id=finding.resource_id,
-                check_id=finding.check_id,
-                as_of=first_failed_at,
-                key_suffix=_iso(first_failed_at),
-                content=body,
+                target,
+                fingerprint,
+                finding.resource_id,
+                finding.check_id,
+                first_failed_at,
+                _iso(first_failed_at),
                 text=text,
-                now=self.clock(),
+                content=body,
             )
 
         self._enqueue(_fitting(item, content, fingerprint), counts, issue=True)
+
+    def _addressed(
+        self, resource_id: str, check_id: str, *, open_only: bool
+    ) -> tuple[str, Fingerprint] | None:
+        """The tracker target and fingerprint of a finding's issue; None when no route holds
+        the resource or (``open_only``) the ledger knows no open issue of it."""
+        target = self._target(resource_id)
+        if target is None:
+            return None
+        fingerprint = Fingerprint.of(resource_id, check_id)
+        if open_only and not self._has_open_issue(fingerprint):
+            return None
+        return target, fingerprint
+
+    def _issue_item(
+        self,
+        op: Operation,
+        target: str,
+        fingerprint: Fingerprint,
+        resource_id: str,
+        check_id: str,
+        as_of: datetime,
+        key_suffix: str,
+        *,
+        text: str,
+        content: IssueContent | None = None,
+        why: CloseWhy | None = None,
+    ) -> OutboxItem:
+        from shared.issues.sender import issue_item
+
+        return issue_item(
+            op,
+            target=target,
+            fingerprint=fingerprint,
+            resource_id=resource_id,
+            check_id=check_id,
+            as_of=as_of,
+            key_suffix=key_suffix,
+            content=content,
+            text=text,
+            why=why,
+            now=self.clock(),
+        )
 
     def _guarded(
         self,
@@ -233,70 +274,50 @@ class FollowUps:
         self,
         resource_id: str,
         check_id: str,
-        why: str,
+        why: CloseWhy,
         at: datetime,
         counts: FollowUpCounts,
         *,
         text: str = "",
     ) -> None:
-        from shared.issues.sender import issue_item
-
-        target = self._target(resource_id)
-        if target is None:
+        addressed = self._addressed(resource_id, check_id, open_only=True)
+        if addressed is None:
             return
-        fingerprint = Fingerprint.of(resource_id, check_id)
-        if not self._has_open_issue(fingerprint):
-            return
-        message = text or _close_text(why, at)
-        self._enqueue(
-            issue_item(
-                "close",
-                target=target,
-                fingerprint=fingerprint,
-                resource_id=resource_id,
-                check_id=check_id,
-                as_of=at,
-                key_suffix=_iso(at),
-                text=message,
-                why=why,  # type: ignore[arg-type]
-                now=self.clock(),
-            ),
-            counts,
-            issue=True,
+        item = self._issue_item(
+            "close",
+            *addressed,
+            resource_id,
+            check_id,
+            at,
+            _iso(at),
+            text=text or _close_text(why, at),
+            why=why,
         )
+        self._enqueue(item, counts, issue=True)
 
     def comment_issue(self, finding: Finding, at: datetime, counts: FollowUpCounts) -> None:
         from shared.issues.render import md
-        from shared.issues.sender import issue_item
 
-        target = self._target(finding.resource_id)
-        if target is None:
-            return
-        fingerprint = Fingerprint.of(finding.resource_id, finding.check_id)
-        if not self._has_open_issue(fingerprint):
+        addressed = self._addressed(finding.resource_id, finding.check_id, open_only=True)
+        if addressed is None:
             return
         severity = getattr(finding.severity, "value", finding.severity)
         text = (
             f"Still failing, and what phiguard sees changed at {at:%Y-%m-%d %H:%M} UTC: "
             f"severity {severity}; {md(finding.reason, 600)}"
         )
-        self._enqueue(
-            issue_item(
-                "comment",
-                target=target,
-                fingerprint=fingerprint,
-                resource_id=finding.resource_id,
-                check_id=finding.check_id,
-                as_of=at,
-                # At most one comment an hour per issue: a check whose evidence moves on every
-                # read must not flood its issue.
-                key_suffix=f"{at.astimezone(UTC):%Y%m%dT%H}",
-                text=text,
-                now=self.clock(),
-            ),
-            counts,
-            issue=True,
+        # At most one comment an hour per issue: a check whose evidence moves on every read
+        # must not flood its issue.
+        item = self._issue_item(
+            "comment",
+            *addressed,
+            finding.resource_id,
+            finding.check_id,
+            at,
+            f"{at.astimezone(UTC):%Y%m%dT%H}",
+            text=text,
         )
+        self._enqueue(item, counts, issue=True)
 
     # -- notices ---------------------------------------------------------------------------
 

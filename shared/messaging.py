@@ -165,16 +165,18 @@ def sync_issues(ctx: AppContext, now: datetime | None = None) -> SyncReport:
 def _table_exemption(ctx: AppContext, resource_id: str, check_id: str, now: datetime) -> str | None:
     """The expiry date of an honoured, active table exemption of the check (tag exemptions need
     the resource's tags: the next event or sweep applies them)."""
-    from shared.remediation.exemptions import exemption_refusal
+    from shared.kernel.snapshot import Snapshot
+    from shared.remediation.exemptions import applicable_exemption
 
     settings = ctx.settings
-    for exemption in ctx.remediation_log.exemptions(resource_id):
-        if exemption.target.lower() != check_id.lower():
-            continue
-        if exemption_refusal(
-            exemption, now, settings.exemption_max_days, settings.exemption_approvers
-        ):
-            continue
-        if exemption.active(now):
-            return exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
-    return None
+    exemption, _ = applicable_exemption(
+        {check_id.lower()},
+        Snapshot({"id": resource_id}),  # no tags here: only the table's exemptions count
+        ctx.remediation_log.exemptions(resource_id),
+        now,
+        max_days=settings.exemption_max_days,
+        approvers=settings.exemption_approvers,
+    )
+    if exemption is None:
+        return None
+    return exemption.expires_at.date().isoformat() if exemption.expires_at else "?"
