@@ -23,6 +23,7 @@ from rich.text import Text
 from shared.safe_text import inert, markup, text
 
 NSG_DATA = "nsg-chs-phi-data"
+DEMO_ROWS = 12  # the most severe failures of the baseline; the rest are counted
 STORAGE = "stchsphirecords"
 NSG_FIX = "network_nsg_restrict_internet_inbound"
 WORKSPACE = "log-chs-audit-prod"
@@ -85,7 +86,7 @@ def run_demo(console: Console, args: argparse.Namespace) -> int:
                 f"{len({r.resource_id.lower() for r in rows})} resources, {len(rows)} findings "
                 f"in {swept:.1f}s with {reads} ARM reads."
             )
-            report.render_stored(console, rows)
+            report.render_stored(console, rows, limit=DEMO_ROWS)
             for record in ctx.remediator.records(days=1, limit=1000):
                 if record.writes_applied:
                     console.print(

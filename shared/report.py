@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -175,9 +175,10 @@ def render_evaluations(
     render_hipaa_summary(console, findings)
 
 
-def findings_table(rows: Sequence[Any]) -> Table:
-    """Findings or stored findings, FAIL first, then by severity: one row each, the HIPAA
-    citations under the check id so the table stays readable in an 80-column terminal.
+def findings_table(rows: Sequence[Any], *, limit: int | None = None) -> Table:
+    """Findings or stored findings, FAIL first, then by severity: one row each (the first
+    ``limit``), the HIPAA citations under the check id so the table stays readable in an
+    80-column terminal.
 
     Every cell is a ``Text`` of inert data: names, reasons and ids are never parsed as markup
     and their control characters are shown, not sent (``shared.safe_text``)."""
@@ -190,16 +191,7 @@ def findings_table(rows: Sequence[Any]) -> Table:
     def rank(status: str) -> int:
         return _STATUS_RANK.get(Status(status), 5) if status in _STATUS_VALUES else 5
 
-    ordered = sorted(
-        rows,
-        key=lambda r: (
-            rank(str(r.status)),
-            Severity(r.severity).rank,
-            r.resource_id.lower(),
-            r.check_id,
-        ),
-    )
-    for r in ordered:
+    for r in _ordered(rows, rank)[:limit]:
         sev, status = Severity(r.severity), str(r.status)
         style = _STATUS_STYLE[Status(status)] if status in _STATUS_VALUES else "dim"
         resource = text(r.resource_id.rstrip("/").rsplit("/", 1)[-1])
@@ -376,11 +368,27 @@ def catalog_markdown(catalog: Mapping[str, Check]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_stored(console: Console, rows: Sequence[Any], *, show_all: bool = False) -> None:
+def _ordered(rows: Sequence[Any], rank: Callable[[str], int]) -> list[Any]:
+    return sorted(
+        rows,
+        key=lambda r: (
+            rank(str(r.status)),
+            Severity(r.severity).rank,
+            r.resource_id.lower(),
+            r.check_id,
+        ),
+    )
+
+
+def render_stored(
+    console: Console, rows: Sequence[Any], *, show_all: bool = False, limit: int | None = None
+) -> None:
     """Current state from the store: a count by status, then the failing and broken findings
-    (every row with ``show_all``) by severity."""
+    (every row with ``show_all``) by severity; the ``limit`` most severe, the rest counted."""
     counts = status_counts(r.status for r in rows)
     console.print(Text("  ") + summary_text(counts))
     shown = [r for r in rows if show_all or r.status in ATTENTION]
     if shown:
-        console.print(findings_table(shown))
+        console.print(findings_table(shown, limit=limit))
+    if limit is not None and len(shown) > limit:
+        console.print(text(f"  … and {len(shown) - limit} more (`phiguard status` lists them)"))
