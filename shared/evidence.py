@@ -176,6 +176,13 @@ def export(
     if day is not None:
         if day >= today:
             raise ValueError(f"{day} is not over yet: only full UTC days are exported")
+        from shared.remediation_log import MAX_DAYS
+
+        if (today - day).days > MAX_DAYS:
+            raise ValueError(
+                f"{day} is more than {MAX_DAYS} days ago: the remediation log is read back "
+                "ten years at most"
+            )
         wanted = [day]
     else:
         wanted = [today - timedelta(days=n) for n in range(days, 0, -1)]

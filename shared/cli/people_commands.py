@@ -12,6 +12,8 @@ from shared.cli.services import app_context
 from shared.safe_text import console as make_console
 from shared.safe_text import markup, text
 
+MAX_NOTE = 500  # a line for the test message, not a document
+
 if TYPE_CHECKING:
     from shared.context import AppContext
     from shared.outbox.dispatcher import DispatchReport
@@ -41,6 +43,8 @@ def notify(args: argparse.Namespace) -> Outcome:
 
     if not args.test and not args.digest:
         raise UsageError("say what to send: --test (a test message) or --digest")
+    if args.note is not None and len(args.note) > MAX_NOTE:
+        raise UsageError(f"--note: at most {MAX_NOTE} characters, got {len(args.note)}")
     ctx = _people(args)
     console = make_console()
     outcome = Outcome()

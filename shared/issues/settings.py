@@ -98,9 +98,7 @@ class IssueSettings:
 def _https(url: str, name: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc:
-        raise SettingsError(
-            f"{PREFIX}{name}: must be an https:// URL (tokens are never sent over plain http)"
-        )
+        raise SettingsError(f"{PREFIX}{name}: must be an https:// URL, got {url[:80]!r}")
     return url.rstrip("/")
 
 

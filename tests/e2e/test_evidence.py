@@ -96,6 +96,8 @@ def test_the_cli_refuses_a_day_that_is_not_over(
     assert "not over yet" in capsys.readouterr().err
     assert main(["evidence", "export", "--day", "yesterday"]) == 2
     assert "not a date" in capsys.readouterr().err
+    assert main(["evidence", "export", "--day", "0001-01-01"]) == 2  # nothing written for it
+    assert "more than 3660 days ago" in capsys.readouterr().err
     assert main(["evidence", "export", "--days", "2"]) == 0
     out = capsys.readouterr().out
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()

@@ -99,6 +99,8 @@ def test_people_commands_name_what_is_missing(
     assert "PHIGUARD_ISSUES_ROUTES" in capsys.readouterr().err
     assert main(["notify"]) == 2
     assert "--test" in capsys.readouterr().err
+    assert main(["notify", "--test", "--note", "\u202e" * 5000]) == 2  # was a PayloadTooLarge
+    assert "--note: at most 500 characters" in capsys.readouterr().err
     monkeypatch.setenv("PHIGUARD_ISSUES_ROUTES", "*=github:contoso/phi")
     assert main(["issues", "sync"]) == 2
     assert "PHIGUARD_GITHUB_TOKEN" in capsys.readouterr().err
