@@ -1,0 +1,117 @@
+"""Sweep CPU benchmark: phiguard's own CPU per resource on the unpaced full-catalog sweep.
+
+The simulated tenant runs in a process of its own and Azurite is Node, so this process's CPU
+(user + system, ``os.times``) is phiguard's: listing, related reads, judging, recording and the
+HTTP and storage SDKs under them. Three sweeps of every subscription, throttling off:
+
+* cold: into an empty store (the first sweep after deployment: every row is new);
+* warm: again, nothing changed in the tenant (the daily case: every row is confirmed);
+* report-only: ``scan --no-store`` — the same reads and judging, nothing recorded.
+
+Targets (issue 15): cold <= 4 ms, warm <= 1 ms of phiguard CPU per resource.
+
+    python -m bench.sweep_cpu [--resources 8000] [--seed 0] [--profile DIR]
+
+``--profile DIR`` profiles every thread's CPU time with yappi (the sweep's workers are threads;
+cProfile sees only the calling one), writes a pstats file per phase there (``python -m pstats``
+reads them) and prints each phase's 15 most expensive functions by own time. Profiling adds
+its own overhead: take the figures from a run without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.replay import cpu_seconds
+from shared.config import Settings
+from shared.context import AppContext, reset_app_context
+
+COLD_TARGET_MS = 4.0
+WARM_TARGET_MS = 1.0
+
+
+def _phase(name: str, run: Callable[[], int], profile_dir: Path | None) -> tuple[int, float, float]:
+    import yappi  # type: ignore[import-untyped]
+
+    if profile_dir is not None:
+        yappi.clear_stats()
+        yappi.set_clock_type("cpu")
+        yappi.start()
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    resources = run()
+    cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    if profile_dir is not None:
+        yappi.stop()
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        path = profile_dir / f"sweep-{name}.prof"
+        yappi.get_func_stats().save(str(path), type="pstat")
+        print(f"  profile: {path}")
+        pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
+    return resources, cpu, wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sim.azurite import running_azurite
+    from sim.fixture import spawned_sim
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resources", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
+    args = parser.parse_args(argv)
+    shown = sys.argv[1:] if argv is None else argv
+    print(" ".join(["$ python -m bench.sweep_cpu", *shown]))
+
+    with (
+        running_azurite() as azurite,
+        spawned_sim(estate=str(args.resources), seed=args.seed, timeout=300) as sim,
+    ):
+        settings = Settings(
+            storage_connection_string=azurite.connection_string,
+            table_prefix="cpu" + uuid.uuid4().hex[:8],
+            **sim.settings_kwargs(),
+        )
+        stored = AppContext(settings)
+        report_only = AppContext(settings, report_only=True)
+        try:
+            stored.store.ensure_tables()
+
+            def sweep(ctx: AppContext) -> Callable[[], int]:
+                def run() -> int:
+                    reset_app_context(ctx)
+                    return sum(len(ctx.pipeline.sweep(s).outcomes) for s in sim.subscriptions)
+
+                return run
+
+            print(
+                f"estate: generated {args.resources:,} resources (seed {args.seed}) in "
+                f"{len(sim.subscriptions)} subscriptions; throttling off; "
+                f"{len(stored.engine.catalog)} checks"
+            )
+            figures: dict[str, float] = {}
+            for name, ctx in (("cold", stored), ("warm", stored), ("report-only", report_only)):
+                resources, cpu, wall = _phase(name, sweep(ctx), args.profile)
+                per = 1000 * cpu / max(1, resources)
+                figures[name] = per
+                print(
+                    f"{name:>11}: {resources:,} resources in {wall:.1f}s wall, "
+                    f"{cpu:.1f}s phiguard CPU = {per:.2f} ms per resource"
+                )
+        finally:
+            reset_app_context(None)
+    print(
+        f"targets: cold {figures['cold']:.2f} ms (<= {COLD_TARGET_MS}), "
+        f"warm {figures['warm']:.2f} ms (<= {WARM_TARGET_MS})"
+    )
+    met = figures["cold"] <= COLD_TARGET_MS and figures["warm"] <= WARM_TARGET_MS
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
