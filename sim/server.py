@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sim import identity, ids
 from sim.acs_email import EmailService
-from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body
+from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body, versions
 from sim.credentials import decode_jwt
 from sim.devops import DevOpsService
 from sim.estate import Estate
@@ -334,12 +334,14 @@ class SimTenant:
         method: str,
         resource_id: str,
         body: Any = None,
-        api_version: str = "2024-05-01",
+        api_version: str | None = None,
         user: dict[str, Any] | str | None = None,
     ) -> ArmResponse:
-        """A write by a person (portal), outside the product: no throttling, no faults."""
+        """A write by a person (portal), outside the product: no throttling, no faults. Without
+        ``api_version``, the newest version the type registers (as the portal sends)."""
         payload = b"" if body is None else json.dumps(body).encode()
         path = resource_id if resource_id.startswith("/") else "/" + resource_id
+        api_version = api_version or versions.newest_for(path)
         req = ArmRequest(
             method=method.upper(),
             path=path,

@@ -9,7 +9,8 @@ import uuid
 from typing import Any
 
 from sim import ids
-from sim.arm.defaults import ALIAS_LISTS, default_singleton
+from sim.arm import renderers, versions
+from sim.arm.defaults import ALIAS_LISTS, default_singleton, read_alias
 from sim.arm.model import (
     API_VERSION_RE,
     ASSIGNMENT_TYPES,
@@ -54,6 +55,10 @@ class ArmRoutes(ArmWrites):
                 response = self._dispatch(req, events)
             if events:
                 self._publish(events)
+            if response.body and renderers.concerns(req.path):
+                target = ids.parse(req.path)
+                if target is not None and target.type_key:
+                    response.body = renderers.render_body(target.type_key, version, response.body)
             return response
         except ArmError as err:
             return ArmResponse(err.status, error_body(err.code, err.message))
@@ -65,7 +70,8 @@ class ArmRoutes(ArmWrites):
         op = self._ops.get(ids.key(req.path))
         if op is not None and req.method in ("GET", "HEAD"):
             return self._operation_status(op, req)
-        target = ids.parse(req.path)
+        alias = read_alias(req.path) if req.method == "GET" else None
+        target = ids.parse(alias or req.path)
         if target is None:
             raise ArmError(
                 404,
@@ -73,6 +79,9 @@ class ArmRoutes(ArmWrites):
                 f"The request path '{req.path}' is not a supported ARM path.",
             )
         method = req.method
+        if method != "POST":
+            # An action's path names no type of its own; ARM checks the version of the types.
+            versions.check(_version_type(target), req.api_version, self._location_of(target))
         if method == "POST":
             return self._action(req, target, events)
         if target.kind in ("subscriptions", "resource_groups", "generic_list", "collection"):
@@ -107,7 +116,11 @@ class ArmRoutes(ArmWrites):
         """``GET /tenants`` (Tenants_List) and ``GET /subscriptions/{id}/locations``
         (Subscriptions_ListLocations), in their published shapes; None for any other path."""
         path = req.path.rstrip("/").lower()
+        providers = self._providers(req, path)
+        if providers is not None:
+            return providers
         if path == "/tenants":
+            versions.check("microsoft.resources/tenants", req.api_version)
             if req.method != "GET":
                 raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on /tenants.")
             tenant = {
@@ -120,6 +133,7 @@ class ArmRoutes(ArmWrites):
             return ArmResponse(200, to_json({"value": [tenant]}))
         parts = path.split("/")
         if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "locations":
+            versions.check("microsoft.resources/locations", req.api_version)
             if self.store.get(ids.key(f"/subscriptions/{parts[2]}")) is None:
                 raise ArmError(
                     404,
@@ -149,6 +163,51 @@ class ArmRoutes(ArmWrites):
                 ),
             )
         return None
+
+    def _providers(self, req: ArmRequest, path: str) -> ArmResponse | None:
+        """``GET /subscriptions/{s}/providers[/{namespace}]`` and ``GET /providers[/{ns}]``
+        (Providers_List / Providers_Get): each namespace of the version table, registered, with
+        its resource types and their api-versions (newest first, as ARM lists them). Cloud
+        Custodian picks the api-version of a generic read from this answer."""
+        parts = path.split("/")
+        if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "providers":
+            sub, namespace = parts[2], ""
+        elif len(parts) == 5 and parts[1] == "subscriptions" and parts[3] == "providers":
+            sub, namespace = parts[2], parts[4]
+        elif parts[1:] == ["providers"]:
+            sub, namespace = "", ""
+        elif len(parts) == 3 and parts[1] == "providers":
+            sub, namespace = "", parts[2]
+        else:
+            return None
+        versions.check("microsoft.resources/providers", req.api_version)
+        if req.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on providers.")
+        if sub and self.store.get(ids.key(f"/subscriptions/{sub}")) is None:
+            raise ArmError(
+                404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
+            )
+        shown_sub = req.path.split("/")[2] if sub else ""
+        found = versions.providers()
+        if namespace:
+            provider = next((p for p in found if p["namespace"].lower() == namespace), None)
+            if provider is None:
+                raise ArmError(
+                    404,
+                    "InvalidResourceNamespace",
+                    f"The resource namespace '{req.path.rstrip('/').split('/')[-1]}' is invalid.",
+                )
+            return ArmResponse(200, to_json(_provider_doc(provider, shown_sub)))
+        return ArmResponse(200, to_json({"value": [_provider_doc(p, shown_sub) for p in found]}))
+
+    def _location_of(self, target: Target) -> str:
+        """The region a version error names: the document's, else its resource group's."""
+        for path in (target.path, target.parent or ""):
+            entry = self.store.get(ids.key(path)) if path else None
+            location = entry.doc.get("location") if entry is not None else None
+            if isinstance(location, str) and location:
+                return location.replace(" ", "").lower()
+        return ""
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -390,6 +449,39 @@ class ArmRoutes(ArmWrites):
 
 
 MANAGEMENT_GROUPS = "microsoft.management/managementgroups"
+
+_ARM_KIND_TYPES = {
+    "subscriptions": "microsoft.resources/subscriptions",
+    "subscription": "microsoft.resources/subscriptions",
+    "resource_groups": "microsoft.resources/resourcegroups",
+    "resource_group": "microsoft.resources/resourcegroups",
+    "generic_list": "microsoft.resources/resources",
+}
+
+
+def _version_type(target: Target) -> str:
+    """The type whose registered api-versions a request must use."""
+    return _ARM_KIND_TYPES.get(target.kind, target.type_key)
+
+
+def _provider_doc(provider: dict[str, Any], subscription: str) -> dict[str, Any]:
+    namespace = provider["namespace"]
+    prefix = f"/subscriptions/{subscription}" if subscription else ""
+    return {
+        "id": f"{prefix}/providers/{namespace}",
+        "namespace": namespace,
+        "registrationState": "Registered",
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": [
+            {
+                "resourceType": rtype,
+                "locations": [display for _, display, _ in _LOCATIONS],
+                "apiVersions": list(reversed(found)),
+                "capabilities": "None",
+            }
+            for rtype, found in provider["types"]
+        ],
+    }
 
 
 # The regions the estates use (and a few more), as Subscriptions_ListLocations names them.

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from sim import ids
+from sim.arm import renderers
 from sim.arm.model import (
     ALWAYS_200,
     ALWAYS_201,
@@ -215,7 +216,7 @@ class ArmWrites(ArmOperations):
         if target.kind == "resource_group":
             return self._put_group(req, target, events)
         self._check_parent(target)
-        body = self._body(req)
+        body = renderers.canonical(target.type_key, req.api_version, self._body(req))
         existing = self.store.get(target.key)
         self._preconditions(req, existing)
         t = target.type_key
@@ -295,7 +296,7 @@ class ArmWrites(ArmOperations):
 
     def _patch(self, req: ArmRequest, target: Target, events: list[dict[str, Any]]) -> ArmResponse:
         self._check_containers(target)
-        body = self._body(req)
+        body = renderers.canonical(target.type_key, req.api_version, self._body(req))
         existing = self.store.get(target.key)
         if existing is None:
             self._check_parent(target)
