@@ -1,6 +1,7 @@
 """The simulated tenant's HTTPS server: ARM at ``/``, the admin API at ``/_admin``, and the
 notification stand-ins (:mod:`sim.channels`): GitHub at ``/github``, Azure DevOps at ``/devops``,
-Teams webhooks at ``/teams``, ACS Email at ``/emails:send`` and ``/emails/operations``.
+Teams webhooks at ``/teams``, ACS Email at ``/emails:send`` and ``/emails/operations``, and the
+Key Vault data plane at ``/keyvault/{vault}`` (:mod:`sim.keyvault_data`).
 
 One ``ThreadingHTTPServer`` on 127.0.0.1 with a certificate from a ``trustme`` CA (written to
 ``ca.pem`` for ``connection_verify``). TLS is negotiated on the connection's own thread, and
@@ -40,6 +41,7 @@ from sim.events import Caller, EventBus, Schema, arm_claims, parse_destination
 from sim.faults import Dice, FaultSpec, TokenBuckets, WindowQuota
 from sim.github import GitHubService
 from sim.graph import GraphService
+from sim.keyvault_data import KeyVaultDataService
 from sim.teams import TeamsService
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
@@ -276,6 +278,7 @@ class SimTenant:
         self.teams = TeamsService(*services)
         self.email = EmailService(*services, retry_after=config.email_retry_after)
         self.graph = GraphService(base_url)
+        self.keyvault = KeyVaultDataService(base_url, lambda: self.arm.store, self._tenant_id)
         self._callers: dict[str, Caller] = {}
         self._initial: Estate | None = None
         self.reset()
@@ -362,6 +365,9 @@ class SimTenant:
             "subscriptions": self.subscriptions,
         }
 
+    def _tenant_id(self) -> str:
+        return self.arm.tenant_id
+
     # --- ARM requests ---------------------------------------------------------------------
 
     def _caller(self, token: str) -> Caller:
@@ -403,6 +409,10 @@ class SimTenant:
             if path.startswith(prefix):
                 sub = path[len(prefix) - 1 :]
                 return service.handle(method, sub, split.query, headers, body)
+        if path.startswith("/keyvault/"):
+            return self.keyvault.handle(
+                method, path[len("/keyvault") :], split.query, headers, body
+            )
         if path.startswith("/graph/"):
             return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
         if path == identity.PATH:

@@ -237,7 +237,9 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     # Key Vault (management plane).
     "microsoft.keyvault/vaults": KEYVAULT,
     "microsoft.keyvault/vaults/keys": _since(KEYVAULT, "2019-09-01"),
-    "microsoft.keyvault/vaults/secrets": KEYVAULT,
+    # 2020-04-01-preview is in the spec but was never registered for secrets (published
+    # NoRegisteredProviderFound, Azure/azure-rest-api-specs#11929).
+    "microsoft.keyvault/vaults/secrets": tuple(v for v in KEYVAULT if v != "2020-04-01-preview"),
     "microsoft.keyvault/vaults/accesspolicies": KEYVAULT,
     # SQL.
     "microsoft.sql/servers": SQL,
