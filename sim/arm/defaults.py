@@ -18,8 +18,11 @@ and 15), and lists that ARM serves under another type's name.
     configuration: Disabled), ``encryptionProtector/current`` (service-managed key).
   - SQL database: ``transparentDataEncryption/current`` (Enabled: TDE is on by default for
     every database created since 2017), ``securityAlertPolicies/default``,
-    ``auditingSettings/default`` (database-level auditing: Disabled) and
-    ``backupLongTermRetentionPolicies/default`` (no long-term retention).
+    ``auditingSettings/default`` (database-level auditing: Disabled),
+    ``backupShortTermRetentionPolicies/default`` (7 days), ``dataMaskingPolicies/Default``
+    (Disabled) and ``backupLongTermRetentionPolicies/default`` (no long-term retention).
+  - A list of one of these types (ListByServer, ListByDatabase) holds the default too, except
+    ``sites/config`` (WebApps_ListConfigurations lists ``web`` only).
   - App Service: ``config/authsettingsV2`` (Easy Auth off). ``config/web`` has no default
     here: the estates write every site's configuration, and its defaults depend on the stack.
 
@@ -156,6 +159,21 @@ DEFAULT_SINGLETONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, A
         {"kind": "V12"},
         {k: v for k, v in _AUDITING_OFF.items() if k != "isManagedIdentityInUse"},
     ),
+    ("microsoft.sql/servers/databases/backupshorttermretentionpolicies", "default"): (
+        "Microsoft.Sql/servers/databases/backupShortTermRetentionPolicies",
+        {},
+        {"retentionDays": 7, "diffBackupIntervalInHours": 12},
+    ),
+    ("microsoft.sql/servers/databases/datamaskingpolicies", "default"): (
+        "Microsoft.Sql/servers/databases/dataMaskingPolicies",
+        {},
+        {
+            "dataMaskingState": "Disabled",
+            "exemptPrincipals": "",
+            "applicationPrincipals": "",
+            "maskingLevel": "",
+        },
+    ),
     ("microsoft.sql/servers/databases/backuplongtermretentionpolicies", "default"): (
         "Microsoft.Sql/servers/databases/backupLongTermRetentionPolicies",
         {},
@@ -167,6 +185,13 @@ DEFAULT_SINGLETONS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, A
         },
     ),
 }
+
+# Lists of these types hold the singleton even when never written (ServerVulnerabilityAssessments_
+# ListByServer, ServerBlobAuditingPolicies_ListByServer, ... answer the default). Not
+# ``sites/config``: WebApps_ListConfigurations lists ``web`` only.
+LISTED_SINGLETONS = frozenset(
+    type_key for type_key, _ in DEFAULT_SINGLETONS if type_key != "microsoft.web/sites/config"
+)
 
 # GET paths that answer another document: (parent type, last segments) → the segments to read.
 # WebApps_GetAuthSettingsV2 is ``GET {site}/config/authsettingsV2/list``.
@@ -199,6 +224,20 @@ def default_singleton(type_key: str, path: str, name: str) -> dict[str, Any] | N
         **copy.deepcopy(extra),
         "properties": copy.deepcopy(props),
     }
+
+
+def default_members(type_key: str, collection_path: str) -> list[dict[str, Any]]:
+    """The never-written singletons a list of ``type_key`` at ``collection_path`` holds."""
+    if type_key not in LISTED_SINGLETONS:
+        return []
+    base = collection_path.rstrip("/")
+    out = []
+    for (key, name), _ in DEFAULT_SINGLETONS.items():
+        if key == type_key:
+            doc = default_singleton(type_key, f"{base}/{name}", name)
+            if doc is not None:
+                out.append(doc)
+    return out
 
 
 def read_alias(path: str) -> str | None:

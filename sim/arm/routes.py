@@ -10,7 +10,7 @@ from typing import Any
 
 from sim import ids
 from sim.arm import renderers, versions
-from sim.arm.defaults import ALIAS_LISTS, default_singleton, read_alias
+from sim.arm.defaults import ALIAS_LISTS, default_members, default_singleton, read_alias
 from sim.arm.model import (
     API_VERSION_RE,
     ASSIGNMENT_TYPES,
@@ -289,6 +289,8 @@ class ArmRoutes(ArmWrites):
                 ) from None
         page = keys if unpaged else keys[offset : offset + size]
         items: list[bytes] = []
+        if offset == 0 and target.kind == "collection" and target.parent:
+            items += self._unwritten_singletons(target, keys)
         for k in page:
             entry = self.store.get(k)
             if entry is None:
@@ -307,6 +309,15 @@ class ArmRoutes(ArmWrites):
             link = self._link(target.path, **params)
             body += b',"nextLink":' + to_json(link)
         return ArmResponse(200, body + b"}")
+
+    def _unwritten_singletons(self, target: Target, keys: list[str]) -> list[bytes]:
+        """The service defaults a list holds besides what was written (a server's
+        ``vulnerabilityAssessments`` list answers ``default`` even when nobody set it)."""
+        members = default_members(target.type_key, target.path)
+        if not members or not self._exists(target.parent or ""):
+            return []
+        written = set(keys)
+        return [to_json(doc) for doc in members if ids.key(doc["id"]) not in written]
 
     def _generic(self, doc: dict[str, Any], req: ArmRequest) -> dict[str, Any]:
         out = {k: doc[k] for k in GENERIC_KEYS if k in doc}

@@ -247,6 +247,10 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "microsoft.sql/servers/databases/transparentdataencryption": SQL,
     "microsoft.sql/servers/databases/securityalertpolicies": SQL,
     "microsoft.sql/servers/databases/auditingsettings": _since(SQL, "2015-05-01-preview"),
+    "microsoft.sql/servers/databases/backupshorttermretentionpolicies": _since(
+        SQL, "2017-10-01-preview"
+    ),
+    "microsoft.sql/servers/databases/datamaskingpolicies": SQL,
     "microsoft.sql/servers/databases/backuplongtermretentionpolicies": _since(
         SQL, "2017-03-01-preview"
     ),
@@ -414,7 +418,8 @@ _CASED = {
         "ApplicationGatewayWebApplicationFirewallPolicies azureFirewalls frontDoors "
         "frontDoorWebApplicationFirewallPolicies vaults keys secrets accessPolicies servers "
         "databases transparentDataEncryption securityAlertPolicies auditingSettings "
-        "backupLongTermRetentionPolicies encryptionProtector vulnerabilityAssessments "
+        "backupLongTermRetentionPolicies backupShortTermRetentionPolicies dataMaskingPolicies "
+        "encryptionProtector vulnerabilityAssessments "
         "sqlVulnerabilityAssessments firewallRules managedInstances sites config "
         "diagnosticSettings activityLogAlerts roleAssignments roleDefinitions "
         "classicAdministrators roleEligibilitySchedules roleAssignmentSchedules "

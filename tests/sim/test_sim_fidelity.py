@@ -280,3 +280,64 @@ def test_old_diagnostic_settings_versions_omit_category_groups(sim: SimHandle) -
         ).json()["value"]
         for item in listed:
             assert all("categoryGroup" not in e for e in item["properties"].get("logs", []))
+
+
+def test_lists_of_singleton_types_hold_the_default(sim: SimHandle) -> None:
+    server, database = _new_sql_database(sim)
+    for path in (
+        server + "/vulnerabilityAssessments",
+        server + "/securityAlertPolicies",
+        server + "/auditingSettings",
+        database + "/securityAlertPolicies",
+    ):
+        resp = arm(sim, "GET", path, api_version="2023-08-01")
+        assert resp.status_code == 200, path
+        assert [d["name"] for d in resp.json()["value"]] == ["default"], path
+    # A written document is listed once, as written.
+    put = arm(
+        sim,
+        "PUT",
+        server + "/securityAlertPolicies/default",
+        {"properties": {"state": "Enabled"}},
+        api_version="2023-08-01",
+    )
+    assert put.status_code in (200, 201)
+    listed = arm(sim, "GET", server + "/securityAlertPolicies", api_version="2023-08-01")
+    assert [d["properties"]["state"] for d in listed.json()["value"]] == ["Enabled"]
+    # App Service's config list is not a singleton list: no auth settings appear in it.
+    site = _named(sim, "Microsoft.Web/sites", "app-chs-storefront")
+    configs = arm(sim, "GET", site["id"] + "/config", api_version="2024-04-01").json()["value"]
+    assert all(c["name"].lower() != "authsettingsv2" for c in configs)
+
+
+def test_database_backup_and_masking_policies_answer_defaults(sim: SimHandle) -> None:
+    _, database = _new_sql_database(sim)
+    short = arm(
+        sim, "GET", database + "/backupShortTermRetentionPolicies/default", api_version="2023-08-01"
+    )
+    assert short.status_code == 200 and short.json()["properties"]["retentionDays"] == 7
+    # Custodian's SDK (azure-mgmt-sql 3.0.1) reads data masking at 2014-04-01, name "Default".
+    masking = arm(sim, "GET", database + "/dataMaskingPolicies/Default", api_version="2014-04-01")
+    assert masking.status_code == 200
+    assert masking.json()["properties"]["dataMaskingState"] == "Disabled"
+
+
+def test_an_sdk_client_pinned_to_an_unregistered_version_gets_arms_error(sim: SimHandle) -> None:
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.storage import StorageManagementClient
+
+    sub = sim.subscription_id
+    future = StorageManagementClient(
+        sim.credential, sub, api_version="2099-01-01", **sim.client_kwargs()
+    )
+    with pytest.raises(HttpResponseError) as raised:
+        list(future.storage_accounts.list())
+    assert raised.value.status_code == 400
+    assert raised.value.error is not None
+    assert raised.value.error.code == "NoRegisteredProviderFound"
+    # The version Prowler's and Custodian's azure-mgmt-storage 22.x send is registered.
+    old = StorageManagementClient(
+        sim.credential, sub, api_version="2024-01-01", **sim.client_kwargs()
+    )
+    expected = [d for d in all_of(sim, "Microsoft.Storage/storageAccounts") if sub in d["id"]]
+    assert len(list(old.storage_accounts.list())) == len(expected)
