@@ -24,29 +24,21 @@ with a token); any bearer is accepted, as the simulated ARM does. ``api-version`
 (:data:`API_VERSIONS`). A vault that does not exist would be a DNS failure in reality; here it
 answers 404 ``VaultNotFound`` naming the vault.
 
-Where the keys and secrets come from: the vault's ARM children (``vaults/{v}/keys`` and
-``vaults/{v}/secrets`` documents, Keys_Get / Secrets_Get shapes) when the estate holds any;
-otherwise a small deterministic set per vault derived from its id (two to four keys and two to
-four secrets; the first key and secret expire 365 / 180 days after creation, the second have no
-expiry, the others 30 days or ten years after creation; the first key has a rotate-30-days-
-before-expiry policy, the others the service's default notify-only one). Nothing is stored: a generated 8,000-resource estate has keys and
-secrets in every vault without thousands more documents. Timestamps are Unix seconds, from the
-vault's ``systemData.createdAt`` when present.
+Where the keys and secrets come from: :mod:`sim.arm.vault_items` (the vault's ARM children, else
+a deterministic set per vault that ARM's ``vaults/{v}/keys`` and ``vaults/{v}/secrets`` answer
+too). Nothing is stored: a generated 8,000-resource estate has keys and secrets in every vault.
 """
 
 from __future__ import annotations
 
 import base64
-import calendar
-import hashlib
 import json
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from sim.arm import vault_items
+from sim.arm.vault_items import RECOVERY_LEVEL, VAULTS, Item
 from sim.store import Store
 
 Reply = tuple[int, list[tuple[str, str]], bytes, bool]
@@ -58,42 +50,6 @@ API_VERSIONS = frozenset(
 LATEST = "7.5"
 VAULT_RESOURCE = "https://vault.azure.net"
 MAX_RESULTS = 25
-RECOVERY_LEVEL = "Recoverable+Purgeable"
-VAULTS = "microsoft.keyvault/vaults"
-DAY = 86400
-_EPOCH = calendar.timegm((2024, 1, 15, 9, 30, 0, 0, 0, 0))
-KEY_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
-
-# The deterministic set: (name, days until expiry after creation, or None for no expiry).
-_KEYS = (
-    ("cmk-data-encryption", 365),
-    ("signing-key", None),
-    ("backup-wrap-key", 30),
-    ("archive-key", 3650),
-)
-_SECRETS = (
-    ("db-connection-string", 180, "text/plain"),
-    ("api-client-secret", None, ""),
-    ("tls-cert-password", 30, "text/plain"),
-    ("storage-sas-token", 3650, "application/x-sas"),
-)
-
-
-@dataclass
-class Item:
-    """A key or secret as the data plane shows it (one current version)."""
-
-    name: str
-    version: str
-    created: int
-    updated: int
-    expires: int | None
-    enabled: bool = True
-    tags: dict[str, str] = field(default_factory=dict)
-    content_type: str = ""
-    kty: str = "RSA"
-    key_ops: list[str] = field(default_factory=lambda: list(KEY_OPS))
-    rotate_before_expiry: str | None = None  # ISO 8601 duration of a Rotate action, if any
 
 
 def _reply(status: int, body: Any, extra: list[tuple[str, str]] | None = None) -> Reply:
@@ -106,19 +62,6 @@ def _error(status: int, code: str, message: str, inner: str | None = None) -> Re
     if inner:
         error["innererror"] = {"code": inner}
     return _reply(status, {"error": error})
-
-
-def _seed(*parts: str) -> bytes:
-    return hashlib.sha256("\x1f".join(parts).lower().encode()).digest()
-
-
-def _iso_seconds(value: Any) -> int | None:
-    if not isinstance(value, str) or len(value) < 19:
-        return None
-    try:
-        return calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
 
 
 class KeyVaultDataService:
@@ -227,70 +170,14 @@ class KeyVaultDataService:
                 return entry.doc
         return None
 
-    def _uri(self, vault: Doc) -> str:
-        props = vault.get("properties") if isinstance(vault.get("properties"), dict) else {}
-        uri = props.get("vaultUri") if isinstance(props, dict) else None
-        name = str(vault.get("name", ""))
-        return (str(uri) if uri else f"https://{name}.vault.azure.net/").rstrip("/")
-
-    def _children(self, vault: Doc, child: str) -> list[Doc]:
-        store = self._store()
-        parent = "/" + str(vault.get("id", "")).strip("/").lower()
-        return [
-            store.docs[k].doc
-            for k in store.keys(store.by_parent, (parent, f"{VAULTS}/{child}"))
-            if k in store.docs
-        ]
-
-    def _created(self, vault: Doc) -> int:
-        system = vault.get("systemData") if isinstance(vault.get("systemData"), dict) else {}
-        created = _iso_seconds(system.get("createdAt")) if isinstance(system, dict) else None
-        return created if created is not None else _EPOCH
-
     def _keys(self, vault: Doc) -> list[Item]:
-        stored = self._children(vault, "keys")
-        if stored:
-            return sorted((_from_arm(d, vault, key=True) for d in stored), key=lambda i: i.name)
-        seed = _seed(str(vault.get("id", "")), "keys")
-        base = self._created(vault) + (seed[0] % 30) * DAY
-        count = 2 + seed[1] % 3
-        out = []
-        for n, (name, days) in enumerate(_KEYS[:count]):
-            created = base + n * 7 * DAY
-            out.append(
-                Item(
-                    name=name,
-                    version=uuid.UUID(bytes=_seed(str(vault.get("id")), name)[:16]).hex,
-                    created=created,
-                    updated=created,
-                    expires=None if days is None else created + days * DAY,
-                    tags={"purpose": name.split("-")[0]},
-                    rotate_before_expiry="P30D" if n == 0 else None,
-                )
-            )
-        return out
+        return vault_items.items(self._store(), vault, "keys")
 
     def _secrets(self, vault: Doc) -> list[Item]:
-        stored = self._children(vault, "secrets")
-        if stored:
-            return sorted((_from_arm(d, vault, key=False) for d in stored), key=lambda i: i.name)
-        seed = _seed(str(vault.get("id", "")), "secrets")
-        base = self._created(vault) + (seed[0] % 30) * DAY
-        count = 2 + seed[1] % 3
-        out = []
-        for n, (name, days, content_type) in enumerate(_SECRETS[:count]):
-            created = base + n * 3 * DAY
-            out.append(
-                Item(
-                    name=name,
-                    version=uuid.UUID(bytes=_seed(str(vault.get("id")), name)[:16]).hex,
-                    created=created,
-                    updated=created,
-                    expires=None if days is None else created + days * DAY,
-                    content_type=content_type,
-                )
-            )
-        return out
+        return vault_items.items(self._store(), vault, "secrets")
+
+    def _uri(self, vault: Doc) -> str:
+        return vault_items.vault_uri(vault)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -357,7 +244,9 @@ class KeyVaultDataService:
         return _reply(200, {"value": value, "nextLink": next_link})
 
     def _key_bundle(self, vault: Doc, item: Item) -> Doc:
-        modulus = b"".join(_seed(str(vault.get("id")), item.name, str(n)) for n in range(8))
+        modulus = b"".join(
+            vault_items.seed(str(vault.get("id")), item.name, str(n)) for n in range(8)
+        )
         return {
             "key": {
                 "kid": f"{self._uri(vault)}/keys/{item.name}/{item.version}",
@@ -432,44 +321,3 @@ class KeyVaultDataService:
             "SecretNotFound",
             f"A secret with (name/id) {'/'.join(rest)} was not found in this key vault.",
         )
-
-
-def _from_arm(doc: Doc, vault: Doc, *, key: bool) -> Item:
-    """An item from a Keys_Get / Secrets_Get document (``properties.attributes`` in seconds)."""
-    props = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
-    assert isinstance(props, dict)
-    attributes = props.get("attributes") if isinstance(props.get("attributes"), dict) else {}
-    assert isinstance(attributes, dict)
-    name = str(doc.get("name", "")).rsplit("/", 1)[-1]
-    with_version = str(props.get("keyUriWithVersion" if key else "secretUriWithVersion") or "")
-    version = (
-        with_version.rstrip("/").rsplit("/", 1)[-1]
-        if with_version
-        else uuid.UUID(bytes=_seed(str(vault.get("id")), name)[:16]).hex
-    )
-    created = int(attributes.get("created") or _EPOCH)
-    expires = attributes.get("exp")
-    rotation = props.get("rotationPolicy") if isinstance(props.get("rotationPolicy"), dict) else {}
-    assert isinstance(rotation, dict)
-    rotate = None
-    for action in rotation.get("lifetimeActions") or []:
-        if (
-            isinstance(action, dict)
-            and str((action.get("action") or {}).get("type", "")).lower() == "rotate"
-        ):
-            rotate = str((action.get("trigger") or {}).get("timeBeforeExpiry") or "P30D")
-    tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
-    assert isinstance(tags, dict)
-    return Item(
-        name=name,
-        version=version,
-        created=created,
-        updated=int(attributes.get("updated") or created),
-        expires=int(expires) if isinstance(expires, int | float) else None,
-        enabled=bool(attributes.get("enabled", True)),
-        tags={str(k): str(v) for k, v in tags.items()},
-        content_type=str(props.get("contentType") or ""),
-        kty=str(props.get("kty") or "RSA"),
-        key_ops=[str(op) for op in props.get("keyOps") or KEY_OPS],
-        rotate_before_expiry=rotate,
-    )

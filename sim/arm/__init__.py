@@ -20,7 +20,9 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
 - Service-default singletons every parent answers without anyone writing them
   (:mod:`~sim.arm.defaults`: storage blob/file/queue/table services, SQL server and database
   policies, TDE, encryption protector, App Service auth settings, including
-  ``config/authsettingsV2/list``).
+  ``config/authsettingsV2/list``; lists of singleton types hold them too), and a vault's keys and
+  secrets (:mod:`~sim.arm.vault_items`: its written children, else a deterministic set the Key
+  Vault data plane answers too).
 - Version-dependent shapes (:mod:`~sim.arm.renderers`): documents are stored once in the newest
   shape and rendered per api-version (SQL TDE ``status`` before 2020-08-01-preview, diagnostic
   settings without category groups before 2021-05-01-preview).

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from sim import ids
-from sim.arm import renderers, versions
+from sim.arm import renderers, vault_items, versions
 from sim.arm.defaults import ALIAS_LISTS, default_members, default_singleton, read_alias
 from sim.arm.model import (
     API_VERSION_RE,
@@ -236,6 +236,8 @@ class ArmRoutes(ArmWrites):
             entry = self._role_definition_anywhere(target)
         if entry is None and target.parent and self._exists(target.parent):
             default = default_singleton(target.type_key, target.path, target.name or "")
+            if default is None:
+                default = self._derived_vault_item(target)
             if default is not None:
                 entry = Entry(default, target, '"default"')
         if entry is None:
@@ -291,6 +293,8 @@ class ArmRoutes(ArmWrites):
         items: list[bytes] = []
         if offset == 0 and target.kind == "collection" and target.parent:
             items += self._unwritten_singletons(target, keys)
+            if not keys:
+                items += [to_json(d) for d in self._derived_vault_items(target)]
         for k in page:
             entry = self.store.get(k)
             if entry is None:
@@ -318,6 +322,37 @@ class ArmRoutes(ArmWrites):
             return []
         written = set(keys)
         return [to_json(doc) for doc in members if ids.key(doc["id"]) not in written]
+
+    def _derived_vault_items(self, target: Target) -> list[dict[str, Any]]:
+        """A vault's keys or secrets when the estate wrote none (:mod:`sim.arm.vault_items`)."""
+        kind = target.type_key.rsplit("/", 1)[-1]
+        if target.type_key not in VAULT_ITEM_TYPES or not target.parent:
+            return []
+        vault = self.store.get(ids.key(target.parent))
+        if vault is None or vault_items.stored(self.store, vault.doc, kind):
+            return []
+        return [
+            vault_items.arm_document(vault.doc, item, kind)
+            for item in vault_items.items(self.store, vault.doc, kind)
+        ]
+
+    def _derived_vault_item(self, target: Target) -> dict[str, Any] | None:
+        if target.type_key not in VAULT_ITEM_TYPES:
+            return None
+        name = (target.name or "").lower()
+        collection = ids.Target(
+            "collection",
+            target.path.rsplit("/", 1)[0],
+            target.subscription,
+            target.resource_group,
+            type=target.type,
+            parent=target.parent,
+            depth=target.depth,
+            scope_kind=target.scope_kind,
+        )
+        return next(
+            (d for d in self._derived_vault_items(collection) if d["name"].lower() == name), None
+        )
 
     def _generic(self, doc: dict[str, Any], req: ArmRequest) -> dict[str, Any]:
         out = {k: doc[k] for k in GENERIC_KEYS if k in doc}
@@ -460,6 +495,9 @@ class ArmRoutes(ArmWrites):
 
 
 MANAGEMENT_GROUPS = "microsoft.management/managementgroups"
+VAULT_ITEM_TYPES = frozenset(
+    {"microsoft.keyvault/vaults/keys", "microsoft.keyvault/vaults/secrets"}
+)
 
 _ARM_KIND_TYPES = {
     "subscriptions": "microsoft.resources/subscriptions",

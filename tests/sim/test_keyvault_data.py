@@ -193,3 +193,22 @@ def test_a_vaults_arm_keys_are_the_data_planes_keys(sim: SimHandle) -> None:
         "wrapKey",
         "unwrapKey",
     ]
+
+
+def test_arm_lists_the_same_keys_and_secrets_as_the_data_plane(sim: SimHandle) -> None:
+    for vault in all_of(sim, "Microsoft.KeyVault/vaults"):
+        for kind, id_key in (("keys", "kid"), ("secrets", "id")):
+            plane = _get(sim, f"/{vault['name']}/{kind}").json()["value"]
+            listed = arm(sim, "GET", f"{vault['id']}/{kind}", api_version="2023-07-01")
+            assert listed.status_code == 200, listed.text
+            docs = listed.json()["value"]
+            uri_key = "keyUri" if kind == "keys" else "secretUri"
+            assert [d["properties"][uri_key] for d in docs] == [i[id_key] for i in plane]
+            for doc, item in zip(docs, plane, strict=True):
+                assert doc["type"] == f"Microsoft.KeyVault/vaults/{kind}"
+                assert doc["properties"]["attributes"].get("exp") == item["attributes"].get("exp")
+                assert "value" not in doc["properties"]
+                one = arm(sim, "GET", doc["id"], api_version="2023-07-01")
+                assert one.status_code == 200 and one.json() == doc
+    missing = arm(sim, "GET", f"{vault['id']}/keys/no-such-key", api_version="2023-07-01")
+    assert missing.status_code == 404
