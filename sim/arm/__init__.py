@@ -16,7 +16,8 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   ``InvalidApiVersionParameter`` for ARM's own types; a type the table does not list accepts
   any version); ARM error bodies and codes; case-insensitive ids.
 - ``GET /tenants``, ``/subscriptions/{s}/locations`` and the providers listing
-  (``/subscriptions/{s}/providers[/{namespace}]`` with each type's api-versions).
+  (``/subscriptions/{s}/providers[/{namespace}]`` with each type's api-versions; a namespace the
+  estate holds but the version table does not is listed without types).
 - Service-default singletons every parent answers without anyone writing them
   (:mod:`~sim.arm.defaults`: storage blob/file/queue/table services, SQL server and database
   policies, TDE, encryption protector, App Service auth settings, including
@@ -39,7 +40,7 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   ``InProgress`` until ``lro_duration`` has passed, then ``Succeeded``.
 - Events for every successful write, delete and action (two write events on a create).
 
-Not modelled: RP validation of bodies, version checks on POST actions, other version-dependent
+Not modelled: RP validation of bodies, other version-dependent
 shapes than the two above, ``systemData`` updates, ``Date`` headers, ARM's request-size and URL-length limits.
 Documents are stored as given and never mutated: a write stores a new dict.
 

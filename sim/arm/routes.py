@@ -79,8 +79,13 @@ class ArmRoutes(ArmWrites):
                 f"The request path '{req.path}' is not a supported ARM path.",
             )
         method = req.method
-        if method != "POST":
-            # An action's path names no type of its own; ARM checks the version of the types.
+        if method == "POST":
+            # An action (``listKeys``, ``config/appsettings/list``) is checked against the type
+            # of the resource it acts on.
+            owner = ids.parse(req.path.rstrip("/").rsplit("/", 1)[0])
+            if owner is not None and owner.kind in ("resource", "resource_group", "subscription"):
+                versions.check(_version_type(owner), req.api_version, self._location_of(owner))
+        else:
             versions.check(_version_type(target), req.api_version, self._location_of(target))
         if method == "POST":
             return self._action(req, target, events)
@@ -189,6 +194,14 @@ class ArmRoutes(ArmWrites):
             )
         shown_sub = req.path.split("/")[2] if sub else ""
         found = versions.providers()
+        listed = {p["namespace"].lower() for p in found}
+        # Namespaces the estate holds but the version table does not: registered, without
+        # types (a client then falls back to its own version, which such types accept).
+        for held in sorted({t.split("/", 1)[0] for t in self.store.by_type if "/" in t}):
+            if held not in listed:
+                cased = self._namespace_casing(held)
+                found.append({"namespace": cased, "types": []})
+                listed.add(held)
         if namespace:
             provider = next((p for p in found if p["namespace"].lower() == namespace), None)
             if provider is None:
@@ -199,6 +212,15 @@ class ArmRoutes(ArmWrites):
                 )
             return ArmResponse(200, to_json(_provider_doc(provider, shown_sub)))
         return ArmResponse(200, to_json({"value": [_provider_doc(p, shown_sub) for p in found]}))
+
+    def _namespace_casing(self, namespace_key: str) -> str:
+        """A namespace as the estate's documents spell it."""
+        for type_key, keys in self.store.by_type.items():
+            if type_key.startswith(namespace_key + "/") and keys:
+                entry = self.store.docs.get(next(iter(keys)))
+                if entry is not None and entry.target.type:
+                    return entry.target.namespace
+        return namespace_key
 
     def _location_of(self, target: Target) -> str:
         """The region a version error names: the document's, else its resource group's."""

@@ -341,3 +341,29 @@ def test_an_sdk_client_pinned_to_an_unregistered_version_gets_arms_error(sim: Si
     )
     expected = [d for d in all_of(sim, "Microsoft.Storage/storageAccounts") if sub in d["id"]]
     assert len(list(old.storage_accounts.list())) == len(expected)
+
+
+def test_actions_are_checked_against_the_type_they_act_on(sim: SimHandle) -> None:
+    account = _named(sim, "Microsoft.Storage/storageAccounts", "stchsphidocs")
+    bad = arm(sim, "POST", account["id"] + "/listKeys", api_version="2021-05-01-preview")
+    assert bad.status_code == 400 and error_code(bad) == "NoRegisteredProviderFound"
+    assert "for type 'storageAccounts'" in bad.json()["error"]["message"]
+    good = arm(sim, "POST", account["id"] + "/listKeys", api_version="2024-01-01")
+    assert good.status_code == 200 and len(good.json()["keys"]) == 2
+
+
+def test_a_namespace_outside_the_table_is_registered_without_types(sim: SimHandle) -> None:
+    held = {
+        str(d["type"]).split("/")[0]
+        for d in sim.server.tenant.arm.documents()  # type: ignore[union-attr]
+        if "/" in str(d.get("type", ""))
+    }
+    outside = sorted(
+        ns for ns in held if not any(p["namespace"] == ns for p in versions.providers())
+    )
+    assert outside, "the demo estate holds a namespace the version table does not list"
+    sub = f"/subscriptions/{sim.subscription_id}"
+    resp = arm(sim, "GET", f"{sub}/providers/{outside[0]}", api_version="2025-03-01")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["namespace"] == outside[0]
+    assert resp.json()["resourceTypes"] == []
