@@ -84,9 +84,13 @@ class ArmRoutes(ArmWrites):
             # of the resource it acts on.
             owner = ids.parse(req.path.rstrip("/").rsplit("/", 1)[0])
             if owner is not None and owner.kind in ("resource", "resource_group", "subscription"):
-                versions.check(_version_type(owner), req.api_version, self._location_of(owner))
+                versions.check(
+                    _version_type(owner), req.api_version, lambda: self._location_of(owner)
+                )
         else:
-            versions.check(_version_type(target), req.api_version, self._location_of(target))
+            versions.check(
+                _version_type(target), req.api_version, lambda: self._location_of(target)
+            )
         if method == "POST":
             return self._action(req, target, events)
         if target.kind in ("subscriptions", "resource_groups", "generic_list", "collection"):

@@ -46,6 +46,7 @@ version of the request that started them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -374,17 +375,28 @@ ARM_OWN_NAMESPACE = "microsoft.resources/"
 SUPPORTED_LOCATIONS = ("eastus", "eastus2", "westus2", "centralus", "westeurope", "northeurope")
 
 
+_REGISTERED = {t: frozenset(v.lower() for v in found) for t, found in SUPPORTED.items()}
+
+
 def supported(type_key: str) -> tuple[str, ...] | None:
     """The versions registered for a type (oldest first), or None when the table has no entry."""
     return SUPPORTED.get(type_key.lower())
 
 
-def check(type_key: str, version: str, location: str = "") -> None:
+def registered(type_key: str, version: str) -> bool:
+    """True when the provider registers ``version`` for the type, or the table has no entry."""
+    found = _REGISTERED.get(type_key.lower())
+    return found is None or version.lower() in found
+
+
+def check(type_key: str, version: str, location: Callable[[], str] | str = "") -> None:
     """Raises ARM's 400 when ``version`` is not registered for ``type_key``; a type the table
-    does not list accepts any version."""
-    versions = supported(type_key)
-    if versions is None or version.lower() in (v.lower() for v in versions):
+    does not list accepts any version. ``location`` (the region the message names) may be a
+    callable, computed only for a refusal."""
+    if registered(type_key, version):
         return
+    versions = supported(type_key) or ()
+    location = location() if callable(location) else location
     if type_key.lower().startswith(ARM_OWN_NAMESPACE):
         raise ArmError(
             400,
