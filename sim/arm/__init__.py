@@ -21,7 +21,8 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
 - Service-default singletons every parent answers without anyone writing them
   (:mod:`~sim.arm.defaults`: storage blob/file/queue/table services, SQL server and database
   policies, TDE, encryption protector, App Service auth settings, including
-  ``config/authsettingsV2/list``; lists of singleton types hold them too), and a vault's keys and
+  ``config/authsettingsV2/list``, and the V1 view ``POST config/authsettings/list``; lists of
+  singleton types hold them too), and a vault's keys and
   secrets (:mod:`~sim.arm.vault_items`: its written children, else a deterministic set the Key
   Vault data plane answers too).
 - Version-dependent shapes (:mod:`~sim.arm.renderers`): documents are stored once in the newest

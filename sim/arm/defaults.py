@@ -32,6 +32,9 @@ and 15), and lists that ARM serves under another type's name.
 * ``GET {site}/config/authsettingsV2/list`` (WebApps_GetAuthSettingsV2, a GET in the REST spec,
   the variant "with secrets") answers the same document as ``config/authsettingsV2``: the
   simulated tenant holds no identity-provider secrets, so the two are equal.
+* ``POST {site}/config/authsettings/list`` (WebApps_ListAuthSettings, the V1 format Cloud
+  Custodian's azure-mgmt-web 3.0.0 reads) answers the V1 view of the site's ``authsettingsV2``
+  (written or default), ``configVersion`` "v2".
 * Alias lists: ``vaults/{v}/backupProtectedItems`` lists the documents of type
   ``vaults/backupFabrics/protectionContainers/protectedItems`` under the vault, and
   ``/subscriptions/{s}/providers/Microsoft.Security/jitNetworkAccessPolicies`` the
@@ -238,6 +241,43 @@ def default_members(type_key: str, collection_path: str) -> list[dict[str, Any]]
             if doc is not None:
                 out.append(doc)
     return out
+
+
+def auth_settings_v1(site_id: str, v2: dict[str, Any]) -> dict[str, Any]:
+    """WebApps_ListAuthSettings (``POST {site}/config/authsettings/list``) for a site whose
+    authentication is configured in the V2 format: the V1 view of the same settings, with
+    ``configVersion`` "v2" as App Service answers it (no secrets: the simulated tenant has none)."""
+    props = v2.get("properties") if isinstance(v2.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    platform = _mapping(props.get("platform"))
+    validation = _mapping(props.get("globalValidation"))
+    login = _mapping(props.get("login"))
+    token_store = _mapping(login.get("tokenStore"))
+    aad = _mapping(_mapping(props.get("identityProviders")).get("azureActiveDirectory"))
+    registration = _mapping(aad.get("registration"))
+    v1: dict[str, Any] = {
+        "enabled": bool(platform.get("enabled", False)),
+        "runtimeVersion": platform.get("runtimeVersion", "~1"),
+        "unauthenticatedClientAction": validation.get("unauthenticatedClientAction")
+        or ("RedirectToLoginPage" if validation.get("requireAuthentication") else "AllowAnonymous"),
+        "tokenStoreEnabled": bool(token_store.get("enabled", False)),
+        "tokenRefreshExtensionHours": token_store.get("tokenRefreshExtensionHours", 72.0),
+        "allowedExternalRedirectUrls": list(login.get("allowedExternalRedirectUrls") or []),
+        "defaultProvider": validation.get("redirectToProvider"),
+        "clientId": registration.get("clientId"),
+        "issuer": registration.get("openIdIssuer"),
+        "configVersion": "v2",
+    }
+    return {
+        "id": f"{site_id.rstrip('/')}/config/authsettings",
+        "name": "authsettings",
+        "type": "Microsoft.Web/sites/config",
+        "properties": v1,
+    }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def read_alias(path: str) -> str | None:

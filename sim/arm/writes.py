@@ -11,6 +11,7 @@ from typing import Any
 
 from sim import ids
 from sim.arm import renderers
+from sim.arm.defaults import auth_settings_v1, default_singleton
 from sim.arm.model import (
     ALWAYS_200,
     ALWAYS_201,
@@ -412,7 +413,19 @@ class ArmWrites(ArmOperations):
             action = "/".join(segs[cut:])
             doc_type = str(entry.doc.get("type") or entry.target.type)
             result: dict[str, Any] = {}
-            if action.lower() == "listkeys" and entry.target.type_key.startswith(
+            if (
+                action.lower() == "config/authsettings/list"
+                and entry.target.type_key == "microsoft.web/sites"
+            ):
+                v2_path = f"{entry.doc['id']}/config/authsettingsV2"
+                v2 = self.store.get(ids.key(v2_path))
+                v2_doc = (
+                    v2.doc
+                    if v2 is not None
+                    else default_singleton("microsoft.web/sites/config", v2_path, "authsettingsV2")
+                )
+                result = auth_settings_v1(str(entry.doc["id"]), v2_doc or {})
+            elif action.lower() == "listkeys" and entry.target.type_key.startswith(
                 "microsoft.storage/storageaccounts"
             ):
                 result = {

@@ -367,3 +367,19 @@ def test_a_namespace_outside_the_table_is_registered_without_types(sim: SimHandl
     assert resp.status_code == 200, resp.text
     assert resp.json()["namespace"] == outside[0]
     assert resp.json()["resourceTypes"] == []
+
+
+def test_v1_auth_settings_are_the_v1_view_of_the_v2_settings(sim: SimHandle) -> None:
+    enabled_seen = set()
+    for site in all_of(sim, "Microsoft.Web/sites"):
+        v2 = arm(sim, "GET", site["id"] + "/config/authsettingsV2", api_version="2024-04-01")
+        v1 = arm(sim, "POST", site["id"] + "/config/authsettings/list", api_version="2021-01-01")
+        assert v1.status_code == 200, v1.text
+        props = v1.json()["properties"]
+        v2_props = v2.json()["properties"]
+        assert props["enabled"] == v2_props["platform"]["enabled"]
+        assert props["tokenStoreEnabled"] == v2_props["login"]["tokenStore"]["enabled"]
+        assert props["configVersion"] == "v2"
+        assert v1.json()["id"] == site["id"] + "/config/authsettings"
+        enabled_seen.add(props["enabled"])
+    assert enabled_seen == {True, False}, "the demo has sites with and without Easy Auth"
