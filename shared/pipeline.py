@@ -389,11 +389,35 @@ class Pipeline:
         if outcome.action == "deleted":
             return outcome  # its resources' own delete events close their findings
         supported = self.engine.supported_types()
+        # ``/resources`` lists tracked resources (a SQL database, a FHIR service) but no proxy
+        # children (a CDN custom domain): those are listed under each parent, as the sweep does.
+        children: dict[str, list[str]] = {}
+        for rtype in supported:
+            parent_type = rtype.rpartition("/")[0]
+            if parent_type.count("/"):
+                children.setdefault(parent_type, []).append(rtype)
         transitions = outcome.transitions
+        seen: set[str] = set()
+
+        def evaluate(rid: str) -> None:
+            nonlocal transitions
+            key = normalize(rid)
+            if key not in seen and parse(rid).type in supported:
+                seen.add(key)
+                transitions += self.evaluate_resource(rid, cause).transitions
+
         for item in self.reader.list_items(f"{group_id}/resources", api_versions.DEFAULT):
             rid = item.get("id")
-            if isinstance(rid, str) and parse(rid).type in supported:
-                transitions += self.evaluate_resource(rid, cause).transitions
+            if not isinstance(rid, str):
+                continue
+            evaluate(rid)
+            for child_type in children.get(parse(rid).type, ()):
+                path = f"{rid}/{child_type.rpartition('/')[2]}"
+                for child in self.reader.list_items(path, api_versions.for_type(child_type)):
+                    child_id = child.get("id")
+                    system = child_type == "microsoft.sql/servers/databases"
+                    if isinstance(child_id, str) and not (system and child.get("name") == "master"):
+                        evaluate(child_id)
         return ResourceOutcome(group_id, Action.RECORDED, transitions)
 
     def _all_recorded(

@@ -257,6 +257,32 @@ def test_resource_group_tag_change_moves_its_resources_into_phi_scope(world: Wor
     assert world.status(nsg["id"], "network_nsg_phi_internet_inbound_denied") == "FAIL"
 
 
+def test_a_group_tag_change_reaches_child_resources_too(world: World) -> None:
+    """Regression: the group's re-evaluation listed only ``/resources``, which holds no proxy
+    child (a CDN custom domain) — they kept their old PHI scope until the next sweep."""
+    domains = [
+        d["id"]
+        for d in demo_estate().documents
+        if parse(d["id"]).type == "microsoft.cdn/profiles/customdomains"
+        and "/resourcegroups/rg-chs-shop-prod/" in d["id"].lower()
+    ]
+    assert domains
+    group_id = domains[0].split("/providers/")[0]
+    for rid in domains:
+        world.ctx.pipeline.evaluate_resource(rid, Cause(kind="cli"))
+        marker = world.ctx.store.marker(rid)
+        assert marker is not None and not marker.phi
+    world.drain_events()
+    world.sim.change_as_user(
+        "PATCH", group_id, {"tags": {"data-classification": "PHI"}}, api_version="2021-04-01"
+    )
+    events = world.drain_events()
+    assert world.post(events).status_code == 200
+    for rid in domains:
+        marker = world.ctx.store.marker(rid)
+        assert marker is not None and marker.phi, rid
+
+
 def test_event_path_fixes_an_open_rdp_rule_and_logs_unsafe_fixes(
     azurite: AzuriteEndpoints, tmp_path: Path
 ) -> None:
