@@ -106,12 +106,14 @@ def _split_headers(block: bytes) -> dict[str, str]:
 
 def decode_parts(content_type: str, body: bytes) -> list[BatchPart]:
     """The operations' answers in a ``$batch`` answer (a changeset's, nested or not)."""
-    delimiter = b"--" + _boundary(content_type).encode()
+    # A delimiter counts only at the start of a line (RFC 2046 5.1.1): a value that happens to
+    # hold the boundary's text is not one.
+    delimiter = _CRLF + b"--" + _boundary(content_type).encode()
     parts: list[BatchPart] = []
-    for chunk in body.split(delimiter)[1:]:
+    for chunk in (_CRLF + body).split(delimiter)[1:]:
         if chunk.startswith(b"--"):
             break  # the closing delimiter
-        head, sep, rest = chunk.lstrip(b"\r\n").partition(_CRLF + _CRLF)
+        head, sep, rest = chunk.removeprefix(_CRLF).partition(_CRLF + _CRLF)
         if not sep:
             continue
         headers = _split_headers(head)
@@ -124,7 +126,6 @@ def decode_parts(content_type: str, body: bytes) -> list[BatchPart]:
         fields = status_line.decode("latin-1").split(" ", 2)
         if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
             raise DecodeError(f"not an HTTP response in a batch answer: {status_line[:100]!r}")
-        payload = payload[:-2] if payload.endswith(_CRLF) else payload
         parts.append(
             BatchPart(
                 int(fields[1]),

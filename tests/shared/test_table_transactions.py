@@ -127,6 +127,14 @@ def test_the_framing_round_trips_and_malformed_answers_are_named() -> None:
     parts = decode_parts("multipart/mixed; boundary=batchresponse_1", answer)
     assert [(p.status_code, p.headers["etag"]) for p in parts] == [(204, "W/\"datetime'1'\"")]
     assert isinstance(parts[0], BatchPart)
+    # A body that holds the boundary's text mid-line is not cut there (RFC 2046 5.1.1).
+    hostile = answer.replace(
+        b"\r\n\r\n\r\n--changesetresponse_2--",
+        b'\r\nContent-Type: application/json\r\n\r\n{"v": "x--changesetresponse_2--batchresponse_1"}'
+        b"\r\n--changesetresponse_2--",
+    )
+    (part,) = decode_parts("multipart/mixed; boundary=batchresponse_1", hostile)
+    assert part.json() == {"v": "x--changesetresponse_2--batchresponse_1"}
     with pytest.raises(DecodeError, match="without a boundary"):
         decode_parts("multipart/mixed", answer)
     with pytest.raises(DecodeError, match="not an HTTP response"):
