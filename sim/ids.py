@@ -82,6 +82,17 @@ class Target:
             and not self.type_key.startswith(PROXY_TYPE_PREFIXES)
         )
 
+    @property
+    def generic_nested(self) -> bool:
+        """A child resource in a resource group that ``/resources`` lists when it is tracked
+        (has a location): ARM lists SQL databases and FHIR services, not security rules."""
+        return (
+            self.kind == "resource"
+            and self.depth > 1
+            and self.scope_kind == "resource_group"
+            and not self.type_key.startswith(PROXY_TYPE_PREFIXES)
+        )
+
 
 def parse(path: str) -> Target | None:
     """Parses a decoded URL path; None when it is not an ARM path at all."""

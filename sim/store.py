@@ -54,7 +54,9 @@ class Store:
     def get(self, doc_key: str) -> Entry | None:
         return self.docs.get(doc_key)
 
-    def _indexes(self, target: Target) -> list[dict[str, None]]:
+    def _indexes(self, target: Target, tracked: bool = False) -> list[dict[str, None]]:
+        """The indexes a document belongs to. ``tracked``: it has a location, so a nested one
+        (a SQL database, a FHIR service) is listed by ``/resources`` as ARM lists it."""
         t = target.type_key
         sub = _sub_key(target)
         parent = target.parent_key
@@ -67,7 +69,7 @@ class Store:
             out.append(self.all_in_sub.setdefault(sub, {}))
             if target.resource_group and target.kind == "resource":
                 out.append(self.by_rg.setdefault((sub, _rg_key(target), t), {}))
-        if target.generic_member:
+        if target.generic_member or (tracked and target.generic_nested):
             out.append(self.generic_rg.setdefault((sub, _rg_key(target)), {}))
             out.append(self.generic_sub.setdefault(sub, {}))
         return out
@@ -76,7 +78,7 @@ class Store:
         k = target.key
         entry = Entry(doc, target, etag)
         if k not in self.docs:
-            for index in self._indexes(target):
+            for index in self._indexes(target, tracked=bool(doc.get("location"))):
                 index[k] = None
         else:
             entry.target = self.docs[k].target
@@ -86,7 +88,7 @@ class Store:
     def delete(self, doc_key: str) -> Entry | None:
         entry = self.docs.pop(doc_key, None)
         if entry is not None:
-            for index in self._indexes(entry.target):
+            for index in self._indexes(entry.target, tracked=True):
                 index.pop(doc_key, None)
         return entry
 

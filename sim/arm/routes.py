@@ -382,6 +382,10 @@ class ArmRoutes(ArmWrites):
 
     def _generic(self, doc: dict[str, Any], req: ArmRequest) -> dict[str, Any]:
         out = {k: doc[k] for k in GENERIC_KEYS if k in doc}
+        # A nested resource is named by its parents' names too ("server/database").
+        rest = str(doc.get("id", "")).rsplit("/providers/", 1)[-1].split("/")
+        if len(rest) > 3:
+            out["name"] = "/".join(rest[2::2])
         expand = req.query.get("$expand", "").lower()
         props = doc.get("properties")
         if (

@@ -228,7 +228,10 @@ def test_lists_page_with_absolute_next_links(sim: SimHandle) -> None:
     expected = set()
     for d in sim.server.tenant.arm.documents():  # type: ignore[union-attr]
         target = ids.parse(d["id"])
-        if target is not None and target.generic_member and target.subscription == sub:
+        listed = target is not None and (
+            target.generic_member or (target.generic_nested and bool(d.get("location")))
+        )
+        if target is not None and listed and target.subscription == sub:
             expected.add(d["id"].lower())
     assert len(expected) > PAGE_SIZE
     seen: list[str] = []
@@ -435,3 +438,25 @@ def test_role_definitions_answer_at_every_scope(sim: SimHandle) -> None:
         assert resp.status_code == 200, resp.text
         assert resp.json()["id"] == rid
         assert resp.json()["properties"] == definition["properties"]
+
+
+def test_the_generic_list_holds_tracked_child_resources_named_by_their_parents(
+    sim: SimHandle,
+) -> None:
+    """ARM's Resources_List holds nested tracked resources (a SQL database, as
+    ``server/database``) but no proxy children (security rules, TDE documents)."""
+    rows: list[dict[str, object]] = []
+    for sub in sim.server.tenant.subscriptions:  # type: ignore[union-attr]
+        link: str | None = url(sim, f"/subscriptions/{sub}/resources", "2021-04-01")
+        while link:
+            body = requests.get(link, headers=TOKEN, verify=sim.ca_cert, timeout=10).json()
+            rows += body["value"]
+            link = body.get("nextLink")
+    databases = [r for r in rows if str(r["type"]).lower() == "microsoft.sql/servers/databases"]
+    assert databases
+    for row in databases:
+        server = str(row["id"]).split("/servers/")[1].split("/")[0]
+        assert str(row["name"]).startswith(server + "/"), row["name"]
+    types = {str(r["type"]).lower() for r in rows}
+    assert "microsoft.network/networksecuritygroups/securityrules" not in types
+    assert "microsoft.sql/servers/databases/transparentdataencryption" not in types
