@@ -5,7 +5,8 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
 - GET/PUT/PATCH/DELETE by id for subscriptions, resource groups, resources, child resources and
   extension resources (``{scope}/providers/{ns}/{type}/{name}``); HEAD on resource groups;
   POST actions on a resource (``listKeys`` answers keys; any other action answers ``{}``).
-- Lists: subscriptions, resource groups, ``/resources`` (generic shape, ``$filter`` on
+- Lists: subscriptions, resource groups, ``/resources`` (generic shape; tracked child resources
+  such as SQL databases too, named ``parent/child``; ``$filter`` on
   ``resourceType``/``tagName``/``tagValue``/``name``/``location``), a type by subscription or
   resource group, children under a parent, extension resources at a scope (diagnostic settings
   answer ``{"value": [...]}`` without paging), role and policy assignments at, above and below a
