@@ -45,6 +45,9 @@ class AppContext:
     environ: Mapping[str, str] | None = field(default=None, repr=False)
     # The checks to run (CLI flags); None: the settings' (PHIGUARD_CHECKS / EXCLUDED_CHECKS).
     selection: Selection | None = None
+    # A report-only run (``scan --no-store``): findings kept in memory, nothing written, no
+    # fixes, issues or notices; mute rules are still read when a store is configured.
+    report_only: bool = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -52,9 +55,14 @@ class AppContext:
 
         selection = self.selection if self.selection is not None else self.settings.selection()
         engine = Engine.selected(selection, self.settings.phi_scope())
-        engine.mutes = lambda: self.mutes.cached_rules()
+        if not self.report_only or self._has_store:
+            engine.mutes = lambda: self.mutes.cached_rules()
         engine.mute_max_days = self.settings.mute_max_days
         return engine
+
+    @property
+    def _has_store(self) -> bool:
+        return bool(self.settings.storage_connection_string or self.settings.storage_account_url)
 
     @cached_property
     def mutes(self) -> TableMutes:
@@ -115,6 +123,10 @@ class AppContext:
     def pipeline(self) -> Pipeline:
         from shared.pipeline import Pipeline
 
+        if self.report_only:
+            from shared.state.memory import ReportOnlyStore
+
+            return Pipeline(self.engine, self.reader, ReportOnlyStore())
         actions = self.actions
         return Pipeline(
             self.engine,

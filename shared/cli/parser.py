@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     connection_flags(scan, arm=True)
     report_commands.add_selection_flags(scan)
     report_commands.add_output_flags(scan)
+    scan.add_argument(
+        "--no-store",
+        action="store_true",
+        help="report only: keep the findings in memory for the report and --output, write "
+        "nothing to the state store, fix nothing and notify no one (mute rules are still read "
+        "when a store is configured)",
+    )
     scan.set_defaults(handler=pipeline_commands.scan)
 
     replay = sub.add_parser("replay", help="feed recorded Event Grid events through the handler")

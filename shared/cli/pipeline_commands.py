@@ -38,8 +38,14 @@ def scan(args: argparse.Namespace) -> Outcome:
     subscriptions = subscription_ids(args.subscription, settings)
     if not subscriptions:
         raise UsageError("no subscription: pass --subscription ID or set PHIGUARD_SUBSCRIPTIONS")
+    report_only = bool(getattr(args, "no_store", False))
     ctx = app_context(
-        args, arm=True, subscriptions=subscriptions, settings=settings, selection=selection
+        args,
+        arm=True,
+        subscriptions=subscriptions,
+        settings=settings,
+        selection=selection,
+        report_only=report_only,
     )
     console = make_console()
     unread: list[str] = []
@@ -66,7 +72,7 @@ def scan(args: argparse.Namespace) -> Outcome:
     prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
     rows = [
         r
-        for r in ctx.store.current()
+        for r in ctx.pipeline.store.current()
         if (r.resource_id.lower() + "/").startswith(prefixes)
         and (selection.everything or _selected(r.check_id, chosen))
     ]

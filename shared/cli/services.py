@@ -59,6 +59,7 @@ def app_context(
     subscriptions: Sequence[str] = (),
     settings: Settings | None = None,
     selection: Selection | None = None,
+    report_only: bool = False,
 ) -> AppContext:
     """The composition root for a command that uses the state store (and ARM with ``arm``),
     after probing them: exit 3 within seconds when one is unreachable."""
@@ -66,8 +67,10 @@ def app_context(
     from shared.context import AppContext, reset_app_context
 
     settings = settings or settings_from_args(args)
+    has_store = bool(settings.storage_connection_string or settings.storage_account_url)
     try:
-        settings.require_storage()
+        if not report_only:
+            settings.require_storage()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     if not _TABLE_PREFIX.fullmatch(settings.table_prefix):
@@ -75,10 +78,11 @@ def app_context(
             f"PHIGUARD_TABLE_PREFIX: {inert(settings.table_prefix)!r} must be 1-56 letters and "
             "digits, starting with a letter"
         )
-    probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
+    if has_store:
+        probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
     if arm:
         probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
-    context = AppContext(settings, selection=selection)
+    context = AppContext(settings, selection=selection, report_only=report_only)
     reset_app_context(context)
     return context
 

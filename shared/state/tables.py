@@ -62,6 +62,7 @@ from shared.kernel.resource_id import normalize
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
     _bound,
+    _cites,
     _dt,
     _finding_from,
     _marker_from,
@@ -581,15 +582,6 @@ class TableStateStore(TablesBacked):
         except ResourceNotFoundError:
             return False
         return True
-
-
-def _cites(citation: str, wanted: str) -> bool:
-    """``164.312`` matches ``164.312(b)`` and ``164.312(a)(1)``; not ``164.3120``."""
-    if citation == wanted:
-        return True
-    if not citation.startswith(wanted):
-        return False
-    return wanted.endswith(")") or citation[len(wanted)] == "("
 
 
 def _error_code(exc: Exception) -> str:

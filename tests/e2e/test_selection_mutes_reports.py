@@ -506,3 +506,46 @@ def test_scan_and_status_write_every_report_format_with_hostile_names_inert(
             assert "not a directory" in capsys.readouterr().err
         finally:
             reset_app_context(None)
+
+
+# --- report only ------------------------------------------------------------------------------
+
+
+def _verdicts(path: Path) -> set[tuple[str, str, str]]:
+    rows = json.loads(path.read_text())
+    return {(r["resource_id"].lower(), r["check_id"], r["status"]) for r in rows}
+
+
+def test_a_report_only_scan_writes_nothing_and_reports_what_a_stored_scan_records(
+    env: SimHandle,
+    azurite: AzuriteEndpoints,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    sim = env
+    sub = sim.subscriptions[0]
+    # No store at all: the report-only scan needs none.
+    monkeypatch.delenv("PHIGUARD_STORAGE_CONNECTION_STRING")
+    sim.reset_counters()
+    assert main(["scan", "--subscription", sub, "--no-store", "--output", str(tmp_path / "a")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    report_only = sim.counters()
+    assert set(report_only["by_method"]) == {"GET"}, report_only["by_method"]  # fixed nothing
+    unstored = _verdicts(tmp_path / "a" / "phiguard-findings.json")
+    assert any(status == "FAIL" for _, _, status in unstored)
+
+    # With a store configured, a report-only scan still writes no row to it.
+    monkeypatch.setenv("PHIGUARD_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    assert main(["scan", "--subscription", sub, "--no-store"]) == 1
+    capsys.readouterr()
+    code = main(["status", "--all", "--format", "json"])
+    captured = capsys.readouterr()
+    assert (code, json.loads(captured.out)) == (3, []), captured
+    assert "the state store has no findings" in captured.err, captured.err
+
+    # The stored scan records the same verdicts the report-only one reported.
+    assert main(["scan", "--subscription", sub, "--output", str(tmp_path / "b")]) == 1
+    capsys.readouterr()
+    assert _verdicts(tmp_path / "b" / "phiguard-findings.json") == unstored
