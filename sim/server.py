@@ -93,6 +93,7 @@ class Counters:
             "by_method": {},
             "by_type": {},
             "by_method_and_type": {},
+            "by_call": {},  # "GET list T" / "GET one T" / "POST one T": what the peers bench shows
             "by_status": {},
             "faults": {},
         }
@@ -108,8 +109,13 @@ class Counters:
                 out[bucket][rest] = n
             elif kind == "mt":
                 out["by_method_and_type"][rest] = n
+            elif kind == "call":
+                out["by_call"][rest] = n
         return out
 
+
+# Target kinds that address a collection: a GET of one is a list call (paged by nextLink).
+_LISTS = frozenset({"subscriptions", "resource_groups", "generic_list", "collection"})
 
 _CA_LOCK = threading.Lock()
 _CA_CACHE: dict[str, Any] = {}
@@ -433,8 +439,13 @@ class SimTenant:
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}
         target = ids.parse(path)
         type_name = target.type_key if target is not None and target.type else "unknown"
+        shape = "other" if target is None else "list" if target.kind in _LISTS else "one"
         self.counters.add(
-            "total", f"method:{method}", f"type:{type_name}", f"mt:{method} {type_name}"
+            "total",
+            f"method:{method}",
+            f"type:{type_name}",
+            f"mt:{method} {type_name}",
+            f"call:{method} {shape} {type_name}",
         )
         request_id = str(uuid.uuid4())
         correlation = headers.get("x-ms-correlation-request-id") or request_id
