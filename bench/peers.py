@@ -711,7 +711,11 @@ def agreement(
 def print_runs(runs: Sequence[Run], resources: int) -> None:
     header = (
         f"{'tool':<22}{'throttle':>9}{'wall s':>9}{'CPU s':>8}{'ms CPU/res':>11}{'ARM calls':>11}"
-        f"{'429s':>7}{'sim CPU s':>11}  status"
+        f"{'429s':>7}{'sim CPU s':>11}{'Azurite CPU s':>15}  status"
+    )
+    print(
+        f"(CPU: the tool's user + system time, its child processes included; ms CPU/res: over "
+        f"the {resources:,} resources of the matched types; ARM calls: answered, 429s apart)"
     )
     print(header)
     print("-" * len(header))
@@ -720,12 +724,13 @@ def print_runs(runs: Sequence[Run], resources: int) -> None:
         status = "ok" if r.ok else f"NOT RUN / FAILED: {r.error}"
         print(
             f"{r.tool:<22}{r.throttle:>9}{r.wall_seconds:>9.1f}{r.cpu_seconds:>8.1f}{per:>11.2f}"
-            f"{r.arm_calls:>11,}{r.throttled_429:>7,}{r.sim_cpu_seconds:>11.1f}  {status}"
+            f"{r.arm_calls:>11,}{r.throttled_429:>7,}{r.sim_cpu_seconds:>11.1f}"
+            f"{r.azurite_cpu_seconds:>15.1f}  {status}"
         )
     for r in runs:
         if r.calls_by_kind:
             kinds = ", ".join(f"{k} {n}" for k, n in r.calls_by_kind.items())
-            print(f"  {r.tool} ({r.throttle}): {kinds}")
+            print(f"  {r.tool} ({r.throttle}), ARM requests by kind, 429s included: {kinds}")
         if r.other_requests:
             print(f"    also: {', '.join(f'{k} {n}' for k, n in r.other_requests.items())}")
         for line in r.warnings:

@@ -100,3 +100,68 @@ def test_the_bench_runs_phiguard_and_reports_peers_it_cannot_run(
     assert not runs["prowler"]["ok"] and "exit 1" in runs["prowler"]["error"]
     tables = {t["pair"]: t for t in written["agreement"]["off"]}
     assert tables["storage-min-tls-1-2"]["counts"]["phiguard"] == {"FAIL": 1, "PASS": 3}
+
+
+def _pair(name: str) -> peers.Pair:
+    return next(p for p in peers.PAIRS if p.name == name)
+
+
+@pytest.mark.parametrize(
+    ("pair", "doc", "verdicts", "says"),
+    [
+        (
+            "storage-min-tls-1-2",
+            {"properties": {"minimumTlsVersion": "TLS1_3"}},
+            {"phiguard": "PASS", "custodian": "PASS", "prowler": "FAIL"},
+            "Prowler is wrong",
+        ),
+        (
+            "storage-secure-transfer",
+            {"properties": {}},
+            {"phiguard": "PASS", "custodian": "FAIL", "prowler": "FAIL"},
+            "Prowler and Custodian are wrong",
+        ),
+        (
+            "storage-network-default-deny",
+            {"properties": {"publicNetworkAccess": "Disabled", "networkAcls": {}}},
+            {"phiguard": "PASS", "custodian": "PASS", "prowler": "FAIL"},
+            "public endpoint is disabled",
+        ),
+        (
+            "nsg-management-ports-internet",
+            {
+                "properties": {
+                    "securityRules": [
+                        {
+                            "name": "winrm",
+                            "properties": {
+                                "direction": "Inbound",
+                                "access": "Allow",
+                                "sourceAddressPrefix": "Internet",
+                                "destinationPortRange": "5985-5986",
+                            },
+                        }
+                    ]
+                }
+            },
+            {"phiguard": "FAIL", "custodian": "FAIL", "prowler": "PASS"},
+            "WinRM",
+        ),
+        (
+            "keyvault-rbac",
+            {"properties": {"enableRbacAuthorization": True}},
+            {"phiguard": "PASS", "prowler": "-"},
+            "not reported by prowler",
+        ),
+        (
+            "keyvault-rbac",
+            {"properties": {"enableRbacAuthorization": True}},
+            {"phiguard": "PASS", "prowler": "FAIL"},
+            "not explained",
+        ),
+    ],
+)
+def test_a_disagreement_is_explained_by_the_rule_that_differs(
+    pair: str, doc: dict[str, object], verdicts: dict[str, str], says: str
+) -> None:
+    assert says in peers.explain(_pair(pair), doc, verdicts)
