@@ -461,9 +461,9 @@ def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
     cwd.mkdir(parents=True, exist_ok=True)
     policy = cwd / "policies.json"
     policy.write_text(json.dumps(custodian_policies(), indent=2), encoding="utf-8")
-    total = Run("custodian", throttle)
     matched: dict[str, set[str]] = {p.name: set() for p in PAIRS}
     errors: list[str] = []
+    calls: Counter[str] = Counter()
     for index, subscription in enumerate(bench.sim.subscriptions):
         env = bench.peer_env()
         env.update({"AZURE_USE_MSI": "1", "AZURE_SUBSCRIPTION_ID": subscription})
@@ -474,19 +474,19 @@ def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
         args = [str(peer.bin), "run", "--cache", str(cache), "-s", str(out), str(policy)]
         one = Run("custodian", throttle)
         done = bench.measure(one, args, env, cwd)
-        total.wall_seconds += one.wall_seconds
-        total.cpu_seconds += one.cpu_seconds
-        total.sim_cpu_seconds += one.sim_cpu_seconds
-        total.arm_calls += one.arm_calls
-        total.throttled_429 += one.throttled_429
-        for kind, n in one.calls_by_kind.items():
-            total.calls_by_kind[kind] = total.calls_by_kind.get(kind, 0) + n
+        run.wall_seconds += one.wall_seconds
+        run.cpu_seconds += one.cpu_seconds
+        run.sim_cpu_seconds += one.sim_cpu_seconds
+        run.azurite_cpu_seconds += one.azurite_cpu_seconds
+        run.arm_calls += one.arm_calls
+        run.throttled_429 += one.throttled_429
+        calls.update(one.calls_by_kind)
         if done is None or one.error:
             errors.append(one.error)
             continue
         for line in _error_lines(done.stderr):
-            if line not in total.warnings:
-                total.warnings.append(line)
+            if line not in run.warnings:
+                run.warnings.append(line)
         for pair in PAIRS:
             found = out / pair.name / "resources.json"
             if not found.is_file():
@@ -497,8 +497,7 @@ def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
                 continue
             resources = json.loads(found.read_text(encoding="utf-8"))
             matched[pair.name] |= {str(r["id"]).lower() for r in resources}
-    run.__dict__.update({k: v for k, v in total.__dict__.items() if k not in ("tool", "throttle")})
-    run.calls_by_kind = dict(sorted(total.calls_by_kind.items()))
+    run.calls_by_kind = dict(sorted(calls.items()))
     if errors:
         run.error = "; ".join(dict.fromkeys(errors))
         return run
