@@ -1,7 +1,7 @@
 """phiguard, Prowler and Cloud Custodian side by side on the simulated tenant (issue 15).
 
     python -m bench.peers [--resources 8000 | --estate demo] [--throttle on|off|both]
-                          [--cache DIR] [--skip-install] [--seed 0] [--timeout 3600]
+                          [--cache DIR] [--skip-install] [--seed 0] [--timeout 900]
 
 Installs Prowler and Cloud Custodian (pinned below) each in a venv of its own under ``--cache``
 (default ``~/.cache/phiguard-peers``, reused when present: their pins clash with ours and with
@@ -9,7 +9,9 @@ each other; they are run as subprocesses, never imported). Starts Azurite and th
 tenant (its own process, a generated estate, the HTTPS proxy of :mod:`sim.proxy`), then runs
 on the same subscriptions, with the matched checks of :data:`PAIRS`:
 
-* Prowler, unmodified: ``prowler azure --managed-identity-auth --checks ...``;
+* Prowler, unmodified: ``prowler azure --managed-identity-auth --checks ...``, one run per
+  service (storage, network, keyvault) so that one that fails or hangs (see
+  :data:`PROWLER_KEYVAULT_HANG`) costs only its own verdicts;
 * Cloud Custodian, unmodified: ``custodian run`` of a policy file written from :data:`PAIRS`
   (one run per subscription: ``AZURE_SUBSCRIPTION_ID``, ``AZURE_USE_MSI``);
 * phiguard: ``phiguard scan --checks ... --output DIR`` with the state store (Azurite), and
@@ -393,51 +395,88 @@ class Bench:
         return done
 
 
+# Read in Prowler 5.46.0's keyvault_service.py: each vault is processed on the service's
+# 10-worker pool, and each vault's key rotation-policy reads are submitted to that same pool and
+# waited for. With 10 or more vaults whose data plane lists keys, every worker waits on work
+# that cannot start: the run never ends. Shown when Prowler's Key Vault run times out.
+PROWLER_KEYVAULT_HANG = (
+    "Prowler 5.46.0's Key Vault service waits on its own full thread pool (10 workers; each "
+    "vault's rotation-policy reads go to the pool the vaults run in) once 10 or more vaults list "
+    "keys through the data plane"
+)
+
+
 def run_prowler(bench: Bench, peer: Peer, throttle: str) -> Run:
+    """One Prowler run per service (storage, network, keyvault), figures summed: a service that
+    fails or hangs costs only its own verdicts."""
     run = Run("prowler", throttle)
     if peer.error:
         run.error = peer.error
         return run
-    checks = sorted({c for pair in PAIRS for c in pair.prowler})
-    cwd = bench.workdir / f"prowler-{throttle}"
-    cwd.mkdir(parents=True, exist_ok=True)
-    args = [
-        str(peer.bin),
-        "azure",
-        "--managed-identity-auth",
-        "--subscription-id",
-        *bench.sim.subscriptions,
-        "--checks",
-        *checks,
-        "--output-formats",
-        "csv",
-        "--output-directory",
-        str(cwd / "out"),
-        "--output-filename",
-        "prowler",
-        "--no-banner",
-        "--no-color",
-        "--ignore-exit-code-3",
-        "--log-level",
-        "ERROR",
-    ]
-    done = bench.measure(run, args, bench.peer_env(), cwd)
-    if done is None:
-        return run
-    report = cwd / "out" / "prowler.csv"
-    run.warnings = _error_lines(done.stdout + "\n" + done.stderr)
-    if not report.is_file():
-        run.error = run.error or (
-            f"exit {done.returncode}, no report: "
-            + (_last_lines(done.stderr) or _last_lines(done.stdout))
-        )
-        return run
+    services: dict[str, list[str]] = {}
+    for check in sorted({c for pair in PAIRS for c in pair.prowler}):
+        services.setdefault(check.split("_", 1)[0], []).append(check)
     by_check: dict[str, dict[str, str]] = {}
-    with report.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter=";"):
-            by_check.setdefault(row["CHECK_ID"], {})[row["RESOURCE_UID"].lower()] = row["STATUS"]
+    errors: list[str] = []
+    calls: Counter[str] = Counter()
+    for service, checks in services.items():
+        cwd = bench.workdir / f"prowler-{throttle}-{service}"
+        cwd.mkdir(parents=True, exist_ok=True)
+        args = [
+            str(peer.bin),
+            "azure",
+            "--managed-identity-auth",
+            "--subscription-id",
+            *bench.sim.subscriptions,
+            "--checks",
+            *checks,
+            "--output-formats",
+            "csv",
+            "--output-directory",
+            str(cwd / "out"),
+            "--output-filename",
+            "prowler",
+            "--no-banner",
+            "--no-color",
+            "--ignore-exit-code-3",
+            "--log-level",
+            "ERROR",
+        ]
+        one = Run("prowler", throttle)
+        done = bench.measure(one, args, bench.peer_env(), cwd)
+        run.wall_seconds += one.wall_seconds
+        run.cpu_seconds += one.cpu_seconds
+        run.sim_cpu_seconds += one.sim_cpu_seconds
+        run.azurite_cpu_seconds += one.azurite_cpu_seconds
+        run.arm_calls += one.arm_calls
+        run.throttled_429 += one.throttled_429
+        calls.update(one.calls_by_kind)
+        if done is None:
+            errors.append(f"{service}: {one.error}")
+            continue
+        for line in _error_lines(done.stdout + "\n" + done.stderr):
+            if line not in run.warnings:
+                run.warnings.append(line)
+        report = cwd / "out" / "prowler.csv"
+        if done.timed_out:
+            hint = f" ({PROWLER_KEYVAULT_HANG})" if service == "keyvault" else ""
+            errors.append(f"{service}: {one.error}{hint}")
+            continue
+        if not report.is_file():
+            errors.append(
+                f"{service}: exit {done.returncode}, no report: "
+                + (_last_lines(done.stderr) or _last_lines(done.stdout))
+            )
+            continue
+        with report.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter=";"):
+                by_check.setdefault(row["CHECK_ID"], {})[row["RESOURCE_UID"].lower()] = row[
+                    "STATUS"
+                ]
+    run.calls_by_kind = dict(sorted(calls.items()))
     run.verdicts = {p.name: combine(by_check, p.prowler) for p in PAIRS}
-    run.ok = not run.error
+    run.error = "; ".join(errors)
+    run.ok = not errors
     return run
 
 
@@ -816,7 +855,9 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--skip-install", action="store_true", help="use the cached venvs only, install nothing"
     )
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds per tool run")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds per tool process (default 900)"
+    )
     parser.add_argument(
         "--show", type=int, default=10, help="disagreements printed per pair (all go to JSON)"
     )
