@@ -43,9 +43,11 @@ Tables are printed as plain text and written as JSON to ``.bench/peers-<date>.js
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -253,16 +255,23 @@ def run_measured(
             list(args), stdout=out, stderr=err, cwd=cwd, env=dict(env), start_new_session=True
         )
         timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - started > timeout:
-                timed_out = True
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - started > timeout:
+                    timed_out = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.05)
+        except BaseException:
+            # Interrupted (Ctrl-C): the tool runs in a session of its own, so take it down too.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
+            proc.wait()
+            raise
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Finished(
@@ -280,11 +289,14 @@ def _last_lines(text: str, n: int = 6) -> str:
     return "\n".join(lines[-n:])
 
 
-def _error_lines(text: str, limit: int = 5) -> list[str]:
+EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception)\b[^:]*: ")  # a traceback's last line
+
+
+def peer_errors(text: str, limit: int = 5) -> list[str]:
     """A peer's own error lines (distinct messages, first ones)."""
     seen: list[str] = []
     for line in text.splitlines():
-        if "ERROR" in line or "Traceback" in line or "error:" in line.lower():
+        if "ERROR" in line or "error:" in line.lower() or EXCEPTION_LINE.match(line):
             message = line.split("ERROR:", 1)[-1].strip()
             # One line per distinct message: vault names and ids differ, the cause does not.
             shape = message.split("--", 1)[-1].strip()
@@ -454,7 +466,7 @@ def run_prowler(bench: Bench, peer: Peer, throttle: str) -> Run:
         if done is None:
             errors.append(f"{service}: {one.error}")
             continue
-        for line in _error_lines(done.stdout + "\n" + done.stderr):
+        for line in peer_errors(done.stdout + "\n" + done.stderr):
             if line not in run.warnings:
                 run.warnings.append(line)
         report = cwd / "out" / "prowler.csv"
@@ -463,10 +475,13 @@ def run_prowler(bench: Bench, peer: Peer, throttle: str) -> Run:
             errors.append(f"{service}: {one.error}{hint}")
             continue
         if not report.is_file():
-            errors.append(
-                f"{service}: exit {done.returncode}, no report: "
-                + (_last_lines(done.stderr) or _last_lines(done.stdout))
-            )
+            # Prowler writes no report when it has no finding: exit 0 and nothing judged (its
+            # errors, printed above, say why); any other exit is a failure of the run.
+            if done.returncode != 0:
+                errors.append(
+                    f"{service}: exit {done.returncode}, no report: "
+                    + (_last_lines(done.stderr) or _last_lines(done.stdout))
+                )
             continue
         with report.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle, delimiter=";"):
@@ -523,7 +538,7 @@ def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
         if done is None or one.error:
             errors.append(one.error)
             continue
-        for line in _error_lines(done.stderr):
+        for line in peer_errors(done.stderr):
             if line not in run.warnings:
                 run.warnings.append(line)
         for pair in PAIRS:

@@ -165,3 +165,18 @@ def test_a_disagreement_is_explained_by_the_rule_that_differs(
     pair: str, doc: dict[str, object], verdicts: dict[str, str], says: str
 ) -> None:
     assert says in peers.explain(_pair(pair), doc, verdicts)
+
+
+def test_a_peers_errors_are_its_own_lines_once_per_cause_without_traceback_noise() -> None:
+    output = (
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "azure.core.exceptions.ServiceRequestError: Cannot connect to host\n"
+        "2026-01-01 [File: keyvault_service.py:149] ERROR: KeyVault kv-1 -- ValueError: bad\n"
+        "2026-01-01 [File: keyvault_service.py:149] ERROR: KeyVault kv-2 -- ValueError: bad\n"
+        "a line of progress\n"
+    )
+    assert peers.peer_errors(output) == [
+        "azure.core.exceptions.ServiceRequestError: Cannot connect to host",
+        "KeyVault kv-1 -- ValueError: bad",
+    ]
