@@ -48,6 +48,7 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Upda
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
+from shared.state.batch import lean_table_client
 from shared.state.entities import _dt, _type_of
 from shared.state.keys import _utf16_len, escape_key, partition_key
 from shared.tables import TablesBacked
@@ -236,7 +237,7 @@ class TableRemediationLog(TablesBacked):
         self.service = service
         self.log_table = f"{prefix}remediations"
         self.exemptions_table = f"{prefix}exemptions"
-        self._log: TableClient = service.get_table_client(self.log_table)
+        self._log: TableClient = lean_table_client(service, self.log_table)
         self._exemptions: TableClient = service.get_table_client(self.exemptions_table)
         self._clock = clock or (lambda: datetime.now(UTC))
 

@@ -135,7 +135,7 @@ def _route(
             str(body.get("method", "PUT")),
             resource_id,
             body.get("body"),
-            str(body.get("api_version") or "2024-05-01"),
+            str(body.get("api_version") or "") or None,
             body.get("user"),
         )
         return 200, {

@@ -338,14 +338,18 @@ class TokenBuckets:
             self._buckets.clear()
 
     def take(self, scope: str, principal: str, kind: str) -> Throttle:
-        """Takes a token from the ``reads``, ``writes`` or ``deletes`` bucket; refuses only when
-        enforcing."""
+        """Takes a token from the ``reads``, ``writes`` or ``deletes`` bucket when enforcing
+        (``throttle=on``); refuses when it is empty. Off: every request passes at a full bucket."""
         spec = self._spec
         size, refill = {
             "reads": (spec.reads, spec.read_refill),
             "writes": (spec.writes, spec.write_refill),
             "deletes": (spec.deletes, spec.delete_refill),
         }[kind]
+        if not spec.throttle:
+            # No limit: the remaining-requests header stays full, so a client that paces itself
+            # by it (phiguard's sweep) is not held to a limit that is not there.
+            return Throttle(True, size, 0)
         now = time.monotonic()
         with self._lock:
             bucket = self._buckets.get((scope, principal, kind))
@@ -357,7 +361,5 @@ class TokenBuckets:
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return Throttle(True, int(bucket.tokens), 0)
-            if not spec.throttle:
-                return Throttle(True, 0, 0)
             wait = (1.0 - bucket.tokens) / refill if refill > 0 else 60.0
             return Throttle(False, 0, max(1, math.ceil(wait)))

@@ -156,7 +156,7 @@ class SimHandle:
         method: str,
         resource_id: str,
         body: Any = None,
-        api_version: str = "2024-05-01",
+        api_version: str | None = None,
         user: Any = None,
     ) -> Any:
         return self.admin(

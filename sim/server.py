@@ -1,6 +1,7 @@
 """The simulated tenant's HTTPS server: ARM at ``/``, the admin API at ``/_admin``, and the
 notification stand-ins (:mod:`sim.channels`): GitHub at ``/github``, Azure DevOps at ``/devops``,
-Teams webhooks at ``/teams``, ACS Email at ``/emails:send`` and ``/emails/operations``.
+Teams webhooks at ``/teams``, ACS Email at ``/emails:send`` and ``/emails/operations``, and the
+Key Vault data plane at ``/keyvault/{vault}`` (:mod:`sim.keyvault_data`).
 
 One ``ThreadingHTTPServer`` on 127.0.0.1 with a certificate from a ``trustme`` CA (written to
 ``ca.pem`` for ``connection_verify``). TLS is negotiated on the connection's own thread, and
@@ -32,7 +33,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sim import identity, ids
 from sim.acs_email import EmailService
-from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body
+from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body, versions
 from sim.credentials import decode_jwt
 from sim.devops import DevOpsService
 from sim.estate import Estate
@@ -40,6 +41,7 @@ from sim.events import Caller, EventBus, Schema, arm_claims, parse_destination
 from sim.faults import Dice, FaultSpec, TokenBuckets, WindowQuota
 from sim.github import GitHubService
 from sim.graph import GraphService
+from sim.keyvault_data import KeyVaultDataService
 from sim.proxy import AZURE_HOSTS, VAULT_SUFFIX, SimProxy
 from sim.teams import TeamsService
 
@@ -304,6 +306,7 @@ class SimTenant:
         self.teams = TeamsService(*services)
         self.email = EmailService(*services, retry_after=config.email_retry_after)
         self.graph = GraphService(base_url)
+        self.keyvault = KeyVaultDataService(base_url, lambda: self.arm.store, self._tenant_id)
         self._callers: dict[str, Caller] = {}
         self._initial: Estate | None = None
         self.reset()
@@ -362,12 +365,14 @@ class SimTenant:
         method: str,
         resource_id: str,
         body: Any = None,
-        api_version: str = "2024-05-01",
+        api_version: str | None = None,
         user: dict[str, Any] | str | None = None,
     ) -> ArmResponse:
-        """A write by a person (portal), outside the product: no throttling, no faults."""
+        """A write by a person (portal), outside the product: no throttling, no faults. Without
+        ``api_version``, the newest version the type registers (as the portal sends)."""
         payload = b"" if body is None else json.dumps(body).encode()
         path = resource_id if resource_id.startswith("/") else "/" + resource_id
+        api_version = api_version or versions.newest_for(path)
         req = ArmRequest(
             method=method.upper(),
             path=path,
@@ -387,6 +392,9 @@ class SimTenant:
             "admin_url": self.base_url + "/_admin",
             "subscriptions": self.subscriptions,
         }
+
+    def _tenant_id(self) -> str:
+        return self.arm.tenant_id
 
     # --- ARM requests ---------------------------------------------------------------------
 
@@ -430,6 +438,10 @@ class SimTenant:
             if path.startswith(prefix):
                 sub = path[len(prefix) - 1 :]
                 return service.handle(method, sub, split.query, headers, body)
+        if path.startswith("/keyvault/"):
+            return self.keyvault.handle(
+                method, path[len("/keyvault") :], split.query, headers, body
+            )
         if path.startswith("/graph/"):
             return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
         if path == identity.PATH:

@@ -59,6 +59,7 @@ from azure.data.tables import (
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
+from shared.state.batch import lean_table_client
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
     _bound,
@@ -145,7 +146,7 @@ class TableStateStore(TablesBacked):
         self.state_table = f"{prefix}state"
         self.poison_table = f"{prefix}poison"
         self.events_table = f"{prefix}events"
-        self._state: TableClient = service.get_table_client(self.state_table)
+        self._state: TableClient = lean_table_client(service, self.state_table)
         self._poison: TableClient = service.get_table_client(self.poison_table)
         self._events: TableClient = service.get_table_client(self.events_table)
         self._clock = clock or (lambda: datetime.now(UTC))

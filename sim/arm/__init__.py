@@ -11,7 +11,23 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   answer ``{"value": [...]}`` without paging), role and policy assignments at, above and below a
   scope (``$filter=atScope()``, ``principalId eq``, ``assignedTo()``). Paging with an absolute
   ``nextLink`` carrying ``$skiptoken``; ``$top`` lowers the page size.
-- ``api-version`` required and well-formed; ARM error bodies and codes; case-insensitive ids.
+- ``api-version`` required and well-formed, and registered for the type
+  (:mod:`~sim.arm.versions`: 400 ``NoRegisteredProviderFound`` naming the supported versions,
+  ``InvalidApiVersionParameter`` for ARM's own types; a type the table does not list accepts
+  any version); ARM error bodies and codes; case-insensitive ids.
+- ``GET /tenants``, ``/subscriptions/{s}/locations`` and the providers listing
+  (``/subscriptions/{s}/providers[/{namespace}]`` with each type's api-versions; a namespace the
+  estate holds but the version table does not is listed without types).
+- Service-default singletons every parent answers without anyone writing them
+  (:mod:`~sim.arm.defaults`: storage blob/file/queue/table services, SQL server and database
+  policies, TDE, encryption protector, App Service auth settings, including
+  ``config/authsettingsV2/list``, and the V1 view ``POST config/authsettings/list``; lists of
+  singleton types hold them too), and a vault's keys and
+  secrets (:mod:`~sim.arm.vault_items`: its written children, else a deterministic set the Key
+  Vault data plane answers too).
+- Version-dependent shapes (:mod:`~sim.arm.renderers`): documents are stored once in the newest
+  shape and rendered per api-version (SQL TDE ``status`` before 2020-08-01-preview, diagnostic
+  settings without category groups before 2021-05-01-preview).
 - PUT creates (201; 200 for types whose API answers 200; 202 for storage accounts and disks)
   or replaces (200), keeping read-only properties; PATCH merges (RFC 7386, ``tags`` replaced);
   DELETE answers 200 (with the deleted body for Microsoft.Authorization), 204 when absent;
@@ -25,15 +41,16 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   ``InProgress`` until ``lro_duration`` has passed, then ``Succeeded``.
 - Events for every successful write, delete and action (two write events on a create).
 
-Not modelled: per-type api-version lists (any well-formed version is accepted), RP validation
-of bodies, ``systemData`` updates, ``Date`` headers, ARM's request-size and URL-length limits.
+Not modelled: RP validation of bodies, other version-dependent
+shapes than the two above, ``systemData`` updates, ``Date`` headers, ARM's request-size and URL-length limits.
 Documents are stored as given and never mutated: a write stores a new dict.
 
 The service is one class in layers, each a module with one concern: :mod:`~sim.arm.core`
 (the store, loading, checks and events every layer uses) ← :mod:`~sim.arm.operations`
 (long-running operations) ← :mod:`~sim.arm.writes` (PUT, PATCH, DELETE, POST) ←
 :mod:`~sim.arm.routes` (dispatch, GET and lists); :mod:`~sim.arm.model` holds the request and
-response types and the per-type tables.
+response types and the per-type tables; :mod:`~sim.arm.versions`, :mod:`~sim.arm.defaults` and
+:mod:`~sim.arm.renderers` hold what real ARM answers per type and version.
 """
 
 from __future__ import annotations

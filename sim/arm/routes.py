@@ -9,7 +9,8 @@ import uuid
 from typing import Any
 
 from sim import ids
-from sim.arm.defaults import ALIAS_LISTS, default_singleton
+from sim.arm import renderers, vault_items, versions
+from sim.arm.defaults import ALIAS_LISTS, default_members, default_singleton, read_alias
 from sim.arm.model import (
     API_VERSION_RE,
     ASSIGNMENT_TYPES,
@@ -54,6 +55,10 @@ class ArmRoutes(ArmWrites):
                 response = self._dispatch(req, events)
             if events:
                 self._publish(events)
+            if response.body and renderers.concerns(req.path):
+                target = ids.parse(req.path)
+                if target is not None and target.type_key:
+                    response.body = renderers.render_body(target.type_key, version, response.body)
             return response
         except ArmError as err:
             return ArmResponse(err.status, error_body(err.code, err.message))
@@ -65,7 +70,8 @@ class ArmRoutes(ArmWrites):
         op = self._ops.get(ids.key(req.path))
         if op is not None and req.method in ("GET", "HEAD"):
             return self._operation_status(op, req)
-        target = ids.parse(req.path)
+        alias = read_alias(req.path) if req.method == "GET" else None
+        target = ids.parse(alias or req.path)
         if target is None:
             raise ArmError(
                 404,
@@ -73,6 +79,18 @@ class ArmRoutes(ArmWrites):
                 f"The request path '{req.path}' is not a supported ARM path.",
             )
         method = req.method
+        if method == "POST":
+            # An action (``listKeys``, ``config/appsettings/list``) is checked against the type
+            # of the resource it acts on.
+            owner = ids.parse(req.path.rstrip("/").rsplit("/", 1)[0])
+            if owner is not None and owner.kind in ("resource", "resource_group", "subscription"):
+                versions.check(
+                    _version_type(owner), req.api_version, lambda: self._location_of(owner)
+                )
+        else:
+            versions.check(
+                _version_type(target), req.api_version, lambda: self._location_of(target)
+            )
         if method == "POST":
             return self._action(req, target, events)
         if target.kind in ("subscriptions", "resource_groups", "generic_list", "collection"):
@@ -107,7 +125,11 @@ class ArmRoutes(ArmWrites):
         """``GET /tenants`` (Tenants_List) and ``GET /subscriptions/{id}/locations``
         (Subscriptions_ListLocations), in their published shapes; None for any other path."""
         path = req.path.rstrip("/").lower()
+        providers = self._providers(req, path)
+        if providers is not None:
+            return providers
         if path == "/tenants":
+            versions.check("microsoft.resources/tenants", req.api_version)
             if req.method != "GET":
                 raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on /tenants.")
             tenant = {
@@ -120,6 +142,7 @@ class ArmRoutes(ArmWrites):
             return ArmResponse(200, to_json({"value": [tenant]}))
         parts = path.split("/")
         if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "locations":
+            versions.check("microsoft.resources/locations", req.api_version)
             if self.store.get(ids.key(f"/subscriptions/{parts[2]}")) is None:
                 raise ArmError(
                     404,
@@ -150,6 +173,68 @@ class ArmRoutes(ArmWrites):
             )
         return None
 
+    def _providers(self, req: ArmRequest, path: str) -> ArmResponse | None:
+        """``GET /subscriptions/{s}/providers[/{namespace}]`` and ``GET /providers[/{ns}]``
+        (Providers_List / Providers_Get): each namespace of the version table, registered, with
+        its resource types and their api-versions (newest first, as ARM lists them). Cloud
+        Custodian picks the api-version of a generic read from this answer."""
+        parts = path.split("/")
+        if len(parts) == 4 and parts[1] == "subscriptions" and parts[3] == "providers":
+            sub, namespace = parts[2], ""
+        elif len(parts) == 5 and parts[1] == "subscriptions" and parts[3] == "providers":
+            sub, namespace = parts[2], parts[4]
+        elif parts[1:] == ["providers"]:
+            sub, namespace = "", ""
+        elif len(parts) == 3 and parts[1] == "providers":
+            sub, namespace = "", parts[2]
+        else:
+            return None
+        versions.check("microsoft.resources/providers", req.api_version)
+        if req.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on providers.")
+        if sub and self.store.get(ids.key(f"/subscriptions/{sub}")) is None:
+            raise ArmError(
+                404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
+            )
+        shown_sub = req.path.split("/")[2] if sub else ""
+        found = versions.providers()
+        listed = {p["namespace"].lower() for p in found}
+        # Namespaces the estate holds but the version table does not: registered, without
+        # types (a client then falls back to its own version, which such types accept).
+        for held in sorted({t.split("/", 1)[0] for t in self.store.by_type if "/" in t}):
+            if held not in listed:
+                cased = self._namespace_casing(held)
+                found.append({"namespace": cased, "types": []})
+                listed.add(held)
+        if namespace:
+            provider = next((p for p in found if p["namespace"].lower() == namespace), None)
+            if provider is None:
+                raise ArmError(
+                    404,
+                    "InvalidResourceNamespace",
+                    f"The resource namespace '{req.path.rstrip('/').split('/')[-1]}' is invalid.",
+                )
+            return ArmResponse(200, to_json(_provider_doc(provider, shown_sub)))
+        return ArmResponse(200, to_json({"value": [_provider_doc(p, shown_sub) for p in found]}))
+
+    def _namespace_casing(self, namespace_key: str) -> str:
+        """A namespace as the estate's documents spell it."""
+        for type_key, keys in self.store.by_type.items():
+            if type_key.startswith(namespace_key + "/") and keys:
+                entry = self.store.docs.get(next(iter(keys)))
+                if entry is not None and entry.target.type:
+                    return entry.target.namespace
+        return namespace_key
+
+    def _location_of(self, target: Target) -> str:
+        """The region a version error names: the document's, else its resource group's."""
+        for path in (target.path, target.parent or ""):
+            entry = self.store.get(ids.key(path)) if path else None
+            location = entry.doc.get("location") if entry is not None else None
+            if isinstance(location, str) and location:
+                return location.replace(" ", "").lower()
+        return ""
+
     # --- reads ----------------------------------------------------------------------------
 
     def _get(self, req: ArmRequest, target: Target) -> ArmResponse:
@@ -177,6 +262,8 @@ class ArmRoutes(ArmWrites):
             entry = self._role_definition_anywhere(target)
         if entry is None and target.parent and self._exists(target.parent):
             default = default_singleton(target.type_key, target.path, target.name or "")
+            if default is None:
+                default = self._derived_vault_item(target)
             if default is not None:
                 entry = Entry(default, target, '"default"')
         if entry is None:
@@ -230,6 +317,10 @@ class ArmRoutes(ArmWrites):
                 ) from None
         page = keys if unpaged else keys[offset : offset + size]
         items: list[bytes] = []
+        if offset == 0 and target.kind == "collection" and target.parent:
+            items += self._unwritten_singletons(target, keys)
+            if not keys:
+                items += [to_json(d) for d in self._derived_vault_items(target)]
         for k in page:
             entry = self.store.get(k)
             if entry is None:
@@ -248,6 +339,46 @@ class ArmRoutes(ArmWrites):
             link = self._link(target.path, **params)
             body += b',"nextLink":' + to_json(link)
         return ArmResponse(200, body + b"}")
+
+    def _unwritten_singletons(self, target: Target, keys: list[str]) -> list[bytes]:
+        """The service defaults a list holds besides what was written (a server's
+        ``vulnerabilityAssessments`` list answers ``default`` even when nobody set it)."""
+        members = default_members(target.type_key, target.path)
+        if not members or not self._exists(target.parent or ""):
+            return []
+        written = set(keys)
+        return [to_json(doc) for doc in members if ids.key(doc["id"]) not in written]
+
+    def _derived_vault_items(self, target: Target) -> list[dict[str, Any]]:
+        """A vault's keys or secrets when the estate wrote none (:mod:`sim.arm.vault_items`)."""
+        kind = target.type_key.rsplit("/", 1)[-1]
+        if target.type_key not in VAULT_ITEM_TYPES or not target.parent:
+            return []
+        vault = self.store.get(ids.key(target.parent))
+        if vault is None or vault_items.stored(self.store, vault.doc, kind):
+            return []
+        return [
+            vault_items.arm_document(vault.doc, item, kind)
+            for item in vault_items.items(self.store, vault.doc, kind)
+        ]
+
+    def _derived_vault_item(self, target: Target) -> dict[str, Any] | None:
+        if target.type_key not in VAULT_ITEM_TYPES:
+            return None
+        name = (target.name or "").lower()
+        collection = ids.Target(
+            "collection",
+            target.path.rsplit("/", 1)[0],
+            target.subscription,
+            target.resource_group,
+            type=target.type,
+            parent=target.parent,
+            depth=target.depth,
+            scope_kind=target.scope_kind,
+        )
+        return next(
+            (d for d in self._derived_vault_items(collection) if d["name"].lower() == name), None
+        )
 
     def _generic(self, doc: dict[str, Any], req: ArmRequest) -> dict[str, Any]:
         out = {k: doc[k] for k in GENERIC_KEYS if k in doc}
@@ -390,6 +521,42 @@ class ArmRoutes(ArmWrites):
 
 
 MANAGEMENT_GROUPS = "microsoft.management/managementgroups"
+VAULT_ITEM_TYPES = frozenset(
+    {"microsoft.keyvault/vaults/keys", "microsoft.keyvault/vaults/secrets"}
+)
+
+_ARM_KIND_TYPES = {
+    "subscriptions": "microsoft.resources/subscriptions",
+    "subscription": "microsoft.resources/subscriptions",
+    "resource_groups": "microsoft.resources/resourcegroups",
+    "resource_group": "microsoft.resources/resourcegroups",
+    "generic_list": "microsoft.resources/resources",
+}
+
+
+def _version_type(target: Target) -> str:
+    """The type whose registered api-versions a request must use."""
+    return _ARM_KIND_TYPES.get(target.kind, target.type_key)
+
+
+def _provider_doc(provider: dict[str, Any], subscription: str) -> dict[str, Any]:
+    namespace = provider["namespace"]
+    prefix = f"/subscriptions/{subscription}" if subscription else ""
+    return {
+        "id": f"{prefix}/providers/{namespace}",
+        "namespace": namespace,
+        "registrationState": "Registered",
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": [
+            {
+                "resourceType": rtype,
+                "locations": [display for _, display, _ in _LOCATIONS],
+                "apiVersions": list(reversed(found)),
+                "capabilities": "None",
+            }
+            for rtype, found in provider["types"]
+        ],
+    }
 
 
 # The regions the estates use (and a few more), as Subscriptions_ListLocations names them.

@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 from sim import ids
+from sim.arm import renderers
+from sim.arm.defaults import auth_settings_v1, default_singleton
 from sim.arm.model import (
     ALWAYS_200,
     ALWAYS_201,
@@ -215,7 +217,7 @@ class ArmWrites(ArmOperations):
         if target.kind == "resource_group":
             return self._put_group(req, target, events)
         self._check_parent(target)
-        body = self._body(req)
+        body = renderers.canonical(target.type_key, req.api_version, self._body(req))
         existing = self.store.get(target.key)
         self._preconditions(req, existing)
         t = target.type_key
@@ -295,7 +297,7 @@ class ArmWrites(ArmOperations):
 
     def _patch(self, req: ArmRequest, target: Target, events: list[dict[str, Any]]) -> ArmResponse:
         self._check_containers(target)
-        body = self._body(req)
+        body = renderers.canonical(target.type_key, req.api_version, self._body(req))
         existing = self.store.get(target.key)
         if existing is None:
             self._check_parent(target)
@@ -411,7 +413,19 @@ class ArmWrites(ArmOperations):
             action = "/".join(segs[cut:])
             doc_type = str(entry.doc.get("type") or entry.target.type)
             result: dict[str, Any] = {}
-            if action.lower() == "listkeys" and entry.target.type_key.startswith(
+            if (
+                action.lower() == "config/authsettings/list"
+                and entry.target.type_key == "microsoft.web/sites"
+            ):
+                v2_path = f"{entry.doc['id']}/config/authsettingsV2"
+                v2 = self.store.get(ids.key(v2_path))
+                v2_doc = (
+                    v2.doc
+                    if v2 is not None
+                    else default_singleton("microsoft.web/sites/config", v2_path, "authsettingsV2")
+                )
+                result = auth_settings_v1(str(entry.doc["id"]), v2_doc or {})
+            elif action.lower() == "listkeys" and entry.target.type_key.startswith(
                 "microsoft.storage/storageaccounts"
             ):
                 result = {

@@ -14,13 +14,16 @@ from urllib.parse import quote
 
 import requests
 
+from sim.arm import versions
 from sim.fixture import SimHandle
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 TOKEN = {"Authorization": "Bearer fake"}
 
 
-def url(sim: SimHandle, resource_id: str, api_version: str = "2024-05-01", **params: str) -> str:
+def url(sim: SimHandle, resource_id: str, api_version: str | None = None, **params: str) -> str:
+    """The URL of an ARM path; without ``api_version``, a version the path's type registers."""
+    api_version = api_version or versions.newest_for(resource_id.split("?")[0])
     query = "&".join([f"api-version={api_version}", *(f"{k}={v}" for k, v in params.items())])
     return f"{sim.arm_url}{quote(resource_id, safe='/')}?{query}"
 
@@ -30,7 +33,7 @@ def arm(
     method: str,
     resource_id: str,
     body: Any = None,
-    api_version: str = "2024-05-01",
+    api_version: str | None = None,
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> requests.Response:

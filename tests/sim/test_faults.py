@@ -70,8 +70,11 @@ def test_429_makes_azure_core_wait_for_retry_after(sim: SimHandle) -> None:
 
 def test_rate_limit_headers_are_on_every_response(sim: SimHandle) -> None:
     # No refill, so the count drops however slowly the machine runs (it flaked under load).
-    sim.set_faults("read_refill=0,write_refill=0,delete_refill=0")
     nsg = first(sim, "Microsoft.Network/networkSecurityGroups")
+    # Without a limit (throttle off) the count stays full: a client pacing by it is not slowed.
+    unlimited = [arm(sim, "GET", nsg["id"]) for _ in range(3)]
+    assert {r.headers["x-ms-ratelimit-remaining-subscription-reads"] for r in unlimited} == {"250"}
+    sim.set_faults("throttle=on,read_refill=0,write_refill=0,delete_refill=0")
     read = arm(sim, "GET", nsg["id"])
     write = arm(sim, "PATCH", nsg["id"], {"tags": {"a": "1"}})
     missing = arm(sim, "GET", nsg["id"] + "-missing")

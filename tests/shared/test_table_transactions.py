@@ -1,0 +1,136 @@
+"""Entity group transactions framed by ``shared.state.batch`` behave as the SDK's own, against
+Azurite: the same results, the same errors (type, status, code, failing index), nothing written
+by a refused transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.core import MatchConditions
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from shared.state.batch import BatchPart, decode_parts, encode_transaction, lean_table_client
+from shared.tables import service_from_connection_string
+from sim.azurite import AzuriteEndpoints
+
+
+@pytest.fixture()
+def clients(azurite: AzuriteEndpoints) -> tuple[TableClient, TableClient]:
+    service = service_from_connection_string(azurite.connection_string)
+    name = "tx" + uuid.uuid4().hex[:12]
+    service.create_table(name)
+    return lean_table_client(service, name), service.get_table_client(name)
+
+
+def _rows(client: TableClient, pk: str) -> dict[str, dict[str, Any]]:
+    return {
+        str(e["RowKey"]): dict(e)
+        for e in client.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
+    }
+
+
+def test_a_transaction_writes_every_operation_and_returns_each_etag(
+    clients: tuple[TableClient, TableClient],
+) -> None:
+    lean, stock = clients
+    ops: list[Any] = [
+        ("create", {"PartitionKey": "p", "RowKey": f"r{i}", "n": i, "s": "é ✓\r\n--x"})
+        for i in range(40)
+    ]
+    results = lean.submit_transaction(ops)
+    assert len(results) == 40 and all(r["etag"].startswith('W/"') for r in results)
+    rows = _rows(stock, "p")
+    assert sorted(rows) == sorted(f"r{i}" for i in range(40))
+    assert rows["r7"]["n"] == 7 and rows["r7"]["s"] == "é ✓\r\n--x"
+    # The etag returned is the one stored: a conditional update with it succeeds.
+    marker = ("update", {"PartitionKey": "p", "RowKey": "r0", "n": 100}, _if(results[0]["etag"]))
+    again = lean.submit_transaction([marker, ("upsert", {"PartitionKey": "p", "RowKey": "x"})])
+    assert again[0]["etag"] != results[0]["etag"]
+    assert _rows(stock, "p")["r0"]["n"] == 100
+
+
+def _if(etag: str) -> dict[str, Any]:
+    return {
+        "mode": UpdateMode.REPLACE,
+        "etag": etag,
+        "match_condition": MatchConditions.IfNotModified,
+    }
+
+
+def _error(call: Callable[[], object]) -> TableTransactionError:
+    with pytest.raises(TableTransactionError) as info:
+        call()
+    return info.value
+
+
+@pytest.mark.parametrize("case", ["stale_etag", "already_exists"])
+def test_a_refused_transaction_fails_as_the_sdk_fails_and_writes_nothing(
+    clients: tuple[TableClient, TableClient], case: str
+) -> None:
+    lean, stock = clients
+    first = lean.submit_transaction([("create", {"PartitionKey": "p", "RowKey": "m", "v": 1})])
+    lean.submit_transaction([("update", {"PartitionKey": "p", "RowKey": "m", "v": 2})])
+    if case == "stale_etag":
+        failing: Any = (
+            "update",
+            {"PartitionKey": "p", "RowKey": "m", "v": 3},
+            _if(first[0]["etag"]),
+        )
+    else:
+        failing = ("create", {"PartitionKey": "p", "RowKey": "m", "v": 3})
+    ops = [("create", {"PartitionKey": "p", "RowKey": "new", "v": 0}), failing]
+    ours, theirs = (
+        _error(lambda: lean.submit_transaction(ops)),
+        _error(lambda: stock.submit_transaction(ops)),
+    )
+    assert type(ours) is type(theirs)
+    # error_code is set by the SDK's error decoding, outside the class's declared attributes.
+    assert (ours.status_code, getattr(ours, "error_code", None), ours.index) == (
+        theirs.status_code,
+        getattr(theirs, "error_code", None),
+        theirs.index,
+    )
+    assert getattr(ours, "error_code", None) is not None
+    assert ours.status_code == (412 if case == "stale_etag" else 409)
+    assert ours.index == 1
+    assert sorted(_rows(stock, "p")) == ["m"] and _rows(stock, "p")["m"]["v"] == 2
+
+
+def test_the_framing_round_trips_and_malformed_answers_are_named() -> None:
+    from azure.core.exceptions import DecodeError
+    from azure.core.rest import HttpRequest
+
+    body, boundary = encode_transaction(
+        (
+            HttpRequest(
+                "POST", "http://h/t", headers={"Content-Type": "application/json"}, content=b"{}"
+            ),
+        )
+    )
+    text = body.decode()
+    assert text.startswith(f"--{boundary}\r\nContent-Type: multipart/mixed; boundary=changeset_")
+    assert "Content-ID: 0\r\n\r\nPOST http://h/t HTTP/1.1\r\n" in text
+    assert "\r\nContent-Type: application/json\r\n" in text
+    assert "\r\n\r\n{}\r\n--changeset_" in text
+    assert text.endswith(f"--{boundary}--\r\n")
+
+    answer = (
+        b"--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_2\r\n\r\n"
+        b"--changesetresponse_2\r\nContent-Type: application/http\r\n"
+        b"Content-Transfer-Encoding: binary\r\n\r\n"
+        b"HTTP/1.1 204 No Content\r\nContent-ID: 0\r\nETag: W/\"datetime'1'\"\r\n\r\n\r\n"
+        b"--changesetresponse_2--\r\n--batchresponse_1--\r\n"
+    )
+    parts = decode_parts("multipart/mixed; boundary=batchresponse_1", answer)
+    assert [(p.status_code, p.headers["etag"]) for p in parts] == [(204, "W/\"datetime'1'\"")]
+    assert isinstance(parts[0], BatchPart)
+    with pytest.raises(DecodeError, match="without a boundary"):
+        decode_parts("multipart/mixed", answer)
+    with pytest.raises(DecodeError, match="not an HTTP response"):
+        decode_parts(
+            "multipart/mixed; boundary=b",
+            b"--b\r\nContent-Type: application/http\r\n\r\nGARBAGE\r\n\r\n--b--",
+        )
