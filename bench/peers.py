@@ -456,6 +456,12 @@ def run_prowler(bench: Bench, peer: Peer, throttle: str) -> Run:
         ]
         one = Run("prowler", throttle)
         done = bench.measure(one, args, bench.peer_env(), cwd)
+        if done is not None and done.timed_out:
+            # A hang is not the tool's speed: the killed run stays out of the figures.
+            hint = f" ({PROWLER_KEYVAULT_HANG})" if service == "keyvault" else ""
+            errors.append(f"{service}: {one.error}; not in the figures{hint}")
+            run.warnings += peer_errors(done.stdout + "\n" + done.stderr)
+            continue
         run.wall_seconds += one.wall_seconds
         run.cpu_seconds += one.cpu_seconds
         run.sim_cpu_seconds += one.sim_cpu_seconds
@@ -470,10 +476,6 @@ def run_prowler(bench: Bench, peer: Peer, throttle: str) -> Run:
             if line not in run.warnings:
                 run.warnings.append(line)
         report = cwd / "out" / "prowler.csv"
-        if done.timed_out:
-            hint = f" ({PROWLER_KEYVAULT_HANG})" if service == "keyvault" else ""
-            errors.append(f"{service}: {one.error}{hint}")
-            continue
         if not report.is_file():
             # Prowler writes no report when it has no finding: exit 0 and nothing judged (its
             # errors, printed above, say why); any other exit is a failure of the run.
