@@ -12,7 +12,9 @@
                                         a change made "as a user" (portal claims), with events;
                                         answers ``{"status": n, "body": ...}``
 ``GET  /_admin/document?id=ID``         a stored document, not counted (404 when absent)
-``GET  /_admin/counters``               ARM requests by method, type, method+type, status, fault
+``GET  /_admin/counters``               ARM requests by method, type, method+type, status, fault,
+                                        and ``by_call`` ("GET list T", "GET one T", "POST one T":
+                                        a collection read vs a document's)
 ``POST /_admin/counters/reset``
 ``GET  /_admin/ground-truth``           the estate's ``ground_truth`` (pattern → resource ids)
 ``POST /_admin/faults``                 ``{"spec": "latency=20ms,throttle=on"}``

@@ -5,6 +5,9 @@ Prints one JSON line when ready::
     {"arm_url": "https://127.0.0.1:PORT", "ca_cert": "/tmp/.../ca.pem",
      "admin_url": "https://127.0.0.1:PORT/_admin", "subscriptions": ["..."]}
 
+and ``"proxy_url": "http://127.0.0.1:PORT"`` with ``--proxy-port`` (:mod:`sim.proxy`: unmodified
+Azure clients reach this tenant by Azure's public host names through it).
+
 ``python -m sim.cli serve ...`` works without the ``phiguard`` entry point. The notification
 stand-ins (GitHub, Azure DevOps, Teams, ACS Email) answer on the same server: their URLs and
 secrets are in ``GET /_admin/info`` under ``services`` (and on ``SimHandle``).
@@ -72,6 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workdir", default=None, help="directory for ca.pem (default: temp)")
     parser.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also run an HTTPS (CONNECT) proxy on 127.0.0.1:PORT (0: any free port) that sends "
+        "management.azure.com, graph.microsoft.com, login.microsoftonline.com and "
+        "*.vault.azure.net to this tenant and refuses every other host; printed as proxy_url",
+    )
+    parser.add_argument(
         "--email-retry-after",
         type=float,
         default=0.0,
@@ -99,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         max_events_per_batch=args.max_events_per_batch,
         workdir=args.workdir,
         email_retry_after=args.email_retry_after,
+        proxy_port=getattr(args, "proxy_port", None),
     )
     try:
         server = SimServer(config).start()

@@ -28,6 +28,7 @@ import requests
 
 from sim.channels import service_urls
 from sim.credentials import StaticTokenCredential
+from sim.proxy import client_env
 from sim.server import SimConfig, SimServer
 
 RECEIVED_ROUTES = {
@@ -48,6 +49,7 @@ class SimHandle:
     process: subprocess.Popen[str] | None = None  # subprocess only
     credential: StaticTokenCredential = field(default_factory=StaticTokenCredential)
     ready: dict[str, Any] = field(default_factory=dict)  # the ready line, as printed
+    proxy_url: str | None = None  # sim.proxy for Azure's public names, when started with one
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     @property
@@ -103,6 +105,13 @@ class SimHandle:
 
     def reset_received(self, service: str) -> Any:
         return self.admin("POST", f"{service}/reset")
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for an unmodified Azure client (a peer tool): Azure's public names through
+        the proxy, this tenant's CA, the managed-identity endpoint (see :mod:`sim.proxy`)."""
+        if self.proxy_url is None:
+            raise RuntimeError("this simulated tenant was started without a proxy (proxy_port)")
+        return client_env(self.proxy_url, self.arm_url, self.ca_cert)
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any azure-mgmt client: base_url and connection_verify."""
@@ -222,6 +231,7 @@ def running_sim(
         subscriptions=server.subscriptions,
         server=server,
         ready=server.ready_info(),
+        proxy_url=server.proxy_url,
     )
     try:
         yield handle
@@ -281,6 +291,7 @@ def spawned_sim(
             subscriptions=list(info["subscriptions"]),
             process=proc,
             ready=info,
+            proxy_url=info.get("proxy_url"),
         )
         try:
             yield handle

@@ -42,6 +42,7 @@ from sim.faults import Dice, FaultSpec, TokenBuckets, WindowQuota
 from sim.github import GitHubService
 from sim.graph import GraphService
 from sim.keyvault_data import KeyVaultDataService
+from sim.proxy import AZURE_HOSTS, VAULT_SUFFIX, SimProxy
 from sim.teams import TeamsService
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
@@ -67,6 +68,7 @@ class SimConfig:
     max_events_per_batch: int = 1
     workdir: str | None = None  # where ca.pem goes (a temporary directory by default)
     email_retry_after: float = 0.0  # ACS Email's retry-after on send / Running (0: not sent)
+    proxy_port: int | None = None  # sim.proxy for Azure's public names (0: any port; None: off)
 
 
 class Counters:
@@ -93,6 +95,7 @@ class Counters:
             "by_method": {},
             "by_type": {},
             "by_method_and_type": {},
+            "by_call": {},  # "GET list T" / "GET one T" / "POST one T": what the peers bench shows
             "by_status": {},
             "faults": {},
         }
@@ -108,22 +111,31 @@ class Counters:
                 out[bucket][rest] = n
             elif kind == "mt":
                 out["by_method_and_type"][rest] = n
+            elif kind == "call":
+                out["by_call"][rest] = n
         return out
 
+
+# Target kinds that address a collection: a GET of one is a list call (paged by nextLink).
+_LISTS = frozenset({"subscriptions", "resource_groups", "generic_list", "collection"})
 
 _CA_LOCK = threading.Lock()
 _CA_CACHE: dict[str, Any] = {}
 
 
 def _tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1/localhost and the CA file clients should trust."""
+    """A server context for 127.0.0.1/localhost and Azure's public host names (ARM, Graph,
+    Entra, ``*.vault.azure.net``), and the CA file clients should trust."""
     import trustme
 
     with _CA_LOCK:
         if "ca" not in _CA_CACHE:
             ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
             _CA_CACHE["ca"] = ca
-            _CA_CACHE["cert"] = ca.issue_cert("127.0.0.1", "localhost", "::1")
+            # Azure's public names too: peers reach the sim through sim.proxy unmodified.
+            _CA_CACHE["cert"] = ca.issue_cert(
+                "127.0.0.1", "localhost", "::1", *sorted(AZURE_HOSTS), "*" + VAULT_SUFFIX
+            )
         ca = _CA_CACHE["ca"]
         cert = _CA_CACHE["cert"]
     ca_path = workdir / "ca.pem"
@@ -239,6 +251,22 @@ def user_caller(tenant: str, user: dict[str, Any] | str | None = None) -> Caller
         role=str(info.get("role") or "Owner"),
         role_definition_id="8e3af657a8ff443ca75c2fe8c4bcb635",
     )
+
+
+def path_for_host(host_header: str, raw_path: str) -> str:
+    """The sim's own path for a request that came by a public Azure name (through sim.proxy):
+    ``graph.microsoft.com`` is the Graph stand-in under ``/graph``, ``{vault}.vault.azure.net``
+    a vault's data plane under ``/keyvault/{vault}``; ARM's name and the sim's address map as is.
+    """
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return raw_path
+    host = host.partition(":")[0].rstrip(".")
+    if host == "graph.microsoft.com":
+        return "/graph" + raw_path
+    if host.endswith(VAULT_SUFFIX) and host != VAULT_SUFFIX[1:]:
+        return f"/keyvault/{host[: -len(VAULT_SUFFIX)]}" + raw_path
+    return raw_path
 
 
 class SimTenant:
@@ -393,6 +421,7 @@ class SimTenant:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, client_ip: str
     ) -> tuple[int, list[tuple[str, str]], bytes, bool]:
         """Answers one request: (status, headers, body, reset the connection instead)."""
+        raw_path = path_for_host(headers.get("host", ""), raw_path)
         split = urlsplit(raw_path)
         path = unquote(split.path)
         if path == "/_admin" or path.startswith("/_admin/"):
@@ -422,8 +451,13 @@ class SimTenant:
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}
         target = ids.parse(path)
         type_name = target.type_key if target is not None and target.type else "unknown"
+        shape = "other" if target is None else "list" if target.kind in _LISTS else "one"
         self.counters.add(
-            "total", f"method:{method}", f"type:{type_name}", f"mt:{method} {type_name}"
+            "total",
+            f"method:{method}",
+            f"type:{type_name}",
+            f"mt:{method} {type_name}",
+            f"call:{method} {shape} {type_name}",
         )
         request_id = str(uuid.uuid4())
         correlation = headers.get("x-ms-correlation-request-id") or request_id
@@ -623,6 +657,7 @@ class SimServer:
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self.tenant: SimTenant | None = None
+        self.proxy: SimProxy | None = None
 
     def start(self) -> SimServer:
         if self.config.workdir:
@@ -645,6 +680,12 @@ class SimServer:
             raise
         self.tenant = httpd.tenant
         self._httpd = httpd
+        if self.config.proxy_port is not None:
+            try:
+                self.proxy = SimProxy(int(port), port=self.config.proxy_port).start()
+            except BaseException:
+                httpd.server_close()
+                raise
         self._thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -663,6 +704,9 @@ class SimServer:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -703,5 +747,13 @@ class SimServer:
     def subscriptions(self) -> list[str]:
         return self.t.subscriptions
 
+    @property
+    def proxy_url(self) -> str | None:
+        """``HTTPS_PROXY`` for clients that use Azure's public names (``proxy_port`` set)."""
+        return self.proxy.url if self.proxy is not None else None
+
     def ready_info(self) -> dict[str, Any]:
-        return self.t.ready_info()
+        info = self.t.ready_info()
+        if self.proxy is not None:
+            info["proxy_url"] = self.proxy.url
+        return info

@@ -30,6 +30,12 @@ def test_counters_count_arm_requests_by_method_and_type(sim: SimHandle) -> None:
     )
     assert counters["by_type"]["microsoft.network/networksecuritygroups"] == 3
     assert counters["by_status"] == {"200": 4}
+    # a list (a collection path, paged by nextLink) apart from a read of one document
+    assert counters["by_call"] == {
+        "GET one microsoft.network/networksecuritygroups": 2,
+        "PATCH one microsoft.network/networksecuritygroups": 1,
+        "GET list microsoft.network/networksecuritygroups/securityrules": 1,
+    }
     assert sim.reset_counters()["total"] == 0
 
 
