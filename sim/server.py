@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from sim import identity, ids
 from sim.acs_email import EmailService
 from sim.arm import ArmOptions, ArmRequest, ArmResponse, ArmService, error_body, versions
+from sim.arm.core import REQUEST_ORIGIN
 from sim.credentials import decode_jwt
 from sim.devops import DevOpsService
 from sim.estate import Estate
@@ -251,6 +252,9 @@ def user_caller(tenant: str, user: dict[str, Any] | str | None = None) -> Caller
         role=str(info.get("role") or "Owner"),
         role_definition_id="8e3af657a8ff443ca75c2fe8c4bcb635",
     )
+
+
+ARM_HOST = "management.azure.com"
 
 
 def path_for_host(host_header: str, raw_path: str) -> str:
@@ -555,7 +559,12 @@ class SimTenant:
             caller=caller,
             client_ip=client_ip,
         )
-        resp = self.arm.handle(req)
+        public = headers.get("host", "").partition(":")[0].strip().lower() == ARM_HOST
+        origin = REQUEST_ORIGIN.set(f"https://{ARM_HOST}" if public else None)
+        try:
+            resp = self.arm.handle(req)
+        finally:
+            REQUEST_ORIGIN.reset(origin)
         self.counters.add(f"status:{resp.status}")
         out = [*common, limit_header, *resp.headers]
         if resp.body:

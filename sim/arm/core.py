@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,11 @@ from sim.arm.model import (
 from sim.events import ACTION, DELETE, WRITE, HttpInfo, build_event
 from sim.ids import RESOURCE_GROUP_TYPE, Target
 from sim.store import Entry, Store
+
+# The origin the current request addressed, when it came by ARM's public name (through
+# sim.proxy): links ARM hands back (nextLink, operation monitors) then name that origin too, as
+# real ARM's do, so a client follows them the way it came.
+REQUEST_ORIGIN: ContextVar[str | None] = ContextVar("sim_arm_request_origin", default=None)
 
 
 class ArmCore:
@@ -199,7 +205,8 @@ class ArmCore:
 
     def _link(self, path: str, **params: str) -> str:
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
-        return f"{self.base_url}{quote(path, safe='/')}?{query}"
+        origin = REQUEST_ORIGIN.get() or self.base_url
+        return f"{origin}{quote(path, safe='/')}?{query}"
 
     def _exists(self, path: str) -> bool:
         return self.store.get(ids.key(path)) is not None

@@ -140,3 +140,31 @@ def test_sim_serve_prints_the_proxy_url() -> None:
         )
         assert resp.status_code == 200, resp.text
         assert resp.json()["value"][0]["tenantId"]
+
+
+def test_links_name_the_origin_the_client_addressed(proxied: SimHandle) -> None:
+    """ARM's nextLink names management.azure.com to a client that came by that name (it follows
+    the link back through the proxy, as against real ARM), and the sim's address to one that
+    came directly."""
+    path = f"/subscriptions/{proxied.subscription_id}/resources?api-version=2021-04-01&$top=2"
+    auth = {"Authorization": "Bearer token"}
+    public = requests.get(
+        "https://management.azure.com" + path,
+        headers=auth,
+        proxies={"https": str(proxied.proxy_url)},
+        verify=proxied.ca_cert,
+        timeout=30,
+    ).json()
+    assert public["nextLink"].startswith("https://management.azure.com/subscriptions/")
+    following = requests.get(
+        public["nextLink"],
+        headers=auth,
+        proxies={"https": str(proxied.proxy_url)},
+        verify=proxied.ca_cert,
+        timeout=30,
+    )
+    assert following.status_code == 200 and following.json()["value"]
+    session = requests.Session()
+    session.trust_env = False
+    direct = session.get(proxied.arm_url + path, headers=auth, verify=proxied.ca_cert, timeout=30)
+    assert direct.json()["nextLink"].startswith(proxied.arm_url + "/subscriptions/")
