@@ -502,12 +502,3 @@ def _norm(value: Any) -> Any:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _cites(citation: str, wanted: str) -> bool:
-    """``164.312`` matches ``164.312(b)`` and ``164.312(a)(1)``; not ``164.3120``."""
-    if citation == wanted:
-        return True
-    if not citation.startswith(wanted):
-        return False
-    return wanted.endswith(")") or citation[len(wanted)] == "("

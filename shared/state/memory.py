@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from shared.kernel.changes import Cause
 from shared.kernel.findings import Finding, Status
 from shared.kernel.resource_id import normalize, parse
-from shared.state.entities import _cites, _poison_record, _processing_finding
+from shared.selection import cites
+from shared.state.entities import _poison_record, _processing_finding
 from shared.state.model import (
     PROCESSING_CHECK,
     RESOURCE_DELETED,
@@ -104,7 +105,7 @@ class ReportOnlyStore:
             for r in rows
             if (status is None or r.status == status)
             and (wanted_severity is None or r.severity == wanted_severity)
-            and (hipaa is None or any(_cites(c, hipaa) for c in r.hipaa))
+            and (hipaa is None or any(cites(c, hipaa) for c in r.hipaa))
             and r.status != RESOURCE_DELETED
         ]
 

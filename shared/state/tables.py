@@ -59,11 +59,11 @@ from azure.data.tables import (
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
+from shared.selection import cites
 from shared.state.batch import lean_table_client
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
     _bound,
-    _cites,
     _dt,
     _finding_from,
     _marker_from,
@@ -515,7 +515,7 @@ class TableStateStore(TablesBacked):
             if wanted_key is not None and row.get("resource_key") != wanted_key:
                 continue
             item = _finding_from(row, markers.get(str(row["PartitionKey"])))
-            if hipaa is not None and not any(_cites(c, hipaa) for c in item.hipaa):
+            if hipaa is not None and not any(cites(c, hipaa) for c in item.hipaa):
                 continue
             found.append(item)
         found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
