@@ -202,8 +202,9 @@ PAIRS: tuple[Pair, ...] = (
 
 # Peer checks in the list that have no phiguard check of the same meaning.
 UNMATCHED: dict[str, str] = {
-    "keyvault_key_expiration_set_in_non_rbac": "phiguard has no key-expiry check (it reads no "
-    "Key Vault data plane)",
+    "keyvault_key_expiration_set_in_non_rbac": "phiguard's keyvault_vault_keys_expiration_set "
+    "judges every vault's enabled keys from ARM's key list; Prowler's judges only access-policy "
+    "vaults, through the data plane (and hangs on 10+ vaults), so the verdicts are not one set",
     "network_http_internet_access_restricted": "phiguard judges HTTP(S) exposure only for PHI "
     "NSGs (network_nsg_phi_internet_inbound_denied), not port 80 on every NSG",
     "network_udp_internet_access_restricted": "no phiguard check of UDP alone",

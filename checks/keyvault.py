@@ -27,6 +27,7 @@ register_policy_definitions(
             "Azure Key Vault should disable public network access"
         ),
         "a6abeaec-4d90-4a02-805f-6b26c4d3fbe9": "Azure Key Vaults should use private link",
+        "152b15f7-8e1f-4c1f-ab71-8c010ba5dbc0": "Key Vault keys should have an expiration date",
     }
 )
 
@@ -357,6 +358,60 @@ def keyvault_vault_audit_logs_enabled(snapshot: Snapshot) -> Result:
     return audit_logs_result(snapshot, ("AuditEvent",), "Key Vault audit events")
 
 
+@check(
+    id="keyvault_vault_keys_expiration_set",
+    title="Key vault keys have an expiration date",
+    severity=Severity.MEDIUM,
+    resource_types=VAULTS,
+    hipaa=("164.312(a)(2)(iv)", "164.312(e)(2)(ii)"),
+    azure_policy=("152b15f7-8e1f-4c1f-ab71-8c010ba5dbc0",),
+    needs=("keyvault_keys",),
+    guidance="Give each key an expiration date (az keyvault key set-attributes --expires), or a "
+    "rotation policy whose expiryTime stamps every new version (az keyvault key "
+    "rotation-policy update), and rotate before it passes.",
+    limitations="ARM's key list gives each key's current version only; older versions are not "
+    "judged. Disabled keys are not judged: they cannot encrypt or decrypt.",
+)
+def keyvault_vault_keys_expiration_set(snapshot: Snapshot) -> Result:
+    """PASS when every enabled key of the vault has an expiration date
+    (``properties.attributes.exp``, seconds since the epoch, as ARM's Keys_List answers it);
+    FAIL naming the keys without one, because a key valid forever gives whoever obtains it
+    unlimited time to decrypt the PHI it protects and is never forced through rotation (Azure
+    Policy "Key Vault keys should have an expiration date" and Microsoft's key-management
+    guidance). NOT_APPLICABLE for a vault with no enabled key. Absent ``enabled`` means enabled
+    (the Key Vault API's default); absent ``exp`` means the key never expires."""
+    ev = Evidence(snapshot)
+    keys = snapshot.docs("keyvault_keys")
+    enabled: list[str] = []
+    without: list[str] = []
+    for index, key in enumerate(keys):
+        where = f"related.keyvault_keys[{index}].properties.attributes"
+        name = str(key.get("name") or f"#{index}")
+        if not ev.flag(
+            "properties.attributes.enabled", True, document=key, where=f"{where}.enabled"
+        ):
+            continue
+        enabled.append(name)
+        if ev.number("properties.attributes.exp", None, document=key, where=f"{where}.exp") is None:
+            without.append(name)
+    ev.values["keys_judged"] = len(enabled)
+    if not enabled:
+        return not_applicable("The vault holds no enabled key.", ev.values)
+    if without:
+        ev.values["keys_without_expiration"] = without[:_KEYS_SHOWN]
+        shown = ", ".join(without[:_KEYS_SHOWN])
+        more = len(without) - _KEYS_SHOWN
+        return ev.failed(
+            f"{len(without)} of {len(enabled)} enabled key(s) never expire: {shown}"
+            + (f" (+{more} more)" if more > 0 else "")
+            + "."
+        )
+    return ev.passed(f"All {len(enabled)} enabled key(s) have an expiration date.")
+
+
+_KEYS_SHOWN = 10
+
+
 @dataclass(frozen=True)
 class BroadGrant:
     """Why one access policy's permissions on one object kind are broad."""
@@ -463,8 +518,9 @@ def broad_grants(policy: Mapping[str, Any], index: int) -> list[BroadGrant]:
     limitations="An access policy names only an objectId: ARM cannot tell a service principal "
     "from a user or group without a Microsoft Graph lookup, so every broad grant is reported, "
     "whoever holds it. Which permissions a workload needs is phiguard's judgement (secrets "
-    "'set' and keys 'release' count as workload permissions). Key, secret and certificate "
-    "expiry dates are data-plane properties that ARM does not show; they are not checked.",
+    "'set' and keys 'release' count as workload permissions). Key expiry is judged by "
+    "keyvault_vault_keys_expiration_set (ARM lists keys with their attributes); secret and "
+    "certificate expiry dates are data-plane properties ARM does not show, and are not checked.",
 )
 def keyvault_vault_access_policies_not_broad(snapshot: Snapshot) -> Result:
     """PASS when no entry of ``properties.accessPolicies`` grants broad permissions on keys,

@@ -161,6 +161,15 @@ RELATED: dict[str, RelatedDoc] = {
             "cookie expiration.",
         ),
         RelatedDoc(
+            "keyvault_keys",
+            "microsoft.keyvault/vaults/keys",
+            "/keys",
+            "2024-11-01",
+            True,
+            description="The keys of a vault as ARM lists them (Keys_List): each key's current "
+            "attributes (enabled, exp) and rotation policy, never key material (list).",
+        ),
+        RelatedDoc(
             "sql_firewall_rules",
             "microsoft.sql/servers/firewallrules",
             "/firewallRules",

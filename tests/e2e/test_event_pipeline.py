@@ -371,18 +371,21 @@ def test_a_follow_up_that_fails_stays_pending_until_a_redelivery_after_the_lease
     from shared.remediation_log import TableRemediationLog
 
     vault, events = _disable_purge_protection(world)
-    real_insert = TableRemediationLog.insert
+    real_insert, real_insert_many = TableRemediationLog.insert, TableRemediationLog.insert_many
 
     def unreachable(self: TableRemediationLog, record: Any) -> Any:
         raise ServiceRequestError("storage unreachable")
 
+    # One or several ACTION_REQUIRED rows (the vault may fail more than one manual check).
     monkeypatch.setattr(TableRemediationLog, "insert", unreachable)
+    monkeypatch.setattr(TableRemediationLog, "insert_many", unreachable)
     assert world.post(events).status_code == 503
     assert world.status(vault, PURGE) == "FAIL"
     marker = world.ctx.store.marker(vault)
     assert marker is not None and PURGE in marker.actions_pending
 
     monkeypatch.setattr(TableRemediationLog, "insert", real_insert)
+    monkeypatch.setattr(TableRemediationLog, "insert_many", real_insert_many)
     # Back within the lease (Event Grid's first retries come after 10 and 30 s): not coalesced
     # away, asked to come back later.
     assert world.post(events).status_code == 503
