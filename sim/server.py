@@ -450,6 +450,8 @@ class SimTenant:
             return self.graph.handle(method, path[len("/graph") :], split.query, headers, body)
         if path == identity.PATH:
             return identity.handle(method, split.query, headers)
+        if path == identity.IMDS_PATH:
+            return identity.handle_imds(method, split.query, headers)
         if path == "/emails:send" or path.startswith("/emails/"):
             return self.email.handle(method, path, split.query, headers, body, raw_target=raw_path)
         query = {k.lower(): v for k, v in reversed(parse_qsl(split.query, keep_blank_values=True))}

@@ -80,3 +80,36 @@ def test_azure_identity_gets_a_managed_identity_token_and_reads_arm_with_it(
         timeout=10,
     )
     assert refused.status_code == 400  # no X-IDENTITY-HEADER
+
+
+def test_azure_identity_gets_a_token_from_the_instance_metadata_service(
+    sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMDS, a VM's managed identity: azure-identity's ManagedIdentityCredential with no App
+    Service variables asks IMDS, whose host AZURE_POD_IDENTITY_AUTHORITY_HOST moves to the sim."""
+    from azure.identity import ManagedIdentityCredential
+
+    from sim import identity
+
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", sim.arm_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_cert)
+    token = ManagedIdentityCredential().get_token("https://management.azure.com/.default")
+    assert token.token == identity.TOKEN and token.expires_on > 0
+
+    def imds(headers: dict[str, str]) -> requests.Response:
+        return requests.get(
+            f"{sim.arm_url}{identity.IMDS_PATH}",
+            params={"api-version": "2018-02-01", "resource": "https://vault.azure.net"},
+            headers=headers,
+            verify=sim.ca_cert,
+            timeout=10,
+        )
+
+    answer = imds({"Metadata": "true"}).json()
+    assert answer["resource"] == "https://vault.azure.net" and answer["token_type"] == "Bearer"
+    assert {"expires_in", "expires_on", "not_before", "client_id"} <= set(answer)
+    refused = imds({})
+    assert refused.status_code == 400
+    assert refused.json()["error_description"] == "Required metadata header not specified"
