@@ -606,8 +606,13 @@ class Settings:
             ),
         )
 
+    @property
+    def has_storage(self) -> bool:
+        """A state store is configured (a connection string or an account URL)."""
+        return bool(self.storage_connection_string or self.storage_account_url)
+
     def require_storage(self) -> None:
-        if not (self.storage_connection_string or self.storage_account_url):
+        if not self.has_storage:
             raise SettingsError(
                 f"set {PREFIX}STORAGE_CONNECTION_STRING or {PREFIX}STORAGE_ACCOUNT_URL"
             )

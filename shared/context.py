@@ -55,14 +55,10 @@ class AppContext:
 
         selection = self.selection if self.selection is not None else self.settings.selection()
         engine = Engine.selected(selection, self.settings.phi_scope())
-        if not self.report_only or self._has_store:
+        if not self.report_only or self.settings.has_storage:
             engine.mutes = lambda: self.mutes.cached_rules()
         engine.mute_max_days = self.settings.mute_max_days
         return engine
-
-    @property
-    def _has_store(self) -> bool:
-        return bool(self.settings.storage_connection_string or self.settings.storage_account_url)
 
     @cached_property
     def mutes(self) -> TableMutes:

@@ -383,6 +383,7 @@ class Pipeline:
 
     def _reevaluate_group(self, group_id: str, cause: Cause) -> ResourceOutcome:
         from shared.kernel import api_versions
+        from shared.sweep import child_types, is_system_child
 
         self.reader.forget_resource_group(group_id)
         outcome = self.evaluate_resource(group_id, cause)
@@ -391,11 +392,7 @@ class Pipeline:
         supported = self.engine.supported_types()
         # ``/resources`` lists tracked resources (a SQL database, a FHIR service) but no proxy
         # children (a CDN custom domain): those are listed under each parent, as the sweep does.
-        children: dict[str, list[str]] = {}
-        for rtype in supported:
-            parent_type = rtype.rpartition("/")[0]
-            if parent_type.count("/"):
-                children.setdefault(parent_type, []).append(rtype)
+        children = child_types(supported)
         transitions = outcome.transitions
         seen: set[str] = set()
 
@@ -415,8 +412,7 @@ class Pipeline:
                 path = f"{rid}/{child_type.rpartition('/')[2]}"
                 for child in self.reader.list_items(path, api_versions.for_type(child_type)):
                     child_id = child.get("id")
-                    system = child_type == "microsoft.sql/servers/databases"
-                    if isinstance(child_id, str) and not (system and child.get("name") == "master"):
+                    if isinstance(child_id, str) and not is_system_child(child_type, child):
                         evaluate(child_id)
         return ResourceOutcome(group_id, Action.RECORDED, transitions)
 

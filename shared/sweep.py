@@ -105,11 +105,7 @@ class _Sweep:
         breaker = self.breaker
         reader = pipeline.sweep_reader()
         groups = reader.resource_groups(subscription)
-        children: dict[str, list[str]] = {}
-        for rtype in sorted(self.engine.supported_types()):
-            parent_type, _, _ = rtype.rpartition("/")
-            if parent_type.count("/"):
-                children.setdefault(parent_type, []).append(rtype)
+        children = child_types(self.engine.supported_types())
         supported = self.engine.supported_types()
         result = BatchResult(events=0)
         listed = [0]
@@ -165,9 +161,8 @@ class _Sweep:
                     outcomes.append(ResourceOutcome(path, Action.FAILED))
                     continue
                 for item in items:
-                    system = child_type == "microsoft.sql/servers/databases"
-                    if system and item.get("name") == "master":
-                        continue  # the system database: its TDE is managed by Azure, not settable
+                    if is_system_child(child_type, item):
+                        continue
                     with lock:
                         listed[0] += 1
                     outcomes.extend(family(item))
@@ -253,6 +248,21 @@ class _Sweep:
                 self.breaker.record(True)
                 log.warning("transient storage failure for %s: %s", rid, type(exc).__name__)
             return ResourceOutcome(rid, Action.FAILED)
+
+
+def child_types(supported: Iterable[str]) -> dict[str, list[str]]:
+    """The supported child types by parent type: ARM lists them only under each parent."""
+    children: dict[str, list[str]] = {}
+    for rtype in sorted(supported):
+        parent_type = rtype.rpartition("/")[0]
+        if parent_type.count("/"):
+            children.setdefault(parent_type, []).append(rtype)
+    return children
+
+
+def is_system_child(child_type: str, item: Mapping[str, object]) -> bool:
+    """The ``master`` database of a SQL server: managed by Azure (its TDE is not settable)."""
+    return child_type == "microsoft.sql/servers/databases" and item.get("name") == "master"
 
 
 def _group_key(body: Mapping[str, object]) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from sim.arm import vault_items
-from sim.arm.vault_items import RECOVERY_LEVEL, VAULTS, Item
+from sim.arm.vault_items import VAULTS, Item
 from sim.store import Store
 
 Reply = tuple[int, list[tuple[str, str]], bytes, bool]
@@ -182,14 +182,7 @@ class KeyVaultDataService:
     # --- answers ------------------------------------------------------------------------------
 
     def _attributes(self, item: Item, version: str) -> Doc:
-        attributes: Doc = {
-            "enabled": item.enabled,
-            "created": item.created,
-            "updated": item.updated,
-            "recoveryLevel": RECOVERY_LEVEL,
-        }
-        if item.expires is not None:
-            attributes["exp"] = item.expires
+        attributes = vault_items.item_attributes(item)
         if version not in ("2015-06-01", "2016-10-01", "7.0"):
             attributes["recoverableDays"] = 90  # since 7.1
         return attributes

@@ -45,7 +45,7 @@ def _stores(settings: Settings, out: str | None) -> tuple[ReviewStore, list[Revi
         target = Path(out)
         if target.exists() and not target.is_dir():
             raise UsageError(f"--out: {inert(out)!r} is not a directory")
-    if settings.storage_connection_string or settings.storage_account_url:
+    if settings.has_storage:
         try:
             return BlobReviewStore.from_settings(settings), local
         except (ValueError, TypeError) as exc:

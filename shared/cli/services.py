@@ -67,7 +67,6 @@ def app_context(
     from shared.context import AppContext, reset_app_context
 
     settings = settings or settings_from_args(args)
-    has_store = bool(settings.storage_connection_string or settings.storage_account_url)
     try:
         if not report_only:
             settings.require_storage()
@@ -78,7 +77,7 @@ def app_context(
             f"PHIGUARD_TABLE_PREFIX: {inert(settings.table_prefix)!r} must be 1-56 letters and "
             "digits, starting with a letter"
         )
-    if has_store:
+    if settings.has_storage:
         probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
     if arm:
         probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)

@@ -42,25 +42,22 @@ def _order(version: str) -> tuple[str, int]:
     return (version[:10], 0 if len(version) > 10 else 1)
 
 
-def _tde_out(doc: Doc, version: str) -> Doc:
+def _tde_renamed(doc: Doc, version: str, stored: str, shown: str) -> Doc:
+    """``doc`` with ``properties.<stored>`` named ``<shown>`` for a version before the rename."""
     props = doc.get("properties")
-    if not _older(version, _TDE_STATE_SINCE) or not isinstance(props, dict):
+    if not _older(version, _TDE_STATE_SINCE) or not isinstance(props, dict) or stored not in props:
         return doc
     out = copy.deepcopy(doc)
-    out_props = out["properties"]
-    if "state" in out_props:
-        out_props["status"] = out_props.pop("state")
+    out["properties"][shown] = out["properties"].pop(stored)
     return out
+
+
+def _tde_out(doc: Doc, version: str) -> Doc:
+    return _tde_renamed(doc, version, "state", "status")
 
 
 def _tde_in(body: Doc, version: str) -> Doc:
-    props = body.get("properties")
-    if not _older(version, _TDE_STATE_SINCE) or not isinstance(props, dict):
-        return body
-    out = copy.deepcopy(body)
-    if "status" in out["properties"]:
-        out["properties"]["state"] = out["properties"].pop("status")
-    return out
+    return _tde_renamed(body, version, "status", "state")
 
 
 def _diagnostics_out(doc: Doc, version: str) -> Doc:

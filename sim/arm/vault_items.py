@@ -191,9 +191,8 @@ def from_arm(doc: Doc, vault: Doc, *, key: bool) -> Item:
     )
 
 
-def arm_document(vault: Doc, item: Item, kind: str) -> Doc:
-    """A derived item as ARM's Keys_Get / Secrets_Get answers it (never a secret value)."""
-    uri = f"{vault_uri(vault)}/{kind}/{item.name}"
+def item_attributes(item: Item) -> Doc:
+    """The attributes ARM and the data plane both answer for an item (seconds since 1970)."""
     attributes: Doc = {
         "enabled": item.enabled,
         "created": item.created,
@@ -202,6 +201,13 @@ def arm_document(vault: Doc, item: Item, kind: str) -> Doc:
     }
     if item.expires is not None:
         attributes["exp"] = item.expires
+    return attributes
+
+
+def arm_document(vault: Doc, item: Item, kind: str) -> Doc:
+    """A derived item as ARM's Keys_Get / Secrets_Get answers it (never a secret value)."""
+    uri = f"{vault_uri(vault)}/{kind}/{item.name}"
+    attributes = item_attributes(item)
     props: Doc = {"attributes": attributes}
     if kind == "keys":
         attributes["exportable"] = False
