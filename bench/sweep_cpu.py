@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
     args = parser.parse_args(argv)
+    if args.resources < 1:
+        parser.error("--resources must be at least 1")
     shown = sys.argv[1:] if argv is None else argv
     print(" ".join(["$ python -m bench.sweep_cpu", *shown]))
 

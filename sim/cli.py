@@ -26,10 +26,21 @@ from sim.faults import FaultSpec, FaultSpecError
 from sim.server import SimConfig, SimServer
 
 
+def port(text: str) -> int:
+    """A TCP port for argparse: 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r:.40} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``sim serve`` options (the caller owns the sub-command structure)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    parser.add_argument("--port", type=port, default=0, help="port (default 0: any free port)")
     parser.add_argument(
         "--estate",
         default="demo",
@@ -76,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=None, help="directory for ca.pem (default: temp)")
     parser.add_argument(
         "--proxy-port",
-        type=int,
+        type=port,
         default=None,
         metavar="PORT",
         help="also run an HTTPS (CONNECT) proxy on 127.0.0.1:PORT (0: any free port) that sends "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pytest
 import requests
 
 from sim import cli
@@ -147,3 +148,18 @@ def test_sim_serve_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) ->
         process = sim.process
     assert process.returncode == 0
     assert "ResourceWriteSuccess" in events.read_text()
+
+
+@pytest.mark.parametrize("value", ["99999", "-1", "abc", "8080\x00"])
+def test_a_port_out_of_range_is_a_usage_error_naming_the_flag(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: --proxy-port 99999 reached bind() and failed with its OverflowError."""
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    for flag in ("--port", "--proxy-port"):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([flag, value])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert flag in err and "Traceback" not in err
