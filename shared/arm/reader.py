@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -54,6 +54,17 @@ class _Cached:
     expires: float
 
 
+RESOURCE_GROUPS_VERSION = api_versions.for_type("microsoft.resources/resourcegroups")
+
+
+def resource_groups_path(subscription: str) -> str:
+    return f"/subscriptions/{subscription}/resourcegroups"
+
+
+def groups_by_id(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {normalize(str(g["id"])): g for g in items if isinstance(g.get("id"), str)}
+
+
 class ArmReader(ArmUser):
     """Reads resources through ARM. Thread-safe; build once per worker and reuse."""
 
@@ -75,6 +86,9 @@ class ArmReader(ArmUser):
         self.pace_reads = pace_reads
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
+        # Resource-group lists another read already made (the CLI's probe), taken once by
+        # resource_groups(); shared with patient() siblings.
+        self._primed_groups: dict[str, dict[str, Mapping[str, Any]]] = {}
 
     @property
     def stats(self) -> RequestCounts:
@@ -109,6 +123,7 @@ class ArmReader(ArmUser):
             **connection,
         )
         sibling.client.counts = self.client.counts
+        sibling._primed_groups = self._primed_groups
         # One read per subscription and kind for a whole sweep (hours on a large tenant).
         sibling.list_cache_seconds = max(self.cache_seconds, SWEEP_LIST_CACHE_SECONDS)
         return sibling
@@ -133,7 +148,13 @@ class ArmReader(ArmUser):
         self, path: str, api_version: str, kind: str = "list"
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list call, following ``nextLink`` (only back to ARM)."""
-        page = self.get(path, api_version, kind)
+        return self.items_from(self.get(path, api_version, kind), path, api_version, kind)
+
+    def items_from(
+        self, page: Mapping[str, Any] | None, path: str, api_version: str, kind: str = "list"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of the list at ``path`` whose first page was already read (None: it
+        404ed), following ``nextLink`` (only back to ARM)."""
         while page is not None:
             items = page.get("value", [])
             if not isinstance(items, list):
@@ -143,7 +164,7 @@ class ArmReader(ArmUser):
             if not isinstance(next_link, str) or not next_link:
                 return
             link = self.client.same_origin(next_link, "InvalidNextLink", "nextLink")
-            page = self.get(link, api_version, kind)
+            page, path = self.get(link, api_version, kind), link
 
     def _cached(self, key: str, load: Callable[[], Any], ttl: float | None = None) -> Any:
         now = time.monotonic()
@@ -246,14 +267,26 @@ class ArmReader(ArmUser):
 
     def resource_groups(self, subscription: str) -> dict[str, Mapping[str, Any]]:
         """Every resource group of a subscription by normalized id, in one list call per 100
-        (the sweep's alternative to reading each group as its resources come up)."""
-        version = api_versions.for_type("microsoft.resources/resourcegroups")
-        path = f"/subscriptions/{subscription}/resourcegroups"
-        return {
-            normalize(str(g["id"])): g
-            for g in self.list_items(path, version, "resource_group")
-            if isinstance(g.get("id"), str)
-        }
+        (the sweep's alternative to reading each group as its resources come up). A list
+        handed over by :meth:`prime_resource_groups` is used once instead of listing again."""
+        with self._cache_lock:
+            primed = self._primed_groups.pop(subscription.lower(), None)
+        if primed is not None:
+            return primed
+        return groups_by_id(
+            self.list_items(
+                resource_groups_path(subscription), RESOURCE_GROUPS_VERSION, "resource_group"
+            )
+        )
+
+    def prime_resource_groups(
+        self, subscription: str, groups: dict[str, Mapping[str, Any]]
+    ) -> None:
+        """Hands over a subscription's resource groups just listed elsewhere (the CLI's probe
+        lists them to learn that ARM knows the subscription), so the next
+        :meth:`resource_groups` of it costs no call."""
+        with self._cache_lock:
+            self._primed_groups[subscription.lower()] = groups
 
     def snapshot(
         self,

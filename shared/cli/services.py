@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.cli.exit_codes import IncompleteError, UsageError
@@ -79,9 +79,12 @@ def app_context(
         )
     if settings.has_storage:
         probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
+    groups: dict[str, dict[str, Mapping[str, Any]]] = {}
     if arm:
-        probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
+        groups = probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
     context = AppContext(settings, selection=selection, report_only=report_only)
+    for subscription, listed in groups.items():
+        context.reader.prime_resource_groups(subscription, listed)
     reset_app_context(context)
     return context
 
@@ -165,9 +168,16 @@ def probe_store(settings: Settings, *, flag: bool) -> None:
         client.close()
 
 
-def probe_arm(settings: Settings, subscriptions: Sequence[str], *, flag: bool) -> None:
-    """One short GET per subscription (or of ``/subscriptions``): ARM unreachable, refusing or
-    not knowing a subscription is an :class:`IncompleteError` naming the endpoint."""
+def probe_arm(
+    settings: Settings, subscriptions: Sequence[str], *, flag: bool
+) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """One short list per subscription (or a GET of ``/subscriptions``): ARM unreachable,
+    refusing or not knowing a subscription is an :class:`IncompleteError` naming the endpoint.
+
+    The probe of a subscription is its resource-group list, which ARM answers 404
+    (``SubscriptionNotFound``) or 403 like a GET of the subscription would, and which a sweep
+    or an access review needs anyway: the groups come back by subscription, for
+    :meth:`ArmReader.prime_resource_groups`, so the command does not list them again."""
     from shared.arm import ArmReader
     from shared.credentials import arm_credential
 
@@ -183,25 +193,36 @@ def probe_arm(settings: Settings, subscriptions: Sequence[str], *, flag: bool) -
         pool_size=1,
     )
     try:
-        _probe_subscriptions(reader, endpoint, setting, subscriptions)
+        return _probe_subscriptions(reader, endpoint, setting, subscriptions)
     finally:
         reader.close()  # the probe's own connection pool
 
 
 def _probe_subscriptions(
     reader: ArmReader, endpoint: str, setting: str, subscriptions: Sequence[str]
-) -> None:
+) -> dict[str, dict[str, Mapping[str, Any]]]:
     from azure.core.exceptions import ClientAuthenticationError
 
     from shared.arm import ArmError, TransientArmError
+    from shared.arm.reader import RESOURCE_GROUPS_VERSION, groups_by_id, resource_groups_path
     from shared.kernel import api_versions
 
-    version = api_versions.for_type("microsoft.resources/subscriptions")
+    listed: dict[str, dict[str, Mapping[str, Any]]] = {}
     targets: list[str | None] = list(subscriptions) or [None]
     for subscription in targets:
-        path = f"/subscriptions/{subscription}" if subscription else "/subscriptions"
         try:
-            found = reader.get(path, version, "probe")
+            if subscription is None:
+                version = api_versions.for_type("microsoft.resources/subscriptions")
+                reader.get("/subscriptions", version, "probe")
+                continue
+            path = resource_groups_path(subscription)
+            first = reader.get(path, RESOURCE_GROUPS_VERSION, "resource_group")
+            if first is None:
+                raise IncompleteError(
+                    f"subscription {subscription} not found at {endpoint} (ARM answered 404)"
+                )
+            items = reader.items_from(first, path, RESOURCE_GROUPS_VERSION, "resource_group")
+            listed[subscription] = groups_by_id(items)
         except TransientArmError as exc:
             raise IncompleteError(
                 f"ARM unreachable at {endpoint} ({setting}): {_cause(exc)}"
@@ -214,10 +235,7 @@ def _probe_subscriptions(
             raise IncompleteError(
                 f"subscription {subscription}: ARM at {endpoint} refused it: {_cause(exc)}"
             ) from None
-        if subscription is not None and found is None:
-            raise IncompleteError(
-                f"subscription {subscription} not found at {endpoint} (ARM answered 404)"
-            )
+    return listed
 
 
 def _cause(exc: BaseException) -> str:

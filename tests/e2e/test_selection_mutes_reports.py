@@ -90,6 +90,11 @@ def test_selection_decides_what_is_read_and_leaves_other_rows_alone(
     assert any("diagnosticsettings" in t for t in _types(everything))
     assert any(t.startswith("microsoft.network/") for t in _types(everything))
     assert one["total"] < everything["total"] / 3, (one["total"], everything["total"])
+    # The preflight probe is the resource-group list the sweep needs: listed once, and no
+    # separate GET of the subscription (issue 15: no call Custodian does not make but that one).
+    calls = {k.lower(): n for k, n in one["by_call"].items()}
+    assert calls.get("get list microsoft.resources/resourcegroups") == 1, calls
+    assert not any("microsoft.resources/subscriptions" in k for k in calls), calls
 
     # A storage-only scan reads the storage accounts' related documents, nothing of other types.
     sim.reset_counters()
