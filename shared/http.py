@@ -6,12 +6,12 @@ the service hands back followed only to its own origin.
 
 ``requests`` reads its environment on every request of a session that trusts it: the proxy
 variables (walking all of ``os.environ`` to decide on ``no_proxy``), ``~/.netrc`` (a stat per
-request) and the CA bundle variables. On the event path that was about a fifth of the CPU the
-pipeline spent in HTTP (py-spy over ``python -m bench.replay``). So the environment is read once,
-here: without proxy variables the session stops trusting it, and the CA bundle variable, if any,
-becomes the transport's default verification. With a proxy variable set the session keeps
-``requests``' own per-request handling, so ``no_proxy`` and friends behave exactly as documented.
-``~/.netrc`` is never wanted: its Basic credentials must not reach ARM or Storage.
+request) and the CA bundle variables, and it prepares every request again. So the environment is
+read once, here: without proxy variables, requests go through :mod:`shared.transport` (urllib3
+alone), and the CA bundle variable, if any, becomes its verification. With a proxy variable set,
+``requests``' own transport keeps its per-request handling, so ``no_proxy`` and friends behave
+exactly as documented. ``~/.netrc`` is never wanted: its Basic credentials must not reach ARM or
+Storage.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from shared.errors import ServiceError, TransientServiceError
 
 if TYPE_CHECKING:
-    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.pipeline.transport import HttpTransport
     from azure.core.rest import HttpResponse
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
@@ -61,34 +61,31 @@ def transport(
     ca_cert: str | None = None,
     timeout_seconds: float = 20,
     pool_size: int = 10,
-) -> RequestsTransport:
-    import requests
-    from azure.core.pipeline.transport import RequestsTransport
-    from urllib3.util.retry import Retry
+) -> HttpTransport[Any, Any]:
+    """The transport of an azure-core client: :class:`shared.transport.Urllib3Transport`, or,
+    with a proxy variable set, ``requests``' own (which applies ``no_proxy`` and friends exactly
+    as documented)."""
+    from shared.transport import Urllib3Transport, requests_transport
 
-    use_env = proxies_configured()
-    session = requests.Session()
-    # azure-core configures only the sessions it creates itself: one handed to it keeps
-    # ``requests``' defaults, so these are set here. Retries are azure-core's policies' job.
-    session.trust_env = use_env
-    adapter = requests.adapters.HTTPAdapter(
-        pool_connections=pool_size,
-        pool_maxsize=pool_size,
-        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
-    )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return RequestsTransport(
-        session=session,
-        session_owner=True,
-        use_env_settings=use_env,
-        connection_verify=(ca_cert or True) if use_env else default_verify(ca_cert),
+    connection_timeout = min(timeout_seconds, 10)
+    if proxies_configured():
+        trusting_env: HttpTransport[Any, Any] = requests_transport(
+            verify=ca_cert or True,
+            read_timeout=timeout_seconds,
+            connection_timeout=connection_timeout,
+            pool_size=pool_size,
+            use_env=True,
+        )
+        return trusting_env
+    return Urllib3Transport(
+        verify=default_verify(ca_cert),
         read_timeout=timeout_seconds,
-        connection_timeout=min(timeout_seconds, 10),
+        connection_timeout=connection_timeout,
+        pool_size=pool_size,
     )
 
 
-def tables_transport() -> RequestsTransport:
+def tables_transport() -> HttpTransport[Any, Any]:
     """The transport of the Table Storage clients (state store and remediation log)."""
     return transport(timeout_seconds=30, pool_size=16)
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.pipeline.transport import HttpTransport
     from azure.data.tables import TableServiceClient
 
     from shared.config import Settings
 
 
 def service_from_connection_string(
-    connection_string: str, *, transport: RequestsTransport | None = None, **options: Any
+    connection_string: str, *, transport: HttpTransport[Any, Any] | None = None, **options: Any
 ) -> TableServiceClient:
     """A Tables service client for a connection string (Azurite, an account key or SAS), on
     ``transport`` (default: :func:`shared.http.tables_transport`)."""
@@ -35,7 +35,7 @@ def service_from_account_url(
     account_url: str,
     credential: TokenCredential,
     *,
-    transport: RequestsTransport | None = None,
+    transport: HttpTransport[Any, Any] | None = None,
     **options: Any,
 ) -> TableServiceClient:
     """A Tables service client for ``https://<account>.table.core.windows.net`` with a token
@@ -51,7 +51,7 @@ def service_from_account_url(
 
 
 def table_service(
-    settings: Settings, *, transport: RequestsTransport | None = None, **options: Any
+    settings: Settings, *, transport: HttpTransport[Any, Any] | None = None, **options: Any
 ) -> TableServiceClient:
     """A Tables service client for the configured storage (see the module's doc), on
     ``transport`` (default: :func:`shared.http.tables_transport`); ``options`` go to the client

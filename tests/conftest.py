@@ -36,3 +36,12 @@ def azurite() -> Iterator[AzuriteEndpoints]:
     """
     with running_azurite() as endpoints:
         yield endpoints
+
+
+@pytest.fixture
+def via_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request through ``requests`` (``shared.transport``'s fallback), where the
+    ``responses`` library stands in for a service: it intercepts ``requests`` only."""
+    from shared.transport import Urllib3Transport
+
+    monkeypatch.setattr(Urllib3Transport, "_handles", staticmethod(lambda *_: False))

@@ -24,6 +24,8 @@ from shared.issues.render import assert_no_phi_or_secret, render_issue
 
 from .helpers import CHECK, FORBIDDEN, PAT, TAGS, finding, fingerprint
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 ADO = "https://ado.example"
 PROJECT = f"{ADO}/contoso/PHI%20Compliance"
 WIT = f"{PROJECT}/_apis/wit"

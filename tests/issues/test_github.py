@@ -19,6 +19,8 @@ from shared.issues.render import assert_no_phi_or_secret, render_issue
 
 from .helpers import CHECK, FORBIDDEN, TAGS, TOKEN, finding, fingerprint
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 API = "https://github.example"
 REPO = f"{API}/repos/contoso/phi-compliance"
 

@@ -22,6 +22,8 @@ from shared.notify.routing import Routing
 
 from .samples import T0, notices
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 ENDPOINT = "https://contoso.westus.communications.azure.com"
 ACCESS_KEY = base64.b64encode(b"acs-secret-access-key-0123456789").decode()
 CONNECTION = f"endpoint={ENDPOINT}/;accesskey={ACCESS_KEY}"

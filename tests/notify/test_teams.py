@@ -18,6 +18,8 @@ from shared.outbox.model import Channel, ItemStatus, RetryLater
 
 from .samples import T0, WEBHOOK, notices
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 SECRET_PARTS = ("S3CR3TSIGNATURE", "/workflows/0123456789abcdef", "sig=")
 
 

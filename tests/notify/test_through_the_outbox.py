@@ -21,6 +21,8 @@ from sim.azurite import AzuriteEndpoints
 
 from .samples import T0, WEBHOOK, notices
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 
 @pytest.fixture
 def outbox(azurite: AzuriteEndpoints) -> TableOutbox:

@@ -19,6 +19,8 @@ from shared.http import RequestCounts, ServiceClient, retry_after
 from shared.tables import table_service
 from sim.credentials import StaticTokenCredential
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 ARM = "https://management.example"
 RG = "/subscriptions/s1/resourceGroups/rg"
 NSG = f"{RG}/providers/Microsoft.Network/networkSecurityGroups/n1"

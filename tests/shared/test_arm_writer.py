@@ -13,6 +13,8 @@ from azure.core import MatchConditions
 from shared.arm import ArmError, ArmWriter, PreconditionFailed, TransientArmError
 from sim.credentials import StaticTokenCredential
 
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
+
 ARM = "https://management.example"
 RULE = (
     "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/"

@@ -1,27 +1,49 @@
-"""The shared HTTP transport reads the environment once, not on every request."""
+"""The shared HTTP transport: the environment read once, and urllib3's transport behaving as
+azure-core's requests transport does, against real servers (a local one with misbehaviours on
+demand, the simulated tenant over TLS, Azurite through the Tables SDK)."""
 
 from __future__ import annotations
 
+import gzip
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core import PipelineClient
+from azure.core.exceptions import (
+    IncompleteReadError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import HttpRequest as LegacyRequest
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
 
 from shared.http import default_verify, proxies_configured, transport
+from shared.transport import Urllib3Transport
+from sim.fixture import SimHandle, running_sim
 
 
-def _session(t: Any) -> Any:
-    return t.session
-
-
-def test_without_proxy_variables_the_session_stops_trusting_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-    # Regression: azure-core configures only sessions it creates, so a handed-in session kept
-    # trust_env=True and re-read proxies and ~/.netrc on every request.
-    assert _session(transport()).trust_env is False
+
+
+# --- choosing the transport -------------------------------------------------------------------
+
+
+def test_without_proxy_variables_requests_go_through_urllib3_alone(no_proxy_env: None) -> None:
+    chosen = transport(ca_cert="/tmp/sim-ca.pem", timeout_seconds=7, pool_size=3)
+    assert isinstance(chosen, Urllib3Transport)
+    assert (chosen.verify, chosen.read_timeout, chosen.pool_size) == ("/tmp/sim-ca.pem", 7, 3)
 
 
 def test_a_proxy_variable_keeps_requests_per_request_handling(
@@ -29,7 +51,9 @@ def test_a_proxy_variable_keeps_requests_per_request_handling(
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert proxies_configured()
-    assert _session(transport()).trust_env is True
+    chosen: Any = transport()
+    assert isinstance(chosen, RequestsTransport)
+    assert chosen.session.trust_env is True
 
 
 def test_verification_prefers_the_configured_ca_then_the_environment_bundle() -> None:
@@ -40,8 +64,178 @@ def test_verification_prefers_the_configured_ca_then_the_environment_bundle() ->
     assert default_verify(None, {}) is True
 
 
-def test_the_transport_verifies_with_the_configured_ca(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HTTPS_PROXY", raising=False)
-    monkeypatch.delenv("https_proxy", raising=False)
-    t: Any = transport(ca_cert="/tmp/sim-ca.pem")
-    assert t.connection_config.verify == "/tmp/sim-ca.pem"
+# --- a local server that misbehaves on demand ---------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    connections: set[int] = set()  # noqa: RUF012 - one server per test module
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _Handler.connections.add(id(self.connection))
+        path = self.path.split("?")[0]
+        if path == "/json":
+            self._send(200, json.dumps({"ok": True, "path": self.path}).encode())
+        elif path == "/gzip":
+            body = gzip.compress(json.dumps({"zipped": True}).encode())
+            self._send(200, body, {"Content-Encoding": "gzip"})
+        elif path == "/twice":
+            self.send_response(200)
+            self.send_header("X-Twice", "a")
+            self.send_header("X-Twice", "b")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        elif path == "/big":
+            self._send(200, b"x" * 200_000)
+        elif path == "/short":  # promises more than it sends, then hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"only this")
+            self.wfile.flush()
+            self.close_connection = True
+        elif path == "/slow":
+            time.sleep(1.0)
+            self._send(200, b"{}")
+        elif path == "/hangup":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self._send(404, b'{"error": "no such path"}')
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        echoed = {"body": body.decode(), "type": self.headers.get("Content-Type")}
+        self._send(201, json.dumps(echoed).encode())
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _client(base: str, **options: Any) -> tuple[PipelineClient[Any, Any], Urllib3Transport]:
+    chosen = Urllib3Transport(**options)
+    return PipelineClient(base, transport=chosen, policies=[]), chosen
+
+
+def test_answers_headers_and_bodies_read_as_requests_read_them(local: str) -> None:
+    client, _ = _client(local)
+    answer = client.send_request(HttpRequest("GET", f"{local}/json?api-version=1"))
+    assert answer.status_code == 200 and answer.json() == {
+        "ok": True,
+        "path": "/json?api-version=1",
+    }
+    assert answer.headers["content-type"] == "application/json"  # case-insensitive
+    assert answer.reason == "OK"
+    assert client.send_request(HttpRequest("GET", f"{local}/gzip")).json() == {"zipped": True}
+    assert client.send_request(HttpRequest("GET", f"{local}/twice")).headers["X-Twice"] == "a, b"
+    missing = client.send_request(HttpRequest("GET", f"{local}/nowhere"))
+    assert missing.status_code == 404 and missing.json() == {"error": "no such path"}
+    posted = client.send_request(HttpRequest("POST", f"{local}/echo", json={"a": [1, "é"]}))
+    assert posted.status_code == 201
+    assert json.loads(posted.json()["body"]) == {"a": [1, "é"]}
+    assert posted.json()["type"] == "application/json"
+
+
+def test_connections_are_kept_alive_and_a_half_read_stream_is_not_reused(local: str) -> None:
+    client, _ = _client(local)
+    _Handler.connections.clear()
+    for _ in range(20):
+        assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
+    assert len(_Handler.connections) == 1  # one pooled connection for twenty requests
+
+    streamed = client.send_request(HttpRequest("GET", f"{local}/big"), stream=True)
+    chunks = streamed.iter_bytes()
+    assert next(chunks)  # read a little, then give up on the rest
+    streamed.close()
+    # The unread bytes were dropped with their connection, not read as the next answer.
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).json()["ok"] is True
+
+    whole = client.send_request(HttpRequest("GET", f"{local}/big"), stream=True)
+    assert len(b"".join(whole.iter_bytes())) == 200_000
+
+
+def test_failures_are_azure_cores_own_types(local: str) -> None:
+    client, _ = _client(local, read_timeout=0.3)
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        closed_port = spare.getsockname()[1]
+    with pytest.raises(ServiceRequestError):  # nothing listens: the request never went
+        client.send_request(HttpRequest("GET", f"http://127.0.0.1:{closed_port}/json"))
+    with pytest.raises(ServiceResponseTimeoutError):
+        client.send_request(HttpRequest("GET", f"{local}/slow"))
+    with pytest.raises(ServiceResponseError):  # the server hung up without an answer
+        client.send_request(HttpRequest("GET", f"{local}/hangup"))
+    with pytest.raises(IncompleteReadError):
+        client.send_request(HttpRequest("GET", f"{local}/short"))
+    # A per-request timeout (what the retry policy sets from its budget) wins over the default.
+    slow_ok, _ = _client(local, read_timeout=0.1)
+    answer = slow_ok.send_request(HttpRequest("GET", f"{local}/slow"), read_timeout=5)
+    assert answer.status_code == 200
+
+
+def test_a_legacy_request_goes_through_the_requests_fallback(local: str) -> None:
+    client, chosen = _client(local)
+    legacy: Any = LegacyRequest("GET", f"{local}/json")
+    answer = chosen.send(legacy)
+    assert answer.status_code == 200 and json.loads(answer.text())["ok"] is True
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
+    chosen.close()
+
+
+# --- real services --------------------------------------------------------------------------------
+
+
+def test_tls_is_verified_against_the_configured_ca(no_proxy_env: None) -> None:
+    with running_sim(estate="demo") as sim:
+        handle: SimHandle = sim
+        url = f"{handle.arm_url}/subscriptions?api-version=2022-12-01"
+        trusted, _ = _client(handle.arm_url, verify=handle.ca_cert)
+        # Reached and verified (401: no bearer token; TLS itself succeeded).
+        assert trusted.send_request(HttpRequest("GET", url)).status_code == 401
+        untrusted, _ = _client(handle.arm_url, verify=True)  # the public bundle: not the sim's CA
+        with pytest.raises(ServiceRequestError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send_request(HttpRequest("GET", url))
+
+
+def test_headers_parsed_as_headers_only_are_the_stdlibs_headers() -> None:
+    import email.parser
+    import http.client
+    import io
+
+    from shared.transport import parse_headers_only
+
+    assert http.client.parse_headers is parse_headers_only  # installed with the transport
+    block = (
+        b"Content-Type: multipart/mixed; boundary=batchresponse_0f1e\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Folded: one\r\n two\r\n"
+        b"Content-Length: 12\r\n\r\n"
+    )
+    ours = parse_headers_only(io.BytesIO(block))
+    stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block.decode())
+    assert ours.items() == stdlib.items()
+    assert ours.get_all("Set-Cookie") == ["a=1", "b=2"]
+    assert ours.get_content_type() == "multipart/mixed"
