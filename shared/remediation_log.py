@@ -48,7 +48,7 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Upda
 from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
-from shared.state.batch import lean_table_client
+from shared.state.batch import lean_table_client, query_rows
 from shared.state.entities import _dt, _type_of
 from shared.state.keys import _utf16_len, escape_key, partition_key
 from shared.tables import TablesBacked
@@ -310,7 +310,7 @@ class TableRemediationLog(TablesBacked):
             if subscription_id is not None:
                 query += " and subscription_key eq @sub"
                 params["sub"] = subscription_id.lower()
-            out += [_record(r) for r in self._log.query_entities(query, parameters=params)]
+            out += [_record(r) for r in query_rows(self._log, query, params)]
             day += timedelta(days=1)
         return out
 
@@ -334,7 +334,7 @@ class TableRemediationLog(TablesBacked):
             if resource_id is not None:
                 query += " and resource_key eq @key"
                 params["key"] = normalize(resource_id)
-            rows = [_record(r) for r in self._log.query_entities(query, parameters=params)]
+            rows = [_record(r) for r in query_rows(self._log, query, params)]
             out += sorted(rows, key=lambda r: r.id, reverse=True)
             newest = first - timedelta(days=1)
         return out[:limit]

@@ -4,6 +4,7 @@ keys of processed events (the layout is described in :mod:`shared.state`)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 from shared.kernel.resource_id import normalize
@@ -15,6 +16,8 @@ _HISTORY_FROM, _HISTORY_TO = "h~", "h~~"
 _MAX_KEY_UNITS = 500  # service limit 1 KiB = 512 UTF-16 units (Azurite enforces 512)
 _HASHED_KEY_HEAD = 400
 _KEY_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._()-")
+# Text of only these (a normalized resource id, almost always) needs no escape but ``/``.
+_PLAIN_KEY = re.compile(r"[a-z0-9._()/-]*")
 
 
 def _utf16_len(text: str) -> int:
@@ -24,6 +27,8 @@ def _utf16_len(text: str) -> int:
 
 def escape_key(text: str) -> str:
     """Text made safe for a PartitionKey/RowKey: ``/`` → ``|``, unsafe characters → ``!xxxx``."""
+    if _PLAIN_KEY.fullmatch(text):
+        return text.replace("/", "|")
     out: list[str] = []
     for ch in text:
         if ch in _KEY_SAFE:

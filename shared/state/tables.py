@@ -60,7 +60,7 @@ from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import normalize
 from shared.selection import cites
-from shared.state.batch import lean_table_client
+from shared.state.batch import lean_table_client, query_rows
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
     _bound,
@@ -343,7 +343,8 @@ class TableStateStore(TablesBacked):
             )
 
     def _load(self, pk: str) -> _Partition:
-        rows = self._state.query_entities(
+        rows = query_rows(
+            self._state,
             # The SDK substitutes @names only in space-separated words: keep ")" apart.
             "PartitionKey eq @pk and (RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
             parameters={"pk": pk, "marker": MARKER_ROW, "c0": _CHECK_FROM, "c1": _CHECK_TO},
@@ -426,7 +427,8 @@ class TableStateStore(TablesBacked):
         spare a query per resource; as with ``marker(prefetch=True)`` the rows only seed a record,
         whose writes stay ETag-conditional. Returns the number of resources read."""
         prefix = escape_key(normalize(group_id) + "/")
-        rows = self._state.query_entities(
+        rows = query_rows(
+            self._state,
             "PartitionKey ge @p0 and PartitionKey lt @p1 and "
             "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
             parameters={
@@ -504,7 +506,7 @@ class TableStateStore(TablesBacked):
             params["pk"] = partition_key(resource_id)
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []
-        for row in self._state.query_entities(query, parameters=params):
+        for row in query_rows(self._state, query, params):
             if row["RowKey"] == MARKER_ROW:
                 markers[str(row["PartitionKey"])] = row
             else:
@@ -522,7 +524,8 @@ class TableStateStore(TablesBacked):
         return found
 
     def history(self, resource_id: str) -> list[Transition]:
-        rows = self._state.query_entities(
+        rows = query_rows(
+            self._state,
             "PartitionKey eq @pk and RowKey ge @h0 and RowKey lt @h1",
             parameters={"pk": partition_key(resource_id), "h0": _HISTORY_FROM, "h1": _HISTORY_TO},
         )
@@ -537,7 +540,8 @@ class TableStateStore(TablesBacked):
         scan: history row keys start with the read time), in key order per partition."""
         from shared.state.keys import _stamp
 
-        rows = self._state.query_entities(
+        rows = query_rows(
+            self._state,
             "RowKey ge @h0 and RowKey lt @h1",
             parameters={
                 "h0": _HISTORY_FROM + _stamp(_require_utc(start, "start")),

@@ -142,3 +142,58 @@ def test_the_framing_round_trips_and_malformed_answers_are_named() -> None:
             "multipart/mixed; boundary=b",
             b"--b\r\nContent-Type: application/http\r\n\r\nGARBAGE\r\n\r\n--b--",
         )
+
+
+def test_lean_queries_return_the_sdks_entities_page_after_page_and_fail_as_it_fails(
+    azurite: AzuriteEndpoints, clients: tuple[TableClient, TableClient]
+) -> None:
+    from datetime import UTC, datetime
+
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.data.tables import EdmType, EntityProperty
+
+    from shared.state.batch import LeanTransactionsTableClient, query_rows
+
+    lean, stock = clients
+    assert isinstance(lean, LeanTransactionsTableClient)
+    at = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
+    for start in range(0, 1100, 100):  # more than one page: the service answers 1,000 at most
+        lean.submit_transaction(
+            [
+                (
+                    "create",
+                    {
+                        "PartitionKey": "|p|a'b}",  # a quote and a brace in the filter's values
+                        "RowKey": f"c~{i:05d}",
+                        "at": at,
+                        "big": EntityProperty(2**40 + i, EdmType.INT64),
+                        "n": i,
+                        "flag": i % 2 == 0,
+                        "ratio": i / 7,
+                        "text": "é ✓ '\"",
+                        "raw": b"\x00\x01",
+                    },
+                )
+                for i in range(start, start + 100)
+            ]
+        )
+    query = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+    params = {"pk": "|p|a'b}", "lo": "c~", "hi": "c~~"}
+    ours = list(query_rows(lean, query, params))
+    theirs = list(stock.query_entities(query, parameters=params))
+    assert len(ours) == 1100
+    assert [dict(e) for e in ours] == [dict(e) for e in theirs]
+    assert [e.metadata for e in ours] == [e.metadata for e in theirs]
+    first = ours[0]
+    assert first["at"] == at and first["big"].value == 2**40 and first["raw"] == b"\x00\x01"
+    assert type(first["at"]) is type(theirs[0]["at"])
+
+    service = service_from_connection_string(azurite.connection_string)
+    missing = lean_table_client(service, "gone" + uuid.uuid4().hex[:8])
+    with pytest.raises(ResourceNotFoundError) as ours_failed:
+        list(query_rows(missing, "PartitionKey eq 'x'"))
+    with pytest.raises(ResourceNotFoundError) as sdk_failed:
+        list(service.get_table_client(missing.table_name).query_entities("PartitionKey eq 'x'"))
+    codes = {getattr(e.value, "error_code", None) for e in (ours_failed, sdk_failed)}
+    assert codes == {"TableNotFound"}
+    assert ours_failed.value.status_code == sdk_failed.value.status_code == 404
