@@ -25,6 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from shared.engine import Evaluation, NotAssessed
 from shared.kernel.changes import Cause, CauseKind
 from shared.kernel.findings import FINDING_FIELDS, Finding, Severity, Status
+from shared.state.batch import LeanTransactionsTableClient
 from shared.state.keys import partition_key
 from shared.state.model import (
     CLOSED,
@@ -444,10 +445,10 @@ def test_a_write_between_read_and_commit_is_retried(
     checks = [f"storage_account_check_{i}" for i in range(3)]
     store.record_evaluation(evaluation(dict.fromkeys(checks, Status.PASS)), read_at=T0, cause=CAUSE)
     rival = TableStateStore.from_connection_string(azurite.connection_string, prefix=store.prefix)
-    real_submit = TableClient.submit_transaction
+    real_submit = LeanTransactionsTableClient.submit_transaction
     interfered = threading.Event()
 
-    def submit(self: TableClient, operations: Any, **kwargs: Any) -> Any:
+    def submit(self: LeanTransactionsTableClient, operations: Any, **kwargs: Any) -> Any:
         if not interfered.is_set():
             interfered.set()
             rival.record_evaluation(
@@ -459,7 +460,7 @@ def test_a_write_between_read_and_commit_is_retried(
             )
         return real_submit(self, operations, **kwargs)
 
-    monkeypatch.setattr(TableClient, "submit_transaction", submit)
+    monkeypatch.setattr(LeanTransactionsTableClient, "submit_transaction", submit)
     out = store.record_evaluation(
         evaluation(dict.fromkeys(checks, Status.FAIL)), read_at=T1, cause=CAUSE
     )
@@ -480,16 +481,16 @@ def test_a_newer_write_during_ours_makes_ours_stale(
 ) -> None:
     store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
     rival = TableStateStore.from_connection_string(azurite.connection_string, prefix=store.prefix)
-    real_submit = TableClient.submit_transaction
+    real_submit = LeanTransactionsTableClient.submit_transaction
     interfered = threading.Event()
 
-    def submit(self: TableClient, operations: Any, **kwargs: Any) -> Any:
+    def submit(self: LeanTransactionsTableClient, operations: Any, **kwargs: Any) -> Any:
         if not interfered.is_set():
             interfered.set()
             rival.record_evaluation(evaluation(THREE), read_at=T2, cause=SWEEP)
         return real_submit(self, operations, **kwargs)
 
-    monkeypatch.setattr(TableClient, "submit_transaction", submit)
+    monkeypatch.setattr(LeanTransactionsTableClient, "submit_transaction", submit)
     flipped = dict.fromkeys(THREE, Status.ERROR)
     out = store.record_evaluation(evaluation(flipped), read_at=T1, cause=CAUSE)
 
