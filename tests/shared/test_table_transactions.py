@@ -281,3 +281,48 @@ def test_operations_are_built_byte_for_byte_as_the_sdk_builds_them() -> None:
         )
     stored_update = ("update", stored, {"match_condition": MatchConditions.IfNotModified})
     assert lean_operation(endpoint, "tbl", stored_update, []) is None
+
+
+def test_a_single_update_is_the_sdks_answer_and_refusal(
+    clients: tuple[TableClient, TableClient],
+) -> None:
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+    lean, stock = clients
+    created = stock.create_entity({"PartitionKey": "|p|", "RowKey": "marker", "n": 1})
+    row = {"PartitionKey": "|p|", "RowKey": "marker", "n": 2, "s": "é"}
+    written = lean.update_entity(row, mode=UpdateMode.REPLACE, **_conditional(created["etag"]))
+    stored = stock.get_entity("|p|", "marker")
+    assert written["etag"] == stored.metadata["etag"] != created["etag"]
+    assert written["date"] is not None and (stored["n"], stored["s"]) == (2, "é")
+
+    failures = []
+    for client in (lean, stock):  # a stale etag, then a row that is not there
+        with pytest.raises(ResourceModifiedError) as stale:
+            client.update_entity(row, mode=UpdateMode.REPLACE, **_conditional(created["etag"]))
+        missing = {"PartitionKey": "|p|", "RowKey": "gone"}
+        with pytest.raises(ResourceNotFoundError) as gone:
+            client.update_entity(missing, mode=UpdateMode.MERGE)
+        raised: list[Any] = [stale.value, gone.value]
+        failures.append([(type(e), e.status_code, e.error_code) for e in raised])
+    assert failures[0] == failures[1]
+    assert stock.get_entity("|p|", "marker")["n"] == 2  # nothing written by a refusal
+
+
+def _conditional(etag: str) -> dict[str, Any]:
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def test_keys_in_urls_are_percent_encoded_as_quote_encodes_them() -> None:
+    from urllib.parse import quote
+
+    from shared.state.batch import _key
+
+    samples = [
+        "|subscriptions|s|resourcegroups|rg-1|providers|x.y|z(1)",
+        "c~check_1",
+        "a'b!c~",
+        "é/ ?#%{}",
+    ]
+    for sample in samples:
+        assert _key(sample) == quote(sample.replace("'", "''"), safe=""), sample
