@@ -187,6 +187,8 @@ def test_lean_queries_return_the_sdks_entities_page_after_page_and_fail_as_it_fa
     first = ours[0]
     assert first["at"] == at and first["big"].value == 2**40 and first["raw"] == b"\x00\x01"
     assert type(first["at"]) is type(theirs[0]["at"])
+    assert first["at"].tables_service_value == theirs[0]["at"].tables_service_value != ""
+    assert first.metadata["timestamp"].tables_service_value  # the service's own text kept
 
     service = service_from_connection_string(azurite.connection_string)
     missing = lean_table_client(service, "gone" + uuid.uuid4().hex[:8])
@@ -326,3 +328,23 @@ def test_keys_in_urls_are_percent_encoded_as_quote_encodes_them() -> None:
     ]
     for sample in samples:
         assert _key(sample) == quote(sample.replace("'", "''"), safe=""), sample
+
+
+def test_service_dates_are_read_as_the_sdk_reads_them() -> None:
+    from azure.data.tables import _deserialize
+
+    from shared.state.batch import _service_datetime
+
+    sdk: Any = _deserialize
+
+    for text in (
+        "2026-12-06T09:30:15.1234567Z",
+        "2026-12-06T09:30:15.5Z",
+        "2026-12-06T09:30:15Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.9999999Z",
+        "2026-1-6T09:30:15Z",  # not the service's own format: parsed by the SDK itself
+    ):
+        ours, theirs = _service_datetime(text), sdk._from_entity_datetime(text)
+        assert (ours, type(ours), ours.tzinfo) == (theirs, type(theirs), theirs.tzinfo), text
+        assert ours.tables_service_value == theirs.tables_service_value == text
