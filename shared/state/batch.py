@@ -46,8 +46,22 @@ class BatchPart:
     ) -> None:
         self.status_code = status_code
         self.reason = reason
-        self.headers = CaseInsensitiveDict(headers)
+        self._headers: Mapping[str, str] = headers
         self.content = content
+
+    @property
+    def headers(self) -> CaseInsensitiveDict:
+        """Built when read (an error's decoding reads them; a success needs only its ETag)."""
+        if not isinstance(self._headers, CaseInsensitiveDict):
+            self._headers = CaseInsensitiveDict(self._headers)
+        return self._headers
+
+    @property
+    def etag(self) -> str | None:
+        for name, value in self._headers.items():
+            if name.lower() == "etag":
+                return value
+        return None
 
     @property
     def content_type(self) -> str | None:
@@ -212,8 +226,8 @@ def _boundary(content_type: str) -> str:
 
 def _split_headers(block: bytes) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for line in block.split(_CRLF):
-        name, sep, value = line.decode("latin-1").partition(":")
+    for line in block.decode("latin-1").split("\r\n"):
+        name, sep, value = line.partition(":")
         if sep:
             headers[name.strip()] = value.strip()
     return headers
@@ -438,7 +452,7 @@ class LeanTransactionsTableClient(TableClient):
             decoded = _decode_error(response=failed[0], error_type=TableTransactionError)
             _validate_tablename_error(decoded, table_name)
             raise decoded
-        return [{"etag": p.headers["etag"]} if "etag" in p.headers else {} for p in parts]
+        return [{"etag": etag} if (etag := p.etag) is not None else {} for p in parts]
 
 
 _SERVICE_DATETIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z")
