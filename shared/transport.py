@@ -16,8 +16,9 @@ gzip, deflate`` with bodies decoded, a header sent twice answered as one comma-j
 redirects followed, no retries (azure-core's policies retry). Failures are raised as azure-core's
 own types, as its ``RequestsTransport`` raises them: a connection that cannot be made is a
 ``ServiceRequestError`` (``ServiceRequestTimeoutError`` on a connect timeout), one lost or timed
-out after the request went is a ``ServiceResponseError`` (``ServiceResponseTimeoutError``), a body
-cut short an ``IncompleteReadError``.
+out after the request went is a ``ServiceResponseError`` (``ServiceResponseTimeoutError``), and so
+is an answer that is not HTTP or a body that does not decode; a body cut short is an
+``IncompleteReadError``, and one that does not decode while streamed a ``DecodeError``.
 
 Response headers are parsed as headers only (:func:`parse_headers_only`, installed as
 ``http.client.parse_headers``). The stdlib hands them to the full ``email`` parser, which, for an
@@ -91,7 +92,7 @@ def _error_for(exc: Exception, *, sent: bool) -> Exception:
             return IncompleteReadError(exc, error=exc)
         return ServiceResponseError(exc, error=exc)
     if isinstance(exc, u3.DecodeError):
-        return DecodeError(exc, error=exc)
+        return ServiceResponseError(exc, error=exc)
     if isinstance(exc, (u3.SSLError, u3.ProxyError, u3.LocationValueError)):
         return ServiceRequestError(exc, error=exc)
     if sent:
@@ -119,6 +120,8 @@ class _Body:
         except (u3.HTTPError, OSError) as exc:
             self.raw.close()
             self.raw.release_conn()
+            if isinstance(exc, u3.DecodeError):  # a body that does not decode, as streamed
+                raise DecodeError(exc, error=exc) from exc
             mapped = _error_for(exc, sent=True)
             if isinstance(mapped, ServiceRequestError):
                 mapped = HttpResponseError(exc, error=exc)
@@ -222,7 +225,6 @@ class Urllib3Transport(HttpTransport[Any, Any]):
         )
         headers = {**_DEFAULT_HEADERS, **request.headers}
         body = request.content
-        sent = False
         try:
             raw = self._manager().urlopen(
                 request.method,
@@ -238,10 +240,9 @@ class Urllib3Transport(HttpTransport[Any, Any]):
                 release_conn=not stream,
                 assert_same_host=False,
             )
-            sent = True
             content = None if stream else raw.data
         except (u3.HTTPError, OSError) as exc:
-            raise _error_for(exc, sent=sent) from exc
+            raise _error_for(exc, sent=False) from exc
         return Urllib3Response(request, raw, content)
 
     # -- internals ------------------------------------------------------------------------------

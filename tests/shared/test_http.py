@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from azure.core import PipelineClient
 from azure.core.exceptions import (
+    DecodeError,
     IncompleteReadError,
     ServiceRequestError,
     ServiceResponseError,
@@ -101,6 +102,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(1.0)
             self._send(200, b"{}")
+        elif path == "/badgzip":
+            self._send(200, b"not gzip at all", {"Content-Encoding": "gzip"})
         elif path == "/hangup":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -191,6 +194,11 @@ def test_failures_are_azure_cores_own_types(local: str) -> None:
         client.send_request(HttpRequest("GET", f"{local}/hangup"))
     with pytest.raises(IncompleteReadError):
         client.send_request(HttpRequest("GET", f"{local}/short"))
+    with pytest.raises(ServiceResponseError, match="failed to decode"):  # as requests' transport
+        client.send_request(HttpRequest("GET", f"{local}/badgzip"))
+    streamed = client.send_request(HttpRequest("GET", f"{local}/badgzip"), stream=True)
+    with pytest.raises(DecodeError):
+        streamed.read()
     # A per-request timeout (what the retry policy sets from its budget) wins over the default.
     slow_ok, _ = _client(local, read_timeout=0.1)
     answer = slow_ok.send_request(HttpRequest("GET", f"{local}/slow"), read_timeout=5)
