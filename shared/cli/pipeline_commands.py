@@ -72,7 +72,7 @@ def scan(args: argparse.Namespace) -> Outcome:
     prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
     rows = [
         r
-        for r in ctx.pipeline.store.current()
+        for r in ctx.pipeline.store.current(subscriptions=subscriptions)
         if (r.resource_id.lower() + "/").startswith(prefixes)
         and (selection.everything or _selected(r.check_id, chosen))
     ]

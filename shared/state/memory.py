@@ -11,7 +11,7 @@ compare with), and nothing is ever stale.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -93,6 +93,7 @@ class ReportOnlyStore:
         hipaa: str | None = None,
         *,
         include_inactive: bool = False,
+        subscriptions: Sequence[str] = (),
     ) -> list[StoredFinding]:
         with self._lock:
             if resource_id is None:
@@ -100,10 +101,12 @@ class ReportOnlyStore:
             else:
                 rows = list(self._current.get(normalize(resource_id), {}).values())
         wanted_severity = severity.upper() if severity is not None else None
+        prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
         return [
             r
             for r in rows
-            if (status is None or r.status == status)
+            if (not prefixes or normalize(r.resource_id).startswith(prefixes))
+            and (status is None or r.status == status)
             and (wanted_severity is None or r.severity == wanted_severity)
             and (hipaa is None or any(cites(c, hipaa) for c in r.hipaa))
             and r.status != RESOURCE_DELETED

@@ -6,7 +6,7 @@ Importing this module costs no storage SDK (``azure.data.tables`` is imported by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -204,6 +204,7 @@ class StateStore(Protocol):
         hipaa: str | None = None,
         *,
         include_inactive: bool = False,
+        subscriptions: Sequence[str] = (),
     ) -> list[StoredFinding]: ...
 
     def history(self, resource_id: str) -> list[Transition]: ...

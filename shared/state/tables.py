@@ -38,7 +38,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -433,7 +433,7 @@ class TableStateStore(TablesBacked):
             "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
             parameters={
                 "p0": prefix,
-                "p1": prefix[:-1] + chr(ord(prefix[-1]) + 1),
+                "p1": _after_prefix(prefix),
                 "marker": MARKER_ROW,
                 "c0": _CHECK_FROM,
                 "c1": _CHECK_TO,
@@ -485,10 +485,12 @@ class TableStateStore(TablesBacked):
         hipaa: str | None = None,
         *,
         include_inactive: bool = False,
+        subscriptions: Sequence[str] = (),
     ) -> list[StoredFinding]:
         """Current check states, filtered; ``hipaa`` matches a citation or a citation prefix
         (``164.312`` matches ``164.312(a)(1)``). Inactive rows appear only when asked for, by
-        ``include_inactive`` or by ``status``."""
+        ``include_inactive`` or by ``status``. ``subscriptions`` narrows the read to their
+        partitions (a range of partition keys each) instead of the whole table."""
         params: dict[str, Any] = {"marker": MARKER_ROW, "c0": _CHECK_FROM, "c1": _CHECK_TO}
         rows = "RowKey ge @c0 and RowKey lt @c1"
         if status is not None:
@@ -504,6 +506,13 @@ class TableStateStore(TablesBacked):
         if resource_id is not None:
             query = f"PartitionKey eq @pk and {query}"
             params["pk"] = partition_key(resource_id)
+        elif subscriptions:
+            ranges = []
+            for i, subscription in enumerate(sorted({s.lower() for s in subscriptions})):
+                prefix = escape_key(f"/subscriptions/{subscription}/")
+                params[f"s{i}"], params[f"e{i}"] = prefix, _after_prefix(prefix)
+                ranges.append(f"(PartitionKey ge @s{i} and PartitionKey lt @e{i} )")
+            query = f"({' or '.join(ranges)} ) and {query}"
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []
         for row in query_rows(self._state, query, params):
@@ -587,6 +596,11 @@ class TableStateStore(TablesBacked):
         except ResourceNotFoundError:
             return False
         return True
+
+
+def _after_prefix(prefix: str) -> str:
+    """The least key after every key that starts with ``prefix`` (a range query's end)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _error_code(exc: Exception) -> str:

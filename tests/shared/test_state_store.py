@@ -637,6 +637,25 @@ def test_current_filters(store: TableStateStore) -> None:
     ]
 
 
+def test_current_reads_only_the_partitions_of_the_subscriptions_asked_for(
+    store: TableStateStore,
+) -> None:
+    first = "00000000-0000-0000-0000-000000000001"
+    second = "00000000-0000-0000-0000-000000000002"
+    # A subscription whose id the first's is a prefix of: the range must stop at the "/".
+    longer = "00000000-0000-0000-0000-0000000000011"
+    resources = {sub: RID.replace(first, sub) for sub in (first, second, longer)}
+    for rid in resources.values():
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    assert len(store.current()) == 9
+    only_first = store.current(subscriptions=[first.upper()])
+    assert {f.resource_id for f in only_first} == {resources[first]}
+    assert len(only_first) == 3 and all(f.status for f in only_first)
+    both = store.current(subscriptions=[first, second], status="FAIL")
+    assert {f.resource_id for f in both} == {resources[first], resources[second]}
+    assert store.current(subscriptions=["11111111-1111-1111-1111-111111111111"]) == []
+
+
 # -- poison events and processed events ----------------------------------------------------------
 
 
