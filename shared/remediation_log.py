@@ -238,7 +238,7 @@ class TableRemediationLog(TablesBacked):
         self.log_table = f"{prefix}remediations"
         self.exemptions_table = f"{prefix}exemptions"
         self._log: TableClient = lean_table_client(service, self.log_table)
-        self._exemptions: TableClient = service.get_table_client(self.exemptions_table)
+        self._exemptions: TableClient = lean_table_client(service, self.exemptions_table)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def ensure_tables(self) -> None:
@@ -374,8 +374,8 @@ class TableRemediationLog(TablesBacked):
         self._exemptions.delete_entity(partition_key(resource_id), escape_key(target))
 
     def exemptions(self, resource_id: str) -> list[Exemption]:
-        rows = self._exemptions.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition_key(resource_id)}
+        rows = query_rows(
+            self._exemptions, "PartitionKey eq @pk", {"pk": partition_key(resource_id)}
         )
         return [
             Exemption(
