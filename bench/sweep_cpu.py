@@ -90,7 +90,7 @@ def _floor(ctx: AppContext, subscription: str, n: int = 300) -> None:
         service.delete_table(table)
     print(
         f"      floor: one ARM GET {arm_ms:.2f} ms, one Tables write {tables_ms:.2f} ms of "
-        f"phiguard CPU (azure-core + requests + TLS; {n} each, one thread)"
+        f"phiguard CPU (azure-core + urllib3 + TLS; {n} each, one thread)"
     )
 
 

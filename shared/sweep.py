@@ -186,7 +186,7 @@ class _Sweep:
                 for future in [pool.submit(family, body) for body in bodies]:
                     collect(future)
         finally:
-            self.store.discard_preloaded()
+            self.store.discard_preloaded(subscription)
         log.info(
             "sweep of %s: %d resources in %.1fs",
             subscription,

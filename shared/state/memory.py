@@ -64,7 +64,7 @@ class ReportOnlyStore:
     def preload_group(self, group_id: str) -> int:
         return 0
 
-    def discard_preloaded(self) -> None:
+    def discard_preloaded(self, subscription: str | None = None) -> None:
         return None
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome:

@@ -454,11 +454,14 @@ class TableStateStore(TablesBacked):
             self._preloaded_groups[prefix] = now
         return len(parts)
 
-    def discard_preloaded(self) -> None:
-        """Drops rows preload_group kept that no record used (resources no longer listed)."""
+    def discard_preloaded(self, subscription: str | None = None) -> None:
+        """Drops rows preload_group kept that no record used (resources no longer listed): those
+        of ``subscription`` (a sweep ending while another subscription's goes on), or all."""
+        prefix = escape_key(f"/subscriptions/{subscription.lower()}/") if subscription else ""
         with self._preload_lock:
-            self._preloaded.clear()
-            self._preloaded_groups.clear()
+            for kept in (self._preloaded, self._preloaded_groups):
+                for key in [k for k in kept if k.startswith(prefix)]:
+                    del kept[key]
 
     def _take_prefetched(self, pk: str) -> _Partition | None:
         if self._preloaded_groups:

@@ -440,3 +440,30 @@ def test_remediations_look_back_is_bounded_and_cheap(
     assert "--days at most 3660" in capsys.readouterr().err
     assert main(["remediations", "--days", "2200"]) == 0
     assert time.monotonic() - started < 30
+
+
+def test_a_scan_of_several_subscriptions_records_what_scanning_each_alone_records(
+    env: tuple[SimHandle, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The subscriptions of one scan are swept side by side: same rows as one after the other."""
+    sim, _ = env
+    first, second = sim.subscriptions[:2]
+    assert main(["scan", "--subscription", first, "--subscription", second]) == 1
+    out = capsys.readouterr().out
+    assert out.index(f"{first}: ") < out.index(f"{second}: ")  # reported in the order given
+    assert main(["status", "--all", "--format", "json"]) == 1
+    together = {
+        (r["resource_id"], r["check_id"], r["status"]) for r in json.loads(capsys.readouterr().out)
+    }
+
+    monkeypatch.setenv("PHIGUARD_TABLE_PREFIX", "alone" + uuid.uuid4().hex[:10])
+    reset_app_context(None)
+    for subscription in (first, second):
+        assert main(["scan", "--subscription", subscription]) == 1
+    capsys.readouterr()
+    assert main(["status", "--all", "--format", "json"]) == 1
+    alone = {
+        (r["resource_id"], r["check_id"], r["status"]) for r in json.loads(capsys.readouterr().out)
+    }
+    assert together == alone
+    assert {rid.split("/")[2] for rid, _, _ in together} == {first, second}

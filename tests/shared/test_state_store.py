@@ -25,6 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from shared.engine import Evaluation, NotAssessed
 from shared.kernel.changes import Cause, CauseKind
 from shared.kernel.findings import FINDING_FIELDS, Finding, Severity, Status
+from shared.kernel.resource_id import parse
 from shared.state.batch import LeanTransactionsTableClient
 from shared.state.keys import partition_key
 from shared.state.model import (
@@ -774,6 +775,21 @@ def test_preload_group_reads_every_resource_of_the_group_and_only_those(
         assert out.outcome == "changed"
         assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
     monkeypatch.undo()
+    store.discard_preloaded()
+
+
+def test_a_sweep_ending_discards_only_its_own_subscriptions_preloaded_rows(
+    store: TableStateStore,
+) -> None:
+    other_group = GROUP.replace("000000000001", "000000000002")
+    mine, theirs = _in_group("a1"), _in_group("b2", other_group)
+    for rid in (mine, theirs):
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+        store.preload_group(parse(rid).resource_group_id or "")
+    store.discard_preloaded("00000000-0000-0000-0000-000000000001")
+    assert store._take_prefetched(partition_key(mine)) is None
+    kept = store._take_prefetched(partition_key(theirs))  # the other sweep still has its rows
+    assert kept is not None and kept.marker is not None
     store.discard_preloaded()
 
 
