@@ -1,20 +1,31 @@
-"""Entity group transactions without the ``email`` package: the state store's write path.
+"""The state store's Table traffic, framed here instead of built object by object by the
+Tables SDK: entity group transactions, single updates and queries.
 
-``TableClient.submit_transaction`` builds each operation's request with the SDK (entity
-serialization, ``If-Match``, URLs) and then hands the ``multipart/mixed`` framing to azure-core,
-which writes every part through ``email.message`` and reads the answer back through
-``email.parser`` and one ``http.client`` parse per part. On a cold sweep that framing was about
-half of phiguard's CPU (yappi over ``python -m bench.sweep_cpu``), for a format that is a few
-lines of text per operation.
+``TableClient.submit_transaction`` builds each operation's request with the SDK's generated
+serializers and hands the ``multipart/mixed`` framing to azure-core, which writes every part
+through ``email.message`` and reads the answer back through ``email.parser`` and one
+``http.client`` parse per part; its queries run every row through a generic model deserializer
+and ``strptime``. On a cold sweep the framing alone was about half of phiguard's CPU (yappi over
+``python -m bench.sweep_cpu``), for a format that is a few lines of text per operation.
 
-:class:`LeanTransactionsTableClient` keeps everything of the SDK's but ``_batch_send``: the same
-sub-requests, sent through the client's own pipeline (auth, retries, transport), framed and
-parsed here as the Table service documents an entity group transaction ("Performing entity group
-transactions", learn.microsoft.com/rest/api/storageservices): an outer ``batch_<id>`` part
-holding one ``changeset_<id>`` with an ``application/http`` part per operation; the answer is a
-``batchresponse`` holding a ``changesetresponse`` with one HTTP response per operation, or a
-single one naming the operation that failed (``"<index>:<message>"``). Errors are raised as the
-SDK raises them (``TableTransactionError`` with the index, ``RequestTooLargeError`` for 413).
+:class:`LeanTransactionsTableClient` keeps the SDK's client, pipeline (auth, retries,
+transport) and error decoding, and replaces what was costly:
+
+* transactions framed and parsed as the Table service documents an entity group transaction
+  ("Performing entity group transactions", learn.microsoft.com/rest/api/storageservices): an
+  outer ``batch_<id>`` part holding one ``changeset_<id>`` with an ``application/http`` part per
+  operation; the answer is a ``batchresponse`` holding a ``changesetresponse`` with one HTTP
+  response per operation, or a single one naming the operation that failed
+  (``"<index>:<message>"``);
+* each operation's sub-request built by :func:`lean_operation`: the SDK's method, URL, headers
+  and body, byte for byte (anything else is left to the SDK);
+* single updates (a warm sweep's marker write) sent the same way;
+* queries (:meth:`LeanTransactionsTableClient.query_rows`) read with ``json`` and converted as
+  the SDK converts rows (:func:`entity_from`).
+
+Errors are raised as the SDK raises them (``TableTransactionError`` with the index,
+``RequestTooLargeError`` for 413, ``ResourceModifiedError`` for a stale ETag, ...).
+``tests/shared/test_table_transactions.py`` holds every piece to the SDK's own on Azurite.
 """
 
 from __future__ import annotations
