@@ -48,6 +48,7 @@ def scan(args: argparse.Namespace) -> Outcome:
         settings=settings,
         selection=selection,
         report_only=report_only,
+        sweeps=True,
     )
     console = make_console()
     unread: list[str] = []

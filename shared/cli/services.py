@@ -60,9 +60,12 @@ def app_context(
     settings: Settings | None = None,
     selection: Selection | None = None,
     report_only: bool = False,
+    sweeps: bool = False,
 ) -> AppContext:
     """The composition root for a command that uses the state store (and ARM with ``arm``),
-    after probing them: exit 3 within seconds when one is unreachable."""
+    after probing them: exit 3 within seconds when one is unreachable. ``sweeps``: the command
+    sweeps ``subscriptions``, so ARM is probed with their resource-group lists, kept for the
+    sweep (see :func:`probe_arm`)."""
     from shared.config import SettingsError
     from shared.context import AppContext, reset_app_context
 
@@ -81,7 +84,8 @@ def app_context(
         probe_store(settings, flag=getattr(args, "storage_connection_string", None) is not None)
     groups: dict[str, dict[str, Mapping[str, Any]]] = {}
     if arm:
-        groups = probe_arm(settings, subscriptions, flag=getattr(args, "arm_url", None) is not None)
+        flag = getattr(args, "arm_url", None) is not None
+        groups = probe_arm(settings, subscriptions, flag=flag, groups=sweeps)
     context = AppContext(settings, selection=selection, report_only=report_only)
     for subscription, listed in groups.items():
         context.reader.prime_resource_groups(subscription, listed)
@@ -169,15 +173,15 @@ def probe_store(settings: Settings, *, flag: bool) -> None:
 
 
 def probe_arm(
-    settings: Settings, subscriptions: Sequence[str], *, flag: bool
+    settings: Settings, subscriptions: Sequence[str], *, flag: bool, groups: bool = False
 ) -> dict[str, dict[str, Mapping[str, Any]]]:
-    """One short list per subscription (or a GET of ``/subscriptions``): ARM unreachable,
-    refusing or not knowing a subscription is an :class:`IncompleteError` naming the endpoint.
+    """One short GET per subscription (or of ``/subscriptions``): ARM unreachable, refusing or
+    not knowing a subscription is an :class:`IncompleteError` naming the endpoint.
 
-    The probe of a subscription is its resource-group list, which ARM answers 404
-    (``SubscriptionNotFound``) or 403 like a GET of the subscription would, and which a sweep
-    or an access review needs anyway: the groups come back by subscription, for
-    :meth:`ArmReader.prime_resource_groups`, so the command does not list them again."""
+    With ``groups`` (a sweep follows), the probe of a subscription is its resource-group list
+    instead, which ARM answers 404 (``SubscriptionNotFound``) or 403 as it answers a GET of the
+    subscription, and which the sweep needs anyway: the groups come back by subscription, for
+    :meth:`ArmReader.prime_resource_groups`, so the sweep does not list them again."""
     from shared.arm import ArmReader
     from shared.credentials import arm_credential
 
@@ -193,13 +197,13 @@ def probe_arm(
         pool_size=1,
     )
     try:
-        return _probe_subscriptions(reader, endpoint, setting, subscriptions)
+        return _probe_subscriptions(reader, endpoint, setting, subscriptions, groups)
     finally:
         reader.close()  # the probe's own connection pool
 
 
 def _probe_subscriptions(
-    reader: ArmReader, endpoint: str, setting: str, subscriptions: Sequence[str]
+    reader: ArmReader, endpoint: str, setting: str, subscriptions: Sequence[str], groups: bool
 ) -> dict[str, dict[str, Mapping[str, Any]]]:
     from azure.core.exceptions import ClientAuthenticationError
 
@@ -209,20 +213,24 @@ def _probe_subscriptions(
 
     listed: dict[str, dict[str, Mapping[str, Any]]] = {}
     targets: list[str | None] = list(subscriptions) or [None]
+    version = api_versions.for_type("microsoft.resources/subscriptions")
     for subscription in targets:
         try:
             if subscription is None:
-                version = api_versions.for_type("microsoft.resources/subscriptions")
                 reader.get("/subscriptions", version, "probe")
                 continue
-            path = resource_groups_path(subscription)
-            first = reader.get(path, RESOURCE_GROUPS_VERSION, "resource_group")
+            if groups:
+                path = resource_groups_path(subscription)
+                first = reader.get(path, RESOURCE_GROUPS_VERSION, "resource_group")
+            else:
+                first = reader.get(f"/subscriptions/{subscription}", version, "probe")
             if first is None:
                 raise IncompleteError(
                     f"subscription {subscription} not found at {endpoint} (ARM answered 404)"
                 )
-            items = reader.items_from(first, path, RESOURCE_GROUPS_VERSION, "resource_group")
-            listed[subscription] = groups_by_id(items)
+            if groups:
+                items = reader.items_from(first, path, RESOURCE_GROUPS_VERSION, "resource_group")
+                listed[subscription] = groups_by_id(items)
         except TransientArmError as exc:
             raise IncompleteError(
                 f"ARM unreachable at {endpoint} ({setting}): {_cause(exc)}"
