@@ -64,12 +64,10 @@ def scan(args: argparse.Namespace) -> Outcome:
                 f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
             )
         )
-    prefixes = tuple(f"/subscriptions/{s.lower()}/" for s in subscriptions)
     rows = [
         r
         for r in ctx.pipeline.store.current(subscriptions=subscriptions)
-        if (r.resource_id.lower() + "/").startswith(prefixes)
-        and (selection.everything or _selected(r.check_id, chosen))
+        if selection.everything or _selected(r.check_id, chosen)
     ]
     report.render_stored(console, rows)
     write_output(args, formats, rows, describe(selection, chosen))

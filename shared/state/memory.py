@@ -105,7 +105,7 @@ class ReportOnlyStore:
         return [
             r
             for r in rows
-            if (not prefixes or normalize(r.resource_id).startswith(prefixes))
+            if (not prefixes or (normalize(r.resource_id) + "/").startswith(prefixes))
             and (status is None or r.status == status)
             and (wanted_severity is None or r.severity == wanted_severity)
             and (hipaa is None or any(cites(c, hipaa) for c in r.hipaa))

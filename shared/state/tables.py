@@ -512,9 +512,12 @@ class TableStateStore(TablesBacked):
         elif subscriptions:
             ranges = []
             for i, subscription in enumerate(sorted({s.lower() for s in subscriptions})):
+                own = escape_key(f"/subscriptions/{subscription}")  # the subscription's own rows
                 prefix = escape_key(f"/subscriptions/{subscription}/")
-                params[f"s{i}"], params[f"e{i}"] = prefix, _after_prefix(prefix)
-                ranges.append(f"(PartitionKey ge @s{i} and PartitionKey lt @e{i} )")
+                params.update({f"o{i}": own, f"s{i}": prefix, f"e{i}": _after_prefix(prefix)})
+                ranges.append(
+                    f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"
+                )
             query = f"({' or '.join(ranges)} ) and {query}"
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []

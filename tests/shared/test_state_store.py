@@ -648,12 +648,15 @@ def test_current_reads_only_the_partitions_of_the_subscriptions_asked_for(
     resources = {sub: RID.replace(first, sub) for sub in (first, second, longer)}
     for rid in resources.values():
         store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
-    assert len(store.current()) == 9
+    # The subscription's own findings (a subscription-level check) are in its scope too.
+    own = f"/subscriptions/{first}"
+    store.record_evaluation(evaluation(THREE, rid=own), read_at=T0, cause=CAUSE)
+    assert len(store.current()) == 12
     only_first = store.current(subscriptions=[first.upper()])
-    assert {f.resource_id for f in only_first} == {resources[first]}
-    assert len(only_first) == 3 and all(f.status for f in only_first)
+    assert {f.resource_id for f in only_first} == {resources[first], own}
+    assert len(only_first) == 6 and all(f.status for f in only_first)
     both = store.current(subscriptions=[first, second], status="FAIL")
-    assert {f.resource_id for f in both} == {resources[first], resources[second]}
+    assert {f.resource_id for f in both} == {resources[first], resources[second], own}
     assert store.current(subscriptions=["11111111-1111-1111-1111-111111111111"]) == []
 
 
