@@ -36,13 +36,48 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from azure.core.exceptions import DecodeError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+    map_error,
+)
 from azure.core.rest import HttpRequest
 from azure.core.utils import CaseInsensitiveDict
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import (
+    EdmType,
+    EntityProperty,
+    RequestTooLargeError,
+    TableClient,
+    TableEntity,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+    _deserialize,
+    _error,
+    _serialize,
+)
+
+# The SDK's private helpers this module reuses so that values, errors and escapes stay the SDK's
+# own (untyped modules: one ``Any`` alias each).
+_SDK_SERIALIZE: Any = _serialize
+_SDK_DESERIALIZE: Any = _deserialize
+_SDK_ERROR: Any = _error
+# What an operation-level refusal maps to before the SDK's own decoding (its generated code's).
+_ERROR_MAP = {
+    401: ClientAuthenticationError,
+    404: ResourceNotFoundError,
+    409: ResourceExistsError,
+    304: ResourceNotModifiedError,
+}
 
 _CRLF = b"\r\n"
 
@@ -110,9 +145,6 @@ def _entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
     """``_add_entity_properties(entity)``, the SDK's entity serialization, with its common
     cases inline: a string is sent with its ``Edm.String`` annotation, a bool and an Int32 as
     they are, ``None`` not at all; any other value is converted by the SDK itself."""
-    from azure.data.tables import _serialize
-
-    sdk: Any = _serialize
     out: dict[str, Any] = {}
     for name, value in entity.items():
         kind = type(value)
@@ -122,7 +154,7 @@ def _entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
         elif kind is bool or (kind is int and value in _INT32):
             out[name] = value
         elif value is not None:
-            out.update(sdk._add_entity_properties({name: value}))
+            out.update(_SDK_SERIALIZE._add_entity_properties({name: value}))
     return out
 
 
@@ -148,9 +180,6 @@ def lean_operation(
     body), or None for anything else or anything the SDK would refuse, which is then left to
     the SDK. ``partition`` holds the transaction's partition key once the first operation set
     it."""
-    from azure.core import MatchConditions
-    from azure.data.tables import TableEntity, UpdateMode
-
     if not isinstance(operation, tuple) or len(operation) not in (2, 3):
         return None
     kind, entity = operation[0], operation[1]
@@ -293,11 +322,8 @@ class LeanTransactionsTableClient(TableClient):
         metadata), and a refusal raised as the SDK raises it. The generated
         deserializer walked every property of every row through a model of the whole answer:
         about half of a warm sweep's storage CPU (yappi over ``phiguard scan``)."""
-        from azure.data.tables import _serialize
-
-        sdk: Any = _serialize
         params: dict[str, str] = {
-            "$filter": sdk._parameter_filter_substitution(parameters, query_filter)
+            "$filter": _SDK_SERIALIZE._parameter_filter_substitution(parameters, query_filter)
         }
         url = f"{self.scheme}://{self._primary_hostname}/{self.table_name}()"
         headers = {
@@ -358,9 +384,6 @@ class LeanTransactionsTableClient(TableClient):
         one the SDK builds, without its generated serializers; the marker write of a warm sweep,
         once per resource). Anything else, and every refusal the SDK would make before
         sending, goes through the SDK's own."""
-        from azure.core import MatchConditions
-        from azure.data.tables import TableEntity, UpdateMode
-
         mode = UpdateMode.MERGE if mode is None else mode
         if match_condition and not etag and isinstance(entity, TableEntity):
             etag = entity.metadata.get("etag")  # as the SDK's (not its batch) does
@@ -392,40 +415,18 @@ class LeanTransactionsTableClient(TableClient):
     def _raise_refusal(response: Any, table_name: str | None) -> None:
         """Raises a non-success answer as the SDK's generated operations and its
         ``_process_table_error`` raise it."""
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ResourceExistsError,
-            ResourceNotFoundError,
-            ResourceNotModifiedError,
-            map_error,
-        )
-        from azure.data.tables import _error
-
-        sdk: Any = _error
         try:
-            map_error(
-                status_code=response.status_code,
-                response=response,
-                error_map={
-                    401: ClientAuthenticationError,
-                    404: ResourceNotFoundError,
-                    409: ResourceExistsError,
-                    304: ResourceNotModifiedError,
-                },
-            )
+            map_error(status_code=response.status_code, response=response, error_map=_ERROR_MAP)
             raise HttpResponseError(response=response)
         except HttpResponseError as error:
-            sdk._process_table_error(error, table_name=table_name)
+            _SDK_ERROR._process_table_error(error, table_name=table_name)
 
     def _batch_send(
         self, table_name: str, *reqs: HttpRequest | SubRequest, **kwargs: Any
     ) -> list[Any]:
-        from azure.data.tables import RequestTooLargeError, TableTransactionError, _error
-
-        # The SDK's own error decoding (untyped), so failures read exactly as its own do.
-        sdk: Any = _error
-        _decode_error, _validate_tablename_error = sdk._decode_error, sdk._validate_tablename_error
+        # The SDK's own error decoding, so failures read exactly as its own do.
+        _decode_error = _SDK_ERROR._decode_error
+        _validate_tablename_error = _SDK_ERROR._validate_tablename_error
 
         body, boundary = encode_transaction(reqs)
         request = HttpRequest(
@@ -473,9 +474,7 @@ def _service_datetime(value: Any) -> Any:
     """The SDK's ``_from_entity_datetime`` (a ``TablesEntityDatetime`` in UTC, microseconds
     truncated from the service's seven digits, the service's text kept for a round trip),
     without ``strptime`` for the service's own format; any other text is the SDK's to parse."""
-    from azure.data.tables import _deserialize
-
-    sdk: Any = _deserialize
+    sdk = _SDK_DESERIALIZE
     found = _SERVICE_DATETIME.fullmatch(value) if isinstance(value, str) else None
     if found is None:
         return sdk._from_entity_datetime(value)
@@ -498,9 +497,7 @@ def entity_from(row: Mapping[str, Any]) -> Any:
     """The SDK's ``_convert_to_entity`` (a ``TableEntity`` with the service's types and its
     ``etag`` / ``timestamp`` metadata), with :func:`_service_datetime` for dates: ``strptime``
     was most of the cost of reading rows back."""
-    from azure.data.tables import EdmType, EntityProperty, TableEntity, _deserialize
-
-    sdk: Any = _deserialize
+    sdk = _SDK_DESERIALIZE
     entity = TableEntity()
     properties: dict[str, Any] = {}
     types: dict[str, str] = {}
@@ -539,8 +536,6 @@ def entity_from(row: Mapping[str, Any]) -> Any:
 
 def _http_date(value: str | None) -> Any:
     """A ``Date`` header as the SDK deserializes it (RFC 1123, a datetime), else None."""
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(value) if value else None
     except (TypeError, ValueError):
