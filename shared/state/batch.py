@@ -516,6 +516,8 @@ def entity_from(row: Mapping[str, Any]) -> Any:
     timestamp = properties.pop("Timestamp", None)
     for name, value in properties.items():
         kind = types.get(name)
+        if kind is None and isinstance(value, int) and value not in _INT32:
+            kind = EdmType.INT64  # an untyped number past Int32, as the SDK reads it
         if kind is None or kind in (EdmType.STRING, EdmType.INT32):
             entity[name] = value
         elif kind == EdmType.DATETIME:

@@ -330,6 +330,33 @@ def test_keys_in_urls_are_percent_encoded_as_quote_encodes_them() -> None:
         assert _key(sample) == quote(sample.replace("'", "''"), safe=""), sample
 
 
+def test_rows_the_service_could_send_are_converted_as_the_sdk_converts_them() -> None:
+    from azure.data.tables import _deserialize
+
+    from shared.state.batch import entity_from
+
+    sdk: Any = _deserialize
+    row = {
+        "PartitionKey": "p",
+        "RowKey": "r",
+        "odata.etag": 'W/"1"',
+        "Timestamp": "2026-12-06T09:30:15.1234567Z",
+        "untyped_big": 2**40,  # no annotation: read as Int64, as the SDK reads it
+        "untyped_small": 7,
+        "flag": True,
+        "ratio": 1.5,
+        "odd@odata.type": "Edm.Unheard",
+        "odd": "1",
+        "guid@odata.type": "Edm.Guid",
+        "guid": "c9da6455-213d-42c9-9a79-3e9149a57833",
+    }
+    ours, theirs = entity_from(row), sdk._convert_to_entity(row)
+    assert [(k, v, type(v)) for k, v in ours.items()] == [
+        (k, v, type(v)) for k, v in theirs.items()
+    ]
+    assert ours.metadata == theirs.metadata
+
+
 def test_service_dates_are_read_as_the_sdk_reads_them() -> None:
     from azure.data.tables import _deserialize
 
