@@ -335,11 +335,13 @@ class LeanTransactionsTableClient(TableClient):
         while True:
             query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
             request = HttpRequest("GET", f"{url}?{query}", headers=headers)
-            response = pipeline.send_request(request)
+            # Streamed: azure-core's ContentDecodePolicy would parse every page a second time.
+            response = pipeline.send_request(request, stream=True)
+            content = response.read()
             if response.status_code != 200:
                 self._raise_refusal(response, None)
             try:
-                page = json.loads(response.content)
+                page = json.loads(content)
                 rows = page["value"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise DecodeError(
