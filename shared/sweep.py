@@ -128,6 +128,9 @@ class _Sweep:
                     log.warning("could not preload %s: %s", group_key, exc)
                 preloaded.add(group_key)
 
+        listed_keys: set[str] = set()  # every resource the listing named, found or not
+        unlisted_parents: set[str] = set()  # parents whose child list failed
+
         def one(body: dict[str, object]) -> ResourceOutcome:
             rid = str(body["id"])
             group_id = parse(rid).resource_group_id
@@ -154,17 +157,22 @@ class _Sweep:
                         path, f"ARM refused the list: {exc}", "sweep", pipeline.clock()
                     )
                     outcomes.append(ResourceOutcome(path, Action.POISON))
+                    with lock:
+                        unlisted_parents.add(normalize(str(body["id"])))
                     continue
                 except Exception as exc:
                     if not is_transient(exc):
                         raise
                     outcomes.append(ResourceOutcome(path, Action.FAILED))
+                    with lock:
+                        unlisted_parents.add(normalize(str(body["id"])))
                     continue
                 for item in items:
                     if is_system_child(child_type, item):
                         continue
                     with lock:
                         listed[0] += 1
+                        listed_keys.add(normalize(str(item["id"])))
                     outcomes.extend(family(item))
             return outcomes
 
@@ -178,6 +186,7 @@ class _Sweep:
 
         bodies = _by_group(_spread(list(self.listed(reader, set(children)))))
         listed[0] = sum(1 for b in bodies if parse(str(b["id"])).type in supported)
+        listed_keys.update(normalize(str(b["id"])) for b in bodies)
         group_counts = Counter(_group_key(b) for b in bodies)
         preloaded: set[str] = set()
         preloads.update((g, threading.Lock()) for g in group_counts if g)
@@ -185,6 +194,14 @@ class _Sweep:
             with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
                 for future in [pool.submit(family, body) for body in bodies]:
                     collect(future)
+                if not breaker.open:
+                    unlisted = self.unlisted(cause, supported, listed_keys, unlisted_parents)
+                    with lock:
+                        listed[0] += len(unlisted)
+                    for future in [
+                        pool.submit(self.reread, reader, rid, cause, groups) for rid in unlisted
+                    ]:
+                        collect(future)
         finally:
             self.store.discard_preloaded(subscription)
         log.info(
@@ -200,6 +217,63 @@ class _Sweep:
                 f"{len(result.transient)} resource(s) left for the next sweep"
             )
         return result
+
+    def unlisted(
+        self,
+        cause: Cause,
+        supported: Iterable[str],
+        listed_keys: set[str],
+        unlisted_parents: set[str],
+    ) -> list[str]:
+        """The resources the store has as existing, of a type this sweep lists, that the
+        listing did not name and nothing read since the sweep began: deleted while their delete
+        event was lost (dead-lettered, or the subscription's event route down), or missed by an
+        ARM list that lags. Each is read again (:meth:`reread`) rather than taken for deleted.
+        Children of a parent whose list failed are left for the next sweep."""
+        assert cause.event_time is not None
+        types = set(supported) - {"microsoft.resources/subscriptions"}
+        try:
+            markers = self.store.resources_unread_since(self.subscription, cause.event_time)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "sweep of %s: could not list the recorded resources (%s); resources deleted "
+                "without an event wait for the next sweep",
+                self.subscription,
+                type(exc).__name__,
+            )
+            return []
+        found: list[str] = []
+        parents = tuple(f"{p}/" for p in unlisted_parents)
+        for marker in markers:
+            key = normalize(marker.resource_id)
+            try:
+                rtype = parse(marker.resource_id).type
+            except ValueError:
+                continue  # not an id this sweep could have listed
+            under_failed_list = bool(parents) and key.startswith(parents)
+            if rtype in types and key not in listed_keys and not under_failed_list:
+                found.append(marker.resource_id)
+        if found:
+            log.info(
+                "sweep of %s: %d recorded resource(s) no longer listed; reading each again",
+                self.subscription,
+                len(found),
+            )
+        return sorted(found, key=normalize)
+
+    def reread(
+        self,
+        reader: ArmReader,
+        rid: str,
+        cause: Cause,
+        groups: Mapping[str, Mapping[str, object]],
+    ) -> list[ResourceOutcome]:
+        """One unlisted resource read from ARM and recorded: deleted if ARM no longer has it."""
+        group_id = parse(rid).resource_group_id
+        group = groups.get(normalize(group_id)) if group_id is not None else None
+        return [self.safe_one(reader, rid, cause, None, group)]
 
     def listed(self, reader: ArmReader, parents: Iterable[str] = ()) -> Iterator[dict[str, object]]:
         """The subscription and every resource of a supported top-level type, or of a top-level
@@ -226,10 +300,11 @@ class _Sweep:
         reader: ArmReader,
         rid: str,
         cause: Cause,
-        body: dict[str, object],
+        body: dict[str, object] | None,
         group: Mapping[str, object] | None,
     ) -> ResourceOutcome:
-        """One resource recorded; what it raised decides its outcome, never the sweep's."""
+        """One resource recorded (read from ARM when ``body`` is None); what it raised decides
+        its outcome, never the sweep's."""
         pipeline = self.pipeline
         try:
             outcome = pipeline.evaluate_with(reader, rid, cause, body, group)

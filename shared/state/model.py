@@ -207,6 +207,10 @@ class StateStore(Protocol):
         subscriptions: Sequence[str] = (),
     ) -> list[StoredFinding]: ...
 
+    def resources_unread_since(
+        self, subscription: str, since: datetime
+    ) -> list[ResourceMarker]: ...
+
     def history(self, resource_id: str) -> list[Transition]: ...
 
     def record_poison(

@@ -510,15 +510,7 @@ class TableStateStore(TablesBacked):
             query = f"PartitionKey eq @pk and {query}"
             params["pk"] = partition_key(resource_id)
         elif subscriptions:
-            ranges = []
-            for i, subscription in enumerate(sorted({s.lower() for s in subscriptions})):
-                own = escape_key(f"/subscriptions/{subscription}")  # the subscription's own rows
-                prefix = escape_key(f"/subscriptions/{subscription}/")
-                params.update({f"o{i}": own, f"s{i}": prefix, f"e{i}": _after_prefix(prefix)})
-                ranges.append(
-                    f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"
-                )
-            query = f"({' or '.join(ranges)} ) and {query}"
+            query = f"{_subscription_partitions(subscriptions, params)} and {query}"
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []
         for row in query_rows(self._state, query, params):
@@ -537,6 +529,21 @@ class TableStateStore(TablesBacked):
             found.append(item)
         found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
         return found
+
+    def resources_unread_since(self, subscription: str, since: datetime) -> list[ResourceMarker]:
+        """The markers of the subscription's resources recorded as existing (not deleted) and
+        last read before ``since``: what a sweep that began at ``since`` and did not list them
+        may have lost the delete event of. One query (markers only, filtered by the service)."""
+        params: dict[str, Any] = {
+            "marker": MARKER_ROW,
+            "since": _require_utc(since, "since"),
+            "no": False,
+        }
+        query = (
+            f"{_subscription_partitions([subscription], params)} and RowKey eq @marker and "
+            "deleted eq @no and last_read_at lt @since"
+        )
+        return [_marker_from(row) for row in query_rows(self._state, query, params)]
 
     def history(self, resource_id: str) -> list[Transition]:
         rows = query_rows(
@@ -602,6 +609,20 @@ class TableStateStore(TablesBacked):
         except ResourceNotFoundError:
             return False
         return True
+
+
+def _subscription_partitions(subscriptions: Iterable[str], params: dict[str, Any]) -> str:
+    """A filter on the partitions of ``subscriptions``' rows (each one's own, and the range of
+    its resources' keys), its values added to ``params``."""
+    ranges = []
+    for i, subscription in enumerate(sorted({s.lower() for s in subscriptions})):
+        own = escape_key(f"/subscriptions/{subscription}")  # the subscription's own rows
+        prefix = escape_key(f"/subscriptions/{subscription}/")
+        params.update({f"o{i}": own, f"s{i}": prefix, f"e{i}": _after_prefix(prefix)})
+        ranges.append(
+            f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"
+        )
+    return f"({' or '.join(ranges)} )"
 
 
 def _after_prefix(prefix: str) -> str:

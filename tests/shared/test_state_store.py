@@ -660,6 +660,28 @@ def test_current_reads_only_the_partitions_of_the_subscriptions_asked_for(
     assert store.current(subscriptions=["11111111-1111-1111-1111-111111111111"]) == []
 
 
+def test_resources_unread_since_lists_the_subscriptions_existing_resources_read_before(
+    store: TableStateStore,
+) -> None:
+    first = "00000000-0000-0000-0000-000000000001"
+    other = "00000000-0000-0000-0000-000000000002"
+    old = RID  # read at T0: a candidate
+    fresh = RID.replace("phidata", "fresh")  # read at T2, after the sweep began
+    gone = RID.replace("phidata", "gone")  # recorded deleted
+    elsewhere = RID.replace(first, other)  # another subscription's
+    for rid in (old, gone, elsewhere):
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    store.record_evaluation(evaluation(THREE, rid=fresh), read_at=T2, cause=CAUSE)
+    store.record_deleted(gone, at=T0, cause=CAUSE)
+    listed = store.resources_unread_since(first.upper(), T1)
+    assert [m.resource_id for m in listed] == [old]
+    assert listed[0].last_read_at == T0 and not listed[0].deleted
+    assert {m.resource_id for m in store.resources_unread_since(first, T3)} == {old, fresh}
+    assert store.resources_unread_since(other, T0) == []
+    with pytest.raises(ValueError, match="since"):
+        store.resources_unread_since(first, datetime(2026, 1, 1))
+
+
 # -- poison events and processed events ----------------------------------------------------------
 
 
