@@ -386,9 +386,10 @@ class Pipeline:
         from shared.sweep import child_types, is_system_child
 
         self.reader.forget_resource_group(group_id)
+        started = self.clock()
         outcome = self.evaluate_resource(group_id, cause)
         if outcome.action == "deleted":
-            return outcome  # its resources' own delete events close their findings
+            return outcome  # its resources' own delete events (or the sweep) close their findings
         supported = self.engine.supported_types()
         # ``/resources`` lists tracked resources (a SQL database, a FHIR service) but no proxy
         # children (a CDN custom domain): those are listed under each parent, as the sweep does.
@@ -399,7 +400,11 @@ class Pipeline:
         def evaluate(rid: str) -> None:
             nonlocal transitions
             key = normalize(rid)
-            if key not in seen and parse(rid).type in supported:
+            try:
+                rtype = parse(rid).type
+            except ValueError:
+                return  # not a resource id: nothing a check could judge
+            if key not in seen and rtype in supported:
                 seen.add(key)
                 transitions += self.evaluate_resource(rid, cause).transitions
 
@@ -414,6 +419,11 @@ class Pipeline:
                     child_id = child.get("id")
                     if isinstance(child_id, str) and not is_system_child(child_type, child):
                         evaluate(child_id)
+        # Recorded in the group but no longer listed in it: moved out (a moveResources action on
+        # the group is this event) or deleted with the event lost. A GET decides (see the sweep).
+        for marker in self.store.resources_unread_since(group_id, started):
+            if normalize(marker.resource_id) != normalize(group_id):
+                evaluate(marker.resource_id)
         return ResourceOutcome(group_id, Action.RECORDED, transitions)
 
     def _all_recorded(

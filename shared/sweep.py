@@ -233,7 +233,9 @@ class _Sweep:
         assert cause.event_time is not None
         types = set(supported) - {"microsoft.resources/subscriptions"}
         try:
-            markers = self.store.resources_unread_since(self.subscription, cause.event_time)
+            markers = self.store.resources_unread_since(
+                f"/subscriptions/{self.subscription}", cause.event_time
+            )
         except Exception as exc:
             if not is_transient(exc):
                 raise

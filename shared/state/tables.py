@@ -510,7 +510,8 @@ class TableStateStore(TablesBacked):
             query = f"PartitionKey eq @pk and {query}"
             params["pk"] = partition_key(resource_id)
         elif subscriptions:
-            query = f"{_subscription_partitions(subscriptions, params)} and {query}"
+            scopes = [f"/subscriptions/{subscription}" for subscription in subscriptions]
+            query = f"{_scope_partitions(scopes, params)} and {query}"
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []
         for row in query_rows(self._state, query, params):
@@ -530,17 +531,19 @@ class TableStateStore(TablesBacked):
         found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
         return found
 
-    def resources_unread_since(self, subscription: str, since: datetime) -> list[ResourceMarker]:
-        """The markers of the subscription's resources recorded as existing (not deleted) and
-        last read before ``since``: what a sweep that began at ``since`` and did not list them
-        may have lost the delete event of. One query (markers only, filtered by the service)."""
+    def resources_unread_since(self, scope_id: str, since: datetime) -> list[ResourceMarker]:
+        """The markers of the resources recorded as existing (not deleted) under ``scope_id``
+        (a subscription's or a resource group's id; its own marker included) and last read
+        before ``since``: what a sweep or a group's re-evaluation that began at ``since`` and
+        did not list them may have lost the delete event of. One query, markers only, filtered
+        by the service."""
         params: dict[str, Any] = {
             "marker": MARKER_ROW,
             "since": _require_utc(since, "since"),
             "no": False,
         }
         query = (
-            f"{_subscription_partitions([subscription], params)} and RowKey eq @marker and "
+            f"{_scope_partitions([scope_id], params)} and RowKey eq @marker and "
             "deleted eq @no and last_read_at lt @since"
         )
         return [_marker_from(row) for row in query_rows(self._state, query, params)]
@@ -611,13 +614,14 @@ class TableStateStore(TablesBacked):
         return True
 
 
-def _subscription_partitions(subscriptions: Iterable[str], params: dict[str, Any]) -> str:
-    """A filter on the partitions of ``subscriptions``' rows (each one's own, and the range of
-    its resources' keys), its values added to ``params``."""
+def _scope_partitions(scope_ids: Iterable[str], params: dict[str, Any]) -> str:
+    """A filter on the partitions of the rows under ``scope_ids`` (subscription or resource
+    group ids): each scope's own, and the range of its resources' keys; values go to ``params``.
+    """
     ranges = []
-    for i, subscription in enumerate(sorted({s.lower() for s in subscriptions})):
-        own = escape_key(f"/subscriptions/{subscription}")  # the subscription's own rows
-        prefix = escape_key(f"/subscriptions/{subscription}/")
+    for i, scope in enumerate(sorted({normalize(s) for s in scope_ids})):
+        own = escape_key(scope)
+        prefix = escape_key(f"{scope}/")
         params.update({f"o{i}": own, f"s{i}": prefix, f"e{i}": _after_prefix(prefix)})
         ranges.append(
             f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.arm import TransientArmError
+from shared.arm.reader import RESOURCE_GROUPS_VERSION
 from shared.context import AppContext
 from shared.kernel.resource_id import normalize, parse
 from shared.outcomes import Action, BatchResult
@@ -139,3 +140,32 @@ def test_resources_of_types_the_sweep_does_not_list_are_left_alone(world: World)
     assert _gets(world, "microsoft.storage/storageaccounts") == 0
     marker = world.ctx.store.marker(RECORDS)
     assert marker is not None and not marker.deleted
+
+
+def test_an_event_on_a_resource_group_reconciles_the_resources_it_no_longer_holds(
+    world: World,
+) -> None:
+    """A group's event (its tags changed, or a ``moveResources`` action moved resources out)
+    re-evaluates what it holds, and reads again what the store has in it that it no longer
+    lists: moved out or deleted, ARM answers 404 at the old id."""
+    _sweep(world)
+    _delete_without_event(world, RECORDS, "2025-01-01")
+    group = parse(RECORDS).resource_group_id or ""
+    world.drain_events()
+    world.sim.change_as_user(
+        "PATCH", group, {"tags": {"owner": "records-team"}}, api_version=RESOURCE_GROUPS_VERSION
+    )
+    events = world.drain_events()
+    assert events and all(
+        normalize(e["data"]["resourceUri"]) == normalize(group) for e in events
+    ), "the sim's group write should be the only event"
+    world.sim.reset_counters()
+    assert world.post(events).status_code == 200
+    marker = world.ctx.store.marker(RECORDS)
+    assert marker is not None and marker.deleted
+    assert world.ctx.store.current(resource_id=RECORDS) == []
+    deletions = [t for t in world.ctx.store.history(RECORDS) if t.to_status == RESOURCE_DELETED]
+    assert deletions and {t.cause.event_id for t in deletions} <= {e["id"] for e in events}
+    # What the group still holds was judged as before.
+    others = world.ctx.store.current(subscriptions=[SUBSCRIPTION])
+    assert any(normalize(f.resource_id).startswith(normalize(group) + "/") for f in others)
