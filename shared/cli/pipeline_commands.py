@@ -58,10 +58,13 @@ def scan(args: argparse.Namespace) -> Outcome:
         result = results[subscription]
         unread += result.transient
         refused += [o.resource_id for o in result.outcomes if o.action == "poison"]
+        deleted = result.count("deleted")
         console.print(
             text(
                 f"{subscription}: {len(result.outcomes)} resources evaluated, "
-                f"{result.count('recorded')} changed, {len(result.transient)} could not be read"
+                f"{result.count('recorded')} changed, "
+                + (f"{deleted} found deleted, " if deleted else "")
+                + f"{len(result.transient)} could not be read"
             )
         )
     rows = [
