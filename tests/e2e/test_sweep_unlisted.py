@@ -169,3 +169,26 @@ def test_an_event_on_a_resource_group_reconciles_the_resources_it_no_longer_hold
     # What the group still holds was judged as before.
     others = world.ctx.store.current(subscriptions=[SUBSCRIPTION])
     assert any(normalize(f.resource_id).startswith(normalize(group) + "/") for f in others)
+
+
+def test_a_store_that_cannot_list_its_resources_leaves_the_reconciliation_for_the_next_sweep(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    _sweep(world)
+    _delete_without_event(world, RECORDS, "2025-01-01")
+    store = world.ctx.store
+
+    def unreachable(scope_id: str, since: Any) -> list[Any]:
+        raise ServiceRequestError("connection refused")
+
+    store.resources_unread_since = unreachable  # type: ignore[method-assign]
+    try:
+        result = _sweep(world)
+    finally:
+        del store.resources_unread_since
+    assert result.outcomes and _outcome(result, RECORDS) is None and not result.transient
+    assert "resources deleted without an event wait for the next sweep" in caplog.text
+    assert "connection refused" not in caplog.text  # the type only: no service text in logs
+    assert _outcome(_sweep(world), RECORDS) == Action.DELETED
