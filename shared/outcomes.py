@@ -4,8 +4,10 @@ sweep's :class:`BatchResult` (shared by ``shared.pipeline`` and ``shared.sweep``
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -28,6 +30,9 @@ class ResourceOutcome:
     action: Action
     transitions: int = 0
     latency_seconds: float | None = None  # newest event time → state recorded
+    # The resource's active stored findings after this outcome, built when called
+    # (``RecordOutcome.current``); None when unknown or not kept (see ``shared.sweep``).
+    current: Callable[[], list[Any]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -334,7 +334,9 @@ class Pipeline:
             self._memory.learn(normalize(resource_id), read_at)
             if self.recorded is not None and record.transitions:
                 self.recorded(resource_id, None, record)
-            return ResourceOutcome(resource_id, Action.DELETED, len(record.transitions))
+            return ResourceOutcome(
+                resource_id, Action.DELETED, len(record.transitions), current=record.current
+            )
         with _stage("evaluating its checks"):
             evaluation = self.engine.evaluate(snapshot)
         follow_up = self.after_record if cause.kind != "remediation" else None
@@ -366,7 +368,7 @@ class Pipeline:
             with _stage("catching up on fixes allowed since the failure was found"):
                 self.catch_up(snapshot, evaluation, cause)
         action = Action.RECORDED if record.outcome == "changed" else Action(record.outcome)
-        return ResourceOutcome(resource_id, action, len(record.transitions))
+        return ResourceOutcome(resource_id, action, len(record.transitions), current=record.current)
 
     def _due_actions(self, record: RecordOutcome) -> tuple[str, ...]:
         """The pending follow-ups this worker takes: those its own record added, and any whose
@@ -456,13 +458,18 @@ class Pipeline:
     # --- the sweep ---------------------------------------------------------------------------
 
     def sweep(
-        self, subscription: str, progress: Callable[[int, int], None] | None = None
+        self,
+        subscription: str,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        keep_current: bool = False,
     ) -> BatchResult:
         """Evaluates every supported resource of a subscription (the daily reconciliation; see
-        ``shared.sweep``). ``progress(done, listed so far)`` follows the records."""
+        ``shared.sweep``). ``progress(done, listed so far)`` follows the records;
+        ``keep_current``: each outcome keeps its resource's stored findings (``scan``'s report)."""
         from shared.sweep import sweep
 
-        return sweep(self, subscription, progress)
+        return sweep(self, subscription, progress, keep_current=keep_current)
 
     def sweep_reader(self) -> ArmReader:
         """The reader with the sweep's retry budget (see ``ArmReader.patient``), built once."""

@@ -71,17 +71,25 @@ def store_endpoint(store: object) -> str:
 
 
 def sweep(
-    pipeline: Pipeline, subscription: str, progress: Callable[[int, int], None] | None = None
+    pipeline: Pipeline,
+    subscription: str,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    keep_current: bool = False,
 ) -> BatchResult:
     """Evaluates every supported resource of ``subscription`` through ``pipeline`` (see the
-    module's doc). ``progress(done, listed so far)`` follows the records."""
-    return _Sweep(pipeline, subscription).run(progress)
+    module's doc). ``progress(done, listed so far)`` follows the records. ``keep_current``: each
+    outcome keeps what its record left in the store (``ResourceOutcome.current``) for a report
+    of this sweep, instead of reading the store back; otherwise it is dropped as the outcome
+    comes in (held for a whole sweep, it would be every row of the subscription in memory)."""
+    return _Sweep(pipeline, subscription, keep_current).run(progress)
 
 
 class _Sweep:
     """One sweep of one subscription."""
 
-    def __init__(self, pipeline: Pipeline, subscription: str) -> None:
+    def __init__(self, pipeline: Pipeline, subscription: str, keep_current: bool = False) -> None:
+        self.keep_current = keep_current
         self.pipeline = pipeline
         self.store = pipeline.store
         self.engine = pipeline.engine
@@ -178,6 +186,8 @@ class _Sweep:
 
         def collect(future: Future[list[ResourceOutcome]]) -> None:
             for outcome in future.result():
+                if not self.keep_current:
+                    outcome.current = None
                 result.add(outcome)
                 if progress is not None:
                     with lock:

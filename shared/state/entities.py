@@ -271,7 +271,7 @@ def _pending(marker: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(c for c in str(text).split(",") if c) if text else ()
 
 
-def _finding_from(row: TableEntity, marker: TableEntity | None) -> StoredFinding:
+def _finding_from(row: Mapping[str, Any], marker: Mapping[str, Any] | None) -> StoredFinding:
     status = str(row["status"])
     evaluated = _req_dt(row.get("last_evaluated_at"))
     if marker is not None and status not in INACTIVE_STATUSES:

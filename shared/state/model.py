@@ -6,7 +6,7 @@ Importing this module costs no storage SDK (``azure.data.tables`` is imported by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -153,6 +153,11 @@ class RecordOutcome:
     actions_pending: tuple[str, ...] = ()  # the resource's, as stored by (or before) this record
     actions_pending_since: datetime | None = None
     marker_etag: str | None = field(default=None, compare=False, repr=False)
+    # The resource's active findings as this record left them in the store (what ``current``
+    # would read back), built when called; None when unknown (stale: another writer's state).
+    current: Callable[[], list[StoredFinding]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ from shared.state.keys import (
 )
 from shared.state.model import (
     CLOSED,
+    INACTIVE_STATUSES,
     RESOURCE_DELETED,
     ConcurrentUpdateError,
     PoisonRecord,
@@ -225,7 +226,10 @@ class TableStateStore(TablesBacked):
         prefetched = self._take_prefetched(pk)
 
         def result(
-            outcome: RecordResult, marker: Mapping[str, Any] | None, etag: str | None = None
+            outcome: RecordResult,
+            marker: Mapping[str, Any] | None,
+            etag: str | None = None,
+            rows: Mapping[str, Mapping[str, Any]] | None = None,
         ) -> RecordOutcome:
             return RecordOutcome(
                 outcome,
@@ -236,6 +240,7 @@ class TableStateStore(TablesBacked):
                 attempt,
                 *_pending_state(marker),
                 etag,
+                _current_of(rows, marker) if rows is not None else None,
             )
 
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -261,6 +266,7 @@ class TableStateStore(TablesBacked):
                     RecordResult.CHANGED if writes else RecordResult.UNCHANGED,
                     part.marker,
                     part.marker.metadata["etag"] if part.marker is not None else None,
+                    part.checks,
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
             try:
@@ -273,10 +279,15 @@ class TableStateStore(TablesBacked):
             except _Conflict:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
                 continue
+            rows: dict[str, Mapping[str, Any]] = dict(part.checks)
+            for unit in plan.units:
+                written = unit[0][1]  # a unit's first operation writes its check row
+                rows[str(written["check_id"])] = written
             return result(
                 RecordResult.CHANGED if plan.units or committed else RecordResult.UNCHANGED,
                 plan.marker,
                 etag,
+                rows,
             )
         raise ConcurrentUpdateError(
             f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "
@@ -612,6 +623,21 @@ class TableStateStore(TablesBacked):
         except ResourceNotFoundError:
             return False
         return True
+
+
+def _current_of(
+    rows: Mapping[str, Mapping[str, Any]], marker: Mapping[str, Any] | None
+) -> Callable[[], list[StoredFinding]]:
+    """The active findings of a resource's check rows, as :meth:`TableStateStore.current` reads
+    them back (``_finding_from``), built when called."""
+    kept = list(rows.values())
+
+    def current() -> list[StoredFinding]:
+        return [
+            _finding_from(row, marker) for row in kept if row["status"] not in INACTIVE_STATUSES
+        ]
+
+    return current
 
 
 def _scope_partitions(scope_ids: Iterable[str], params: dict[str, Any]) -> str:
