@@ -201,6 +201,12 @@ class _Sweep:
         preloaded: set[str] = set()
         preloads.update((g, threading.Lock()) for g in group_counts if g)
         try:
+            # A first sweep: one query instead of one per resource group, each finding nothing.
+            self.store.preload_if_empty(f"/subscriptions/{subscription}")
+        except Exception as exc:  # each group's preload then asks for itself
+            if not is_transient(exc):
+                raise
+        try:
             with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
                 for future in [pool.submit(family, body) for body in bodies]:
                     collect(future)

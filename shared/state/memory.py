@@ -64,6 +64,9 @@ class ReportOnlyStore:
     def preload_group(self, group_id: str) -> int:
         return 0
 
+    def preload_if_empty(self, scope_id: str) -> bool:
+        return False
+
     def discard_preloaded(self, subscription: str | None = None) -> None:
         return None
 

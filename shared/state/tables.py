@@ -155,6 +155,7 @@ class TableStateStore(TablesBacked):
         self._preloaded: dict[str, tuple[_Partition, float]] = {}  # by pk (preload_group)
         self._preloaded_groups: dict[str, float] = {}  # key prefix → when it was read
         self._preload_lock = threading.Lock()
+        self._empty_scopes: dict[str, float] = {}  # scope key prefix → when found empty
 
     def ensure_tables(self) -> None:
         """Creates the tables if missing; safe to call on every cold start."""
@@ -436,8 +437,17 @@ class TableStateStore(TablesBacked):
         range query (its resources' partition keys share the group's prefix) and keeps them, each
         for the next record of that resource, by any thread, for a few minutes. The sweep's way to
         spare a query per resource; as with ``marker(prefetch=True)`` the rows only seed a record,
-        whose writes stay ETag-conditional. Returns the number of resources read."""
+        whose writes stay ETag-conditional. Returns the number of resources read. A group under a
+        scope :meth:`preload_if_empty` found empty a moment ago is known to hold no rows: no
+        query."""
         prefix = escape_key(normalize(group_id) + "/")
+        with self._preload_lock:
+            empty_since = next(
+                (at for scope, at in self._empty_scopes.items() if prefix.startswith(scope)), None
+            )
+            if empty_since is not None and time.monotonic() - empty_since <= _PRELOAD_SECONDS:
+                self._preloaded_groups[prefix] = empty_since
+                return 0
         rows = query_rows(
             self._state,
             "PartitionKey ge @p0 and PartitionKey lt @p1 and "
@@ -465,12 +475,31 @@ class TableStateStore(TablesBacked):
             self._preloaded_groups[prefix] = now
         return len(parts)
 
+    def preload_if_empty(self, scope_id: str) -> bool:
+        """Whether nothing is recorded under ``scope_id`` (a subscription's id): one query for
+        its first row. If so, for the next few minutes :meth:`preload_group` answers each of its
+        groups "no rows" without a query, as it would have found them now: a first sweep spares
+        a query per resource group. Rows another writer adds meanwhile are met as on any
+        preload: the record's create conflicts and it reads them."""
+        params: dict[str, Any] = {}
+        query = _scope_partitions([scope_id], params)
+        # Table Storage may answer a range query with an empty page and a continuation token:
+        # the iteration follows them until a row or the end.
+        rows = self._state.query_entities(
+            query, parameters=params, results_per_page=1, select=["PartitionKey"]
+        )
+        for _row in rows:
+            return False
+        with self._preload_lock:
+            self._empty_scopes[escape_key(normalize(scope_id) + "/")] = time.monotonic()
+        return True
+
     def discard_preloaded(self, subscription: str | None = None) -> None:
         """Drops rows preload_group kept that no record used (resources no longer listed): those
         of ``subscription`` (a sweep ending while another subscription's goes on), or all."""
         prefix = escape_key(f"/subscriptions/{subscription.lower()}/") if subscription else ""
         with self._preload_lock:
-            for kept in (self._preloaded, self._preloaded_groups):
+            for kept in (self._preloaded, self._preloaded_groups, self._empty_scopes):
                 for key in [k for k in kept if k.startswith(prefix)]:
                     del kept[key]
 

@@ -26,7 +26,7 @@ from shared.engine import Evaluation, NotAssessed
 from shared.kernel.changes import Cause, CauseKind
 from shared.kernel.findings import FINDING_FIELDS, Finding, Severity, Status
 from shared.kernel.resource_id import parse
-from shared.state.batch import LeanTransactionsTableClient
+from shared.state.batch import LeanTransactionsTableClient, query_rows
 from shared.state.keys import partition_key
 from shared.state.model import (
     CLOSED,
@@ -808,6 +808,49 @@ def test_preload_group_reads_every_resource_of_the_group_and_only_those(
         assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
     monkeypatch.undo()
     store.discard_preloaded()
+
+
+def test_a_scope_found_empty_preloads_its_groups_without_a_query_and_still_meets_other_writers(
+    store: TableStateStore, azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subscription = f"/subscriptions/{parse(GROUP).subscription}"
+    other = TableStateStore(
+        TableServiceClient.from_connection_string(azurite.connection_string), store.prefix
+    )
+    # Another subscription's rows do not make this one non-empty.
+    other.record_evaluation(
+        evaluation(THREE, rid=_in_group("x9", GROUP.replace("000000000001", "000000000002"))),
+        read_at=T0,
+        cause=CAUSE,
+    )
+    assert store.preload_if_empty(subscription.upper()) is True
+    racing = _in_group("a1")  # recorded by another writer (an event) after the check
+    other.record_evaluation(evaluation(THREE, rid=racing), read_at=T0, cause=CAUSE)
+    queries: list[str] = []
+    real_query_rows = query_rows
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        queries.append(str(args[1]))
+        return real_query_rows(*args, **kw)
+
+    monkeypatch.setattr("shared.state.tables.query_rows", counted)
+    assert store.preload_group(GROUP) == 0 and queries == []
+    # A new resource is created from the "no rows" answer; the racing one's create conflicts,
+    # its rows are read, and the record lands on them.
+    fresh = store.record_evaluation(evaluation(THREE, rid=_in_group("b2")), read_at=T1, cause=CAUSE)
+    assert fresh.outcome == "changed" and fresh.attempts == 1
+    flipped = {**THREE, "storage_account_min_tls_1_2": Status.FAIL}
+    raced = store.record_evaluation(evaluation(flipped, rid=racing), read_at=T1, cause=CAUSE)
+    assert raced.outcome == "changed" and raced.attempts == 2
+    assert [(t.check_id, t.to_status) for t in raced.transitions] == [
+        ("storage_account_min_tls_1_2", "FAIL")
+    ]
+    assert statuses(store, racing)["storage_account_min_tls_1_2"] == "FAIL"
+    monkeypatch.undo()
+    # Not empty any more; and a sweep's end forgets what it found.
+    assert store.preload_if_empty(subscription) is False
+    store.discard_preloaded(parse(GROUP).subscription)
+    assert store._empty_scopes == {}
 
 
 def test_a_sweep_ending_discards_only_its_own_subscriptions_preloaded_rows(
