@@ -423,9 +423,9 @@ class Pipeline:
                         evaluate(child_id)
         # Recorded in the group but no longer listed in it: moved out (a moveResources action on
         # the group is this event) or deleted with the event lost. A GET decides (see the sweep).
+        # (The group's own marker was just read, and its type is no check's: never re-read here.)
         for marker in self.store.resources_unread_since(group_id, started):
-            if normalize(marker.resource_id) != normalize(group_id):
-                evaluate(marker.resource_id)
+            evaluate(marker.resource_id)
         return ResourceOutcome(group_id, Action.RECORDED, transitions)
 
     def _all_recorded(

@@ -104,7 +104,7 @@ def _swept_findings(
             if outcome.current is None:
                 return ctx.pipeline.store.current(subscriptions=subscriptions)
             current[normalize(outcome.resource_id)] = outcome.current
-    found = [finding for key in sorted(current) for finding in current[key]()]
+    found = [finding for findings in current.values() for finding in findings()]
     found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
     return found
 

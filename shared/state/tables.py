@@ -230,7 +230,8 @@ class TableStateStore(TablesBacked):
             outcome: RecordResult,
             marker: Mapping[str, Any] | None,
             etag: str | None = None,
-            rows: Mapping[str, Mapping[str, Any]] | None = None,
+            rows: _Partition | None = None,
+            written: Sequence[Sequence[Operation]] = (),
         ) -> RecordOutcome:
             return RecordOutcome(
                 outcome,
@@ -241,7 +242,7 @@ class TableStateStore(TablesBacked):
                 attempt,
                 *_pending_state(marker),
                 etag,
-                _current_of(rows, marker) if rows is not None else None,
+                _current_of(rows.checks, written, marker) if rows is not None else None,
             )
 
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -267,7 +268,7 @@ class TableStateStore(TablesBacked):
                     RecordResult.CHANGED if writes else RecordResult.UNCHANGED,
                     part.marker,
                     part.marker.metadata["etag"] if part.marker is not None else None,
-                    part.checks,
+                    part,
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
             try:
@@ -280,15 +281,12 @@ class TableStateStore(TablesBacked):
             except _Conflict:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
                 continue
-            rows: dict[str, Mapping[str, Any]] = dict(part.checks)
-            for unit in plan.units:
-                written = unit[0][1]  # a unit's first operation writes its check row
-                rows[str(written["check_id"])] = written
             return result(
                 RecordResult.CHANGED if plan.units or committed else RecordResult.UNCHANGED,
                 plan.marker,
                 etag,
-                rows,
+                part,
+                plan.units,
             )
         raise ConcurrentUpdateError(
             f"gave up recording {resource_id!r} after {_MAX_ATTEMPTS} attempts: other writers "
@@ -655,15 +653,24 @@ class TableStateStore(TablesBacked):
 
 
 def _current_of(
-    rows: Mapping[str, Mapping[str, Any]], marker: Mapping[str, Any] | None
+    read: Mapping[str, Mapping[str, Any]],
+    written: Sequence[Sequence[Operation]],
+    marker: Mapping[str, Any] | None,
 ) -> Callable[[], list[StoredFinding]]:
-    """The active findings of a resource's check rows, as :meth:`TableStateStore.current` reads
-    them back (``_finding_from``), built when called."""
-    kept = list(rows.values())
+    """The active findings of a resource, as :meth:`TableStateStore.current` reads them back
+    (``_finding_from``): its check rows as read, each replaced by the one a committed unit wrote
+    (a unit's first operation writes its check row). Built only when called: the event path and
+    the timer's sweep never call it."""
 
     def current() -> list[StoredFinding]:
+        rows = dict(read)
+        for unit in written:
+            row = unit[0][1]
+            rows[str(row["check_id"])] = row
         return [
-            _finding_from(row, marker) for row in kept if row["status"] not in INACTIVE_STATUSES
+            _finding_from(row, marker)
+            for row in rows.values()
+            if row["status"] not in INACTIVE_STATUSES
         ]
 
     return current
