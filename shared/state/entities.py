@@ -23,6 +23,7 @@ from shared.state.model import (
     PoisonRecord,
     ResourceMarker,
     StoredFinding,
+    StoredRowError,
     Transition,
 )
 
@@ -272,6 +273,18 @@ def _pending(marker: Mapping[str, Any] | None) -> tuple[str, ...]:
 
 
 def _finding_from(row: Mapping[str, Any], marker: Mapping[str, Any] | None) -> StoredFinding:
+    """The finding a check row holds; :class:`StoredRowError` names the row that holds none."""
+    try:
+        return _read_finding(row, marker)
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        problem = f"{exc!s:.200}" if not isinstance(exc, KeyError) else f"no {exc} property"
+        raise StoredRowError(
+            f"the stored row of check {str(row.get('check_id', '?'))!r:.120} on "
+            f"{str(row.get('resource_id', '?'))!r:.400} cannot be read: {problem}"
+        ) from None
+
+
+def _read_finding(row: Mapping[str, Any], marker: Mapping[str, Any] | None) -> StoredFinding:
     status = str(row["status"])
     evaluated = _req_dt(row.get("last_evaluated_at"))
     if marker is not None and status not in INACTIVE_STATUSES:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.kernel.changes import Cause
-from shared.kernel.errors import TransientError
+from shared.kernel.errors import PhiguardError, TransientError
 from shared.kernel.findings import Severity, Status, finding_json
 
 if TYPE_CHECKING:
@@ -46,6 +46,10 @@ class RecordResult(StrEnum):
 
 class ConcurrentUpdateError(TransientError, RuntimeError):
     """Other writers kept changing the resource's partition; retrying later will succeed."""
+
+
+class StoredRowError(PhiguardError, ValueError):
+    """A stored check row that cannot be read as a finding (edited by hand, or damaged)."""
 
 
 @dataclass(frozen=True)

@@ -937,3 +937,26 @@ def test_stored_cause_kinds_read_back_as_enum(store: TableStateStore) -> None:
     assert row.cause.kind is CauseKind.SWEEP
     assert row.to_json()["cause"]["kind"] == "sweep"
     assert store.history(RID)[0].cause.kind is CauseKind.SWEEP
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("last_evaluated_at", "not a date", "expected a datetime property"),
+        ("hipaa", "[" * 5000, "cannot be read"),
+        ("severity", "\u202eHIGH\x00", "cannot be read"),
+    ],
+)
+def test_a_damaged_row_is_named_not_a_bare_type_error(
+    store: TableStateStore, azurite: AzuriteEndpoints, field: str, value: str, problem: str
+) -> None:
+    from shared.state.model import StoredRowError
+
+    store.record_evaluation(evaluation(THREE, rid=RID), read_at=T0, cause=CAUSE)
+    table = raw_table(store, azurite)
+    row = next(iter(table.query_entities("check_id eq 'storage_account_min_tls_1_2'")))
+    row[field] = value
+    table.upsert_entity(row)
+    with pytest.raises(StoredRowError, match=problem) as caught:
+        store.current(RID)
+    assert "storage_account_min_tls_1_2" in str(caught.value) and RID in str(caught.value)
