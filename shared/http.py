@@ -7,8 +7,8 @@ the service hands back followed only to its own origin.
 ``requests`` reads its environment on every request of a session that trusts it: the proxy
 variables (walking all of ``os.environ`` to decide on ``no_proxy``), ``~/.netrc`` (a stat per
 request) and the CA bundle variables, and it prepares every request again. So the environment is
-read once, here: without proxy variables, requests go through :mod:`shared.transport` (urllib3
-alone), and the CA bundle variable, if any, becomes its verification. With a proxy variable set,
+read once, here: without proxy variables, requests go through :mod:`shared.transport` (pooled
+``http.client`` connections), and the CA bundle variable, if any, becomes its verification. With a proxy variable set,
 ``requests``' own transport keeps its per-request handling, so ``no_proxy`` and friends behave
 exactly as documented. ``~/.netrc`` is never wanted: its Basic credentials must not reach ARM or
 Storage.
@@ -62,10 +62,10 @@ def transport(
     timeout_seconds: float = 20,
     pool_size: int = 10,
 ) -> HttpTransport[Any, Any]:
-    """The transport of an azure-core client: :class:`shared.transport.Urllib3Transport`, or,
+    """The transport of an azure-core client: :class:`shared.transport.PooledTransport`, or,
     with a proxy variable set, ``requests``' own (which applies ``no_proxy`` and friends exactly
     as documented)."""
-    from shared.transport import Urllib3Transport, requests_transport
+    from shared.transport import PooledTransport, requests_transport
 
     connection_timeout = min(timeout_seconds, 10)
     if proxies_configured():
@@ -77,7 +77,7 @@ def transport(
             use_env=True,
         )
         return trusting_env
-    return Urllib3Transport(
+    return PooledTransport(
         verify=default_verify(ca_cert),
         read_timeout=timeout_seconds,
         connection_timeout=connection_timeout,

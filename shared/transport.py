@@ -1,24 +1,38 @@
-"""An azure-core transport on urllib3 alone: what every outside client of phiguard sends through
-(ARM, Tables, Blobs, Graph, ...) when no proxy is configured.
+"""An azure-core transport on the stdlib's ``http.client`` with pooled keep-alive connections:
+what every outside client of phiguard sends through (ARM, Tables, Blobs, Graph, ...) when no
+proxy is configured.
 
 azure-core's ``RequestsTransport`` hands each request to ``requests``, which prepares it again
 (URL re-parsed and re-encoded, cookies, hooks, settings merged, a fresh header dict per layer)
-before urllib3 sends it. Measured against the simulated tenant, one small ARM GET cost 0.54 ms of
-CPU through a ``requests`` session and 0.26 ms through a urllib3 pool (the stdlib's
-``http.client`` under both); a sweep makes one or two such requests per resource, so this is
-most of a sweep's CPU (``python -m bench.sweep_cpu``).
+before urllib3 sends it, and urllib3 parses and percent-encodes the URL three times more (a
+Python loop over every character of a Table query's long URL) before ``http.client`` sends it.
+Measured against the simulated tenant and Azurite, one small request cost 0.54 ms of CPU through
+a ``requests`` session, 0.40–0.44 ms through a urllib3 pool and 0.22 ms through ``http.client``
+alone; a sweep makes two to four requests per resource, so this is most of a sweep's CPU
+(``python -m bench.sweep_cpu``).
 
-What ``requests`` did that matters here is done the same way: certificate verification against
-the same bundle (``verify``: a file, a directory, or ``requests``' default, ``certifi``'s), pooled keep-alive connections
-per host (``pool_size``), connect and read timeouts (azure-core's ``connection_timeout`` /
-``read_timeout``, which the retry policy shortens to its remaining budget), ``Accept-Encoding:
-gzip, deflate`` with bodies decoded, a header sent twice answered as one comma-joined value, no
-redirects followed, no retries (azure-core's policies retry). Failures are raised as azure-core's
-own types, as its ``RequestsTransport`` raises them: a connection that cannot be made is a
-``ServiceRequestError`` (``ServiceRequestTimeoutError`` on a connect timeout), one lost or timed
-out after the request went is a ``ServiceResponseError`` (``ServiceResponseTimeoutError``), and so
-is an answer that is not HTTP or a body that does not decode; a body cut short is an
-``IncompleteReadError``, and one that does not decode while streamed a ``DecodeError``.
+What ``requests`` and urllib3 did that matters here is done the same way:
+
+* certificate verification against the same bundle (``verify``: a file, a directory, or
+  ``requests``' default, ``certifi``'s) with urllib3's TLS context (TLS 1.2 at least, no
+  compression, ALPN ``http/1.1``), the host name checked;
+* pooled keep-alive connections per origin (``pool_size`` kept idle; more are opened when
+  needed, as urllib3's non-blocking pool does); an idle connection the server has closed is
+  dropped before it is used;
+* the request target percent-encoded as urllib3 encodes it (dot segments removed, characters
+  outside RFC 3986's sets escaped, escapes upper-cased): a target that needs none of it, the
+  usual case, is recognised by one regular expression and sent as it is;
+* connect and read timeouts (azure-core's ``connection_timeout`` / ``read_timeout``, which the
+  retry policy shortens to its remaining budget); ``Accept-Encoding: gzip, deflate`` with bodies
+  decoded; a header sent twice answered as one comma-joined value; a body shorter than its
+  ``Content-Length`` an error; no redirects followed; no retries (azure-core's policies retry).
+
+Failures are raised as azure-core's own types, as its ``RequestsTransport`` raises them: a
+connection that cannot be made (refused, unresolvable, TLS refused) is a ``ServiceRequestError``
+(``ServiceRequestTimeoutError`` on a connect timeout), one lost or timed out after the request
+went is a ``ServiceResponseError`` (``ServiceResponseTimeoutError``), and so is an answer that is
+not HTTP or a body that does not decode; a body cut short is an ``IncompleteReadError``, and one
+that does not decode while streamed a ``DecodeError``.
 
 Response headers are parsed as headers only (:func:`parse_headers_only`, installed as
 ``http.client.parse_headers``). The stdlib hands them to the full ``email`` parser, which, for an
@@ -37,12 +51,16 @@ from __future__ import annotations
 import email.parser
 import http.client
 import logging
+import re
+import select
+import socket
+import ssl
 import threading
+import zlib
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import urllib3
 from azure.core.exceptions import (
     DecodeError,
     HttpResponseError,
@@ -56,7 +74,8 @@ from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl import HttpResponseImpl
 from azure.core.utils import CaseInsensitiveDict
-from urllib3 import exceptions as u3
+
+from shared.kernel.errors import PhiguardError
 
 log = logging.getLogger("phiguard.http")
 
@@ -65,6 +84,11 @@ log = logging.getLogger("phiguard.http")
 _OWN_OPTIONS = frozenset({"stream", "connection_timeout", "read_timeout"})
 _DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
 _BLOCK_SIZE = 32768
+# A request target urllib3 would send unchanged: only RFC 3986's path and query characters,
+# upper-case escapes, no dot segment, no fragment.
+_PLAIN_TARGET = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-F]{2})*")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|\?|$)")
+_ORIGIN = re.compile(r"(https?)://([^/?#@\[\]]+?)(?::(\d{1,5}))?(?=[/?#]|$)", re.IGNORECASE)
 
 
 def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
@@ -79,62 +103,237 @@ if getattr(http.client, "_read_headers", None) is not None:  # the stdlib's help
     http.client.parse_headers = parse_headers_only
 
 
-def _error_for(exc: Exception, *, sent: bool) -> Exception:
-    """azure-core's exception for a urllib3 failure (``RequestsTransport``'s mapping)."""
-    if isinstance(exc, u3.NewConnectionError):  # before ConnectTimeoutError, its base class
-        return ServiceRequestError(exc, error=exc)
-    if isinstance(exc, u3.ConnectTimeoutError):
-        return ServiceRequestTimeoutError(exc, error=exc)
-    if isinstance(exc, u3.ReadTimeoutError):
+class _BodyDecodeError(PhiguardError):
+    """A body whose ``Content-Encoding`` does not decode."""
+
+
+def _origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
+    """``(scheme, host, port)`` and the request target urllib3 would send for ``url``."""
+    match = _ORIGIN.match(url)
+    if match is not None:
+        scheme, host, port = match.group(1).lower(), match.group(2), match.group(3)
+        target = url[match.end() :] or "/"
+        if target[0] == "?":
+            target = "/" + target
+        if _PLAIN_TARGET.fullmatch(target) and not _DOT_SEGMENT.search(target.split("?")[0]):
+            default = 443 if scheme == "https" else 80
+            return (scheme, host.lower(), int(port) if port else default), target
+    return _parsed(url)
+
+
+def _parsed(url: str) -> tuple[tuple[str, str, int], str]:
+    """The slow path: urllib3's own parsing and encoding (IPv6 hosts, user info, characters to
+    escape, dot segments)."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util.url import parse_url
+
+    try:
+        parsed = parse_url(url)
+    except LocationParseError as exc:
+        raise ServiceRequestError(f"not a URL that can be requested: {exc}", error=exc) from exc
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in ("http", "https") or not parsed.host:
+        raise ServiceRequestError(f"not an http(s) URL with a host: {url[:200]!r}")
+    port = parsed.port or (443 if scheme == "https" else 80)
+    return (scheme, parsed.host, port), parsed.request_uri
+
+
+def _dropped(sock: socket.socket | None) -> bool:
+    """Whether an idle keep-alive connection was closed by the server (readable while idle:
+    end of file, or bytes nobody asked for)."""
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
+    except (OSError, ValueError):
+        return True
+
+
+class _Pool:
+    """The idle keep-alive connections of one origin (thread-safe)."""
+
+    def __init__(
+        self, origin: tuple[str, str, int], context: ssl.SSLContext | None, maxsize: int
+    ) -> None:
+        self.origin = origin
+        self.context = context
+        self.maxsize = maxsize
+        self.closed = False
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def take(self, connect_timeout: float) -> http.client.HTTPConnection:
+        """An idle connection still open, or a new one, not yet connected."""
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            if not _dropped(conn.sock):
+                return conn
+            conn.close()
+        _, host, port = self.origin
+        if self.context is not None:
+            return http.client.HTTPSConnection(
+                host, port, timeout=connect_timeout, context=self.context
+            )
+        return http.client.HTTPConnection(host, port, timeout=connect_timeout)
+
+    def give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self.closed and len(self._idle) < self.maxsize and conn.sock is not None:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class _Decoder:
+    """``Content-Encoding`` gzip or deflate undone as the body arrives (others: as sent)."""
+
+    def __init__(self, encoding: str | None) -> None:
+        name = (encoding or "").strip().lower()
+        self.name = name
+        self._zlib: Any = None
+        if name in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self._zlib = zlib.decompressobj()
+        self._first = True
+
+    def feed(self, data: bytes) -> bytes:
+        if self._zlib is None or not data:
+            return data
+        try:
+            out: bytes = self._zlib.decompress(data)
+        except zlib.error as exc:
+            if self.name == "deflate" and self._first:  # raw deflate, as urllib3 accepts
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._first = False
+                return self.feed(data)
+            raise _BodyDecodeError(self.name) from exc
+        self._first = False
+        return out
+
+    def flush(self) -> bytes:
+        if self._zlib is None:
+            return b""
+        try:
+            out: bytes = self._zlib.flush()
+        except zlib.error as exc:
+            raise _BodyDecodeError(self.name) from exc
+        return out
+
+
+def _decode_failure(encoding: str) -> str:
+    return f"Received response with content-encoding: {encoding}, but failed to decode it."
+
+
+def _failure_after_send(exc: BaseException) -> Exception:
+    """azure-core's exception for a failure once the request went (``RequestsTransport``'s
+    mapping of urllib3's)."""
+    if isinstance(exc, TimeoutError):
         return ServiceResponseTimeoutError(exc, error=exc)
-    if isinstance(exc, u3.ProtocolError):
-        if "IncompleteRead" in str(exc):
-            return IncompleteReadError(exc, error=exc)
-        return ServiceResponseError(exc, error=exc)
-    if isinstance(exc, u3.DecodeError):
-        return ServiceResponseError(exc, error=exc)
-    if isinstance(exc, (u3.SSLError, u3.ProxyError, u3.LocationValueError)):
-        return ServiceRequestError(exc, error=exc)
-    if sent:
-        return ServiceResponseError(exc, error=exc)
+    if isinstance(exc, http.client.IncompleteRead):
+        return IncompleteReadError(exc, error=exc)
+    if isinstance(exc, _BodyDecodeError):
+        return ServiceResponseError(_decode_failure(str(exc)), error=exc)
+    return ServiceResponseError(exc, error=exc)
+
+
+def _failure_to_connect(exc: BaseException) -> Exception:
+    if isinstance(exc, TimeoutError):
+        return ServiceRequestTimeoutError(exc, error=exc)
     return ServiceRequestError(exc, error=exc)
 
 
 class _Body:
-    """The urllib3 response behind an azure-core response: closing it gives the connection back
-    to the pool when the body was read to its end, and drops it otherwise."""
+    """The ``http.client`` response behind an azure-core response: read to its end, its
+    connection goes back to the pool; closed before that, the connection is dropped (its unread
+    bytes would be read as the next answer)."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, *, complete: bool) -> None:
+    def __init__(
+        self,
+        raw: http.client.HTTPResponse,
+        conn: http.client.HTTPConnection,
+        pool: _Pool,
+        *,
+        complete: bool,
+    ) -> None:
         self.raw = raw
-        self.complete = complete  # read to its end (then urllib3 has given the connection back)
+        self.conn = conn
+        self.pool = pool
+        self.complete = complete
 
     def close(self) -> None:
         if not self.complete:
             self.complete = True
-            self.raw.close()  # unread bytes would be read as the next answer: drop it
-            self.raw.release_conn()
+            self.raw.close()
+            self.conn.close()
+
+    def finish(self) -> None:
+        """The body was read to its end: the connection is reused unless the server said it
+        closes it."""
+        self.complete = True
+        if self.raw.will_close:
+            self.conn.close()
+        else:
+            self.pool.give_back(self.conn)
+
+    def read_all(self) -> bytes:
+        decoder = _Decoder(self.raw.getheader("Content-Encoding"))
+        try:
+            data = decoder.feed(self.raw.read()) + decoder.flush()
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, (OSError, http.client.HTTPException, _BodyDecodeError)):
+                raise _failure_after_send(exc) from exc
+            raise
+        self.finish()
+        return data
 
     def chunks(self, block_size: int, decompress: bool) -> Iterator[bytes]:
+        decoder = _Decoder(self.raw.getheader("Content-Encoding") if decompress else None)
         try:
-            yield from self.raw.stream(block_size, decode_content=decompress)
-        except (u3.HTTPError, OSError) as exc:
-            self.raw.close()
-            self.raw.release_conn()
-            if isinstance(exc, u3.DecodeError):  # a body that does not decode, as streamed
-                raise DecodeError(exc, error=exc) from exc
-            mapped = _error_for(exc, sent=True)
+            while True:
+                data = self.raw.read(block_size)
+                if not data:
+                    break
+                out = decoder.feed(data)
+                if out:
+                    yield out
+            if self.raw.length:  # the server hung up before its Content-Length
+                raise http.client.IncompleteRead(b"", self.raw.length)
+            tail = decoder.flush()
+        except (OSError, http.client.HTTPException, _BodyDecodeError) as exc:
+            self.close()
+            if isinstance(exc, _BodyDecodeError):  # a body that does not decode, as streamed
+                raise DecodeError(_decode_failure(str(exc)), error=exc) from exc
+            mapped = _failure_after_send(exc)
             if isinstance(mapped, ServiceRequestError):
                 mapped = HttpResponseError(exc, error=exc)
             raise mapped from exc
-        self.complete = True
-        self.raw.release_conn()
+        if tail:
+            yield tail
+        self.finish()
 
 
 class _StreamDownload:
     """What a response's ``stream_download`` / ``iter_bytes`` returns: an iterator of body chunks
     (an object, as azure-core's own: the Blob SDK sets attributes on it)."""
 
-    def __init__(self, pipeline: Any, response: Urllib3Response, **kwargs: Any) -> None:
+    def __init__(self, pipeline: Any, response: PooledResponse, **kwargs: Any) -> None:
         del pipeline  # azure-core calls a stream download generator with it (or None)
         decompress = bool(kwargs.pop("decompress", True))
         if kwargs:
@@ -154,17 +353,25 @@ class _StreamDownload:
         return next(self._chunks)
 
 
-class Urllib3Response(HttpResponseImpl):
-    """An ``azure.core.rest.HttpResponse`` read from a urllib3 response."""
+def _merged_headers(raw: http.client.HTTPResponse) -> MutableMapping[str, str]:
+    headers: MutableMapping[str, str] = CaseInsensitiveDict()
+    for name, value in raw.getheaders():
+        known = headers.get(name)
+        headers[name] = value if known is None else f"{known}, {value}"
+    return headers
 
-    def __init__(self, request: HttpRequest, raw: urllib3.BaseHTTPResponse, content: bytes | None):
-        headers: MutableMapping[str, str] = CaseInsensitiveDict(raw.headers.itermerged())
+
+class PooledResponse(HttpResponseImpl):
+    """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
+
+    def __init__(self, request: HttpRequest, body: _Body, content: bytes | None):
+        headers = _merged_headers(body.raw)
         super().__init__(
             request=request,
-            internal_response=_Body(raw, complete=content is not None),
-            status_code=raw.status,
+            internal_response=body,
+            status_code=body.raw.status,
             headers=headers,
-            reason=raw.reason or "",
+            reason=body.raw.reason or "",
             content_type=headers.get("content-type"),
             block_size=_BLOCK_SIZE,
             stream_download_generator=_StreamDownload,
@@ -175,8 +382,8 @@ class Urllib3Response(HttpResponseImpl):
             self._is_closed = True
 
 
-class Urllib3Transport(HttpTransport[Any, Any]):
-    """See the module's doc. Thread-safe (urllib3 pools are); build once per client."""
+class PooledTransport(HttpTransport[Any, Any]):
+    """See the module's doc. Thread-safe; build once per client."""
 
     def __init__(
         self,
@@ -190,13 +397,14 @@ class Urllib3Transport(HttpTransport[Any, Any]):
         self.read_timeout = read_timeout
         self.connection_timeout = connection_timeout
         self.pool_size = pool_size
-        self._pools: urllib3.PoolManager | None = None
+        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._context: ssl.SSLContext | None = None
         self._fallback: RequestsTransport | None = None
         self._lock = threading.Lock()
 
     # -- HttpTransport --------------------------------------------------------------------------
 
-    def __enter__(self) -> Urllib3Transport:
+    def __enter__(self) -> PooledTransport:
         self.open()
         return self
 
@@ -204,14 +412,14 @@ class Urllib3Transport(HttpTransport[Any, Any]):
         self.close()
 
     def open(self) -> None:
-        self._manager()
+        pass  # connections are opened as requests need them
 
     def close(self) -> None:
         with self._lock:
-            pools, self._pools = self._pools, None
+            pools, self._pools = self._pools, {}
             fallback, self._fallback = self._fallback, None
-        if pools is not None:
-            pools.clear()
+        for pool in pools.values():
+            pool.clear()
         if fallback is not None:
             fallback.close()
 
@@ -219,31 +427,34 @@ class Urllib3Transport(HttpTransport[Any, Any]):
         if not self._handles(request, kwargs):
             return self._requests().send(request, **kwargs)
         stream = bool(kwargs.pop("stream", False))
-        timeout = urllib3.Timeout(
-            connect=kwargs.pop("connection_timeout", self.connection_timeout),
-            read=kwargs.pop("read_timeout", self.read_timeout),
-        )
+        connect_timeout = kwargs.pop("connection_timeout", self.connection_timeout)
+        read_timeout = kwargs.pop("read_timeout", self.read_timeout)
+        origin, target = _origin_and_target(request.url)
+        pool = self._pool(origin)
         headers = {**_DEFAULT_HEADERS, **request.headers}
         body = request.content
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        conn = pool.take(connect_timeout)
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise _failure_to_connect(exc) from exc
         try:
-            raw = self._manager().urlopen(
-                request.method,
-                request.url,
-                body=body,
-                headers=headers,
-                retries=False,
-                redirect=False,
-                timeout=timeout,
-                preload_content=not stream,
-                decode_content=True,
-                enforce_content_length=True,
-                release_conn=not stream,
-                assert_same_host=False,
-            )
-            content = None if stream else raw.data
-        except (u3.HTTPError, OSError) as exc:
-            raise _error_for(exc, sent=False) from exc
-        return Urllib3Response(request, raw, content)
+            conn.sock.settimeout(read_timeout)
+            conn.request(request.method, target, body=body, headers=headers)
+            raw = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _failure_after_send(exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        answer = _Body(raw, conn, pool, complete=False)
+        content = None if stream else answer.read_all()
+        return PooledResponse(request, answer, content)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -255,16 +466,18 @@ class Urllib3Transport(HttpTransport[Any, Any]):
             return False  # a stream or an iterable body: requests' handling of them
         return options.keys() <= _OWN_OPTIONS
 
-    def _manager(self) -> urllib3.PoolManager:
+    def _pool(self, origin: tuple[str, str, int]) -> _Pool:
+        pool = self._pools.get(origin)
+        if pool is not None:
+            return pool
         with self._lock:
-            if self._pools is None:
-                self._pools = urllib3.PoolManager(
-                    num_pools=16,
-                    maxsize=self.pool_size,
-                    block=False,
-                    **_tls_options(self.verify),
-                )
-            return self._pools
+            pool = self._pools.get(origin)
+            if pool is None:
+                if origin[0] == "https" and self._context is None:
+                    self._context = _tls_context(self.verify)
+                context = self._context if origin[0] == "https" else None
+                pool = self._pools[origin] = _Pool(origin, context, self.pool_size)
+            return pool
 
     def _requests(self) -> RequestsTransport:
         with self._lock:
@@ -277,6 +490,24 @@ class Urllib3Transport(HttpTransport[Any, Any]):
                     use_env=False,
                 )
             return self._fallback
+
+
+def _tls_context(verify: str | bool) -> ssl.SSLContext:
+    """urllib3's TLS context for a ``requests``-style ``verify``, the host name checked."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    if verify is False:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+        context.check_hostname = False
+    else:
+        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+        options = _tls_options(verify)
+        context.load_verify_locations(
+            cafile=options.get("ca_certs"), capath=options.get("ca_cert_dir")
+        )
+        context.check_hostname = True
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _tls_options(verify: str | bool) -> dict[str, Any]:

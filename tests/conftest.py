@@ -42,6 +42,6 @@ def azurite() -> Iterator[AzuriteEndpoints]:
 def via_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request through ``requests`` (``shared.transport``'s fallback), where the
     ``responses`` library stands in for a service: it intercepts ``requests`` only."""
-    from shared.transport import Urllib3Transport
+    from shared.transport import PooledTransport
 
-    monkeypatch.setattr(Urllib3Transport, "_handles", staticmethod(lambda *_: False))
+    monkeypatch.setattr(PooledTransport, "_handles", staticmethod(lambda *_: False))

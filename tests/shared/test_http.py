@@ -1,4 +1,4 @@
-"""The shared HTTP transport: the environment read once, and urllib3's transport behaving as
+"""The shared HTTP transport: the environment read once, and the pooled transport behaving as
 azure-core's requests transport does, against real servers (a local one with misbehaviours on
 demand, the simulated tenant over TLS, Azurite through the Tables SDK)."""
 
@@ -28,7 +28,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 
 from shared.http import default_verify, proxies_configured, transport
-from shared.transport import Urllib3Transport
+from shared.transport import PooledTransport
 from sim.fixture import SimHandle, running_sim
 
 
@@ -42,9 +42,11 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- choosing the transport -------------------------------------------------------------------
 
 
-def test_without_proxy_variables_requests_go_through_urllib3_alone(no_proxy_env: None) -> None:
+def test_without_proxy_variables_requests_go_through_the_pooled_transport(
+    no_proxy_env: None,
+) -> None:
     chosen = transport(ca_cert="/tmp/sim-ca.pem", timeout_seconds=7, pool_size=3)
-    assert isinstance(chosen, Urllib3Transport)
+    assert isinstance(chosen, PooledTransport)
     assert (chosen.verify, chosen.read_timeout, chosen.pool_size) == ("/tmp/sim-ca.pem", 7, 3)
 
 
@@ -105,6 +107,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, b"{}")
         elif path == "/badgzip":
             self._send(200, b"not gzip at all", {"Content-Encoding": "gzip"})
+        elif path.startswith("/target"):  # the request target as it arrived
+            self._send(200, json.dumps({"target": self.path}).encode())
+        elif path == "/close-after":  # answers as if keeping the connection, then closes it
+            self._send(200, b"{}")
+            self.close_connection = True
         elif path == "/hangup":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -147,8 +154,8 @@ def local() -> Iterator[str]:
         server.server_close()
 
 
-def _client(base: str, **options: Any) -> tuple[PipelineClient[Any, Any], Urllib3Transport]:
-    chosen = Urllib3Transport(**options)
+def _client(base: str, **options: Any) -> tuple[PipelineClient[Any, Any], PooledTransport]:
+    chosen = PooledTransport(**options)
     return PipelineClient(base, transport=chosen, policies=[]), chosen
 
 
@@ -211,6 +218,32 @@ def test_failures_are_azure_cores_own_types(local: str) -> None:
     slow_ok, _ = _client(local, read_timeout=0.1)
     answer = slow_ok.send_request(HttpRequest("GET", f"{local}/slow"), read_timeout=5)
     assert answer.status_code == 200
+
+
+def test_request_targets_are_encoded_as_urllib3_encodes_them(local: str) -> None:
+    from urllib3.util.url import parse_url
+
+    client, _ = _client(local)
+    for tail in (
+        "/target/plain('a',b)?$filter=PartitionKey%20eq%20%27x%27&api-version=1",
+        "/target/a|b c/\u00e9?x=|&y=\u00e9 z",
+        "/target/one/../two/./three?q=1",
+        "/target/lower%2fescape?k=%7c",
+        "/target/frag?q=1#not-sent",
+    ):
+        url = f"{local}{tail}"
+        sent = client.send_request(HttpRequest("GET", url)).json()["target"]
+        assert sent == parse_url(url).request_uri, tail
+
+
+def test_an_idle_connection_the_server_closed_is_not_reused(local: str) -> None:
+    client, _ = _client(local)
+    _Handler.connections.clear()
+    assert client.send_request(HttpRequest("GET", f"{local}/close-after")).status_code == 200
+    time.sleep(0.05)  # the server's close reaches the pooled connection
+    # Without the check, this request would go out on the closed connection and fail.
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).json()["ok"] is True
+    assert len(_Handler.connections) == 2
 
 
 def test_a_legacy_request_goes_through_the_requests_fallback(local: str) -> None:
