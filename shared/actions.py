@@ -56,8 +56,11 @@ class PostRecordActions:
             for c in due
             if c in self.engine.catalog and self.engine.catalog[c].remediation is None
         )
-        # The resource's table exemptions, read once for all its manual checks.
-        exemptions = self.remediator.log.exemptions(snapshot.id) if manual else []
+        # The resource's table exemptions, read once for all its manual checks (a sweep reads
+        # the whole table once for all its resources).
+        log_ = self.remediator.log
+        read = log_.exemptions_for_sweep if cause.kind == "sweep" else log_.exemptions
+        exemptions = read(snapshot.id) if manual else []
         records = self.remediator.log.insert_many(
             [
                 self._action_required(snapshot, evaluation, check_id, cause, exemptions)

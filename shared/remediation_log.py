@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -214,10 +215,16 @@ class RemediationLog(Protocol):
 
     def exemptions(self, resource_id: str) -> list[Exemption]: ...
 
+    def exemptions_for_sweep(self, resource_id: str) -> list[Exemption]: ...
+
 
 MAX_DAYS = 3660
 """The longest look back ``records`` takes: ten years (HIPAA keeps six, 45 CFR 164.316(b)(2))."""
 _DAYS_PER_QUERY = 31
+# How long a sweep reuses its read of the whole exemptions table (``exemptions_for_sweep``), and
+# the most rows that read takes before the sweep goes back to a query per resource.
+SWEEP_EXEMPTIONS_TTL = timedelta(seconds=30)
+SWEEP_EXEMPTIONS_LIMIT = 5000
 
 
 class TableRemediationLog(TablesBacked):
@@ -240,6 +247,9 @@ class TableRemediationLog(TablesBacked):
         self._log: TableClient = lean_table_client(service, self.log_table)
         self._exemptions: TableClient = lean_table_client(service, self.exemptions_table)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._sweep_lock = threading.Lock()
+        # The exemptions table by partition key, and when it was read (None: too many rows).
+        self._sweep_read: tuple[datetime, dict[str, list[Exemption]] | None] | None = None
 
     def ensure_tables(self) -> None:
         for name in (self.log_table, self.exemptions_table):
@@ -377,19 +387,48 @@ class TableRemediationLog(TablesBacked):
         rows = query_rows(
             self._exemptions, "PartitionKey eq @pk", {"pk": partition_key(resource_id)}
         )
-        return [
-            Exemption(
-                resource_id=str(r.get("resource_id", resource_id)),
-                target=str(r["target"]),
-                justification=str(r.get("justification", "")),
-                approver=str(r.get("approver", "")),
-                expires_at=_dt(r.get("expires_at")),
-                source="table",
-                created_at=_dt(r.get("created_at")),
-                created_by=str(r.get("created_by", "")),
-            )
-            for r in rows
-        ]
+        return [_exemption(r, resource_id) for r in rows]
+
+    def exemptions_for_sweep(self, resource_id: str) -> list[Exemption]:
+        """``exemptions(resource_id)`` for a sweep's ACTION_REQUIRED records: the whole table
+        (a handful of rows in practice) read once per :data:`SWEEP_EXEMPTIONS_TTL` instead of
+        one query per failing resource, which was a fifth of a cold sweep's storage requests.
+        An exemption added during a sweep reaches its records within that time. A table of more
+        than :data:`SWEEP_EXEMPTIONS_LIMIT` rows is queried per resource. Fixes never use
+        this: the remediator reads a resource's exemptions just before it would write."""
+        now = self._clock()
+        with self._sweep_lock:
+            read = self._sweep_read
+            if read is None or now - read[0] >= SWEEP_EXEMPTIONS_TTL or now < read[0]:
+                read = self._sweep_read = (now, self._whole_exemptions_table())
+        by_partition = read[1]
+        if by_partition is None:
+            return self.exemptions(resource_id)
+        return list(by_partition.get(partition_key(resource_id), ()))
+
+    def _whole_exemptions_table(self) -> dict[str, list[Exemption]] | None:
+        by_partition: dict[str, list[Exemption]] = {}
+        for count, row in enumerate(
+            query_rows(self._exemptions, "PartitionKey ge @none", {"none": ""})
+        ):
+            if count >= SWEEP_EXEMPTIONS_LIMIT:
+                return None
+            pk = str(row["PartitionKey"])
+            by_partition.setdefault(pk, []).append(_exemption(row, str(row.get("resource_id", ""))))
+        return by_partition
+
+
+def _exemption(row: Mapping[str, Any], resource_id: str) -> Exemption:
+    return Exemption(
+        resource_id=str(row.get("resource_id", resource_id)),
+        target=str(row["target"]),
+        justification=str(row.get("justification", "")),
+        approver=str(row.get("approver", "")),
+        expires_at=_dt(row.get("expires_at")),
+        source="table",
+        created_at=_dt(row.get("created_at")),
+        created_by=str(row.get("created_by", "")),
+    )
 
 
 # --- entities ---------------------------------------------------------------------------------

@@ -592,3 +592,67 @@ def test_records_inserted_together_are_all_kept_in_one_transaction_per_day(
     assert [r.id for r in inserted] == [r.id for r in records] and all(r.etag for r in inserted)
     kept = log.records(days=1, resource_id=NSG)
     assert sorted(r.check_ids[0] for r in kept) == ["a_check", "b_check", "c_check"]
+
+
+def test_a_sweep_reads_the_exemptions_table_once_and_sees_a_new_one_after_the_ttl(
+    azurite: AzuriteEndpoints,
+) -> None:
+    from shared import remediation_log as module
+
+    clock = Clock()
+    from shared.tables import service_from_connection_string
+
+    log = TableRemediationLog(
+        service_from_connection_string(azurite.connection_string),
+        "swx" + uuid.uuid4().hex[:10],
+        clock=clock,
+    )
+    log.ensure_tables()
+
+    def exempt(resource_id: str, target: str) -> None:
+        log.add_exemption(
+            Exemption(
+                resource_id=resource_id,
+                target=target,
+                justification="accepted risk",
+                approver="compliance@contosohealth.example",
+                expires_at=clock() + timedelta(days=30),
+                source="table",
+            )
+        )
+
+    exempt(VAULT, "monitoring_diagnostic_settings_audit")
+    queries: list[str] = []
+    real = log._exemptions.query_rows  # type: ignore[attr-defined]
+
+    def counted(query_filter: str, **kwargs: Any) -> Any:
+        queries.append(query_filter)
+        return real(query_filter, **kwargs)
+
+    log._exemptions.query_rows = counted  # type: ignore[attr-defined]
+    assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
+        "monitoring_diagnostic_settings_audit"
+    ]
+    assert log.exemptions_for_sweep(NSG) == []
+    assert log.exemptions_for_sweep(VAULT.upper()) == log.exemptions_for_sweep(VAULT)
+    assert len(queries) == 1  # the whole table once, for every resource the sweep meets
+    exempt(NSG, "network_nsg_restrict_internet_inbound")
+    assert log.exemptions_for_sweep(NSG) == []  # within the TTL: the read it made
+    assert [e.target for e in log.exemptions(NSG)] == ["network_nsg_restrict_internet_inbound"]
+    clock.advance(seconds=module.SWEEP_EXEMPTIONS_TTL.total_seconds())
+    assert [e.target for e in log.exemptions_for_sweep(NSG)] == [
+        "network_nsg_restrict_internet_inbound"
+    ]
+
+    # A table too large to hold: each resource is queried for itself.
+    queries.clear()
+    clock.advance(seconds=module.SWEEP_EXEMPTIONS_TTL.total_seconds())
+    original = module.SWEEP_EXEMPTIONS_LIMIT
+    module.SWEEP_EXEMPTIONS_LIMIT = 1
+    try:
+        assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
+            "monitoring_diagnostic_settings_audit"
+        ]
+    finally:
+        module.SWEEP_EXEMPTIONS_LIMIT = original
+    assert len(queries) == 2 and "PartitionKey eq" in queries[1]
