@@ -17,8 +17,9 @@ What ``requests`` and urllib3 did that matters here is done the same way:
   ``requests``' default, ``certifi``'s) with urllib3's TLS context (TLS 1.2 at least, no
   compression, ALPN ``http/1.1``), the host name checked;
 * pooled keep-alive connections per origin (``pool_size`` kept idle; more are opened when
-  needed, as urllib3's non-blocking pool does); an idle connection the server has closed is
-  dropped before it is used;
+  needed, as urllib3's non-blocking pool does); an idle connection the server has closed, or
+  one idle for :data:`IDLE_REUSE_SECONDS` or more (a server's idle timer could close it under
+  the request), is dropped before it is used;
 * the request target percent-encoded as urllib3 encodes it (dot segments removed, characters
   outside RFC 3986's sets escaped, escapes upper-cased): a target that needs none of it, the
   usual case, is recognised by one regular expression and sent as it is;
@@ -56,6 +57,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -91,12 +93,44 @@ _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|\?|$)")
 _ORIGIN = re.compile(r"(https?)://([^/?#@\[\]]+?)(?::(\d{1,5}))?(?=[/?#]|$)", re.IGNORECASE)
 
 
+_HEADER_NAME = re.compile(r"[\041-\071\073-\176]+")
+
+
 def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
     """``http.client.parse_headers``, parsing the header block as headers only (see the
-    module's doc)."""
+    module's doc): each ``name: value`` line (and its folded continuations) stored as the
+    ``email`` parser stores it, and any block that is not plainly that parsed by the ``email``
+    parser itself, headers only."""
     lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
     text = b"".join(lines).decode("iso-8859-1")
-    return email.parser.Parser(_class=_class).parsestr(text, headersonly=True)
+    message = _class()
+    name: str | None = None
+    value: list[str] = []
+    for raw_line in lines:
+        line = raw_line.decode("iso-8859-1")
+        if line in ("\r\n", "\n", ""):
+            break
+        content = line.removesuffix("\n").removesuffix("\r")
+        if "\r" in content or "\n" in content:
+            return _parsed_headers(text, _class)  # a bare CR: the email parser's line break
+        if line[0] in " \t":
+            if name is None:
+                return _parsed_headers(text, _class)
+            value.append(line)
+            continue
+        head, colon, rest = line.partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(head):
+            return _parsed_headers(text, _class)
+        if name is not None:
+            message[name] = "".join(value).rstrip("\r\n")
+        name, value = head, [rest.lstrip(" \t")]
+    if name is not None:
+        message[name] = "".join(value).rstrip("\r\n")
+    return message
+
+
+def _parsed_headers(text: str, message_class: Any) -> Any:
+    return email.parser.Parser(_class=message_class).parsestr(text, headersonly=True)
 
 
 if getattr(http.client, "_read_headers", None) is not None:  # the stdlib's helper since 3.x
@@ -154,6 +188,13 @@ def _dropped(sock: socket.socket | None) -> bool:
         return True
 
 
+# How long an idle connection is kept for reuse. A server closes an idle keep-alive connection
+# on its own timer (Node's default, and so Azurite's, is 5 s): a request sent as that timer fires
+# is lost with the connection (no answer, nothing to tell whether it was processed). Reusing
+# only connections idle for less than this leaves that race to servers with shorter timers.
+IDLE_REUSE_SECONDS = 4.0
+
+
 class _Pool:
     """The idle keep-alive connections of one origin (thread-safe)."""
 
@@ -164,17 +205,17 @@ class _Pool:
         self.context = context
         self.maxsize = maxsize
         self.closed = False
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[tuple[http.client.HTTPConnection, float]] = []  # with when it went idle
         self._lock = threading.Lock()
 
     def take(self, connect_timeout: float) -> http.client.HTTPConnection:
         """An idle connection still open, or a new one, not yet connected."""
         while True:
             with self._lock:
-                conn = self._idle.pop() if self._idle else None
+                conn, since = self._idle.pop() if self._idle else (None, 0.0)
             if conn is None:
                 break
-            if not _dropped(conn.sock):
+            if time.monotonic() - since < IDLE_REUSE_SECONDS and not _dropped(conn.sock):
                 return conn
             conn.close()
         _, host, port = self.origin
@@ -187,7 +228,7 @@ class _Pool:
     def give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             if not self.closed and len(self._idle) < self.maxsize and conn.sock is not None:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -195,7 +236,7 @@ class _Pool:
         with self._lock:
             self.closed = True
             idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             conn.close()
 
 
@@ -354,11 +395,13 @@ class _StreamDownload:
 
 
 def _merged_headers(raw: http.client.HTTPResponse) -> MutableMapping[str, str]:
-    headers: MutableMapping[str, str] = CaseInsensitiveDict()
+    """The response's headers, a name sent twice answered as one comma-joined value."""
+    merged: dict[str, tuple[str, str]] = {}
     for name, value in raw.getheaders():
-        known = headers.get(name)
-        headers[name] = value if known is None else f"{known}, {value}"
-    return headers
+        key = name.lower()
+        known = merged.get(key)
+        merged[key] = (name, value) if known is None else (known[0], f"{known[1]}, {value}")
+    return CaseInsensitiveDict(merged.values())
 
 
 class PooledResponse(HttpResponseImpl):

@@ -79,7 +79,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        _Handler.connections.add(id(self.connection))
+        _Handler.connections.add(self.client_address[1])  # the client port: one per connection
         path = self.path.split("?")[0]
         if path == "/json":
             self._send(200, json.dumps({"ok": True, "path": self.path}).encode())
@@ -246,6 +246,22 @@ def test_an_idle_connection_the_server_closed_is_not_reused(local: str) -> None:
     assert len(_Handler.connections) == 2
 
 
+def test_a_connection_idle_too_long_is_not_reused(
+    local: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.transport
+
+    client, _ = _client(local)
+    _Handler.connections.clear()
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
+    assert len(_Handler.connections) == 1  # reused at once
+    monkeypatch.setattr(shared.transport, "IDLE_REUSE_SECONDS", 0.05)
+    time.sleep(0.1)  # past the (shortened) limit: the server's idle timer may be closing it
+    assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
+    assert len(_Handler.connections) == 2
+
+
 def test_a_legacy_request_goes_through_the_requests_fallback(local: str) -> None:
     client, chosen = _client(local)
     legacy: Any = LegacyRequest("GET", f"{local}/json")
@@ -288,3 +304,26 @@ def test_headers_parsed_as_headers_only_are_the_stdlibs_headers() -> None:
     assert ours.items() == stdlib.items()
     assert ours.get_all("Set-Cookie") == ["a=1", "b=2"]
     assert ours.get_content_type() == "multipart/mixed"
+
+
+def test_headers_parsed_without_the_email_parser_match_it_on_any_block() -> None:
+    """Random header blocks (folds, bare CRs, lines without a colon, Latin-1 bytes): each is
+    stored exactly as the stdlib's ``email`` parser stores it."""
+    import email.parser
+    import http.client
+    import io
+    import random
+
+    from shared.transport import parse_headers_only
+
+    rnd = random.Random(15)
+    alphabet = b"ab: \t\r\nX-\x85\xe9:"
+    blocks = [bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(3000)]
+    for block in blocks:
+        data = block + b"\r\n\r\n"
+        lines = http.client._read_headers(io.BytesIO(data))  # type: ignore[attr-defined]
+        text = b"".join(lines).decode("iso-8859-1")
+        stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+            text, headersonly=True
+        )
+        assert parse_headers_only(io.BytesIO(data)).items() == stdlib.items(), data
