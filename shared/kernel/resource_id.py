@@ -6,6 +6,7 @@ payloads, so every comparison goes through :func:`normalize`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from shared.kernel.errors import PhiguardError
@@ -84,6 +85,12 @@ def parse(resource_id: str) -> ResourceId:
     """
     if not isinstance(resource_id, str) or not resource_id.strip():
         raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r}")
+    return _parse(resource_id)
+
+
+# A sweep parses each id several times (grouping, types, scope, keys): the answers are frozen.
+@functools.lru_cache(maxsize=16384)
+def _parse(resource_id: str) -> ResourceId:
     parts = [p for p in resource_id.strip().split("/") if p]
     subscription: str | None = None
     resource_group: str | None = None
