@@ -148,8 +148,8 @@ class TableStateStore(TablesBacked):
         self.poison_table = f"{prefix}poison"
         self.events_table = f"{prefix}events"
         self._state: TableClient = lean_table_client(service, self.state_table)
-        self._poison: TableClient = service.get_table_client(self.poison_table)
-        self._events: TableClient = service.get_table_client(self.events_table)
+        self._poison: TableClient = lean_table_client(service, self.poison_table)
+        self._events: TableClient = lean_table_client(service, self.events_table)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._prefetched = threading.local()  # (pk, _Partition, monotonic time) per thread
         self._preloaded: dict[str, tuple[_Partition, float]] = {}  # by pk (preload_group)

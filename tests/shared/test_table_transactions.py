@@ -375,3 +375,30 @@ def test_service_dates_are_read_as_the_sdk_reads_them() -> None:
         ours, theirs = _service_datetime(text), sdk._from_entity_datetime(text)
         assert (ours, type(ours), ours.tzinfo) == (theirs, type(theirs), theirs.tzinfo), text
         assert ours.tables_service_value == theirs.tables_service_value == text
+
+
+def test_a_single_create_is_the_sdks_answer_and_refusal(
+    clients: tuple[TableClient, TableClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lean, stock = clients
+    row = {"PartitionKey": "|p|", "RowKey": "e1", "n": 7, "s": "é", "ok": True, "none": None}
+    with monkeypatch.context() as patched:  # sent by the lean path, not the SDK's
+        patched.setattr(TableClient, "create_entity", None)
+        created = lean.create_entity(row)
+    stored = stock.get_entity("|p|", "e1")
+    assert created["etag"] == stored.metadata["etag"] and created["date"] is not None
+    assert (stored["n"], stored["s"], stored["ok"]) == (7, "é", True)
+    assert "none" not in stored
+    stock.create_entity({**row, "RowKey": "e2"})
+    assert _rows(lean, "|p|")["e1"] == _rows(stock, "|p|")["e2"] | {"RowKey": "e1"}
+
+    failures = []
+    for client in (lean, stock):  # a row that exists, then a key the service refuses
+        with pytest.raises(Exception) as exists:
+            client.create_entity(row)
+        with pytest.raises(Exception) as bad_key:
+            client.create_entity({"PartitionKey": "|p|", "RowKey": "a/b"})
+        raised: list[Any] = [exists.value, bad_key.value]
+        failures.append([(type(e), getattr(e, "status_code", None), str(e)[:60]) for e in raised])
+    assert failures[0] == failures[1]
+    assert failures[0][0][0].__name__ == "ResourceExistsError"
