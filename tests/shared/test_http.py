@@ -112,6 +112,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/close-after":  # answers as if keeping the connection, then closes it
             self._send(200, b"{}")
             self.close_connection = True
+        elif path == "/not-http":  # an answer that is not HTTP
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+            self.close_connection = True
+        elif path == "/many-headers":  # past http.client's limit of 100
+            self.send_response(200)
+            for i in range(150):
+                self.send_header(f"X-H{i}", "v")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/long-header":  # one header line past http.client's 64 KiB
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n")
+            self.close_connection = True
         elif path == "/hangup":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -260,6 +272,17 @@ def test_a_connection_idle_too_long_is_not_reused(
     time.sleep(0.1)  # past the (shortened) limit: the server's idle timer may be closing it
     assert client.send_request(HttpRequest("GET", f"{local}/json")).status_code == 200
     assert len(_Handler.connections) == 2
+
+
+def test_answers_that_break_http_are_service_response_errors_and_the_pool_recovers(
+    local: str,
+) -> None:
+    client, _ = _client(local)
+    for path in ("/not-http", "/many-headers", "/long-header"):
+        with pytest.raises(ServiceResponseError):
+            client.send_request(HttpRequest("GET", f"{local}{path}"))
+        # The broken connection was dropped: the next request answers normally.
+        assert client.send_request(HttpRequest("GET", f"{local}/json")).json()["ok"] is True
 
 
 def test_a_legacy_request_goes_through_the_requests_fallback(local: str) -> None:
