@@ -34,6 +34,7 @@ Tables (``prefix`` as for the state store):
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -218,6 +219,8 @@ class RemediationLog(Protocol):
     def exemptions_for_sweep(self, resource_id: str) -> list[Exemption]: ...
 
 
+log = logging.getLogger("phiguard.remediation")
+
 MAX_DAYS = 3660
 """The longest look back ``records`` takes: ten years (HIPAA keeps six, 45 CFR 164.316(b)(2))."""
 _DAYS_PER_QUERY = 31
@@ -387,7 +390,7 @@ class TableRemediationLog(TablesBacked):
         rows = query_rows(
             self._exemptions, "PartitionKey eq @pk", {"pk": partition_key(resource_id)}
         )
-        return [_exemption(r, resource_id) for r in rows]
+        return [e for r in rows if (e := _exemption(r, resource_id)) is not None]
 
     def exemptions_for_sweep(self, resource_id: str) -> list[Exemption]:
         """``exemptions(resource_id)`` for a sweep's ACTION_REQUIRED records: the whole table
@@ -413,22 +416,34 @@ class TableRemediationLog(TablesBacked):
         ):
             if count >= SWEEP_EXEMPTIONS_LIMIT:
                 return None
-            pk = str(row["PartitionKey"])
-            by_partition.setdefault(pk, []).append(_exemption(row, str(row.get("resource_id", ""))))
+            exemption = _exemption(row, str(row.get("resource_id", "")))
+            if exemption is not None:
+                by_partition.setdefault(str(row["PartitionKey"]), []).append(exemption)
         return by_partition
 
 
-def _exemption(row: Mapping[str, Any], resource_id: str) -> Exemption:
-    return Exemption(
-        resource_id=str(row.get("resource_id", resource_id)),
-        target=str(row["target"]),
-        justification=str(row.get("justification", "")),
-        approver=str(row.get("approver", "")),
-        expires_at=_dt(row.get("expires_at")),
-        source="table",
-        created_at=_dt(row.get("created_at")),
-        created_by=str(row.get("created_by", "")),
-    )
+def _exemption(row: Mapping[str, Any], resource_id: str) -> Exemption | None:
+    """The exemption a row holds, or None (logged, never honoured) for a row edited or damaged
+    past reading: one bad row must not stop the others, nor every resource's follow-up."""
+    try:
+        return Exemption(
+            resource_id=str(row.get("resource_id", resource_id)),
+            target=str(row["target"]),
+            justification=str(row.get("justification", "")),
+            approver=str(row.get("approver", "")),
+            expires_at=_dt(row.get("expires_at")),
+            source="table",
+            created_at=_dt(row.get("created_at")),
+            created_by=str(row.get("created_by", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning(
+            "exemption row %s / %s cannot be read (%s); it is not honoured",
+            row.get("PartitionKey"),
+            row.get("RowKey"),
+            type(exc).__name__,
+        )
+        return None
 
 
 # --- entities ---------------------------------------------------------------------------------

@@ -656,3 +656,49 @@ def test_a_sweep_reads_the_exemptions_table_once_and_sees_a_new_one_after_the_tt
     finally:
         module.SWEEP_EXEMPTIONS_LIMIT = original
     assert len(queries) == 2 and "PartitionKey eq" in queries[1]
+
+
+def test_a_damaged_exemption_row_is_not_honoured_and_stops_no_other(
+    azurite: AzuriteEndpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.state.keys import partition_key
+    from shared.tables import service_from_connection_string
+
+    clock = Clock()
+    log = TableRemediationLog(
+        service_from_connection_string(azurite.connection_string),
+        "dmg" + uuid.uuid4().hex[:10],
+        clock=clock,
+    )
+    log.ensure_tables()
+    log.add_exemption(
+        Exemption(
+            resource_id=VAULT,
+            target="monitoring_diagnostic_settings_audit",
+            justification="logs go to the SIEM",
+            approver="compliance@contosohealth.example",
+            expires_at=clock() + timedelta(days=30),
+            source="table",
+        )
+    )
+    table = log.service.get_table_client(log.exemptions_table)
+    # Edited by hand in Storage Explorer: no target; an expiry typed as text.
+    table.create_entity({"PartitionKey": partition_key(VAULT), "RowKey": "no-target"})
+    table.create_entity(
+        {
+            "PartitionKey": partition_key(NSG),
+            "RowKey": "text-date",
+            "resource_id": NSG,
+            "target": "network_nsg_restrict_internet_inbound",
+            "expires_at": "next year",
+        }
+    )
+    with caplog.at_level("WARNING", logger="phiguard.remediation"):
+        assert [e.target for e in log.exemptions(VAULT)] == ["monitoring_diagnostic_settings_audit"]
+        assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
+            "monitoring_diagnostic_settings_audit"
+        ]
+        assert log.exemptions(NSG) == [] and log.exemptions_for_sweep(NSG) == []
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("no-target" in m and "KeyError" in m for m in warned)
+    assert any("text-date" in m and "TypeError" in m for m in warned)
