@@ -65,7 +65,6 @@ from typing import Any
 
 from azure.core.exceptions import (
     DecodeError,
-    HttpResponseError,
     IncompleteReadError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
@@ -102,7 +101,6 @@ def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
     ``email`` parser stores it, and any block that is not plainly that parsed by the ``email``
     parser itself, headers only."""
     lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
-    text = b"".join(lines).decode("iso-8859-1")
     message = _class()
     name: str | None = None
     value: list[str] = []
@@ -112,15 +110,15 @@ def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
             break
         content = line.removesuffix("\n").removesuffix("\r")
         if "\r" in content or "\n" in content:
-            return _parsed_headers(text, _class)  # a bare CR: the email parser's line break
+            return _parsed_headers(lines, _class)  # a bare CR: the email parser's line break
         if line[0] in " \t":
             if name is None:
-                return _parsed_headers(text, _class)
+                return _parsed_headers(lines, _class)
             value.append(line)
             continue
         head, colon, rest = line.partition(":")
         if not colon or not _HEADER_NAME.fullmatch(head):
-            return _parsed_headers(text, _class)
+            return _parsed_headers(lines, _class)
         if name is not None:
             message[name] = "".join(value).rstrip("\r\n")
         name, value = head, [rest.lstrip(" \t")]
@@ -129,7 +127,8 @@ def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
     return message
 
 
-def _parsed_headers(text: str, message_class: Any) -> Any:
+def _parsed_headers(lines: list[bytes], message_class: Any) -> Any:
+    text = b"".join(lines).decode("iso-8859-1")
     return email.parser.Parser(_class=message_class).parsestr(text, headersonly=True)
 
 
@@ -361,10 +360,7 @@ class _Body:
             self.close()
             if isinstance(exc, _BodyDecodeError):  # a body that does not decode, as streamed
                 raise DecodeError(_decode_failure(str(exc)), error=exc) from exc
-            mapped = _failure_after_send(exc)
-            if isinstance(mapped, ServiceRequestError):
-                mapped = HttpResponseError(exc, error=exc)
-            raise mapped from exc
+            raise _failure_after_send(exc) from exc
         if tail:
             yield tail
         self.finish()

@@ -406,12 +406,7 @@ class LeanTransactionsTableClient(TableClient):
         response = self._client._client.send_request(request)
         if response.status_code != 204:
             self._raise_refusal(response, self.table_name)
-        headers = response.headers
-        return {
-            "date": _http_date(headers.get("Date")),
-            "etag": headers.get("ETag"),
-            "version": headers.get("x-ms-version"),
-        }
+        return _written(response.headers)
 
     def create_entity(self, entity: Any, **kwargs: Any) -> dict[str, Any]:
         """The SDK's ``create_entity`` (Insert Entity, answered without the entity: ``Prefer:
@@ -438,12 +433,7 @@ class LeanTransactionsTableClient(TableClient):
                 )
                 _SDK_ERROR._validate_tablename_error(decoded, self.table_name)
                 raise
-        headers = response.headers
-        return {
-            "date": _http_date(headers.get("Date")),
-            "etag": headers.get("ETag"),
-            "version": headers.get("x-ms-version"),
-        }
+        return _written(response.headers)
 
     @staticmethod
     def _raise_refusal(response: Any, table_name: str | None) -> None:
@@ -568,6 +558,15 @@ def entity_from(row: Mapping[str, Any]) -> Any:
     odata.update({"etag": etag, "timestamp": timestamp})
     entity._metadata = odata  # type: ignore[assignment]
     return entity
+
+
+def _written(headers: Mapping[str, str]) -> dict[str, Any]:
+    """What the SDK returns for a single write: the answer's date, ETag and service version."""
+    return {
+        "date": _http_date(headers.get("Date")),
+        "etag": headers.get("ETag"),
+        "version": headers.get("x-ms-version"),
+    }
 
 
 def _http_date(value: str | None) -> Any:

@@ -5,12 +5,12 @@ instead of once per failing resource. Through the real sweep, the simulated tena
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from shared.kernel.resource_id import normalize, parse
 from shared.remediation_log import Exemption, RecordStatus
+from tests.counting import counted_queries
 from tests.e2e.world import World
 from tests.e2e.world import find as _find
 
@@ -33,14 +33,7 @@ def test_a_sweep_honours_table_exemptions_read_once_for_all_its_failures(world: 
             source="table",
         )
     )
-    queries: list[str] = []
-    real = log._exemptions.query_rows  # type: ignore[attr-defined]
-
-    def counted(query_filter: str, **kwargs: Any) -> Any:
-        queries.append(query_filter)
-        return real(query_filter, **kwargs)
-
-    log._exemptions.query_rows = counted  # type: ignore[attr-defined]
+    queries = counted_queries(log._exemptions)
     world.ctx.pipeline.sweep(parse(DOCS).subscription or "")
 
     def status(resource_id: str, check_id: str) -> str:

@@ -594,49 +594,48 @@ def test_records_inserted_together_are_all_kept_in_one_transaction_per_day(
     assert sorted(r.check_ids[0] for r in kept) == ["a_check", "b_check", "c_check"]
 
 
-def test_a_sweep_reads_the_exemptions_table_once_and_sees_a_new_one_after_the_ttl(
-    azurite: AzuriteEndpoints,
-) -> None:
-    from shared import remediation_log as module
-
-    clock = Clock()
+def _exemptions_log(azurite: AzuriteEndpoints, clock: Clock) -> TableRemediationLog:
     from shared.tables import service_from_connection_string
 
     log = TableRemediationLog(
         service_from_connection_string(azurite.connection_string),
-        "swx" + uuid.uuid4().hex[:10],
+        "exm" + uuid.uuid4().hex[:10],
         clock=clock,
     )
     log.ensure_tables()
+    return log
 
-    def exempt(resource_id: str, target: str) -> None:
-        log.add_exemption(
-            Exemption(
-                resource_id=resource_id,
-                target=target,
-                justification="accepted risk",
-                approver="compliance@contosohealth.example",
-                expires_at=clock() + timedelta(days=30),
-                source="table",
-            )
+
+def _exempt(log: TableRemediationLog, clock: Clock, resource_id: str, target: str) -> None:
+    log.add_exemption(
+        Exemption(
+            resource_id=resource_id,
+            target=target,
+            justification="accepted risk",
+            approver="compliance@contosohealth.example",
+            expires_at=clock() + timedelta(days=30),
+            source="table",
         )
+    )
 
-    exempt(VAULT, "monitoring_diagnostic_settings_audit")
-    queries: list[str] = []
-    real = log._exemptions.query_rows  # type: ignore[attr-defined]
 
-    def counted(query_filter: str, **kwargs: Any) -> Any:
-        queries.append(query_filter)
-        return real(query_filter, **kwargs)
+def test_a_sweep_reads_the_exemptions_table_once_and_sees_a_new_one_after_the_ttl(
+    azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared import remediation_log as module
+    from tests.counting import counted_queries
 
-    log._exemptions.query_rows = counted  # type: ignore[attr-defined]
+    clock = Clock()
+    log = _exemptions_log(azurite, clock)
+    _exempt(log, clock, VAULT, "monitoring_diagnostic_settings_audit")
+    queries = counted_queries(log._exemptions)
     assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
         "monitoring_diagnostic_settings_audit"
     ]
     assert log.exemptions_for_sweep(NSG) == []
     assert log.exemptions_for_sweep(VAULT.upper()) == log.exemptions_for_sweep(VAULT)
     assert len(queries) == 1  # the whole table once, for every resource the sweep meets
-    exempt(NSG, "network_nsg_restrict_internet_inbound")
+    _exempt(log, clock, NSG, "network_nsg_restrict_internet_inbound")
     assert log.exemptions_for_sweep(NSG) == []  # within the TTL: the read it made
     assert [e.target for e in log.exemptions(NSG)] == ["network_nsg_restrict_internet_inbound"]
     clock.advance(seconds=module.SWEEP_EXEMPTIONS_TTL.total_seconds())
@@ -647,14 +646,10 @@ def test_a_sweep_reads_the_exemptions_table_once_and_sees_a_new_one_after_the_tt
     # A table too large to hold: each resource is queried for itself.
     queries.clear()
     clock.advance(seconds=module.SWEEP_EXEMPTIONS_TTL.total_seconds())
-    original = module.SWEEP_EXEMPTIONS_LIMIT
-    module.SWEEP_EXEMPTIONS_LIMIT = 1
-    try:
-        assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
-            "monitoring_diagnostic_settings_audit"
-        ]
-    finally:
-        module.SWEEP_EXEMPTIONS_LIMIT = original
+    monkeypatch.setattr(module, "SWEEP_EXEMPTIONS_LIMIT", 1)
+    assert [e.target for e in log.exemptions_for_sweep(VAULT)] == [
+        "monitoring_diagnostic_settings_audit"
+    ]
     assert len(queries) == 2 and "PartitionKey eq" in queries[1]
 
 
@@ -662,25 +657,10 @@ def test_a_damaged_exemption_row_is_not_honoured_and_stops_no_other(
     azurite: AzuriteEndpoints, caplog: pytest.LogCaptureFixture
 ) -> None:
     from shared.state.keys import partition_key
-    from shared.tables import service_from_connection_string
 
     clock = Clock()
-    log = TableRemediationLog(
-        service_from_connection_string(azurite.connection_string),
-        "dmg" + uuid.uuid4().hex[:10],
-        clock=clock,
-    )
-    log.ensure_tables()
-    log.add_exemption(
-        Exemption(
-            resource_id=VAULT,
-            target="monitoring_diagnostic_settings_audit",
-            justification="logs go to the SIEM",
-            approver="compliance@contosohealth.example",
-            expires_at=clock() + timedelta(days=30),
-            source="table",
-        )
-    )
+    log = _exemptions_log(azurite, clock)
+    _exempt(log, clock, VAULT, "monitoring_diagnostic_settings_audit")
     table = log.service.get_table_client(log.exemptions_table)
     # Edited by hand in Storage Explorer: no target; an expiry typed as text.
     table.create_entity({"PartitionKey": partition_key(VAULT), "RowKey": "no-target"})
