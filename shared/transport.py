@@ -89,7 +89,9 @@ _BLOCK_SIZE = 32768
 # upper-case escapes, no dot segment, no fragment.
 _PLAIN_TARGET = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-F]{2})*")
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|\?|$)")
-_ORIGIN = re.compile(r"(https?)://([^/?#@\[\]]+?)(?::(\d{1,5}))?(?=[/?#]|$)", re.IGNORECASE)
+# An origin urllib3 would take as written: a plain DNS name or IPv4 address and a port. Anything
+# else (IPv6, user info, a name to IDNA-encode, characters no host has) goes through its parser.
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+)(?::(\d{1,5}))?(?=[/?#]|$)", re.IGNORECASE)
 
 
 _HEADER_NAME = re.compile(r"[\041-\071\073-\176]+")
@@ -148,7 +150,12 @@ def _origin_and_target(url: str) -> tuple[tuple[str, str, int], str]:
         target = url[match.end() :] or "/"
         if target[0] == "?":
             target = "/" + target
-        if _PLAIN_TARGET.fullmatch(target) and not _DOT_SEGMENT.search(target.split("?")[0]):
+        plain_port = port is None or int(port) <= 65535
+        if (
+            plain_port
+            and _PLAIN_TARGET.fullmatch(target)
+            and not _DOT_SEGMENT.search(target.split("?")[0])
+        ):
             default = 443 if scheme == "https" else 80
             return (scheme, host.lower(), int(port) if port else default), target
     return _parsed(url)
@@ -474,11 +481,14 @@ class PooledTransport(HttpTransport[Any, Any]):
         body = request.content
         if isinstance(body, str):
             body = body.encode("utf-8")
-        conn = pool.take(connect_timeout)
+        try:
+            conn = pool.take(connect_timeout)
+        except (http.client.HTTPException, ValueError) as exc:  # a host http.client refuses
+            raise _failure_to_connect(exc) from exc
         if conn.sock is None:
             try:
                 conn.connect()
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: IDNA
                 conn.close()
                 raise _failure_to_connect(exc) from exc
         try:

@@ -85,10 +85,16 @@ def parse(resource_id: str) -> ResourceId:
     """
     if not isinstance(resource_id, str) or not resource_id.strip():
         raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r}")
+    if len(resource_id) > _CACHED_ID_LENGTH:  # not held: a hostile feed of huge ids
+        return _parse.__wrapped__(resource_id)
     return _parse(resource_id)
 
 
 # A sweep parses each id several times (grouping, types, scope, keys): the answers are frozen.
+# Only ids of a real length are kept, so the cache holds at most a few tens of MB.
+_CACHED_ID_LENGTH = 1024
+
+
 @functools.lru_cache(maxsize=16384)
 def _parse(resource_id: str) -> ResourceId:
     parts = [p for p in resource_id.strip().split("/") if p]

@@ -205,3 +205,18 @@ def test_a_deeply_nested_value_anywhere_does_not_break_the_nsg_planner(where: st
     fix = REMEDIATIONS["network_nsg_restrict_internet_inbound"]
     with contextlib.suppress(ValueError):  # refusing to plan (recorded FAILED) is fine
         fix.plan(Snapshot(doc, {}, None, True), RemediationOptions())
+
+
+def test_huge_ids_are_parsed_without_being_held() -> None:
+    """The parse cache keeps ids of a real length only: a feed of huge distinct ids (hostile
+    events) must not fill memory with them."""
+    from shared.kernel import resource_id
+
+    before = resource_id._parse.cache_info().currsize
+    for i in range(50):
+        rid = f"/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/{i}"
+        parsed = resource_id.parse(rid + "x" * 200_000)
+        assert parsed.type == "microsoft.storage/storageaccounts"
+    assert resource_id._parse.cache_info().currsize == before
+    short = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/held"
+    assert resource_id.parse(short) is resource_id.parse(short)  # kept, and frozen

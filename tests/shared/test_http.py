@@ -285,6 +285,20 @@ def test_answers_that_break_http_are_service_response_errors_and_the_pool_recove
         assert client.send_request(HttpRequest("GET", f"{local}/json")).json()["ok"] is True
 
 
+def test_urls_no_client_could_send_are_service_request_errors() -> None:
+    client, _ = _client("http://127.0.0.1:1")
+    for url, says in (
+        ("http://127.0.0.1:99999/x", "Failed to parse"),
+        ("http://ho st/x", "invalid character"),
+        ("http://h\x00st/x", "invalid character"),
+        ("http://\u202ehost/x", "IDNA"),
+        ("ftp://host/x", r"not an http\(s\) URL"),
+        ("http://[::1/x", "not a valid host"),
+    ):
+        with pytest.raises(ServiceRequestError, match=says):
+            client.send_request(HttpRequest("GET", url))
+
+
 def test_a_legacy_request_goes_through_the_requests_fallback(local: str) -> None:
     client, chosen = _client(local)
     legacy: Any = LegacyRequest("GET", f"{local}/json")
