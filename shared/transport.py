@@ -60,7 +60,9 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, MutableMapping
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from azure.core.exceptions import (
@@ -94,43 +96,27 @@ _DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|\?|$)")
 _ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+)(?::(\d{1,5}))?(?=[/?#]|$)", re.IGNORECASE)
 
 
-_HEADER_NAME = re.compile(r"[\041-\071\073-\176]+")
+# A header block the ``email`` parser would store line by line as ``name: value``: every line a
+# field name (the parser's own character class), a colon and a value with no CR or LF in it.
+_PLAIN_HEADER_BLOCK = re.compile(r"(?:[\041-\071\073-\176]+:[^\r\n]*\r?\n)*(?:\r?\n)?")
+_PLAIN_HEADER_LINE = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*)\r?\n")
 
 
 def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
     """``http.client.parse_headers``, parsing the header block as headers only (see the
-    module's doc): each ``name: value`` line (and its folded continuations) stored as the
-    ``email`` parser stores it, and any block that is not plainly that parsed by the ``email``
-    parser itself, headers only."""
+    module's doc): a block of plain ``name: value`` lines stored as the ``email`` parser stores
+    them (leading blanks of the value dropped, the rest kept), and any other block (folded
+    lines, bare CRs, a line without a field name) parsed by the ``email`` parser itself."""
     lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
+    text = b"".join(lines).decode("iso-8859-1")
+    if not _PLAIN_HEADER_BLOCK.fullmatch(text):
+        return _parsed_headers(text, _class)
     message = _class()
-    name: str | None = None
-    value: list[str] = []
-    for raw_line in lines:
-        line = raw_line.decode("iso-8859-1")
-        if line in ("\r\n", "\n", ""):
-            break
-        content = line.removesuffix("\n").removesuffix("\r")
-        if "\r" in content or "\n" in content:
-            return _parsed_headers(lines, _class)  # a bare CR: the email parser's line break
-        if line[0] in " \t":
-            if name is None:
-                return _parsed_headers(lines, _class)
-            value.append(line)
-            continue
-        head, colon, rest = line.partition(":")
-        if not colon or not _HEADER_NAME.fullmatch(head):
-            return _parsed_headers(lines, _class)
-        if name is not None:
-            message[name] = "".join(value).rstrip("\r\n")
-        name, value = head, [rest.lstrip(" \t")]
-    if name is not None:
-        message[name] = "".join(value).rstrip("\r\n")
+    message._headers = _PLAIN_HEADER_LINE.findall(text)
     return message
 
 
-def _parsed_headers(lines: list[bytes], message_class: Any) -> Any:
-    text = b"".join(lines).decode("iso-8859-1")
+def _parsed_headers(text: str, message_class: Any) -> Any:
     return email.parser.Parser(_class=message_class).parsestr(text, headersonly=True)
 
 
@@ -399,12 +385,29 @@ class _StreamDownload:
 
 def _merged_headers(raw: http.client.HTTPResponse) -> MutableMapping[str, str]:
     """The response's headers, a name sent twice answered as one comma-joined value."""
-    merged: dict[str, tuple[str, str]] = {}
-    for name, value in raw.getheaders():
+    # The stored pairs, not ``getheaders()``: its per-value check for surrogates can never find
+    # one in text decoded as Latin-1.
+    pairs = getattr(raw.msg, "_headers", None)
+    if not isinstance(pairs, list):
+        pairs = raw.getheaders()
+    store: dict[str, tuple[str, str]] = {}
+    for name, value in pairs:
         key = name.lower()
-        known = merged.get(key)
-        merged[key] = (name, value) if known is None else (known[0], f"{known[1]}, {value}")
-    return CaseInsensitiveDict(merged.values())
+        known = store.get(key)
+        store[key] = (name, value) if known is None else (known[0], f"{known[1]}, {value}")
+    headers = CaseInsensitiveDict()
+    headers._store = store  # what its own update() would build, key by key
+    return headers
+
+
+@lru_cache(maxsize=256)
+def _charset(content_type: str) -> str | None:
+    """azure-core's encoding for a ``Content-Type`` (``get_charset_encoding``), once per
+    distinct value: it builds an ``email`` message to read the parameter, for every answer."""
+    from azure.core.rest._helpers import get_charset_encoding
+
+    typed = SimpleNamespace(headers={"Content-Type": content_type})
+    return get_charset_encoding(typed)
 
 
 class PooledResponse(HttpResponseImpl):
@@ -422,6 +425,9 @@ class PooledResponse(HttpResponseImpl):
             block_size=_BLOCK_SIZE,
             stream_download_generator=_StreamDownload,
         )
+        content_type = headers.get("content-type")
+        if content_type:
+            self._encoding = _charset(content_type)
         if content is not None:
             self._content = content
             self._is_stream_consumed = True

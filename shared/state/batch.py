@@ -35,8 +35,9 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -153,9 +154,20 @@ def _entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
             out[name + "@odata.type"] = "Edm.String"
         elif kind is bool or (kind is int and value in _INT32):
             out[name] = value
+        elif kind is datetime:
+            out[name] = _datetime_text(value)
+            out[name + "@odata.type"] = "Edm.DateTime"
         elif value is not None:
             out.update(_SDK_SERIALIZE._add_entity_properties({name: value}))
     return out
+
+
+@lru_cache(maxsize=1024)
+def _datetime_text(value: datetime) -> str:
+    """The SDK's text for a ``datetime`` (UTC, microseconds), once per instant: a record's rows
+    share their times."""
+    text: str = _SDK_SERIALIZE._to_entity_datetime(value)[1]
+    return text
 
 
 # The characters escaped keys hold (``shared.state.keys``) that percent-encoding changes.
@@ -163,6 +175,7 @@ _KEY_PLAIN = re.compile(r"[A-Za-z0-9_.~()|!'-]*")
 _KEY_ENCODED = str.maketrans({"(": "%28", ")": "%29", "|": "%7C", "!": "%21", "'": "%27"})
 
 
+@lru_cache(maxsize=4096)
 def _key(value: str) -> str:
     """A key in an entity's URL, as the SDK writes it: quotes doubled, then percent-encoded
     (``quote(..., safe="")``; the common case by a translation table)."""
@@ -498,12 +511,19 @@ def _service_datetime(value: Any) -> Any:
     """The SDK's ``_from_entity_datetime`` (a ``TablesEntityDatetime`` in UTC, microseconds
     truncated from the service's seven digits, the service's text kept for a round trip),
     without ``strptime`` for the service's own format; any other text is the SDK's to parse."""
-    sdk = _SDK_DESERIALIZE
-    found = _SERVICE_DATETIME.fullmatch(value) if isinstance(value, str) else None
-    if found is None:
-        return sdk._from_entity_datetime(value)
+    if isinstance(value, str) and _SERVICE_DATETIME.fullmatch(value):
+        return _service_datetime_text(value)
+    return _SDK_DESERIALIZE._from_entity_datetime(value)
+
+
+@lru_cache(maxsize=4096)
+def _service_datetime_text(value: str) -> Any:
+    """One value per distinct text (a resource's rows share their times; datetimes are
+    immutable, so rows may share one)."""
+    found = _SERVICE_DATETIME.fullmatch(value)
+    assert found is not None
     year, month, day, hour, minute, second, fraction = found.groups()
-    parsed = sdk.TablesEntityDatetime(
+    parsed = _SDK_DESERIALIZE.TablesEntityDatetime(
         int(year),
         int(month),
         int(day),

@@ -364,3 +364,64 @@ def test_headers_parsed_without_the_email_parser_match_it_on_any_block() -> None
             text, headersonly=True
         )
         assert parse_headers_only(io.BytesIO(data)).items() == stdlib.items(), data
+
+
+def test_plain_header_blocks_parsed_by_pattern_match_the_email_parser() -> None:
+    """Blocks of ``name: value`` lines (the fast path: names from the field-name characters,
+    values with blanks, colons and Latin-1 bytes), some with one line that is not plain (a
+    fold, a bare CR, a space before the colon, no colon): each stored exactly as the stdlib's
+    ``email`` parser stores it."""
+    import email.parser
+    import http.client
+    import io
+    import random
+
+    from shared.transport import parse_headers_only
+
+    rnd = random.Random(6)
+    name_chars = bytes(c for c in range(0x21, 0x7F) if c != 0x3A)
+    value_chars = bytes(c for c in range(0x100) if c not in (0x0A, 0x0D))
+    odd_lines = [b" folded", b"\tfolded", b"Bare\rCR: x", b"Space : x", b"no colon", b": empty"]
+    for _ in range(3000):
+        lines = []
+        for _ in range(rnd.randint(0, 12)):
+            name = bytes(rnd.choice(name_chars) for _ in range(rnd.randint(1, 12)))
+            value = bytes(rnd.choice(value_chars) for _ in range(rnd.randint(0, 30)))
+            lines.append(name + b":" + rnd.choice([b"", b" ", b"  ", b"\t"]) + value)
+        if lines and rnd.random() < 0.2:
+            lines.insert(rnd.randrange(len(lines) + 1), rnd.choice(odd_lines))
+        end = rnd.choice([b"\r\n", b"\n"])
+        data = end.join(lines) + (end if lines else b"") + end
+        text = b"".join(http.client._read_headers(io.BytesIO(data))).decode("iso-8859-1")  # type: ignore[attr-defined]
+        stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+            text, headersonly=True
+        )
+        ours = parse_headers_only(io.BytesIO(data))
+        assert ours.items() == stdlib.items(), data
+        for field, _ in stdlib.items():
+            assert ours.get_all(field) == stdlib.get_all(field), data
+
+
+def test_an_answers_encoding_is_read_from_its_content_type_as_azure_core_reads_it(
+    local: str,
+) -> None:
+    from types import SimpleNamespace
+
+    from azure.core.rest._helpers import get_charset_encoding
+
+    from shared.transport import _charset
+
+    for content_type in (
+        "application/json; charset=utf-8",
+        "application/json;odata=minimalmetadata;streaming=true;charset=utf-8",
+        'multipart/mixed; boundary="b"; charset="ISO-8859-1"',
+        "text/plain; charset=no-such-codec",
+        "application/json",
+        "text/plain; charset=",
+    ):
+        typed = SimpleNamespace(headers={"Content-Type": content_type})
+        assert _charset(content_type) == get_charset_encoding(typed), content_type
+    client, _ = _client(local)
+    response = client.send_request(HttpRequest("GET", f"{local}/json"))
+    assert response.encoding == get_charset_encoding(response)
+    assert response.json()["ok"] is True

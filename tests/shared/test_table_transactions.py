@@ -202,7 +202,7 @@ def test_lean_queries_return_the_sdks_entities_page_after_page_and_fail_as_it_fa
 
 
 def test_operations_are_built_byte_for_byte_as_the_sdk_builds_them() -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta, timezone
     from enum import StrEnum
 
     from azure.data.tables import EdmType, EntityProperty, TableEntity, TransactionOperation
@@ -225,6 +225,11 @@ def test_operations_are_built_byte_for_byte_as_the_sdk_builds_them() -> None:
         "ratio": 0.5,
         "whole": 2.0,
         "at": datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC),
+        "same_instant": datetime(
+            2026, 12, 6, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5))
+        ),
+        "whole_second": datetime(2026, 12, 6, tzinfo=UTC),
+        "naive": datetime(2026, 12, 6, 1, 2, 3),
         "big": EntityProperty(2**40, EdmType.INT64),
         "raw": b"\x00\xff",
         "colour": Colour.RED,
