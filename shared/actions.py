@@ -23,6 +23,7 @@ from shared.telemetry import Tally
 
 if TYPE_CHECKING:
     from shared.engine import Engine, Evaluation
+    from shared.follow_up_batch import DeferredFollowUp, FollowUpBatch
     from shared.followup import FollowUps
     from shared.kernel.snapshot import Snapshot
     from shared.remediation import Remediator
@@ -42,9 +43,16 @@ class PostRecordActions:
     tally: Tally = field(default_factory=Tally)
 
     def __call__(
-        self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, checks: tuple[str, ...]
+        self,
+        snapshot: Snapshot,
+        evaluation: Evaluation,
+        cause: Cause,
+        checks: tuple[str, ...],
+        later: DeferredFollowUp | None = None,
     ) -> list[RemediationRecord]:
-        """Follows up ``checks`` (failing, newly or left pending by a worker that crashed)."""
+        """Follows up ``checks`` (failing, newly or left pending by a worker that crashed).
+        With ``later`` (a sweep's, see :mod:`shared.follow_up_batch`), the ACTION_REQUIRED
+        records and what follows them are left to it; fixes are made at once."""
         if cause.kind == "remediation":
             return []
         failing = {f.check_id for f in evaluation.findings if f.status == Status.FAIL}
@@ -61,14 +69,34 @@ class PostRecordActions:
         log_ = self.remediator.log
         read = log_.exemptions_for_sweep if cause.kind == "sweep" else log_.exemptions
         exemptions = read(snapshot.id) if manual else []
-        records = self.remediator.log.insert_many(
-            [
-                self._action_required(snapshot, evaluation, check_id, cause, exemptions)
-                for check_id in manual
-            ]
-        )
-        if len(manual) < len(due):
-            records += self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
+        asked = [
+            self._action_required(snapshot, evaluation, check_id, cause, exemptions)
+            for check_id in manual
+        ]
+        if later is not None and asked:
+            fixes = self._fixes(snapshot, evaluation, cause, len(manual) < len(due))
+            later.records = asked
+            later.then(lambda stored: self._finish(snapshot, evaluation, due, stored + fixes))
+            return fixes
+        records = self.remediator.log.insert_many(asked)
+        records += self._fixes(snapshot, evaluation, cause, len(manual) < len(due))
+        self._finish(snapshot, evaluation, due, records)
+        return records
+
+    def _fixes(
+        self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause, any_fixable: bool
+    ) -> list[RemediationRecord]:
+        if not any_fixable:
+            return []
+        return self.record_fixes(self.remediator.act(snapshot, evaluation, cause))
+
+    def _finish(
+        self,
+        snapshot: Snapshot,
+        evaluation: Evaluation,
+        due: list[str],
+        records: list[RemediationRecord],
+    ) -> None:
         for record in records:
             self.tally.add(str(record.status))
         if self.followups is not None:
@@ -76,7 +104,12 @@ class PostRecordActions:
             # crash in between redoes them under the same idempotency keys.
             stored = {row.check_id: row for row in self.store.current(snapshot.id)}
             self.followups.failures(snapshot, evaluation, due, records, stored)
-        return records
+
+    def sweep_batch(self) -> FollowUpBatch:
+        """A batch for one sweep's deferred follow-ups (see :mod:`shared.follow_up_batch`)."""
+        from shared.follow_up_batch import FollowUpBatch
+
+        return FollowUpBatch(self.remediator.log.insert_many)
 
     def catch_up(
         self, snapshot: Snapshot, evaluation: Evaluation, cause: Cause

@@ -131,6 +131,7 @@ class AppContext:
             after_record=actions,
             catch_up=actions.catch_up,
             recorded=actions.recorded,
+            follow_up_batch=actions.sweep_batch,
         )
 
     # -- people: issues, notices, the outbox ----------------------------------------------------

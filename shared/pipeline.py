@@ -26,12 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from shared.arm import ArmError
 from shared.errors import RedeliverError as RedeliverError
 from shared.errors import StoreUnavailableError as StoreUnavailableError
 from shared.errors import TransientError, is_transient
+from shared.follow_up_batch import DeferredFollowUp, FollowUpBatch
 from shared.kernel.changes import Cause, ResourceChange
 from shared.kernel.clock import utcnow as utcnow
 from shared.kernel.findings import Status
@@ -49,10 +50,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("phiguard.pipeline")
 
+
 # Called with (snapshot, evaluation, cause, check ids) after a record, for the failing checks
 # whose follow-up is due: remediation and ACTION_REQUIRED (shared.actions). It must be safe to
-# call again for the same checks (a redelivery after a crash does).
-AfterRecord = Callable[["Snapshot", "Evaluation", Cause, tuple[str, ...]], object]
+# call again for the same checks (a redelivery after a crash does). In a sweep it is also given
+# a DeferredFollowUp that may take what waits for its ACTION_REQUIRED records (the batch).
+class AfterRecord(Protocol):
+    def __call__(
+        self,
+        snapshot: Snapshot,
+        evaluation: Evaluation,
+        cause: Cause,
+        checks: tuple[str, ...],
+        later: DeferredFollowUp | None = None,
+        /,
+    ) -> object: ...
+
+
 # Called by the sweep with (snapshot, evaluation, cause) for a resource with failures that are
 # not new: applies the fixes that may write now (shared.actions.PostRecordActions.catch_up).
 CatchUp = Callable[["Snapshot", "Evaluation", Cause], object]
@@ -150,8 +164,10 @@ class Pipeline:
         after_record: AfterRecord | None = None,
         catch_up: CatchUp | None = None,
         recorded: Recorded | None = None,
+        follow_up_batch: Callable[[], FollowUpBatch] | None = None,
     ) -> None:
         self.engine = engine
+        self.follow_up_batch = follow_up_batch
         self.after_record = after_record
         self.catch_up = catch_up
         self.recorded = recorded
@@ -314,9 +330,11 @@ class Pipeline:
         cause: Cause,
         body: dict[str, object] | None = None,
         group: Mapping[str, object] | None = None,
+        batch: FollowUpBatch | None = None,
     ) -> ResourceOutcome:
         """:meth:`evaluate_resource` through ``reader`` (the sweep's patient one), with the body
-        of the resource's group when known; follows up failures as configured."""
+        of the resource's group when known; follows up failures as configured, what waits for
+        ACTION_REQUIRED records through ``batch`` when given (the sweep's)."""
         read_at = self.clock()
         with _stage("reading it from ARM"):
             snapshot = reader.snapshot(
@@ -351,14 +369,23 @@ class Pipeline:
             self.recorded(resource_id, evaluation, record)
         due = self._due_actions(record) if follow_up is not None else ()
         if due and follow_up is not None:
+            later = DeferredFollowUp(resource_id) if batch is not None else None
             try:
                 with _stage("following up its failures (fix or action required)"):
-                    follow_up(snapshot, evaluation, cause, due)
+                    if later is None:
+                        follow_up(snapshot, evaluation, cause, due)
+                    else:
+                        follow_up(snapshot, evaluation, cause, due, later)
             except BaseException:
                 # The store still lists them: make a redelivery ask it instead of coalescing.
                 self._memory.forget(key)
                 raise
-            self.store.clear_actions_pending(resource_id, due, record)
+            if batch is not None and later is not None and later.records:
+                later.then(lambda _: self.store.clear_actions_pending(resource_id, due, record))
+                later.failed = lambda: self._memory.forget(key)
+                batch.add(later)
+            else:
+                self.store.clear_actions_pending(resource_id, due, record)
         if (
             cause.kind == "sweep"
             and self.catch_up is not None

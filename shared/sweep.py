@@ -10,7 +10,8 @@ each group's stored rows are read in one query when its first resource comes up
 (``StateStore.preload_group``) instead of one query per resource.
 
 Each resource is recorded through the pipeline (``Pipeline.evaluate_with``) with the sweep's
-patient reader. A transient failure (``shared.errors.is_transient``) leaves a resource for the
+patient reader; its ACTION_REQUIRED records and what waits for them are written with other
+resources' (``shared.follow_up_batch``), at the latest when the sweep ends. A transient failure (``shared.errors.is_transient``) leaves a resource for the
 next sweep and the others go on; storage failures in a row stop the sweep
 (:class:`StoreUnavailableError`) instead of costing every remaining resource the storage
 client's retries.
@@ -95,6 +96,8 @@ class _Sweep:
         self.engine = pipeline.engine
         self.subscription = subscription
         self.breaker = _StoreBreaker()
+        factory = pipeline.follow_up_batch
+        self.batch = factory() if factory is not None else None
 
     def run(self, progress: Callable[[int, int], None] | None) -> BatchResult:
         subscription = self.subscription
@@ -185,7 +188,10 @@ class _Sweep:
             return outcomes
 
         def collect(future: Future[list[ResourceOutcome]]) -> None:
-            for outcome in future.result():
+            outcomes = future.result()
+            if self.batch is not None:
+                self.batch.flush_if_due()
+            for outcome in outcomes:
                 if not self.keep_current:
                     outcome.current = None
                 result.add(outcome)
@@ -219,6 +225,8 @@ class _Sweep:
                     ]:
                         collect(future)
         finally:
+            if self.batch is not None:
+                self.batch.flush()  # never raises: what it cannot write stays pending
             self.store.discard_preloaded(subscription)
         log.info(
             "sweep of %s: %d resources in %.1fs",
@@ -325,7 +333,7 @@ class _Sweep:
         its outcome, never the sweep's."""
         pipeline = self.pipeline
         try:
-            outcome = pipeline.evaluate_with(reader, rid, cause, body, group)
+            outcome = pipeline.evaluate_with(reader, rid, cause, body, group, self.batch)
             self.breaker.record(False)
             return outcome
         except ArmError as exc:

@@ -1,0 +1,162 @@
+"""A sweep's ACTION_REQUIRED records written together.
+
+On the event path each resource's follow-up inserts its ACTION_REQUIRED records, enqueues its
+issues and notices, and clears the marker's pending follow-ups, one resource at a time. A cold
+sweep finds hundreds of newly failing resources: their records (one partition per UTC day in
+the remediation log) would cost one request each, when a transaction holds up to 100.
+
+So within a sweep a resource's follow-up is split: fixes run at once (they write to the tenant
+and re-read), and the rest — inserting its records, then what comes after them (the issues
+and notices that cite them, clearing the pending follow-ups) — waits in a :class:`FollowUpBatch`
+until 100 records are waiting or the oldest has waited ``max_age`` seconds, or the sweep ends.
+The marker lists the checks as pending all the while (the outbox), so a crash before the batch
+is written loses nothing: a redelivery or the next sweep takes them over once the lease ends
+(``shared.pipeline.ACTIONS_LEASE``, far longer than ``max_age``). An event for such a resource
+in the meantime is asked to come back, as for any follow-up in progress.
+
+A transaction that fails is retried resource by resource, so one resource's unwritable record
+costs only that resource's follow-up, which stays pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.remediation_log import RemediationRecord
+
+log = logging.getLogger("phiguard.actions")
+
+BATCH_RECORDS = 100  # a Table Storage transaction's limit
+MAX_AGE_SECONDS = 5.0
+
+Inserter = Callable[[Sequence["RemediationRecord"]], list["RemediationRecord"]]
+
+
+@dataclass
+class DeferredFollowUp:
+    """One resource's follow-up after its records are written: ``steps`` run in order with the
+    records as stored; ``failed`` runs instead when they could not be written or a step
+    raised."""
+
+    resource_id: str
+    records: list[RemediationRecord] = field(default_factory=list)
+    steps: list[Callable[[list[RemediationRecord]], object]] = field(default_factory=list)
+    failed: Callable[[], object] | None = None
+
+    def then(self, step: Callable[[list[RemediationRecord]], object]) -> None:
+        self.steps.append(step)
+
+
+class FollowUpBatch:
+    """See the module's doc. Thread-safe: the sweep's workers add, any of them may write."""
+
+    def __init__(
+        self,
+        insert_many: Inserter,
+        *,
+        size: int = BATCH_RECORDS,
+        max_age: float = MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._insert_many = insert_many
+        self.size = size
+        self.max_age = max_age
+        self._clock = clock
+        self._waiting: list[DeferredFollowUp] = []
+        self._count = 0
+        self._since: float | None = None
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+
+    def add(self, item: DeferredFollowUp) -> None:
+        """Queues ``item``; writes the batch when it is full or old enough."""
+        with self._lock:
+            self._waiting.append(item)
+            self._count += len(item.records)
+            if self._since is None:
+                self._since = self._clock()
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        with self._lock:
+            due = self._count >= self.size or (
+                self._since is not None and self._clock() - self._since >= self.max_age
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes what waits, then runs each resource's steps. Never raises: what fails is
+        logged and left pending in the store."""
+        with self._writing:
+            with self._lock:
+                items, self._waiting = self._waiting, []
+                self._count, self._since = 0, None
+            if not items:
+                return
+            stored = self._insert(items)
+            for item in items:
+                records = stored.get(id(item))
+                if records is None:
+                    self._fail(item, None)
+                    continue
+                try:
+                    for step in item.steps:
+                        step(records)
+                except Exception as exc:
+                    self._fail(item, exc)
+
+    def _insert(self, items: list[DeferredFollowUp]) -> dict[int, list[RemediationRecord]]:
+        """The records of each item as stored, keyed by the item's id; an item whose records
+        could not be written is missing."""
+        everything = [r for item in items for r in item.records]
+        try:
+            inserted = self._insert_many(everything) if everything else []
+        except Exception as exc:
+            if len(items) == 1:
+                log.warning(
+                    "follow-up records of %s not written (%s)",
+                    items[0].resource_id,
+                    type(exc).__name__,
+                )
+                return {}
+            return self._one_by_one(items)
+        out: dict[int, list[RemediationRecord]] = {}
+        start = 0
+        for item in items:
+            out[id(item)] = inserted[start : start + len(item.records)]
+            start += len(item.records)
+        return out
+
+    def _one_by_one(self, items: list[DeferredFollowUp]) -> dict[int, list[RemediationRecord]]:
+        out: dict[int, list[RemediationRecord]] = {}
+        for item in items:
+            try:
+                out[id(item)] = self._insert_many(item.records) if item.records else []
+            except Exception as exc:
+                log.warning(
+                    "follow-up records of %s not written (%s)",
+                    item.resource_id,
+                    type(exc).__name__,
+                )
+        return out
+
+    @staticmethod
+    def _fail(item: DeferredFollowUp, exc: Exception | None) -> None:
+        if exc is not None:
+            log.warning("follow-up of %s not finished (%s)", item.resource_id, type(exc).__name__)
+        log.warning(
+            "the follow-up of %s stays pending for a redelivery or the next sweep",
+            item.resource_id,
+        )
+        if item.failed is not None:
+            try:
+                item.failed()
+            except Exception as failed_exc:  # only forgets a cached horizon
+                log.warning("%s after a failed follow-up", type(failed_exc).__name__)
