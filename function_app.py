@@ -13,6 +13,11 @@ import azure.functions as func
 
 from shared import api
 
+# The Azure SDKs' HTTP logging policy logs every request it sends (URL, method, headers) at INFO,
+# and the Functions host ships INFO to Application Insights (host.json): several trace lines per
+# storage request, billed, for a sweep's thousands. Its warnings and errors still pass.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 

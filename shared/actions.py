@@ -5,6 +5,8 @@ an unchanged estate does nothing and a failure that stays failing is not re-plan
 Those checks are recorded as the resource's pending follow-ups in the same transaction as the
 FAIL (an outbox, see ``StateStore.record_evaluation``) and cleared once this has run, so a worker
 that crashes or hits a transient error in between leaves them for a redelivery or the sweep.
+In a sweep, the ACTION_REQUIRED records and what follows them wait for other resources' in a
+batch (``shared.follow_up_batch``), still listed as pending until they are written.
 A failing check with a safe remediation goes to the remediator (its modes, allow-list, guards
 and log); one without — customer-managed keys, purge protection, private endpoints, TDE
 protectors: changes that are irreversible or can break clients — is logged ACTION_REQUIRED.

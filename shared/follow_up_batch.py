@@ -14,8 +14,10 @@ is written loses nothing: a redelivery or the next sweep takes them over once th
 (``shared.pipeline.ACTIONS_LEASE``, far longer than ``max_age``). An event for such a resource
 in the meantime is asked to come back, as for any follow-up in progress.
 
-A transaction that fails is retried resource by resource, so one resource's unwritable record
-costs only that resource's follow-up, which stays pending.
+A transaction the service refuses is retried resource by resource, so one resource's unwritable
+record costs only that resource's follow-up, which stays pending. A transient failure (the
+store unreachable, throttled) is not retried here: every waiting follow-up stays pending for a
+redelivery or the next sweep, instead of paying the storage client's retries once per resource.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from shared.errors import is_transient
 
 if TYPE_CHECKING:
     from shared.remediation_log import RemediationRecord
@@ -84,33 +88,41 @@ class FollowUpBatch:
         self.flush_if_due()
 
     def flush_if_due(self) -> None:
+        """Writes the batch if it is full or old enough, unless another thread is writing one
+        (this one then goes on; what it added waits for the next look or the final flush)."""
         with self._lock:
             due = self._count >= self.size or (
                 self._since is not None and self._clock() - self._since >= self.max_age
             )
-        if due:
-            self.flush()
+        if due and self._writing.acquire(blocking=False):
+            try:
+                self._write()
+            finally:
+                self._writing.release()
 
     def flush(self) -> None:
         """Writes what waits, then runs each resource's steps. Never raises: what fails is
         logged and left pending in the store."""
         with self._writing:
-            with self._lock:
-                items, self._waiting = self._waiting, []
-                self._count, self._since = 0, None
-            if not items:
-                return
-            stored = self._insert(items)
-            for item in items:
-                records = stored.get(id(item))
-                if records is None:
-                    self._fail(item, None)
-                    continue
-                try:
-                    for step in item.steps:
-                        step(records)
-                except Exception as exc:
-                    self._fail(item, exc)
+            self._write()
+
+    def _write(self) -> None:
+        with self._lock:
+            items, self._waiting = self._waiting, []
+            self._count, self._since = 0, None
+        if not items:
+            return
+        stored = self._insert(items)
+        for item in items:
+            records = stored.get(id(item))
+            if records is None:
+                self._fail(item, None)
+                continue
+            try:
+                for step in item.steps:
+                    step(records)
+            except Exception as exc:
+                self._fail(item, exc)
 
     def _insert(self, items: list[DeferredFollowUp]) -> dict[int, list[RemediationRecord]]:
         """The records of each item as stored, keyed by the item's id; an item whose records
@@ -119,10 +131,12 @@ class FollowUpBatch:
         try:
             inserted = self._insert_many(everything) if everything else []
         except Exception as exc:
-            if len(items) == 1:
+            if len(items) == 1 or is_transient(exc):
+                # The store or the network, not one record: trying each resource would only
+                # pay the storage client's retries once per resource.
                 log.warning(
-                    "follow-up records of %s not written (%s)",
-                    items[0].resource_id,
+                    "follow-up records of %d resource(s) not written (%s)",
+                    len(items),
                     type(exc).__name__,
                 )
                 return {}
@@ -145,6 +159,8 @@ class FollowUpBatch:
                     item.resource_id,
                     type(exc).__name__,
                 )
+                if is_transient(exc):
+                    break  # the rest wait for the next sweep too
         return out
 
     @staticmethod

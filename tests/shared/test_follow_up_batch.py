@@ -92,3 +92,70 @@ def test_a_step_that_raises_fails_its_own_resource_only(caplog: pytest.LogCaptur
     assert seen == [("a", ["a-0:stored"]), ("broken", ["failed"]), ("c", ["c-0:stored"])]
     assert "broken" in caplog.text and "RuntimeError" in caplog.text
     assert "secret detail" not in caplog.text  # by type only
+
+
+def test_a_store_that_is_down_is_not_asked_again_for_every_resource() -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    calls: list[list[Any]] = []
+
+    def unreachable(records: Sequence[Any]) -> list[Any]:
+        calls.append(list(records))
+        raise ServiceRequestError("connection refused")
+
+    seen: list[tuple[str, list[Any]]] = []
+    batch = FollowUpBatch(unreachable, size=100)
+    for name in ("a", "b", "c"):
+        batch.add(_item(name, 1, seen))
+    batch.flush()
+    assert len(calls) == 1  # no attempt per resource: each would pay the client's retries
+    assert seen == [("a", ["failed"]), ("b", ["failed"]), ("c", ["failed"])]
+
+
+def test_one_by_one_stops_at_the_first_transient_failure() -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    calls: list[list[Any]] = []
+
+    def flaky(records: Sequence[Any]) -> list[Any]:
+        calls.append(list(records))
+        if len(calls) == 1:
+            raise ValueError("one record the service refuses")
+        if any(r.startswith("b") for r in records):
+            error = HttpResponseError("server busy")
+            error.status_code = 503
+            raise error
+        return [f"{r}:stored" for r in records]
+
+    seen: list[tuple[str, list[Any]]] = []
+    batch = FollowUpBatch(flaky, size=100)
+    for name in ("a", "b", "c"):
+        batch.add(_item(name, 1, seen))
+    batch.flush()
+    assert [len(c) for c in calls] == [3, 1, 1]  # together, a, b (503): c is not tried
+    assert seen == [("a", ["a-0:stored"]), ("b", ["failed"]), ("c", ["failed"])]
+
+
+def test_a_worker_finding_a_write_under_way_goes_on_and_the_final_flush_takes_the_rest() -> None:
+    import threading
+
+    release = threading.Event()
+    log: list[list[Any]] = []
+
+    def slow(records: Sequence[Any]) -> list[Any]:
+        log.append(list(records))
+        release.wait(5)
+        return [f"{r}:stored" for r in records]
+
+    seen: list[tuple[str, list[Any]]] = []
+    batch = FollowUpBatch(slow, size=1)
+    writer = threading.Thread(target=batch.add, args=(_item("a", 1, seen),))
+    writer.start()
+    while not log:
+        threading.Event().wait(0.01)
+    batch.add(_item("b", 1, seen))  # due, but a write is under way: returns at once
+    assert seen == []
+    release.set()
+    writer.join()
+    batch.flush()
+    assert seen == [("a", ["a-0:stored"]), ("b", ["b-0:stored"])]
