@@ -15,7 +15,8 @@ is written loses nothing: a redelivery or the next sweep takes them over once th
 in the meantime is asked to come back, as for any follow-up in progress.
 
 A transaction the service refuses is retried resource by resource, so one resource's unwritable
-record costs only that resource's follow-up, which stays pending. A transient failure (the
+record costs only that resource's follow-up, which stays pending and is recorded as the
+resource's processing ERROR, as on the event path. A transient failure (the
 store unreachable, throttled) is not retried here: every waiting follow-up stays pending for a
 redelivery or the next sweep, instead of paying the storage client's retries once per resource.
 """
@@ -45,13 +46,13 @@ Inserter = Callable[[Sequence["RemediationRecord"]], list["RemediationRecord"]]
 @dataclass
 class DeferredFollowUp:
     """One resource's follow-up after its records are written: ``steps`` run in order with the
-    records as stored; ``failed`` runs instead when they could not be written or a step
-    raised."""
+    records as stored; ``failed`` runs instead, with what was raised, when they could not be
+    written or a step raised."""
 
     resource_id: str
     records: list[RemediationRecord] = field(default_factory=list)
     steps: list[Callable[[list[RemediationRecord]], object]] = field(default_factory=list)
-    failed: Callable[[], object] | None = None
+    failed: Callable[[Exception], object] | None = None
 
     def then(self, step: Callable[[list[RemediationRecord]], object]) -> None:
         self.steps.append(step)
@@ -114,9 +115,9 @@ class FollowUpBatch:
             return
         stored = self._insert(items)
         for item in items:
-            records = stored.get(id(item))
-            if records is None:
-                self._fail(item, None)
+            records = stored[id(item)]
+            if isinstance(records, Exception):
+                self._fail(item, records)
                 continue
             try:
                 for step in item.steps:
@@ -124,9 +125,10 @@ class FollowUpBatch:
             except Exception as exc:
                 self._fail(item, exc)
 
-    def _insert(self, items: list[DeferredFollowUp]) -> dict[int, list[RemediationRecord]]:
-        """The records of each item as stored, keyed by the item's id; an item whose records
-        could not be written is missing."""
+    def _insert(
+        self, items: list[DeferredFollowUp]
+    ) -> dict[int, list[RemediationRecord] | Exception]:
+        """The records of each item as stored, or what writing them raised, by the item's id."""
         everything = [r for item in items for r in item.records]
         try:
             inserted = self._insert_many(everything) if everything else []
@@ -134,45 +136,46 @@ class FollowUpBatch:
             if len(items) == 1 or is_transient(exc):
                 # The store or the network, not one record: trying each resource would only
                 # pay the storage client's retries once per resource.
-                log.warning(
-                    "follow-up records of %d resource(s) not written (%s)",
-                    len(items),
-                    type(exc).__name__,
-                )
-                return {}
+                return {id(item): exc for item in items}
             return self._one_by_one(items)
-        out: dict[int, list[RemediationRecord]] = {}
+        out: dict[int, list[RemediationRecord] | Exception] = {}
         start = 0
         for item in items:
             out[id(item)] = inserted[start : start + len(item.records)]
             start += len(item.records)
         return out
 
-    def _one_by_one(self, items: list[DeferredFollowUp]) -> dict[int, list[RemediationRecord]]:
-        out: dict[int, list[RemediationRecord]] = {}
+    def _one_by_one(
+        self, items: list[DeferredFollowUp]
+    ) -> dict[int, list[RemediationRecord] | Exception]:
+        out: dict[int, list[RemediationRecord] | Exception] = {}
+        transient: Exception | None = None
         for item in items:
+            if transient is not None:  # the rest wait for the next sweep too
+                out[id(item)] = transient
+                continue
             try:
                 out[id(item)] = self._insert_many(item.records) if item.records else []
             except Exception as exc:
-                log.warning(
-                    "follow-up records of %s not written (%s)",
-                    item.resource_id,
-                    type(exc).__name__,
-                )
+                out[id(item)] = exc
                 if is_transient(exc):
-                    break  # the rest wait for the next sweep too
+                    transient = exc
         return out
 
     @staticmethod
-    def _fail(item: DeferredFollowUp, exc: Exception | None) -> None:
-        if exc is not None:
-            log.warning("follow-up of %s not finished (%s)", item.resource_id, type(exc).__name__)
+    def _fail(item: DeferredFollowUp, exc: Exception) -> None:
         log.warning(
-            "the follow-up of %s stays pending for a redelivery or the next sweep",
+            "follow-up of %s not finished (%s); it stays pending for a redelivery or the next "
+            "sweep",
             item.resource_id,
+            type(exc).__name__,
         )
         if item.failed is not None:
             try:
-                item.failed()
-            except Exception as failed_exc:  # only forgets a cached horizon
-                log.warning("%s after a failed follow-up", type(failed_exc).__name__)
+                item.failed(exc)
+            except Exception as failed_exc:  # recording the error failed too: logged, pending
+                log.warning(
+                    "%s while recording the failed follow-up of %s",
+                    type(failed_exc).__name__,
+                    item.resource_id,
+                )

@@ -75,6 +75,8 @@ CatchUp = Callable[["Snapshot", "Evaluation", Cause], object]
 # must not raise.
 Recorded = Callable[[str, "Evaluation | None", "RecordOutcome"], object]
 
+_FOLLOW_UP_STAGE = "following up its failures (fix or action required)"
+
 # How long a check's pending follow-up is left to the worker that recorded it (it normally takes
 # well under a second) before a redelivery or the sweep takes it over: the outbox's lease.
 ACTIONS_LEASE = timedelta(seconds=60)
@@ -371,7 +373,7 @@ class Pipeline:
         if due and follow_up is not None:
             later = DeferredFollowUp(resource_id) if batch is not None else None
             try:
-                with _stage("following up its failures (fix or action required)"):
+                with _stage(_FOLLOW_UP_STAGE):
                     if later is None:
                         follow_up(snapshot, evaluation, cause, due)
                     else:
@@ -382,7 +384,7 @@ class Pipeline:
                 raise
             if batch is not None and later is not None and later.records:
                 later.then(lambda _: self.store.clear_actions_pending(resource_id, due, record))
-                later.failed = lambda: self._memory.forget(key)
+                later.failed = lambda exc: self._follow_up_failed(resource_id, key, exc, cause)
                 batch.add(later)
             else:
                 self.store.clear_actions_pending(resource_id, due, record)
@@ -396,6 +398,15 @@ class Pipeline:
                 self.catch_up(snapshot, evaluation, cause)
         action = Action.RECORDED if record.outcome == "changed" else Action(record.outcome)
         return ResourceOutcome(resource_id, action, len(record.transitions), current=record.current)
+
+    def _follow_up_failed(self, resource_id: str, key: str, exc: Exception, cause: Cause) -> None:
+        """A follow-up the sweep's batch could not finish: it stays pending in the store, a
+        redelivery asks the store again, and what is not transient is recorded as the
+        resource's processing ERROR, as :meth:`evaluate_with` would have had it raised."""
+        self._memory.forget(key)
+        if not is_transient(exc):
+            _tag(exc, _FOLLOW_UP_STAGE)
+            self.isolate(resource_id, exc, cause)
 
     def _due_actions(self, record: RecordOutcome) -> tuple[str, ...]:
         """The pending follow-ups this worker takes: those its own record added, and any whose
@@ -512,10 +523,14 @@ def _stage(name: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if not hasattr(exc, "phiguard_stage"):
-            with suppress(AttributeError):  # an exception type with __slots__
-                exc.phiguard_stage = name  # type: ignore[attr-defined]
+        _tag(exc, name)
         raise
+
+
+def _tag(exc: Exception, stage: str) -> None:
+    if not hasattr(exc, "phiguard_stage"):
+        with suppress(AttributeError):  # an exception type with __slots__
+            exc.phiguard_stage = stage  # type: ignore[attr-defined]
 
 
 def _change_summary(change: ResourceChange) -> str:

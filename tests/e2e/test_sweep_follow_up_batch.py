@@ -32,6 +32,13 @@ def _asked(world: World) -> dict[str, set[str]]:
     return out
 
 
+def _processing(world: World, resource_id: str) -> Any:
+    from shared.state.model import PROCESSING_CHECK
+
+    rows = [r for r in world.ctx.store.current(resource_id) if r.check_id == PROCESSING_CHECK]
+    return rows[0] if rows else None
+
+
 def _pending(world: World, resource_id: str) -> tuple[str, ...]:
     marker = world.ctx.store.marker(resource_id)
     assert marker is not None, resource_id
@@ -89,6 +96,11 @@ def test_a_resource_whose_records_fail_keeps_its_follow_up_and_holds_no_one_back
     asked = _asked(world)
     assert normalize(VAULT) not in asked
     assert PURGE in _pending(world, VAULT)  # the outbox still lists it
+    # Not only logged: the resource shows it could not be followed up, as on the event path.
+    processing = _processing(world, VAULT)
+    assert processing is not None and processing.status == "ERROR"
+    assert "following up its failures" in processing.reason
+    assert "unwritable" not in processing.reason  # the exception's type, never its text
     assert len(asked) > 3
     for resource_key in asked:
         assert _pending(world, resource_key) == (), resource_key
@@ -99,3 +111,5 @@ def test_a_resource_whose_records_fail_keeps_its_follow_up_and_holds_no_one_back
     world.ctx.pipeline.sweep(subscription)
     assert PURGE in _asked(world)[normalize(VAULT)]
     assert _pending(world, VAULT) == ()
+    processing = _processing(world, VAULT)
+    assert processing is None or processing.status != "ERROR"

@@ -28,7 +28,7 @@ class Log:
 def _item(name: str, count: int, seen: list[tuple[str, list[Any]]]) -> DeferredFollowUp:
     item = DeferredFollowUp(name, records=[f"{name}-{i}" for i in range(count)])  # type: ignore[misc]
     item.then(lambda stored: seen.append((name, stored)))
-    item.failed = lambda: seen.append((name, ["failed"]))
+    item.failed = lambda exc: seen.append((name, [f"failed: {type(exc).__name__}"]))
     return item
 
 
@@ -70,7 +70,7 @@ def test_a_refused_transaction_is_retried_resource_by_resource() -> None:
     batch.flush()
     assert seen == [
         ("a", ["a-0:stored", "a-1:stored"]),
-        ("bad", ["failed"]),
+        ("bad", ["failed: ValueError"]),
         ("c", ["c-0:stored", "c-1:stored"]),
     ]
     assert len(log.calls) == 4  # all together, then one each
@@ -89,7 +89,11 @@ def test_a_step_that_raises_fails_its_own_resource_only(caplog: pytest.LogCaptur
     batch.add(broken)
     batch.add(_item("c", 1, seen))
     batch.flush()
-    assert seen == [("a", ["a-0:stored"]), ("broken", ["failed"]), ("c", ["c-0:stored"])]
+    assert seen == [
+        ("a", ["a-0:stored"]),
+        ("broken", ["failed: RuntimeError"]),
+        ("c", ["c-0:stored"]),
+    ]
     assert "broken" in caplog.text and "RuntimeError" in caplog.text
     assert "secret detail" not in caplog.text  # by type only
 
@@ -109,7 +113,7 @@ def test_a_store_that_is_down_is_not_asked_again_for_every_resource() -> None:
         batch.add(_item(name, 1, seen))
     batch.flush()
     assert len(calls) == 1  # no attempt per resource: each would pay the client's retries
-    assert seen == [("a", ["failed"]), ("b", ["failed"]), ("c", ["failed"])]
+    assert seen == [(name, ["failed: ServiceRequestError"]) for name in ("a", "b", "c")]
 
 
 def test_one_by_one_stops_at_the_first_transient_failure() -> None:
@@ -133,7 +137,12 @@ def test_one_by_one_stops_at_the_first_transient_failure() -> None:
         batch.add(_item(name, 1, seen))
     batch.flush()
     assert [len(c) for c in calls] == [3, 1, 1]  # together, a, b (503): c is not tried
-    assert seen == [("a", ["a-0:stored"]), ("b", ["failed"]), ("c", ["failed"])]
+    # c is left with b's transient failure: it waits for the next sweep, like b
+    assert seen == [
+        ("a", ["a-0:stored"]),
+        ("b", ["failed: HttpResponseError"]),
+        ("c", ["failed: HttpResponseError"]),
+    ]
 
 
 def test_a_worker_finding_a_write_under_way_goes_on_and_the_final_flush_takes_the_rest() -> None:
