@@ -75,13 +75,14 @@ class PostRecordActions:
             self._action_required(snapshot, evaluation, check_id, cause, exemptions)
             for check_id in manual
         ]
+        fixable = len(manual) < len(due)
         if later is not None and asked:
-            fixes = self._fixes(snapshot, evaluation, cause, len(manual) < len(due))
+            fixes = self._fixes(snapshot, evaluation, cause, fixable)
             later.records = asked
             later.then(lambda stored: self._finish(snapshot, evaluation, due, stored + fixes))
             return fixes
         records = self.remediator.log.insert_many(asked)
-        records += self._fixes(snapshot, evaluation, cause, len(manual) < len(due))
+        records += self._fixes(snapshot, evaluation, cause, fixable)
         self._finish(snapshot, evaluation, due, records)
         return records
 

@@ -374,10 +374,7 @@ class Pipeline:
             later = DeferredFollowUp(resource_id) if batch is not None else None
             try:
                 with _stage(_FOLLOW_UP_STAGE):
-                    if later is None:
-                        follow_up(snapshot, evaluation, cause, due)
-                    else:
-                        follow_up(snapshot, evaluation, cause, due, later)
+                    follow_up(snapshot, evaluation, cause, due, later)
             except BaseException:
                 # The store still lists them: make a redelivery ask it instead of coalescing.
                 self._memory.forget(key)

@@ -11,10 +11,10 @@ each group's stored rows are read in one query when its first resource comes up
 
 Each resource is recorded through the pipeline (``Pipeline.evaluate_with``) with the sweep's
 patient reader; its ACTION_REQUIRED records and what waits for them are written with other
-resources' (``shared.follow_up_batch``), at the latest when the sweep ends. A transient failure (``shared.errors.is_transient``) leaves a resource for the
-next sweep and the others go on; storage failures in a row stop the sweep
-(:class:`StoreUnavailableError`) instead of costing every remaining resource the storage
-client's retries.
+resources' (``shared.follow_up_batch``), at the latest when the sweep ends. A transient failure
+(``shared.errors.is_transient``) leaves a resource for the next sweep and the others go on;
+storage failures in a row stop the sweep (:class:`StoreUnavailableError`) instead of costing
+every remaining resource the storage client's retries.
 """
 
 from __future__ import annotations

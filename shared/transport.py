@@ -400,6 +400,9 @@ def _merged_headers(raw: http.client.HTTPResponse) -> MutableMapping[str, str]:
     return headers
 
 
+_CACHED_CONTENT_TYPE_LENGTH = 256  # a hostile server's huge values are not held
+
+
 @lru_cache(maxsize=256)
 def _charset(content_type: str) -> str | None:
     """azure-core's encoding for a ``Content-Type`` (``get_charset_encoding``), once per
@@ -426,8 +429,8 @@ class PooledResponse(HttpResponseImpl):
             stream_download_generator=_StreamDownload,
         )
         content_type = headers.get("content-type")
-        if content_type:
-            self._encoding = _charset(content_type)
+        if content_type and len(content_type) <= _CACHED_CONTENT_TYPE_LENGTH:
+            self._encoding = _charset(content_type)  # longer: azure-core reads it when asked
         if content is not None:
             self._content = content
             self._is_stream_consumed = True

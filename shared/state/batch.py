@@ -511,17 +511,17 @@ def _service_datetime(value: Any) -> Any:
     """The SDK's ``_from_entity_datetime`` (a ``TablesEntityDatetime`` in UTC, microseconds
     truncated from the service's seven digits, the service's text kept for a round trip),
     without ``strptime`` for the service's own format; any other text is the SDK's to parse."""
-    if isinstance(value, str) and _SERVICE_DATETIME.fullmatch(value):
-        return _service_datetime_text(value)
-    return _SDK_DESERIALIZE._from_entity_datetime(value)
+    parsed = _service_datetime_text(value) if isinstance(value, str) else None
+    return parsed if parsed is not None else _SDK_DESERIALIZE._from_entity_datetime(value)
 
 
 @lru_cache(maxsize=4096)
 def _service_datetime_text(value: str) -> Any:
-    """One value per distinct text (a resource's rows share their times; datetimes are
-    immutable, so rows may share one)."""
+    """The service's own format parsed, once per distinct text (a resource's rows share their
+    times; datetimes are immutable, so rows may share one), or None for any other text."""
     found = _SERVICE_DATETIME.fullmatch(value)
-    assert found is not None
+    if found is None:
+        return None
     year, month, day, hour, minute, second, fraction = found.groups()
     parsed = _SDK_DESERIALIZE.TablesEntityDatetime(
         int(year),
