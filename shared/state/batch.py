@@ -175,10 +175,19 @@ _KEY_PLAIN = re.compile(r"[A-Za-z0-9_.~()|!'-]*")
 _KEY_ENCODED = str.maketrans({"(": "%28", ")": "%29", "|": "%7C", "!": "%21", "'": "%27"})
 
 
-@lru_cache(maxsize=4096)
 def _key(value: str) -> str:
     """A key in an entity's URL, as the SDK writes it: quotes doubled, then percent-encoded
-    (``quote(..., safe="")``; the common case by a translation table)."""
+    (``quote(..., safe="")``; the common case by a translation table). Keys within the
+    service's 1 KiB limit are encoded once (a resource's rows share its partition key)."""
+    return _key_cached(value) if len(value) <= 1024 else _encoded_key(value)
+
+
+@lru_cache(maxsize=4096)
+def _key_cached(value: str) -> str:
+    return _encoded_key(value)
+
+
+def _encoded_key(value: str) -> str:
     doubled = value.replace("'", "''")
     if _KEY_PLAIN.fullmatch(doubled):
         return doubled.translate(_KEY_ENCODED)
@@ -511,7 +520,9 @@ def _service_datetime(value: Any) -> Any:
     """The SDK's ``_from_entity_datetime`` (a ``TablesEntityDatetime`` in UTC, microseconds
     truncated from the service's seven digits, the service's text kept for a round trip),
     without ``strptime`` for the service's own format; any other text is the SDK's to parse."""
-    parsed = _service_datetime_text(value) if isinstance(value, str) else None
+    # The service's text is at most 28 characters: longer text is never held by the cache.
+    plain = isinstance(value, str) and len(value) <= 32
+    parsed = _service_datetime_text(value) if plain else None
     return parsed if parsed is not None else _SDK_DESERIALIZE._from_entity_datetime(value)
 
 

@@ -407,3 +407,30 @@ def test_a_single_create_is_the_sdks_answer_and_refusal(
         failures.append([(type(e), getattr(e, "status_code", None), str(e)[:60]) for e in raised])
     assert failures[0] == failures[1]
     assert failures[0][0][0].__name__ == "ResourceExistsError"
+
+
+def test_hostile_date_text_is_refused_as_the_sdk_refuses_it_and_never_cached() -> None:
+    from azure.data.tables import _deserialize
+
+    from shared.state.batch import _service_datetime, _service_datetime_text
+
+    sdk: Any = _deserialize
+    held = _service_datetime_text.cache_info().currsize
+    for text in ("x" * 100_000, "9" * 5000 + "-12-06T09:30:15Z", "2026-13-40T00:00:00Z"):
+        with pytest.raises(ValueError) as ours:
+            _service_datetime(text)
+        with pytest.raises(ValueError) as theirs:
+            sdk._from_entity_datetime(text)
+        assert type(ours.value) is type(theirs.value)
+    assert _service_datetime_text.cache_info().currsize <= held + 1  # only the short one
+
+
+def test_a_key_past_the_services_limit_is_encoded_as_the_sdk_does_and_never_cached() -> None:
+    from urllib.parse import quote
+
+    from shared.state.batch import _key, _key_cached
+
+    held = _key_cached.cache_info().currsize
+    for key in ("|p|" + "a" * 100_000, "é'(" * 5000):
+        assert _key(key) == quote(key.replace("'", "''"), safe="")
+    assert _key_cached.cache_info().currsize == held
