@@ -381,14 +381,20 @@ def _ordered(rows: Sequence[Any], rank: Callable[[str], int]) -> list[Any]:
 
 
 def render_stored(
-    console: Console, rows: Sequence[Any], *, show_all: bool = False, limit: int | None = None
+    console: Console,
+    rows: Sequence[Any],
+    *,
+    show_all: bool = False,
+    limit: int | None = None,
+    rest: str = "`phiguard status` lists them",
 ) -> None:
     """Current state from the store: a count by status, then the failing and broken findings
-    (every row with ``show_all``) by severity; the ``limit`` most severe, the rest counted."""
+    (every row with ``show_all``) by severity; the ``limit`` most severe, the rest counted
+    (``rest`` says where to find them)."""
     counts = status_counts(r.status for r in rows)
     console.print(Text("  ") + summary_text(counts))
     shown = [r for r in rows if show_all or r.status in ATTENTION]
     if shown:
         console.print(findings_table(shown, limit=limit))
     if limit is not None and len(shown) > limit:
-        console.print(text(f"  … and {len(shown) - limit} more (`phiguard status` lists them)"))
+        console.print(text(f"  … and {len(shown) - limit} more ({rest})"))

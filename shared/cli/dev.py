@@ -25,7 +25,7 @@ def sim_serve(args: argparse.Namespace) -> Outcome:
 def add_sim_arguments(serve: argparse.ArgumentParser) -> None:
     """The flags of ``sim serve``, when the simulated tenant is installed."""
     try:
-        from sim.cli import add_arguments
+        from sim.options import add_arguments
     except ImportError:  # the simulated tenant is not shipped in the Functions package
         return
     add_arguments(serve)

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 MAX_EVENT_LINE = 16 * 1024 * 1024
 # ``scan``: subscriptions swept at once.
 PARALLEL_SWEEPS = 4
+# The most severe failing findings a scan prints; the rest are counted. On a large estate the
+# full list is thousands of table rows, which a terminal cannot show usefully and which took a
+# tenth of a cold scan's wall time to render (bench.peers); `status` and --output have them all.
+SCAN_ROWS = 50
 
 
 def scan(args: argparse.Namespace) -> Outcome:
@@ -74,7 +78,14 @@ def scan(args: argparse.Namespace) -> Outcome:
         for r in _swept_findings(ctx, subscriptions, results)
         if selection.everything or _selected(r.check_id, chosen)
     ]
-    report.render_stored(console, rows)
+    report.render_stored(
+        console,
+        rows,
+        limit=SCAN_ROWS,
+        rest="`--output DIR` writes every finding"
+        if report_only
+        else "`phiguard status` lists them; `--output DIR` writes every finding",
+    )
     write_output(args, formats, rows, describe(selection, chosen))
     outcome = Outcome.of_statuses(r.status for r in rows)
     if unread:

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from shared.cli import main
+from shared.cli.pipeline_commands import SCAN_ROWS
 from shared.context import reset_app_context
+from shared.report import ATTENTION
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate
 from sim.fixture import SimHandle, running_sim
@@ -48,6 +50,11 @@ def test_scan_then_status_then_replay(
     assert main(["scan", "--subscription", sim.subscriptions[0]]) == 1  # the demo has FAILs
     out = capsys.readouterr().out
     assert "resources evaluated" in out
+    assert main(["status", "--format", "json"]) == 1  # only this subscription is stored
+    attention = [r for r in json.loads(capsys.readouterr().out) if r["status"] in ATTENTION]
+    assert len(attention) > SCAN_ROWS  # the scan prints the most severe, counts the rest
+    shown = " ".join(out.split())
+    assert f"… and {len(attention) - SCAN_ROWS} more (`phiguard status` lists them" in shown
 
     # 3: some fixes cannot be planned here (no audit-log destination configured)
     assert main(["plan", "--subscription", sim.subscriptions[0]]) == 3

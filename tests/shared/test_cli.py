@@ -561,3 +561,25 @@ def test_evaluate_uses_the_phi_scope_settings(
     monkeypatch.setenv("PHIGUARD_ARM_URL", "http://plain.example")
     code, _, err = _run(capsys, "evaluate", str(path))
     assert code == 2 and "PHIGUARD_ARM_URL" in err
+
+
+def test_building_the_command_line_leaves_the_simulated_tenant_unloaded() -> None:
+    """Every ``phiguard`` command builds the whole parser; ``sim serve``'s options must not pull
+    in the simulated tenant's server (ARM model, estates, TLS) on each start."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from shared.cli.parser import build_parser\n"
+        "parser = build_parser()\n"
+        "serve = parser.parse_args(['sim', 'serve', '--port', '0', '--estate', 'empty'])\n"
+        "print(json.dumps([serve.estate, sorted(m for m in sys.modules if m.startswith('sim'))]))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+    estate, loaded = json.loads(out)
+    assert estate == "empty"  # the options are there all the same
+    assert loaded == ["sim", "sim.options"]
