@@ -22,6 +22,10 @@ sim's CA in ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE``) and sign in as the App S
 identity the sim serves (``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER``); phiguard is pointed at the
 sim's ARM URL by its settings. That is the only override.
 
+Before the measured runs, one phiguard scan with the store and one Custodian run, not counted
+(``--no-warmup`` skips them): the first run after start-up pays for Azurite's JIT and cold file
+caches, and phiguard runs first.
+
 Per tool and throttling mode: wall time; CPU (the tool's user + system time, its child
 processes included, from ``os.wait4``); ARM calls by kind from the sim's counters (reset before
 each tool: GET of a list vs GET of one document vs POST, by type); 429s answered. Then a
@@ -507,14 +511,14 @@ def custodian_policies() -> dict[str, Any]:
     }
 
 
-def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
+def run_custodian(bench: Bench, peer: Peer, throttle: str, tag: str = "") -> Run:
     """One ``custodian run`` per subscription (c7n-azure reads one from AZURE_SUBSCRIPTION_ID);
-    the figures are summed over them."""
+    the figures are summed over them. ``tag``: a run of its own folder and caches."""
     run = Run("custodian", throttle)
     if peer.error:
         run.error = peer.error
         return run
-    cwd = bench.workdir / f"custodian-{throttle}"
+    cwd = bench.workdir / f"custodian-{throttle}{tag}"
     cwd.mkdir(parents=True, exist_ok=True)
     policy = cwd / "policies.json"
     policy.write_text(json.dumps(custodian_policies(), indent=2), encoding="utf-8")
@@ -568,13 +572,14 @@ def run_custodian(bench: Bench, peer: Peer, throttle: str) -> Run:
     return run
 
 
-def run_phiguard(bench: Bench, throttle: str, store: bool) -> Run:
+def run_phiguard(bench: Bench, throttle: str, store: bool, tag: str = "") -> Run:
+    """``tag``: a run of its own tables and folder (the warm-up's)."""
     run = Run("phiguard" if store else "phiguard --no-store", throttle)
     if not store and not bench.no_store_supported:
         run.error = "this phiguard's scan has no --no-store"
         return run
     checks = sorted({c for pair in PAIRS for c in pair.phiguard})
-    cwd = bench.workdir / f"phiguard-{'store' if store else 'nostore'}-{throttle}"
+    cwd = bench.workdir / f"phiguard-{'store' if store else 'nostore'}-{throttle}{tag}"
     cwd.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHIGUARD_", "AZURE_"))}
     env.update(
@@ -582,7 +587,7 @@ def run_phiguard(bench: Bench, throttle: str, store: bool) -> Run:
             "PHIGUARD_ARM_URL": bench.sim.arm_url,
             "PHIGUARD_CA_CERT": bench.sim.ca_cert,
             "PHIGUARD_STORAGE_CONNECTION_STRING": bench.azurite.connection_string,
-            "PHIGUARD_TABLE_PREFIX": f"peers{throttle}{'s' if store else 'n'}{os.getpid()}",
+            "PHIGUARD_TABLE_PREFIX": f"peers{throttle}{'s' if store else 'n'}{tag}{os.getpid()}",
             "PHIGUARD_REMEDIATION_MODE": "off",  # the peers only read; so does phiguard here
             "PYTHONPATH": str(REPO),
         }
@@ -855,6 +860,7 @@ class Options:
     timeout: float
     show: int
     out: Path
+    warmup: bool = True
 
 
 def parse(argv: Sequence[str] | None) -> Options:
@@ -882,6 +888,13 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--out", type=Path, default=REPO / ".bench", help="where the JSON goes (default .bench/)"
     )
+    parser.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="measure from the first run (default: one phiguard and one Custodian run first, "
+        "not counted)",
+    )
     ns = parser.parse_args(argv)
     if ns.resources < 1:
         parser.error("--resources must be at least 1")
@@ -895,6 +908,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         timeout=ns.timeout,
         show=ns.show,
         out=ns.out,
+        warmup=ns.warmup,
     )
 
 
@@ -981,6 +995,22 @@ def _main(options: Options) -> int:
             "to 25/s per subscription once the bucket is spent and holds a subscription back "
             "for a 429's Retry-After; the peers use the Azure SDK's retry policy"
         )
+        if options.warmup:
+            print(
+                "warm-up, not counted: one phiguard scan with the store and one Custodian run "
+                "(the first run after start-up pays for the emulator's JIT and cold file caches; "
+                "phiguard would otherwise always be that first run)",
+                flush=True,
+            )
+            for warm in (
+                run_phiguard(bench, modes[0], store=True, tag="warmup"),
+                run_custodian(bench, peers["custodian"], modes[0], tag="warmup"),
+            ):
+                print(
+                    f"  {warm.tool}: {warm.wall_seconds:.1f}s wall"
+                    + ("" if warm.ok else f" — {warm.error}"),
+                    flush=True,
+                )
         tools: list[tuple[str, Callable[[str], Run]]] = [
             ("phiguard", lambda m: run_phiguard(bench, m, store=True)),
             ("phiguard --no-store", lambda m: run_phiguard(bench, m, store=False)),
