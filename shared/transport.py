@@ -418,23 +418,27 @@ class PooledResponse(HttpResponseImpl):
 
     def __init__(self, request: HttpRequest, body: _Body, content: bytes | None):
         headers = _merged_headers(body.raw)
-        super().__init__(
-            request=request,
-            internal_response=body,
-            status_code=body.raw.status,
-            headers=headers,
-            reason=body.raw.reason or "",
-            content_type=headers.get("content-type"),
-            block_size=_BLOCK_SIZE,
-            stream_download_generator=_StreamDownload,
-        )
         content_type = headers.get("content-type")
+        # The attributes azure-core's ``__init__`` sets (a test compares them), set at once: its
+        # backcompat ``__setattr__`` looks each name up in a list first, 15 times per answer.
+        state = self.__dict__
+        state.update(
+            _request=request,
+            _internal_response=body,
+            _block_size=_BLOCK_SIZE,
+            _status_code=body.raw.status,
+            _reason=body.raw.reason or "",
+            _content_type=content_type,
+            _headers=headers,
+            _stream_download_generator=_StreamDownload,
+            _is_closed=content is not None,
+            _is_stream_consumed=content is not None,
+            _json=None,
+            _content=content,
+            _text=None,
+        )
         if content_type and len(content_type) <= _CACHED_CONTENT_TYPE_LENGTH:
-            self._encoding = _charset(content_type)  # longer: azure-core reads it when asked
-        if content is not None:
-            self._content = content
-            self._is_stream_consumed = True
-            self._is_closed = True
+            state["_encoding"] = _charset(content_type)  # longer: azure-core reads it when asked
 
 
 class PooledTransport(HttpTransport[Any, Any]):

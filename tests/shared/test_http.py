@@ -425,3 +425,41 @@ def test_an_answers_encoding_is_read_from_its_content_type_as_azure_core_reads_i
     response = client.send_request(HttpRequest("GET", f"{local}/json"))
     assert response.encoding == get_charset_encoding(response)
     assert response.json()["ok"] is True
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_holds_what_azure_cores_own_constructor_would_set(
+    local: str, stream: bool
+) -> None:
+    """``PooledResponse`` sets azure-core's response attributes itself (skipping its backcompat
+    ``__setattr__``): the same attributes, with the same values, as ``HttpResponseImpl``'s
+    ``__init__`` gives, so a new azure-core that adds one fails here, not in production."""
+    from azure.core.rest._http_response_impl import HttpResponseImpl
+
+    from shared.transport import _BLOCK_SIZE, PooledResponse, _StreamDownload
+
+    client, _ = _client(local)
+    answer = client.send_request(HttpRequest("GET", f"{local}/json"), stream=stream)
+    assert isinstance(answer, PooledResponse)
+    own = vars(answer).copy()
+    reference = object.__new__(PooledResponse)
+    HttpResponseImpl.__init__(
+        reference,
+        request=answer.request,
+        internal_response=answer.internal_response,
+        status_code=answer.status_code,
+        headers=answer.headers,
+        reason=answer.reason,
+        content_type=answer.headers.get("content-type"),
+        block_size=_BLOCK_SIZE,
+        stream_download_generator=_StreamDownload,
+    )
+    expected = vars(reference)
+    if not stream:  # what the transport sets once it has read the whole body
+        expected.update(_content=own["_content"], _is_stream_consumed=True, _is_closed=True)
+    own.pop("_encoding")  # read from the Content-Type up front (the charset test covers it)
+    assert own == expected
+    if stream:
+        answer.read()
+    assert answer.json() == {"ok": True, "path": "/json"}
+    assert answer.is_closed
