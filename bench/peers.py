@@ -22,9 +22,10 @@ sim's CA in ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE``) and sign in as the App S
 identity the sim serves (``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER``); phiguard is pointed at the
 sim's ARM URL by its settings. That is the only override.
 
-Before the measured runs, one phiguard scan with the store and one Custodian run, not counted
-(``--no-warmup`` skips them): the first run after start-up pays for Azurite's JIT and cold file
-caches, and phiguard runs first.
+Before the measured runs of each throttling mode, one phiguard scan with the store and one
+Custodian run, not counted (``--no-warmup`` skips them): the first run after start-up, or after
+Prowler's minutes of the previous mode, pays for Azurite's JIT and cold caches, and phiguard
+runs first.
 
 Per tool and throttling mode: wall time; CPU (the tool's user + system time, its child
 processes included, from ``os.wait4``); ARM calls by kind from the sim's counters (reset before
@@ -995,22 +996,6 @@ def _main(options: Options) -> int:
             "to 25/s per subscription once the bucket is spent and holds a subscription back "
             "for a 429's Retry-After; the peers use the Azure SDK's retry policy"
         )
-        if options.warmup:
-            print(
-                "warm-up, not counted: one phiguard scan with the store and one Custodian run "
-                "(the first run after start-up pays for the emulator's JIT and cold file caches; "
-                "phiguard would otherwise always be that first run)",
-                flush=True,
-            )
-            for warm in (
-                run_phiguard(bench, modes[0], store=True, tag="warmup"),
-                run_custodian(bench, peers["custodian"], modes[0], tag="warmup"),
-            ):
-                print(
-                    f"  {warm.tool}: {warm.wall_seconds:.1f}s wall"
-                    + ("" if warm.ok else f" — {warm.error}"),
-                    flush=True,
-                )
         tools: list[tuple[str, Callable[[str], Run]]] = [
             ("phiguard", lambda m: run_phiguard(bench, m, store=True)),
             ("phiguard --no-store", lambda m: run_phiguard(bench, m, store=False)),
@@ -1019,6 +1004,22 @@ def _main(options: Options) -> int:
         ]
         for mode in modes:
             print(f"\n== throttling {mode} ==")
+            if options.warmup:
+                print(
+                    "warm-up, not counted: one phiguard scan with the store and one Custodian "
+                    "run (the first run after start-up, or after Prowler's minutes, pays for the "
+                    "emulator's JIT and cold caches; phiguard would otherwise always be that run)",
+                    flush=True,
+                )
+                for warm in (
+                    run_phiguard(bench, mode, store=True, tag="warmup"),
+                    run_custodian(bench, peers["custodian"], mode, tag="warmup"),
+                ):
+                    print(
+                        f"  {warm.tool}: {warm.wall_seconds:.1f}s wall"
+                        + ("" if warm.ok else f" — {warm.error}"),
+                        flush=True,
+                    )
             mode_runs = []
             for name, runner in tools:
                 print(f"running {name} ...", flush=True)

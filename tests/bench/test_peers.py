@@ -93,7 +93,16 @@ def test_the_bench_runs_phiguard_and_reports_peers_it_cannot_run(
     assert "custodian: not installed in" in out
     assert "prowler: error: cannot reach Azure" in out
     assert "storage-min-tls-1-2: 4 resources, all tools agree on 4" in out
+    assert "phiguard: sources byte-compiled" in out
+    assert "warm-up, not counted" in out
     written = json.loads(next((tmp_path / "out").glob("peers-*.json")).read_text())
+    # The warm-up runs are not among the measured ones: one run per tool.
+    assert sorted(r["tool"] for r in written["runs"]) == [
+        "custodian",
+        "phiguard",
+        "phiguard --no-store",
+        "prowler",
+    ]
     runs = {r["tool"]: r for r in written["runs"]}
     assert runs["phiguard"]["ok"] and runs["phiguard"]["arm_calls"] > 0
     assert runs["phiguard --no-store"]["ok"]
@@ -180,3 +189,8 @@ def test_a_peers_errors_are_its_own_lines_once_per_cause_without_traceback_noise
         "azure.core.exceptions.ServiceRequestError: Cannot connect to host",
         "KeyVault kv-1 -- ValueError: bad",
     ]
+
+
+def test_the_warm_up_is_on_unless_declined() -> None:
+    assert peers.parse([]).warmup is True
+    assert peers.parse(["--no-warmup"]).warmup is False
