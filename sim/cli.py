@@ -23,10 +23,8 @@ import threading
 from types import FrameType
 
 from sim.faults import FaultSpec, FaultSpecError
-from sim.options import add_arguments, port
+from sim.options import add_arguments
 from sim.server import SimConfig, SimServer
-
-__all__ = ["add_arguments", "port", "run"]
 
 
 def run(args: argparse.Namespace) -> int:

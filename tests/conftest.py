@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,16 @@ NOWHERE_STORAGE = (
     "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
     "TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
 )
+
+
+def in_fresh_interpreter(code: str) -> str:
+    """What ``code`` prints when run by a new interpreter in the checkout: what an import
+    loads, or how logging is set up at start, without this test process's modules."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import in_fresh_interpreter
 
 
 def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> None:
@@ -16,10 +13,7 @@ def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> Non
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sim', 'checks') or m.startswith('azure.mgmt') or m.startswith('azure.data'))))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, check=True, capture_output=True, text=True
-    ).stdout
-    assert json.loads(out) == []
+    assert json.loads(in_fresh_interpreter(probe)) == []
 
 
 def test_the_sdks_per_request_http_log_stays_out_of_the_hosts_information_level() -> None:
@@ -39,15 +33,6 @@ def test_the_sdks_per_request_http_log_stays_out_of_the_hosts_information_level(
         "print(stream.getvalue())\n"
     )
 
-    def logged(imports: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-c", probe.format(imports=imports)],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    assert "Request URL" in logged("")  # what the policy does at INFO on its own
-    quiet = logged("import function_app\n")
+    assert "Request URL" in in_fresh_interpreter(probe.format(imports=""))  # the policy alone
+    quiet = in_fresh_interpreter(probe.format(imports="import function_app\n"))
     assert "Request URL" not in quiet and "warns" in quiet

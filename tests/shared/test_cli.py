@@ -12,7 +12,7 @@ import pytest
 
 from checks import CATALOG, FAILURE_PATTERNS
 from shared.cli import main
-from tests.conftest import NOWHERE_STORAGE
+from tests.conftest import NOWHERE_STORAGE, in_fresh_interpreter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checks"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CHECKS.md"
@@ -566,9 +566,6 @@ def test_evaluate_uses_the_phi_scope_settings(
 def test_building_the_command_line_leaves_the_simulated_tenant_unloaded() -> None:
     """Every ``phiguard`` command builds the whole parser; ``sim serve``'s options must not pull
     in the simulated tenant's server (ARM model, estates, TLS) on each start."""
-    import subprocess
-    import sys
-
     probe = (
         "import json, sys\n"
         "from shared.cli.parser import build_parser\n"
@@ -576,10 +573,6 @@ def test_building_the_command_line_leaves_the_simulated_tenant_unloaded() -> Non
         "serve = parser.parse_args(['sim', 'serve', '--port', '0', '--estate', 'empty'])\n"
         "print(json.dumps([serve.estate, sorted(m for m in sys.modules if m.startswith('sim'))]))"
     )
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, check=True, capture_output=True, text=True
-    ).stdout
-    estate, loaded = json.loads(out)
+    estate, loaded = json.loads(in_fresh_interpreter(probe))
     assert estate == "empty"  # the options are there all the same
     assert loaded == ["sim", "sim.options"]

@@ -8,8 +8,6 @@ import hashlib
 import itertools
 import json
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections import defaultdict
@@ -38,6 +36,7 @@ from shared.state.model import (
 )
 from shared.state.tables import TableStateStore
 from sim.azurite import AzuriteEndpoints, AzuriteError, running_azurite
+from tests.conftest import in_fresh_interpreter
 
 RID = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-phi"
@@ -896,11 +895,7 @@ def test_the_model_imports_no_storage_sdk() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith('azure'))\n"
         "assert not loaded, loaded\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    in_fresh_interpreter(code)
 
 
 def test_one_list_of_finding_fields() -> None:

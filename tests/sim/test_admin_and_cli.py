@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sim import cli
+from sim import cli, options
 from sim.estate import demo_estate
 from sim.fixture import SimHandle, running_sim, spawned_sim
 from tests.sim.helpers import TOKEN, arm, first, url
@@ -103,7 +103,7 @@ def test_generated_estates_load(tmp_path: Path) -> None:
 
 def test_cli_parses_its_options() -> None:
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    options.add_arguments(parser)
     args = parser.parse_args(
         [
             "--estate",
@@ -156,7 +156,7 @@ def test_a_port_out_of_range_is_a_usage_error_naming_the_flag(
 ) -> None:
     """Regression: --proxy-port 99999 reached bind() and failed with its OverflowError."""
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    options.add_arguments(parser)
     for flag in ("--port", "--proxy-port"):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([flag, value])
