@@ -6,6 +6,8 @@ resource metadata only, never resource data values.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from collections.abc import Mapping
@@ -17,6 +19,7 @@ log = logging.getLogger("phiguard.api")
 
 JSON = {"Content-Type": "application/json"}
 _FILTERS = ("resource", "status", "severity", "hipaa")
+_WEBHOOK_ALLOW = "POST, OPTIONS"  # the methods function_app routes to /api/events
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -48,11 +51,26 @@ def handle_webhook(
     from shared.events import MAX_BODY_BYTES, MAX_EVENTS, parse_delivery
 
     if method.upper() == "OPTIONS":
-        # CloudEvents 1.0 webhook abuse protection: echo the origin we accept events from.
+        # CloudEvents 1.0 webhook abuse protection (HTTP 1.1 Web Hooks for Event Delivery, 4.2,
+        # https://github.com/cloudevents/spec/blob/v1.0/http-webhook.md#42-validation-response):
+        # echo the origin, grant any rate ("*", which satisfies the MUST when the request
+        # carried WebHook-Request-Rate), and name POST in ``Allow`` (a SHOULD of 4.2).
         origin = _header(headers, "WebHook-Request-Origin")
-        if not origin:
-            return 400, JSON, json.dumps({"error": "WebHook-Request-Origin header missing"})
-        return 200, {"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"}, ""
+        if not origin or not origin.strip():
+            return (
+                400,
+                {**JSON, "Allow": _WEBHOOK_ALLOW},
+                json.dumps({"error": "WebHook-Request-Origin header missing"}),
+            )
+        return (
+            200,
+            {
+                "WebHook-Allowed-Origin": origin.strip(),
+                "WebHook-Allowed-Rate": "*",
+                "Allow": _WEBHOOK_ALLOW,
+            },
+            "",
+        )
     if len(body) > MAX_BODY_BYTES:
         # Nothing is processed, so nothing is half-done: Event Grid dead-letters a 413
         # (documented as not retried), any other sender learns to split the batch.
@@ -101,7 +119,7 @@ def handle_queued_event(body: bytes) -> dict[str, Any]:
 
     ctx = app_context()
     delivery = parse_delivery(
-        body,
+        queued_json(body),
         {},
         supported_types=ctx.engine.supported_types(),
         subscriptions=ctx.settings.subscriptions,
@@ -117,6 +135,22 @@ def handle_queued_event(body: bytes) -> dict[str, Any]:
     summary = _summary(ctx.pipeline.handle(delivery))
     log.info("queued event: %s", summary)
     return summary
+
+
+def queued_json(body: bytes) -> bytes:
+    """A queue message's JSON: as it came (``host.json`` reads messages with
+    ``messageEncoding: none``, as Learn documents Event Grid writing them), or base64-decoded
+    when the text is base64 of a JSON object or array (MicrosoftDocs/azure-docs#102923 reports
+    base64 messages; a producer or a Functions default could also write them). Anything else
+    is passed on unchanged, to be recorded as poison with the parser's reason."""
+    text = body.strip()
+    if not text or text[:1] in (b"{", b"["):
+        return body
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return body
+    return decoded if decoded.lstrip()[:1] in (b"{", b"[") else body
 
 
 def _too_large(error: str) -> tuple[int, dict[str, str], str]:

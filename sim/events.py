@@ -12,8 +12,10 @@ per sink. Delivery runs on one background thread per sink, never on the ARM requ
 - NDJSON file: one event per line, appended.
 
 Failed deliveries are retried on Event Grid's schedule (10 s, 30 s, 1 min, 5 min, 10 min, 30 min,
-1 h, 3 h, 6 h, then every 12 h up to 24 h / 30 attempts), divided by ``compression``; 400 and 413
-are not retried (dead-lettered). Faults may duplicate a batch or hold it back (reordering).
+1 h, 3 h, 6 h, then every 12 h up to 24 h / 30 attempts), divided by ``compression``; a webhook's
+400, 401, 403 and 413 are not retried (dead-lettered), as "Event Grid message delivery and retry"
+lists for the Webhook endpoint type (https://learn.microsoft.com/azure/event-grid/delivery-and-retry).
+Faults may duplicate a batch or hold it back (reordering).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ RETRY_SCHEDULE = (10, 30, 60, 300, 600, 1800, 3600, 10800, 21600)  # then every 
 RETRY_EVERY_AFTER = 43200
 RETRY_HORIZON = 86400
 MAX_ATTEMPTS = 30
-NO_RETRY_STATUS = (400, 413)
+NO_RETRY_STATUS = (400, 401, 403, 413)  # Webhook row of the delivery-and-retry doc
 ORIGIN = "eventgrid.azure.net"
 
 # ARM renders token claims under their long names in events.

@@ -14,7 +14,11 @@ Accepted shapes, with the schema detected per event (a batch may mix them):
   (``application/cloudevents-batch+json``, a JSON array); an event has ``specversion`` (the
   published examples also spell it ``specVersion``; both are accepted), ``type``, ``source``,
   ``id``, ``time``, ``subject``, ``data`` (or ``data_base64`` holding JSON).
-* CloudEvents 1.0, binary mode: attributes in ``ce-*`` headers, the body is the ``data``.
+* CloudEvents 1.0, binary mode: attributes in ``ce-*`` headers (double-quoted strings unescaped,
+  then percent-decoded as the HTTP binding 3.1.3.2 requires; bytes that are not UTF-8 make the
+  event poison), the body is the ``data``. The ``Content-Type`` picks the mode: a value starting
+  with ``application/cloudevents`` is structured or batched mode even when ``ce-*`` headers
+  come along.
 * One event object from the Azure Functions Event Grid trigger
   (:func:`change_from_function_event`).
 

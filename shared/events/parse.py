@@ -5,10 +5,19 @@ normalizer; a body that cannot be read is one poison record (see :mod:`shared.ev
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
+from urllib.parse import unquote
 
-from shared.events.model import MAX_EVENTS, MAX_RAW_CHARS, Delivery, PoisonEvent, _json_type
+from shared.events.model import (
+    MAX_EVENTS,
+    MAX_RAW_CHARS,
+    Delivery,
+    PoisonEvent,
+    _json_type,
+    _quote,
+)
 from shared.events.normalize import _ce_version, _Parser
 from shared.events.poison import _debug_view, _raw, _unparsed_raw
 from shared.events.resources import _lowered_or_none
@@ -41,8 +50,22 @@ def parse_delivery(
     else:
         raise TypeError(f"body must be bytes, str, list or dict, not {type(body).__name__}")
 
-    if "ce-specversion" in hdrs and not (isinstance(document, dict) and _ce_version(document)):
-        document = _binary_cloudevent(hdrs, document)
+    if _binary_mode(hdrs, document):
+        try:
+            document = _binary_cloudevent(hdrs, document)
+        except _HeaderError as exc:
+            delivery.total = 1
+            view = _binary_view(hdrs, document)
+            event_id = view.get("id")
+            delivery.poison.append(
+                PoisonEvent(
+                    0,
+                    str(exc),
+                    _raw(_debug_view(view)),
+                    event_id.strip() if isinstance(event_id, str) else None,
+                )
+            )
+            return delivery
 
     if isinstance(document, dict):
         events: list[Any] = [document]
@@ -177,10 +200,54 @@ def _decode_body(body: bytes | bytearray | str, delivery: Delivery) -> Any:
     return _NOT_JSON
 
 
+_BINARY_ATTRIBUTES = ("specversion", "id", "type", "source", "time", "subject")
+
+
+class _HeaderError(ValueError):
+    """A ``ce-*`` header whose value cannot be decoded (names the header)."""
+
+
+def _binary_mode(hdrs: Mapping[str, str], document: Any) -> bool:
+    """CloudEvents HTTP binding 3: the ``Content-Type`` picks the mode. A value starting with
+    ``application/cloudevents`` is structured (``+json``) or batched (``-batch+json``) mode,
+    whatever ``ce-*`` headers come along (3.2.3 lets structured mode repeat them); otherwise
+    ``ce-specversion`` marks binary mode, where the body is the ``data``. A body that is itself
+    a CloudEvent is still read as one (a sender that mislabelled structured mode).
+    https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md#3-http-message-mapping
+    """
+    if "ce-specversion" not in hdrs:
+        return False
+    if hdrs.get("content-type", "").strip().lower().startswith("application/cloudevents"):
+        return False
+    return not (isinstance(document, dict) and _ce_version(document))
+
+
+def _header_value(name: str, value: str) -> str:
+    """A ``ce-*`` header value decoded as the HTTP binding 3.1.3.2 requires: a double-quoted
+    string unescaped (RFC 7230 3.2.6), then one round of percent-decoding; an encoded byte
+    sequence that is not UTF-8 (such as the overlong ``%C0%A0``) is refused."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = re.sub(r"\\(.)", r"\1", text[1:-1], flags=re.DOTALL)
+    try:
+        return unquote(text, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise _HeaderError(
+            f"headers.{name}: percent-encoded bytes that are not UTF-8 ({_quote(value)})"
+        ) from None
+
+
 def _binary_cloudevent(hdrs: Mapping[str, str], data: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {"specversion": hdrs["ce-specversion"], "data": data}
-    for name in ("id", "type", "source", "time", "subject"):
+    event: dict[str, Any] = {}
+    for name in _BINARY_ATTRIBUTES:
         value = hdrs.get(f"ce-{name}")
         if value is not None:
-            event[name] = value
+            event[name] = _header_value(f"ce-{name}", value)
+    event["data"] = data
     return event
+
+
+def _binary_view(hdrs: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """A binary-mode event as received (header values undecoded), for a poison record."""
+    view = {name: hdrs[f"ce-{name}"] for name in _BINARY_ATTRIBUTES if f"ce-{name}" in hdrs}
+    return {**view, "data": data}

@@ -3,6 +3,7 @@ per message, poison recorded, failures raised so the queue redelivers."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -90,3 +91,26 @@ def test_a_transient_failure_raises_so_the_queue_redelivers(ctx: AppContext) -> 
     ctx.pipeline.failure = RedeliverError("1 resource(s) hit transient failures")  # type: ignore[attr-defined]
     with pytest.raises(RedeliverError):
         api.handle_queued_event(json.dumps(WRITE).encode())
+
+
+def test_a_base64_queue_message_is_read_as_the_event_it_encodes(ctx: AppContext) -> None:
+    """A producer (or a queue binding's default) may write the event base64-encoded
+    (MicrosoftDocs/azure-docs#102923): the same event reaches the pipeline, not the poison table."""
+    encoded = base64.b64encode(json.dumps(WRITE).encode())
+    api.handle_queued_event(encoded)
+    [delivery] = ctx.pipeline.deliveries  # type: ignore[attr-defined]
+    assert [c.resource_id for c in delivery.changes] == [WRITE["subject"]]
+    store: Any = ctx.store
+    assert store.poison == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json at all", base64.b64encode(b"plain text, not an event"), b"  ", b"%%%"],
+)
+def test_a_message_that_is_neither_json_nor_base64_json_is_poison(
+    ctx: AppContext, body: bytes
+) -> None:
+    summary = api.handle_queued_event(body)
+    assert summary["poison"] == 1
+    assert ctx.pipeline.deliveries == []  # type: ignore[attr-defined]
