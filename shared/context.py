@@ -257,11 +257,16 @@ class AppContext:
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
-        from shared.outbox.dispatcher import ACS_EMAIL_QUOTA, GITHUB_CONTENT_QUOTA, Dispatcher
+        from shared.outbox.dispatcher import (
+            ACS_EMAIL_QUOTA,
+            GITHUB_CONTENT_QUOTA,
+            TEAMS_WEBHOOK_QUOTA,
+            Dispatcher,
+        )
         from shared.outbox.model import Channel
 
         notify = self.notify_settings
-        limits = {Channel.GITHUB: GITHUB_CONTENT_QUOTA}
+        limits = {Channel.GITHUB: GITHUB_CONTENT_QUOTA, Channel.TEAMS: TEAMS_WEBHOOK_QUOTA}
         if notify.email_transport == "acs":
             limits[Channel.EMAIL] = ACS_EMAIL_QUOTA
         return Dispatcher(

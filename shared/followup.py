@@ -325,6 +325,7 @@ class FollowUps:
         from shared.notify.email import NoRecipients
         from shared.notify.guard import PayloadLeak
         from shared.notify.model import outbox_item
+        from shared.notify.teams import MessageTooLarge
 
         for channel, notifier in self.notifiers.items():
             if notice.kind == "new_failure" and self._over_burst(channel):
@@ -337,6 +338,11 @@ class FollowUps:
                 continue
             except PayloadLeak as exc:
                 # Never sent: a rendered payload held a tag value, evidence or a secret.
+                log.error("%s %s notice not sent: %s", channel, notice.kind, exc)
+                counts.skipped += 1
+                continue
+            except MessageTooLarge as exc:
+                # Teams refuses a message over 28 KB; the other channels still carry the notice.
                 log.error("%s %s notice not sent: %s", channel, notice.kind, exc)
                 counts.skipped += 1
                 continue

@@ -17,8 +17,9 @@ Supported:
 - ``api-version`` 2023-03-31 (the reference shapes), 2024-07-01-preview or 2025-09-01 (what the
   SDK 1.1 sends; same shapes for these two calls); 400 otherwise.
 - ``POST /emails:send?api-version=2023-03-31`` (``senderAddress``, ``content.subject``, a
-  ``plainText`` or ``html``, at least one recipient address in ``to``/``cc``/``bcc``; 400 with
-  the reason otherwise) → 202 ``{"id", "status": "Running"}`` with ``Operation-Location``,
+  ``plainText`` or ``html``, ``recipients.to`` (required by the spec's ``EmailRecipients``), at
+  least one and at most 50 recipient addresses in ``to``/``cc``/``bcc`` together; 400 with
+  the reason otherwise; every error answer carries ``x-ms-error-code``) → 202 ``{"id", "status": "Running"}`` with ``Operation-Location``,
   ``operation-id`` (the client's ``operation-id`` header when given: a repeat is not sent twice)
   and ``retry-after`` when configured.
 - ``GET /emails/operations/{id}?api-version=2023-03-31`` → ``Running`` on the first poll, then
@@ -63,8 +64,16 @@ API_VERSIONS = ("2023-03-31", "2024-07-01-preview", "2025-09-01")
 MAX_SKEW = 15 * 60
 
 
+# "Number of recipients in email (To/Cc/Bcc combined): 50" (ACS service limits for email).
+MAX_RECIPIENTS = 50
+
+
 def _error(status: int, code: str, message: str) -> Reply:
-    return json_reply(status, {"error": {"code": code, "message": message}})
+    """An ``ErrorResponse`` with the ``x-ms-error-code`` header the spec's default response
+    declares ("the same as the code in the error property in the response body")."""
+    return json_reply(
+        status, {"error": {"code": code, "message": message}}, [("x-ms-error-code", code)]
+    )
 
 
 def sign(method: str, path_and_query: str, date: str, host: str, body: bytes, key: str) -> str:
@@ -264,6 +273,8 @@ def _message_problem(message: Any) -> str | None:
     recipients = message.get("recipients")
     if not isinstance(recipients, dict):
         return "recipients is required"
+    if not isinstance(recipients.get("to"), list):
+        return "recipients.to is required"
     addresses = [
         r.get("address")
         for kind in ("to", "cc", "bcc")
@@ -272,4 +283,8 @@ def _message_problem(message: Any) -> str | None:
     ]
     if not addresses or not all(isinstance(a, str) and "@" in a for a in addresses):
         return "recipients need at least one valid address"
+    if len(addresses) > MAX_RECIPIENTS:
+        return (
+            f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together), got {len(addresses)}"
+        )
     return None

@@ -10,6 +10,14 @@ here do not retry in process (``retry_total=0``: azure-core would sleep a quota'
 ``Retry-After``); the outbox retries. Polling stops after ``poll_timeout``: an operation still
 ``Running`` then was accepted by ACS and is reported sent (receipt ``acs:<op>:accepted``).
 
+Limits (https://learn.microsoft.com/azure/communication-services/concepts/service-limits#email):
+at most 50 recipients in one email (To, Cc and Bcc together), so a longer list is sent as
+several emails of at most 50, each its own operation (``operation_id(key, part)``). A send
+answered 202 was accepted ("the service has accepted the request and will start processing the
+message", REST 2023-03-31 ``Email_Send``): trouble while polling its status (a 429 from the
+status quota, a 5xx, the network) is not a reason to send it again, so it is reported
+accepted; only a terminal ``Failed`` / ``Canceled`` status is a refusal.
+
 Credentials: an endpoint with the managed identity (production) or a connection string (its
 ``accesskey`` is a secret: the guard refuses it in any payload, errors never carry it).
 """
@@ -33,6 +41,8 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 _OPERATION_NAMESPACE = uuid.UUID("1b0b7a5e-6f3c-4c1e-9a57-5d3f0c0a9e11")
+# "Number of recipients in email: 50" (To/Cc/Bcc combined), ACS service limits for email.
+MAX_RECIPIENTS = 50
 
 
 class AcsError(PhiguardError, RuntimeError):
@@ -43,12 +53,23 @@ class AcsUnavailable(RetryLater):
     """Throttled (the send quota), 5xx or unreachable."""
 
 
-def operation_id(key: str) -> str:
-    return str(uuid.uuid5(_OPERATION_NAMESPACE, key))
+def operation_id(key: str, part: int = 0) -> str:
+    """The send's operation id: the outbox key's UUID5 (its ``part``-th email beyond the first
+    when the recipients are more than one email takes)."""
+    return str(uuid.uuid5(_OPERATION_NAMESPACE, key if part == 0 else f"{key}#{part}"))
 
 
-def acs_message(payload: dict[str, Any] | Any, sender: str) -> dict[str, Any]:
-    """The ``emailMessage`` ACS takes (``senderAddress``, ``content``, ``recipients``)."""
+def recipient_batches(addresses: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """``addresses`` in emails of at most :data:`MAX_RECIPIENTS`."""
+    listed = list(addresses)
+    return [listed[n : n + MAX_RECIPIENTS] for n in range(0, len(listed), MAX_RECIPIENTS)]
+
+
+def acs_message(
+    payload: dict[str, Any] | Any, sender: str, to: list[str] | None = None
+) -> dict[str, Any]:
+    """The ``emailMessage`` ACS takes (``senderAddress``, ``content``, ``recipients``), to
+    ``to`` (default: the payload's recipients)."""
     return {
         "senderAddress": sender,
         "content": {
@@ -56,7 +77,9 @@ def acs_message(payload: dict[str, Any] | Any, sender: str) -> dict[str, Any]:
             "plainText": payload["text"],
             "html": payload["html"],
         },
-        "recipients": {"to": [{"address": address} for address in payload["to"]]},
+        "recipients": {
+            "to": [{"address": address} for address in (payload["to"] if to is None else to)]
+        },
         "userEngagementTrackingDisabled": True,
     }
 
@@ -146,38 +169,51 @@ class AcsEmailNotifier:
         return self.renderer.render(notice)
 
     def send(self, item: OutboxItem) -> str:
+        self.renderer.guard.check(item.payload)
+        batches = recipient_batches(item.payload["to"]) or [[]]
+        receipts = [
+            self._send_one(acs_message(item.payload, self.sender, to), operation_id(item.key, n))
+            for n, to in enumerate(batches)
+        ]
+        return receipts[0] if len(receipts) == 1 else ",".join(receipts)
+
+    def _send_one(self, message: dict[str, Any], op: str) -> str:
         from azure.core.exceptions import (
             HttpResponseError,
             ServiceRequestError,
             ServiceResponseError,
         )
 
-        self.renderer.guard.check(item.payload)
-        op = operation_id(item.key)
         try:
             poller = self.client.begin_send(
-                acs_message(item.payload, self.sender),
-                operation_id=op,
-                polling_interval=self.polling_interval,
+                message, operation_id=op, polling_interval=self.polling_interval
             )
-            result = poller.result(timeout=self.poll_timeout)
-            if not poller.done():  # accepted (202), still Running: ACS has it, keyed by op
-                return f"acs:{op}:accepted"
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise AcsUnavailable(f"ACS unreachable ({type(exc).__name__})") from None
         except HttpResponseError as exc:
             status = exc.status_code or 0
             code = getattr(getattr(exc, "error", None), "code", None) or ""
-            if status == 429 or status >= 500:
+            if status in (408, 429) or status >= 500:
                 headers = getattr(exc.response, "headers", None) or {}
                 raise AcsUnavailable(
                     f"ACS answered {status} {code}".rstrip(), retry_after(headers)
                 ) from None
+            raise AcsError(f"ACS refused the message: {status} {code}".rstrip()) from None
+        # 202: ACS has the message, keyed by op. From here on only a terminal status refuses.
+        try:
+            result = poller.result(timeout=self.poll_timeout)
+        except (ServiceRequestError, ServiceResponseError):
+            return f"acs:{op}:accepted"  # the status could not be read: it was accepted
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
             if status < 400:  # the operation ended Failed / Canceled (the poller's error)
+                code = getattr(getattr(exc, "error", None), "code", None) or ""
                 raise AcsError(
                     f"ACS email operation failed: {code or _operation_code(exc)}"
                 ) from None
-            raise AcsError(f"ACS refused the message: {status} {code}".rstrip()) from None
+            return f"acs:{op}:accepted"  # the status call was throttled or failed
+        if not poller.done():  # accepted (202), still Running after poll_timeout
+            return f"acs:{op}:accepted"
         status = (result or {}).get("status", "")
         if status != "Succeeded":
             raise AcsError(f"ACS email operation ended {status or 'without a status'}")

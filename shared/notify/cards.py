@@ -8,6 +8,8 @@ only what the notice holds (see ``shared.notify.model``); the guard checks them 
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,11 @@ CARD_VERSION = "1.5"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_DIGEST_LINES = 10
+# "The message size limit is 28 KB. When the size exceeds 28 KB, you receive an error."
+# (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook,
+# the same limit for the Workflows "When a Teams webhook request is received" trigger). Read as
+# 28,000 bytes of the JSON body as sent, the stricter reading of "KB".
+MAX_MESSAGE_BYTES = 28_000
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
 
 
@@ -268,3 +275,60 @@ def teams_message(content: dict[str, Any]) -> dict[str, Any]:
         "type": "message",
         "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": content}],
     }
+
+
+def message_bytes(message: dict[str, Any]) -> int:
+    """The size of ``message`` as it is posted (``json.dumps`` defaults, as azure-core sends)."""
+    return len(json.dumps(message).encode())
+
+
+def _texts(value: Any) -> list[dict[str, Any]]:
+    """Every object in a card that carries a ``text`` (TextBlocks) or a fact's ``value``."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("text"), str) or isinstance(value.get("value"), str):
+            found.append(value)
+        for item in value.values():
+            found.extend(_texts(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_texts(item))
+    return found
+
+
+def _text_length(holder: dict[str, Any]) -> int:
+    text = holder.get("text")
+    return len(text if isinstance(text, str) else holder.get("value") or "")
+
+
+def fit_message(message: dict[str, Any], limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """``message`` cut down to at most ``limit`` bytes (Teams refuses a larger one): first the
+    trailing lines of a card's Containers (a fix's diff) go, with a line saying how many, then
+    the longest texts are shortened. A message that fits is returned as it is."""
+    if message_bytes(message) <= limit:
+        return message
+    fitted = copy.deepcopy(message)
+    for attachment in fitted.get("attachments", []):
+        body = attachment.get("content", {}).get("body", [])
+        for container in [b for b in body if b.get("type") == "Container"]:
+            items = container.get("items", [])
+            dropped = 0
+            while len(items) > 1 and message_bytes(fitted) > limit:
+                items.pop()
+                dropped += 1
+            if dropped:
+                items.append(
+                    _text(f"and {dropped} more not shown (the message limit)", isSubtle=True)
+                )
+    while message_bytes(fitted) > limit:
+        holders = _texts(fitted)
+        if not holders:
+            break
+        longest = max(holders, key=_text_length)
+        field_name = "text" if isinstance(longest.get("text"), str) else "value"
+        value = longest[field_name]
+        if len(value) <= 16:
+            break
+        cut = value[: len(value) // 2].rstrip("\\")
+        longest[field_name] = cut + "…"
+    return fitted

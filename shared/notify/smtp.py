@@ -3,9 +3,15 @@
 STARTTLS is used whenever the server offers it (``starttls="auto"``), demanded with
 ``"required"`` (a server that does not offer it is refused before anything is sent) or never
 used with ``"off"`` (a local relay). Credentials, when given, are sent only after STARTTLS
-unless ``starttls="off"``. The ``Message-ID`` derives from the outbox key, so a message sent
+unless ``starttls="off"``: with ``"auto"`` and a server that does not offer STARTTLS, a
+configured login is refused before it is sent (RFC 4954 section 4: a client must not send
+credentials that a plain-text mechanism exposes without a protected session). The ``Message-ID`` derives from the outbox key, so a message sent
 twice (a crash between the send and the mark) carries the same id and can be dropped by the
 receiving side.
+
+A reply's class decides (RFC 5321 section 4.2.1): 4yz is transient (retried later), 5yz
+permanent, for the envelope's recipients as for any other command; recipients refused while
+others were taken are named by count in the receipt.
 """
 
 from __future__ import annotations
@@ -95,9 +101,15 @@ class SmtpNotifier:
                     smtp.ehlo()
                 elif self.starttls == "required":
                     raise SmtpError(f"SMTP relay {self.host}:{self.port} does not offer STARTTLS")
+                elif self.starttls == "auto" and self.username:
+                    raise SmtpError(
+                        f"SMTP relay {self.host}:{self.port} does not offer STARTTLS: the "
+                        "credentials are not sent over a plain connection "
+                        "(PHIGUARD_SMTP_STARTTLS=off allows it, for a local relay)"
+                    )
                 if self.username:
                     smtp.login(self.username, self._password or "")
-                smtp.send_message(message)
+                refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as exc:
             text = f"SMTP relay {self.host}:{self.port} answered {exc.smtp_code}"
             if 400 <= exc.smtp_code < 500:
@@ -106,9 +118,11 @@ class SmtpNotifier:
         except smtplib.SMTPNotSupportedError:
             raise SmtpError(f"SMTP relay {self.host}:{self.port} does not support AUTH") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            raise SmtpError(
-                f"SMTP relay {self.host}:{self.port} refused {len(exc.recipients)} recipient(s)"
-            ) from None
+            text = f"SMTP relay {self.host}:{self.port} refused {len(exc.recipients)} recipient(s)"
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                raise SmtpUnavailable(f"{text} for now (4xx)") from None
+            raise SmtpError(text) from None
         except (smtplib.SMTPException, OSError) as exc:
             if isinstance(exc, ssl.SSLCertVerificationError):
                 raise SmtpError(
@@ -117,4 +131,5 @@ class SmtpNotifier:
             raise SmtpUnavailable(
                 f"SMTP relay {self.host}:{self.port} unreachable ({type(exc).__name__})"
             ) from None
-        return f"smtp:{message['Message-ID']}"
+        receipt = f"smtp:{message['Message-ID']}"
+        return f"{receipt} ({len(refused)} recipient(s) refused)" if refused else receipt

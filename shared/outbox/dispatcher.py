@@ -10,7 +10,8 @@ dead-lettered at once: sending it again would fail again. A throttled channel ge
 sends in the same run. Items of a channel with no sender configured stay pending.
 
 ``rate_limits`` keeps a channel under a known quota instead of running into it: for ACS email
-``[(30, 1 min), (100, 1 h)]`` (:data:`ACS_EMAIL_QUOTA`). Sends within each window are counted
+``[(30, 1 min), (100, 1 h)]`` (:data:`ACS_EMAIL_QUOTA`), for GitHub its content limits
+(:data:`GITHUB_CONTENT_QUOTA`), for Teams a connector's (:data:`TEAMS_WEBHOOK_QUOTA`). Sends within each window are counted
 in the outbox (``sent_since``) plus this run's; an item over the quota stays due, untouched
 (no attempt counted), for a later run.
 """
@@ -42,6 +43,16 @@ ACS_EMAIL_QUOTA: tuple[tuple[int, timedelta], ...] = (
 GITHUB_CONTENT_QUOTA: tuple[tuple[int, timedelta], ...] = (
     (40, timedelta(minutes=1)),
     (250, timedelta(hours=1)),
+)
+
+# Teams connectors' limits per webhook ("Rate limiting for connectors", msteams-docs
+# connectors-using.md: 4 a second, 60 in 30 s, 100 an hour, 150 in 2 h, 1,800 a day); the
+# per-second one is kept by the Teams client's spacing of its posts.
+TEAMS_WEBHOOK_QUOTA: tuple[tuple[int, timedelta], ...] = (
+    (60, timedelta(seconds=30)),
+    (100, timedelta(hours=1)),
+    (150, timedelta(hours=2)),
+    (1800, timedelta(days=1)),
 )
 
 

@@ -184,3 +184,78 @@ def test_an_operation_still_running_after_the_poll_timeout_counts_as_accepted() 
     item = outbox_item(acs, notices()[0], T0)
     assert acs.send(item) == f"acs:{operation_id(item.key)}:accepted"
     assert client.options["operation_id"] == operation_id(item.key)
+
+
+def _accept_any() -> list[dict[str, Any]]:
+    """A service taking every send (202, keyed by its Operation-Id) and answering every status
+    poll Succeeded; the sent bodies, in order."""
+    sent: list[dict[str, Any]] = []
+
+    def send(request: Any) -> tuple[int, dict[str, str], str]:
+        op = request.headers["Operation-Id"]
+        sent.append({"op": op, **json.loads(request.body)})
+        location = f"{OPERATION}{op}?api-version=2025-09-01"
+        body = json.dumps({"id": op, "status": "Running"})
+        return 202, {"Operation-Location": location, "retry-after": "0"}, body
+
+    def status(request: Any) -> tuple[int, dict[str, str], str]:
+        op = request.path_url.split("/emails/operations/")[1].split("?")[0]
+        return 200, {}, json.dumps({"id": op, "status": "Succeeded"})
+
+    responses.add_callback(responses.POST, SEND, callback=send)
+    responses.add_callback(responses.GET, re.compile(re.escape(OPERATION) + r".+"), callback=status)
+    return sent
+
+
+@responses.activate
+def test_more_than_50_recipients_go_as_emails_of_at_most_50() -> None:
+    """ACS service limits: "Number of recipients in email (To/Cc/Bcc combined): 50"."""
+    sent = _accept_any()
+    acs = notifier()
+    item = outbox_item(acs, notices()[0], T0)
+    everyone = [f"person{n:03}@contoso.com" for n in range(120)]
+    item = item.with_(payload={**item.payload, "to": everyone})
+    receipt = acs.send(item)
+    sizes = [len(body["recipients"]["to"]) for body in sent]
+    assert sizes == [50, 50, 20]
+    assert [a["address"] for body in sent for a in body["recipients"]["to"]] == everyone
+    ops = [body["op"] for body in sent]
+    assert ops[0] == operation_id(item.key) and len(set(ops)) == 3
+    assert ops == [operation_id(item.key, n) for n in range(3)]  # stable across a retry
+    assert receipt == ",".join(f"acs:{op}" for op in ops)
+
+
+@pytest.mark.parametrize("poll_status", [429, 503])
+@responses.activate
+def test_trouble_polling_after_the_202_is_accepted_and_never_resent(poll_status: int) -> None:
+    """202 means "the service has accepted the request" (Email_Send, REST 2023-03-31): a
+    throttled or failed status poll must not make the outbox send the email again."""
+    acs = notifier()
+    item = outbox_item(acs, notices()[0], T0)
+    op = operation_id(item.key)
+    responses.post(
+        SEND,
+        status=202,
+        json={"id": op, "status": "Running"},
+        headers={"Operation-Location": f"{OPERATION}{op}?api-version=2025-09-01"},
+    )
+    responses.get(
+        re.compile(re.escape(f"{OPERATION}{op}") + r".*"),
+        status=poll_status,
+        json={"error": {"code": "TooManyRequests", "message": "status quota"}},
+        headers={"Retry-After": "60"},
+    )
+    assert acs.send(item) == f"acs:{op}:accepted"
+    assert [c.request.method for c in responses.calls].count("POST") == 1
+
+
+@responses.activate
+def test_a_canceled_operation_is_permanent() -> None:
+    """``Canceled`` is the other non-success terminal status of ``EmailSendResult``."""
+    acs = notifier()
+    item = outbox_item(acs, notices()[0], T0)
+    op = operation_id(item.key)
+    _accept(op, {"id": op, "status": "Canceled"})
+    with pytest.raises(AcsError) as caught:
+        acs.send(item)
+    assert not is_transient(caught.value)

@@ -37,6 +37,15 @@ class Inbox:
     tls: list[bool] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     reply: str = "250 OK"
+    rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> a refusal
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if not self.reply.startswith("250"):
@@ -47,6 +56,9 @@ class Inbox:
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.tls.append(session.ssl is not None)
         return "250 OK"
+
+    def recipients_of_last(self) -> list[str]:
+        return self.envelopes[-1][1]
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -221,3 +233,56 @@ def test_settings_are_checked() -> None:
         SmtpNotifier("h", 25, "phiguard@contoso.com", ROUTING, starttls="maybe")
     with pytest.raises(ValueError, match="SENDER"):
         SmtpNotifier("h", 25, "not an address", ROUTING)
+
+
+def test_auto_never_sends_credentials_without_starttls(plain: tuple[Inbox, int]) -> None:
+    """RFC 4954 section 4: no plain-text AUTH over an unprotected session; "auto" uses TLS
+    when offered, and a relay that does not offer it gets no login (and no message)."""
+    inbox, port = plain
+    notifier = SmtpNotifier(
+        "127.0.0.1", port, "phiguard@contoso.com", ROUTING, username=USER, password=PASSWORD
+    )
+    with pytest.raises(SmtpError, match="STARTTLS") as caught:
+        _send(notifier)
+    assert not is_transient(caught.value)
+    assert inbox.logins == [] and inbox.messages == []
+    assert PASSWORD not in str(caught.value)
+    off = SmtpNotifier(
+        "127.0.0.1",
+        port,
+        "phiguard@contoso.com",
+        ROUTING,
+        username=USER,
+        password=PASSWORD,
+        starttls="off",
+    )
+    _send(off)  # "off" is the explicit choice for a local relay
+    assert inbox.logins == [USER] and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "transient"),
+    [
+        ("450 4.2.1 Mailbox busy, try again later", SmtpUnavailable, True),
+        ("550 5.1.1 No such user", SmtpError, False),
+    ],
+)
+def test_refused_recipients_map_to_transient_or_permanent_by_reply_class(
+    plain: tuple[Inbox, int], reply: str, error: type[Exception], transient: bool
+) -> None:
+    """RFC 5321 section 4.2.1: 4yz is a transient negative reply, 5yz a permanent one."""
+    inbox, port = plain
+    inbox.rcpt_replies = {"secops@contoso.com": reply, "dana@contoso.com": reply}
+    notifier = SmtpNotifier("127.0.0.1", port, "phiguard@contoso.com", ROUTING, starttls="off")
+    with pytest.raises(error) as caught:
+        _send(notifier)
+    assert is_transient(caught.value) is transient and inbox.messages == []
+
+
+def test_a_partly_refused_envelope_is_sent_and_says_so(plain: tuple[Inbox, int]) -> None:
+    inbox, port = plain
+    inbox.rcpt_replies = {"dana@contoso.com": "550 5.1.1 No such user"}
+    notifier = SmtpNotifier("127.0.0.1", port, "phiguard@contoso.com", ROUTING, starttls="off")
+    receipt = _send(notifier)
+    assert inbox.recipients_of_last() == ["secops@contoso.com"]
+    assert receipt.startswith("smtp:<") and receipt.endswith("(1 recipient(s) refused)")

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 import responses
 
 from shared.errors import is_transient
-from shared.notify.model import outbox_item
-from shared.notify.teams import TeamsError, TeamsNotifier, TeamsUnavailable
+from shared.notify.cards import MAX_MESSAGE_BYTES, card, message_bytes, teams_message
+from shared.notify.model import DiffLine, FixApplied, Notice, outbox_item
+from shared.notify.teams import MessageTooLarge, TeamsError, TeamsNotifier, TeamsUnavailable
 from shared.outbox.dispatcher import Dispatcher
 from shared.outbox.model import Channel, ItemStatus, RetryLater
 
-from .samples import T0, WEBHOOK, notices
+from .samples import T0, WEBHOOK, finding, notices
 
 pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for the service
 
@@ -163,3 +167,134 @@ def test_a_long_retry_after_is_not_slept_on_in_process() -> None:
         teams.send(outbox_item(teams, notices()[0], T0))
     assert caught.value.retry_after == 120.0
     assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "status"),
+    [
+        # A legacy incoming webhook reports a failure in a 200 answer's text
+        # (msteams-docs connectors-using.md: "Connectors do not throw 429s"; a message over
+        # 28 KB is answered with "... returned HTTP error 413").
+        (
+            "Webhook message delivery failed with error: Microsoft Teams endpoint returned "
+            "HTTP error 413 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=x",
+            TeamsError,
+            413,
+        ),
+        ("Microsoft Teams endpoint returned HTTP error 400", TeamsError, 400),
+        ("Microsoft Teams endpoint returned HTTP error 504", TeamsUnavailable, None),
+        ("Webhook message delivery failed with error: unknown", TeamsUnavailable, None),
+    ],
+)
+@responses.activate
+def test_a_legacy_200_reporting_a_failure_is_never_a_receipt(
+    body: str, error: type[Exception], status: int | None
+) -> None:
+    responses.post(WEBHOOK, status=200, body=body)
+    teams = notifier()
+    with pytest.raises(error) as caught:
+        teams.send(outbox_item(teams, notices()[0], T0))
+    assert is_transient(caught.value) is (error is TeamsUnavailable)
+    if status is not None:
+        assert isinstance(caught.value, TeamsError) and caught.value.status == status
+    _no_secret(str(caught.value))
+
+
+def _oversized_fix() -> FixApplied:
+    """A fix whose diff renders past Teams' 28 KB: 20 lines of 200-character values made of
+    Markdown specials (each escaped, then JSON-escaped)."""
+    fix = next(n for n in notices() if isinstance(n, FixApplied))
+    lines = tuple(
+        DiffLine(f"properties.networkAcls.ipRules[{n}]", "{[.]}" * 40, "(-.-)" * 40)
+        for n in range(20)
+    )
+    return replace(fix, diff=lines, summary="x." * 400)
+
+
+def test_a_message_over_28_kb_is_cut_to_fit_and_stays_a_valid_card(
+    reference_dir: Path,
+) -> None:
+    import jsonschema  # type: ignore[import-untyped]
+
+    notice = _oversized_fix()
+    assert message_bytes(teams_message(card(notice))) > MAX_MESSAGE_BYTES  # not vacuous
+    message = notifier().render(notice)
+    assert message_bytes(message) <= MAX_MESSAGE_BYTES == 28_000
+    content = message["attachments"][0]["content"]
+    schema = json.loads((reference_dir / "teams" / "adaptive-card__schema__1.5.0.json").read_text())
+    jsonschema.validate(content, schema)
+    shown = json.dumps(content)
+    assert "more not shown" in shown and "phiguard rollback" in shown
+    small = notices()[0]  # a message that fits is sent as rendered
+    assert notifier().render(small) == teams_message(card(small))
+
+
+class _OversizedTeams(TeamsNotifier):
+    def render(self, notice: Notice) -> dict[str, Any]:
+        raise MessageTooLarge("the Teams message is 40000 bytes, over the limit, even cut down")
+
+
+def test_a_teams_message_too_large_skips_teams_and_the_email_still_goes() -> None:
+    """A notice Teams would refuse (over 28 KB even cut down) is skipped on that channel,
+    said in the counts and the log; the follow-up does not raise and the email is enqueued."""
+    from shared.followup import FollowUpCounts, FollowUps
+    from shared.notify.model import new_failure
+    from shared.notify.routing import Routing
+    from shared.notify.smtp import SmtpNotifier
+    from shared.outbox.model import Channel, OutboxItem
+
+    class Outbox:
+        def __init__(self) -> None:
+            self.items: list[OutboxItem] = []
+
+        def enqueue(self, item: OutboxItem) -> bool:
+            self.items.append(item)
+            return True
+
+        def created_since(self, channel: Channel, kind: Any, since: Any) -> int:
+            return 0
+
+    routing = Routing(default=("secops@contoso.com",), owner_domains=frozenset({"contoso.com"}))
+    outbox = Outbox()
+    followups = FollowUps(
+        {},
+        outbox,
+        {
+            Channel.TEAMS: _OversizedTeams(WEBHOOK),
+            Channel.EMAIL: SmtpNotifier(
+                "smtp.invalid", 587, "phiguard@contoso.com", routing, starttls="off"
+            ),
+        },
+        routing=routing,
+        clock=lambda: T0,
+    )
+    counts = FollowUpCounts()
+    followups.notify(new_failure(finding(), detected_at=T0), counts)
+    assert [item.channel for item in outbox.items] == [Channel.EMAIL]
+    assert (counts.notices, counts.skipped) == (1, 1)
+
+
+@responses.activate
+def test_posts_to_one_webhook_are_spaced_to_four_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teams throttles a connector past 4 requests a second: the client spaces its posts."""
+    import time
+
+    from shared.notify.teams import TeamsWebhookClient
+
+    clock = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", sleep)
+    responses.add(responses.POST, WEBHOOK, body="1", status=200)
+    client = TeamsWebhookClient(WEBHOOK)
+    for _ in range(3):
+        client.post({"type": "message", "attachments": []})
+    assert slept == [pytest.approx(0.25), pytest.approx(0.25)]
+    clock[0] += 5.0  # a quiet moment: the next post goes at once
+    client.post({"type": "message", "attachments": []})
+    assert len(slept) == 2

@@ -300,3 +300,28 @@ def test_a_backlog_on_one_channel_never_starves_another(outbox: TableOutbox) -> 
         rate_limits=limits,
     )
     assert dispatcher.run_once(T0).sent == 1 and sender.sent == ["t"]
+
+
+def test_the_teams_quota_is_a_connectors_and_the_app_applies_it() -> None:
+    """msteams-docs "Rate limiting for connectors": 60 in 30 s, 100 an hour, 150 in 2 h,
+    1,800 a day (4 a second is the client's spacing); the app's dispatcher holds Teams to it."""
+    from shared.config import Settings
+    from shared.context import AppContext
+    from shared.outbox.dispatcher import TEAMS_WEBHOOK_QUOTA
+
+    assert (
+        (60, timedelta(seconds=30)),
+        (100, timedelta(hours=1)),
+        (150, timedelta(hours=2)),
+        (1800, timedelta(days=1)),
+    ) == TEAMS_WEBHOOK_QUOTA
+    settings = Settings.from_env(
+        {
+            "PHIGUARD_SUBSCRIPTIONS": "s1",
+            "PHIGUARD_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        }
+    )
+    context = AppContext(settings)
+    context.__dict__["outbox"] = object()  # the dispatcher's wiring, not the tables
+    dispatcher = context.dispatcher
+    assert dispatcher.rate_limits[Channel.TEAMS] == TEAMS_WEBHOOK_QUOTA

@@ -275,3 +275,19 @@ def test_email_injected_faults(sim: SimHandle, spec: str) -> None:
             assert resp.headers["Retry-After"] == "1"
     assert sim.received("email")["count"] == 0
     assert sim.received("email")["counters"]["faults"]
+
+
+def test_email_follows_the_spec_recipients_rules_and_error_header(sim: SimHandle) -> None:
+    """2023-03-31 ``EmailRecipients`` requires ``to``; ACS takes at most 50 recipients (To, Cc
+    and Bcc together); an error answer carries ``x-ms-error-code`` equal to the body's code."""
+    bcc_only = {**MESSAGE, "recipients": {"bcc": [{"address": "secops@contoso.example"}]}}
+    resp = _raw_send(sim, json.dumps(bcc_only).encode())
+    assert resp.status_code == 400 and "recipients.to" in resp.json()["error"]["message"]
+    assert resp.headers["x-ms-error-code"] == resp.json()["error"]["code"]
+    people = [{"address": f"p{n}@contoso.example"} for n in range(51)]
+    too_many = {**MESSAGE, "recipients": {"to": people[:30], "cc": people[30:]}}
+    resp = _raw_send(sim, json.dumps(too_many).encode())
+    assert resp.status_code == 400 and "50" in resp.json()["error"]["message"]
+    fifty = {**MESSAGE, "recipients": {"to": people[:30], "bcc": people[30:50]}}
+    assert _raw_send(sim, json.dumps(fifty).encode()).status_code == 202
+    assert sim.received("email")["count"] == 1
