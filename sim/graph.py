@@ -18,7 +18,10 @@ Supported (shapes: ``../shared/reference/graph``, Graph v1.0 docs):
 - ``GET /groups/{id}/transitiveMembers`` (members of nested groups too, each once; users and
   service principals with ``@odata.type``; the nested groups themselves are listed as well),
   ``$select``, ``$top``, paging.
-- ``signInActivity`` on users needs ``AuditLog.Read.All`` besides ``User.Read.All``.
+- ``signInActivity`` on users needs ``AuditLog.Read.All`` besides ``User.Read.All``, and an
+  Entra ID P1/P2 licence (``premium``; without it 403
+  ``Authentication_RequestFromNonPremiumTenantOrB2CTenant``); a list
+  selecting it answers pages of at most 120 users whatever ``$top`` says (as Graph does).
 - ``POST /$batch`` (JSON batching): up to 20 GET requests with relative URLs, each answered in
   ``responses`` with its own ``id``, ``status``, ``headers`` and ``body`` (a 403 or 404 of one
   request is that request's answer, not the batch's); more than 20 → 400.
@@ -47,6 +50,9 @@ ALL_PERMISSIONS = frozenset(
 DIRECTORY_READ_ALL = "Directory.Read.All"
 MAX_TOP = 999
 DEFAULT_TOP = 100
+# Listing users with $select=signInActivity: "the maximum page size for $top is 120. Requests
+# with $top set higher than 120 will return pages with up to 120 users" (Graph v1.0 user-list).
+SIGN_IN_PAGE = 120
 KINDS = {
     "users": ("user", "User.Read.All"),
     "groups": ("group", "GroupMember.Read.All"),
@@ -97,6 +103,7 @@ class GraphService:
         self.members: dict[str, list[str]] = {}
         self.service_principals: dict[str, dict[str, Any]] = {}
         self.permissions: frozenset[str] = ALL_PERMISSIONS
+        self.premium = True  # an Entra ID P1/P2 licence: signInActivity can be read
         self.requests = 0
         self.by_route: dict[str, int] = {}
 
@@ -106,6 +113,7 @@ class GraphService:
         with self._lock:
             self.users, self.groups, self.members, self.service_principals = {}, {}, {}, {}
             self.permissions = ALL_PERMISSIONS
+            self.premium = True
             self.requests = 0
             self.by_route = {}
 
@@ -240,13 +248,26 @@ class GraphService:
         sign_ins = bool(select) and "signInActivity" in (select or []) and kind == "users"
         if sign_ins and not self._may("AuditLog.Read.All"):
             return _denied()
+        if sign_ins and not self.premium:
+            return _error(
+                403,
+                "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "Neither tenant is B2C or tenant doesn't have premium license",
+            )
         if len(segs) == 1:
             objects = list(self._table(kind).values())
             try:
                 objects = [o for o in objects if _matches(o, params.get("$filter", ""))]
             except ValueError as exc:
                 return _error(400, "Request_UnsupportedQuery", str(exc))
-            return self._page(kind, objects, params, select, with_type=False)
+            return self._page(
+                kind,
+                objects,
+                params,
+                select,
+                with_type=False,
+                cap=SIGN_IN_PAGE if sign_ins else MAX_TOP,
+            )
         found = self._table(kind).get(segs[1].lower())
         if found is None:
             return _error(
@@ -303,6 +324,7 @@ class GraphService:
         select: list[str] | None,
         *,
         with_type: bool,
+        cap: int = MAX_TOP,
     ) -> Reply:
         try:
             top = int(params.get("$top") or DEFAULT_TOP)
@@ -315,6 +337,7 @@ class GraphService:
                 "Request_BadRequest",
                 f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive.",
             )
+        top = min(top, cap)
         objects.sort(key=lambda o: str(o.get("id")))
         page = objects[offset : offset + top]
         keep = [*select, "@odata.type"] if (select and with_type) else select

@@ -229,6 +229,7 @@ def attach_bodies(plan: list[dict[str, Any]], arm: ArmReader) -> None:
                             "description",
                             "condition",
                             "conditionVersion",
+                            "delegatedManagedIdentityResourceId",
                         )
                         if body.get("properties", {}).get(k) is not None
                     }
@@ -246,7 +247,12 @@ def apply_plan(plan: list[dict[str, Any]], writer: ArmWriter, now: datetime) -> 
         except Exception as exc:  # one failed removal never stops the others
             step["result"] = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
             continue
-        step["result"] = f"deleted (HTTP {result.status})"
+        if result.status in (204, 404):
+            # RoleAssignments_Delete 2022-04-01: 204 "Role assignment already deleted or does
+            # not exist". phiguard removed nothing, so there is nothing to roll back.
+            step["result"] = f"already gone (ARM answered {result.status})"
+        else:
+            step["result"] = f"deleted (HTTP {result.status})"
         step["applied_at"] = now.isoformat()
 
 

@@ -13,7 +13,10 @@ Reads (v1.0, application permissions; least privileged ones from the Graph docs)
 * ``GET /groups?$select=id,displayName`` and ``GET /groups/{id}/transitiveMembers`` for each
   group holding a grant on PHI — GroupMember.Read.All. The first pages of 20 groups go in one
   ``POST /$batch`` (JSON batching, Graph's maximum of 20 requests); further pages, and a request
-  the batch answered 429 / 5xx, are read one by one (with the client's retries).
+  the batch answered 429 / 5xx, are read one by one (with the client's retries), after the
+  longest ``Retry-After`` the throttled answers carried (each inner response has its own).
+  Members that are devices or organisational contacts are not principals of Azure RBAC and
+  are left out.
 
 Pages of 999 (Graph's maximum ``$top`` for directory objects). A 403 is never guessed around:
 it becomes an :class:`~shared.access.model.Unknown` naming the permission missing.
@@ -21,6 +24,7 @@ it becomes an :class:`~shared.access.model.Unknown` naming the permission missin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
@@ -37,13 +41,15 @@ from shared.access.model import (
     Unknown,
 )
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient
+from shared.http import RequestCounts, ServiceClient, retry_after
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
 
 PAGE = 999
+# Graph's 403 code for signInActivity in a tenant without an Entra ID P1/P2 licence.
+NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 BATCH = 20  # Graph JSON batching's maximum requests per batch
 USER_FIELDS = "id,displayName,userPrincipalName,userType,accountEnabled"
 SP_FIELDS = "id,appId,displayName,servicePrincipalType,accountEnabled"
@@ -77,6 +83,7 @@ class GraphClient(ServiceClient):
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
         graph_url = graph_url.rstrip("/")
+        self.batch_retry_after = 0.0  # seconds the last batch's throttled answers asked for
         super().__init__(
             graph_url,
             auth_policy=BearerTokenCredentialPolicy(credential, f"{graph_url}/.default"),
@@ -94,9 +101,16 @@ class GraphClient(ServiceClient):
             return str(error.get("code", "")), str(error.get("message", ""))[:300]
         return super().error_detail(response)
 
+    max_batch_wait: ClassVar[float] = 60.0  # a longer inner Retry-After is not slept on whole
+
+    def pause(self, seconds: float) -> None:
+        """Waits out an inner ``Retry-After`` (a test replaces it)."""
+        time.sleep(seconds)
+
     def batch(self, paths: Sequence[str], kind: str) -> list[tuple[int, dict[str, Any]]]:
         """GETs of up to 20 relative paths (with their query) in one ``POST /$batch``: each
-        one's (status, body), in order."""
+        one's (status, body), in order. Throttled answers (429 / 503 inside the batch) carry
+        their own ``Retry-After`` header: the longest is kept in :attr:`batch_retry_after`."""
         if len(paths) > BATCH:
             raise ValueError(f"a Graph batch holds at most {BATCH} requests")
         url = f"{self.base_url}/v1.0/$batch"
@@ -116,10 +130,17 @@ class GraphClient(ServiceClient):
             if isinstance(r, dict)
         }
         out: list[tuple[int, dict[str, Any]]] = []
+        self.batch_retry_after = 0.0
         for i in range(len(paths)):
             answer = answers.get(str(i)) or {}
             inner = answer.get("body")
-            out.append((int(answer.get("status") or 0), inner if isinstance(inner, dict) else {}))
+            status = int(answer.get("status") or 0)
+            out.append((status, inner if isinstance(inner, dict) else {}))
+            headers = answer.get("headers")
+            if status in (429, 503) and isinstance(headers, dict):
+                wait = retry_after({str(k).lower(): str(v) for k, v in headers.items()})
+                if wait is not None and wait > self.batch_retry_after:
+                    self.batch_retry_after = min(wait, self.max_batch_wait)
         return out
 
     def items(self, path: str, params: dict[str, str], kind: str) -> Iterator[dict[str, Any]]:
@@ -175,7 +196,19 @@ def read_directory(graph: GraphClient, groups_wanted: Iterable[str]) -> Director
                 False,
             )
             directory.read.add("User")
-            _unknown(directory, "last sign-in of every user", SIGN_INS)
+            if exc.code.lower() == NO_PREMIUM_LICENCE.lower():
+                # The permission may well be granted: the tenant has no Entra ID P1/P2.
+                directory.missing_permissions.add(SIGN_INS)
+                directory.unknowns.append(
+                    Unknown(
+                        "last sign-in of every user",
+                        f"Microsoft Graph answered 403 {exc.code}: sign-in activity needs an "
+                        "Entra ID P1 or P2 licence in the tenant (and AuditLog.Read.All)",
+                        SIGN_INS,
+                    )
+                )
+            else:
+                _unknown(directory, "last sign-in of every user", SIGN_INS)
         except GraphError as again:
             if not _denied(again):
                 raise
@@ -224,6 +257,10 @@ def read_directory(graph: GraphClient, groups_wanted: Iterable[str]) -> Director
         answers = graph.batch(
             [f"/groups/{g}/transitiveMembers?{query}" for g in chunk], "group_members_batch"
         )
+        # Requests throttled inside the batch are retried after their Retry-After (Graph JSON
+        # batching: https://learn.microsoft.com/graph/json-batching, "Throttling and batching").
+        if graph.batch_retry_after > 0:
+            graph.pause(graph.batch_retry_after)
         for group, (status, body) in zip(chunk, answers, strict=True):
             if status in (403, 404):  # one group never stops the others
                 directory.unknowns.append(
@@ -248,16 +285,28 @@ def read_directory(graph: GraphClient, groups_wanted: Iterable[str]) -> Director
     return directory
 
 
+# transitiveMembers answers users, groups, devices, service principals and organisational
+# contacts, each with its ``@odata.type`` (Graph v1.0 "List group transitive members"). Only
+# users and service principals are security principals that sign in to Azure and use a role;
+# nested groups' members are listed too, and devices / contacts hold no Azure RBAC access.
+_MEMBER_KINDS: dict[str, PrincipalKind] = {
+    "user": "User",
+    "serviceprincipal": "ServicePrincipal",
+    "": "User",  # no @odata.type: read as Graph's most common member, a user
+}
+
+
 def _members(directory: Directory, group: str, docs: Iterable[dict[str, Any]], add: Any) -> None:
     members: list[str] = []
     for doc in docs:
-        kind = str(doc.get("@odata.type", "")).rsplit(".", 1)[-1]
-        if kind == "group" or not isinstance(doc.get("id"), str):
-            continue  # nested groups: their members are listed too
+        odata = str(doc.get("@odata.type", "")).rsplit(".", 1)[-1].lower()
+        kind = _MEMBER_KINDS.get(odata)
+        if kind is None or not isinstance(doc.get("id"), str):
+            continue  # a nested group (its members are listed too), a device, a contact
         oid = str(doc["id"]).lower()
         members.append(oid)
         if oid not in directory.principals:
-            add([doc], "ServicePrincipal" if kind == "servicePrincipal" else "User", False)
+            add([doc], kind, False)
     directory.members[group] = tuple(dict.fromkeys(members))
 
 

@@ -10,6 +10,7 @@ guess.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,9 +48,28 @@ PRIVILEGED_ACTIONS = frozenset(
     {"*", "microsoft.authorization/*", "microsoft.authorization/roleassignments/write"}
 )
 
+ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
+
+
+@lru_cache(maxsize=4096)
+def _action_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        ".*".join(re.escape(part) for part in pattern.split("*")), re.IGNORECASE | re.DOTALL
+    )
+
+
+def _action_matches(pattern: str, action: str) -> bool:
+    """Whether a permission entry (``*`` wildcards allowed) covers an operation."""
+    return _action_pattern(pattern.strip()).fullmatch(action) is not None
+
+
 PrincipalKind = Literal["User", "Group", "ServicePrincipal", "Unknown"]
 Access = Literal["standing", "eligible", "jit", "policy"]
 ScopeKind = Literal["root", "managementGroup", "subscription", "resourceGroup", "resource"]
+
+# RoleAssignments principalType values (2022-04-01 / 2020-10-01 enums: User, Group,
+# ServicePrincipal, ForeignGroup, Device) whose objects the review's Graph lists do not hold.
+UNLISTED_PRINCIPAL_TYPES = frozenset({"ForeignGroup", "Device"})
 
 # Graph application permissions (least privileged) and what they reveal.
 USERS = "User.Read.All"
@@ -127,11 +147,26 @@ class RoleDefinition:
         """Actions of a role that grant everything, or every authorization action."""
         return tuple(a for a in self.actions if a.lower() in WILDCARD_ACTIONS)
 
+    def allows(self, action: str) -> bool:
+        """Whether the role's control-plane permissions allow ``action``: an ``actions`` entry
+        matches it and no ``notActions`` entry does. Entries may hold ``*`` wildcards, which
+        extend a permission to everything matching the string (``*/read``,
+        ``Microsoft.Authorization/*/write``); operations are case-insensitive
+        (https://learn.microsoft.com/azure/role-based-access-control/role-definitions,
+        "Wildcard permissions" and "NotActions")."""
+        return any(_action_matches(a, action) for a in self.actions) and not any(
+            _action_matches(n, action) for n in self.not_actions
+        )
+
     @property
     def privileged(self) -> bool:
         if self.name.lower() in PRIVILEGED_ROLE_NAMES:
             return True
-        return any(a.lower() in PRIVILEGED_ACTIONS for a in self.actions)
+        if any(a.lower() in PRIVILEGED_ACTIONS for a in self.actions):
+            return True
+        # A custom role may grant role assignment writes through a wildcard
+        # (``Microsoft.Authorization/roleAssignments/*``, ``Microsoft.Authorization/*/write``).
+        return self.allows(ROLE_ASSIGNMENT_WRITE)
 
     @classmethod
     def from_arm(cls, doc: Mapping[str, Any]) -> RoleDefinition:
@@ -157,9 +192,26 @@ class RoleDefinition:
         )
 
 
+_SUBSCRIPTION_PROVIDER = "/providers/microsoft.subscription/subscriptions/"
+
+
+def arm_scope(scope: str) -> str:
+    """A scope in the form role assignments use. The published PIM schedule examples
+    (RoleAssignmentSchedules_ListForScope 2020-10-01) write a subscription as
+    ``/providers/Microsoft.Subscription/subscriptions/{id}``; that is the same scope as
+    ``/subscriptions/{id}`` (what RoleAssignments answer), so it is read as that."""
+    text = "/" + scope.strip().lstrip("/")
+    if text.lower().startswith(_SUBSCRIPTION_PROVIDER):
+        return "/subscriptions/" + text[len(_SUBSCRIPTION_PROVIDER) :]
+    return scope
+
+
 def role_guid(definition_id: str) -> str:
     """The GUID that names a role definition, whatever scope its id was written at."""
     return definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+_AUTHORIZATION = re.compile(r"/providers/Microsoft\.Authorization/", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +245,10 @@ class Grant:
             )
         scope = props.get("scope")
         if not isinstance(scope, str) or not scope:
-            scope = rid.split("/providers/Microsoft.Authorization/", 1)[0] or "/"
+            scope = _AUTHORIZATION.split(rid, 1)[0] or "/"
         return cls(
             id=rid,
-            scope=scope,
+            scope=arm_scope(scope),
             principal_id=principal.lower(),
             principal_type=str(props.get("principalType") or "Unknown"),
             role_guid=role_guid(definition),
@@ -254,6 +306,25 @@ def access_policy_grants(vault: Mapping[str, Any]) -> list[Grant]:
     return out
 
 
+def last_sign_in(activity: Mapping[str, Any]) -> datetime | None:
+    """The last time a user really signed in, from Graph's ``signInActivity``.
+
+    ``lastSignInDateTime`` and ``lastNonInteractiveSignInDateTime`` record the last *attempt*,
+    successful or not, so a failed password spray would look like activity; Graph says to use
+    ``lastSuccessfulSignInDateTime`` to track real account access (available since 2023-12-01,
+    not backfilled: https://learn.microsoft.com/graph/api/resources/signinactivity). When Graph
+    sends that property it alone decides (null or ``0001-01-01``: no successful sign-in on
+    record); older payloads without it fall back to the latest attempt of either kind."""
+    if "lastSuccessfulSignInDateTime" in activity:
+        return parse_time(activity.get("lastSuccessfulSignInDateTime"))
+    stamps = [
+        parse_time(activity.get("lastSignInDateTime")),
+        parse_time(activity.get("lastNonInteractiveSignInDateTime")),
+    ]
+    found = [s for s in stamps if s is not None]
+    return max(found) if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A directory object as Graph describes it; ``None`` fields are unknown (not read)."""
@@ -277,15 +348,7 @@ class Principal:
         if not isinstance(oid, str) or not oid:
             raise ReviewInputError(f"Graph {kind} without an id")
         activity = doc.get("signInActivity")
-        last = None
-        if isinstance(activity, Mapping):
-            stamps = [
-                parse_time(activity.get("lastSignInDateTime")),
-                parse_time(activity.get("lastNonInteractiveSignInDateTime")),
-                parse_time(activity.get("lastSuccessfulSignInDateTime")),
-            ]
-            found = [s for s in stamps if s is not None]
-            last = max(found) if found else None
+        last = last_sign_in(activity) if isinstance(activity, Mapping) else None
         user_type = doc.get("userType")
         enabled = doc.get("accountEnabled")
         return cls(
@@ -369,9 +432,14 @@ class Directory:
         return self.principals.get(principal_id.lower())
 
     def exists(self, principal_id: str, principal_type: str) -> bool | None:
-        """True/False when the directory was read for that kind of principal; None: unknown."""
+        """True/False when the directory was read for that kind of principal; None: unknown.
+
+        A ``Device`` (Graph ``/devices``, not listed by the review) or a ``ForeignGroup`` (a
+        group of another tenant) that is not found is unknown, never "deleted"."""
         if self.find(principal_id) is not None:
             return True
+        if principal_type in UNLISTED_PRINCIPAL_TYPES:
+            return None
         kinds = (
             [principal_type]
             if principal_type in ("User", "Group", "ServicePrincipal")

@@ -26,6 +26,7 @@ from shared.access.model import (
     ReviewInputError,
     RoleDefinition,
     access_policy_grants,
+    arm_scope,
     expand,
     role_guid,
     scope_kind,
@@ -143,7 +144,7 @@ def _schedule_key(doc: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return (
         str(props.get("principalId", "")).lower(),
         role_guid(str(props.get("roleDefinitionId", ""))),
-        normalize(str(props.get("scope", ""))),
+        normalize(arm_scope(str(props.get("scope", "")))),
     )
 
 

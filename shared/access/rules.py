@@ -17,6 +17,7 @@ from shared.access.model import (
     GROUP_MEMBERS,
     SERVICE_PRINCIPALS,
     SIGN_INS,
+    UNLISTED_PRINCIPAL_TYPES,
     USERS,
     Path,
     ReviewData,
@@ -410,7 +411,12 @@ def access_phi_no_orphaned_assignments(data: ReviewData, ctx: ReviewContext) -> 
             continue
         seen.add(grant.id)
         exists = data.directory.exists(grant.principal_id, grant.principal_type)
-        if exists is None:
+        if exists is None and grant.principal_type in UNLISTED_PRINCIPAL_TYPES:
+            unknown.append(
+                f"{grant.id}: whether the {grant.principal_type} {grant.principal_id} exists "
+                "unknown: the review lists users, groups and service principals of this tenant"
+            )
+        elif exists is None:
             permission = {"Group": GROUP_MEMBERS, "ServicePrincipal": SERVICE_PRINCIPALS}.get(
                 grant.principal_type, USERS
             )
@@ -440,7 +446,9 @@ def access_phi_no_orphaned_assignments(data: ReviewData, ctx: ReviewContext) -> 
 def access_phi_no_inactive_accounts(data: ReviewData, ctx: ReviewContext) -> RuleResult:
     """FAIL: a user with a path to PHI whose account is disabled, or whose last sign-in
     (interactive or not) is older than the inactivity window (PHIGUARD_ACCESS_REVIEW_INACTIVE_DAYS,
-    default 90) or absent (never signed in). NOT_ASSESSED for users whose sign-in activity
+    default 90) or absent (never signed in). The last sign-in is Graph's
+    ``lastSuccessfulSignInDateTime`` when sent (failed attempts are no activity), else the later
+    of the interactive and non-interactive attempts. NOT_ASSESSED for users whose sign-in activity
     could not be read (AuditLog.Read.All missing, or no Entra ID P1/P2 licence)."""
     failing: list[Subject] = []
     unknown: list[str] = []
@@ -457,7 +465,13 @@ def access_phi_no_inactive_accounts(data: ReviewData, ctx: ReviewContext) -> Rul
         elif not principal.sign_in_known:
             unknown.append(f"{name}: {_missing(SIGN_INS, 'last sign-in')}")
         elif principal.last_sign_in is None:
-            failing.append(Subject(path.key, f"{name} has never signed in; holds {path.role}"))
+            failing.append(
+                Subject(
+                    path.key,
+                    f"{name} has never signed in (no successful sign-in on record); "
+                    f"holds {path.role}",
+                )
+            )
         elif principal.last_sign_in < cutoff:
             days = (ctx.now - principal.last_sign_in).days
             failing.append(
