@@ -1,8 +1,10 @@
 """Network remediations: close NSG rules that let the Internet in.
 
 Only the offending rules are written, each as its own child resource
-(``{nsg}/securityRules/{name}``, a PUT of the full rule body) with ``If-Match`` of the rule's
-etag, so a rule someone changed since the read is never overwritten (ARM answers 412). Names,
+(``{nsg}/securityRules/{name}``, a PUT of the full rule body: ARM's PUT replaces the rule, and
+security rules have no PATCH) with ``If-Match`` of the rule's etag, so a rule someone changed
+since the read is never overwritten (ARM answers 412); a rule read without an etag is re-read and
+compared before the write instead. Names,
 priorities, ports, protocols and every other rule are kept.
 
 Which rules offend is decided by the model the checks use (``shared.kernel.nsg``): the inbound Allow
@@ -63,6 +65,7 @@ def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
             for k, v in dict(rule.get("properties") or {}).items()
             if k not in _READ_ONLY
         }
+        seen = copy.deepcopy(props)
         for name, value in changes.items():
             if value is None:
                 props.pop(name, None)
@@ -70,6 +73,7 @@ def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
                 props[name] = copy.deepcopy(value)
         target = _rule_target(snapshot.id, rule)
         etag = rule.get("etag")
+        has_etag = isinstance(etag, str) and bool(etag)
         writes.append(
             Write(
                 method="PUT",
@@ -77,7 +81,10 @@ def _rule_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write]:
                 api_version=RULE_API_VERSION,
                 body={"properties": props},
                 paths=tuple(paths[key]),
-                if_match=etag if isinstance(etag, str) and etag else None,
+                if_match=etag if has_etag else None,
+                # A rule read without an etag (the published examples carry none) is written
+                # only if, re-read, it still holds every property the PUT would replace.
+                expect={} if has_etag else {"properties": seen},
             )
         )
     return writes

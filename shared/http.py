@@ -206,6 +206,10 @@ class ServiceClient:
         self.counts = counts if counts is not None else RequestCounts()
         retry_options: dict[str, Any] = {
             "retry_total": max_retries,
+            # azure-core counts answers (408/429/5xx, and any answer carrying Retry-After) against
+            # a separate budget of its own, 3 by default, whatever retry_total says: without this
+            # a reader allowed 20 retries (the sweep's) still gave up at the 4th throttled answer.
+            "retry_status": max_retries,
             "retry_backoff_factor": 0.5,
             "retry_backoff_max": 8,
             "timeout": retry_budget_seconds,
@@ -276,11 +280,30 @@ class ServiceClient:
         return "", response.text()[:200] if response.content else ""
 
     def same_origin(self, link: str, code: str, what: str) -> str:
-        """``link`` if it points back at the service; else the service's error ``code``."""
-        if urlsplit(link).netloc != urlsplit(self.base_url).netloc:
+        """``link`` if it points back at the service (same scheme, host and port); else the
+        service's error ``code``. Host names compare case-insensitively and a default port may
+        be spelled out (RFC 3986 6.2.2-6.2.3): ARM hands out nextLinks and operation URLs as
+        ``https://management.azure.com:443/...``."""
+        if _origin(link) != _origin(self.base_url):
             raise self.error(200, code, f"{what} leaves the {self.service} endpoint", link)
         return link
 
     def close(self) -> None:
         """Closes the connection pool (a short-lived client: a probe)."""
         self._client.close()
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """The (scheme, host, port) a URL reaches, normalized: lowercase scheme and host, the
+    scheme's default port when none is given. An unreadable port yields an origin that matches
+    nothing real (port -1)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)

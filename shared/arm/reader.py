@@ -132,7 +132,8 @@ class ArmReader(ArmUser):
 
     def get(self, path: str, api_version: str, kind: str = "resource") -> dict[str, Any] | None:
         """GET ``path``; None on 404. ``path`` is an id or an absolute nextLink."""
-        url = path if path.startswith("https://") else self.client.url(path, api_version)
+        absolute = path[:8].lower() == "https://"  # a nextLink (same_origin let it through)
+        url = path if absolute else self.client.url(path, api_version)
         response = self.client.send("GET", url, kind=kind)
         if response.status_code == 404:
             code, _ = self.client.error_detail(response)

@@ -10,7 +10,13 @@ from urllib.parse import urlsplit
 from shared.http import retry_after
 
 _MAX_GATE_SECONDS = 60.0
-_REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+# What ARM says is left after a read: this principal's bucket, and the subscription's global one
+# that every principal draws from (15 times as large; a read is throttled when either is empty).
+# https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling
+_REMAINING_READS = (
+    "x-ms-ratelimit-remaining-subscription-reads",
+    "x-ms-ratelimit-remaining-subscription-global-reads",
+)
 READ_REFILL_PER_SECOND = 25.0  # ARM's read bucket refill per subscription and principal
 
 
@@ -85,6 +91,17 @@ def subscription_scope(url: str) -> str:
     return ""
 
 
+def remaining_reads(headers: Any) -> float | None:
+    """The reads ARM says are left: the lower of this principal's count and the subscription's
+    global one (other principals may have spent that); None when ARM sent neither."""
+    counts = [
+        float(value.strip())
+        for name in _REMAINING_READS
+        if (value := headers.get(name)) is not None and value.strip().isdigit()
+    ]
+    return min(counts) if counts else None
+
+
 def gate_policy(gates: ThrottleGates) -> Any:
     """An azure-core policy (under the retry policy, so every attempt passes it) that waits at
     the request's subscription gate, closes it on a 429 and passes on ARM's remaining reads."""
@@ -106,8 +123,8 @@ def gate_policy(gates: ThrottleGates) -> Any:
                 if seconds is not None:
                     self.gates.close(where, seconds)
                 return
-            remaining = http.headers.get(_REMAINING_READS)
-            if remaining is not None and remaining.strip().isdigit():
-                self.gates.observe(where, float(remaining))
+            remaining = remaining_reads(http.headers)
+            if remaining is not None:
+                self.gates.observe(where, remaining)
 
     return ThrottleGatePolicy(gates)

@@ -8,10 +8,13 @@ changed since it was read: :class:`~shared.arm.client.PreconditionFailed`), ``If
 ``If-None-Match: *`` (create only); and a correlation id that comes back in the Event Grid event
 the write causes (how phiguard recognizes its own changes).
 
-Long-running operations are followed to the end: a ``201``/``202`` (or ``200``) answer with
-``Azure-AsyncOperation`` is polled until ``Succeeded`` (``Failed``/``Canceled`` raise); a ``202``
-with only ``Location`` is polled until it stops answering 202. Poll URLs must point back at the
-ARM endpoint (a token is never sent anywhere else).
+Long-running operations are followed to the end (:func:`_monitor`): an answer with
+``Azure-AsyncOperation`` is polled until ``Succeeded`` (``Failed``/``Canceled`` raise with the
+operation's error); a ``202`` (or a ``201`` still provisioning) with only ``Location`` is polled
+until it stops answering 202; a PUT or PATCH answered 202, or with a provisioningState that is
+not terminal, and neither header, is re-read until its provisioningState is terminal. Between
+polls the writer waits what ``Retry-After`` asks. Poll URLs must point back at the ARM endpoint
+(a token is never sent anywhere else).
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ class ArmWriter(ArmUser):
         credential: TokenCredential,
         *,
         lro_timeout_seconds: float = 300,
-        max_poll_interval: float = 10,
+        max_poll_interval: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         **connection: Unpack[ArmConnection],
     ) -> None:
@@ -183,54 +186,130 @@ class ArmWriter(ArmUser):
             return WriteResult(204, None, None)
         first = json_object(response) if response.content else None
         result_etag = etag_of(response, first)
-        polls = 0
-        async_url = response.headers.get("Azure-AsyncOperation")
-        location = response.headers.get("Location")
-        if async_url or (status == 202 and location):
-            polls = self._poll(async_url, location)
-            if method == "DELETE":
-                return WriteResult(status, None, None, polls)
-            final, _ = self.read(target_id, api_version)
-            return WriteResult(status, final, result_etag, polls)
-        return WriteResult(status, first, result_etag, polls)
+        monitor = _monitor(method, status, response, first)
+        if monitor is None:
+            _raise_if_failed(first, url)
+            return WriteResult(status, first, result_etag)
+        kind, poll_url = monitor
+        polls, last = self._poll(kind, poll_url or url)
+        if method == "DELETE":
+            return WriteResult(status, None, None, polls)
+        if kind == "resource":
+            return WriteResult(status, last, result_etag, polls)
+        final, _ = self.read(target_id, api_version)
+        return WriteResult(status, final, result_etag, polls)
 
-    def _poll(self, async_url: str | None, location: str | None) -> int:
+    def _poll(self, kind: str, url: str) -> tuple[int, dict[str, Any] | None]:
+        """Follows a long-running operation to its end: the polls made, and (``resource``) the
+        document the last poll read. ``kind``: ``async`` (the Azure-AsyncOperation status
+        resource, 200 with ``status``), ``location`` (202 while running, then the result) or
+        ``resource`` (the resource itself, until its provisioningState is terminal).
+
+        Each wait is the last answer's ``Retry-After`` (1 s without one). The first poll goes
+        out at once, as azure-mgmt-core's ARMPolling sends it: most operations are done by
+        then. A wait that would pass the deadline is not begun: the operation may still finish,
+        so that is a :class:`TransientArmError`."""
         deadline = time.monotonic() + self.lro_timeout_seconds
-        url = self._same_origin(async_url or str(location))
-        wait = 0.0  # the first poll goes out at once: most operations are done by then
+        url = self._same_origin(url)
+        wait = 0.0
         polls = 0
         while True:
-            if wait:
-                self._sleep(wait)
-            if time.monotonic() > deadline:
+            if time.monotonic() + wait > deadline:
                 raise TransientArmError(
                     f"operation {urlsplit(url).path} did not finish in {self.lro_timeout_seconds}s"
                 )
+            if wait:
+                self._sleep(wait)
             response = self.client.send("GET", url, kind="poll")
             polls += 1
             wait = _poll_interval(response, self.max_poll_interval)
-            if async_url:
-                state = str(json_object(response).get("status", "")).lower()
+            if kind == "async":
+                if response.status_code != 200:
+                    # ARM RPC: a 4xx/5xx from the status resource is a failure to read the
+                    # status, not of the operation, whose outcome is then unknown.
+                    raise TransientArmError(
+                        f"operation status {urlsplit(url).path} answered "
+                        f"{response.status_code}: the outcome is unknown"
+                    )
+                status = json_object(response)
+                state = str(status.get("status", "")).lower()
                 if state not in _TERMINAL:
                     continue
                 if state == "succeeded":
-                    return polls
-                error = json_object(response).get("error") or {}
-                code = str(error.get("code", "OperationFailed")) if isinstance(error, dict) else ""
-                message = str(error.get("message", state)) if isinstance(error, dict) else state
-                raise ArmError(200, code or "OperationFailed", message, url)
-            if response.status_code == 202:
-                location = response.headers.get("Location") or location
-                url = self._same_origin(str(location))
+                    return polls, None
+                raise _operation_error(status.get("error"), state, url)
+            if kind == "location":
+                if response.status_code == 202:
+                    location = response.headers.get("Location")
+                    url = self._same_origin(location) if location else url
+                    continue
+                return polls, None
+            if response.status_code == 404:
+                raise ArmError(404, "ResourceNotFound", "gone while being provisioned", url)
+            document = json_object(response)
+            state = (provisioning_state(document) or "succeeded").lower()
+            if state not in _TERMINAL:
                 continue
-            return polls
+            _raise_if_failed(document, url)
+            return polls, document
 
     def _same_origin(self, link: str) -> str:
         return self.client.same_origin(link, "InvalidPollingUrl", "poll URL")
 
 
-def _poll_interval(response: HttpResponse, cap: float) -> float:
+def provisioning_state(document: Mapping[str, Any] | None) -> str | None:
+    """A document's ``properties.provisioningState``; None when it has none."""
+    props = document.get("properties") if document else None
+    state = props.get("provisioningState") if isinstance(props, Mapping) else None
+    return state if isinstance(state, str) and state else None
+
+
+def _monitor(
+    method: str, status: int, response: HttpResponse, first: Mapping[str, Any] | None
+) -> tuple[str, str | None] | None:
+    """How a write's first answer says to follow it (see :meth:`ArmWriter._poll`): the kind of
+    monitor and its URL (None: the target itself), or None when the write is done.
+
+    Per "Track asynchronous Azure operations" (learn.microsoft.com/azure/azure-resource-manager/
+    management/async-operations) and the ARM RPC (Azure/azure-resource-manager-rpc, async-api-
+    reference): ``Azure-AsyncOperation`` first, else ``Location`` (on a 202, or on an answer
+    still provisioning, such as a PUT's 201), else, for a PUT or PATCH answered 202 or with a
+    provisioningState that is not terminal (Succeeded, Failed, Canceled), the resource itself
+    until it is. An answer without any of these is done: "If no value is returned for
+    provisioningState, the operation has finished and succeeded"."""
+    async_url = response.headers.get("Azure-AsyncOperation")
+    if async_url:
+        return "async", async_url
+    state = provisioning_state(first)
+    running = state is not None and state.lower() not in _TERMINAL
+    location = response.headers.get("Location")
+    if location and (status == 202 or running):
+        return "location", location
+    if method != "DELETE" and (status == 202 or running):
+        return "resource", None
+    return None
+
+
+def _raise_if_failed(document: Mapping[str, Any] | None, url: str) -> None:
+    """ArmError when a document says its provisioning ended Failed or Canceled."""
+    state = (provisioning_state(document) or "").lower()
+    if state in ("failed", "canceled", "cancelled"):
+        raise ArmError(200, "ProvisioningFailed", f"provisioningState {state}", url)
+
+
+def _operation_error(error: Any, state: str, url: str) -> ArmError:
+    """The ArmError of a Failed / Canceled operation, from its status resource's ``error``."""
+    if not isinstance(error, Mapping):
+        error = {}
+    code = str(error.get("code") or "OperationFailed")
+    message = str(error.get("message") or f"the operation ended {state}")
+    return ArmError(200, code, message, url)
+
+
+def _poll_interval(response: HttpResponse, cap: float | None) -> float:
     """How long to wait before the next poll: the answer's ``Retry-After`` (1 s without one),
-    within [0, ``cap``]."""
+    at least 0 and at most ``cap`` when one is set. ARM's monitors ask for 10 s to 10 min
+    (RPC); a client "should wait for the Retry-After interval" before polling again."""
     seconds = retry_after(response.headers)
-    return max(0.0, min(1.0 if seconds is None else seconds, cap))
+    wait = max(0.0, 1.0 if seconds is None else seconds)
+    return wait if cap is None else min(wait, cap)

@@ -30,7 +30,8 @@ Covered (for every type, generically, plus the type-specific behaviour listed):
   shape and rendered per api-version (SQL TDE ``status`` before 2020-08-01-preview, diagnostic
   settings without category groups before 2021-05-01-preview).
 - PUT creates (201; 200 for types whose API answers 200; 202 for storage accounts and disks)
-  or replaces (200), keeping read-only properties; PATCH merges (RFC 7386, ``tags`` replaced);
+  or replaces (200), keeping read-only properties; PATCH merges (RFC 7386, ``tags`` replaced)
+  where the type's API has a PATCH (405 for security rules, subnets, diagnostic settings);
   DELETE answers 200 (with the deleted body for Microsoft.Authorization), 204 when absent;
   deleting cascades to children and extensions. ``etag`` on Microsoft.Network documents (and documents that carry one), changed on
   every write; ``If-Match`` / ``If-None-Match`` honoured (412 ``PreconditionFailed``). An NSG and
@@ -68,6 +69,7 @@ from sim.arm.model import (
     JSON,
     LOCATION_LRO,
     LRO_DELETE,
+    NO_PATCH,
     NSG_READ_ONLY,
     PROVISIONING_STATE,
     READ_ONLY_PROPERTIES,
@@ -102,6 +104,7 @@ __all__ = [
     "JSON",
     "LOCATION_LRO",
     "LRO_DELETE",
+    "NO_PATCH",
     "NSG_READ_ONLY",
     "PROVISIONING_STATE",
     "READ_ONLY_PROPERTIES",

@@ -54,6 +54,14 @@ ALWAYS_200 = {
     "microsoft.operationalinsights/workspaces/tables",
 }
 ALWAYS_201 = {"microsoft.authorization/policyassignments"}
+# Types whose published REST API has no PATCH (Get, CreateOrUpdate, Delete, List only): a PATCH
+# is refused with 405, so a change must be a PUT of the whole document. The message is the one
+# the Network RP answers (azure-sdk-for-python network tests record it for a PATCH it lacks).
+NO_PATCH = {
+    "microsoft.network/networksecuritygroups/securityrules",
+    "microsoft.network/virtualnetworks/subnets",
+    "microsoft.insights/diagnosticsettings",
+}
 PROVISIONING_STATE = (
     "microsoft.network/",
     "microsoft.storage/storageaccounts",

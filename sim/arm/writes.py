@@ -18,6 +18,7 @@ from sim.arm.model import (
     EMBEDDED_CHILDREN,
     LOCATION_LRO,
     LRO_DELETE,
+    NO_PATCH,
     NSG_READ_ONLY,
     PROVISIONING_STATE,
     READ_ONLY_PROPERTIES,
@@ -296,6 +297,12 @@ class ArmWrites(ArmOperations):
         return self._doc_response(entry, 200 if existing else 201)
 
     def _patch(self, req: ArmRequest, target: Target, events: list[dict[str, Any]]) -> ArmResponse:
+        if target.type_key in NO_PATCH:
+            raise ArmError(
+                405,
+                "MethodNotAllowed",
+                "The requested resource does not support http method 'PATCH'.",
+            )
         self._check_containers(target)
         body = renderers.canonical(target.type_key, req.api_version, self._body(req))
         existing = self.store.get(target.key)

@@ -179,3 +179,55 @@ def test_a_token_failure_is_neither_transient_nor_an_arm_refusal() -> None:
 
     error = ClientAuthenticationError("no managed identity")
     assert not is_transient(error) and not isinstance(error, ArmError)
+
+
+@responses.activate
+def test_a_patient_reader_waits_out_more_than_three_throttled_answers() -> None:
+    """azure-core's own 3-answer budget must not cut a reader allowed more retries short."""
+    throttled = _error("SubscriptionRequestsThrottled")
+    for _ in range(6):
+        responses.get(f"{ARM}{NSG}", status=429, json=throttled, headers={"Retry-After": "0.01"})
+    responses.get(f"{ARM}{NSG}", json={"id": NSG})
+    reader = ArmReader(ARM, StaticTokenCredential(), max_retries=10, retry_budget_seconds=60)
+    assert reader.get(NSG, "2024-05-01") == {"id": NSG}
+    assert len(responses.calls) == 7
+    responses.reset()
+    responses.get(f"{ARM}{NSG}", status=429, json=throttled, headers={"Retry-After": "0.01"})
+    few = ArmReader(ARM, StaticTokenCredential(), max_retries=2)
+    with pytest.raises(TransientArmError, match="429"):
+        few.get(NSG, "2024-05-01")
+    assert len(responses.calls) == 3  # and no more than it is allowed
+
+
+@responses.activate
+def test_next_links_with_the_default_port_or_host_casing_are_followed_but_not_http() -> None:
+    listing = f"{ARM}/subscriptions/s1/resourcegroups"
+    page2 = (
+        "HTTPS://MANAGEMENT.example:443/subscriptions/s1/resourcegroups?api-version=v&$skiptoken=a"
+    )
+    page3 = "http://management.example/subscriptions/s1/resourcegroups?api-version=v&$skiptoken=b"
+    responses.get(listing, json={"value": [{"id": RG}], "nextLink": page2})
+    responses.get(page2, json={"value": [], "nextLink": page3})  # an empty page, then more
+    reader = ArmReader(ARM, StaticTokenCredential(), max_retries=0)
+    items = reader.list_items("/subscriptions/s1/resourcegroups", "v")
+    assert next(items) == {"id": RG}
+    with pytest.raises(ArmError, match="InvalidNextLink"):
+        next(items)  # plain http would carry the token in the clear
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_reads_are_paced_to_the_lower_of_the_principal_and_global_counts() -> None:
+    from shared.arm.throttle import ThrottleGates, gate_policy, remaining_reads
+
+    assert remaining_reads({"x-ms-ratelimit-remaining-subscription-reads": "249"}) == 249
+    both = {
+        "x-ms-ratelimit-remaining-subscription-reads": "249",
+        "x-ms-ratelimit-remaining-subscription-global-reads": "0",
+    }
+    assert remaining_reads(both) == 0 and remaining_reads({}) is None
+    responses.get(f"{ARM}{NSG}", json={"id": NSG}, headers=both)
+    gates = ThrottleGates(pace=25.0)
+    client = ArmClient(ARM, StaticTokenCredential(), policies=[gate_policy(gates)], max_retries=0)
+    client.send("GET", client.url(NSG, "v"), kind="resource")
+    assert gates.wait("s1") > 0  # the subscription's global bucket is spent: wait for a token

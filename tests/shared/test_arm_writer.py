@@ -123,3 +123,87 @@ def test_throttling_and_conflicts_are_transient_and_read_returns_the_etag_header
         _writer().put(RULE, "2024-05-01", {"properties": {}})
     responses.get(f"{ARM}{RULE}", json={"id": RULE}, headers={"ETag": '"0x8D"'})
     assert _writer().read(RULE, "2024-05-01") == ({"id": RULE}, '"0x8D"')
+
+
+def _sleeps() -> tuple[ArmWriter, list[float]]:
+    slept: list[float] = []
+    writer = ArmWriter(ARM, StaticTokenCredential(), max_retries=0, sleep=slept.append)
+    return writer, slept
+
+
+@responses.activate
+def test_a_201_with_only_location_is_polled_until_it_stops_answering_202() -> None:
+    """ARM RPC (async-api-reference, "Creating/Updating using PUT"): a PUT answered 201 with a
+    non-terminal provisioningState carries a Location header and/or Azure-AsyncOperation."""
+    target = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Contoso/widgets/w1"
+    location = (
+        f"{ARM}/subscriptions/s1/providers/Microsoft.Contoso/locations/eastus/operationResults/o1"
+    )
+    responses.put(
+        f"{ARM}{target}",
+        status=201,
+        json={"id": target, "properties": {"provisioningState": "Creating"}},
+        headers={"Location": location, "Retry-After": "17"},
+    )
+    responses.get(location, status=202, headers={"Location": location, "Retry-After": "17"})
+    responses.get(location, status=200, json={"id": target})
+    done = {"id": target, "properties": {"provisioningState": "Succeeded"}}
+    responses.get(f"{ARM}{target}", json=done)
+    writer, slept = _sleeps()
+    result = writer.put(target, "2024-01-01", {"properties": {}})
+    assert result.polls == 2 and result.body == done
+    # Retry-After is honoured as asked between polls (it used to be cut to 10 s).
+    assert slept == [17.0]
+
+
+@responses.activate
+def test_a_provisioning_answer_without_monitor_headers_is_re_read_until_terminal() -> None:
+    """Learn, "Track asynchronous Azure operations": provisioningState values other than
+    Succeeded, Failed and Canceled mean the operation is still running."""
+    target = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Contoso/widgets/w2"
+    responses.put(
+        f"{ARM}{target}", status=200, json={"properties": {"provisioningState": "Updating"}}
+    )
+    responses.get(
+        f"{ARM}{target}",
+        json={"properties": {"provisioningState": "Updating"}},
+        headers={"Retry-After": "2"},
+    )
+    responses.get(f"{ARM}{target}", json={"properties": {"provisioningState": "Succeeded", "x": 1}})
+    writer, slept = _sleeps()
+    result = writer.put(target, "2024-01-01", {"properties": {"x": 1}})
+    assert result.polls == 2 and slept == [2.0]
+    assert result.body == {"properties": {"provisioningState": "Succeeded", "x": 1}}
+
+    responses.patch(
+        f"{ARM}{target}", status=200, json={"properties": {"provisioningState": "Updating"}}
+    )
+    responses.replace(
+        responses.GET, f"{ARM}{target}", json={"properties": {"provisioningState": "Failed"}}
+    )
+    with pytest.raises(ArmError, match="ProvisioningFailed"):
+        writer.patch(target, "2024-01-01", {"properties": {"x": 2}})
+
+
+@responses.activate
+def test_an_unreadable_operation_status_is_transient_at_once() -> None:
+    """ARM RPC: a 4xx/5xx from the Azure-AsyncOperation URL is a failure to read the status,
+    not of the operation; the writer says so instead of polling a 404 until its deadline."""
+    responses.put(f"{ARM}{RULE}", status=201, json={}, headers={"Azure-AsyncOperation": OP})
+    responses.get(OP, status=404, json={"error": {"code": "NotFound", "message": "no"}})
+    writer = ArmWriter(
+        ARM, StaticTokenCredential(), max_retries=0, sleep=lambda _: None, lro_timeout_seconds=1
+    )
+    with pytest.raises(TransientArmError, match="outcome is unknown"):
+        writer.put(RULE, "2024-05-01", {"properties": {}})
+    assert writer.stats.polls == 1
+
+
+@responses.activate
+def test_poll_urls_naming_arm_with_its_default_port_or_another_casing_are_followed() -> None:
+    """ARM hands out monitors as https://management.azure.com:443/...; the host is the same."""
+    spelled = OP.replace("https://management.example", "https://Management.Example:443")
+    responses.put(f"{ARM}{RULE}", status=201, json={}, headers={"Azure-AsyncOperation": spelled})
+    responses.get(spelled, json={"status": "Succeeded"})
+    responses.get(f"{ARM}{RULE}", json={"id": RULE})
+    assert _writer().put(RULE, "2024-05-01", {"properties": {}}).polls == 1

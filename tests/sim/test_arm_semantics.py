@@ -460,3 +460,18 @@ def test_the_generic_list_holds_tracked_child_resources_named_by_their_parents(
     types = {str(r["type"]).lower() for r in rows}
     assert "microsoft.network/networksecuritygroups/securityrules" not in types
     assert "microsoft.sql/servers/databases/transparentdataencryption" not in types
+
+
+def test_types_without_a_patch_in_their_api_refuse_one(sim: SimHandle) -> None:
+    """SecurityRules, Subnets and DiagnosticSettings publish Get / CreateOrUpdate / Delete /
+    List only: a change is a PUT of the whole document, and a PATCH changes nothing."""
+    nsg = _nsg(sim)
+    rule_id = f"{nsg['id']}/securityRules/no-patch"
+    assert arm(sim, "PUT", rule_id, RULE).status_code == 201
+    before = arm(sim, "GET", rule_id).json()
+    patched = arm(sim, "PATCH", rule_id, {"properties": {"access": "Deny"}})
+    assert patched.status_code == 405 and error_code(patched) == "MethodNotAllowed"
+    assert arm(sim, "GET", rule_id).json() == before
+    setting = all_of(sim, "Microsoft.Insights/diagnosticSettings")[0]
+    refused = arm(sim, "PATCH", setting["id"], {"properties": {"logs": []}}, "2021-05-01-preview")
+    assert refused.status_code == 405
