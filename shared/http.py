@@ -245,9 +245,14 @@ class ServiceClient:
         kind: str,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        idempotent: bool = True,
     ) -> HttpResponse:
         """Sends one request (retried by the pipeline), counted as ``kind``; the response unless
         :meth:`raise_for_status` raises. Connection errors outlasting the retries are transient.
+
+        ``idempotent=False`` (a POST that creates something): an answer is never retried here.
+        azure-core retries a POST answered 500/503/504, and the service may have created the
+        thing before failing to say so; the caller's retry (the outbox's) looks for it first.
         """
         from azure.core.exceptions import ServiceRequestError, ServiceResponseError
         from azure.core.rest import HttpRequest
@@ -255,7 +260,11 @@ class ServiceClient:
         self.counts.add(kind)
         request = HttpRequest(method, url, headers=dict(headers or {}), json=json)
         try:
-            response: HttpResponse = self._client.send_request(request)
+            response: HttpResponse = (
+                self._client.send_request(request)
+                if idempotent
+                else self._client.send_request(request, retry_status=0)
+            )
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise self.transient(
                 f"{self.service} unreachable for {urlsplit(url).path}: {exc}"

@@ -29,9 +29,13 @@ Supported:
   (case-insensitive). ``$top`` limits the references. → queryType ``flat`` with columns,
   sortColumns and ``workItems`` references.
 - ``POST|GET /{org}/{project}/_apis/wit/workItems/{id}/comments`` (``{"text": ...}``).
+- ``GET /{org}/{project}/_apis/wit/workitemtypes/{type}/states`` (Work Item Type States - List):
+  ``{"count", "value": [{"name", "color", "category"}]}``, the published shape; the sim's one
+  state list (below) for every type, each with its fixed category (Proposed, InProgress,
+  Resolved, Completed, Removed).
 
 Not supported: batch, updates/revisions history endpoints, work item types' own state models
-and rules beyond the list above, ``move``/``copy`` ops, WIQL ``EVER``/``UNDER``/dates/links.
+(every type accepts every state of the list above and starts ``New``) and rules beyond it, ``move``/``copy`` ops, WIQL ``EVER``/``UNDER``/dates/links.
 """
 
 from __future__ import annotations
@@ -58,6 +62,18 @@ from sim.channels import (
 from sim.faults import Dice, FaultSpec, WindowQuota
 
 STATES = ("New", "Active", "Resolved", "Closed", "Removed", "To Do", "Doing", "Done")
+# Each state's category and color (learn.microsoft.com/azure/devops/boards/work-items/
+# workflow-and-state-categories; colors as in the published Work Item Type States example).
+STATE_CATEGORIES = {
+    "New": ("Proposed", "b2b2b2"),
+    "Active": ("InProgress", "007acc"),
+    "Resolved": ("Resolved", "ff9d00"),
+    "Closed": ("Completed", "339933"),
+    "Removed": ("Removed", "ffffff"),
+    "To Do": ("Proposed", "b2b2b2"),
+    "Doing": ("InProgress", "007acc"),
+    "Done": ("Completed", "339933"),
+}
 SHORT_NAMES = {
     "id": "System.Id",
     "title": "System.Title",
@@ -157,6 +173,7 @@ class DevOpsService:
     ) -> Reply:
         route = re.sub(r"/\d+", "/{id}", re.sub(r"^/[^/]+(/[^/_][^/]*)?/_apis", "/_apis", path))
         route = re.sub(r"workitems/\$[^/]+", "workitems/${type}", route, flags=re.IGNORECASE)
+        route = re.sub(r"workitemtypes/[^/]+", "workitemtypes/{type}", route, flags=re.IGNORECASE)
         return counted(self.inbox, method, route, self._handle(method, path, query, headers, body))
 
     def _replies(self) -> FaultReplies:
@@ -220,6 +237,13 @@ class DevOpsService:
                 "No api-version was supplied for the request.",
                 "VssVersionNotSpecifiedException",
             )
+        states = re.fullmatch(
+            r"/([^/]+)/([^/_][^/]*)/_apis/wit/workitemtypes/([^/]+)/states", path, re.IGNORECASE
+        )
+        if states is not None:
+            if method != "GET":
+                return _error(405, "Method not allowed", "NotFound")
+            return self._type_states()
         m = re.fullmatch(
             r"/([^/]+)(?:/([^/_][^/]*))?/_apis/wit/(workitems|wiql)(?:/(\$[^/]+|\d+))?(/comments)?",
             path,
@@ -276,6 +300,17 @@ class DevOpsService:
         return _error(405, "Method not allowed", "NotFound")
 
     # --- work items -----------------------------------------------------------------------
+
+    def _type_states(self) -> Reply:
+        value = [
+            {
+                "name": name,
+                "color": STATE_CATEGORIES[name][1],
+                "category": STATE_CATEGORIES[name][0],
+            }
+            for name in STATES
+        ]
+        return json_reply(200, {"count": len(value), "value": value})
 
     def _links(self, wid: int, item: dict[str, Any]) -> dict[str, Any]:
         org, project = item["_org"], item["_project"]

@@ -6,7 +6,17 @@ never in a message. Work items are created as ``work_item_type`` (default ``Issu
 process has under some name; use ``Bug`` to get ``Microsoft.VSTS.Common.Severity``) with the
 tags ``phiguard; fingerprint-<hash>; severity-<level>`` and the description as HTML. Closing and
 reopening set ``System.State`` to the configured states (``Closed`` / ``Done``, ``Active`` /
-``New`` / ``To Do``: processes differ) with a ``System.History`` entry saying why.
+``New`` / ``To Do``: processes differ) with a ``System.History`` entry saying why. States are
+defined per work item type and process; when the service refuses the configured one (400), the
+work item type's own states are read (``GET _apis/wit/workitemtypes/{type}/states``, each with a
+fixed ``category``: Proposed, InProgress, Resolved, Completed, Removed) and the transition is
+sent once more with the type's first ``Completed`` state (closing) or ``InProgress`` /
+``Proposed`` state (reopening).
+
+Rate limits (learn.microsoft.com/azure/devops/integrate/concepts/rate-limits): a 429 is
+retried honouring ``Retry-After``; and a ``Retry-After`` on *any* answer, a delayed 200
+included, is honoured before the next request: waited for when short, else the next request is
+not sent but raised :class:`TransientAzureDevOpsError` with the time left as ``retry_after``.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import threading
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -30,6 +42,8 @@ from shared.issues.model import (
 from shared.issues.render import htm, label
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
 
@@ -44,6 +58,9 @@ SEVERITY = {
     "INFO": "4 - Low",
 }
 CLOSED_STATES = frozenset({"closed", "done", "removed", "resolved", "completed"})
+# The fixed state categories a transition falls back to, in order of preference.
+CLOSE_CATEGORIES = ("Completed",)
+REOPEN_CATEGORIES = ("InProgress", "Proposed")
 
 
 class AzureDevOpsError(ServiceError):
@@ -66,11 +83,53 @@ class AzureDevOpsClient(ServiceClient):
 
     max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
 
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._pace_lock = threading.Lock()
+        self._not_before = 0.0  # time.monotonic() before which no request is sent
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotent: bool = True,
+    ) -> HttpResponse:
+        """The seam's ``send``, after the wait the last ``Retry-After`` asked for (Azure DevOps:
+        "If you receive it in a response, wait the specified time before sending another
+        request"; a delayed answer is still a 200)."""
+        with self._pace_lock:
+            wait = self._not_before - time.monotonic()
+        if wait > 0:
+            if wait > (self.max_retry_wait or MAX_RETRY_WAIT):
+                raise TransientAzureDevOpsError(
+                    f"Azure DevOps asked to wait {wait:.0f} s (Retry-After) before "
+                    f"{method} {urlsplit(url).path}",
+                    retry_after=wait,
+                )
+            time.sleep(wait)
+        return super().send(
+            method, url, kind=kind, headers=headers, json=json, idempotent=idempotent
+        )
+
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
+        wait = retry_after(response.headers)
+        if wait is not None and wait > 0:
+            with self._pace_lock:
+                self._not_before = max(self._not_before, time.monotonic() + wait)
         # A PAT that is wrong or expired is answered 203 with the sign-in page, not 401.
         if response.status_code == 203:
             raise AzureDevOpsError(203, "NonAuthoritative", "credentials were not accepted", url)
         status = response.status_code
+        if 300 <= status < 400:
+            # Not followed (the credential stays with the organization's URL): a redirect is the
+            # sign-in page's or a moved organization's, never the API's answer.
+            raise AzureDevOpsError(
+                status, "Redirected", "redirected: credentials were not accepted", url
+            )
         if status in (408, 429) or status >= 500:
             wait = retry_after(response.headers)
             raise TransientAzureDevOpsError(
@@ -170,6 +229,8 @@ class AzureDevOpsWorkItems:
         self._project_url = (
             f"{self.client.base_url}/{quote(organization, safe='')}/{quote(project, safe='')}"
         )
+        self._states: dict[str, dict[str, str]] = {}  # work item type → state → category
+        self._states_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AzureDevOpsWorkItems({self.organization!r}, {self.project!r})"
@@ -232,7 +293,12 @@ class AzureDevOpsWorkItems:
         url = self._url(f"workitems/${quote(self.work_item_type, safe='')}")
         try:
             response = self.client.send(
-                "POST", url, kind="create", headers={"Content-Type": JSON_PATCH}, json=patch
+                "POST",
+                url,
+                kind="create",
+                headers={"Content-Type": JSON_PATCH},
+                json=patch,
+                idempotent=False,
             )
         except AzureDevOpsError as exc:
             # 400: an owner who is no identity of the organization; the work item matters more.
@@ -240,7 +306,12 @@ class AzureDevOpsWorkItems:
                 raise
             patch = [op for op in patch if op["path"] != "/fields/System.AssignedTo"]
             response = self.client.send(
-                "POST", url, kind="create", headers={"Content-Type": JSON_PATCH}, json=patch
+                "POST",
+                url,
+                kind="create",
+                headers={"Content-Type": JSON_PATCH},
+                json=patch,
+                idempotent=False,
             )
         return self._issue(_object(response, url), fingerprint)
 
@@ -255,14 +326,71 @@ class AzureDevOpsWorkItems:
     def close(
         self, issue: TrackedIssue, text: str, reason: CloseReason = "completed"
     ) -> TrackedIssue:
-        return self._transition(issue, self.closed_state, text)
+        return self._transition(issue, self.closed_state, text, CLOSE_CATEGORIES)
 
     def reopen(self, issue: TrackedIssue, text: str) -> TrackedIssue:
-        return self._transition(issue, self.reopened_state, text)
+        return self._transition(issue, self.reopened_state, text, REOPEN_CATEGORIES)
+
+    def states(self, work_item_type: str) -> dict[str, str]:
+        """The states of a work item type in this project, each with its category
+        (``Work Item Type States - List``); read once per type and kept."""
+        with self._states_lock:
+            known = self._states.get(work_item_type)
+        if known is not None:
+            return known
+        url = self._url(f"workitemtypes/{quote(work_item_type, safe='')}/states")
+        body = _json(self.client.send("GET", url, kind="states"))
+        # An array of WorkItemStateColor, which the service wraps as {"count", "value"}.
+        items = body.get("value") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise AzureDevOpsError(200, "UnexpectedBody", "work item type states", url)
+        found = {
+            str(item["name"]): str(item.get("category") or "")
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        }
+        with self._states_lock:
+            self._states[work_item_type] = found
+        return found
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _transition(self, issue: TrackedIssue, state: str, text: str) -> TrackedIssue:
+    def _transition(
+        self, issue: TrackedIssue, state: str, text: str, categories: tuple[str, ...]
+    ) -> TrackedIssue:
+        try:
+            return self._set_state(issue, state, text)
+        except AzureDevOpsError as exc:
+            # 400: a state this work item's type does not have (states are per type and
+            # process: an Agile Issue closes as "Closed", a Basic one as "Done").
+            if exc.status != 400:
+                raise
+            fallback = self._state_for(issue.id, state, categories)
+            if fallback is None:
+                raise
+            return self._set_state(issue, fallback, text)
+
+    def _state_for(
+        self, work_item_id: int, refused: str, categories: tuple[str, ...]
+    ) -> str | None:
+        """The first state of the work item's type in the first of ``categories`` it has; None
+        when the type has the ``refused`` state (the 400 was about something else)."""
+        url = self._url(f"workitems/{work_item_id}") + "&fields=System.WorkItemType"
+        body = _object(self.client.send("GET", url, kind="get"), url)
+        fields = body.get("fields")
+        wtype = fields.get("System.WorkItemType") if isinstance(fields, dict) else None
+        if not isinstance(wtype, str) or not wtype:
+            return None
+        states = self.states(wtype)
+        if refused.lower() in (name.lower() for name in states):
+            return None
+        for category in categories:
+            for name, of in states.items():
+                if of.lower() == category.lower():
+                    return name
+        return None
+
+    def _set_state(self, issue: TrackedIssue, state: str, text: str) -> TrackedIssue:
         patch = [_add("/fields/System.State", state)]
         if text:
             patch.append(_add("/fields/System.History", _html_text(text)))

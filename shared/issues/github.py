@@ -6,21 +6,37 @@ app settings); it is never logged and never put in a message: errors name the st
 message and the path only. GitHub's REST headers are sent on every request
 (``Accept: application/vnd.github+json``, ``X-GitHub-Api-Version: 2022-11-28``).
 
-Rate limits: a 429, or a 403 carrying ``Retry-After`` (a secondary limit), is retried by the
-pipeline honouring ``Retry-After``; what the retries did not fix, and a 403 GitHub marks as a
-limit (``x-ratelimit-remaining: 0``, or a "rate limit" message) is :class:`TransientGitHubError`
-with ``retry_after`` seconds (``Retry-After``, else ``x-ratelimit-reset`` minus now, else 60).
+Rate limits (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api, "Exceeding
+the rate limit"): a 403 or 429 carrying a short ``Retry-After`` is retried by the pipeline after
+that many seconds; a 403 or 429 without ``Retry-After`` is never retried in process (GitHub asks
+for no retry before ``x-ratelimit-reset``, or for at least a minute). What is left, and a 403
+GitHub marks as a limit (``x-ratelimit-remaining: 0``, or a "rate limit" message), is
+:class:`TransientGitHubError` with ``retry_after`` seconds, in the documented order:
+``Retry-After``; else, when ``x-ratelimit-remaining`` is ``0``, ``x-ratelimit-reset`` (epoch
+seconds) minus now; else 60.
+
+Finding an issue lists the repository's issues by the fingerprint label; that list holds pull
+requests too (``GET /repos/{owner}/{repo}/issues``), which are skipped, and its ``Link: <...>;
+rel="next"`` page is followed (a few pages at most, only back to the API's own origin).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import MAX_RETRY_WAIT, HeadersPolicy, RequestCounts, ServiceClient, retry_after
+from shared.http import (
+    MAX_RETRY_WAIT,
+    CappedRetryPolicy,
+    HeadersPolicy,
+    RequestCounts,
+    ServiceClient,
+    retry_after,
+)
 from shared.issues.model import (
     Backend,
     CloseReason,
@@ -31,11 +47,13 @@ from shared.issues.model import (
 )
 
 if TYPE_CHECKING:
+    from azure.core.pipeline import PipelineResponse
     from azure.core.rest import HttpResponse
 
 API = "https://api.github.com"
 API_VERSION = "2022-11-28"
 SECONDARY_LIMIT_WAIT = 60.0  # GitHub: wait at least a minute when no header says how long
+FIND_PAGES = 5  # pages of the label's issue list read before giving up (pull requests skipped)
 
 
 class GitHubError(ServiceError):
@@ -48,6 +66,26 @@ class TransientGitHubError(TransientServiceError):
     """Rate limited, 5xx or unreachable after the retries; ``retry_after`` says when to retry."""
 
 
+class GitHubRetryPolicy(CappedRetryPolicy):
+    """The seam's retries, except that a 403 or 429 without ``Retry-After`` is not retried:
+    GitHub answers a limit that way and documents that a client must not retry before
+    ``x-ratelimit-reset`` (primary) or for at least a minute (secondary); retrying within
+    seconds "may result in the banning of your integration"."""
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        http = response.http_response
+        if http.status_code in (403, 429) and self.get_retry_after(response) is None:
+            return False
+        return super().is_retry(settings, response)
+
+
+def _github_retry(policy: CappedRetryPolicy) -> GitHubRetryPolicy:
+    """The seam's retry policy as a :class:`GitHubRetryPolicy`, every setting kept as is."""
+    github = GitHubRetryPolicy.__new__(GitHubRetryPolicy)
+    github.__dict__.update(policy.__dict__)
+    return github
+
+
 class GitHubClient(ServiceClient):
     """GitHub's REST API on the seam: GitHub's error body and rate limits mapped to typed errors."""
 
@@ -56,6 +94,13 @@ class GitHubClient(ServiceClient):
     transient: ClassVar[type[TransientServiceError]] = TransientGitHubError
 
     max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
+
+    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
+        policies = [
+            _github_retry(p) if type(p) is CappedRetryPolicy else p
+            for p in kwargs.pop("policies", [])
+        ]
+        return super()._pipeline_client(base_url, policies=policies, **kwargs)
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code
@@ -70,6 +115,16 @@ class GitHubClient(ServiceClient):
             raise TransientGitHubError(
                 f"GitHub {status} for {method} {urlsplit(url).path} after retries",
                 retry_after=retry_after(response.headers),
+            )
+        if 300 <= status < 400:
+            # Redirects are not followed (the token stays on the URL it was configured for);
+            # an issue transferred to another repository is answered 301 Moved Permanently.
+            moved = urlsplit(response.headers.get("Location", "")).path or "elsewhere"
+            raise GitHubError(
+                status,
+                "Moved",
+                f"moved to {moved[:200]} (a transferred issue is answered {status})",
+                url,
             )
         super().raise_for_status(method, url, response)
 
@@ -143,7 +198,9 @@ class GitHubIssues:
     # --- the tracker --------------------------------------------------------------------------
 
     def find(self, fingerprint: Fingerprint) -> TrackedIssue | None:
-        """The issue labelled with the fingerprint, open or closed (the newest if several)."""
+        """The issue labelled with the fingerprint, open or closed (the newest if several).
+        The list holds pull requests too (they carry ``pull_request``): skipped, and the next
+        page (``Link: rel="next"``) read when a page held nothing else."""
         query = urlencode(
             {
                 "labels": fingerprint.marker,
@@ -153,13 +210,21 @@ class GitHubIssues:
                 "per_page": "10",
             }
         )
-        response = self.client.send("GET", f"{self._repo_url}/issues?{query}", kind="find")
-        items = _json(response)
-        if not isinstance(items, list):
-            raise GitHubError(200, "UnexpectedBody", "issue list is not an array", self._repo_url)
-        for item in items:
-            if isinstance(item, dict) and "pull_request" not in item:
-                return self._issue(item, fingerprint)
+        url: str | None = f"{self._repo_url}/issues?{query}"
+        pages = 0
+        while url is not None and pages < FIND_PAGES:
+            pages += 1
+            response = self.client.send("GET", url, kind="find")
+            items = _json(response)
+            if not isinstance(items, list):
+                raise GitHubError(
+                    200, "UnexpectedBody", "issue list is not an array", self._repo_url
+                )
+            for item in items:
+                if isinstance(item, dict) and "pull_request" not in item:
+                    return self._issue(item, fingerprint)
+            link = _next_link(response.headers.get("Link", ""))
+            url = self.client.same_origin(link, "UnexpectedLink", "next page") if link else None
         return self._search(fingerprint) if self.search_body else None
 
     def _search(self, fingerprint: Fingerprint) -> TrackedIssue | None:
@@ -199,7 +264,7 @@ class GitHubIssues:
             body["assignees"] = [content.assignee]
         try:
             response = self.client.send(
-                "POST", f"{self._repo_url}/issues", kind="create", json=body
+                "POST", f"{self._repo_url}/issues", kind="create", json=body, idempotent=False
             )
         except GitHubError as exc:
             # 422: an assignee who cannot be assigned; the issue matters more than the assignee.
@@ -207,7 +272,7 @@ class GitHubIssues:
                 raise
             del body["assignees"]
             response = self.client.send(
-                "POST", f"{self._repo_url}/issues", kind="create", json=body
+                "POST", f"{self._repo_url}/issues", kind="create", json=body, idempotent=False
             )
         return self._issue(_object(response, self._repo_url), fingerprint)
 
@@ -267,16 +332,31 @@ def _rate_limited(response: HttpResponse) -> bool:
 
 
 def _wait(response: HttpResponse) -> float:
-    """Seconds to wait: ``Retry-After``, else ``x-ratelimit-reset`` (epoch seconds) minus now,
-    else a minute; never negative."""
+    """Seconds to wait, in GitHub's documented order: ``Retry-After``; else, when
+    ``x-ratelimit-remaining`` is 0, ``x-ratelimit-reset`` (UTC epoch seconds) minus now; else a
+    minute (a secondary limit: ``x-ratelimit-reset`` is on every answer and then says nothing
+    about it). Never negative."""
     seconds = retry_after(response.headers)
-    if seconds is None:
+    if seconds is None and response.headers.get("x-ratelimit-remaining") == "0":
         reset = response.headers.get("x-ratelimit-reset")
         try:
             seconds = float(reset) - time.time() if reset else None
         except ValueError:
             seconds = None
     return max(0.0, SECONDARY_LIMIT_WAIT if seconds is None else seconds)
+
+
+_LINK = re.compile(r"<([^>]*)>([^,<]*)")
+
+
+def _next_link(header: str) -> str | None:
+    """The ``rel="next"`` target of a ``Link`` header (RFC 8288), if any."""
+    for m in _LINK.finditer(header):
+        for param in m.group(2).split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "rel" and "next" in value.strip().strip('"').split():
+                return m.group(1)
+    return None
 
 
 def _json(response: HttpResponse) -> Any:

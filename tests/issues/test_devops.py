@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,137 @@ def test_a_long_retry_after_is_raised_transient_with_it() -> None:
     with pytest.raises(TransientAzureDevOpsError, match=r"429 .* \(retry after 300 s\)") as raised:
         _tracker().find(fingerprint())
     assert raised.value.retry_after == 300 and len(responses.calls) == 1
+
+
+# Work Item Type States - List (GET {project}/_apis/wit/workitemtypes/{type}/states), the
+# published response example: MicrosoftDocs/vsts-rest-api-specs
+# specification/wit/7.0/httpExamples/workItemTypeStates/GET__workitem_type_states.json
+BUG_STATES = {
+    "count": 5,
+    "value": [
+        {"name": "New", "color": "b2b2b2", "category": "Proposed"},
+        {"name": "Active", "color": "007acc", "category": "InProgress"},
+        {"name": "CustomState", "color": "5688E0", "category": "InProgress"},
+        {"name": "Resolved", "color": "ff9d00", "category": "Resolved"},
+        {"name": "Closed", "color": "339933", "category": "Completed"},
+    ],
+}
+RULE_ERROR = {
+    "$id": "1",
+    "innerException": None,
+    "message": "TF401320: Rule Error for field State. Error code: Required, HasValues, "
+    "LimitedToValues, AllowsOldValue, InvalidEmpty.",
+    "typeName": "Microsoft.TeamFoundation.WorkItemTracking.Server.RuleValidationException, "
+    "Microsoft.TeamFoundation.WorkItemTracking.Server",
+    "typeKey": "RuleValidationException",
+    "errorCode": 600171,
+    "eventId": 3200,
+}
+
+
+@responses.activate
+def test_a_state_the_type_does_not_have_falls_back_to_the_types_state_of_that_category(
+    work_item: dict[str, Any],
+) -> None:
+    """States are per work item type and process: "Done" / "To Do" (Basic, Scrum) do not exist
+    on an Agile Bug. The 400 is answered by reading the type's states and their categories and
+    sending the transition once more with its Completed (close) / InProgress (reopen) state."""
+
+    def answer(state: str) -> dict[str, Any]:
+        return {**work_item, "fields": {**work_item["fields"], "System.State": state}}
+
+    typed = {"id": 12, "rev": 3, "fields": {"System.WorkItemType": "Bug"}}
+    responses.patch(f"{WIT}/workitems/12", status=400, json=RULE_ERROR)
+    responses.get(f"{WIT}/workitems/12", json=typed)
+    responses.get(f"{WIT}/workitemtypes/Bug/states", json=BUG_STATES)
+    responses.patch(f"{WIT}/workitems/12", json=answer("Closed"))
+    responses.patch(f"{WIT}/workitems/12", status=400, json=RULE_ERROR)
+    responses.get(f"{WIT}/workitems/12", json=typed)
+    responses.patch(f"{WIT}/workitems/12", json=answer("Active"))
+    tracker = _tracker(closed_state="Done", reopened_state="To Do")
+    issue = TrackedIssue("azure-devops", 12, "u", "open", fingerprint())
+    closed = tracker.close(issue, "Fixed")
+    reopened = tracker.reopen(closed, "")
+    assert (closed.state, closed.raw_state) == ("closed", "Closed")
+    assert (reopened.state, reopened.raw_state) == ("open", "Active")
+    sent = _sent()
+    patches = [json.loads(r.body) for r in sent if r.method == "PATCH"]
+    assert [p[0]["value"] for p in patches] == ["Done", "Closed", "To Do", "Active"]
+    assert patches[1][1] == {"op": "add", "path": "/fields/System.History", "value": "Fixed"}
+    assert sent[2].url == f"{WIT}/workitemtypes/Bug/states?api-version=7.1"
+    assert tracker.counts.get("states") == 1  # read once per type
+
+
+@responses.activate
+def test_a_refused_state_without_a_fallback_stays_the_services_error(
+    work_item: dict[str, Any],
+) -> None:
+    responses.patch(f"{WIT}/workitems/12", status=400, json=RULE_ERROR)
+    responses.get(f"{WIT}/workitems/12", json={"id": 12, "fields": {"System.WorkItemType": "Bug"}})
+    responses.get(f"{WIT}/workitemtypes/Bug/states", json=BUG_STATES)
+    issue = TrackedIssue("azure-devops", 12, "u", "open", fingerprint())
+    with pytest.raises(AzureDevOpsError, match="RuleValidationException"):
+        _tracker(closed_state="Closed").close(issue, "")  # Closed is the type's: no retry
+    assert [c.request.method for c in responses.calls].count("PATCH") == 1
+
+
+@responses.activate
+def test_a_retry_after_on_a_successful_answer_is_honoured_before_the_next_request() -> None:
+    """learn.microsoft.com/azure/devops/integrate/concepts/rate-limits: "Honor the Retry-After
+    header: If you receive it in a response, wait the specified time before sending another
+    request. The response still returns HTTP 200"."""
+    delayed = {
+        "Retry-After": "300",
+        "X-RateLimit-Resource": "ATCPU",
+        "X-RateLimit-Delay": "2.5",
+        "X-RateLimit-Remaining": "0",
+    }
+    responses.post(f"{WIT}/wiql", json=_wiql([]), headers=delayed)
+    tracker = _tracker()
+    assert tracker.find(fingerprint()) is None  # the delayed answer itself is a success
+    with pytest.raises(TransientAzureDevOpsError, match="Retry-After") as raised:
+        tracker.find(fingerprint())
+    assert raised.value.retry_after is not None and 290 < raised.value.retry_after <= 300
+    assert len(responses.calls) == 1  # nothing sent before the wait is over
+
+
+@responses.activate
+def test_a_short_retry_after_on_a_successful_answer_is_waited_for() -> None:
+    responses.post(f"{WIT}/wiql", json=_wiql([]), headers={"Retry-After": "1"})
+    tracker = _tracker()
+    tracker.find(fingerprint())
+    started = time.monotonic()
+    tracker.find(fingerprint())
+    assert time.monotonic() - started >= 0.9
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_redirect_is_an_auth_failure_not_a_posted_comment() -> None:
+    responses.post(
+        f"{WIT}/workItems/12/comments",
+        status=302,
+        headers={"Location": "https://spsprodweu5.vssps.example/_signin?realm=dev.azure.com"},
+        body="<html>Object moved</html>",
+        content_type="text/html",
+    )
+    issue = TrackedIssue("azure-devops", 12, "u", "open", fingerprint())
+    with pytest.raises(AzureDevOpsError, match="credentials were not accepted") as raised:
+        _tracker().comment(issue, "Still failing.")
+    assert raised.value.status == 302 and not is_transient(raised.value)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_create_answered_5xx_is_not_resent() -> None:
+    """A work item created before the service failed to say so must not be created twice by
+    azure-core's retry of a POST answered 500/503/504: one POST, raised transient (the outbox
+    retries the open, which finds by WIQL first)."""
+    responses.post(f"{WIT}/wiql", json=_wiql([]))
+    responses.post(f"{WIT}/workitems/$Bug", status=503, json={"message": "unavailable"})
+    with pytest.raises(TransientAzureDevOpsError) as raised:
+        _tracker(work_item_type="Bug", max_retries=3).open(
+            render_issue(finding(), CHECK, fingerprint()), fingerprint()
+        )
+    assert is_transient(raised.value)
+    assert [c.request.method for c in responses.calls] == ["POST", "POST"]  # the WIQL, the create

@@ -277,3 +277,122 @@ def test_a_long_retry_after_is_not_slept_on_but_raised_transient_with_it() -> No
         _tracker().find(fingerprint())
     assert raised.value.retry_after == 60 and len(responses.calls) == 1
     assert time.monotonic() - started < 5
+
+
+@responses.activate
+def test_a_secondary_limit_with_requests_left_waits_a_minute_not_until_the_hourly_reset() -> None:
+    """docs.github.com "Exceeding the rate limit": without ``retry-after``, wait for
+    ``x-ratelimit-reset`` only when ``x-ratelimit-remaining`` is 0, else at least a minute
+    (``x-ratelimit-reset`` is on every answer and says nothing about a secondary limit)."""
+    responses.get(
+        f"{REPO}/issues",
+        status=403,
+        headers={
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4990",
+            "x-ratelimit-reset": str(int(time.time()) + 3000),
+        },
+        json={
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes.",
+            "documentation_url": "https://docs.github.com/rest",
+        },
+    )
+    with pytest.raises(TransientGitHubError) as raised:
+        _tracker().find(fingerprint())
+    assert raised.value.retry_after == 60
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "+120"}, 120),  # primary
+        ({}, 60),  # secondary, no header: at least a minute
+    ],
+)
+def test_a_429_without_retry_after_is_not_retried_in_process(
+    headers: dict[str, str], wait: float
+) -> None:
+    if "x-ratelimit-reset" in headers:
+        headers = {**headers, "x-ratelimit-reset": str(int(time.time()) + 120)}
+    responses.get(
+        f"{REPO}/issues",
+        status=429,
+        headers=headers,
+        json={"message": "API rate limit exceeded for installation ID 1."},
+    )
+    with pytest.raises(TransientGitHubError, match="GitHub 429 rate limit") as raised:
+        _tracker(max_retries=3).find(fingerprint())
+    assert len(responses.calls) == 1  # GitHub: no retry before the reset / the minute
+    assert raised.value.retry_after is not None
+    assert wait - 2 <= raised.value.retry_after <= wait
+
+
+@responses.activate
+def test_find_skips_pull_requests_and_follows_the_link_header_to_the_next_page(
+    issue: dict[str, Any],
+) -> None:
+    """``GET /repos/{owner}/{repo}/issues`` lists pull requests too (they carry
+    ``pull_request``); a page of only pull requests is not the end when ``Link`` has a next."""
+    pulls = [{**issue, "number": n, "pull_request": {"url": "x"}} for n in (30, 29)]
+    page2 = f"{REPO}/issues?labels=x&state=all&per_page=10&page=2"
+    responses.get(
+        f"{REPO}/issues",
+        json=pulls,
+        headers={"Link": f'<{page2}>; rel="next", <{page2}>; rel="last"'},
+        match=[responses.matchers.query_param_matcher({"per_page": "10"}, strict_match=False)],
+    )
+    responses.get(page2, json=[{**issue, "number": 7}])
+    found = _tracker().find(fingerprint())
+    assert found is not None and found.id == 7
+    assert [c.request.url for c in responses.calls][1] == page2
+    assert len(_sent()) == 2
+
+
+@responses.activate
+def test_a_next_page_on_another_origin_is_not_followed(issue: dict[str, Any]) -> None:
+    pull = {**issue, "pull_request": {"url": "x"}}
+    responses.get(
+        f"{REPO}/issues",
+        json=[pull],
+        headers={"Link": '<https://elsewhere.example/issues?page=2>; rel="next"'},
+    )
+    with pytest.raises(GitHubError, match="UnexpectedLink"):
+        _tracker().find(fingerprint())
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_transferred_issue_answered_301_is_an_error_not_a_silent_success() -> None:
+    """docs.github.com (issues): "The API returns a 301 Moved Permanently status if the issue
+    was transferred to another repository"; a comment must not count as posted."""
+    moved = "https://github.example/repositories/42/issues/1347/comments"
+    responses.post(
+        f"{REPO}/issues/1347/comments",
+        status=301,
+        headers={"Location": moved},
+        json={"message": "Moved Permanently", "url": moved, "documentation_url": "x"},
+    )
+    issue = TrackedIssue("github", 1347, "u", "open", fingerprint())
+    with pytest.raises(GitHubError, match="GitHub 301 Moved") as raised:
+        _tracker().comment(issue, "Still failing.")
+    assert not is_transient(raised.value) and "/repositories/42/issues/1347" in str(raised.value)
+    assert len(responses.calls) == 1  # not followed: the token stays on the configured URL
+
+
+@responses.activate
+def test_a_create_answered_5xx_is_not_resent_and_the_next_open_finds_what_it_made(
+    issue: dict[str, Any],
+) -> None:
+    """azure-core retries a POST answered 500/503/504; GitHub may have created the issue before
+    failing to say so. The create is sent once and raised transient; the outbox's retry opens
+    again, which finds the issue by its label instead of creating a second one."""
+    responses.get(f"{REPO}/issues", json=[])
+    responses.post(f"{REPO}/issues", status=503, json={"message": "Service Unavailable"})
+    with pytest.raises(TransientGitHubError, match="GitHub 503"):
+        _tracker(max_retries=3).open(_content(), fingerprint())
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]
+    responses.replace(responses.GET, f"{REPO}/issues", json=[issue])
+    found = _tracker(max_retries=3).open(_content(), fingerprint())
+    assert found.id == issue["number"]
+    assert [c.request.method for c in responses.calls] == ["GET", "POST", "GET"]

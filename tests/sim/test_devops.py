@@ -271,3 +271,26 @@ def test_quota_and_reset(sim: SimHandle) -> None:
     counters = sim.received("devops")["counters"]
     assert counters["faults"] == {"quota": 1, "reset": 1}
     assert counters["by_route"]["POST /_apis/wit/workitems/${type}"] == 3
+
+
+def test_work_item_type_states_have_the_published_shape_and_categories(sim: SimHandle) -> None:
+    """Work Item Type States - List: ``{"count", "value": [{"name", "color", "category"}]}``
+    (MicrosoftDocs/vsts-rest-api-specs wit httpExamples/workItemTypeStates); every state the sim
+    accepts, each in one of the fixed categories."""
+    resp = ado(sim, "GET", "/_apis/wit/workitemtypes/Bug/states")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body) == {"count", "value"} and body["count"] == len(body["value"])
+    assert all(set(s) == {"name", "color", "category"} for s in body["value"])
+    categories = {s["name"]: s["category"] for s in body["value"]}
+    assert categories["Closed"] == categories["Done"] == "Completed"
+    assert categories["Active"] == "InProgress" and categories["New"] == "Proposed"
+    assert set(categories.values()) <= {
+        "Proposed",
+        "InProgress",
+        "Resolved",
+        "Completed",
+        "Removed",
+    }
+    assert ado(sim, "GET", "/_apis/wit/workitemtypes/Bug/states", auth=None).status_code == 401
+    assert ado(sim, "GET", "/_apis/wit/workitemtypes/Bug/states", version=None).status_code == 400
