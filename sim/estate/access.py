@@ -43,7 +43,9 @@ def user(
     enabled: bool = True,
     last_sign_in: datetime | None = None,
 ) -> Doc:
-    """A Graph ``user`` with the properties the review selects (v1.0 names)."""
+    """A Graph ``user`` with the properties the review selects (v1.0 names). Its
+    ``signInActivity`` has the current shape, ``lastSuccessfulSignInDateTime`` included (Graph
+    v1.0 since 2023-12; the review prefers it to the attempt times)."""
     sign_in = None
     if last_sign_in is not None:
         sign_in = {
@@ -51,6 +53,8 @@ def user(
             "lastSignInRequestId": guid(oid, "signin"),
             "lastNonInteractiveSignInDateTime": "0001-01-01T00:00:00Z",
             "lastNonInteractiveSignInRequestId": "",
+            "lastSuccessfulSignInDateTime": _iso(last_sign_in),
+            "lastSuccessfulSignInRequestId": guid(oid, "signin"),
         }
     return {
         "id": oid,
