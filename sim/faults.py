@@ -317,15 +317,26 @@ class _Bucket:
 
 @dataclass(frozen=True)
 class Throttle:
-    """The outcome of taking one token: allowed or not, what is left, how long to wait."""
+    """The outcome of taking one token: allowed or not, what is left (the principal's bucket,
+    and the subscription's global one all principals share), how long to wait."""
 
     allowed: bool
     remaining: int
     retry_after: int  # seconds; 0 when allowed
+    global_remaining: int = 0
+
+
+# ARM's global limits per subscription (all principals together) are 15 times a principal's
+# ("Azure Resource Manager request limits and throttling": x-ms-ratelimit-remaining-subscription-
+# global-reads and its write and delete twins).
+GLOBAL_FACTOR = 15
+_GLOBAL = "\x00global"  # not a principal id: the subscription-wide bucket
 
 
 class TokenBuckets:
-    """ARM's request limits: read, write and delete buckets per (subscription, principal)."""
+    """ARM's request limits: read, write and delete buckets per (subscription, principal), and
+    the subscription's global bucket of each kind, 15 times larger, shared by all principals.
+    A request needs a token from both."""
 
     def __init__(self, spec: FaultSpec) -> None:
         self._spec = spec
@@ -337,9 +348,19 @@ class TokenBuckets:
             self._spec = spec
             self._buckets.clear()
 
+    def _bucket(self, key: tuple[str, str, str], size: float, refill: float, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(size, now)
+            self._buckets[key] = bucket
+        bucket.tokens = min(size, bucket.tokens + (now - bucket.stamp) * refill)
+        bucket.stamp = now
+        return bucket
+
     def take(self, scope: str, principal: str, kind: str) -> Throttle:
-        """Takes a token from the ``reads``, ``writes`` or ``deletes`` bucket when enforcing
-        (``throttle=on``); refuses when it is empty. Off: every request passes at a full bucket."""
+        """Takes a token from the ``reads``, ``writes`` or ``deletes`` buckets (the principal's
+        and the global one) when enforcing (``throttle=on``); refuses when either is empty.
+        Off: every request passes at full buckets."""
         spec = self._spec
         size, refill = {
             "reads": (spec.reads, spec.read_refill),
@@ -347,19 +368,24 @@ class TokenBuckets:
             "deletes": (spec.deletes, spec.delete_refill),
         }[kind]
         if not spec.throttle:
-            # No limit: the remaining-requests header stays full, so a client that paces itself
-            # by it (phiguard's sweep) is not held to a limit that is not there.
-            return Throttle(True, size, 0)
+            # No limit: the remaining-requests headers stay full, so a client that paces itself
+            # by them (phiguard's sweep) is not held to a limit that is not there.
+            return Throttle(True, size, 0, size * GLOBAL_FACTOR)
         now = time.monotonic()
         with self._lock:
-            bucket = self._buckets.get((scope, principal, kind))
-            if bucket is None:
-                bucket = _Bucket(float(size), now)
-                self._buckets[(scope, principal, kind)] = bucket
-            bucket.tokens = min(float(size), bucket.tokens + (now - bucket.stamp) * refill)
-            bucket.stamp = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return Throttle(True, int(bucket.tokens), 0)
-            wait = (1.0 - bucket.tokens) / refill if refill > 0 else 60.0
-            return Throttle(False, 0, max(1, math.ceil(wait)))
+            mine = self._bucket((scope, principal, kind), float(size), refill, now)
+            shared = self._bucket(
+                (scope, _GLOBAL, kind), float(size * GLOBAL_FACTOR), refill * GLOBAL_FACTOR, now
+            )
+            if mine.tokens >= 1.0 and shared.tokens >= 1.0:
+                mine.tokens -= 1.0
+                shared.tokens -= 1.0
+                return Throttle(True, int(mine.tokens), 0, int(shared.tokens))
+            waits = [
+                (1.0 - bucket.tokens) / rate if rate > 0 else 60.0
+                for bucket, rate in ((mine, refill), (shared, refill * GLOBAL_FACTOR))
+                if bucket.tokens < 1.0
+            ]
+            return Throttle(
+                False, int(mine.tokens), max(1, math.ceil(max(waits))), int(shared.tokens)
+            )

@@ -531,14 +531,20 @@ class SimTenant:
             "http://schemas.microsoft.com/identity/claims/objectidentifier", caller.principal_id
         )
         verdict = self.buckets.take(scope.lower(), principal, kind)
-        limit_header = (f"x-ms-ratelimit-remaining-subscription-{kind}", str(verdict.remaining))
+        # Tenant-level requests are counted under the tenant's names (request limits and
+        # throttling: x-ms-ratelimit-remaining-tenant-reads ...).
+        level = "tenant" if scope == "tenant" else "subscription"
+        limit_headers = [
+            (f"x-ms-ratelimit-remaining-{level}-{kind}", str(verdict.remaining)),
+            (f"x-ms-ratelimit-remaining-{level}-global-{kind}", str(verdict.global_remaining)),
+        ]
         if not verdict.allowed:
             self.counters.add("status:429", "fault:throttled")
             return (
                 429,
                 [
                     *common,
-                    limit_header,
+                    *limit_headers,
                     ("Retry-After", str(verdict.retry_after)),
                     ("Content-Type", "application/json; charset=utf-8"),
                 ],
@@ -568,7 +574,7 @@ class SimTenant:
         finally:
             REQUEST_ORIGIN.reset(origin)
         self.counters.add(f"status:{resp.status}")
-        out = [*common, limit_header, *resp.headers]
+        out = [*common, *limit_headers, *resp.headers]
         if resp.body:
             out.append(("Content-Type", "application/json; charset=utf-8"))
         return resp.status, out, resp.body, False

@@ -43,6 +43,19 @@ def test_token_buckets_follow_arm_limits() -> None:
     assert buckets.take("sub", "app", "writes").allowed  # separate write bucket
 
 
+def test_the_global_bucket_is_shared_by_all_principals_and_15_times_larger() -> None:
+    """ARM throttles a subscription's requests from all principals together at 15 times one
+    principal's limit (x-ms-ratelimit-remaining-subscription-global-reads)."""
+    buckets = TokenBuckets(FaultSpec.parse("throttle=on,reads=2,read_refill=0.001"))
+    first_take = buckets.take("sub", "app-0", "reads")
+    assert (first_take.remaining, first_take.global_remaining) == (1, 29)
+    verdicts = [buckets.take("sub", f"app-{n // 2}", "reads") for n in range(1, 30)]
+    assert all(v.allowed for v in verdicts) and verdicts[-1].global_remaining == 0
+    fresh = buckets.take("sub", "app-new", "reads")  # its own bucket is full, the global empty
+    assert not fresh.allowed and fresh.remaining == 2 and fresh.retry_after >= 1
+    assert buckets.take("other-sub", "app-new", "reads").allowed
+
+
 def test_429_makes_azure_core_wait_for_retry_after(sim: SimHandle) -> None:
     sim.set_faults("throttle=on,reads=3,read_refill=1")
     nsg = first(sim, "Microsoft.Network/networkSecurityGroups")
@@ -74,6 +87,12 @@ def test_rate_limit_headers_are_on_every_response(sim: SimHandle) -> None:
     # Without a limit (throttle off) the count stays full: a client pacing by it is not slowed.
     unlimited = [arm(sim, "GET", nsg["id"]) for _ in range(3)]
     assert {r.headers["x-ms-ratelimit-remaining-subscription-reads"] for r in unlimited} == {"250"}
+    assert {r.headers["x-ms-ratelimit-remaining-subscription-global-reads"] for r in unlimited} == {
+        "3750"
+    }
+    tenant = arm(sim, "GET", "/subscriptions")  # a tenant-level request: the tenant's names
+    assert tenant.headers["x-ms-ratelimit-remaining-tenant-reads"] == "250"
+    assert "x-ms-ratelimit-remaining-subscription-reads" not in tenant.headers
     sim.set_faults("throttle=on,read_refill=0,write_refill=0,delete_refill=0")
     read = arm(sim, "GET", nsg["id"])
     write = arm(sim, "PATCH", nsg["id"], {"tags": {"a": "1"}})
