@@ -214,11 +214,12 @@ class ServiceClient:
             "retry_backoff_max": 8,
             "timeout": retry_budget_seconds,
         }
-        retry: RetryPolicy[Any, Any] = (
-            RetryPolicy(**retry_options)
-            if self.max_retry_wait is None
-            else CappedRetryPolicy(max_wait=self.max_retry_wait, **retry_options)
-        )
+        # A Retry-After longer than the whole budget is not slept on: azure-core would sleep it
+        # out, then give up for the budget (a timeout, not the throttling the service named).
+        cap = retry_budget_seconds
+        if self.max_retry_wait is not None:
+            cap = min(cap, self.max_retry_wait)
+        retry: RetryPolicy[Any, Any] = CappedRetryPolicy(max_wait=cap, **retry_options)
         self._client: Any = self._pipeline_client(
             self.base_url,
             transport=transport(

@@ -200,6 +200,22 @@ def test_a_patient_reader_waits_out_more_than_three_throttled_answers() -> None:
 
 
 @responses.activate
+def test_a_retry_after_longer_than_the_budget_is_not_slept_on() -> None:
+    """A 429 asking for more time than the whole retry budget is raised at once, naming the
+    wait ARM asked for (the caller's redelivery comes back later), instead of sleeping it out
+    and then reporting a timeout."""
+    throttled = _error("SubscriptionRequestsThrottled")
+    responses.get(f"{ARM}{NSG}", status=429, json=throttled, headers={"Retry-After": "60"})
+    responses.get(f"{ARM}{NSG}", json={"id": NSG})
+    client = ArmReader(ARM, StaticTokenCredential(), max_retries=4, retry_budget_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(TransientArmError, match="Retry-After 60"):
+        client.get(NSG, "2024-05-01")
+    assert time.monotonic() - started < 3
+    assert len(responses.calls) == 1
+
+
+@responses.activate
 def test_next_links_with_the_default_port_or_host_casing_are_followed_but_not_http() -> None:
     listing = f"{ARM}/subscriptions/s1/resourcegroups"
     page2 = (
