@@ -115,6 +115,14 @@ def export_day(
     return out
 
 
+def content_type(name: str) -> str:
+    """The blob's media type: a manifest is one JSON document (``application/json``, RFC 8259),
+    not newline-delimited JSON; the day files are NDJSON, one JSON text per line."""
+    if name.endswith(".json"):
+        return "application/json; charset=utf-8"
+    return "application/x-ndjson; charset=utf-8"
+
+
 def has_manifest(store: EvidenceStore, day: date) -> bool:
     return store.read(_day_path("manifest", day, 1, "json")) is not None
 
@@ -153,9 +161,7 @@ class BlobEvidenceStore:
 
     def create(self, name: str, data: bytes) -> None:
         self._ensure()
-        self._container.upload_blob(
-            name, data, overwrite=False, content_type="application/x-ndjson; charset=utf-8"
-        )
+        self._container.upload_blob(name, data, overwrite=False, content_type=content_type(name))
 
 
 def export(

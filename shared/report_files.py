@@ -1,5 +1,6 @@
 """Report files of a scan or of the stored state (``phiguard scan|status --output DIR``): CSV,
-JSON, JSON-OCSF and a self-contained HTML summary, one finding per resource and check.
+JSON, JSON-OCSF and a self-contained HTML summary, one finding per resource and check, and an
+OSCAL 1.1.2 Assessment Results document (``shared.report_oscal``).
 
 Everything in them that came from Azure (names, tags, reasons, evidence) is data: the CSV's
 cells are terminal-safe and never start a spreadsheet formula (``shared.safe_text.csv_cell``),
@@ -10,14 +11,19 @@ JSON-OCSF: one OCSF *Compliance Finding* (class_uid 2003, category Findings) per
 schema version :data:`OCSF_VERSION`, with the finding's HIPAA citations as the compliance
 object's ``requirements`` under the standard ``HIPAA Security Rule``, the check id as its
 ``control`` and PASS / FAIL / the rest as its ``status_id`` 1 Pass / 3 Fail / 2 Warning; a
-muted finding has the finding ``status_id`` 3 Suppressed and names its rule in
-``status_detail`` and ``unmapped.muted_by``.
+muted finding is a FAIL someone accepted: compliance ``status_id`` 3 Fail, the finding's
+``status_id`` 3 Suppressed, its rule named in ``status_details`` and ``unmapped.muted_by``.
+Captions are OCSF's (``severity`` "Informational" for ``severity_id`` 1); the subscription is
+``cloud.account`` of ``type_id`` 13 "Azure Subscription".
+(https://schema.ocsf.io/1.5.0/classes/compliance_finding, objects compliance, account, cloud.)
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
+import importlib.metadata
 import io
 import json
 from collections import Counter, defaultdict
@@ -29,14 +35,15 @@ from typing import Any
 from shared.kernel.findings import Severity, Status
 from shared.kernel.hipaa import SECTIONS, sort_key
 from shared.mutes import muted_by
-from shared.safe_text import csv_cell
+from shared.safe_text import csv_cell, inert
 
-FORMATS = ("csv", "json", "ocsf", "html")
+FORMATS = ("csv", "json", "ocsf", "html", "oscal")
 FILE_NAMES = {
     "csv": "phiguard-findings.csv",
     "json": "phiguard-findings.json",
     "ocsf": "phiguard-findings.ocsf.json",
     "html": "phiguard-report.html",
+    "oscal": "phiguard-assessment-results.oscal.json",  # shared.report_oscal.FILE_NAME
 }
 OCSF_VERSION = "1.5.0"
 HIPAA_STANDARD = "HIPAA Security Rule (45 CFR Part 164, Subpart C)"
@@ -57,13 +64,16 @@ REPORT_FIELDS = (
     "last_changed_at",
     "last_evaluated_at",
 )
+# OCSF severity_id and its caption (dictionary ``severity_id``): 1 is "Informational", not "Info".
 _OCSF_SEVERITY = {
-    Severity.INFO.value: 1,
-    Severity.LOW.value: 2,
-    Severity.MEDIUM.value: 3,
-    Severity.HIGH.value: 4,
-    Severity.CRITICAL.value: 5,
+    Severity.INFO.value: (1, "Informational"),
+    Severity.LOW.value: (2, "Low"),
+    Severity.MEDIUM.value: (3, "Medium"),
+    Severity.HIGH.value: (4, "High"),
+    Severity.CRITICAL.value: (5, "Critical"),
 }
+# OCSF account type_id 13 "Azure Subscription" (6 "Azure AD Account" is an Entra ID user).
+_OCSF_AZURE_SUBSCRIPTION = (13, "Azure Subscription")
 
 
 def report_rows(findings: Iterable[Any]) -> list[dict[str, Any]]:
@@ -118,12 +128,32 @@ def _epoch_ms(at: datetime) -> int:
 
 
 def _parse_time(value: object, default: datetime) -> datetime:
+    """An ISO 8601 time of the store; one without an offset is UTC (never the host's zone:
+    OCSF timestamps are milliseconds since the epoch, UTC)."""
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return default
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     return default
+
+
+@functools.cache
+def _product_version() -> str | None:
+    try:
+        return importlib.metadata.version("phiguard")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _ocsf_product() -> dict[str, str]:
+    """OCSF ``metadata.product``: name, vendor and, when installed as a package, its version."""
+    product = {"name": "phiguard", "vendor_name": "phiguard", "uid": "phiguard"}
+    version = _product_version()
+    if version:
+        product["version"] = version
+    return product
 
 
 def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, Any]:
@@ -141,9 +171,14 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
     created = _parse_time(row.get("first_failed_at") or row.get("last_changed_at"), seen)
     uid = hashlib.sha256(f"{resource_id.lower()}\n{row['check_id']}".encode()).hexdigest()[:32]
     requirements = [f"45 CFR {c}" for c in row.get("hipaa") or ()]
-    compliance_status = {Status.PASS.value: (1, "Pass"), Status.FAIL.value: (3, "Fail")}.get(
-        status, (2, "Warning")
-    )
+    # OCSF compliance status_id: 1 Pass, 3 Fail "failed for at least one of the evaluated
+    # resources", 2 Warning "did not yield a result due to missing information". A MUTED finding
+    # did fail (the rule accepted the risk): Fail, and the finding itself is Suppressed.
+    compliance_status = {
+        Status.PASS.value: (1, "Pass"),
+        Status.FAIL.value: (3, "Fail"),
+        Status.MUTED.value: (3, "Fail"),
+    }.get(status, (2, "Warning"))
     rule = row.get("muted_by")
     detail = str(row.get("reason") or "")
     finding_status = (
@@ -153,7 +188,9 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
         if status == Status.PASS.value
         else (1, "New")
     )
+    compliance_detail = (f"Muted by {rule}: " if rule else "") + detail
     check = CATALOG.get(str(row["check_id"]))
+    severity_id, severity_caption = _OCSF_SEVERITY.get(severity, (0, "Unknown"))
     out: dict[str, Any] = {
         "activity_id": 1,
         "activity_name": "Create",
@@ -163,8 +200,8 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
         "class_name": "Compliance Finding",
         "type_uid": 200301,
         "type_name": "Compliance Finding: Create",
-        "severity_id": _OCSF_SEVERITY.get(severity, 0),
-        "severity": severity.capitalize(),
+        "severity_id": severity_id,
+        "severity": severity_caption,
         "status_id": finding_status[0],
         "status": finding_status[1],
         "status_code": status,
@@ -174,19 +211,12 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
         "time_dt": seen.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "metadata": {
             "version": OCSF_VERSION,
-            "product": {"name": "phiguard", "vendor_name": "phiguard", "uid": "phiguard"},
+            "product": _ocsf_product(),
             "event_code": str(row["check_id"]),
-            "profiles": ["cloud"],
+            # cloud: the ``cloud`` object; datetime: the ``time_dt`` sibling of ``time``.
+            "profiles": ["cloud", "datetime"],
         },
-        "cloud": {
-            "provider": "Azure",
-            "account": {
-                "uid": subscription,
-                "name": subscription,
-                "type": "Azure AD Account",
-                "type_id": 6,
-            },
-        },
+        "cloud": {"provider": "Azure"},
         "finding_info": {
             "uid": f"phiguard-{uid}",
             "title": str(row.get("title") or row["check_id"]),
@@ -203,7 +233,8 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
             "status_id": compliance_status[0],
             "status": compliance_status[1],
             "status_code": status,
-            "status_detail": (f"Muted by {rule}: " if rule else "") + detail,
+            # ``status_detail`` is deprecated since OCSF 1.4.0 for the list ``status_details``.
+            "status_details": [compliance_detail] if compliance_detail else [],
         },
         "resources": [
             {
@@ -211,13 +242,23 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
                 "name": parts[-1] if parts else resource_id,
                 "type": str(row.get("resource_type") or ""),
                 "cloud_partition": "AzureCloud",
-                "group": {"name": group},
                 "labels": ["phi"] if row.get("phi") else [],
                 "data": {"evidence": row.get("evidence") or {}},
             }
         ],
         "unmapped": {"phi": bool(row.get("phi")), "service": row.get("service")},
     }
+    # OCSF account and group need a name or uid: none for a resource outside a subscription
+    # (or a resource group).
+    if subscription:
+        out["cloud"]["account"] = {
+            "uid": subscription,
+            "name": subscription,
+            "type": _OCSF_AZURE_SUBSCRIPTION[1],
+            "type_id": _OCSF_AZURE_SUBSCRIPTION[0],
+        }
+    if group:
+        out["resources"][0]["group"] = {"name": group}
     if rule:
         out["unmapped"]["muted_by"] = rule
     if check is not None and check.guidance:
@@ -279,7 +320,14 @@ _STATUS_ORDER = ("FAIL", "MUTED", "ERROR", "NOT_ASSESSED", "PASS", "NOT_APPLICAB
 def html_report(rows: Sequence[Mapping[str, Any]], generated_at: datetime, scope: str) -> str:
     import jinja2
 
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    # Every value shown is made inert first (control and direction characters as escapes: a
+    # U+202E in a resource name would make the page show something Azure does not hold), then
+    # HTML-escaped by autoescaping.
+    env = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=lambda value: inert(value) if isinstance(value, str) else value,
+    )
     totals = Counter(str(r["status"]) for r in rows)
     columns = [s for s in _STATUS_ORDER if totals.get(s)] + sorted(
         s for s in totals if s not in _STATUS_ORDER
@@ -344,6 +392,10 @@ def write_reports(
             body = ocsf_report(rows, generated_at)
         elif fmt == "html":
             body = html_report(rows, generated_at, scope)
+        elif fmt == "oscal":
+            from shared.report_oscal import oscal_report
+
+            body = oscal_report(rows, generated_at, scope)
         else:
             raise ValueError(f"unknown report format {fmt!r}")
         path = directory / FILE_NAMES[fmt]

@@ -6,8 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from shared.kernel.findings import Finding, Severity, Status
 from shared.report_files import (
@@ -75,6 +79,19 @@ def test_html_escapes_names_and_reasons_and_is_self_contained() -> None:
     assert "164.312(e)(1)" in page and "Transmission security" in page
 
 
+def test_html_shows_direction_and_control_characters_instead_of_sending_them() -> None:
+    """A name or reason with a right-to-left override (U+202E) or an escape sequence would make
+    the page display something else than what Azure holds; the report shows them as escapes,
+    as the terminal and the CSV do."""
+    page = html_report(
+        report_rows([_finding(Status.FAIL, "allowed \u202etxt.exe\x1b[2J from 0.0.0.0/0")]),
+        NOW,
+        "scope\u2066",
+    )
+    assert "\u202e" not in page and "\u2066" not in page and "\x1b" not in page
+    assert "\\u202e" in page  # shown, not sent
+
+
 def test_ocsf_maps_status_requirements_and_the_mute_rule() -> None:
     muted = ocsf_finding(
         report_rows(
@@ -89,13 +106,25 @@ def test_ocsf_maps_status_requirements_and_the_mute_rule() -> None:
     assert muted["class_uid"] == 2003 and muted["type_uid"] == 200301
     assert muted["metadata"]["version"] == OCSF_VERSION
     assert muted["status_id"] == 3 and muted["status"] == "Suppressed"
-    assert muted["compliance"]["status_id"] == 2
+    # A muted finding failed its check (a rule accepted the risk): OCSF compliance status 3 Fail,
+    # not 2 Warning ("did not yield a result due to missing information").
+    assert muted["compliance"]["status_id"] == 3 and muted["compliance"]["status"] == "Fail"
+    assert muted["compliance"]["status_code"] == "MUTED"
+    assert muted["compliance"]["status_details"] == [
+        "Muted by mute-0000000a: Muted by mute-0000000a"
+    ]
+    assert "status_detail" not in muted["compliance"]  # deprecated since OCSF 1.4.0
     assert muted["compliance"]["requirements"] == [
         "45 CFR 164.312(e)(1)",
         "45 CFR 164.308(a)(1)(ii)(B)",
     ]
     assert muted["unmapped"]["muted_by"] == "mute-0000000a"
-    assert muted["cloud"]["account"]["uid"] == "00000000-0000-0000-0000-000000000001"
+    assert muted["cloud"]["account"] == {
+        "uid": "00000000-0000-0000-0000-000000000001",
+        "name": "00000000-0000-0000-0000-000000000001",
+        "type_id": 13,
+        "type": "Azure Subscription",
+    }
     assert muted["resources"][0]["group"]["name"] == "rg"
     assert muted["severity_id"] == 4 and muted["time"] == int(NOW.timestamp() * 1000)
     failed = ocsf_finding(report_rows([_finding(Status.FAIL, "open")])[0], NOW)
@@ -113,22 +142,120 @@ def test_write_reports_writes_only_what_is_asked(tmp_path: Path) -> None:
     assert row["service"] == "network" and row["muted_by"] is None and row["resource_id"] == RID
 
 
-def test_every_ocsf_finding_validates_against_the_ocsf_compliance_finding_schema() -> None:
-    """Against OCSF 1.5.0's Compliance Finding as published in py-ocsf-models (the models
-    Prowler writes its OCSF output with): the pydantic models, and the JSON schema they give."""
-    import jsonschema  # type: ignore[import-untyped]
-    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
-    from py_ocsf_models.objects.cloud import Cloud
+OCSF_SCHEMA = Path(__file__).parent / "schemas" / "ocsf_1.5.0_compliance_finding.schema.json"
 
-    schema = ComplianceFinding.model_json_schema()
-    assert set(schema["required"]) >= {"activity_id", "compliance", "finding_info", "metadata"}
-    for status in Status:
-        event = ocsf_finding(
-            report_rows([_finding(status, "why", {"muted_by": {"rule": "mute-0000000a"}})])[0], NOW
-        )
-        jsonschema.validate(event, schema)
-        model = ComplianceFinding.model_validate(event)
-        assert int(model.class_uid) == 2003 and int(model.type_uid) == 200301
-        assert model.compliance.standards and model.compliance.requirements
-        assert model.metadata.product.vendor_name == "phiguard"
-        assert Cloud.model_validate(event["cloud"]).provider == "Azure"
+
+def _ocsf_validator() -> Any:
+    import jsonschema  # type: ignore[import-untyped]
+
+    schema = json.loads(OCSF_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_every_ocsf_finding_validates_against_the_ocsf_compliance_finding_schema() -> None:
+    """Against OCSF 1.5.0's Compliance Finding, a JSON schema hand-checked from the OCSF schema
+    source (required attributes, enums with their captions, no unknown attribute), and against
+    py-ocsf-models' pydantic class (the models Prowler writes its OCSF output with)."""
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    validator = _ocsf_validator()
+    for severity in Severity:
+        for status in Status:
+            finding = _finding(status, "why", {"muted_by": {"rule": "mute-0000000a"}})
+            finding = replace(finding, severity=severity)
+            event = ocsf_finding(report_rows([finding])[0], NOW)
+            errors = [e.message for e in validator.iter_errors(event)]
+            assert not errors, (severity, status, errors)
+            model = ComplianceFinding.model_validate(event)
+            assert int(model.class_uid) == 2003 and int(model.type_uid) == 200301
+            assert model.compliance.standards and model.compliance.requirements
+            assert model.metadata.product.vendor_name == "phiguard"
+            assert event["type_uid"] == event["class_uid"] * 100 + event["activity_id"]
+            assert event["time"] == int(NOW.timestamp() * 1000)  # epoch milliseconds
+
+
+def test_the_ocsf_schema_rejects_what_ocsf_1_5_0_does_not_allow() -> None:
+    """The hand-checked schema is not a rubber stamp: a wrong caption, account type, deprecated
+    or made-up attribute, or a missing required one, each fails."""
+    validator = _ocsf_validator()
+    good = ocsf_finding(report_rows([_finding(Status.FAIL, "open")])[0], NOW)
+    assert validator.is_valid(good)
+    bad: list[dict[str, Any]] = []
+    for path, value in (
+        (("severity",), "Info"),
+        (("severity_id",), 7),
+        (("status",), "Open"),
+        (("type_uid",), 200300),
+        (("compliance", "status"), "Warning"),
+        (("compliance", "complianceStatus"), "FAIL"),
+        (("cloud", "account", "type"), "Azure AD Account"),
+        (("metadata", "version"), "1.1.0"),
+        (("made_up",), 1),
+    ):
+        event = json.loads(json.dumps(good))
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        bad.append(event)
+    for required in ("finding_info", "compliance", "cloud", "metadata", "time"):
+        event = json.loads(json.dumps(good))
+        del event[required]
+        bad.append(event)
+    for event in bad:
+        assert not validator.is_valid(event), event
+
+
+def test_ocsf_severity_captions_and_the_subscription_account() -> None:
+    """OCSF severity_id 1 is "Informational" (not "Info"); the subscription is an account of
+    type_id 13 "Azure Subscription"; a resource outside a subscription names no account."""
+    info = replace(_finding(Status.FAIL, "x"), severity=Severity.INFO)
+    event = ocsf_finding(report_rows([info])[0], NOW)
+    assert (event["severity_id"], event["severity"]) == (1, "Informational")
+    captions = {
+        s: ocsf_finding(report_rows([replace(info, severity=s)])[0], NOW)["severity"]
+        for s in Severity
+    }
+    assert captions == {
+        Severity.CRITICAL: "Critical",
+        Severity.HIGH: "High",
+        Severity.MEDIUM: "Medium",
+        Severity.LOW: "Low",
+        Severity.INFO: "Informational",
+    }
+    assert event["cloud"]["account"]["type_id"] == 13
+    assert event["metadata"]["profiles"] == ["cloud", "datetime"]  # time_dt is emitted
+    tenant = replace(info, resource_id="/providers/Microsoft.Management/managementGroups/mg1")
+    event = ocsf_finding(report_rows([tenant])[0], NOW)
+    assert event["cloud"] == {"provider": "Azure"}
+    assert "group" not in event["resources"][0]
+    assert _ocsf_validator().is_valid(event)
+
+
+def test_ocsf_times_are_utc_epoch_milliseconds_whatever_the_host_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OCSF ``time`` is milliseconds since the epoch; a stored time without an offset is UTC,
+    not the host's local time."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        row = report_rows([_finding(Status.FAIL, "open")])[0]
+        row["last_evaluated_at"] = "2026-12-06T12:00:00"
+        row["first_failed_at"] = "2026-12-01T08:30:00Z"
+        event = ocsf_finding(row, datetime(2027, 1, 1, tzinfo=UTC))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert event["time"] == int(NOW.timestamp() * 1000) == 1_796_558_400_000
+    assert event["time_dt"] == "2026-12-06T12:00:00Z"
+    assert event["finding_info"]["last_seen_time"] == event["time"]
+    first = int(datetime(2026, 12, 1, 8, 30, tzinfo=UTC).timestamp() * 1000)
+    assert (
+        event["finding_info"]["created_time"] == event["finding_info"]["first_seen_time"] == first
+    )
