@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="current findings from the state store")
     status.add_argument(
-        "--format", choices=("table", "json", "csv", "ocsf", "html"), default="table"
+        "--format", choices=("table", "json", "csv", "ocsf", "html", "oscal"), default="table"
     )
     status.add_argument(
         "--all", action="store_true", help="table: every row, not only FAIL and ERROR"

@@ -275,16 +275,18 @@ def status(args: argparse.Namespace) -> Outcome:
         sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, default=str) + "\n")
     elif args.format == "csv":
         sys.stdout.write(report.stored_csv(rows))
-    elif args.format in ("ocsf", "html"):
+    elif args.format in ("ocsf", "html", "oscal"):
         from datetime import UTC, datetime
 
-        from shared import report_files
+        from shared import report_files, report_oscal
 
         found = report_files.report_rows(rows)
         now = datetime.now(UTC)
         sys.stdout.write(
             report_files.ocsf_report(found, now)
             if args.format == "ocsf"
+            else report_oscal.oscal_report(found, now, describe(selection, chosen))
+            if args.format == "oscal"
             else report_files.html_report(found, now, describe(selection, chosen))
         )
     else:

@@ -66,13 +66,14 @@ def add_output_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--output",
         metavar="DIR",
-        help="also write report files there: CSV, JSON, JSON-OCSF and an HTML summary",
+        help="also write report files there: CSV, JSON, JSON-OCSF, an HTML summary and OSCAL "
+        "assessment results",
     )
     command.add_argument(
         "--output-formats",
         metavar="F[,F]",
-        default="csv,json,ocsf,html",
-        help="which report files --output writes (csv, json, ocsf, html; default all)",
+        default="csv,json,ocsf,html,oscal",
+        help="which report files --output writes (csv, json, ocsf, html, oscal; default all)",
     )
 
 

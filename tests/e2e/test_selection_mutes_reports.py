@@ -429,6 +429,7 @@ def test_scan_and_status_write_every_report_format_with_hostile_names_inert(
             capsys.readouterr()
             files = sorted(p.name for p in out_dir.iterdir())
             assert files == [
+                "phiguard-assessment-results.oscal.json",
                 "phiguard-findings.csv",
                 "phiguard-findings.json",
                 "phiguard-findings.ocsf.json",
@@ -465,9 +466,20 @@ def test_scan_and_status_write_every_report_format_with_hostile_names_inert(
 
             events = json.loads((out_dir / "phiguard-findings.ocsf.json").read_text())
             assert len(events) == len(rows)
+            import jsonschema  # type: ignore[import-untyped]
             from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
+            # The OCSF 1.5.0 Compliance Finding, hand-checked from the OCSF schema source.
+            ocsf_schema = json.loads(
+                (
+                    Path(__file__).parents[1]
+                    / "shared"
+                    / "schemas"
+                    / "ocsf_1.5.0_compliance_finding.schema.json"
+                ).read_text()
+            )
             for event in events:
+                jsonschema.Draft202012Validator(ocsf_schema).validate(event)
                 ComplianceFinding.model_validate(event)  # OCSF 1.5.0's published class
                 for name in OCSF_REQUIRED:
                     assert name in event, name
@@ -504,6 +516,12 @@ def test_scan_and_status_write_every_report_format_with_hostile_names_inert(
             assert (tmp_path / "status" / "phiguard-findings.ocsf.json").is_file()
             assert main(["status", "--format", "ocsf"]) == 1
             assert json.loads(capsys.readouterr().out)[0]["class_uid"] == 2003
+            assert main(["status", "--format", "oscal"]) == 1
+            oscal = json.loads(capsys.readouterr().out)["assessment-results"]
+            assert any(
+                f["target"]["status"]["state"] == "not-satisfied"
+                for f in oscal["results"][0]["findings"]
+            )
             assert main(["status", "--format", "html", "--services", "network"]) == 1
             assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
             (tmp_path / "afile").write_text("")
