@@ -379,7 +379,15 @@ HTML_ROWS = 2000
 def to_html(review: Mapping[str, Any]) -> str:
     from jinja2 import Environment
 
-    env = Environment(autoescape=True)
+    from shared.safe_text import inert
+
+    # Names come from the directory (a guest's display name is the inviter's text): control and
+    # direction characters are shown as escapes before autoescaping, as in the findings report.
+    env = Environment(
+        autoescape=True,
+        # Markup (``__html__``) is the template's own, already safe: left as it is.
+        finalize=lambda v: inert(v) if isinstance(v, str) and not hasattr(v, "__html__") else v,
+    )
     paths = list(review["paths"])
     privileged = [p for p in paths if p["privileged"]]
     by_role = Counter(p["role"] for p in privileged)

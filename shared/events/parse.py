@@ -21,6 +21,7 @@ from shared.events.model import (
 from shared.events.normalize import _ce_version, _Parser
 from shared.events.poison import _debug_view, _raw, _unparsed_raw
 from shared.events.resources import _lowered_or_none
+from shared.kernel.errors import PhiguardError
 
 
 def parse_delivery(
@@ -203,7 +204,7 @@ def _decode_body(body: bytes | bytearray | str, delivery: Delivery) -> Any:
 _BINARY_ATTRIBUTES = ("specversion", "id", "type", "source", "time", "subject")
 
 
-class _HeaderError(ValueError):
+class _HeaderError(PhiguardError, ValueError):
     """A ``ce-*`` header whose value cannot be decoded (names the header)."""
 
 

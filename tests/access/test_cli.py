@@ -316,3 +316,29 @@ def test_management_group_grants_are_inherited_into_the_review(
         if r["rule_id"] == "access_service_principal_no_subscription_privilege"
     )
     assert any(root in s["reason"] for s in rule["subjects"])
+
+
+def test_html_shows_direction_characters_in_names_instead_of_sending_them(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    """A directory name with a right-to-left override would make the page show another name
+    than the one Entra ID holds: shown as an escape, as the terminal and the CSV do."""
+    sim.admin(
+        "POST",
+        "graph/directory",
+        {
+            "servicePrincipals": [
+                {
+                    "id": DEPLOY_SP,
+                    "appId": "x",
+                    "displayName": "deploy\u202etxt.exe",
+                    "servicePrincipalType": "Application",
+                    "accountEnabled": True,
+                }
+            ]
+        },
+    )
+    main(["access-review", "--week", WEEK, "--out", str(tmp_path)])
+    html = (tmp_path / WEEK / "access-review.html").read_text()
+    assert "\u202e" not in html
+    assert "deploy\\u202etxt.exe" in html
