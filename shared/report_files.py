@@ -172,22 +172,23 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
     uid = hashlib.sha256(f"{resource_id.lower()}\n{row['check_id']}".encode()).hexdigest()[:32]
     requirements = [f"45 CFR {c}" for c in row.get("hipaa") or ()]
     # OCSF compliance status_id: 1 Pass, 3 Fail "failed for at least one of the evaluated
-    # resources", 2 Warning "did not yield a result due to missing information". A MUTED finding
-    # did fail (the rule accepted the risk): Fail, and the finding itself is Suppressed.
+    # resources", 2 Warning "did not yield a result due to missing information" (ERROR,
+    # NOT_ASSESSED), 99 Other with the source's own label (NOT_APPLICABLE: nothing to judge, which
+    # is no missing information). A MUTED finding did fail (the rule accepted the risk): Fail, and
+    # the finding itself is Suppressed.
     compliance_status = {
         Status.PASS.value: (1, "Pass"),
         Status.FAIL.value: (3, "Fail"),
         Status.MUTED.value: (3, "Fail"),
+        Status.NOT_APPLICABLE.value: (99, "Not Applicable"),
     }.get(status, (2, "Warning"))
     rule = row.get("muted_by")
     detail = str(row.get("reason") or "")
-    finding_status = (
-        (3, "Suppressed")
-        if status == Status.MUTED.value
-        else (4, "Resolved")
-        if status == Status.PASS.value
-        else (1, "New")
-    )
+    finding_status = {
+        Status.MUTED.value: (3, "Suppressed"),
+        Status.PASS.value: (4, "Resolved"),
+        Status.NOT_APPLICABLE.value: (99, "Not Applicable"),
+    }.get(status, (1, "New"))
     compliance_detail = (f"Muted by {rule}: " if rule else "") + detail
     check = CATALOG.get(str(row["check_id"]))
     severity_id, severity_caption = _OCSF_SEVERITY.get(severity, (0, "Unknown"))

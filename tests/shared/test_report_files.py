@@ -131,6 +131,14 @@ def test_ocsf_maps_status_requirements_and_the_mute_rule() -> None:
     assert failed["compliance"]["status_id"] == 3 and failed["status_id"] == 1
     assert failed["remediation"]["desc"]
     assert failed["finding_info"]["uid"] == muted["finding_info"]["uid"]  # one per resource+check
+    # Nothing to judge is no missing information: 99 Other with the source's label, never the
+    # Warning that ERROR and NOT_ASSESSED get.
+    na = ocsf_finding(report_rows([_finding(Status.NOT_APPLICABLE, "n/a")])[0], NOW)
+    assert (na["compliance"]["status_id"], na["compliance"]["status"]) == (99, "Not Applicable")
+    assert (na["status_id"], na["status"]) == (99, "Not Applicable")
+    unknown = ocsf_finding(report_rows([_finding(Status.NOT_ASSESSED, "unread")])[0], NOW)
+    assert (unknown["compliance"]["status_id"], unknown["status_id"]) == (2, 1)
+    assert _ocsf_validator().is_valid(na) and _ocsf_validator().is_valid(unknown)
 
 
 def test_write_reports_writes_only_what_is_asked(tmp_path: Path) -> None:
