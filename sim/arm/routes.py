@@ -488,12 +488,16 @@ class ArmRoutes(ArmWrites):
             if clause.lower() == "atscope()":
                 at_scope = True
                 continue
+            # The REST reference writes "principalId eq {id}": a quoted id (as the SDKs and
+            # the CLI send it) or a bare GUID.
             m = re.fullmatch(
-                r"(?:assignedTo\('([^']*)'\)|principalId\s+eq\s+'([^']*)')", clause, flags=re.I
+                r"(?:assignedTo\('([^']*)'\)|principalId\s+eq\s+(?:'([^']*)'|([0-9a-f-]{36})))",
+                clause,
+                flags=re.I,
             )
             d = re.fullmatch(r"policyDefinitionId\s+eq\s+'([^']*)'", clause, flags=re.I)
             if m:
-                principal = (m.group(1) or m.group(2) or "").lower()
+                principal = (m.group(1) or m.group(2) or m.group(3) or "").lower()
             elif d:
                 definition = d.group(1).lower()
             else:

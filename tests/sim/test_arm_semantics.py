@@ -336,6 +336,18 @@ def test_role_assignments_list_at_above_and_below_a_scope(sim: SimHandle) -> Non
     assert "p-rg" in names(f"/subscriptions/{sub}")  # below
     assert "p-rg" not in names(f"/subscriptions/{sub}", **{"$filter": "atScope()"})
     assert names(f"/subscriptions/{sub}", **{"$filter": "principalId eq 'p-rg'"}) == {"p-rg"}
+    # The reference writes "principalId eq {id}": a bare GUID is accepted as the quoted form.
+    guid = "bbbbbbbb-0000-4000-8000-000000000003"
+    put = arm(
+        sim,
+        "PUT",
+        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/aaaaaaaa-0000-4000-8000-000000000003",
+        {"properties": {"roleDefinitionId": definition, "principalId": guid}},
+        api_version="2022-04-01",
+    )
+    assert put.status_code == 201, put.text
+    assert names(f"/subscriptions/{sub}", **{"$filter": f"principalId eq {guid}"}) == {guid}
+    assert names(f"/subscriptions/{sub}", **{"$filter": f"principalId eq '{guid}'"}) == {guid}
 
 
 def test_storage_create_is_a_202_with_location_and_the_monitor_answers(sim: SimHandle) -> None:
