@@ -122,8 +122,17 @@ def appservice_site_https_only(snapshot: Snapshot) -> Result:
     """PASS when ``properties.httpsOnly`` is true; FAIL when it is false or absent, because the
     app then also serves plain HTTP and PHI can cross the network unencrypted. Absent means
     false: the property defaults to false and the built-in policies (a4af4a39 for web apps,
-    6d555dd1 for function apps) flag a missing value as non-compliant."""
+    6d555dd1 for function apps) flag a missing value as non-compliant. NOT_APPLICABLE for a
+    function app hosted in Azure Container Apps (``kind`` contains ``azurecontainerapps``): its
+    ingress is the Container Apps environment's, not the site's, and the function-app policy
+    excludes that kind. Logic Apps Standard (``workflowapp``), which that policy also excludes,
+    stay in scope: they serve HTTP triggers through the site's own front end."""
     ev = Evidence(snapshot)
+    if "azurecontainerapps" in snapshot.kind:
+        return not_applicable(
+            "The function app runs in Azure Container Apps, whose environment's ingress, not the "
+            "site's httpsOnly, decides whether plain HTTP is served."
+        )
     https_only = as_bool(ev.read("properties.httpsOnly", False), "properties.httpsOnly")
     if https_only:
         return ev.passed(f"The {_app_kind(snapshot)} redirects HTTP to HTTPS.")

@@ -300,16 +300,23 @@ def sql_server_entra_only_authentication(snapshot: Snapshot) -> Result:
     "access enabled they decide who can connect.",
 )
 def sql_server_public_network_access_disabled(snapshot: Snapshot) -> Result:
-    """PASS when ``properties.publicNetworkAccess`` is Disabled or SecuredByPerimeter (access
-    governed by a network security perimeter); FAIL when it is Enabled, because the PHI server's
-    endpoint then accepts connections from the Internet, guarded only by firewall rules and
-    passwords. Absent is treated as Enabled: the connectivity-settings page calls Disable the
-    default of the portal, but the ARM property is optional and the check does not PASS a
-    setting it cannot see (Servers_Get bodies carry the property)."""
+    """PASS when ``properties.publicNetworkAccess`` is Disabled; FAIL when it is Enabled, because
+    the PHI server's endpoint then accepts connections from the Internet, guarded only by
+    firewall rules and passwords. SecuredByPerimeter FAILs too: public access is then decided by
+    a network security perimeter whose rules (and Learning / Audit access mode, in which traffic
+    is not blocked) are not visible through the server, and the built-in policy 1b8ca024 flags
+    every value other than Disabled. Absent is treated as Enabled: the connectivity-settings
+    page calls Disable the default of the portal, but the ARM property is optional and the check
+    does not PASS a setting it cannot see (Servers_Get bodies carry the property)."""
     ev = Evidence(snapshot)
     value = ev.text("properties.publicNetworkAccess", "Enabled")
-    if value.lower() in ("disabled", "securedbyperimeter"):
+    if value.lower() == "disabled":
         return ev.passed(f"Public network access is {value}.")
+    if value.lower() == "securedbyperimeter":
+        return ev.failed(
+            "Public network access to the server is governed by a network security perimeter "
+            "whose rules are not visible here, so it is not shown closed."
+        )
     return ev.failed("Public network access is enabled on a server holding PHI.")
 
 

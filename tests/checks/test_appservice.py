@@ -105,6 +105,25 @@ def test_https_only_null_and_absent_mean_false() -> None:
     assert finding.evidence["properties.httpsOnly"] == {"absent": True, "assumed": False}
 
 
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("functionapp,linux,container,azurecontainerapps", Status.NOT_APPLICABLE),
+        ("functionapp,workflowapp", Status.FAIL),  # Logic Apps Standard: its own front end
+        ("functionapp,linux", Status.FAIL),
+        ("app", Status.FAIL),
+    ],
+)
+def test_https_only_does_not_apply_to_function_apps_in_container_apps(
+    kind: str, expected: Status
+) -> None:
+    """Policy 6d555dd1 leaves out kinds containing azurecontainerapps: the Container Apps
+    environment's ingress, not the site's httpsOnly, decides whether plain HTTP is served."""
+    site = _site(httpsOnly=False)
+    site["kind"] = kind
+    assert _status("appservice_site_https_only", site) == expected
+
+
 @pytest.mark.parametrize("value", ["true", 1, "yes"])
 def test_https_only_non_boolean_is_an_error_not_a_pass(value: Any) -> None:
     assert _status("appservice_site_https_only", _site(httpsOnly=value)) == Status.ERROR

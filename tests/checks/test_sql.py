@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,7 +279,7 @@ TLS = "sql_server_min_tls_1_2"
     [
         ("Disabled", Status.PASS),
         ("disabled", Status.PASS),
-        ("SecuredByPerimeter", Status.PASS),
+        ("SecuredByPerimeter", Status.FAIL),
         ("Enabled", Status.FAIL),
         (None, Status.FAIL),
         (False, Status.ERROR),
@@ -285,6 +287,24 @@ TLS = "sql_server_min_tls_1_2"
 )
 def test_public_network_access(value: Any, expected: Status) -> None:
     assert status(PUBLIC, server(publicNetworkAccess=value), phi=True) == expected
+
+
+def test_public_network_access_secured_by_perimeter_fails_on_published_server(
+    reference_dir: Path,
+) -> None:
+    """Built-in policy 1b8ca024 flags every publicNetworkAccess but Disabled; a perimeter's
+    rules (and its Learning mode, which blocks nothing) are not visible through the server."""
+    example = json.loads(
+        (reference_dir / "arm" / "Microsoft.Sql__servers__Get__2023-08-01.json").read_text()
+    )
+    body = example["responses"]["200"]["body"]
+    body["properties"]["publicNetworkAccess"] = "SecuredByPerimeter"
+    finding = run(PUBLIC, body, phi=True)
+    assert finding is not None and finding.status == Status.FAIL
+    assert "network security perimeter" in finding.reason
+    assert finding.evidence["properties.publicNetworkAccess"] == "SecuredByPerimeter"
+    body["properties"]["publicNetworkAccess"] = "Disabled"
+    assert status(PUBLIC, body, phi=True) == Status.PASS
 
 
 def test_public_network_access_absent_assumes_enabled() -> None:
