@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 
-from tests.conftest import in_fresh_interpreter
+import function_app
+from shared.config import SETTINGS_DOC
+from tests.conftest import REPO, in_fresh_interpreter
 
 
 def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> None:
@@ -36,3 +40,204 @@ def test_the_sdks_per_request_http_log_stays_out_of_the_hosts_information_level(
     assert "Request URL" in in_fresh_interpreter(probe.format(imports=""))  # the policy alone
     quiet = in_fresh_interpreter(probe.format(imports="import function_app\n"))
     assert "Request URL" not in quiet and "warns" in quiet
+
+
+# --- The functions as the Python worker indexes them (app.get_functions(), the v2 model) -----
+
+FUNCTIONS = {
+    str(f.get_function_name()): (
+        json.loads(f.get_function_json())["bindings"],
+        f.get_user_function(),
+    )
+    for f in function_app.app.get_functions()
+}
+
+# The host's own validation (Azure/azure-functions-host, src/WebJobs.Script/Utility.cs):
+# FunctionNameValidationRegex, and BindingNameValidationRegex as hosts before 4.1038 apply it
+# (no underscore; host PR #10764 later allowed snake case without "__"). A name the older rule
+# accepts is accepted by both, so the app indexes on either host; one outside fails indexing.
+HOST_FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,127}$", re.IGNORECASE)
+HOST_BINDING_NAME = re.compile(r"^([a-zA-Z][a-zA-Z0-9]{0,127}|\$return)$")
+
+# Queue names (Learn, "Naming queues and metadata"): 3-63 characters, lowercase letters, digits
+# and single hyphens, beginning and ending with a letter or digit.
+QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+
+INFRA = REPO / "infra"
+
+
+def _ncrontab_errors(expression: str) -> list[str]:
+    """What is wrong with an NCRONTAB expression as the timer trigger documents it (Learn,
+    "Timer trigger for Azure Functions", NCRONTAB expressions): six fields, ``{second}
+    {minute} {hour} {day} {month} {day-of-week}``; each a value, ``*``, a range ``a-b``, a
+    list ``a,b``, or any of these with an interval ``/n``; months and days also by English
+    name (case-insensitive, full or abbreviated); days of the week 0-6 from Sunday."""
+    months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    days = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+    fields: list[tuple[str, int, int, list[str]]] = [
+        ("second", 0, 59, []),
+        ("minute", 0, 59, []),
+        ("hour", 0, 23, []),
+        ("day", 1, 31, []),
+        ("month", 1, 12, months),
+        ("day-of-week", 0, 6, days),
+    ]
+    parts = expression.split()
+    if len(parts) != len(fields):
+        return [f"{len(parts)} fields, NCRONTAB has 6 ({{second}} first)"]
+
+    def value(text: str, low: int, names: list[str]) -> int | None:
+        if text.isdigit():
+            return int(text)
+        lowered = text.lower()
+        full = {
+            "january": "jan", "february": "feb", "march": "mar", "april": "apr", "june": "jun",
+            "july": "jul", "august": "aug", "september": "sep", "october": "oct",
+            "november": "nov", "december": "dec", "sunday": "sun", "monday": "mon",
+            "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
+            "saturday": "sat",
+        }  # fmt: skip
+        lowered = full.get(lowered, lowered)
+        return names.index(lowered) + low if lowered in names else None
+
+    errors: list[str] = []
+    for part, (name, low, high, names) in zip(parts, fields, strict=True):
+        for item in part.split(","):
+            base, _, step = item.partition("/")
+            if step and (not step.isdigit() or int(step) < 1):
+                errors.append(f"{name}: interval {step!r}")
+            if base == "*":
+                continue
+            bounds = [value(b, low, names) for b in base.split("-")]
+            known = [b for b in bounds if b is not None and low <= b <= high]
+            if len(bounds) > 2 or len(known) != len(bounds):
+                errors.append(f"{name}: {base!r} is not within {low}-{high}")
+            elif len(known) == 2 and known[0] > known[1]:
+                errors.append(f"{name}: range {base!r} runs backwards")
+    return errors
+
+
+def test_the_ncrontab_reader_refuses_what_the_timer_trigger_would() -> None:
+    assert _ncrontab_errors("0 */5 * * * *") == []
+    assert _ncrontab_errors("0 30 9 * Jan-Mar Mon-Fri") == []
+    assert _ncrontab_errors("0 0 6 * * monday") == []
+    assert _ncrontab_errors("30 2 * * *") != []  # Unix cron: no seconds field
+    assert _ncrontab_errors("0 0 24 * * *") != []
+    assert _ncrontab_errors("0 0 6 * * 7") != []  # Sunday is 0
+    assert _ncrontab_errors("0 0 6 0 * *") != []
+    assert _ncrontab_errors("0 */0 * * * *") != []
+    assert _ncrontab_errors("0 50-10 * * * *") != []
+
+
+def test_every_function_and_binding_name_is_one_the_host_accepts() -> None:
+    assert set(FUNCTIONS) == {
+        "on_resource_change",
+        "on_queued_resource_change",
+        "events_webhook",
+        "reconcile",
+        "outbox",
+        "digest",
+        "access_review",
+        "evidence",
+        "health",
+        "findings",
+    }
+    for name, (bindings, _) in FUNCTIONS.items():
+        assert HOST_FUNCTION_NAME.match(name) and name.lower() != "host", name
+        for binding in bindings:
+            assert HOST_BINDING_NAME.match(binding["name"]), (name, binding["name"])
+
+
+def test_each_function_has_one_trigger_and_a_parameter_for_each_input_binding() -> None:
+    for name, (bindings, user_function) in FUNCTIONS.items():
+        triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+        assert len(triggers) == 1, name
+        assert triggers[0]["direction"] == "IN"
+        inputs = {b["name"] for b in bindings if b["direction"] == "IN"}
+        assert set(inspect.signature(user_function).parameters) == inputs, name
+        outputs = [b for b in bindings if b["direction"] == "OUT"]
+        if triggers[0]["type"] == "httpTrigger":  # the HttpResponse the function returns
+            assert outputs == [{"direction": "OUT", "type": "http", "name": "$return"}], name
+        else:
+            assert outputs == [], name
+
+
+def test_every_http_route_needs_a_function_key_and_answers_only_its_methods() -> None:
+    routes = {
+        name: (b["route"], sorted(b["methods"]), b["authLevel"])
+        for name, (bindings, _) in FUNCTIONS.items()
+        for b in bindings
+        if b["type"] == "httpTrigger"
+    }
+    # authLevel "anonymous" would leave a route open to anyone reaching the endpoint (Learn,
+    # "Azure Functions HTTP trigger", Authorization level); function needs a function key.
+    assert routes == {
+        "events_webhook": ("events", ["OPTIONS", "POST"], "FUNCTION"),  # CloudEvents handshake
+        "health": ("health", ["GET"], "FUNCTION"),
+        "findings": ("findings", ["GET"], "FUNCTION"),
+    }
+
+
+def test_timer_schedules_are_the_documented_settings_and_valid_ncrontab() -> None:
+    defaults = {f"PHIGUARD_{n}": d for n, d, _ in SETTINGS_DOC}
+    deployed = dict(
+        re.findall(
+            r"^\s*(PHIGUARD_\w+_SCHEDULE): '([^']*)'", (INFRA / "main.bicep").read_text(), re.M
+        )
+    )
+    timers = {
+        name: b
+        for name, (bindings, _) in FUNCTIONS.items()
+        for b in bindings
+        if b["type"] == "timerTrigger"
+    }
+    assert set(timers) == {"reconcile", "outbox", "digest", "access_review", "evidence"}
+    settings = set()
+    for name, binding in timers.items():
+        # %NAME% resolves an app setting (Learn, timer trigger, "schedule"); the host refuses to
+        # index the function when the setting is missing, so every one has a documented default
+        # that the deployment sets.
+        match = re.fullmatch(r"%(PHIGUARD_[A-Z_]+_SCHEDULE)%", binding["schedule"])
+        assert match, (name, binding["schedule"])
+        setting = match.group(1)
+        settings.add(setting)
+        assert setting in defaults, setting
+        assert _ncrontab_errors(defaults[setting]) == [], (setting, defaults[setting])
+        assert deployed.get(setting) == defaults[setting], setting
+        # runOnStartup true would run a sweep on every scale-out and restart (Learn: "should
+        # rarely if ever be set to true, especially in production"); the monitor keeps a
+        # schedule that a restart interrupted.
+        assert binding["runOnStartup"] is False and binding["useMonitor"] is True, name
+    assert settings == set(deployed)
+
+
+def test_the_queue_trigger_reads_the_deployed_queue_through_the_host_storage_identity() -> None:
+    [binding] = [
+        b for b in FUNCTIONS["on_queued_resource_change"][0] if b["type"] == "queueTrigger"
+    ]
+    queue = binding["queueName"]
+    # The host moves a message that failed maxDequeueCount times to "<queue>-poison" (Learn,
+    # "Azure Queue storage trigger", Poison messages); both names must be valid queue names.
+    assert QUEUE_NAME.match(queue) and QUEUE_NAME.match(f"{queue}-poison"), queue
+    # "AzureWebJobsStorage" with an identity: AzureWebJobsStorage__accountName, and for a
+    # user-assigned identity __credential managedidentity and __clientId (Learn, "Connecting
+    # to host storage with an identity").
+    assert binding["connection"] == "AzureWebJobsStorage"
+    app = (INFRA / "modules" / "app.bicep").read_text()
+    assert re.search(r"^\s*AzureWebJobsStorage__accountName: \w+", app, re.M)
+    assert re.search(r"^\s*AzureWebJobsStorage__credential: 'managedidentity'", app, re.M)
+    assert re.search(r"^\s*AzureWebJobsStorage__clientId: \w+", app, re.M)
+    assert not re.search(r"^\s*AzureWebJobsStorage: ", app, re.M)  # no connection string
+
+
+def test_requirements_name_the_functions_library_and_leave_the_worker_to_the_platform() -> None:
+    """The Python worker (azure-functions-worker) is the platform's; pinning it in
+    requirements.txt can conflict with the one the host runs. azure-functions is the library
+    the decorators come from, so the remote build must install it."""
+    names = {
+        re.split(r"[=<>~!\[; ]", line.strip(), maxsplit=1)[0].lower()
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    assert "azure-functions" in names
+    assert "azure-functions-worker" not in names
