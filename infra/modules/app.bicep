@@ -208,12 +208,14 @@ resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 // Built-in data roles, each at the narrowest scope that works:
-// runtime account - Storage Blob Data Contributor (host leases, keys, the deployment package),
+// runtime account - Storage Blob Data Owner (host leases, keys, the deployment package: the
+// minimum Learn gives for identity-based AzureWebJobsStorage, "Connecting to host storage with an
+// identity", and what the Flex Consumption samples assign; Contributor is not enough for the host),
 // Storage Queue Data Reader + Message Processor (the resource-events queue trigger),
 // Storage Queue Data Message Sender (its poison queue);
 // Application Insights - Monitoring Metrics Publisher (Entra-authenticated telemetry).
 var runtimeRoles = [
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   '19e7f393-937e-4f77-808e-94535e297925'
   '8a0f0c08-91a1-4084-bc3d-661d67233fed'
   'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'

@@ -340,3 +340,30 @@ def test_the_queue_event_grid_fills_is_the_one_the_function_reads() -> None:
     )
     destination = subscription.body["properties"]["deliveryWithResourceIdentity"]["destination"]
     assert destination["properties"]["queueName"] == queue
+
+
+def test_the_host_storage_identity_has_the_roles_learn_gives_for_it() -> None:
+    """Identity-based AzureWebJobsStorage: Learn ("Connecting to host storage with an identity")
+    gives Storage Blob Data Owner as what the host needs on its account; Blob Data Contributor
+    alone is not it. The queue trigger adds the queue reader, processor and sender roles."""
+    declared = _declared()
+    grants = [
+        d
+        for d in _of_type(declared, "Microsoft.Authorization/roleAssignments")
+        if str(d.body["properties"]["roleDefinitionId"]).endswith(
+            "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+        )
+    ]
+    assert grants, "no Storage Blob Data Owner on the runtime storage account"
+    runtime_account = {g.id.split("/providers/Microsoft.Authorization/")[0].lower() for g in grants}
+    on_runtime = [
+        str(d.body["properties"]["roleDefinitionId"]).rsplit("/", 1)[-1]
+        for d in _of_type(declared, "Microsoft.Authorization/roleAssignments")
+        if d.id.split("/providers/Microsoft.Authorization/")[0].lower() in runtime_account
+    ]
+    assert "ba92f5b4-2d11-453d-a403-e96b0029c9fe" not in on_runtime  # Owner replaces Contributor
+    assert {
+        "19e7f393-937e-4f77-808e-94535e297925",
+        "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+        "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+    } <= set(on_runtime)
