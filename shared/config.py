@@ -237,7 +237,8 @@ NOTIFY_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     (
         "SMTP_STARTTLS",
         "auto",
-        "auto (STARTTLS when offered), required (refuse a relay without it) or off.",
+        "auto (STARTTLS when offered; credentials only over it), required (refuse a relay "
+        "without it) or off (credentials allowed in clear: a local relay only).",
     ),
     ("NOTIFY_EMAIL_TO", "(none)", "Recipients of every notice and the digest, comma-separated."),
     (
@@ -321,12 +322,15 @@ ISSUE_SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     (
         "ADO_CLOSED_STATE",
         "Closed",
-        "State a work item is moved to when its finding passes (Basic process: Done).",
+        "State a work item is moved to when its finding passes (Basic process: Done). A state "
+        "the work item's type does not have falls back to the type's own state of the "
+        "`Completed` category.",
     ),
     (
         "ADO_REOPENED_STATE",
         "Active",
-        "State a closed work item returns to when its finding recurs (Basic process: To Do).",
+        "State a closed work item returns to when its finding recurs (Basic process: To Do). "
+        "A state the type does not have falls back to its `InProgress`, then `Proposed` state.",
     ),
     (
         "PUBLIC_URL",
