@@ -22,7 +22,6 @@ repaired by the next one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -79,11 +78,21 @@ def _put_once(
 ) -> str:
     """The blob holding ``data`` for (kind, day): an existing one with the same bytes, else a
     new revision. Never overwrites."""
+    from azure.core.exceptions import ResourceExistsError
+
     for revision in range(1, MAX_REVISIONS + 1):
         name = _day_path(kind, day, revision, ext)
         existing = store.read(name)
         if existing is None:
-            store.create(name, data)
+            try:
+                store.create(name, data)
+            except ResourceExistsError:
+                # Created by another export between the read and the create (the create is
+                # create-only: ``If-None-Match: *`` answers 409 BlobAlreadyExists): the same
+                # bytes are that blob, other bytes go to the next revision.
+                if store.read(name) == data:
+                    return name
+                continue
             out.written.append(name)
             return name
         if existing == data:
@@ -143,10 +152,7 @@ class BlobEvidenceStore:
     def _ensure(self) -> None:
         if self._ready:
             return
-        from azure.core.exceptions import ResourceExistsError
-
-        with contextlib.suppress(ResourceExistsError):
-            self._container.create_container()
+        create_container_if_allowed(self._container)
         self._ready = True
 
     def read(self, name: str) -> bytes | None:
@@ -162,6 +168,24 @@ class BlobEvidenceStore:
     def create(self, name: str, data: bytes) -> None:
         self._ensure()
         self._container.upload_blob(name, data, overwrite=False, content_type=content_type(name))
+
+
+def create_container_if_allowed(container: Any) -> None:
+    """Creates the container unless it exists. A refusal for want of permission (403) is let
+    pass: the deployment creates the containers, and phiguard's evidence role grants blob data
+    writes, not ``Microsoft.Storage/storageAccounts/blobServices/containers/write``, the
+    permission Create Container needs (learn.microsoft.com/rest/api/storageservices/create-container,
+    "Authorization"). A container that is really missing then fails the write itself (404
+    ``ContainerNotFound``), which names it."""
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+    try:
+        container.create_container()
+    except ResourceExistsError:
+        pass
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
 
 
 def export(

@@ -51,7 +51,7 @@ from shared.kernel.changes import Cause
 from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
 from shared.state.batch import lean_table_client, query_rows
-from shared.state.entities import _dt, _type_of
+from shared.state.entities import _dt, _table_time, _type_of
 from shared.state.keys import _utf16_len, escape_key, partition_key
 from shared.tables import TablesBacked
 
@@ -473,8 +473,10 @@ def _entity(record: RemediationRecord) -> dict[str, Any]:
         "updated_at": record.updated_at.astimezone(UTC),
         "cause_kind": record.cause.kind.value,
         "cause_event_id": record.cause.event_id,
-        "cause_event_time": (
-            record.cause.event_time.astimezone(UTC) if record.cause.event_time else None
+        # None (not stored) for a time before 1601, which a DateTime property cannot hold.
+        "cause_event_time": _table_time(
+            record.cause.event_time.astimezone(UTC) if record.cause.event_time else None,
+            "cause.event_time",
         ),
         "cause_caller_appid": record.cause.caller_appid,
         "cause_correlation_id": record.cause.correlation_id,

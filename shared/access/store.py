@@ -9,7 +9,6 @@ immutability policy on the container (infra/), not this module's.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,10 +59,9 @@ class BlobReviewStore:
     def _ensure(self) -> None:
         if self._created:
             return
-        from azure.core.exceptions import ResourceExistsError
+        from shared.evidence import create_container_if_allowed
 
-        with contextlib.suppress(ResourceExistsError):
-            self._container.create_container()
+        create_container_if_allowed(self._container)  # a 403 (no right to create) passes
         self._created = True
 
     def write(self, week: str, name: str, data: bytes) -> str:

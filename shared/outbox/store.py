@@ -64,7 +64,11 @@ def row_key(key: str) -> str:
     escaped = escape_key(key)
     if _units(escaped) <= _MAX_KEY_UNITS:
         return escaped
+    # The head is cut in UTF-16 units, as the service measures a key (1 KiB): a character
+    # outside the BMP (an emoji) is two units, so 400 characters may be 800 units.
     head = escaped[:_HASHED_KEY_HEAD]
+    while _units(head) > _HASHED_KEY_HEAD:
+        head = head[: len(head) - max(1, (_units(head) - _HASHED_KEY_HEAD) // 2)]
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{head}~{digest}"
 

@@ -36,6 +36,10 @@ _MAX_STRING_UNITS = 32_000  # service limit 64 KiB = 32,768 UTF-16 units
 _MAX_TEXT_UNITS = 8_000  # title, reason, source: generous, far below the limit
 _MAX_EVIDENCE_VALUE_UNITS = 4_000
 _POISON_PARTS = 15  # 15 x 32,000 units x 2 bytes < 1 MiB entity limit
+# The earliest instant an Edm.DateTime property holds ("Understanding the Table service data
+# model", learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model:
+# "The supported DateTime range begins from 12:00 midnight, January 1, 1601 A.D. (C.E.), UTC").
+EARLIEST_TABLE_TIME = datetime(1601, 1, 1, tzinfo=UTC)
 
 # What makes a check row differ from a new finding: the finding's fields but its identity
 # (resource and check), and whether the evidence was cut.
@@ -145,8 +149,9 @@ def _marker_entity(
 ) -> dict[str, Any]:
     event_id = stored.get("last_event_id") if stored else None
     event_time = _dt(stored.get("last_event_time")) if stored else None
-    if cause.event_time is not None and (event_time is None or cause.event_time >= event_time):
-        event_id, event_time = cause.event_id, _require_utc(cause.event_time, "cause.event_time")
+    cause_time = _table_time(cause.event_time, "cause.event_time")
+    if cause_time is not None and (event_time is None or cause_time >= event_time):
+        event_id, event_time = cause.event_id, cause_time
     stored_read = _dt(stored.get("last_read_at")) if stored else None
     entity: dict[str, Any] = {
         "PartitionKey": pk,
@@ -224,9 +229,7 @@ def _cause_props(cause: Cause) -> dict[str, Any]:
     return {
         "cause_kind": cause.kind.value,
         "cause_event_id": cause.event_id,
-        "cause_event_time": (
-            _require_utc(cause.event_time, "cause.event_time") if cause.event_time else None
-        ),
+        "cause_event_time": _table_time(cause.event_time, "cause.event_time"),
         "cause_caller_appid": cause.caller_appid,
         "cause_correlation_id": cause.correlation_id,
     }
@@ -478,6 +481,19 @@ def _require_utc(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
     return _plain(value.astimezone(UTC))
+
+
+def _table_time(value: datetime | None, name: str) -> datetime | None:
+    """An event's time as a DateTime property may hold it: UTC, or None (not stored) for a time
+    before :data:`EARLIEST_TABLE_TIME`, which the service refuses (400) and no real event has:
+    the event time comes from the event's own text."""
+    if value is None:
+        return None
+    try:
+        moment = _require_utc(value, name)
+    except OverflowError:  # year 1 with an offset east of UTC: before 1601 either way
+        return None
+    return moment if moment >= EARLIEST_TABLE_TIME else None
 
 
 def _plain(value: datetime) -> datetime:

@@ -5,6 +5,7 @@ store (:mod:`shared.state.tables`) reads, commits and retries."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -261,15 +262,47 @@ def _add_unit(
     plan.changed.append(entity["check_id"])
 
 
-def _chunks(plan: _Plan, limit: int) -> Iterable[tuple[list[int], list[Operation]]]:
-    """Groups units (each ≤ 2 operations) into transactions of at most ``limit`` operations."""
+# "Performing entity group transactions" (learn.microsoft.com/rest/api/storageservices/
+# performing-entity-group-transactions): at most 100 operations and "the total payload of a
+# transaction can't exceed 4 MiB". The budget leaves room for the batch's own framing.
+_TRANSACTION_BYTES = 4 * 1024 * 1024 - 16 * 1024
+_OPERATION_OVERHEAD = 2048  # a sub-request's part headers, request line and headers
+_PROPERTY_OVERHEAD = 64  # a property's name, quotes and "@odata.type" annotation
+_SMALL_OPERATION = 32 * 1024  # 99 operations this size fit the budget with room to spare
+
+
+def _operation_bytes(op: Operation) -> int:
+    """An upper bound of the bytes ``op`` adds to a ``$batch`` request: its keys in the URL
+    (percent-encoded: at most 12 bytes a character) and its JSON body (strings escaped to ASCII:
+    at most 12 bytes a character, ``\\uXXXX`` twice for one outside the BMP). When that bound is
+    large the body is measured instead (the common row is far below it)."""
+    entity = op[1]
+    size = _OPERATION_OVERHEAD + _PROPERTY_OVERHEAD * len(entity)
+    keys = len(str(entity.get("PartitionKey", ""))) + len(str(entity.get("RowKey", "")))
+    size += 12 * keys
+    texts = [v for v in entity.values() if isinstance(v, str)]
+    bound = size + 12 * sum(len(v) for v in texts) + 64 * (len(entity) - len(texts))
+    if bound <= _SMALL_OPERATION:
+        return bound
+    return size + len(json.dumps(entity, default=str))
+
+
+def _chunks(
+    plan: _Plan, limit: int, max_bytes: int = _TRANSACTION_BYTES, reserved: int = 0
+) -> Iterable[tuple[list[int], list[Operation]]]:
+    """Groups units (each ≤ 2 operations) into transactions of at most ``limit`` operations and
+    at most ``max_bytes`` of payload, ``reserved`` of which (the marker's operation) each one
+    also carries."""
     indices: list[int] = []
     ops: list[Operation] = []
+    used = reserved
     for i, unit in enumerate(plan.units):
-        if ops and len(ops) + len(unit) > limit:
+        cost = sum(_operation_bytes(op) for op in unit)
+        if ops and (len(ops) + len(unit) > limit or used + cost > max_bytes):
             yield indices, ops
-            indices, ops = [], []
+            indices, ops, used = [], [], reserved
         indices.append(i)
         ops.extend(unit)
+        used += cost
     if ops:
         yield indices, ops

@@ -36,6 +36,7 @@ Transient storage errors (connection failures, 5xx, throttling) propagate unchan
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -101,6 +102,7 @@ from shared.state.model import (
 from shared.state.plan import (
     Operation,
     _chunks,
+    _operation_bytes,
     _Partition,
     _Plan,
     _plan_deleted,
@@ -321,7 +323,8 @@ class TableStateStore(TablesBacked):
             yield [], [], [], 1, str(written.get("etag", ""))
             return
         etag = marker_etag
-        for chunk in _chunks(plan, _TRANSACTION_LIMIT - 1):
+        marker_bytes = _operation_bytes(("update", marker, {}))
+        for chunk in _chunks(plan, _TRANSACTION_LIMIT - 1, reserved=marker_bytes):
             indices, ops = chunk
             marker_op: Operation
             if etag is None:
@@ -544,19 +547,29 @@ class TableStateStore(TablesBacked):
             rows += " and severity eq @severity"
             params["severity"] = str(severity).upper()
         query = f"(RowKey eq @marker or ({rows} ) )"  # spaces: see _load
+        queries = [(query, params)]
         if resource_id is not None:
-            query = f"PartitionKey eq @pk and {query}"
+            queries = [(f"PartitionKey eq @pk and {query}", params)]
             params["pk"] = partition_key(resource_id)
         elif subscriptions:
-            scopes = [f"/subscriptions/{subscription}" for subscription in subscriptions]
-            query = f"{_scope_partitions(scopes, params)} and {query}"
+            # A filter holds at most 15 comparisons ("Querying tables and entities",
+            # learn.microsoft.com/rest/api/storageservices/querying-tables-and-entities): each
+            # subscription's range takes three, so many subscriptions take several queries.
+            scopes = sorted({f"/subscriptions/{s}".lower() for s in subscriptions})
+            per_query = max(1, (_MAX_COMPARISONS - _comparisons(query)) // 3)
+            queries = []
+            for start in range(0, len(scopes), per_query):
+                chunk_params = dict(params)
+                ranges = _scope_partitions(scopes[start : start + per_query], chunk_params)
+                queries.append((f"{ranges} and {query}", chunk_params))
         markers: dict[str, TableEntity] = {}
         checks: list[TableEntity] = []
-        for row in query_rows(self._state, query, params):
-            if row["RowKey"] == MARKER_ROW:
-                markers[str(row["PartitionKey"])] = row
-            else:
-                checks.append(row)
+        for text, values in queries:
+            for row in query_rows(self._state, text, values):
+                if row["RowKey"] == MARKER_ROW:
+                    markers[str(row["PartitionKey"])] = row
+                else:
+                    checks.append(row)
         wanted_key = normalize(resource_id) if resource_id is not None else None
         found: list[StoredFinding] = []
         for row in checks:
@@ -689,6 +702,15 @@ def _scope_partitions(scope_ids: Iterable[str], params: dict[str, Any]) -> str:
             f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"
         )
     return f"({' or '.join(ranges)} )"
+
+
+_MAX_COMPARISONS = 15  # in one $filter ("Querying tables and entities")
+_COMPARISON = re.compile(r"\b(?:eq|ne|gt|ge|lt|le)\b")
+
+
+def _comparisons(query_filter: str) -> int:
+    """How many comparisons a filter phiguard built holds (its values are ``@`` parameters)."""
+    return len(_COMPARISON.findall(query_filter))
 
 
 def _after_prefix(prefix: str) -> str:
