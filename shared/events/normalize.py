@@ -22,6 +22,7 @@ from shared.events.resources import (
     is_read_only_action,
 )
 from shared.kernel.changes import ChangeKind, ResourceChange
+from shared.kernel.errors import PhiguardError
 from shared.kernel.resource_id import ResourceIdError, canonical, normalize, parse
 
 VALIDATION_EVENT = "microsoft.eventgrid.subscriptionvalidationevent"
@@ -48,6 +49,13 @@ _IGNORED_TYPES: dict[str, IgnoreReason] = {
 _TIME_SHAPE = re.compile(r"\d{4}-?\d{2}-?\d{2}[Tt ]\d{2}")
 
 
+_PROVIDER_NAMESPACE = re.compile(r"(?i)(?:/subscriptions/[^/]+)?/providers/[^/]+/?")
+
+
+class _ProviderNamespace(PhiguardError):
+    """The event's id is a resource provider namespace, not a resource."""
+
+
 def parse_event_time(value: object) -> datetime:
     """An ISO 8601 time → aware UTC; 7-digit fractions (Event Grid) are truncated to 6.
 
@@ -64,7 +72,10 @@ def parse_event_time(value: object) -> datetime:
         raise ValueError(f"not an ISO 8601 date-time: {_quote(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:30:00+01:00: before the first representable instant
+        raise ValueError(f"a date-time out of range: {_quote(str(value))}") from None
 
 
 def _ce_version(event: Mapping[str, Any]) -> Any:
@@ -152,7 +163,13 @@ class _Parser:
             raise _Bad(f".{time_key}", str(exc)) from None
 
         notification = lowered.startswith(_NOTIFICATION_PREFIX)
-        source_id = self._resource_id(event, data, notification)
+        try:
+            id_path, source_id = self._resource_id(event, data, notification)
+        except _ProviderNamespace:
+            # A resource provider's registration (register/action on
+            # /subscriptions/{s}/providers/Microsoft.Storage): a real subscription event, about
+            # no resource any check reads.
+            return IgnoreReason.UNSUPPORTED_TYPE
         operation = _optional_str(data, "operationName")
         if operation is None:
             authorization = data.get("authorization")
@@ -164,13 +181,15 @@ class _Parser:
             if is_read_only_action(operation):
                 return IgnoreReason.READ_ONLY_ACTION
 
-        resource_id = affected_resource(source_id)
         try:
+            resource_id = affected_resource(source_id)
             affected_type = _type_of(resource_id)
+            if canonical(resource_id) != resource_id:
+                raise ResourceIdError(f"{resource_id!r:.160} is not in canonical form")
         except ResourceIdError as exc:
-            # An extension whose scope is no resource (an id that only parses with its
-            # extension part): nothing to read or judge, whatever the supported types.
-            raise _Bad("", f"the resource it affects is not an ARM id: {exc}") from None
+            # An extension whose scope is no resource, or a protected item whose name composes
+            # no VM id: nothing to read or judge, whatever the supported types.
+            raise _Bad(id_path, f"the resource it affects is not an ARM id: {exc}") from None
         if self.supported_types is not None and not _supported_in(
             affected_type, self.supported_types
         ):
@@ -210,7 +229,10 @@ class _Parser:
         return None
 
     @staticmethod
-    def _resource_id(event: dict[str, Any], data: dict[str, Any], notification: bool) -> str:
+    def _resource_id(
+        event: dict[str, Any], data: dict[str, Any], notification: bool
+    ) -> tuple[str, str]:
+        """(where the id was read, the canonical id): the primary field, else ``subject``."""
         if notification:
             info = data.get("resourceInfo")
             primary_path = ".data.resourceInfo.id"
@@ -226,8 +248,10 @@ class _Parser:
             if not isinstance(subject, str) or not subject.strip():
                 raise _Bad(primary_path, "missing (and the event has no subject to fall back on)")
             path, value = ".subject", subject
+        if _PROVIDER_NAMESPACE.fullmatch(value.strip()):
+            raise _ProviderNamespace
         try:
-            return canonical(value)
+            return path, canonical(value)
         except ResourceIdError as exc:
             raise _Bad(path, _id_error(value, exc)) from None
 

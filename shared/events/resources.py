@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection, Mapping
 from functools import lru_cache
 
-from shared.kernel.resource_id import ResourceIdError, parent, parse
+from shared.kernel.resource_id import ResourceIdError, canonical, parent, parse
 
 SCOPE_TYPES = frozenset({"microsoft.resources/subscriptions", "microsoft.resources/resourcegroups"})
 """Affected types accepted whatever the supported set says (see :mod:`shared.events`)."""
@@ -46,6 +46,9 @@ _CHILD_OF_PARENT = frozenset(
         "microsoft.operationalinsights/workspaces/tables",
         # accessPolicies/{add,replace,remove} rewrite the vault's properties.accessPolicies.
         "microsoft.keyvault/vaults/accesspolicies",
+        # Keys_CreateIfNotExist (PUT .../vaults/{v}/keys/{k}) is an ARM write; the vault's
+        # checks read its key list (related "keyvault_keys").
+        "microsoft.keyvault/vaults/keys",
         # Issue 14: related documents of the PHI data services, backup and SQL.
         "microsoft.sql/servers/firewallrules",
         "microsoft.sql/servers/sqlvulnerabilityassessments",
@@ -61,11 +64,19 @@ _CHILD_OF_PARENT = frozenset(
 )
 _SUBSCRIPTION_EVIDENCE = frozenset(
     {
+        "microsoft.authorization/classicadministrators",
         "microsoft.authorization/policyassignments",
         "microsoft.insights/activitylogalerts",
         "microsoft.security/pricings",
         "microsoft.security/securitycontacts",
     }
+)
+# Extension resources whose change is a change of their scope (mapped again: a blob service's
+# diagnostic setting → the storage account). The Tags API writes a scope's tags through
+# {scope}/providers/Microsoft.Resources/tags/default (Tags_CreateOrUpdateAtScope), and tags
+# decide the PHI scope.
+_EXTENSIONS_OF_SCOPE = frozenset(
+    {"microsoft.insights/diagnosticsettings", "microsoft.resources/tags"}
 )
 _PROTECTED_ITEM = (
     "microsoft.recoveryservices/vaults/backupfabrics/protectioncontainers/protecteditems"
@@ -103,7 +114,12 @@ def clean_resource_id(resource_id: str) -> str:
     return "/" + "/".join(p for p in parts if p)
 
 
-@lru_cache(maxsize=8192)
+_CACHED_ID_LENGTH = 1024
+"""Ids longer than this are mapped without being memoized: a hostile feed of huge distinct ids
+(an event may be up to 1 MB) must not be held by the caches (as in
+:func:`shared.kernel.resource_id.parse`)."""
+
+
 def affected_resource(resource_id: str) -> str:
     """The id of the resource whose checks a change of ``resource_id`` affects (casing kept).
 
@@ -112,19 +128,31 @@ def affected_resource(resource_id: str) -> str:
       → the database; SQL server ``encryptionProtector``, ``auditingSettings``,
       ``extendedAuditingSettings``, ``administrators``, ``azureADOnlyAuthentications`` → the
       server; ``workspaces/x/tables/y`` → the workspace; ``vaults/x/accessPolicies/*`` → the
-      vault; any ``…/privateEndpointConnections/x`` → the resource it belongs to.
-    * ``{target}/providers/Microsoft.Insights/diagnosticSettings/x`` → the target, mapped again
-      (a blob service's setting → the storage account).
+      vault; ``vaults/x/keys/y`` → the vault; any ``…/privateEndpointConnections/x`` → the
+      resource it belongs to.
+    * ``{target}/providers/Microsoft.Insights/diagnosticSettings/x`` and
+      ``{target}/providers/Microsoft.Resources/tags/default`` (the Tags API) → the target,
+      mapped again (a blob service's setting → the storage account).
     * ``{scope}/providers/Microsoft.Authorization/roleAssignments/x`` → the scope.
-    * Policy assignments and activity-log alerts → their subscription (subscription evidence).
+    * Policy assignments, activity-log alerts and classic administrators → their subscription
+      (subscription evidence).
     * Flow logs → the flow log itself: the target is only in its body (:data:`LOOKUP_TYPES`).
     * Defender plans and security contacts → their subscription.
     * An Azure Backup protected item of a VM (``…/protectedItems/VM;iaasvmcontainerv2;{rg};{vm}``)
       → the virtual machine it protects, in the vault's subscription.
     * Anything else → itself.
 
-    Raises :class:`~shared.kernel.resource_id.ResourceIdError` for a string that is not an ARM id.
+    Ids are read by position (:func:`shared.kernel.resource_id.parse`): a resource named
+    ``providers`` is a name, not an extension boundary. Raises
+    :class:`~shared.kernel.resource_id.ResourceIdError` for a string that is not an ARM id, and
+    for a protected item whose name would compose a VM id with a dot or empty segment.
     """
+    if len(resource_id) > _CACHED_ID_LENGTH:
+        return _affected_resource(resource_id)
+    return _affected_resource_cached(resource_id)
+
+
+def _affected_resource(resource_id: str) -> str:
     rid = clean_resource_id(resource_id)
     parsed = parse(rid)
     rtype = parsed.type
@@ -138,10 +166,7 @@ def affected_resource(resource_id: str) -> str:
     if rtype in _SUBSCRIPTION_EVIDENCE and parsed.subscription is not None:
         parts = [p for p in rid.split("/") if p]
         return "/" + "/".join(parts[:2])
-    if rtype in {
-        "microsoft.insights/diagnosticsettings",
-        "microsoft.authorization/roleassignments",
-    }:
+    if rtype in _EXTENSIONS_OF_SCOPE or rtype == "microsoft.authorization/roleassignments":
         scope = parent(rid)
         if scope is None or scope == "/":
             return rid
@@ -154,19 +179,40 @@ def affected_resource(resource_id: str) -> str:
     return rid
 
 
+_affected_resource_cached = lru_cache(maxsize=8192)(_affected_resource)
+
+
 def _protected_vm(resource_id: str, subscription: str) -> str | None:
-    """The VM an Azure VM protected item names (``VM;iaasvmcontainerv2;{rg};{vm}``), or None."""
-    parts = resource_id.rstrip("/").rsplit("/", 1)[-1].split(";")
+    """The VM an Azure VM protected item names (``VM;iaasvmcontainerv2;{rg};{vm}``), or None.
+
+    The name is text of the event, not an id: a group or VM name ``..`` would compose an id that
+    an HTTP client resolves to another path, so such a name raises ResourceIdError.
+    """
+    name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+    parts = name.split(";")
     if len(parts) != 4 or parts[0].lower() != "vm" or not parts[2] or not parts[3]:
         return None
-    return (
-        f"/subscriptions/{subscription}/resourceGroups/{parts[2]}/providers/"
-        f"Microsoft.Compute/virtualMachines/{parts[3]}"
+    group, vm = parts[2].strip(), parts[3].strip()
+    if group in ("", ".", "..") or vm in ("", ".", ".."):
+        raise ResourceIdError(
+            f"protected item {name!r:.120} names no usable resource group and VM "
+            "(empty or a dot segment)"
+        )
+    composed = (
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        f"Microsoft.Compute/virtualMachines/{vm}"
     )
+    return canonical(composed)
+
+
+def _type_of(resource_id: str) -> str:
+    if len(resource_id) > _CACHED_ID_LENGTH:
+        return parse(resource_id).type
+    return _type_of_cached(resource_id)
 
 
 @lru_cache(maxsize=8192)
-def _type_of(resource_id: str) -> str:
+def _type_of_cached(resource_id: str) -> str:
     return parse(resource_id).type
 
 

@@ -81,10 +81,13 @@ def parse(resource_id: str) -> ResourceId:
     """Parses subscription, resource-group and resource ids, including nested and extension ids.
 
     The type of an extension resource (``{scope}/providers/Microsoft.Insights/diagnosticSettings/x``)
-    is the extension's type, which is what ARM reports in its ``type`` field.
+    is the extension's type, which is what ARM reports in its ``type`` field. Segments are read
+    by position (:func:`_walk`): a resource may be named ``providers``, and anything but
+    ``resourceGroups`` or ``providers`` after the subscription (or but ``providers`` after the
+    resource group) is refused, naming the segment found.
     """
     if not isinstance(resource_id, str) or not resource_id.strip():
-        raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r}")
+        raise ResourceIdError(f"resource id must be a non-empty string, got {resource_id!r:.120}")
     if len(resource_id) > _CACHED_ID_LENGTH:  # not held: a hostile feed of huge ids
         return _parse.__wrapped__(resource_id)
     return _parse(resource_id)
@@ -98,57 +101,104 @@ _CACHED_ID_LENGTH = 1024
 @functools.lru_cache(maxsize=16384)
 def _parse(resource_id: str) -> ResourceId:
     parts = [p for p in resource_id.strip().split("/") if p]
+    subscription, resource_group, providers_at, types = _walk(parts, resource_id)
+    if not types:
+        if resource_group is not None:
+            return ResourceId(
+                resource_id,
+                subscription,
+                resource_group,
+                "microsoft.resources/resourcegroups",
+                resource_group,
+            )
+        assert subscription is not None
+        return ResourceId(
+            resource_id, subscription, None, "microsoft.resources/subscriptions", subscription
+        )
+    rtype = "/".join([parts[providers_at + 1], *types]).lower()
+    return ResourceId(resource_id, subscription, resource_group, rtype, parts[-1])
+
+
+def _walk(parts: list[str], resource_id: str) -> tuple[str | None, str | None, int, list[str]]:
+    """Reads an id's segments by position, as ARM does: (subscription, resource group, index
+    of the ``providers`` segment that starts the last resource, that resource's types).
+
+    The grammar (https://learn.microsoft.com/azure/azure-resource-manager/templates/
+    template-functions-resource#resourceid and "Extension resource types"):
+    ``[/subscriptions/{sub}[/resourceGroups/{rg}]]`` then any number of
+    ``/providers/{namespace}/{type}/{name}[/{childType}/{childName}]...``, each one after the
+    first an extension of the resource before it. ``providers`` is a keyword only where a
+    type may stand: a resource may be named ``providers`` (a storage account name is any 3-24
+    lowercase letters and digits). Returns index -1 and no types for a subscription or a
+    resource group.
+    """
     subscription: str | None = None
     resource_group: str | None = None
-    rest = parts
-    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
-        subscription = parts[1]
-        if len(parts) == 2:
-            return ResourceId(
-                resource_id, subscription, None, "microsoft.resources/subscriptions", subscription
+    i = 0
+    if parts and parts[0].lower() == "subscriptions":
+        if len(parts) < 2:
+            raise ResourceIdError(f"subscription id missing in {resource_id!r:.200}")
+        subscription, i = parts[1], 2
+        if i < len(parts) and parts[i].lower() == "resourcegroups":
+            if len(parts) < i + 2:
+                raise ResourceIdError(f"resource group name missing in {resource_id!r:.200}")
+            resource_group, i = parts[i + 1], i + 2
+        if i == len(parts):
+            return subscription, resource_group, -1, []
+        if parts[i].lower() != "providers":
+            after = "resource group" if resource_group is not None else "subscription"
+            expected = (
+                "'providers'" if resource_group is not None else "'resourceGroups' or 'providers'"
             )
-        rest = parts[2:]
-        if rest[0].lower() == "resourcegroups":
-            if len(rest) < 2:
-                raise ResourceIdError(f"resource group name missing in {resource_id!r}")
-            resource_group = rest[1]
-            rest = rest[2:]
-            if not rest:
-                return ResourceId(
-                    resource_id,
-                    subscription,
-                    resource_group,
-                    "microsoft.resources/resourcegroups",
-                    resource_group,
-                )
+            raise ResourceIdError(
+                f"expected {expected} after the {after}, got {parts[i]!r:.80} in "
+                f"{resource_id!r:.200}"
+            )
     elif not parts or parts[0].lower() != "providers":
         raise ResourceIdError(
-            f"not an ARM resource id (must start /subscriptions/ or /providers/): {resource_id!r}"
+            f"not an ARM resource id (must start /subscriptions/ or /providers/): "
+            f"{resource_id!r:.200}"
         )
-    last_provider = max((i for i, p in enumerate(rest) if p.lower() == "providers"), default=-1)
-    if last_provider < 0 or len(rest) - last_provider < 4:
-        raise ResourceIdError(f"no '/providers/<namespace>/<type>/<name>' part in {resource_id!r}")
-    segments = rest[last_provider + 1 :]
-    namespace, pairs = segments[0], segments[1:]
-    if len(pairs) % 2:
-        # ".../providers/Microsoft.Authorization/policyAssignments" is a collection, not a resource.
-        raise ResourceIdError(f"id ends in a collection, not a resource: {resource_id!r}")
-    types = [pairs[i] for i in range(0, len(pairs), 2)]
-    name = pairs[-1]
-    rtype = "/".join([namespace, *types]).lower()
-    return ResourceId(resource_id, subscription, resource_group, rtype, name)
+    providers_at = i
+    types: list[str] = []
+    while i < len(parts):
+        # parts[i] is "providers": a namespace, then type/name pairs up to the next "providers"
+        # in a type position (an extension resource of everything before it).
+        if len(parts) - i < 4 or parts[i + 2].lower() == "providers":
+            raise ResourceIdError(
+                f"no '/providers/<namespace>/<type>/<name>' part in {resource_id!r:.200}"
+            )
+        providers_at, types, i = i, [parts[i + 2]], i + 4
+        while i < len(parts) and parts[i].lower() != "providers":
+            if i + 1 == len(parts):
+                # ".../providers/Microsoft.Authorization/policyAssignments" is a collection.
+                raise ResourceIdError(
+                    f"id ends in a collection, not a resource: {resource_id!r:.200}"
+                )
+            types.append(parts[i])
+            i += 2
+    return subscription, resource_group, providers_at, types
 
 
 def parent(resource_id: str) -> str | None:
-    """The id one level up: a child resource's parent, or an extension resource's scope."""
+    """The id one level up: a child resource's parent, or an extension resource's scope.
+
+    Read by position (see :func:`_walk`), so a resource named ``providers`` is no scope
+    boundary. An id that does not parse is cut after its last ``providers`` part when that
+    names one resource, else at its last two segments.
+    """
     parts = [p for p in resource_id.strip().split("/") if p]
     if len(parts) <= 2:
         return None
-    lowered = [p.lower() for p in parts]
-    last_provider = max((i for i, p in enumerate(lowered) if p == "providers"), default=-1)
-    if last_provider >= 0 and len(parts) - last_provider == 4:
+    try:
+        _, _, providers_at, types = _walk(parts, resource_id)
+    except ResourceIdError:
+        lowered = [p.lower() for p in parts]
+        providers_at = max((i for i, p in enumerate(lowered) if p == "providers"), default=-1)
+        types = ["?"] if providers_at >= 0 and len(parts) - providers_at == 4 else []
+    if len(types) == 1:
         # {scope}/providers/{ns}/{type}/{name}: the parent is the scope.
-        return "/" + "/".join(parts[:last_provider])
+        return "/" + "/".join(parts[:providers_at])
     return "/" + "/".join(parts[:-2])
 
 

@@ -26,6 +26,9 @@ from tests.adversarial import strategies as s
 from tests.adversarial.profile import PURE
 
 SUPPORTED = frozenset(Engine().supported_types())
+PROTECTED_ITEM = (
+    "microsoft.recoveryservices/vaults/backupfabrics/protectioncontainers/protecteditems"
+)
 SUBSCRIPTIONS = s.estate_subscriptions()
 # A moment, generously: the slowest legitimate input (a 4 MB body of 5,000 events) parses in
 # well under a second; this is far below what a hang or a quadratic blow-up would take.
@@ -99,6 +102,14 @@ def check_delivery(
             assert change.subscription_id.lower() == source.subscription.lower(), change
         if subscriptions:
             assert change.subscription_id.lower() in {s.lower() for s in subscriptions}
+        # Never a read of another resource: what is re-evaluated is the resource the event
+        # names or one it belongs to (a segment prefix), or the VM a protected item names.
+        if source.type == PROTECTED_ITEM and parsed.type == "microsoft.compute/virtualmachines":
+            assert parsed.subscription == source.subscription, change
+        else:
+            affected_segments = change.resource_id.lower().split("/")
+            source_segments = change.source_id.lower().split("/")
+            assert source_segments[: len(affected_segments)] == affected_segments, change
         if supported is not None:
             assert (
                 parsed.type in supported
@@ -244,3 +255,49 @@ def test_every_published_example_is_bucketed(reference: int) -> None:
     document = s.reference_events()[reference]
     for body in (document, json.dumps(document).encode()):
         check_delivery(_parse(body, None, False, False))
+
+
+_VAULT = (
+    "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1/"
+    "backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;rg;vm/"
+    "protectedItems/"
+)
+_NAME_PARTS = st.one_of(
+    st.sampled_from(("rg", "vm1", "..", ".", " .. ", "", " ", "%2e%2e", "a.b", "providers")),
+    s.modest_text,
+)
+
+
+@PURE
+@given(
+    group=_NAME_PARTS,
+    vm=_NAME_PARTS,
+    schema=st.sampled_from(("eventgrid", "cloudevents")),
+)
+@example(group="..", vm="..", schema="eventgrid")
+@example(group="rg", vm=".", schema="cloudevents")
+def test_a_protected_item_names_its_vm_or_is_poison(group: str, vm: str, schema: str) -> None:
+    """The VM id composed from ``VM;iaasvmcontainerv2;{rg};{vm}`` is canonical (no dot segment,
+    nothing an HTTP client would resolve elsewhere) or the event is poison."""
+    sub = SUBSCRIPTIONS[0]
+    rid = _VAULT.format(sub=sub) + f"VM;iaasvmcontainerv2;{group};{vm}"
+    event = s.build_event(schema, "Microsoft.Resources.ResourceWriteSuccess", rid, event_id="p1")
+    delivery = _parse([event], None, True, False)
+    check_delivery(delivery, supported=SUPPORTED)
+
+
+@pytest.mark.parametrize("rid", s.estate_ids()[:40])
+def test_a_resource_may_be_named_providers(rid: str) -> None:
+    """``providers`` is a keyword only where a type may stand (ARM reads ids by position): the
+    same id with its last name ``providers`` parses to the same type and maps alike."""
+    parsed = parse(rid)
+    if parsed.type in ("microsoft.resources/subscriptions", "microsoft.resources/resourcegroups"):
+        return
+    renamed = rid.rsplit("/", 1)[0] + "/providers"
+    assert parse(renamed).type == parsed.type
+    event = s.build_event(
+        "eventgrid", "Microsoft.Resources.ResourceWriteSuccess", renamed, event_id="x"
+    )
+    delivery = _parse([event], None, True, False)
+    check_delivery(delivery, supported=SUPPORTED)
+    assert not delivery.poison, delivery.poison

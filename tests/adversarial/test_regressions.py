@@ -77,7 +77,7 @@ def test_an_extension_whose_scope_is_no_resource_is_poison_without_a_type_filter
         delivery = parse_delivery([_event(rid)], supported_types=supported)
         assert not delivery.changes
         (poison,) = delivery.poison
-        assert "not an ARM id" in poison.error
+        assert "resourceUri" in poison.error and "resource group" in poison.error
 
 
 @pytest.mark.parametrize(
