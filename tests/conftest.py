@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,15 @@ NOWHERE_STORAGE = (
     "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
     "TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
 )
+
+
+@functools.cache
+def indexed_functions() -> tuple[Any, ...]:
+    """``function_app.app.get_functions()``, as the Python worker indexes the app: once per
+    process (a second call rejects the names the first one built), shared by every test."""
+    import function_app
+
+    return tuple(function_app.app.get_functions())
 
 
 def in_fresh_interpreter(code: str) -> str:

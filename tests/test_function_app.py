@@ -6,9 +6,8 @@ import inspect
 import json
 import re
 
-import function_app
 from shared.config import SETTINGS_DOC
-from tests.conftest import REPO, in_fresh_interpreter
+from tests.conftest import REPO, in_fresh_interpreter, indexed_functions
 
 
 def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> None:
@@ -49,7 +48,7 @@ FUNCTIONS = {
         json.loads(f.get_function_json())["bindings"],
         f.get_user_function(),
     )
-    for f in function_app.app.get_functions()
+    for f in indexed_functions()
 }
 
 # The host's own validation (Azure/azure-functions-host, src/WebJobs.Script/Utility.cs):
