@@ -32,7 +32,7 @@ from shared.access.model import (
     scope_kind,
 )
 from shared.kernel import api_versions
-from shared.kernel.resource_id import normalize
+from shared.kernel.resource_id import normalize, parse
 from shared.kernel.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -84,8 +84,10 @@ def read_subscription(
         if not isinstance(rid, str):
             errors.append(f"{base}/resources: an item without id")
             continue
-        holder = groups.get(normalize(rid.split("/providers/", 1)[0]))
         try:
+            # By position, as ARM reads ids: a resource group may be named "providers".
+            group_id = parse(rid).resource_group_id
+            holder = groups.get(normalize(group_id)) if group_id is not None else None
             if phi_scope.is_phi(Snapshot(resource, {}, holder)):
                 phi.append(rid)
         except Exception as exc:

@@ -471,3 +471,36 @@ def test_a_tenant_without_premium_is_told_apart_from_a_missing_permission() -> N
     (why,) = [u.why for u in found.unknowns if u.what == "last sign-in of every user"]
     assert "P1 or P2 licence" in why and "RequestFromNonPremiumTenant" in why
     client.close()
+
+
+def test_a_resource_in_a_group_named_providers_takes_its_groups_phi_scope() -> None:
+    """ARM reads ids by position: a resource group may be named ``providers`` (Resource name
+    rules), and its untagged resources are PHI through the group's tag like any other's."""
+
+    from shared.access.reader import read_subscription
+    from shared.kernel.phi_scope import PhiScope
+
+    sub = "00000000-0000-0000-0000-0000000000aa"
+    group_id = f"/subscriptions/{sub}/resourceGroups/providers"
+    group = {
+        "id": group_id,
+        "name": "providers",
+        "tags": {"hipaa": "true"},
+    }
+    vault = f"{group_id}/providers/Microsoft.Storage/storageAccounts/phidata"
+
+    class Arm:
+        def get(self, path: str, api_version: str, kind: str = "resource") -> Any:
+            return {"id": path, "subscriptionId": sub, "displayName": "s"}
+
+        def resource_groups(self, subscription: str) -> dict[str, Any]:
+            return {group_id.lower(): group}
+
+        def list_items(self, path: str, api_version: str, kind: str = "") -> Any:
+            if path.endswith("/resources"):
+                return iter([{"id": vault, "type": "Microsoft.Storage/storageAccounts"}])
+            return iter([])
+
+    phi, *_rest, errors = read_subscription(Arm(), sub, PhiScope())  # type: ignore[arg-type]
+    assert vault in phi and group_id in phi
+    assert errors == []
