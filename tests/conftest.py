@@ -24,6 +24,23 @@ NOWHERE_STORAGE = (
 )
 
 
+# The functions function_app registers, by name (the host's function names).
+APP_FUNCTIONS = frozenset(
+    {
+        "on_resource_change",
+        "on_queued_resource_change",
+        "events_webhook",
+        "reconcile",
+        "outbox",
+        "digest",
+        "access_review",
+        "evidence",
+        "health",
+        "findings",
+    }
+)
+
+
 @functools.cache
 def indexed_functions() -> tuple[Any, ...]:
     """``function_app.app.get_functions()``, as the Python worker indexes the app: once per

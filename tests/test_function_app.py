@@ -7,7 +7,7 @@ import json
 import re
 
 from shared.config import SETTINGS_DOC
-from tests.conftest import REPO, in_fresh_interpreter, indexed_functions
+from tests.conftest import APP_FUNCTIONS, REPO, in_fresh_interpreter, indexed_functions
 
 
 def test_import_function_app_loads_no_sim_no_sdk_clients_and_no_catalog() -> None:
@@ -129,18 +129,7 @@ def test_the_ncrontab_reader_refuses_what_the_timer_trigger_would() -> None:
 
 
 def test_every_function_and_binding_name_is_one_the_host_accepts() -> None:
-    assert set(FUNCTIONS) == {
-        "on_resource_change",
-        "on_queued_resource_change",
-        "events_webhook",
-        "reconcile",
-        "outbox",
-        "digest",
-        "access_review",
-        "evidence",
-        "health",
-        "findings",
-    }
+    assert set(FUNCTIONS) == APP_FUNCTIONS
     for name, (bindings, _) in FUNCTIONS.items():
         assert HOST_FUNCTION_NAME.match(name) and name.lower() != "host", name
         for binding in bindings:

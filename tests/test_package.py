@@ -16,19 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import APP_FUNCTIONS
+
 REPO = Path(__file__).resolve().parent.parent
-FUNCTIONS = {
-    "on_resource_change",
-    "on_queued_resource_change",
-    "events_webhook",
-    "reconcile",
-    "outbox",
-    "digest",
-    "access_review",
-    "evidence",
-    "health",
-    "findings",
-}
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:
@@ -128,4 +118,4 @@ def test_the_remote_build_installs_the_lock_and_imports_every_function(tmp_path:
         text=True,
         timeout=120,
     ).stdout
-    assert set(json.loads(out)) == FUNCTIONS
+    assert set(json.loads(out)) == APP_FUNCTIONS

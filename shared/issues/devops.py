@@ -291,28 +291,24 @@ class AzureDevOpsWorkItems:
         if content.assignee:
             patch.append(_add("/fields/System.AssignedTo", content.assignee))
         url = self._url(f"workitems/${quote(self.work_item_type, safe='')}")
-        try:
-            response = self.client.send(
+
+        def create(operations: list[dict[str, Any]]) -> HttpResponse:
+            return self.client.send(
                 "POST",
                 url,
                 kind="create",
                 headers={"Content-Type": JSON_PATCH},
-                json=patch,
+                json=operations,
                 idempotent=False,
             )
+
+        try:
+            response = create(patch)
         except AzureDevOpsError as exc:
             # 400: an owner who is no identity of the organization; the work item matters more.
             if exc.status != 400 or not content.assignee:
                 raise
-            patch = [op for op in patch if op["path"] != "/fields/System.AssignedTo"]
-            response = self.client.send(
-                "POST",
-                url,
-                kind="create",
-                headers={"Content-Type": JSON_PATCH},
-                json=patch,
-                idempotent=False,
-            )
+            response = create([op for op in patch if op["path"] != "/fields/System.AssignedTo"])
         return self._issue(_object(response, url), fingerprint)
 
     def comment(self, issue: TrackedIssue, text: str) -> None:

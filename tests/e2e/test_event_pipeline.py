@@ -21,7 +21,7 @@ from shared.kernel.resource_id import normalize, parse
 from sim.azurite import AzuriteEndpoints
 from sim.estate import demo_estate, open_rdp_rule
 from sim.fixture import running_sim
-from tests.conftest import indexed_functions
+from tests.conftest import APP_FUNCTIONS, indexed_functions
 from tests.e2e.world import World
 from tests.e2e.world import find as _find
 
@@ -174,18 +174,7 @@ def test_webhook_handshakes(world: World) -> None:
 
 def test_triggers_are_registered_and_every_http_one_requires_a_function_key() -> None:
     functions = indexed_functions()
-    assert {f.get_function_name() for f in functions} == {
-        "on_resource_change",
-        "on_queued_resource_change",
-        "events_webhook",
-        "reconcile",
-        "outbox",
-        "digest",
-        "access_review",
-        "evidence",
-        "health",
-        "findings",
-    }
+    assert {f.get_function_name() for f in functions} == APP_FUNCTIONS
     for function in functions:
         for binding in function.get_bindings():
             if binding.type == "httpTrigger":
