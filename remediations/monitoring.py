@@ -17,10 +17,20 @@ Gateway, Front Door (classic and Standard/Premium), and App Service apps, whose 
 diagnostic-settings check (their auditing is judged from auditingSettings), so they are not
 covered here.
 
+Destinations: the archive storage account is left out (the workspace alone receives the logs)
+for a regional resource in another region than the account, as Azure accepts a storage
+destination only in the resource's region; with no workspace configured that is a plan failure.
+
 Limits: Azure allows five diagnostic settings per resource and refuses a setting that sends a
 category to a destination another setting of the same resource already uses for it; both come
-back as a recorded failure, never as an edit of the customer's setting. ARM may also check that
-phiguard's identity may use the destinations (linked access check) — not verified here.
+back as a recorded failure, never as an edit of the customer's setting. ARM also checks that
+phiguard's identity may use the destinations (linked access check): besides
+``Microsoft.Insights/diagnosticSettings/write`` on the resource, Learn documents
+``Microsoft.OperationalInsights/workspaces/sharedKeys/action`` (and ``/read``) on the workspace
+("Manage access to Log Analytics workspaces") and ListKeys
+(``Microsoft.Storage/storageAccounts/listKeys/action``) on the archive account ("Roles,
+permissions, and security in Azure Monitor"). They belong on those two resources only, never in
+the subscription-wide role of ``rbac_actions`` (ListKeys there would open every PHI account).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from shared.kernel.findings import Status
 from shared.kernel.related import RELATED
 from shared.kernel.snapshot import Snapshot
 
+ID = "monitoring_diagnostic_settings_audit"
 SETTING_NAME = "phiguard-audit"
 API_VERSION = RELATED["diagnostic_settings"].api_version
 MAX_SETTINGS = 5
@@ -56,6 +67,22 @@ FIXES = (
     "appservice_site_resource_logs_enabled",
     "monitoring_resource_audit_logs_enabled",
 )
+
+
+def _region(location: object) -> str:
+    """An Azure region name as ARM compares it: case and spaces do not matter."""
+    return str(location or "").replace(" ", "").lower()
+
+
+def _same_region(snapshot: Snapshot, archive_location: str | None) -> bool:
+    """Whether the archive account may be the resource's storage destination: "Storage
+    accounts must be in the same region as the resource being monitored if the resource is
+    regional" (Learn, "Diagnostic settings in Azure Monitor", Destinations). True when either
+    region is unknown or the resource is not regional (``global``, e.g. Front Door)."""
+    mine = _region(snapshot.resource.get("location"))
+    if not archive_location or not mine or mine == "global":
+        return True
+    return mine == _region(archive_location)
 
 
 def _own(snapshot: Snapshot, key: str) -> Mapping[str, Any] | None:
@@ -104,7 +131,7 @@ def _setting_writes(snapshot: Snapshot, values: Mapping[str, Any]) -> list[Write
 
 
 @remediation(
-    id="monitoring_diagnostic_settings_audit",
+    id=ID,
     title="PHI resources get phiguard's own diagnostic setting sending audit logs to retention",
     fixes=FIXES,
     resource_types=tuple(TARGETS),
@@ -143,11 +170,22 @@ def monitoring_diagnostic_settings_audit(
             "no destination configured (PHIGUARD_REMEDIATION_WORKSPACE_ID, "
             "PHIGUARD_REMEDIATION_ARCHIVE_STORAGE_ID)"
         )
+    archive = options.archive_storage_id
+    if archive and not _same_region(snapshot, options.archive_storage_location):
+        if not options.workspace_id:
+            here = str(snapshot.resource.get("location"))[:40]
+            raise PlanError(
+                f"the archive storage account is in {options.archive_storage_location}, "
+                f"{snapshot.name} in {here}: Azure accepts a storage destination "
+                "only in the region of the resource it logs; configure "
+                "PHIGUARD_REMEDIATION_WORKSPACE_ID (a workspace may be in any region)"
+            )
+        archive = None  # the workspace alone: a PUT naming the account would be refused
     props: dict[str, Any] = {}
     if options.workspace_id:
         props["workspaceId"] = options.workspace_id
-    if options.archive_storage_id:
-        props["storageAccountId"] = options.archive_storage_id
+    if archive:
+        props["storageAccountId"] = archive
     props["logs"] = [{"categoryGroup": group, "enabled": True}]
     desired = {"name": SETTING_NAME, "properties": props}
     current = _own(snapshot, key)

@@ -77,6 +77,9 @@ class RemediationOptions:
     nsg_strategy: NsgStrategy = "deny"
     workspace_id: str | None = None
     archive_storage_id: str | None = None
+    # The archive account's Azure region, when known (the remediator reads it once): Azure
+    # refuses a storage destination in another region than a regional resource it logs.
+    archive_storage_location: str | None = None
 
 
 DecideFunc = Callable[[Snapshot, RemediationOptions], Change | None]

@@ -103,6 +103,7 @@ class Remediator:
         self.registry = dict(REMEDIATIONS if registry is None else registry)
         self.options = options or remediation_options(settings)
         self.clock = clock
+        self._archive_location: str | None = None
         unknown = [r for r, _ in settings.remediation_modes if r not in self.registry]
         if unknown:
             raise SettingsError(f"PHIGUARD_REMEDIATION_MODES: unknown remediation {unknown[0]!r}")
@@ -120,6 +121,45 @@ class Remediator:
 
     def allowed(self, remediation: Remediation) -> bool:
         return remediation.id in self.settings.remediation_allow
+
+    def plan_options(self, remediation: Remediation) -> RemediationOptions:
+        """The fixes' options, with the archive account's region once the diagnostic-settings
+        fix needs it: Azure refuses a storage destination in another region than the regional
+        resource it logs, so the plan leaves the account out there. Read once (a Reader GET);
+        unknown (not read, gone, or the read failed) plans as before and a refusal is
+        recorded."""
+        from remediations.monitoring import ID as MONITORING_ID
+
+        options = self.options
+        if (
+            remediation.id != MONITORING_ID
+            or not options.archive_storage_id
+            or options.archive_storage_location is not None
+        ):
+            return options
+        if self._archive_location is None:
+            self._archive_location = self._read_location(options.archive_storage_id)
+        if not self._archive_location:
+            return options
+        return replace(options, archive_storage_location=self._archive_location)
+
+    def _read_location(self, resource_id: str) -> str | None:
+        """The resource's ``location``; "" when it cannot be known (gone, refused, no
+        location), None after a transient failure (read again at the next plan)."""
+        from shared.arm import ArmError, TransientArmError
+
+        read = getattr(self.reader, "resource", None)
+        if read is None:  # a reader that reads snapshots only
+            return ""
+        try:
+            found = read(resource_id)
+        except TransientArmError:
+            return None
+        except (ArmError, ValueError) as exc:
+            logger.info("archive storage account not read (%s): region unknown", type(exc).__name__)
+            return ""
+        location = found.get("location") if isinstance(found, Mapping) else None
+        return location if isinstance(location, str) else ""
 
     def permissions(self) -> list[str]:
         """The sorted union of the RBAC actions the remediations declare (the custom role)."""
@@ -141,7 +181,7 @@ class Remediator:
         for snapshot, remediation, _checks in self._fixes(target, evaluation):
             error: str | None = None
             try:
-                plan = remediation.plan(snapshot, self.options)
+                plan = remediation.plan(snapshot, self.plan_options(remediation))
             except (ValueError, MalformedResource) as exc:
                 plan, error = None, str(exc)
             if plan is not None or error is not None:
@@ -263,7 +303,7 @@ class Remediator:
             )
 
         try:
-            plan = remediation.plan(snapshot, self.options)
+            plan = remediation.plan(snapshot, self.plan_options(remediation))
         except (ValueError, MalformedResource) as exc:
             return self.log.insert(record(RecordStatus.FAILED, f"Cannot plan: {exc}"))
         except Exception as exc:  # a planner bug on a hostile document: say so, write nothing
@@ -390,7 +430,7 @@ class Remediator:
                     break
                 snapshot = fresh
                 try:
-                    current = remediation.plan(snapshot, self.options)
+                    current = remediation.plan(snapshot, self.plan_options(remediation))
                 except (ValueError, MalformedResource) as plan_error:
                     failure = f"Cannot re-plan after a concurrent change: {plan_error}"
                     break

@@ -37,6 +37,9 @@ from sim.estate.network import default_security_rules
 from sim.ids import RESOURCE_GROUP_TYPE, Target
 from sim.store import Entry
 
+DIAGNOSTIC_SETTINGS = "microsoft.insights/diagnosticsettings"
+MAX_DIAGNOSTIC_SETTINGS = 5
+
 
 class ArmWrites(ArmOperations):
     """PUT, PATCH, DELETE and POST on documents."""
@@ -230,6 +233,8 @@ class ArmWrites(ArmOperations):
             raise ArmError(
                 400, "LocationRequired", "The location property is required for this definition."
             )
+        if t == DIAGNOSTIC_SETTINGS:
+            self._check_diagnostic_setting(target, body, existing)
         doc = self._compose(target, body, existing)
         style = self._lro_style(t)
         created = existing is None
@@ -263,6 +268,80 @@ class ArmWrites(ArmOperations):
         else:
             status = 201 if created else 200
         return self._doc_response(entry, status)
+
+    def _check_diagnostic_setting(
+        self, target: Target, body: dict[str, Any], existing: Entry | None
+    ) -> None:
+        """What Azure Monitor refuses in a diagnostic setting PUT: a sixth setting on one
+        resource ("Each resource can have up to five diagnostic settings", Learn "Diagnostic
+        settings in Azure Monitor"), and log or metric entries that break the published
+        2021-05-01-preview schema (``enabled`` required; a log names a ``category`` or a
+        ``categoryGroup``, not both; a ``retentionPolicy`` has ``enabled`` and ``days``)."""
+        if existing is None:
+            siblings = self.store.keys(self.store.by_parent, (target.parent_key, target.type_key))
+            if len(siblings) >= MAX_DIAGNOSTIC_SETTINGS:
+                raise ArmError(
+                    400,
+                    "BadRequest",
+                    "Diagnostic settings does not support more than "
+                    f"{MAX_DIAGNOSTIC_SETTINGS} diagnostic settings per resource.",
+                )
+        props = body.get("properties")
+        if not isinstance(props, dict):
+            raise ArmError(400, "BadRequest", "The diagnostic setting has no properties.")
+        self._check_storage_region(target, props.get("storageAccountId"))
+        for field in ("logs", "metrics"):
+            items = props.get(field)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise ArmError(400, "BadRequest", f"properties.{field} must be an array.")
+            for index, item in enumerate(items):
+                where = f"properties.{field}[{index}]"
+                if not isinstance(item, dict) or not isinstance(item.get("enabled"), bool):
+                    raise ArmError(400, "BadRequest", f"{where}.enabled is required.")
+                if field == "logs" and bool(item.get("category")) == bool(
+                    item.get("categoryGroup")
+                ):
+                    raise ArmError(
+                        400,
+                        "BadRequest",
+                        f"{where} must name either a category or a categoryGroup.",
+                    )
+                retention = item.get("retentionPolicy")
+                if retention is not None and not (
+                    isinstance(retention, dict)
+                    and isinstance(retention.get("enabled"), bool)
+                    and isinstance(retention.get("days"), int)
+                    and retention["days"] >= 0
+                ):
+                    raise ArmError(
+                        400, "BadRequest", f"{where}.retentionPolicy needs enabled and days."
+                    )
+
+    def _check_storage_region(self, target: Target, account_id: Any) -> None:
+        """ "Storage accounts must be in the same region as the resource being monitored if the
+        resource is regional" (Learn, "Diagnostic settings in Azure Monitor", Destinations). The
+        monitored resource's region is that of the nearest scope document with a location (a
+        blob service's is its account's); ``global`` resources are not regional."""
+        if not isinstance(account_id, str) or not account_id:
+            return
+        account = self.store.get(ids.key(account_id))
+        wanted = _region(account.doc.get("location")) if account is not None else ""
+        scope = target.parent
+        here = ""
+        while scope and not here:
+            entry = self.store.get(ids.key(scope))
+            here = _region(entry.doc.get("location")) if entry is not None else ""
+            up = ids.parse(scope)
+            scope = up.parent if up is not None else None
+        if wanted and here and here != "global" and here != wanted:
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"The storage account '{account_id}' is in region '{wanted}', the resource in "
+                f"'{here}': a storage destination must be in the resource's region.",
+            )
 
     def _put_group(
         self, req: ArmRequest, target: Target, events: list[dict[str, Any]]
@@ -457,6 +536,10 @@ class ArmWrites(ArmOperations):
             return ArmResponse(200, to_json(result))
         self._check_containers(target)
         raise ArmError(404, "ResourceNotFound", self._not_found_message(req.path))
+
+
+def _region(location: Any) -> str:
+    return str(location or "").replace(" ", "").lower()
 
 
 def _replace_embedded(parent_doc: dict[str, Any], child: dict[str, Any] | None, name: str) -> None:

@@ -219,6 +219,30 @@ def test_diagnostic_setting_is_created_verified_and_deleted_on_rollback(rig: Rig
     assert undone.verification == {"keyvault_vault_audit_logs_enabled": "FAIL"}
 
 
+def test_a_vault_in_another_region_than_the_archive_gets_the_workspace_only(rig: Rig) -> None:
+    """Regression: the setting named the archive account whatever the vault's region, and
+    Azure refuses a storage destination outside the monitored resource's region (Learn,
+    "Diagnostic settings in Azure Monitor", Destinations), so no setting was created at all."""
+    vault = dict(rig.doc(VAULT))
+    far = VAULT.rsplit("/", 1)[0] + "/kv-chs-phi-west"
+    vault.update(id=far, name="kv-chs-phi-west", location="westus2")
+    vault.pop("etag", None)
+    rig.sim.admin("POST", "load", {"documents": [vault]})
+    remediator = rig.remediator()
+    (record,) = remediator.act(far, cause=rig.user_cause())
+    assert record.status == RecordStatus.VERIFIED, record.reason
+    setting = _own_setting(rig, far)
+    assert setting is not None
+    assert setting["properties"]["workspaceId"] == WORKSPACE
+    assert "storageAccountId" not in setting["properties"]
+    assert rig.writes() == {"PUT": 1}
+    # The vault in the archive's region still gets both destinations.
+    (same,) = remediator.act(VAULT, cause=rig.user_cause())
+    assert same.status == RecordStatus.VERIFIED, same.reason
+    own = _own_setting(rig, VAULT)
+    assert own is not None and own["properties"]["storageAccountId"] == AUDIT
+
+
 def test_storage_transport_is_patched_verified_and_rolled_back(rig: Rig) -> None:
     rig.weaken_storage(RECORDS)
     remediator = rig.remediator()
