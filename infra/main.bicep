@@ -182,6 +182,17 @@ module evidenceAccess 'modules/evidence-access.bicep' = {
   }
 }
 
+module diagnosticsDestinations 'modules/diagnostics-destinations.bicep' = {
+  name: 'phiguard-diagnostics-destinations'
+  scope: group
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    workspaceId: monitoring.outputs.workspaceId
+    evidenceStorageName: evidenceStorage.outputs.name
+    remediationMode: remediationMode
+  }
+}
+
 module flowLogs 'modules/flow-logs.bicep' = {
   name: 'phiguard-flow-logs'
   scope: resourceGroup('NetworkWatcherRG')

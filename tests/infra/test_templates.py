@@ -367,3 +367,34 @@ def test_the_host_storage_identity_has_the_roles_learn_gives_for_it() -> None:
         "8a0f0c08-91a1-4084-bc3d-661d67233fed",
         "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
     } <= set(on_runtime)
+
+
+def test_the_diagnostic_fix_may_name_its_destinations_only_in_enforce_mode() -> None:
+    """Creating a diagnostic setting is a linked-access check (LinkedAuthorizationFailed
+    without it): sharedKeys on the workspace, listKeys on the archive account, granted on those
+    two resources alone and only when the fix may write."""
+    wanted = {
+        "Microsoft.OperationalInsights/workspaces/read",
+        "Microsoft.OperationalInsights/workspaces/sharedKeys/action",
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Storage/storageAccounts/listKeys/action",
+    }
+
+    def destination_roles(declared: list[Declared]) -> list[Declared]:
+        return [
+            d
+            for d in _of_type(declared, "Microsoft.Authorization/roleDefinitions")
+            if "diagnostic destinations" in str(d.body["properties"].get("roleName", ""))
+        ]
+
+    assert destination_roles(_declared()) == []
+    enforce = _declared(remediationMode="enforce")
+    [role] = destination_roles(enforce)
+    [permission] = role.body["properties"]["permissions"]
+    assert set(permission["actions"]) == wanted and permission["dataActions"] == []
+    scopes = sorted(
+        a.id.split("/providers/Microsoft.Authorization/")[0].split("/")[-2].lower()
+        for a in _of_type(enforce, "Microsoft.Authorization/roleAssignments")
+        if a.body["properties"]["roleDefinitionId"] == role.id
+    )
+    assert scopes == ["storageaccounts", "workspaces"]
