@@ -23,9 +23,25 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+# Scopes that name a service's audience, never the endpoint the token goes to: an SDK asks for
+# them whatever endpoint its client was built with. ACS Email's EmailClient always asks for
+# "https://communication.azure.com//.default" (azure-communication-email, auth_policy_utils), so
+# a client built on the sim's loopback ACS endpoint still asks for it.
+SERVICE_AUDIENCE_SCOPES = frozenset(
+    {
+        "https://communication.azure.com//.default",
+        "https://communication.azure.com/.default",
+    }
+)
+
+
 class LoopbackDevCredential:
-    """A fixed bearer token for the simulated tenant. Refused for any non-loopback endpoint, so
-    it can never send a fake token to, or accept one from, real Azure."""
+    """A fixed bearer token for the simulated tenant. Refused for any non-loopback scope, so it
+    can never send a fake token to, or accept one from, real Azure: the scope of ARM, Graph and
+    Azure DevOps on loopback is the loopback URL itself. The one exception is a fixed service
+    audience (:data:`SERVICE_AUDIENCE_SCOPES`), which names no endpoint; phiguard hands this
+    credential only to a client whose endpoint is loopback (``shared.context``), and the token is
+    a fixed, non-secret string."""
 
     def __init__(self, token: str = "phiguard-local-dev-token") -> None:  # noqa: S107 - not a secret
         self._token = token
@@ -34,7 +50,7 @@ class LoopbackDevCredential:
         from azure.core.credentials import AccessToken
 
         for scope in scopes:
-            if not is_loopback_url(scope):
+            if scope not in SERVICE_AUDIENCE_SCOPES and not is_loopback_url(scope):
                 raise ValueError(f"dev credential refused for non-loopback scope {scope!r}")
         return AccessToken(self._token, int(time.time()) + 3600)
 

@@ -4,7 +4,11 @@ the Azure Instance Metadata Service's (a VM's).
 Protocol ``2019-08-01`` (what azure-identity's ``ManagedIdentityCredential`` uses when the host
 sets ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``): ``GET {endpoint}?resource=...&api-version=
 2019-08-01[&client_id=...]`` with the header ``X-IDENTITY-HEADER``; the answer is
-``{"access_token", "expires_on", "resource", "token_type", "client_id"}``. The token is the
+``{"access_token", "expires_on", "not_before", "resource", "token_type", "client_id"}``, the
+times as strings of epoch seconds (the property table of
+https://learn.microsoft.com/azure/app-service/overview-managed-identity); at most one of
+``client_id``, ``principal_id`` (alias ``object_id``) and ``mi_res_id`` picks a user-assigned
+identity, more than one is refused (400), as the platform documents. The token is the
 sim's dev token (ARM accepts any bearer); a request without the header is refused (400), as the
 host does, so a client that forgets it is caught.
 
@@ -30,6 +34,11 @@ TOKEN = "phiguard-local-dev-token"  # noqa: S105 - the sim's dev token, accepted
 
 Reply = tuple[int, list[tuple[str, str]], bytes, bool]
 
+# The identity selectors of the 2019-08-01 protocol; at most one per request ("Can't be used on
+# a request that includes ..."; https://learn.microsoft.com/azure/app-service/
+# overview-managed-identity#rest-endpoint-reference). None: the system-assigned identity.
+APP_SERVICE_ID_PARAMS = ("client_id", "principal_id", "object_id", "mi_res_id")
+
 
 def _reply(status: int, body: dict[str, object]) -> Reply:
     return (
@@ -51,11 +60,23 @@ def handle(method: str, query: str, headers: dict[str, str]) -> Reply:
     resource = params.get("resource", "")
     if not resource:
         return _reply(400, {"error": "invalid_request", "error_description": "resource"})
+    chosen = [name for name in APP_SERVICE_ID_PARAMS if params.get(name)]
+    if len(chosen) > 1:
+        return _reply(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "Only one of client_id, principal_id, object_id and "
+                f"mi_res_id may be given; the request has {', '.join(chosen)}.",
+            },
+        )
+    now = int(time.time())
     return _reply(
         200,
         {
             "access_token": TOKEN,
-            "expires_on": str(int(time.time()) + 3600),
+            "expires_on": str(now + 3600),
+            "not_before": str(now),
             "resource": resource,
             "token_type": "Bearer",
             "client_id": params.get("client_id", CLIENT_ID),

@@ -6,7 +6,10 @@ service maps to that prefix). Operations, in the published shapes of Key Vault 7
 
 * ``GET /keys`` (GetKeys): ``{"value": [{kid, attributes, tags[, managed]}], "nextLink"}``;
   ``maxresults`` 1–25 (25 by default), paging with an absolute ``nextLink`` carrying
-  ``$skiptoken``;
+  ``$skiptoken`` (on the vault's own host, ``https://{vault}.vault.azure.net:443/...``, when the
+  request came by that name);
+* every item's ``attributes.recoveryLevel`` and ``recoverableDays`` follow the vault's
+  soft-delete retention and purge protection (:func:`recovery`);
 * ``GET /keys/{name}`` and ``/keys/{name}/{version}`` (GetKey): ``{key: {kid, kty, key_ops, n,
   e}, attributes, tags}`` — the public modulus only (a stand-in: deterministic bytes, not a real
   RSA modulus); ``GET /keys/{name}/versions`` (GetKeyVersions);
@@ -38,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from sim.arm import vault_items
-from sim.arm.vault_items import VAULTS, Item
+from sim.arm.vault_items import VAULTS, Item, recovery
 from sim.store import Store
 
 Reply = tuple[int, list[tuple[str, str]], bytes, bool]
@@ -49,6 +52,7 @@ API_VERSIONS = frozenset(
 )
 LATEST = "7.5"
 VAULT_RESOURCE = "https://vault.azure.net"
+VAULT_HOST_SUFFIX = ".vault.azure.net"
 MAX_RESULTS = 25
 
 
@@ -120,16 +124,25 @@ class KeyVaultDataService:
             return _error(
                 405, "MethodNotAllowed", f"{method} is not supported by the simulated data plane."
             )
-        return self._route(vault, segs[1:], params, version)
+        # A nextLink names the host the request came to: the vault's own (through sim.proxy,
+        # as the service writes it: https://{vault}.vault.azure.net:443/keys?...), else the sim.
+        host = headers.get("host", "").partition(":")[0].strip().lower().rstrip(".")
+        if host.endswith(VAULT_HOST_SUFFIX):
+            base = f"https://{host}:443"
+        else:
+            base = f"{self.root}/{quote(str(vault.get('name', '')))}"
+        return self._route(vault, segs[1:], params, version, base)
 
-    def _route(self, vault: Doc, segs: list[str], params: dict[str, str], version: str) -> Reply:
+    def _route(
+        self, vault: Doc, segs: list[str], params: dict[str, str], version: str, base: str
+    ) -> Reply:
         kind = segs[0].lower() if segs else ""
         if kind not in ("keys", "secrets"):
             return _error(404, "NotFound", f"The operation '/{'/'.join(segs)}' is not supported.")
         items = self._keys(vault) if kind == "keys" else self._secrets(vault)
         rest = segs[1:]
         if not rest:
-            return self._list(vault, kind, items, params, version, "")
+            return self._list(vault, kind, items, params, version, "", base)
         found = next((i for i in items if i.name.lower() == rest[0].lower()), None)
         noun = "Key" if kind == "keys" else "Secret"
         if found is None:
@@ -143,7 +156,9 @@ class KeyVaultDataService:
             )
         tail = [s.lower() for s in rest[1:]]
         if tail == ["versions"]:
-            return self._list(vault, kind, [found], params, version, f"/{found.name}/versions")
+            return self._list(
+                vault, kind, [found], params, version, f"/{found.name}/versions", base
+            )
         if kind == "secrets":
             if len(tail) > 1 or (tail and tail[0] != found.version):
                 return self._secret_missing(rest)
@@ -181,10 +196,12 @@ class KeyVaultDataService:
 
     # --- answers ------------------------------------------------------------------------------
 
-    def _attributes(self, item: Item, version: str) -> Doc:
+    def _attributes(self, vault: Doc, item: Item, version: str) -> Doc:
         attributes = vault_items.item_attributes(item)
+        level, days = recovery(vault)
+        attributes["recoveryLevel"] = level
         if version not in ("2015-06-01", "2016-10-01", "7.0"):
-            attributes["recoverableDays"] = 90  # since 7.1
+            attributes["recoverableDays"] = days  # since 7.1
         return attributes
 
     def _list(
@@ -195,6 +212,7 @@ class KeyVaultDataService:
         params: dict[str, str],
         version: str,
         suffix: str,
+        base: str,
     ) -> Reply:
         raw_max = params.get("maxresults", "")
         try:
@@ -221,17 +239,17 @@ class KeyVaultDataService:
                 shown += f"/{item.version}"
             entry: Doc = {
                 "kid" if kind == "keys" else "id": shown,
-                "attributes": self._attributes(item, version),
-                "tags": dict(item.tags),
+                "attributes": self._attributes(vault, item, version),
             }
+            if item.tags:  # the service leaves out tags an item has none of (GetSecrets-example)
+                entry["tags"] = dict(item.tags)
             if kind == "secrets":
                 entry["contentType"] = item.content_type
             value.append(entry)
         next_link = None
         if offset + size < len(items):
-            name = str(vault.get("name", ""))
             next_link = (
-                f"{self.root}/{quote(name)}/{kind}{suffix}?api-version={version}"
+                f"{base}/{kind}{suffix}?api-version={version}"
                 f"&$skiptoken={offset + size}&maxresults={size}"
             )
         return _reply(200, {"value": value, "nextLink": next_link})
@@ -248,8 +266,8 @@ class KeyVaultDataService:
                 "n": base64.urlsafe_b64encode(b"\xc1" + modulus[1:]).rstrip(b"=").decode(),
                 "e": "AQAB",
             },
-            "attributes": self._attributes(item, "7.5"),
-            "tags": dict(item.tags),
+            "attributes": self._attributes(vault, item, "7.5"),
+            **({"tags": dict(item.tags)} if item.tags else {}),
         }
 
     def _rotation_policy(self, vault: Doc, item: Item) -> Doc:

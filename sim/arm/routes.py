@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim import ids
 from sim.arm import renderers, vault_items, versions
@@ -132,12 +132,17 @@ class ArmRoutes(ArmWrites):
             versions.check("microsoft.resources/tenants", req.api_version)
             if req.method != "GET":
                 raise ArmError(405, "MethodNotAllowed", "Only GET is allowed on /tenants.")
+            # TenantIdDescription (subscriptions.json 2022-12-01, example GetTenants.json): the
+            # home tenant carries its domains, country code and tenant type as well.
             tenant = {
                 "id": f"/tenants/{self.tenant_id}",
                 "tenantId": self.tenant_id,
+                "countryCode": "US",
+                "displayName": "Contoso (simulated)",
+                "domains": ["contoso.onmicrosoft.com"],
                 "tenantCategory": "Home",
                 "defaultDomain": "contoso.onmicrosoft.com",
-                "displayName": "Contoso (simulated)",
+                "tenantType": "AAD",
             }
             return ArmResponse(200, to_json({"value": [tenant]}))
         parts = path.split("/")
@@ -149,27 +154,9 @@ class ArmRoutes(ArmWrites):
                     "SubscriptionNotFound",
                     f"The subscription '{parts[2]}' could not be found.",
                 )
+            sub = req.path.rstrip("/").split("/")[2]
             return ArmResponse(
-                200,
-                to_json(
-                    {
-                        "value": [
-                            {
-                                "id": f"/subscriptions/{parts[2]}/locations/{name}",
-                                "name": name,
-                                "type": "Region",
-                                "displayName": display,
-                                "regionalDisplayName": f"({geo}) {display}",
-                                "metadata": {
-                                    "regionType": "Physical",
-                                    "regionCategory": "Recommended",
-                                    "geographyGroup": geo,
-                                },
-                            }
-                            for name, display, geo in _LOCATIONS
-                        ]
-                    }
-                ),
+                200, to_json({"value": [_location(sub, region) for region in _LOCATIONS]})
             )
         return None
 
@@ -558,7 +545,7 @@ def _provider_doc(provider: dict[str, Any], subscription: str) -> dict[str, Any]
         "resourceTypes": [
             {
                 "resourceType": rtype,
-                "locations": [display for _, display, _ in _LOCATIONS],
+                "locations": [region.display for region in _LOCATIONS],
                 "apiVersions": list(reversed(found)),
                 "capabilities": "None",
             }
@@ -567,15 +554,101 @@ def _provider_doc(provider: dict[str, Any], subscription: str) -> dict[str, Any]
     }
 
 
-# The regions the estates use (and a few more), as Subscriptions_ListLocations names them.
+class _Region(NamedTuple):
+    name: str
+    display: str
+    geography: str  # metadata.geography
+    group: str  # metadata.geographyGroup, and the "(...)" of regionalDisplayName
+    latitude: str
+    longitude: str
+    physical: str
+    paired: str
+
+
+# The regions the estates use (and a few more), as Subscriptions_ListLocations names them: the
+# Location / LocationMetadata shapes of subscriptions.json (2022-12-01), values as the published
+# examples show them (GetLocations.json: eastus, eastus2; `az account list-locations` output in
+# the Azure docs for the others). Coordinates are strings, as ARM sends them.
 _LOCATIONS = (
-    ("eastus", "East US", "US"),
-    ("eastus2", "East US 2", "US"),
-    ("westus2", "West US 2", "US"),
-    ("centralus", "Central US", "US"),
-    ("westeurope", "West Europe", "Europe"),
-    ("northeurope", "North Europe", "Europe"),
+    _Region(
+        "eastus", "East US", "United States", "US", "37.3719", "-79.8164", "Virginia", "westus"
+    ),
+    _Region(
+        "eastus2",
+        "East US 2",
+        "United States",
+        "US",
+        "36.6681",
+        "-78.3889",
+        "Virginia",
+        "centralus",
+    ),
+    _Region(
+        "westus2",
+        "West US 2",
+        "United States",
+        "US",
+        "47.233",
+        "-119.852",
+        "Washington",
+        "westcentralus",
+    ),
+    _Region(
+        "westus3",
+        "West US 3",
+        "United States",
+        "US",
+        "33.448376",
+        "-112.074036",
+        "Phoenix",
+        "eastus",
+    ),
+    _Region(
+        "centralus", "Central US", "United States", "US", "41.5908", "-93.6208", "Iowa", "eastus2"
+    ),
+    _Region(
+        "westeurope",
+        "West Europe",
+        "Europe",
+        "Europe",
+        "52.3667",
+        "4.9",
+        "Netherlands",
+        "northeurope",
+    ),
+    _Region(
+        "northeurope",
+        "North Europe",
+        "Europe",
+        "Europe",
+        "53.3478",
+        "-6.2597",
+        "Ireland",
+        "westeurope",
+    ),
 )
+
+
+def _location(subscription: str, region: _Region) -> dict[str, Any]:
+    """One ``Location`` of Subscriptions_ListLocations for ``subscription``."""
+    base = f"/subscriptions/{subscription}/locations"
+    return {
+        "id": f"{base}/{region.name}",
+        "name": region.name,
+        "type": "Region",
+        "displayName": region.display,
+        "regionalDisplayName": f"({region.group}) {region.display}",
+        "metadata": {
+            "regionType": "Physical",
+            "regionCategory": "Recommended",
+            "geography": region.geography,
+            "geographyGroup": region.group,
+            "longitude": region.longitude,
+            "latitude": region.latitude,
+            "physicalLocation": region.physical,
+            "pairedRegion": [{"name": region.paired, "id": f"{base}/{region.paired}"}],
+        },
+    }
 
 
 def _children(doc: dict[str, Any]) -> list[str]:

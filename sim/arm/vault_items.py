@@ -191,6 +191,29 @@ def from_arm(doc: Doc, vault: Doc, *, key: bool) -> Item:
     )
 
 
+FULL_RETENTION_DAYS = 90
+
+
+def recovery(vault: Doc) -> tuple[str, int]:
+    """The ``recoveryLevel`` and ``recoverableDays`` every key and secret of ``vault`` shows,
+    from the vault's soft-delete settings (Key Vault 7.5 ``keys.json``, ``DeletionRecoveryLevel``
+    and ``KeyAttributes.recoverableDays``): no soft delete is ``Purgeable`` (0 days); soft
+    delete for 90 days is ``Recoverable+Purgeable``, or ``Recoverable`` with purge protection;
+    a retention of 7 to 89 days is ``CustomizedRecoverable+Purgeable``, or
+    ``CustomizedRecoverable`` with purge protection. Soft delete is on unless the vault says
+    ``enableSoftDelete: false`` (it cannot be turned off on new vaults)."""
+    props = vault.get("properties") if isinstance(vault.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    if props.get("enableSoftDelete") is False:
+        return "Purgeable", 0
+    raw = props.get("softDeleteRetentionInDays")
+    days = raw if isinstance(raw, int) and 7 <= raw <= FULL_RETENTION_DAYS else FULL_RETENTION_DAYS
+    level = "Recoverable" if days == FULL_RETENTION_DAYS else "CustomizedRecoverable"
+    if props.get("enablePurgeProtection") is not True:
+        level += "+Purgeable"
+    return level, days
+
+
 def item_attributes(item: Item) -> Doc:
     """The attributes ARM and the data plane both answer for an item (seconds since 1970)."""
     attributes: Doc = {
@@ -207,7 +230,8 @@ def item_attributes(item: Item) -> Doc:
 def arm_document(vault: Doc, item: Item, kind: str) -> Doc:
     """A derived item as ARM's Keys_Get / Secrets_Get answers it (never a secret value)."""
     uri = f"{vault_uri(vault)}/{kind}/{item.name}"
-    attributes = item_attributes(item)
+    # The same recovery level the data plane shows for the vault's soft-delete settings.
+    attributes = {**item_attributes(item), "recoveryLevel": recovery(vault)[0]}
     props: Doc = {"attributes": attributes}
     if kind == "keys":
         attributes["exportable"] = False

@@ -372,7 +372,15 @@ CLIENT_VERSIONS: tuple[ClientVersion, ...] = tuple(
 
 
 ARM_OWN_NAMESPACE = "microsoft.resources/"
-SUPPORTED_LOCATIONS = ("eastus", "eastus2", "westus2", "centralus", "westeurope", "northeurope")
+SUPPORTED_LOCATIONS = (
+    "eastus",
+    "eastus2",
+    "westus2",
+    "westus3",
+    "centralus",
+    "westeurope",
+    "northeurope",
+)
 
 
 _REGISTERED = {t: frozenset(v.lower() for v in found) for t, found in SUPPORTED.items()}

@@ -73,7 +73,11 @@ def test_keys_are_listed_with_attributes_and_differ_per_vault(sim: SimHandle) ->
             assert item["kid"].startswith(f"https://{vault['name']}.vault.azure.net/keys/")
             attributes = item["attributes"]
             assert attributes["enabled"] is True
-            assert attributes["recoveryLevel"] == "Recoverable+Purgeable"
+            purge_protected = vault["properties"].get("enablePurgeProtection") is True
+            assert attributes["recoveryLevel"] == (
+                "Recoverable" if purge_protected else "Recoverable+Purgeable"
+            )
+            assert attributes["recoverableDays"] == 90
             assert isinstance(attributes["created"], int)
             assert attributes["updated"] >= attributes["created"]
             if "exp" in attributes:
@@ -145,6 +149,7 @@ def test_secrets_are_listed_but_never_revealed(sim: SimHandle) -> None:
         for item in listed:
             assert item["id"].startswith(f"https://{vault['name']}.vault.azure.net/secrets/")
             assert "value" not in item and "contentType" in item
+            assert "tags" not in item  # the derived secrets have none: left out, as Key Vault does
             secret = item["id"].rsplit("/", 1)[-1]
             resp = _get(sim, f"/{vault['name']}/secrets/{secret}")
             assert resp.status_code == 403
@@ -212,3 +217,91 @@ def test_arm_lists_the_same_keys_and_secrets_as_the_data_plane(sim: SimHandle) -
                 assert one.status_code == 200 and one.json() == doc
     missing = arm(sim, "GET", f"{vault['id']}/keys/no-such-key", api_version="2023-07-01")
     assert missing.status_code == 404
+
+
+def _vault_with(sim: SimHandle, name: str, **props: Any) -> dict[str, Any]:
+    """A new vault like the first one, with ``props`` over its properties (ARM PUT)."""
+    base = _vault(sim)
+    vault_id = base["id"].rsplit("/", 1)[0] + "/" + name
+    body: dict[str, Any] = {
+        "location": base["location"],
+        "properties": {
+            key: value
+            for key, value in base["properties"].items()
+            if key not in ("vaultUri", "provisioningState", "privateEndpointConnections")
+        }
+        | props,
+    }
+    for key in [k for k, v in body["properties"].items() if v is None]:
+        del body["properties"][key]
+    resp = arm(sim, "PUT", vault_id, body, api_version="2023-07-01")
+    assert resp.status_code in (200, 201), resp.text
+    return dict(resp.json())
+
+
+def test_recovery_level_and_days_follow_the_vaults_soft_delete_settings(sim: SimHandle) -> None:
+    """KeyAttributes.recoveryLevel / recoverableDays (Key Vault 7.5 keys.json,
+    DeletionRecoveryLevel): 7 <= retention < 90 is "CustomizedRecoverable", purge protection
+    drops "+Purgeable", no soft delete is "Purgeable" with 0 days."""
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (
+            "kv-rl-default",
+            {
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 90,
+                "enablePurgeProtection": None,
+            },
+        ),
+        (
+            "kv-rl-protected",
+            {
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 90,
+                "enablePurgeProtection": True,
+            },
+        ),
+        (
+            "kv-rl-seven",
+            {
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 7,
+                "enablePurgeProtection": None,
+            },
+        ),
+        (
+            "kv-rl-seven-protected",
+            {
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 7,
+                "enablePurgeProtection": True,
+            },
+        ),
+        ("kv-rl-nosoftdelete", {"enableSoftDelete": False, "enablePurgeProtection": None}),
+    ]
+    expected = {
+        "kv-rl-default": ("Recoverable+Purgeable", 90),
+        "kv-rl-protected": ("Recoverable", 90),
+        "kv-rl-seven": ("CustomizedRecoverable+Purgeable", 7),
+        "kv-rl-seven-protected": ("CustomizedRecoverable", 7),
+        "kv-rl-nosoftdelete": ("Purgeable", 0),
+    }
+    for name, props in cases:
+        vault = _vault_with(sim, name, **props)
+        level, days = expected[name]
+        # ARM's Keys_List answers the same level as the data plane.
+        arm_keys = arm(sim, "GET", f"{vault['id']}/keys", api_version="2023-07-01").json()
+        assert {k["properties"]["attributes"]["recoveryLevel"] for k in arm_keys["value"]} == {
+            level
+        }, name
+        for kind in ("keys", "secrets"):
+            listed = _get(sim, f"/{name}/{kind}").json()["value"]
+            assert listed, (name, kind)
+            for item in listed:
+                assert item["attributes"]["recoveryLevel"] == level, (name, kind)
+                assert item["attributes"]["recoverableDays"] == days, (name, kind)
+        first_key = _get(sim, f"/{name}/keys").json()["value"][0]["kid"].rsplit("/", 1)[-1]
+        bundle = _get(sim, f"/{name}/keys/{first_key}").json()
+        assert bundle["attributes"]["recoveryLevel"] == level
+        assert bundle["attributes"]["recoverableDays"] == days
+    old = _get(sim, "/kv-rl-seven/keys", api_version="7.0").json()["value"][0]["attributes"]
+    assert "recoverableDays" not in old  # added in 7.1

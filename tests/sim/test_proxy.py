@@ -168,3 +168,43 @@ def test_links_name_the_origin_the_client_addressed(proxied: SimHandle) -> None:
     session.trust_env = False
     direct = session.get(proxied.arm_url + path, headers=auth, verify=proxied.ca_cert, timeout=30)
     assert direct.json()["nextLink"].startswith(proxied.arm_url + "/subscriptions/")
+
+
+def test_a_vaults_next_link_names_the_vault_host_the_client_addressed(
+    proxied: SimHandle,
+) -> None:
+    """Key Vault's nextLink is on the vault's own host (GetKeys-example.json, 7.5:
+    ``https://myvault.vault.azure.net:443/keys?...&$skiptoken=...&maxresults=1``) for a client
+    that came by that name; one that came to the sim's address gets the sim's address."""
+    auth = {"Authorization": "Bearer token"}
+    session = requests.Session()
+    session.trust_env = False
+    name = "kv-chs-phi-app"  # a demo vault with at least two keys
+    direct = session.get(
+        f"{proxied.arm_url}/keyvault/{name}/keys",
+        params={"api-version": "7.5", "maxresults": "1"},
+        headers=auth,
+        verify=proxied.ca_cert,
+        timeout=30,
+    )
+    assert direct.status_code == 200, direct.text
+    assert direct.json()["nextLink"].startswith(f"{proxied.arm_url}/keyvault/{name}/keys?")
+    public = requests.get(
+        f"https://{name}.vault.azure.net/keys?api-version=7.5&maxresults=1",
+        headers=auth,
+        proxies={"https": str(proxied.proxy_url)},
+        verify=proxied.ca_cert,
+        timeout=30,
+    )
+    assert public.status_code == 200, public.text
+    link = public.json()["nextLink"]
+    assert link.startswith(f"https://{name}.vault.azure.net:443/keys?api-version=7.5&$skiptoken=")
+    following = requests.get(
+        link,
+        headers=auth,
+        proxies={"https": str(proxied.proxy_url)},
+        verify=proxied.ca_cert,
+        timeout=30,
+    )
+    assert following.status_code == 200 and following.json()["value"]
+    assert following.json()["value"] != public.json()["value"]
