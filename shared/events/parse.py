@@ -25,7 +25,7 @@ from shared.kernel.errors import PhiguardError
 
 
 def parse_delivery(
-    body: bytes | bytearray | str | list[Any] | dict[str, Any],
+    body: bytes | bytearray | str | list[Any] | dict[str, Any] | float | bool | None,
     headers: Mapping[str, str] | None = None,
     *,
     supported_types: Collection[str] | None = None,
@@ -46,10 +46,10 @@ def parse_delivery(
         if decoded is _NOT_JSON:
             return delivery
         document: Any = decoded
-    elif isinstance(body, list | dict):
-        document = body
+    elif body is None or isinstance(body, list | dict | bool | int | float):
+        document = body  # already parsed JSON: any value (null, a number) is read as the text's
     else:
-        raise TypeError(f"body must be bytes, str, list or dict, not {type(body).__name__}")
+        raise TypeError(f"body must be bytes, str or parsed JSON, not {type(body).__name__}")
 
     if _binary_mode(hdrs, document):
         try:

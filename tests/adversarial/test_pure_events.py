@@ -157,6 +157,8 @@ def test_parse_delivery_never_raises_and_buckets_every_event(
 
 @PURE
 @given(batch=s.event_batches(), scoped=st.booleans(), filtered=st.booleans())
+@example(batch=None, scoped=True, filtered=False)  # a JSON null, parsed: poison, not TypeError
+@example(batch=7, scoped=False, filtered=True)
 def test_parsed_batches_bucket_every_event(batch: Any, scoped: bool, filtered: bool) -> None:
     """The same through the parsed-JSON entry (no JSON text in between: lone surrogates, deep
     values and huge integers reach the parser as Python objects)."""

@@ -805,7 +805,18 @@ def test_more_events_than_the_limit_are_refused_whole() -> None:
 
 def test_wrong_python_type_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
-        parse_delivery(42)  # type: ignore[arg-type]
+        parse_delivery({1, 2})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        parse_delivery(object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [None, 42, 1.5, True])
+def test_a_parsed_json_value_that_is_no_event_is_poison_as_its_text_is(value: object) -> None:
+    """The parsed-JSON entry reads any JSON value as the same text would be read."""
+    parsed = parse_delivery(value)  # type: ignore[arg-type]
+    as_text = parse_delivery(json.dumps(value).encode())
+    assert [p.error for p in parsed.poison] == [p.error for p in as_text.poison]
+    assert parsed.total == 1 and not parsed.changes
 
 
 # --------------------------------------------------------------------------------------------
