@@ -185,6 +185,14 @@ class ServiceClient:
     transient: ClassVar[type[TransientServiceError]] = TransientServiceError
     # Set: a Retry-After longer than this is not slept on (see CappedRetryPolicy).
     max_retry_wait: ClassVar[float | None] = None
+    # The retry policy's class (a service whose limits need their own rule subclasses it).
+    retry_policy: ClassVar[type[CappedRetryPolicy]] = CappedRetryPolicy
+    # Pacing, for services that ask for it: at least ``min_interval`` seconds between two
+    # requests (Teams: 4 a second), and with ``honour_retry_after`` a ``Retry-After`` on any
+    # answer, a 200 included, holds the next request back (Azure DevOps). A wait longer than
+    # ``max_retry_wait`` is not slept but raised as the service's transient error, with it.
+    min_interval: ClassVar[float] = 0.0
+    honour_retry_after: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -219,7 +227,9 @@ class ServiceClient:
         cap = retry_budget_seconds
         if self.max_retry_wait is not None:
             cap = min(cap, self.max_retry_wait)
-        retry: RetryPolicy[Any, Any] = CappedRetryPolicy(max_wait=cap, **retry_options)
+        retry: RetryPolicy[Any, Any] = self.retry_policy(max_wait=cap, **retry_options)
+        self._pace_lock = threading.Lock()
+        self._not_before = 0.0  # time.monotonic() before which no request is sent
         self._client: Any = self._pipeline_client(
             self.base_url,
             transport=transport(
@@ -258,6 +268,8 @@ class ServiceClient:
         from azure.core.exceptions import ServiceRequestError, ServiceResponseError
         from azure.core.rest import HttpRequest
 
+        if self.min_interval > 0 or self.honour_retry_after:
+            self._wait_turn()
         self.counts.add(kind)
         request = HttpRequest(method, url, headers=dict(headers or {}), json=json)
         try:
@@ -270,8 +282,28 @@ class ServiceClient:
             raise self.transient(
                 f"{self.service} unreachable for {urlsplit(url).path}: {exc}"
             ) from exc
+        if self.honour_retry_after:
+            wait = retry_after(response.headers)
+            if wait is not None and wait > 0:
+                with self._pace_lock:
+                    self._not_before = max(self._not_before, time.monotonic() + wait)
         self.raise_for_status(method, url, response)
         return response
+
+    def _wait_turn(self) -> None:
+        """Holds this request back until the service's pace allows it (see ``min_interval``);
+        requests of one client wait their turn one at a time."""
+        with self._pace_lock:
+            wait = self._not_before - time.monotonic()
+            if wait > (self.max_retry_wait or MAX_RETRY_WAIT):
+                raise self.transient(
+                    f"{self.service} asked to wait {wait:.0f} s (Retry-After) before the next "
+                    "request",
+                    retry_after=wait,
+                )
+            if wait > 0:
+                time.sleep(wait)
+            self._not_before = max(self._not_before, time.monotonic() + self.min_interval)
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         """408, 429 and 5xx (the retries are spent) are transient; any other 4xx refused."""

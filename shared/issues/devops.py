@@ -25,7 +25,6 @@ import base64
 import html
 import json
 import threading
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -42,8 +41,6 @@ from shared.issues.model import (
 from shared.issues.render import htm, label
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from azure.core.credentials import TokenCredential
     from azure.core.rest import HttpResponse
 
@@ -83,43 +80,11 @@ class AzureDevOpsClient(ServiceClient):
 
     max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self._pace_lock = threading.Lock()
-        self._not_before = 0.0  # time.monotonic() before which no request is sent
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        kind: str,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotent: bool = True,
-    ) -> HttpResponse:
-        """The seam's ``send``, after the wait the last ``Retry-After`` asked for (Azure DevOps:
-        "If you receive it in a response, wait the specified time before sending another
-        request"; a delayed answer is still a 200)."""
-        with self._pace_lock:
-            wait = self._not_before - time.monotonic()
-        if wait > 0:
-            if wait > (self.max_retry_wait or MAX_RETRY_WAIT):
-                raise TransientAzureDevOpsError(
-                    f"Azure DevOps asked to wait {wait:.0f} s (Retry-After) before "
-                    f"{method} {urlsplit(url).path}",
-                    retry_after=wait,
-                )
-            time.sleep(wait)
-        return super().send(
-            method, url, kind=kind, headers=headers, json=json, idempotent=idempotent
-        )
+    # Azure DevOps: "If you receive it [Retry-After] in a response, wait the specified time
+    # before sending another request"; a delayed answer is still a 200.
+    honour_retry_after: ClassVar[bool] = True
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
-        wait = retry_after(response.headers)
-        if wait is not None and wait > 0:
-            with self._pace_lock:
-                self._not_before = max(self._not_before, time.monotonic() + wait)
         # A PAT that is wrong or expired is answered 203 with the sign-in page, not 401.
         if response.status_code == 203:
             raise AzureDevOpsError(203, "NonAuthoritative", "credentials were not accepted", url)

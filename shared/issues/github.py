@@ -79,13 +79,6 @@ class GitHubRetryPolicy(CappedRetryPolicy):
         return super().is_retry(settings, response)
 
 
-def _github_retry(policy: CappedRetryPolicy) -> GitHubRetryPolicy:
-    """The seam's retry policy as a :class:`GitHubRetryPolicy`, every setting kept as is."""
-    github = GitHubRetryPolicy.__new__(GitHubRetryPolicy)
-    github.__dict__.update(policy.__dict__)
-    return github
-
-
 class GitHubClient(ServiceClient):
     """GitHub's REST API on the seam: GitHub's error body and rate limits mapped to typed errors."""
 
@@ -94,13 +87,7 @@ class GitHubClient(ServiceClient):
     transient: ClassVar[type[TransientServiceError]] = TransientGitHubError
 
     max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT  # longer: transient, not slept on
-
-    def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
-        policies = [
-            _github_retry(p) if type(p) is CappedRetryPolicy else p
-            for p in kwargs.pop("policies", [])
-        ]
-        return super()._pipeline_client(base_url, policies=policies, **kwargs)
+    retry_policy: ClassVar[type[CappedRetryPolicy]] = GitHubRetryPolicy
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code

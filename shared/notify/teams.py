@@ -18,10 +18,7 @@ receipt. A message is cut to the 28 KB limit when rendered (``cards.fit_message`
 
 from __future__ import annotations
 
-import math
 import re
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -78,8 +75,6 @@ class TeamsWebhookClient(ServiceClient):
         options.setdefault("retry_budget_seconds", 15)
         super().__init__(f"{parts.scheme}://{parts.netloc}", **options)
         self._url = webhook_url
-        self._pace_lock = threading.Lock()
-        self._last_post = -math.inf
 
     def __repr__(self) -> str:
         return f"TeamsWebhookClient({self.base_url!r})"  # never the path or the sig
@@ -89,20 +84,12 @@ class TeamsWebhookClient(ServiceClient):
     max_retry_wait: ClassVar[float | None] = MAX_RETRY_WAIT
 
     # Teams lets a connector post at most 4 requests a second to a channel ("Rate limiting for
-    # connectors", msteams-docs connectors-using.md); the longer windows are the dispatcher's
-    # (``shared.outbox.dispatcher.TEAMS_WEBHOOK_QUOTA``).
+    # connectors", msteams-docs connectors-using.md): the seam spaces the posts; the longer
+    # windows are the dispatcher's (``shared.outbox.dispatcher.TEAMS_WEBHOOK_QUOTA``).
     min_interval: ClassVar[float] = 0.25
-
-    def _pace(self) -> None:
-        with self._pace_lock:
-            wait = self._last_post + self.min_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_post = time.monotonic()
 
     def post(self, message: Mapping[str, Any]) -> str:
         """Posts one message; the receipt (the flow's run id, else the status)."""
-        self._pace()
         try:
             response = self.send("POST", self._url, kind="teams_message", json=dict(message))
         except _Unreachable:

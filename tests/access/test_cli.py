@@ -84,7 +84,9 @@ def test_usage_errors_are_exit_2_with_one_line(
     assert message in err and "Traceback" not in err
 
 
-def test_csv_cells_cannot_start_a_formula(sim: SimHandle, tmp_path: Path) -> None:
+def _review_with_deploy_sp_named(sim: SimHandle, tmp_path: Path, name: str) -> Path:
+    """The week's review written to ``tmp_path`` with the deploying service principal's
+    display name set to ``name`` in the directory; the week's folder."""
     sim.admin(
         "POST",
         "graph/directory",
@@ -93,7 +95,7 @@ def test_csv_cells_cannot_start_a_formula(sim: SimHandle, tmp_path: Path) -> Non
                 {
                     "id": DEPLOY_SP,
                     "appId": "x",
-                    "displayName": '=HYPERLINK("http://evil.example","x")',
+                    "displayName": name,
                     "servicePrincipalType": "Application",
                     "accountEnabled": True,
                 }
@@ -101,9 +103,14 @@ def test_csv_cells_cannot_start_a_formula(sim: SimHandle, tmp_path: Path) -> Non
         },
     )
     main(["access-review", "--week", WEEK, "--out", str(tmp_path)])
-    text = (tmp_path / WEEK / "access-review.csv").read_text()
+    return tmp_path / WEEK
+
+
+def test_csv_cells_cannot_start_a_formula(sim: SimHandle, tmp_path: Path) -> None:
+    week = _review_with_deploy_sp_named(sim, tmp_path, '=HYPERLINK("http://evil.example","x")')
+    text = (week / "access-review.csv").read_text()
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
-    html = (tmp_path / WEEK / "access-review.html").read_text()
+    html = (week / "access-review.html").read_text()
     assert "=HYPERLINK(&#34;http://evil.example&#34;" in html  # autoescaped, as data
 
 
@@ -323,22 +330,7 @@ def test_html_shows_direction_characters_in_names_instead_of_sending_them(
 ) -> None:
     """A directory name with a right-to-left override would make the page show another name
     than the one Entra ID holds: shown as an escape, as the terminal and the CSV do."""
-    sim.admin(
-        "POST",
-        "graph/directory",
-        {
-            "servicePrincipals": [
-                {
-                    "id": DEPLOY_SP,
-                    "appId": "x",
-                    "displayName": "deploy\u202etxt.exe",
-                    "servicePrincipalType": "Application",
-                    "accountEnabled": True,
-                }
-            ]
-        },
-    )
-    main(["access-review", "--week", WEEK, "--out", str(tmp_path)])
-    html = (tmp_path / WEEK / "access-review.html").read_text()
+    week = _review_with_deploy_sp_named(sim, tmp_path, "deploy\u202etxt.exe")
+    html = (week / "access-review.html").read_text()
     assert "\u202e" not in html
     assert "deploy\\u202etxt.exe" in html
