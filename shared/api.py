@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ log = logging.getLogger("phiguard.api")
 JSON = {"Content-Type": "application/json"}
 _FILTERS = ("resource", "status", "severity", "hipaa")
 _WEBHOOK_ALLOW = "POST, OPTIONS"  # the methods function_app routes to /api/events
+# The CloudEvents web hook spec's origin is "the DNS expression" of the sender's host.
+_ORIGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -55,17 +58,25 @@ def handle_webhook(
         # https://github.com/cloudevents/spec/blob/v1.0/http-webhook.md#42-validation-response):
         # echo the origin, grant any rate ("*", which satisfies the MUST when the request
         # carried WebHook-Request-Rate), and name POST in ``Allow`` (a SHOULD of 4.2).
-        origin = _header(headers, "WebHook-Request-Origin")
-        if not origin or not origin.strip():
+        origin = (_header(headers, "WebHook-Request-Origin") or "").strip()
+        if not origin:
             return (
                 400,
                 {**JSON, "Allow": _WEBHOOK_ALLOW},
                 json.dumps({"error": "WebHook-Request-Origin header missing"}),
             )
+        if not _ORIGIN.fullmatch(origin):
+            # Echoed into a response header: only a DNS name (with a port) goes back, never
+            # control characters or a line break.
+            return (
+                400,
+                {**JSON, "Allow": _WEBHOOK_ALLOW},
+                json.dumps({"error": "WebHook-Request-Origin header is not a host name"}),
+            )
         return (
             200,
             {
-                "WebHook-Allowed-Origin": origin.strip(),
+                "WebHook-Allowed-Origin": origin,
                 "WebHook-Allowed-Rate": "*",
                 "Allow": _WEBHOOK_ALLOW,
             },

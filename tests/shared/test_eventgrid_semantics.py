@@ -72,6 +72,18 @@ def test_options_answer_grants_origin_and_rate_and_allows_post(rate: str | None)
     assert "POST" in [m.strip() for m in headers["Allow"].split(",")]
 
 
+@pytest.mark.parametrize(
+    "origin",
+    ["eventgrid.azure.net\r\nSet-Cookie: a=b", "\u202eeventgrid.azure.net", "x" * 300, "a b"],
+)
+def test_an_origin_that_is_no_host_name_is_refused_not_echoed(origin: str) -> None:
+    """The origin goes back in a response header: a line break, a control or direction
+    character or a megabyte value is refused (400, naming the header), never echoed."""
+    status, headers, body = api.handle_webhook("OPTIONS", {"WebHook-Request-Origin": origin}, b"")
+    assert status == 400 and "WebHook-Request-Origin" in body
+    assert "WebHook-Allowed-Origin" not in headers
+
+
 def test_options_answer_keeps_its_headers_through_the_function() -> None:
     webhook = function_app.events_webhook.build().get_user_function()
     response = webhook(
