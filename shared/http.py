@@ -16,6 +16,7 @@ Storage.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -112,22 +113,31 @@ class RequestCounts:
             return self.by_kind.get(kind, 0)
 
 
+# The longest wait a Retry-After is taken for: a week (no service here asks for more than an
+# hour; a larger value, or inf, would overflow the outbox's schedule).
+RETRY_AFTER_CEILING = 7 * 86_400.0
+
+
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """A response's ``Retry-After`` in seconds (delta-seconds or an HTTP date, which may lie in
-    the past: negative); None when absent or unreadable."""
+    the past: negative), at most :data:`RETRY_AFTER_CEILING`; None when absent or unreadable
+    (``nan``, ``inf`` and other text that is no delay)."""
     value = headers.get("Retry-After") or headers.get("retry-after")
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         from email.utils import parsedate_to_datetime
 
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
-        return moment.timestamp() - time.time()
+        seconds = moment.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(seconds, RETRY_AFTER_CEILING)
 
 
 # --- policies the services share ---------------------------------------------------------

@@ -463,3 +463,21 @@ def test_an_answer_holds_what_azure_cores_own_constructor_would_set(
         answer.read()
     assert answer.json() == {"ok": True, "path": "/json"}
     assert answer.is_closed
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        ("abc", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e400", None),
+        ("5" * 5000, None),  # parses to inf
+        ("99999999999", 7 * 86_400.0),  # taken for at most a week: no overflow downstream
+    ],
+)
+def test_retry_after_is_a_finite_delay_or_nothing(value: str, expected: float | None) -> None:
+    from shared.http import retry_after
+
+    assert retry_after({"Retry-After": value}) == expected
