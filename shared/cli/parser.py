@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", help="PASS, FAIL, ERROR, NOT_ASSESSED, NOT_APPLICABLE, CLOSED, ..."
     )
     status.add_argument("--severity")
-    status.add_argument("--hipaa", help="citation or prefix, e.g. 164.312(b)")
+    status.add_argument("--hipaa", dest="hipaa_filter", help="citation or prefix, e.g. 164.312(b)")
     connection_flags(status, arm=False)
     report_commands.add_selection_flags(status, status=True)
     report_commands.add_output_flags(status)

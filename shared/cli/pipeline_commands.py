@@ -267,7 +267,7 @@ def status(args: argparse.Namespace) -> Outcome:
     rows = [
         r
         for r in ctx.store.current(
-            resource_id=resource, status=status, severity=severity, hipaa=args.hipaa
+            resource_id=resource, status=status, severity=severity, hipaa=args.hipaa_filter
         )
         if selection.everything or _selected(r.check_id, chosen)
     ]
@@ -304,7 +304,7 @@ def status(args: argparse.Namespace) -> Outcome:
             ),
             soft_wrap=True,
         )
-    if not rows and status is None and severity is None and args.hipaa is None:
+    if not rows and status is None and severity is None and args.hipaa_filter is None:
         where = f" for {inert(args.resource)}" if args.resource else ""
         outcome.incomplete.append(
             f"the state store has no findings{where}: nothing was judged (run `phiguard scan`)"

@@ -61,6 +61,12 @@ def test_scan_then_status_then_replay(
     planned = capsys.readouterr()
     assert "network_nsg_restrict_internet_inbound" in planned.out
     assert "could not be planned: monitoring_diagnostic_settings_audit" in planned.err
+    # status's own --hipaa row filter (was read as a selection flag, one character at a time)
+    assert main(["status", "--format", "json", "--hipaa", "164.312(e)"]) == 1
+    transmission = json.loads(capsys.readouterr().out)
+    assert transmission and all(
+        any(c.startswith("164.312(e)") for c in r["hipaa"]) for r in transmission
+    )
     assert main(["status", "--format", "json", "--status", "fail"]) == 1
     failing = json.loads(capsys.readouterr().out)
     nsg = next(d for d in demo_estate().documents if d.get("name") == "nsg-chs-phi-data")
