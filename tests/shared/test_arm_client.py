@@ -13,6 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ClientAuthenticationError
 
 from shared.arm import ArmClient, ArmError, ArmReader, PreconditionFailed, TransientArmError
+from shared.arm.throttle import ThrottleGates
 from shared.arm.writer import conditional_headers
 from shared.config import Settings
 from shared.http import RequestCounts, ServiceClient, retry_after
@@ -247,3 +248,67 @@ def test_reads_are_paced_to_the_lower_of_the_principal_and_global_counts() -> No
     client = ArmClient(ARM, StaticTokenCredential(), policies=[gate_policy(gates)], max_retries=0)
     client.send("GET", client.url(NSG, "v"), kind="resource")
     assert gates.wait("s1") > 0  # the subscription's global bucket is spent: wait for a token
+
+
+class _FakeTime:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def _release_times(
+    gates: ThrottleGates, fake: _FakeTime, requests: int, spacing: float
+) -> list[float]:
+    """When each of ``requests`` reads, asked for ``spacing`` s apart, may go."""
+    released = []
+    for _ in range(requests):
+        fake.slept.clear()
+        gates.wait("s1")
+        released.append(fake.now + sum(fake.slept))
+        fake.now += spacing
+    return released
+
+
+def test_paced_reads_go_together_at_the_end_of_their_refill_window() -> None:
+    fake = _FakeTime()
+    gates = ThrottleGates(pace=25.0, clock=fake.clock, sleep=fake.sleep)
+    gates.observe("s1", 0)  # ARM says the bucket is spent
+    released = _release_times(gates, fake, 100, 0.001)
+    windows = sorted({round(t, 6) for t in released})
+    assert len(windows) == 4 and windows == [1001.0, 1002.0, 1003.0, 1004.0]
+    for window in windows:
+        assert sum(1 for t in released if round(t, 6) == window) == 25
+    # ARM is never asked for more reads than it refilled since the bucket ran dry
+    for i, at in enumerate(sorted(released)):
+        assert i + 1 <= (at - 1000.0) * 25.0 + 1e-6
+
+
+def test_paced_reads_keep_the_refill_rate_and_may_go_one_token_at_a_time() -> None:
+    fake = _FakeTime()
+    together = ThrottleGates(pace=25.0, clock=fake.clock, sleep=fake.sleep)
+    together.observe("s1", 0)
+    released = _release_times(together, fake, 250, 0.0)
+    assert max(released) - 1000.0 == pytest.approx(10.0)  # 250 reads in 10 s: 25/s
+
+    fake = _FakeTime()
+    one_by_one = ThrottleGates(pace=25.0, burst=1.0, clock=fake.clock, sleep=fake.sleep)
+    one_by_one.observe("s1", 0)
+    released = _release_times(one_by_one, fake, 5, 0.0)
+    assert released == pytest.approx([1000.04, 1000.08, 1000.12, 1000.16, 1000.2])
+
+
+def test_unpaced_reads_and_a_full_bucket_do_not_wait() -> None:
+    fake = _FakeTime()
+    unpaced = ThrottleGates(clock=fake.clock, sleep=fake.sleep)
+    unpaced.observe("s1", 0)
+    assert [unpaced.wait("s1") for _ in range(50)] == [0.0] * 50
+    paced = ThrottleGates(pace=25.0, clock=fake.clock, sleep=fake.sleep)
+    paced.observe("s1", 30)
+    assert [paced.wait("s1") for _ in range(30)] == [0.0] * 30
+    assert paced.wait("s1") > 0
