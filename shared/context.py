@@ -51,10 +51,17 @@ class AppContext:
 
     @cached_property
     def engine(self) -> Engine:
+        from checks import CATALOG
         from shared.engine import Engine
 
-        selection = self.selection if self.selection is not None else self.settings.selection()
+        deployed = self.settings.selection()
+        selection = self.selection if self.selection is not None else deployed
         engine = Engine.selected(selection, self.settings.phi_scope())
+        if (
+            self.selection is not None
+            and not deployed.apply(CATALOG).keys() <= engine.catalog.keys()
+        ):
+            engine.partial = True
         if not self.report_only or self.settings.has_storage:
             engine.mutes = lambda: self.mutes.cached_rules()
         engine.mute_max_days = self.settings.mute_max_days

@@ -41,6 +41,10 @@ class Evaluation:
     # The check ids the engine ran when a selection narrowed the catalog (None: all of it): the
     # store leaves the rows of other checks as they are instead of closing them.
     scope: frozenset[str] | None = None
+    # The selection left out checks the deployment runs (a narrower ``scan``): the record must
+    # not vouch for a full read of the resource (its marker's ``last_read_at`` stays), or an
+    # event older than this read, which an unselected check would judge, is coalesced away.
+    partial: bool = False
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Engine:
     catalog: Mapping[str, Check] = field(default_factory=lambda: CATALOG)
     phi_scope: PhiScope = field(default_factory=PhiScope)
     scope: frozenset[str] | None = None  # set by :meth:`selected` when a selection narrows
+    partial: bool = False  # runs fewer checks than the deployment's (see Evaluation.partial)
     # The mute rules in force (shared.mutes), asked at every evaluation; None: nothing muted.
     mutes: Callable[[], Sequence[MuteRule]] | None = field(default=None, repr=False)
     mute_max_days: int = 180
@@ -134,7 +139,13 @@ class Engine:
 
                 findings = apply_mutes(findings, rules, utcnow(), self.mute_max_days)
         return Evaluation(
-            snapshot.id, rtype, phi, tuple(findings), tuple(skipped), scope=self.scope
+            snapshot.id,
+            rtype,
+            phi,
+            tuple(findings),
+            tuple(skipped),
+            scope=self.scope,
+            partial=self.partial,
         )
 
     def evaluate_all(self, snapshots: Iterable[Snapshot]) -> list[Evaluation]:

@@ -364,9 +364,11 @@ class Pipeline:
             record = self.store.record_evaluation(
                 evaluation, read_at=read_at, cause=cause, track_actions=follow_up is not None
             )
-        # Recorded, unchanged or stale: the stored last_read_at is now at least read_at.
+        # Recorded, unchanged or stale: the stored last_read_at is now at least read_at (unless
+        # the evaluation was partial: then it did not move).
         key = normalize(resource_id)
-        self._memory.learn(key, read_at)
+        if not evaluation.partial:
+            self._memory.learn(key, read_at)
         if self.recorded is not None and record.outcome == "changed":
             self.recorded(resource_id, evaluation, record)
         due = self._due_actions(record) if follow_up is not None else ()

@@ -17,6 +17,7 @@ from azure.data.tables import TableEntity, UpdateMode
 from shared.kernel.changes import Cause
 from shared.kernel.findings import Status
 from shared.state.entities import (
+    EARLIEST_TABLE_TIME,
     _check_entity,
     _dt,
     _history_entity,
@@ -126,7 +127,8 @@ def _plan_evaluation(
         evaluation.phi,
         deleted=False,
         stored=stored,
-        read_at=read_at,
+        # A partial read vouches for its selected checks' rows, not for the resource.
+        read_at=EARLIEST_TABLE_TIME if evaluation.partial else read_at,
         cause=cause,
         now=now,
         final=final,

@@ -422,3 +422,51 @@ def test_the_sweep_takes_over_follow_ups_a_crashed_worker_left(world: World) -> 
     assert _action_required(world, vault, PURGE) == 1
     marker = world.ctx.store.marker(vault)
     assert marker is not None and PURGE not in marker.actions_pending
+
+
+def test_an_event_older_than_a_narrower_scan_is_still_processed(world: World) -> None:
+    """A scan of fewer checks than the app runs does not vouch for the resource: an event for a
+    change only an unselected check judges, delivered after that scan read, is still processed
+    (it was coalesced away, the change waiting a day for the sweep)."""
+    from shared.selection import Selection
+
+    rid = str(_find("microsoft.storage/storageaccounts", RECORDS)["id"])
+    world.ctx.pipeline.evaluate_resource(rid, Cause(kind="cli"))
+    assert world.status(rid, "storage_account_min_tls_1_2") == "PASS"
+    rid, broke = _set_tls(world, "TLS1_0")
+    assert broke
+
+    narrower = AppContext(
+        world.ctx.settings, selection=Selection(checks=("storage_account_geo_redundant",))
+    )
+    assert narrower.engine.partial
+    narrower.pipeline.evaluate_resource(rid, Cause(kind="cli"))  # reads after the change
+    assert world.status(rid, "storage_account_min_tls_1_2") == "PASS"  # not its to judge
+
+    assert world.post(broke).status_code == 200
+    assert world.status(rid, "storage_account_min_tls_1_2") == "FAIL"
+
+
+def test_a_scan_of_the_apps_checks_or_more_vouches_for_the_read(world: World) -> None:
+    from shared.selection import Selection
+
+    settings = world.ctx.settings
+    assert not AppContext(settings).engine.partial
+    assert not AppContext(settings, selection=Selection()).engine.partial
+    narrowed_app = settings.with_overrides(checks=("storage",))
+    assert not AppContext(narrowed_app, selection=Selection(services=("storage",))).engine.partial
+    assert not AppContext(narrowed_app, selection=Selection()).engine.partial
+    assert AppContext(
+        narrowed_app, selection=Selection(checks=("storage_account_min_tls_1_2",))
+    ).engine.partial
+
+    rid = str(_find("microsoft.storage/storageaccounts", RECORDS)["id"])
+    world.ctx.pipeline.evaluate_resource(rid, Cause(kind="cli"))
+    rid, broke = _set_tls(world, "TLS1_0")
+    AppContext(settings, selection=Selection()).pipeline.evaluate_resource(rid, Cause(kind="cli"))
+    assert world.status(rid, "storage_account_min_tls_1_2") == "FAIL"
+    assert world.post(broke).status_code == 200  # coalesced: the full read already saw it
+    history = [
+        t for t in world.ctx.store.history(rid) if t.check_id == "storage_account_min_tls_1_2"
+    ]
+    assert [t.to_status for t in history].count("FAIL") == 1
