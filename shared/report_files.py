@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.kernel.findings import Severity, Status
 from shared.kernel.hipaa import SECTIONS, sort_key
@@ -156,8 +157,27 @@ def _ocsf_product() -> dict[str, str]:
     return product
 
 
-def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, Any]:
-    """One OCSF Compliance Finding (class 2003) for a report row."""
+# The Azure clouds by their ARM host, named as Azure names them (``az cloud list``): OCSF's
+# ``cloud_partition`` is "the canonical cloud partition name to which the region is assigned".
+_CLOUD_PARTITIONS = {
+    "management.azure.com": "AzureCloud",
+    "management.usgovcloudapi.net": "AzureUSGovernment",
+    "management.chinacloudapi.cn": "AzureChinaCloud",
+}
+
+
+def cloud_partition(arm_url: str) -> str | None:
+    """The Azure cloud an ARM endpoint belongs to; None for another host (the simulated
+    tenant, Azure Stack): a report then leaves the partition out rather than guess it."""
+    host = (urlsplit(arm_url).hostname or "").lower().rstrip(".")
+    return _CLOUD_PARTITIONS.get(host)
+
+
+def ocsf_finding(
+    row: Mapping[str, Any], generated_at: datetime, partition: str | None = "AzureCloud"
+) -> dict[str, Any]:
+    """One OCSF Compliance Finding (class 2003) for a report row; ``partition``: the Azure
+    cloud (:func:`cloud_partition`), None when unknown."""
     from checks import CATALOG
 
     status = str(row["status"])
@@ -242,7 +262,6 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
                 "uid": resource_id,
                 "name": parts[-1] if parts else resource_id,
                 "type": str(row.get("resource_type") or ""),
-                "cloud_partition": "AzureCloud",
                 "labels": ["phi"] if row.get("phi") else [],
                 "data": {"evidence": row.get("evidence") or {}},
             }
@@ -258,6 +277,8 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
             "type": _OCSF_AZURE_SUBSCRIPTION[1],
             "type_id": _OCSF_AZURE_SUBSCRIPTION[0],
         }
+    if partition:
+        out["resources"][0]["cloud_partition"] = partition
     if group:
         out["resources"][0]["group"] = {"name": group}
     if rule:
@@ -267,8 +288,10 @@ def ocsf_finding(row: Mapping[str, Any], generated_at: datetime) -> dict[str, An
     return out
 
 
-def ocsf_report(rows: Sequence[Mapping[str, Any]], generated_at: datetime) -> str:
-    return _json_array(ocsf_finding(r, generated_at) for r in rows)
+def ocsf_report(
+    rows: Sequence[Mapping[str, Any]], generated_at: datetime, partition: str | None = "AzureCloud"
+) -> str:
+    return _json_array(ocsf_finding(r, generated_at, partition) for r in rows)
 
 
 _HTML = """<!DOCTYPE html>
@@ -378,8 +401,10 @@ def write_reports(
     formats: Sequence[str] = FORMATS,
     generated_at: datetime | None = None,
     scope: str = "",
+    partition: str | None = "AzureCloud",
 ) -> list[Path]:
-    """Writes the report files into ``directory`` (created if missing); returns their paths."""
+    """Writes the report files into ``directory`` (created if missing); returns their paths.
+    ``partition``: the Azure cloud of the findings (OCSF), None when unknown."""
     generated_at = generated_at or datetime.now(UTC)
     rows = report_rows(findings)
     directory.mkdir(parents=True, exist_ok=True)
@@ -390,7 +415,7 @@ def write_reports(
         elif fmt == "json":
             body = json_report(rows)
         elif fmt == "ocsf":
-            body = ocsf_report(rows, generated_at)
+            body = ocsf_report(rows, generated_at, partition)
         elif fmt == "html":
             body = html_report(rows, generated_at, scope)
         elif fmt == "oscal":

@@ -51,7 +51,7 @@ def evaluate(args: argparse.Namespace) -> Outcome:
         sys.stdout.write(report.findings_csv(findings))
     else:
         report.render_evaluations(make_console(), evaluations, show_passed=args.all)
-    write_output(args, formats, findings, describe(selection, chosen))
+    write_output(args, formats, findings, describe(selection, chosen), settings.arm_url)
     outcome = Outcome.of_statuses((f.status for f in findings), exit_zero=args.exit_zero)
     if not snapshots:
         outcome.incomplete.append(f"no resources found in {', '.join(args.paths)}")

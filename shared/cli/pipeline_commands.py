@@ -86,7 +86,7 @@ def scan(args: argparse.Namespace) -> Outcome:
         if report_only
         else "`phiguard status` lists them; `--output DIR` writes every finding",
     )
-    write_output(args, formats, rows, describe(selection, chosen))
+    write_output(args, formats, rows, describe(selection, chosen), settings.arm_url)
     outcome = Outcome.of_statuses(r.status for r in rows)
     if unread:
         outcome.incomplete.append(
@@ -283,7 +283,7 @@ def status(args: argparse.Namespace) -> Outcome:
         found = report_files.report_rows(rows)
         now = datetime.now(UTC)
         sys.stdout.write(
-            report_files.ocsf_report(found, now)
+            report_files.ocsf_report(found, now, report_files.cloud_partition(settings.arm_url))
             if args.format == "ocsf"
             else report_oscal.oscal_report(found, now, describe(selection, chosen))
             if args.format == "oscal"
@@ -291,7 +291,7 @@ def status(args: argparse.Namespace) -> Outcome:
         )
     else:
         report.render_stored(make_console(), rows, show_all=args.all)
-    write_output(args, formats, rows, describe(selection, chosen))
+    write_output(args, formats, rows, describe(selection, chosen), settings.arm_url)
     outcome = Outcome.of_statuses(r.status for r in rows)
     lapsed = _lapsed_mutes(ctx, rows)
     if lapsed:

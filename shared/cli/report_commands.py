@@ -142,14 +142,25 @@ def output_formats(args: argparse.Namespace) -> tuple[str, ...] | None:
 
 
 def write_output(
-    args: argparse.Namespace, formats: Sequence[str] | None, findings: Sequence[Any], scope: str
+    args: argparse.Namespace,
+    formats: Sequence[str] | None,
+    findings: Sequence[Any],
+    scope: str,
+    arm_url: str,
 ) -> None:
-    from shared.report_files import write_reports
+    """Writes the report files ``--output`` asks for; ``arm_url`` names the Azure cloud."""
+    from shared.report_files import cloud_partition, write_reports
 
     if not formats:
         return
     try:
-        paths = write_reports(Path(args.output), findings, formats=formats, scope=scope)
+        paths = write_reports(
+            Path(args.output),
+            findings,
+            formats=formats,
+            scope=scope,
+            partition=cloud_partition(arm_url),
+        )
     except OSError as exc:
         raise UsageError(
             f"--output: cannot write to {inert(args.output)!r}: {exc.strerror or exc}"

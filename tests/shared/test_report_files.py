@@ -17,6 +17,7 @@ from shared.kernel.findings import Finding, Severity, Status
 from shared.report_files import (
     FILE_NAMES,
     OCSF_VERSION,
+    cloud_partition,
     csv_report,
     html_report,
     ocsf_finding,
@@ -267,3 +268,29 @@ def test_ocsf_times_are_utc_epoch_milliseconds_whatever_the_host_zone(
     assert (
         event["finding_info"]["created_time"] == event["finding_info"]["first_seen_time"] == first
     )
+
+
+@pytest.mark.parametrize(
+    ("arm_url", "partition"),
+    [
+        ("https://management.azure.com", "AzureCloud"),
+        ("https://MANAGEMENT.usgovcloudapi.net/", "AzureUSGovernment"),
+        ("https://management.chinacloudapi.cn:443", "AzureChinaCloud"),
+        ("https://127.0.0.1:8443", None),  # the simulated tenant: not a cloud to name
+        ("https://management.azure.com.evil.example", None),
+    ],
+)
+def test_the_ocsf_cloud_partition_follows_the_arm_endpoint(
+    arm_url: str, partition: str | None, tmp_path: Path
+) -> None:
+    assert cloud_partition(arm_url) == partition
+    (path,) = write_reports(
+        tmp_path,
+        [_finding(Status.FAIL, "r")],
+        formats=("ocsf",),
+        generated_at=NOW,
+        partition=cloud_partition(arm_url),
+    )
+    (finding,) = json.loads(path.read_text())
+    assert finding["resources"][0].get("cloud_partition") == partition
+    assert _ocsf_validator().is_valid(finding)
