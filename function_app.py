@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import typing
 
 import azure.functions as func
 
@@ -53,11 +54,26 @@ def events_webhook(req: func.HttpRequest) -> func.HttpResponse:
     run_on_startup=False,
     use_monitor=True,
 )
-def reconcile(timer: func.TimerRequest) -> None:
-    """Daily sweep of every configured subscription: catches changes whose event was lost."""
+@app.queue_output(
+    arg_name="sweeps", queue_name="subscription-sweeps", connection="AzureWebJobsStorage"
+)
+# typing.List, not list[str]: the worker's queue converter recognizes only typing's generics.
+def reconcile(timer: func.TimerRequest, sweeps: func.Out[typing.List[str]]) -> None:  # noqa: UP006
+    """Daily sweep, which catches changes whose event was lost: one queued sweep per configured
+    subscription, each its own invocation (sweep_subscription)."""
     if timer.past_due:
-        logging.getLogger("phiguard").info("reconcile timer is past due; sweeping now")
-    api.reconcile_all()
+        logging.getLogger("phiguard").info("reconcile timer is past due; queueing the sweeps now")
+    sweeps.set(api.planned_sweeps())
+
+
+@app.function_name("sweep_subscription")
+@app.queue_trigger(
+    arg_name="message", queue_name="subscription-sweeps", connection="AzureWebJobsStorage"
+)
+def sweep_subscription(message: func.QueueMessage) -> None:
+    """Storage queue trigger: the daily sweep of one subscription. Raising (the store or ARM
+    unreachable) makes the queue redeliver it, then poison it."""
+    api.sweep_queued(message.get_body())
 
 
 @app.function_name("outbox")

@@ -74,6 +74,8 @@ var tags = {
 }
 var tablePrefix = 'phiguard'
 var eventsQueue = 'resource-events'
+// The daily sweep's fan-out: the reconcile timer queues one message per subscription here.
+var sweepsQueue = 'subscription-sweeps'
 var deadLetterContainer = 'event-dead-letters'
 var evidenceContainer = 'evidence'
 var evidenceRetentionDays = 2192
@@ -140,7 +142,7 @@ module runtimeStorage 'modules/storage.bicep' = {
       { service: 'queue', zoneId: network.outputs.queueZoneId }
     ]
     containers: [ 'app-package', deadLetterContainer ]
-    queues: [ eventsQueue, '${eventsQueue}-poison' ]
+    queues: [ eventsQueue, '${eventsQueue}-poison', sweepsQueue, '${sweepsQueue}-poison' ]
   }
 }
 

@@ -12,9 +12,11 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.context import app_context
+from shared.kernel.errors import PhiguardError
 
 log = logging.getLogger("phiguard.api")
 
@@ -200,6 +202,105 @@ def reconcile_all() -> dict[str, Any]:
             "retries"
         )
     return totals
+
+
+# The daily sweep's fan-out: the timer queues one message per subscription here, and each is
+# swept by its own invocation (function_app.sweep_subscription), so no single execution has to
+# outlast the host's timeout or Flex Consumption's scale-in grace for a whole tenant.
+SWEEP_QUEUE = "subscription-sweeps"
+# A queued sweep older than this is left to the next day's (the queue backed up, or the app was
+# stopped): two sweeps of one subscription would only repeat each other's reads.
+SWEEP_MESSAGE_HOURS = 20
+
+
+def planned_sweeps(now: datetime | None = None) -> list[str]:
+    """The daily timer's messages: one per configured subscription, for :data:`SWEEP_QUEUE`."""
+    from shared.kernel.clock import utcnow
+
+    planned = (now or utcnow()).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    messages = [
+        json.dumps({"subscription": s, "planned_at": planned})
+        for s in app_context().settings.subscriptions
+    ]
+    log.info("reconcile: %d subscription sweep(s) queued", len(messages))
+    return messages
+
+
+class SweepMessageError(PhiguardError, ValueError):
+    """A queued sweep message phiguard cannot act on (named in the message)."""
+
+
+def _sweep_message(body: bytes, configured: tuple[str, ...]) -> tuple[str, datetime]:
+    try:
+        message = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise SweepMessageError(f"not JSON ({len(body)} bytes)") from None
+    if not isinstance(message, dict):
+        raise SweepMessageError(f"a JSON {type(message).__name__}, not an object")
+    subscription, planned = message.get("subscription"), message.get("planned_at")
+    if not isinstance(subscription, str) or not isinstance(planned, str):
+        raise SweepMessageError("needs the string properties subscription and planned_at")
+    wanted = {s.lower(): s for s in configured}
+    if subscription.lower() not in wanted:
+        # Whoever can write to the queue cannot point the sweep at another subscription.
+        raise SweepMessageError(
+            f"subscription {subscription[:64]!r} is not one of PHIGUARD_SUBSCRIPTIONS"
+        )
+    try:
+        at = datetime.fromisoformat(planned.replace("Z", "+00:00"))
+    except ValueError:
+        raise SweepMessageError(f"planned_at {planned[:40]!r} is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise SweepMessageError(f"planned_at {planned[:40]!r} has no UTC offset")
+    return wanted[subscription.lower()], at
+
+
+def sweep_queued(body: bytes) -> dict[str, Any] | None:
+    """One subscription's sweep, from a message of :func:`planned_sweeps`. Raises (so the queue
+    redelivers it, then moves it to ``subscription-sweeps-poison``) only when the whole
+    subscription could not be swept for a transient cause: the store or ARM unreachable.
+    Resources left unread are logged; the next day's sweep reads them (a redelivery would
+    sweep the whole subscription again). A message it cannot act on is logged and dropped."""
+    from shared.arm import ArmError
+    from shared.errors import RedeliverError, StoreUnavailableError, is_transient
+    from shared.kernel.clock import utcnow
+
+    ctx = app_context()
+    try:
+        subscription, planned = _sweep_message(body, ctx.settings.subscriptions)
+    except SweepMessageError as exc:
+        log.error("sweep message dropped: %s", exc)
+        return None
+    age = utcnow() - planned
+    if age > timedelta(hours=SWEEP_MESSAGE_HOURS):
+        log.warning(
+            "sweep of %s planned %s ago dropped: the next daily sweep reads it",
+            subscription,
+            str(age).split(".")[0],
+        )
+        return None
+    try:
+        result = ctx.pipeline.sweep(subscription)
+    except StoreUnavailableError:
+        raise
+    except ArmError as exc:
+        if is_transient(exc):
+            raise RedeliverError(f"sweep of {subscription}: {str(exc)[:300]}") from None
+        log.error("sweep of %s refused by ARM: %s", subscription, str(exc)[:500])
+        return {"subscription": subscription, "error": str(exc)[:500]}
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise RedeliverError(f"sweep of {subscription}: {type(exc).__name__}") from None
+    summary = _summary(result, "sweep")
+    if result.transient:
+        log.warning(
+            "sweep of %s left %d resource(s) for the next sweep",
+            subscription,
+            len(result.transient),
+        )
+    log.info("sweep of %s: %s", subscription, json.dumps(summary)[:4000])
+    return {"subscription": subscription, **summary}
 
 
 def access_review_weekly(week: str | None = None) -> dict[str, Any]:

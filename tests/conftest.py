@@ -31,6 +31,7 @@ APP_FUNCTIONS = frozenset(
         "on_queued_resource_change",
         "events_webhook",
         "reconcile",
+        "sweep_subscription",
         "outbox",
         "digest",
         "access_review",

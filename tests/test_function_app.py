@@ -142,10 +142,22 @@ def test_each_function_has_one_trigger_and_a_parameter_for_each_input_binding() 
         assert len(triggers) == 1, name
         assert triggers[0]["direction"] == "IN"
         inputs = {b["name"] for b in bindings if b["direction"] == "IN"}
-        assert set(inspect.signature(user_function).parameters) == inputs, name
         outputs = [b for b in bindings if b["direction"] == "OUT"]
+        # A queue output binding is a func.Out parameter the function sets.
+        queued = {b["name"] for b in outputs if b["type"] == "queue"}
+        assert set(inspect.signature(user_function).parameters) == inputs | queued, name
         if triggers[0]["type"] == "httpTrigger":  # the HttpResponse the function returns
             assert outputs == [{"direction": "OUT", "type": "http", "name": "$return"}], name
+        elif name == "reconcile":  # the daily sweep's fan-out, one message per subscription
+            assert outputs == [
+                {
+                    "direction": "OUT",
+                    "type": "queue",
+                    "name": "sweeps",
+                    "queueName": "subscription-sweeps",
+                    "connection": "AzureWebJobsStorage",
+                }
+            ], name
         else:
             assert outputs == [], name
 
@@ -229,3 +241,27 @@ def test_requirements_name_the_functions_library_and_leave_the_worker_to_the_pla
     }
     assert "azure-functions" in names
     assert "azure-functions-worker" not in names
+
+
+def test_each_output_parameter_is_typed_as_the_worker_converts_it() -> None:
+    """The Python worker resolves a function's annotations and refuses to load it when an
+    output parameter's ``func.Out[T]`` is not a type the binding's converter writes (for a
+    queue: str, bytes, QueueMessage or a typing list of them; ``list[str]`` is refused)."""
+    import typing
+
+    import azure.functions as func
+    from azure.functions.queue import QueueMessageOutConverter
+
+    checked = 0
+    for name, (bindings, user_function) in FUNCTIONS.items():
+        hints = typing.get_type_hints(user_function)
+        for binding in bindings:
+            if binding["direction"] != "OUT" or binding["type"] != "queue":
+                continue
+            hint = hints[binding["name"]]
+            assert typing.get_origin(hint) is func.Out, (name, hint)
+            (written,) = typing.get_args(hint)
+            assert QueueMessageOutConverter.check_output_type_annotation(written), (name, hint)
+            checked += 1
+    assert checked == 1
+    assert not QueueMessageOutConverter.check_output_type_annotation(list[str])

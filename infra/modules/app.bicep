@@ -212,7 +212,7 @@ resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
 // minimum Learn gives for identity-based AzureWebJobsStorage, "Connecting to host storage with an
 // identity", and what the Flex Consumption samples assign; Contributor is not enough for the host),
 // Storage Queue Data Reader + Message Processor (the resource-events queue trigger),
-// Storage Queue Data Message Sender (its poison queue);
+// Storage Queue Data Message Sender (its poison queue, and the daily timer's subscription-sweeps);
 // Application Insights - Monitoring Metrics Publisher (Entra-authenticated telemetry).
 var runtimeRoles = [
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'

@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 import function_app
 from shared.config import Settings
@@ -180,10 +181,11 @@ def test_triggers_are_registered_and_every_http_one_requires_a_function_key() ->
             if binding.type == "httpTrigger":
                 level = str(binding.get_dict_repr().get("authLevel", "")).lower()
                 assert level.endswith("function"), function.get_function_name()
-            if binding.type == "queueTrigger":
-                # The queue infra/ creates and Event Grid delivers to, on the host's storage.
+            if binding.type in ("queueTrigger", "queue"):
+                # The queues infra/ creates (Event Grid delivers to the first; the daily timer
+                # fills the second), on the host's storage.
                 spec = binding.get_dict_repr()
-                assert spec["queueName"] == "resource-events"
+                assert spec["queueName"] in ("resource-events", "subscription-sweeps")
                 assert spec["connection"] == "AzureWebJobsStorage"
 
 
@@ -470,3 +472,39 @@ def test_a_scan_of_the_apps_checks_or_more_vouches_for_the_read(world: World) ->
         t for t in world.ctx.store.history(rid) if t.check_id == "storage_account_min_tls_1_2"
     ]
     assert [t.to_status for t in history].count("FAIL") == 1
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def set(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        return self.value
+
+
+def test_the_daily_timer_queues_one_sweep_per_subscription_and_each_is_swept(
+    world: World,
+) -> None:
+    functions = {f.get_function_name(): f.get_user_function() for f in indexed_functions()}
+    timer = TimerRequest(past_due=False)
+    sweeps = _Out()
+    functions["reconcile"](timer, sweeps)
+    messages = sweeps.get()
+    assert isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+    assert [json.loads(m)["subscription"] for m in messages] == list(
+        world.ctx.settings.subscriptions
+    )
+    assert world.ctx.store.current() == []  # nothing swept by the timer itself
+    for message in messages:
+        functions["sweep_subscription"](func.QueueMessage(body=message.encode()))
+    nsg = _find("microsoft.network/networksecuritygroups", "nsg-chs-phi-app")
+    assert world.status(nsg["id"], "network_nsg_management_ports_internet_closed") == "FAIL"
+    # A message for a subscription the app does not watch sweeps nothing.
+    planned = json.loads(messages[0])["planned_at"]
+    other = json.dumps({"subscription": str(uuid.uuid4()), "planned_at": planned})
+    before = len(world.ctx.store.current(include_inactive=True))
+    functions["sweep_subscription"](func.QueueMessage(body=other.encode()))
+    assert len(world.ctx.store.current(include_inactive=True)) == before

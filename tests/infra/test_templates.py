@@ -317,22 +317,27 @@ def test_host_json_records_every_invocation_and_outlasts_the_sweep() -> None:
     assert {"Request", "Exception"} <= excluded
     hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
     timeout = hours * 3600 + minutes * 60 + seconds
-    # The daily sweep reads the subscriptions one after the other, each bounded by ARM's read
-    # limit: 317 s per 10,000 resources measured (README, Benchmarks). The timeout must hold a
-    # 200,000-resource tenant (ten subscriptions of 20,000) with room to spare.
+    # A subscription's sweep is one invocation bounded by ARM's read limit: 317 s per 10,000
+    # resources measured (README, Benchmarks). The timeout must hold a 200,000-resource
+    # subscription with room to spare (and `phiguard scan` of ten of 20,000 in one process).
     assert timeout >= 200_000 * 317 / 10_000 * 2
     assert host["extensions"]["queues"]["messageEncoding"] == "none"  # Event Grid writes raw JSON
 
 
 def test_the_queue_event_grid_fills_is_the_one_the_function_reads() -> None:
     source = (REPO / "function_app.py").read_text()
-    [queue] = re.findall(r'queue_trigger\([^)]*queue_name="([^"]+)"', source)
+    triggers = re.findall(r'queue_trigger\([^)]*queue_name="([^"]+)"', source)
+    outputs = re.findall(r'queue_output\([^)]*queue_name="([^"]+)"', source)
+    assert sorted(triggers) == ["resource-events", "subscription-sweeps"]
+    assert outputs == ["subscription-sweeps"]  # the timer fills it, its trigger reads it
+    queue = "resource-events"
     declared = _declared()
     queues = {
         str(d.name).rsplit("/", 1)[-1]
         for d in _of_type(declared, "Microsoft.Storage/storageAccounts/queueServices/queues")
     }
-    assert queues == {queue, f"{queue}-poison"}  # the host moves failed messages to -poison
+    # the host moves failed messages to -poison
+    assert queues == {q for t in triggers for q in (t, f"{t}-poison")}
     topics = json.dumps([{"subscriptionId": HOME, "resourceGroup": "rg", "name": "t"}])
     [subscription] = _of_type(
         _declared("events.bicep", topicsJson=topics, runtimeStorageId="/subscriptions/x"),

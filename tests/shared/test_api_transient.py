@@ -88,3 +88,59 @@ def test_reconcile_stops_when_the_store_is_down(pipeline: FakePipeline) -> None:
     with pytest.raises(StoreUnavailableError):
         api.reconcile_all()
     assert pipeline.swept == ["s1"]
+
+
+def _message(subscription: str = "s2", planned_at: str | None = None) -> bytes:
+    from shared.kernel.clock import utcnow
+
+    planned = planned_at or utcnow().isoformat()
+    return json.dumps({"subscription": subscription, "planned_at": planned}).encode()
+
+
+def test_the_timer_plans_one_sweep_per_subscription(pipeline: FakePipeline) -> None:
+    messages = [json.loads(m) for m in api.planned_sweeps()]
+    assert [m["subscription"] for m in messages] == ["s1", "s2", "s3"]
+    assert len({m["planned_at"] for m in messages}) == 1 and messages[0]["planned_at"][-1] == "Z"
+    assert pipeline.swept == []
+    assert api.sweep_queued(api.planned_sweeps()[1].encode()) is not None
+    assert pipeline.swept == ["s2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "logged"),
+    [
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "a JSON list"),
+        (b'{"subscription": "s1"}', "planned_at"),
+        (_message("s9"), "'s9' is not one of PHIGUARD_SUBSCRIPTIONS"),
+        (_message("../s1"), "is not one of PHIGUARD_SUBSCRIPTIONS"),
+        (_message("s1", "yesterday"), "is not an ISO 8601 time"),
+        (_message("s1", "2026-12-07T01:00:00"), "has no UTC offset"),
+        (_message("s1", "2020-01-01T00:00:00Z"), "dropped: the next daily sweep reads it"),
+    ],
+    ids=["bytes", "list", "no-time", "unwatched", "path", "bad-time", "naive-time", "stale"],
+)
+def test_a_sweep_message_it_cannot_act_on_is_logged_and_dropped(
+    pipeline: FakePipeline, caplog: pytest.LogCaptureFixture, body: bytes, logged: str
+) -> None:
+    assert api.sweep_queued(body) is None
+    assert pipeline.swept == []
+    assert logged in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_queued_sweep_is_redelivered_only_when_the_whole_subscription_failed_transiently(
+    pipeline: FakePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline.failures["s1"] = TransientArmError("ARM 429 for GET /subscriptions/s1 after retries")
+    with pytest.raises(RedeliverError, match="sweep of s1"):
+        api.sweep_queued(_message("S1"))  # the configured spelling is swept
+    assert pipeline.swept == ["s1"]
+    pipeline.failures["s2"] = ArmError(403, "AuthorizationFailed", "no", "https://arm/s2")
+    assert api.sweep_queued(_message("s2")) == {
+        "subscription": "s2",
+        "error": pipeline.failures["s2"].__str__()[:500],
+    }
+    assert "refused by ARM" in caplog.text
+    pipeline.failures["s3"] = StoreUnavailableError("state store unreachable")
+    with pytest.raises(StoreUnavailableError):
+        api.sweep_queued(_message("s3"))
