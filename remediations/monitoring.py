@@ -13,7 +13,10 @@ Category groups (``audit``, ``allLogs``) per type. ``audit`` is used where Azure
 group). ``allLogs`` (every type with resource logs supports it) is used elsewhere: blob services
 (their audit group leaves out StorageRead, and reads of PHI must be logged), NSGs, Application
 Gateway, Front Door (classic and Standard/Premium), and App Service apps, whose access logs
-(AppServiceHTTPLogs, FunctionAppLogs) the audit group does not cover. SQL databases have no
+(AppServiceHTTPLogs, FunctionAppLogs) the audit group does not cover, and the data services
+listed in ``TARGETS`` with their built-in policies. AKS, FHIR and MySQL flexible servers are not
+covered (no category-group policy found for them; their failures are logged ACTION_REQUIRED).
+SQL databases have no
 diagnostic-settings check (their auditing is judged from auditingSettings), so they are not
 covered here.
 
@@ -59,6 +62,17 @@ TARGETS: dict[str, tuple[str, str]] = {
     "microsoft.network/frontdoors": ("diagnostic_settings", "allLogs"),
     "microsoft.cdn/profiles": ("diagnostic_settings", "allLogs"),
     "microsoft.web/sites": ("diagnostic_settings", "allLogs"),
+    # Types with a built-in "Enable logging by category group for ... to Log Analytics" policy
+    # (so Azure Monitor accepts category groups on them): Cosmos DB accounts 68ba9fc9, SQL
+    # managed instances 8fc4ca5f, PostgreSQL flexible servers cdd1dbc6, Azure Firewall
+    # a4490248, Log Analytics workspaces 818719e5. allLogs, as for the types above: their
+    # access logs (DataPlaneRequests, SQLSecurityAuditEvents, PostgreSQLLogs, the AZFW rule
+    # logs, a workspace's query Audit) are what HIPAA's audit controls ask to keep.
+    "microsoft.documentdb/databaseaccounts": ("diagnostic_settings", "allLogs"),
+    "microsoft.sql/managedinstances": ("diagnostic_settings", "allLogs"),
+    "microsoft.dbforpostgresql/flexibleservers": ("diagnostic_settings", "allLogs"),
+    "microsoft.network/azurefirewalls": ("diagnostic_settings", "allLogs"),
+    "microsoft.operationalinsights/workspaces": ("diagnostic_settings", "allLogs"),
 }
 _SCOPE_SUFFIX = {"diagnostic_settings": "", "blob_diagnostic_settings": "/blobServices/default"}
 FIXES = (

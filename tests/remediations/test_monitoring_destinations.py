@@ -150,3 +150,43 @@ def test_an_unreadable_archive_region_plans_as_before_and_is_not_read_again() ->
     assert remediator.plan_options(ITEM) == remediator.options
     assert remediator.plan_options(ITEM) == remediator.options
     assert reader.reads == 1
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "Microsoft.DocumentDB/databaseAccounts",
+        "Microsoft.Sql/managedInstances",
+        "Microsoft.DBforPostgreSQL/flexibleServers",
+        "Microsoft.Network/azureFirewalls",
+        "Microsoft.OperationalInsights/workspaces",
+    ],
+)
+def test_the_data_services_with_category_groups_get_all_their_logs(kind: str) -> None:
+    rid = f"/subscriptions/s1/resourceGroups/rg/providers/{kind}/phi1"
+    body = {"id": rid, "name": "phi1", "type": kind, "location": "eastus"}
+    snapshot = Snapshot(body, {"diagnostic_settings": []}, phi=True)
+    options = RemediationOptions(
+        workspace_id=WORKSPACE, archive_storage_id=ARCHIVE, archive_storage_location="eastus"
+    )
+    plan = ITEM.plan(snapshot, options)
+    assert plan is not None
+    (write,) = plan.writes
+    assert (
+        write.target_id == f"{rid}/providers/Microsoft.Insights/diagnosticSettings/phiguard-audit"
+    )
+    body_written: Any = write.body
+    assert body_written["properties"] == {
+        "workspaceId": WORKSPACE,
+        "storageAccountId": ARCHIVE,
+        "logs": [{"categoryGroup": "allLogs", "enabled": True}],
+    }
+
+
+def test_a_type_without_category_groups_is_not_planned() -> None:
+    rid = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks"
+    body = {"id": rid, "name": "aks", "type": "Microsoft.ContainerService/managedClusters"}
+    snapshot = Snapshot(body, {"diagnostic_settings": []}, phi=True)
+    assert "microsoft.containerservice/managedclusters" not in ITEM.resource_types
+    options = RemediationOptions(workspace_id=WORKSPACE)
+    assert ITEM.plan(snapshot, options) is None

@@ -706,3 +706,24 @@ def test_a_damaged_exemption_row_is_not_honoured_and_stops_no_other(
     warned = [r.getMessage() for r in caplog.records]
     assert any("no-target" in m and "KeyError" in m for m in warned)
     assert any("text-date" in m and "TypeError" in m for m in warned)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["cosmos-chs-phi-notes", "sqlmi-chs-phi-ehr", "psql-chs-phi-intake"],  # the demo's failing ones
+)
+def test_a_phi_data_service_gets_its_logs_verified_and_rolled_back(rig: Rig, name: str) -> None:
+    from sim.estate import demo_estate
+
+    rid = next(str(d["id"]) for d in demo_estate().documents if d.get("name") == name)
+    remediator = rig.remediator()
+    records = remediator.act(rid, cause=rig.user_cause())
+    (record,) = [r for r in records if r.remediation_id == "monitoring_diagnostic_settings_audit"]
+    assert record.status == RecordStatus.VERIFIED, record.reason
+    assert record.verification == {"monitoring_resource_audit_logs_enabled": "PASS"}
+    setting = _own_setting(rig, rid)
+    assert setting is not None
+    assert setting["properties"]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    undone = remediator.rollback(record.id)
+    assert _own_setting(rig, rid) is None
+    assert undone.verification == {"monitoring_resource_audit_logs_enabled": "FAIL"}
