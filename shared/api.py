@@ -272,6 +272,9 @@ def sweep_queued(body: bytes) -> dict[str, Any] | None:
         log.error("sweep message dropped: %s", exc)
         return None
     age = utcnow() - planned
+    if age < -timedelta(hours=1):  # beyond any clock skew: not a message the timer wrote
+        log.error("sweep message dropped: planned_at %s is in the future", planned.isoformat())
+        return None
     if age > timedelta(hours=SWEEP_MESSAGE_HOURS):
         log.warning(
             "sweep of %s planned %s ago dropped: the next daily sweep reads it",

@@ -117,8 +117,19 @@ def test_the_timer_plans_one_sweep_per_subscription(pipeline: FakePipeline) -> N
         (_message("s1", "yesterday"), "is not an ISO 8601 time"),
         (_message("s1", "2026-12-07T01:00:00"), "has no UTC offset"),
         (_message("s1", "2020-01-01T00:00:00Z"), "dropped: the next daily sweep reads it"),
+        (_message("s1", "9999-12-31T00:00:00Z"), "is in the future"),
     ],
-    ids=["bytes", "list", "no-time", "unwatched", "path", "bad-time", "naive-time", "stale"],
+    ids=[
+        "bytes",
+        "list",
+        "no-time",
+        "unwatched",
+        "path",
+        "bad-time",
+        "naive-time",
+        "stale",
+        "future",
+    ],
 )
 def test_a_sweep_message_it_cannot_act_on_is_logged_and_dropped(
     pipeline: FakePipeline, caplog: pytest.LogCaptureFixture, body: bytes, logged: str
