@@ -8,7 +8,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -276,15 +276,56 @@ def _pending(marker: Mapping[str, Any] | None) -> tuple[str, ...]:
 
 
 def _finding_from(row: Mapping[str, Any], marker: Mapping[str, Any] | None) -> StoredFinding:
-    """The finding a check row holds; :class:`StoredRowError` names the row that holds none."""
+    """The finding a check row holds. A row that holds none (edited by hand or damaged) is an
+    ERROR finding of its check and resource naming the problem (:func:`unreadable_row`), so
+    one damaged row neither stops a report of the others nor passes for an all-clear."""
     try:
         return _read_finding(row, marker)
     except (KeyError, TypeError, ValueError, RecursionError) as exc:
         problem = f"{exc!s:.200}" if not isinstance(exc, KeyError) else f"no {exc} property"
-        raise StoredRowError(
-            f"the stored row of check {str(row.get('check_id', '?'))!r:.120} on "
-            f"{str(row.get('resource_id', '?'))!r:.400} cannot be read: {problem}"
-        ) from None
+        return unreadable_row(row, problem)
+
+
+def unreadable_row(row: Mapping[str, Any], problem: str) -> StoredFinding:
+    """The ERROR finding standing for a stored check row that cannot be read as a finding:
+    what of the row can be read (check, resource, severity, citations, times, cause), the rest
+    left empty; its reason names the problem (:class:`StoredRowError`'s text)."""
+    check_id = f"{row.get('check_id', '?')!s:.120}"
+    resource_id = f"{row.get('resource_id', '?')!s:.400}"
+    error = StoredRowError(
+        f"the stored row of check {check_id!r} on {resource_id!r} cannot be read: {problem}"
+    )
+
+    def attempt(read: Callable[[], Any], default: Any) -> Any:
+        try:
+            return read()
+        except (KeyError, TypeError, ValueError, RecursionError):
+            return default
+
+    hipaa = attempt(lambda: json.loads(str(row.get("hipaa") or "[]")), [])
+    when = attempt(lambda: _dt(row.get("last_evaluated_at")), None) or attempt(
+        lambda: _dt(row.get("last_changed_at")), None
+    )
+    return StoredFinding(
+        resource_id=resource_id,
+        resource_type=f"{row.get('resource_type', '')!s:.200}",
+        check_id=check_id,
+        status=Status.ERROR.value,
+        # Unknown severity is not taken for a low one.
+        severity=attempt(lambda: Severity(str(row["severity"])), Severity.HIGH),
+        hipaa=tuple(c for c in hipaa if isinstance(c, str))[:20] if isinstance(hipaa, list) else (),
+        title=f"{row.get('title', '')!s:.300}" or check_id,
+        reason=f"{error}. Fix or delete the row: an evaluation rewrites it only when its "
+        "verdict differs.",
+        evidence={},
+        phi=row.get("phi") is True,
+        evidence_truncated=False,
+        first_failed_at=None,
+        last_changed_at=when or EARLIEST_TABLE_TIME,
+        last_evaluated_at=when or EARLIEST_TABLE_TIME,
+        # A cause that cannot be read either is told as the operator's (whoever edited it).
+        cause=attempt(lambda: _cause_from(row), None) or Cause(kind="cli"),
+    )
 
 
 def _read_finding(row: Mapping[str, Any], marker: Mapping[str, Any] | None) -> StoredFinding:

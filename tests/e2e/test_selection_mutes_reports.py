@@ -572,3 +572,43 @@ def test_a_report_only_scan_writes_nothing_and_reports_what_a_stored_scan_record
     assert main(["scan", "--subscription", sub, "--output", str(tmp_path / "b")]) == 1
     capsys.readouterr()
     assert _verdicts(tmp_path / "b" / "phiguard-findings.json") == unstored
+
+
+def test_status_reports_a_damaged_row_as_an_error_and_every_other_row(
+    env: SimHandle,
+    azurite: AzuriteEndpoints,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Regression: one stored row edited by hand stopped `status` (exit 3, nothing shown)."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.config import Settings
+    from shared.state.tables import TableStateStore
+    from shared.tables import table_service
+
+    sim = env
+    assert main(["scan", "--subscription", sim.subscriptions[0], "--services", "storage"]) == 1
+    capsys.readouterr()
+    code, before = _status_json(capsys, "--all")
+    assert code == 1 and before
+    settings = Settings.from_env()
+    store = TableStateStore(table_service(settings), prefix=settings.table_prefix)
+    table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client(
+        store.state_table
+    )
+    account = str(_doc("stchsphirecords")["id"])
+    row = next(
+        r
+        for r in table.query_entities(f"check_id eq '{TLS}'")
+        if str(r["resource_id"]).lower() == account.lower()
+    )
+    row["last_evaluated_at"] = "yesterday, roughly"
+    table.upsert_entity(row)
+    code, after = _status_json(capsys, "--all")
+    assert code == 3  # incomplete: a row could not be judged, never an all-clear
+    assert len(after) == len(before)
+    (damaged,) = [r for r in after if r["status"] == "ERROR"]
+    assert damaged["check_id"] == TLS and damaged["resource_id"].lower() == account.lower()
+    assert "cannot be read" in damaged["reason"]
+    assert "Traceback" not in capsys.readouterr().err

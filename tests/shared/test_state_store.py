@@ -942,16 +942,21 @@ def test_stored_cause_kinds_read_back_as_enum(store: TableStateStore) -> None:
         ("severity", "\u202eHIGH\x00", "cannot be read"),
     ],
 )
-def test_a_damaged_row_is_named_not_a_bare_type_error(
+def test_a_damaged_row_is_an_error_finding_naming_it_and_the_others_stand(
     store: TableStateStore, azurite: AzuriteEndpoints, field: str, value: str, problem: str
 ) -> None:
-    from shared.state.model import StoredRowError
-
+    """Regression: one damaged row stopped every report of the store (StoredRowError)."""
     store.record_evaluation(evaluation(THREE, rid=RID), read_at=T0, cause=CAUSE)
+    before = {r.check_id: r for r in store.current(RID)}
     table = raw_table(store, azurite)
     row = next(iter(table.query_entities("check_id eq 'storage_account_min_tls_1_2'")))
     row[field] = value
     table.upsert_entity(row)
-    with pytest.raises(StoredRowError, match=problem) as caught:
-        store.current(RID)
-    assert "storage_account_min_tls_1_2" in str(caught.value) and RID in str(caught.value)
+    after = {r.check_id: r for r in store.current(RID)}
+    assert after.keys() == before.keys()
+    damaged = after.pop("storage_account_min_tls_1_2")
+    assert damaged.status == "ERROR" and damaged.resource_id == RID
+    assert problem in damaged.reason and "storage_account_min_tls_1_2" in damaged.reason
+    assert damaged.severity in (before["storage_account_min_tls_1_2"].severity, Severity.HIGH)
+    assert after == {k: v for k, v in before.items() if k != "storage_account_min_tls_1_2"}
+    json.dumps(damaged.to_json())  # reports can carry it
