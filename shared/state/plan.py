@@ -87,6 +87,8 @@ def _plan_evaluation(
             and row["status"] in (Status.FAIL.value, Status.MUTED.value)
         ):
             continue  # a FAIL stays open until a verdict sees the resource pass
+        if row is not None and _judged_after(row, read_at):
+            continue  # a narrower scan read the resource later and judged this check
         entity = _check_entity(pk, evaluation.resource_id, finding, row, read_at, cause)
         final[check_id] = entity["status"]
         if row is not None and _same_content(row, entity):
@@ -99,6 +101,8 @@ def _plan_evaluation(
             continue
         if scope is not None and check_id not in scope and check_id != PROCESSING_CHECK:
             continue  # not selected this time: its row stands as last judged
+        if _judged_after(row, read_at):
+            continue
         entity = _inactive_entity(
             row,
             CLOSED,
@@ -137,6 +141,17 @@ def _plan_evaluation(
     if plan.units or _marker_moves(stored, marker):
         plan.marker = marker
     return plan
+
+
+def _judged_after(row: TableEntity, read_at: datetime) -> bool:
+    """Whether the row holds the verdict of a later read than ``read_at``. Only a narrower scan
+    writes such a row: it does not move the marker's ``last_read_at`` (the stale-read guard of
+    whole records), so a full read older than it could otherwise overwrite its verdicts."""
+    try:
+        judged = _dt(row.get("last_evaluated_at"))
+    except (TypeError, ValueError):
+        return False  # a damaged date is no claim to be newer
+    return judged is not None and judged > read_at
 
 
 def _plan_deleted(

@@ -960,3 +960,30 @@ def test_a_damaged_row_is_an_error_finding_naming_it_and_the_others_stand(
     assert damaged.severity in (before["storage_account_min_tls_1_2"].severity, Severity.HIGH)
     assert after == {k: v for k, v in before.items() if k != "storage_account_min_tls_1_2"}
     json.dumps(damaged.to_json())  # reports can carry it
+
+
+def test_an_older_full_read_does_not_overwrite_what_a_later_narrow_scan_judged(
+    store: TableStateStore,
+) -> None:
+    from dataclasses import replace
+
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=SWEEP)
+    narrow = replace(
+        evaluation({"storage_account_min_tls_1_2": Status.FAIL}),
+        scope=frozenset({"storage_account_min_tls_1_2"}),
+        partial=True,
+    )
+    store.record_evaluation(narrow, read_at=T2, cause=Cause("cli"))
+    assert statuses(store)["storage_account_min_tls_1_2"] == "FAIL"
+    assert store.marker(RID).last_read_at == T0  # type: ignore[union-attr]
+    # A full read made before the narrow one, recorded after it: its other verdicts land, the
+    # narrow scan's later verdict stands.
+    older = {**THREE, "storage_account_shared_key_access_disabled": Status.PASS}
+    store.record_evaluation(evaluation(older), read_at=T1, cause=SWEEP)
+    now = statuses(store)
+    assert now["storage_account_min_tls_1_2"] == "FAIL"
+    assert now["storage_account_shared_key_access_disabled"] == "PASS"
+    assert store.marker(RID).last_read_at == T1  # type: ignore[union-attr]
+    # A newer full read judges everything again.
+    store.record_evaluation(evaluation(THREE), read_at=T3, cause=SWEEP)
+    assert statuses(store)["storage_account_min_tls_1_2"] == "PASS"
