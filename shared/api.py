@@ -204,17 +204,16 @@ def reconcile_all() -> dict[str, Any]:
     return totals
 
 
-# The daily sweep's fan-out: the timer queues one message per subscription here, and each is
-# swept by its own invocation (function_app.sweep_subscription), so no single execution has to
-# outlast the host's timeout or Flex Consumption's scale-in grace for a whole tenant.
-SWEEP_QUEUE = "subscription-sweeps"
-# A queued sweep older than this is left to the next day's (the queue backed up, or the app was
-# stopped): two sweeps of one subscription would only repeat each other's reads.
+# The daily sweep's fan-out: the timer queues one message per subscription on the
+# ``subscription-sweeps`` queue (function_app), and each is swept by its own invocation, so no
+# single execution has to outlast the host's timeout or Flex Consumption's scale-in grace for a
+# whole tenant. A queued sweep older than SWEEP_MESSAGE_HOURS is left to the next day's (the
+# queue backed up, or the app was stopped): two sweeps would only repeat each other's reads.
 SWEEP_MESSAGE_HOURS = 20
 
 
 def planned_sweeps(now: datetime | None = None) -> list[str]:
-    """The daily timer's messages: one per configured subscription, for :data:`SWEEP_QUEUE`."""
+    """The daily timer's messages: one per configured subscription."""
     from shared.kernel.clock import utcnow
 
     planned = (now or utcnow()).astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -286,15 +285,13 @@ def sweep_queued(body: bytes) -> dict[str, Any] | None:
         result = ctx.pipeline.sweep(subscription)
     except StoreUnavailableError:
         raise
-    except ArmError as exc:
+    except Exception as exc:
         if is_transient(exc):
-            raise RedeliverError(f"sweep of {subscription}: {str(exc)[:300]}") from None
+            raise RedeliverError(f"sweep of {subscription}: {type(exc).__name__}") from None
+        if not isinstance(exc, ArmError):
+            raise
         log.error("sweep of %s refused by ARM: %s", subscription, str(exc)[:500])
         return {"subscription": subscription, "error": str(exc)[:500]}
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        raise RedeliverError(f"sweep of {subscription}: {type(exc).__name__}") from None
     summary = _summary(result, "sweep")
     if result.transient:
         log.warning(

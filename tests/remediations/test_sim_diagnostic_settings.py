@@ -16,24 +16,12 @@ import pytest
 
 from shared.arm import ArmError, ArmWriter
 from sim.fixture import SimHandle, running_sim
+from tests.shared.test_remediation import AUDIT, SUB, VAULT, WORKSPACE
 
 pytestmark = pytest.mark.slow
 
-SUB = "98d6f765-1897-5f92-b6a5-1a1b7fccf13a"
-VAULT = (
-    f"/subscriptions/{SUB}/resourceGroups/rg-chs-phi-prod/providers/"
-    "Microsoft.KeyVault/vaults/kv-chs-phi-app"
-)
 API = "2021-05-01-preview"
 EXAMPLE = "arm/Microsoft.Insights__diagnosticSettings__CreateOrUpdate__2021-05-01-preview.json"
-AUDIT = (
-    f"/subscriptions/{SUB}/resourceGroups/rg-chs-monitoring-prod/providers/"
-    "Microsoft.Storage/storageAccounts/stchsauditprod"
-)
-WORKSPACE = (
-    f"/subscriptions/{SUB}/resourcegroups/rg-chs-monitoring-prod/providers/"
-    "microsoft.operationalinsights/workspaces/log-chs-audit-prod"
-)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import threading
-import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,15 +95,6 @@ THREE = {
     "storage_account_shared_key_access_disabled": Status.FAIL,
     "storage_account_blob_versioning_enabled": Status.NOT_APPLICABLE,
 }
-
-
-@pytest.fixture
-def store(azurite: AzuriteEndpoints) -> TableStateStore:
-    s = TableStateStore.from_connection_string(
-        azurite.connection_string, prefix=f"t{uuid.uuid4().hex[:12]}"
-    )
-    s.ensure_tables()
-    return s
 
 
 def raw_table(store: TableStateStore, azurite: AzuriteEndpoints) -> TableClient:

@@ -55,15 +55,6 @@ def _units(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-@pytest.fixture
-def store(azurite: AzuriteEndpoints) -> TableStateStore:
-    s = TableStateStore.from_connection_string(
-        azurite.connection_string, prefix=f"t{uuid.uuid4().hex[:12]}"
-    )
-    s.ensure_tables()
-    return s
-
-
 def _evaluation(statuses: dict[str, Status], evidence: dict[str, Any] | None = None) -> Evaluation:
     return Evaluation(
         resource_id=RID,
