@@ -232,8 +232,8 @@ class SweepMessageError(PhiguardError, ValueError):
 def _sweep_message(body: bytes, configured: tuple[str, ...]) -> tuple[str, datetime]:
     try:
         message = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise SweepMessageError(f"not JSON ({len(body)} bytes)") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise SweepMessageError(f"not JSON, or nested too deep ({len(body)} bytes)") from None
     if not isinstance(message, dict):
         raise SweepMessageError(f"a JSON {type(message).__name__}, not an object")
     subscription, planned = message.get("subscription"), message.get("planned_at")

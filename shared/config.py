@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from shared.kernel.errors import PhiguardError
 from shared.kernel.phi_scope import DEFAULT_TAG_RULES, PhiScope
@@ -439,6 +440,22 @@ def _resource_id_setting(value: str | None, name: str, rtype: str) -> str | None
     return value
 
 
+def _https_url(name: str, value: str) -> str:
+    """An endpoint setting: an https:// URL with a host (bearer tokens go to it), no trailing
+    slash."""
+    url = value.rstrip("/")
+    try:
+        host = urlsplit(url).hostname if url.startswith("https://") else None
+    except ValueError:  # "https://[::1": an IPv6 literal left open
+        host = None
+    if not host:
+        raise SettingsError(
+            f"{PREFIX}{name}: {url[:200]!r} must be an https:// URL with a host "
+            "(bearer tokens are never sent over plain http)"
+        )
+    return url
+
+
 def _validate_selection(checks: tuple[str, ...], excluded: tuple[str, ...]) -> None:
     from checks import CATALOG
     from shared.selection import SelectionError, from_setting
@@ -507,12 +524,7 @@ class Settings:
             value = env.get(PREFIX + name, "").strip()
             return value or None
 
-        arm_url = (text("ARM_URL") or "https://management.azure.com").rstrip("/")
-        if not arm_url.startswith("https://"):
-            raise SettingsError(
-                f"{PREFIX}ARM_URL: {arm_url!r} must be an https:// URL "
-                "(bearer tokens are never sent over plain http)"
-            )
+        arm_url = _https_url("ARM_URL", text("ARM_URL") or "https://management.azure.com")
         ca_cert = text("CA_CERT")
         if ca_cert is not None and not os.path.isfile(ca_cert):  # noqa: PTH113
             raise SettingsError(f"{PREFIX}CA_CERT: no such file {ca_cert!r}")
@@ -533,12 +545,7 @@ class Settings:
                 f"{PREFIX}REMEDIATION_ADMIN_CIDRS: the restrict NSG strategy needs admin CIDRs"
             )
         managed_identity = text("MANAGED_IDENTITY_CLIENT_ID")
-        graph_url = (text("GRAPH_URL") or "https://graph.microsoft.com").rstrip("/")
-        if not graph_url.startswith("https://"):
-            raise SettingsError(
-                f"{PREFIX}GRAPH_URL: {graph_url!r} must be an https:// URL "
-                "(bearer tokens are never sent over plain http)"
-            )
+        graph_url = _https_url("GRAPH_URL", text("GRAPH_URL") or "https://graph.microsoft.com")
         checks = _split(text("CHECKS") or "")
         excluded = _split(text("EXCLUDED_CHECKS") or "")
         if checks or excluded:

@@ -110,6 +110,7 @@ def test_the_timer_plans_one_sweep_per_subscription(pipeline: FakePipeline) -> N
     ("body", "logged"),
     [
         (b"\xff\xfe", "not JSON"),
+        (b"[" * 100_000, "nested too deep"),
         (b"[1, 2]", "a JSON list"),
         (b'{"subscription": "s1"}', "planned_at"),
         (_message("s9"), "'s9' is not one of PHIGUARD_SUBSCRIPTIONS"),
@@ -121,6 +122,7 @@ def test_the_timer_plans_one_sweep_per_subscription(pipeline: FakePipeline) -> N
     ],
     ids=[
         "bytes",
+        "deep",
         "list",
         "no-time",
         "unwatched",

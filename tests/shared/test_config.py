@@ -53,6 +53,9 @@ def test_values_and_phi_scope() -> None:
     ("env", "message"),
     [
         ({"PHIGUARD_ARM_URL": "http://127.0.0.1"}, "PHIGUARD_ARM_URL"),
+        ({"PHIGUARD_ARM_URL": "https://[::1"}, "PHIGUARD_ARM_URL: 'https://\\[::1' must be"),
+        ({"PHIGUARD_ARM_URL": "https:///path"}, "with a host"),
+        ({"PHIGUARD_GRAPH_URL": "https://"}, "PHIGUARD_GRAPH_URL"),
         ({"PHIGUARD_ARM_MAX_RETRIES": "many"}, "PHIGUARD_ARM_MAX_RETRIES: 'many'"),
         ({"PHIGUARD_ARM_MAX_RETRIES": "99"}, "outside 0..20"),
         ({"PHIGUARD_CA_CERT": "/no/such.pem"}, "PHIGUARD_CA_CERT"),
