@@ -167,6 +167,7 @@ module evidenceStorage 'modules/storage.bicep' = {
       '${tablePrefix}state'
       '${tablePrefix}poison'
       '${tablePrefix}events'
+      '${tablePrefix}reads'
       '${tablePrefix}outbox'
       '${tablePrefix}remediations'
       '${tablePrefix}exemptions'

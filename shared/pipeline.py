@@ -365,9 +365,10 @@ class Pipeline:
                 evaluation, read_at=read_at, cause=cause, track_actions=follow_up is not None
             )
         # Recorded, unchanged or stale: the stored last_read_at is now at least read_at (unless
-        # the evaluation was partial: then it did not move).
+        # the evaluation was partial, or a sweep's read was confirmed beside the marker: then
+        # it did not move).
         key = normalize(resource_id)
-        if not evaluation.partial:
+        if not evaluation.partial and record.read_on_marker:
             self._memory.learn(key, read_at)
         if self.recorded is not None and record.outcome == "changed":
             self.recorded(resource_id, evaluation, record)

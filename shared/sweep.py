@@ -216,6 +216,8 @@ class _Sweep:
             with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
                 for future in [pool.submit(family, body) for body in bodies]:
                     collect(future)
+                # The reads confirmed so far are what the search for unlisted resources asks.
+                self.store.flush_reads()
                 if not breaker.open:
                     unlisted = self.unlisted(cause, supported, listed_keys, unlisted_parents)
                     with lock:
@@ -227,6 +229,7 @@ class _Sweep:
         finally:
             if self.batch is not None:
                 self.batch.flush()  # never raises: what it cannot write stays pending
+            self.store.flush_reads()  # never raises: an unconfirmed read keeps its older time
             self.store.discard_preloaded(subscription)
         log.info(
             "sweep of %s: %d resources in %.1fs",

@@ -4,8 +4,8 @@ Why Table Storage: it is in every storage account the Function App already needs
 rows fit in one partition, and a partition can be written atomically with optimistic
 concurrency (ETags), which is what at-least-once, unordered Event Grid delivery requires.
 
-Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<prefix>poison``,
-``<prefix>events``):
+Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<prefix>reads``,
+``<prefix>poison``, ``<prefix>events``):
 
 ``<prefix>state`` — one partition per resource, current state and history together.
     PartitionKey
@@ -43,6 +43,19 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
         that committed them (two workers may read at the same instant), so a partition range
         query returns a resource's history oldest first. No TTL, no clean-up: HIPAA documentation is kept at
         least six years (45 CFR 164.316(b)(2)).
+
+``<prefix>reads`` — reads a sweep confirmed: a read that found the resource's record as it
+    stands (nothing but the read time would move) is not written to the marker, one request per
+    resource, but here, a transaction per 100 resources of a group. PartitionKey = the resource
+    group's key prefix (``|subscriptions|<id>|resourcegroups|<name>|``; a subscription's own
+    key plus ``|``), RowKey = the resource's PartitionKey; ``read_at`` and ``version`` (the
+    marker's version the read was compared with). A row vouches for its read only while the
+    marker still has that version: any record since (a change, a deletion, an older read that
+    found a change) voids it. ``current()`` (so ``status``, reports, OSCAL) and the sweep's search
+    for unlisted resources take the newer of the two read times; the event path's freshness
+    check and the stale-read guard read the marker alone (an event is then re-read where the
+    row would have let it be coalesced; a read older than the sweep's that found a change, in
+    flight while the sweep read, is recorded, and the next event or sweep corrects it).
 
 ``<prefix>poison`` — events that could not be processed: PartitionKey ``YYYYmmdd``, RowKey time
     plus a random suffix, the source, the error and the raw payload (UTF-8 text, else base64)

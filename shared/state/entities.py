@@ -198,6 +198,43 @@ def _marker_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool:
     return any(_norm(stored.get(name)) != _norm(new.get(name)) for name in _MARKER_STATE)
 
 
+_SWEEP_MOVES = frozenset({"last_read_at", "last_event_id", "last_event_time"})
+
+
+def _only_read_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool:
+    """Whether a sweep's record would move only the marker's read time (and its newest cause
+    time, the sweep's start, which names no event): a read that found the record as it stands,
+    which the sweep confirms in the reads table instead of rewriting the marker. Left as stored,
+    ``last_event_time`` is older, which only makes the event path look up fewer redeliveries and
+    re-read more (``Pipeline._all_recorded``)."""
+    if stored is None:
+        return False
+    return all(
+        _norm(stored.get(name)) == _norm(new.get(name))
+        for name in _MARKER_STATE
+        if name not in _SWEEP_MOVES
+    )
+
+
+def _confirmed_read(
+    marker: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None
+) -> datetime | None:
+    """The read time a reads-table row vouches for, if it still may: it was written against the
+    marker's version, so a record since (a change, a deletion) voids it."""
+    if marker is None or confirmation is None:
+        return None
+    try:
+        if int(confirmation.get("version", -1)) != int(marker.get("version", 0)):
+            return None
+        return _dt(confirmation.get("read_at"))
+    except (TypeError, ValueError):
+        return None  # a damaged row vouches for nothing
+
+
+def _read_entity(read_pk: str, pk: str, read_at: datetime, version: int) -> dict[str, Any]:
+    return {"PartitionKey": read_pk, "RowKey": pk, "read_at": read_at, "version": version}
+
+
 def _next_version(stored: TableEntity | None) -> int:
     return int(stored.get("version", 0)) + 1 if stored is not None else 1
 

@@ -52,6 +52,14 @@ def _group_prefix(pk: str) -> str:
     return ""
 
 
+def read_partition(pk: str) -> str:
+    """The partition of the reads table that holds a resource's confirmed read: its resource
+    group's key prefix (a group's own key with ``|`` added: beside its resources), else its own
+    key with ``|`` added (a subscription). A sweep confirms a group's resources together, so
+    their confirmations share a transaction."""
+    return _group_prefix(pk) or f"{pk}|"
+
+
 def partition_key(resource_id: str) -> str:
     """The partition of a resource: its normalized id, escaped, hashed when too long."""
     if not isinstance(resource_id, str) or not resource_id.strip():

@@ -70,6 +70,9 @@ class ReportOnlyStore:
     def discard_preloaded(self, subscription: str | None = None) -> None:
         return None
 
+    def flush_reads(self) -> None:
+        return None
+
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome:
         with self._lock:
             self._current.pop(normalize(resource_id), None)

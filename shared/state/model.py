@@ -162,6 +162,10 @@ class RecordOutcome:
     current: Callable[[], list[StoredFinding]] | None = field(
         default=None, compare=False, repr=False
     )
+    # Whether the marker's ``last_read_at`` now vouches for this read; False when a sweep's
+    # unchanged read was confirmed in the reads table only (the event path's freshness check
+    # reads the marker alone, so it must not be taught that read).
+    read_on_marker: bool = True
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ class StateStore(Protocol):
     def preload_if_empty(self, scope_id: str) -> bool: ...
 
     def discard_preloaded(self, subscription: str | None = None) -> None: ...
+
+    def flush_reads(self) -> None: ...
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome: ...
 

@@ -25,6 +25,7 @@ from shared.state.entities import (
     _marker_entity,
     _marker_moves,
     _next_version,
+    _only_read_moves,
     _pending,
     _processing_finding,
     _same_content,
@@ -61,6 +62,9 @@ class _Plan:
     units: list[list[Operation]]  # each unit commits in one transaction
     transitions: list[list[Transition]]  # per unit
     changed: list[str]  # check id per unit
+    # The sweep's read found the record as it stands: only ``last_read_at`` would move, so the
+    # read is confirmed in the reads table (batched) instead of by a marker write.
+    confirm: bool = False
 
 
 def _plan_evaluation(
@@ -140,6 +144,13 @@ def _plan_evaluation(
     )
     if plan.units or _marker_moves(stored, marker):
         plan.marker = marker
+        plan.confirm = (
+            not plan.units
+            and cause.kind == "sweep"
+            and cause.event_id is None
+            and not evaluation.partial
+            and _only_read_moves(stored, marker)
+        )
     return plan
 
 

@@ -12,7 +12,9 @@ history), then diffs:
   is recorded as that status — an earlier PASS is no longer vouched for — except over a
   ``FAIL``, which stays open until a verdict sees the resource pass: unknown is not a pass;
 * nothing else is written except the marker (``last_read_at`` moves forward: one entity write);
-  re-recording the same read time with nothing new writes nothing at all.
+  re-recording the same read time with nothing new writes nothing at all. A sweep's read that
+  would move only the read time is confirmed in the reads table instead, batched per resource
+  group (:meth:`TableStateStore.flush_reads` writes what is left; see :mod:`shared.state`).
 
 ``record_deleted`` turns every open row into ``RESOURCE_DELETED`` and marks the resource
 deleted; a later evaluation (the resource re-created) reopens rows with transitions from
@@ -35,6 +37,7 @@ Transient storage errors (connection failures, 5xx, throttling) propagate unchan
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -65,6 +68,7 @@ from shared.state.batch import lean_table_client, query_rows
 from shared.state.entities import (
     _MAX_TEXT_UNITS,
     _bound,
+    _confirmed_read,
     _dt,
     _finding_from,
     _marker_from,
@@ -73,6 +77,7 @@ from shared.state.entities import (
     _poison_entity,
     _poison_from,
     _poison_record,
+    _read_entity,
     _require_utc,
     _transition_from,
 )
@@ -86,6 +91,7 @@ from shared.state.keys import (
     _group_prefix,
     escape_key,
     partition_key,
+    read_partition,
 )
 from shared.state.model import (
     CLOSED,
@@ -114,6 +120,8 @@ from shared.tables import TablesBacked
 if TYPE_CHECKING:
     from shared.engine import Evaluation
     from shared.kernel.findings import Finding
+
+log = logging.getLogger(__name__)
 
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
@@ -149,7 +157,12 @@ class TableStateStore(TablesBacked):
         self.state_table = f"{prefix}state"
         self.poison_table = f"{prefix}poison"
         self.events_table = f"{prefix}events"
+        self.reads_table = f"{prefix}reads"
         self._state: TableClient = lean_table_client(service, self.state_table)
+        self._reads: TableClient = lean_table_client(service, self.reads_table)
+        # Confirmed reads waiting for a transaction, by reads-table partition, then row key.
+        self._reads_pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._reads_lock = threading.Lock()
         self._poison: TableClient = lean_table_client(service, self.poison_table)
         self._events: TableClient = lean_table_client(service, self.events_table)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -161,7 +174,7 @@ class TableStateStore(TablesBacked):
 
     def ensure_tables(self) -> None:
         """Creates the tables if missing; safe to call on every cold start."""
-        for name in (self.state_table, self.poison_table, self.events_table):
+        for name in (self.state_table, self.poison_table, self.events_table, self.reads_table):
             self.service.create_table_if_not_exists(name)
 
     # -- recording -------------------------------------------------------------------------
@@ -234,6 +247,7 @@ class TableStateStore(TablesBacked):
             etag: str | None = None,
             rows: _Partition | None = None,
             written: Sequence[Sequence[Operation]] = (),
+            read_on_marker: bool = True,
         ) -> RecordOutcome:
             return RecordOutcome(
                 outcome,
@@ -245,6 +259,7 @@ class TableStateStore(TablesBacked):
                 *_pending_state(marker),
                 etag,
                 _current_of(rows.checks, written, marker) if rows is not None else None,
+                read_on_marker,
             )
 
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -273,6 +288,13 @@ class TableStateStore(TablesBacked):
                     part,
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
+            if plan.confirm and part.marker is not None:
+                # Nothing to write but the read time: confirmed in the reads table, batched
+                # with the group's others, against the marker's version (a record since voids
+                # it). The marker, the stale-read guard of every record, stays as it is.
+                self._confirm_read(pk, read_at, int(part.marker.get("version", 0)))
+                shown = {**part.marker, "last_read_at": plan.marker["last_read_at"]}
+                return result(RecordResult.UNCHANGED, shown, etag, part, read_on_marker=False)
             try:
                 for _ops, unit_transitions, unit_changed, n, new_etag in self._commit(etag, plan):
                     etag = new_etag
@@ -504,6 +526,77 @@ class TableStateStore(TablesBacked):
                 for key in [k for k in kept if k.startswith(prefix)]:
                     del kept[key]
 
+    def _confirm_read(self, pk: str, read_at: datetime, version: int) -> None:
+        read_pk = read_partition(pk)
+        due: list[dict[str, Any]] = []
+        with self._reads_lock:
+            pending = self._reads_pending.setdefault(read_pk, {})
+            kept = pending.get(pk)
+            if kept is None or kept["read_at"] < read_at:
+                pending[pk] = _read_entity(read_pk, pk, read_at, version)
+            if len(pending) >= _TRANSACTION_LIMIT:
+                due = list(self._reads_pending.pop(read_pk).values())
+        if due:
+            self._write_reads(read_pk, due)
+
+    def flush_reads(self) -> None:
+        """Writes the confirmed reads still waiting for a full transaction (the sweep calls it
+        before it looks for resources it did not list, and when it ends). Never raises: a read
+        that cannot be confirmed leaves the resource with its earlier read time (logged)."""
+        with self._reads_lock:
+            pending, self._reads_pending = self._reads_pending, {}
+        for read_pk, rows in pending.items():
+            self._write_reads(read_pk, list(rows.values()))
+
+    def _write_reads(self, read_pk: str, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), _TRANSACTION_LIMIT):
+            chunk = rows[start : start + _TRANSACTION_LIMIT]
+            try:
+                self._reads.submit_transaction(
+                    [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in chunk]
+                )
+            except Exception as exc:
+                log.warning(
+                    "could not record %d confirmed read(s) under %s (%s): those resources keep "
+                    "their earlier read time until the next sweep",
+                    len(chunk),
+                    read_pk,
+                    type(exc).__name__,
+                )
+
+    def _confirmations(
+        self, queries: Sequence[tuple[str, dict[str, Any]]]
+    ) -> dict[str, TableEntity]:
+        """Rows of the reads table, by the state partition they confirm; none if the table is
+        missing (a store that predates it)."""
+        found: dict[str, TableEntity] = {}
+        try:
+            for query_filter, params in queries:
+                for row in query_rows(self._reads, query_filter, params):
+                    found[str(row["RowKey"])] = row
+        except ResourceNotFoundError:
+            return {}
+        return found
+
+    def _with_confirmed_reads(
+        self,
+        markers: Mapping[str, TableEntity],
+        queries: Sequence[tuple[str, dict[str, Any]]],
+    ) -> dict[str, Mapping[str, Any]]:
+        """The markers, each with the newer read time a valid confirmation vouches for."""
+        if not markers:
+            return dict(markers)
+        confirmations = self._confirmations(queries)
+        out: dict[str, Mapping[str, Any]] = {}
+        for pk, marker in markers.items():
+            confirmed = _confirmed_read(marker, confirmations.get(pk))
+            stored = _dt(marker.get("last_read_at"))
+            if confirmed is not None and (stored is None or confirmed > stored):
+                out[pk] = {**marker, "last_read_at": confirmed}
+            else:
+                out[pk] = marker
+        return out
+
     def _take_prefetched(self, pk: str) -> _Partition | None:
         if self._preloaded_groups:
             with self._preload_lock:
@@ -570,12 +663,17 @@ class TableStateStore(TablesBacked):
                     markers[str(row["PartitionKey"])] = row
                 else:
                     checks.append(row)
+        read_markers = (
+            self._with_confirmed_reads(markers, _reads_queries(resource_id, subscriptions))
+            if checks
+            else markers
+        )
         wanted_key = normalize(resource_id) if resource_id is not None else None
         found: list[StoredFinding] = []
         for row in checks:
             if wanted_key is not None and row.get("resource_key") != wanted_key:
                 continue
-            item = _finding_from(row, markers.get(str(row["PartitionKey"])))
+            item = _finding_from(row, read_markers.get(str(row["PartitionKey"])))
             if hipaa is not None and not any(cites(c, hipaa) for c in item.hipaa):
                 continue
             found.append(item)
@@ -597,7 +695,19 @@ class TableStateStore(TablesBacked):
             f"{_scope_partitions([scope_id], params)} and RowKey eq @marker and "
             "deleted eq @no and last_read_at lt @since"
         )
-        return [_marker_from(row) for row in query_rows(self._state, query, params)]
+        markers = {str(row["PartitionKey"]): row for row in query_rows(self._state, query, params)}
+        if not markers:
+            return []
+        # Resources a sweep confirmed since then were read; the marker does not say so.
+        reads_params: dict[str, Any] = {"since": params["since"]}
+        reads_query = f"{_scope_partitions([scope_id], reads_params)} and read_at ge @since"
+        confirmations = self._confirmations([(reads_query, reads_params)])
+        unread = []
+        for pk, row in markers.items():
+            confirmed = _confirmed_read(row, confirmations.get(pk))
+            if confirmed is None or confirmed < params["since"]:
+                unread.append(_marker_from(row))
+        return unread
 
     def history(self, resource_id: str) -> list[Transition]:
         rows = query_rows(
@@ -687,6 +797,26 @@ def _current_of(
         ]
 
     return current
+
+
+def _reads_queries(
+    resource_id: str | None, subscriptions: Sequence[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The reads-table queries for what :meth:`TableStateStore.current` read: a resource's one
+    row, its subscriptions' partitions, or the whole table."""
+    if resource_id is not None:
+        pk = partition_key(resource_id)
+        return [("PartitionKey eq @rp and RowKey eq @rk", {"rp": read_partition(pk), "rk": pk})]
+    if not subscriptions:
+        return [("RowKey gt @none", {"none": ""})]
+    scopes = sorted({f"/subscriptions/{s}".lower() for s in subscriptions})
+    queries = []
+    for start in range(0, len(scopes), _MAX_COMPARISONS // 3):
+        params: dict[str, Any] = {}
+        queries.append(
+            (_scope_partitions(scopes[start : start + _MAX_COMPARISONS // 3], params), params)
+        )
+    return queries
 
 
 def _scope_partitions(scope_ids: Iterable[str], params: dict[str, Any]) -> str:

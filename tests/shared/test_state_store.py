@@ -48,6 +48,7 @@ T2 = T0 + timedelta(minutes=2)
 T3 = T0 + timedelta(minutes=3)
 CAUSE = Cause("event", event_id="evt-1", event_time=T0, caller_appid="app-1", correlation_id="c-1")
 SWEEP = Cause("sweep")
+SCAN = Cause("cli")
 
 
 def finding(
@@ -181,21 +182,22 @@ def test_same_evaluation_again_writes_only_the_marker(
     store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
     before = etags(table)
 
-    out = store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP)
+    out = store.record_evaluation(evaluation(THREE), read_at=T1, cause=SCAN)
 
     assert (out.outcome, out.writes, out.transitions) == ("unchanged", 1, ())
+    assert out.read_on_marker
     after = etags(table)
     assert after.keys() == before.keys()
     changed = {k for k in after if after[k] != before[k]}
     assert changed == {"marker"}
     marker = store.marker(RID)
     assert marker is not None and marker.last_read_at == T1
-    assert marker.last_event_id == "evt-1"  # a sweep carries no event: the newest one stays
+    assert marker.last_event_id == "evt-1"  # a scan carries no event: the newest one stays
     assert all(f.last_evaluated_at == T1 and f.last_changed_at == T0 for f in store.current(RID))
     assert len(store.history(RID)) == 3
 
     # The same read delivered again changes nothing and writes nothing.
-    again = store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP)
+    again = store.record_evaluation(evaluation(THREE), read_at=T1, cause=SCAN)
     assert (again.outcome, again.writes) == ("unchanged", 0)
     assert etags(table) == after
 
@@ -477,7 +479,7 @@ def test_a_newer_write_during_ours_makes_ours_stale(
     def submit(self: LeanTransactionsTableClient, operations: Any, **kwargs: Any) -> Any:
         if not interfered.is_set():
             interfered.set()
-            rival.record_evaluation(evaluation(THREE), read_at=T2, cause=SWEEP)
+            rival.record_evaluation(evaluation(THREE), read_at=T2, cause=SCAN)
         return real_submit(self, operations, **kwargs)
 
     monkeypatch.setattr(LeanTransactionsTableClient, "submit_transaction", submit)

@@ -1,0 +1,210 @@
+"""A sweep's read that finds a resource's record as it stands is confirmed in the reads table,
+batched by resource group, instead of rewriting the resource's marker (one Tables request per
+resource was half of a warm sweep's CPU). What the confirmation may and may not vouch for, on
+Azurite through the real SDK."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient, UpdateMode
+
+from shared.kernel.changes import Cause
+from shared.kernel.findings import Status
+from shared.state.batch import LeanTransactionsTableClient
+from shared.state.keys import partition_key, read_partition
+from shared.state.tables import TableStateStore
+from sim.azurite import AzuriteEndpoints
+from tests.shared.test_state_store import (
+    CAUSE,
+    RID,
+    SWEEP,
+    T0,
+    T1,
+    T2,
+    T3,
+    THREE,
+    etags,
+    evaluation,
+    raw_table,
+)
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+GROUP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-phi"
+OTHER = RID.replace("phidata", "phiother")
+
+
+def _read_times(store: TableStateStore, **kw: Any) -> set[Any]:
+    return {f.last_evaluated_at for f in store.current(**kw) if f.status != "NOT_APPLICABLE"}
+
+
+def _reads_rows(store: TableStateStore, azurite: AzuriteEndpoints) -> list[dict[str, Any]]:
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    return list(service.get_table_client(store.reads_table).list_entities())
+
+
+def test_an_unchanged_sweep_read_leaves_the_state_table_and_is_confirmed_once_flushed(
+    store: TableStateStore, azurite: AzuriteEndpoints
+) -> None:
+    table = raw_table(store, azurite)
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    before = etags(table)
+
+    # As the sweep names its cause: its start, no event.
+    out = store.record_evaluation(
+        evaluation(THREE), read_at=T1, cause=Cause("sweep", event_time=T1)
+    )
+
+    assert (out.outcome, out.writes, out.transitions) == ("unchanged", 0, ())
+    assert not out.read_on_marker  # the event path's horizon must not learn it
+    assert etags(table) == before
+    marker = store.marker(RID)
+    assert marker is not None and marker.last_read_at == T0  # the stale-read guard stays
+    assert (marker.last_event_id, marker.last_event_time) == ("evt-1", T0)
+    # The outcome's own view says what the read confirmed.
+    assert out.current is not None
+    assert {f.last_evaluated_at for f in out.current()} == {T1}
+    assert _read_times(store, resource_id=RID) == {T0}  # waiting for its transaction
+
+    store.flush_reads()
+
+    assert etags(table) == before
+    assert _read_times(store, resource_id=RID) == {T1}
+    assert _read_times(store) == {T1}
+    assert _read_times(store, subscriptions=[SUBSCRIPTION]) == {T1}
+    rows = _reads_rows(store, azurite)
+    assert [(r["PartitionKey"], r["RowKey"]) for r in rows] == [
+        (read_partition(partition_key(RID)), partition_key(RID))
+    ]
+    assert rows[0]["PartitionKey"] == "|subscriptions|" + SUBSCRIPTION + "|resourcegroups|rg-phi|"
+
+
+def test_a_record_since_the_confirmation_voids_it(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    store.record_evaluation(evaluation(THREE), read_at=T2, cause=SWEEP)
+    store.flush_reads()
+    assert _read_times(store, resource_id=RID) == {T2}
+
+    # An event's read older than the sweep's, recorded after it, that found a change: the
+    # sweep's read no longer describes what is stored, so it is no longer claimed.
+    flipped = dict(THREE, storage_account_min_tls_1_2=Status.FAIL)
+    out = store.record_evaluation(evaluation(flipped), read_at=T1, cause=CAUSE)
+
+    assert out.outcome == "changed"
+    assert _read_times(store, resource_id=RID) == {T1}
+    assert [f.last_evaluated_at for f in store.current(RID) if f.status == "FAIL"] == [T1, T1]
+
+
+def test_a_change_found_by_a_sweep_writes_the_marker_as_before(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    flipped = dict(THREE, storage_account_min_tls_1_2=Status.FAIL)
+
+    out = store.record_evaluation(evaluation(flipped), read_at=T1, cause=SWEEP)
+
+    assert out.outcome == "changed" and out.read_on_marker
+    marker = store.marker(RID)
+    assert marker is not None and marker.last_read_at == T1
+
+
+def test_resources_confirmed_since_are_not_taken_for_unread(store: TableStateStore) -> None:
+    for rid in (RID, OTHER):
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    store.record_evaluation(evaluation(THREE, rid=RID), read_at=T2, cause=SWEEP)
+    store.flush_reads()
+
+    for scope in (GROUP, f"/subscriptions/{SUBSCRIPTION}"):
+        unread = store.resources_unread_since(scope, T1)
+        assert [m.resource_id for m in unread] == [OTHER], scope
+    # A confirmation older than the sweep's start does not count.
+    assert {m.resource_id for m in store.resources_unread_since(GROUP, T3)} == {RID, OTHER}
+
+
+def test_confirmations_go_in_transactions_of_a_group(
+    store: TableStateStore, azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = RID.replace("rg-phi", "rg-two")
+    ids = [RID.replace("phidata", f"phi{i:03d}") for i in range(150)]
+    ids += [elsewhere.replace("phidata", f"two{i}") for i in range(3)]
+    for rid in ids:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    sizes: list[int] = []
+    real = LeanTransactionsTableClient.submit_transaction
+
+    def counted(self: LeanTransactionsTableClient, operations: Any, **kw: Any) -> Any:
+        listed = list(operations)
+        if self.table_name == store.reads_table:
+            sizes.append(len(listed))
+        return real(self, listed, **kw)
+
+    monkeypatch.setattr(LeanTransactionsTableClient, "submit_transaction", counted)
+    for rid in ids:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T1, cause=SWEEP)
+    assert sizes == [100]  # the full transaction went as soon as it was full
+    store.flush_reads()
+
+    assert sorted(sizes) == [3, 50, 100]
+    assert len(_reads_rows(store, azurite)) == 153
+    assert _read_times(store) == {T1}
+
+
+def test_a_confirmation_that_cannot_be_written_is_logged_and_nothing_else_fails(
+    store: TableStateStore, azurite: AzuriteEndpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    TableServiceClient.from_connection_string(azurite.connection_string).delete_table(
+        store.reads_table
+    )
+    store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP)
+
+    with caplog.at_level(logging.WARNING, logger="shared.state.tables"):
+        store.flush_reads()
+
+    assert "could not record 1 confirmed read(s)" in caplog.text
+    assert "|resourcegroups|rg-phi|" in caplog.text
+    # A store whose reads table is gone reads as one with no confirmations.
+    assert _read_times(store, resource_id=RID) == {T0}
+    assert [m.resource_id for m in store.resources_unread_since(GROUP, T1)] == [RID]
+
+
+@pytest.mark.parametrize(
+    "damage", [{"version": "one"}, {"read_at": "yesterday"}, {"version": None}]
+)
+def test_a_damaged_confirmation_vouches_for_nothing(
+    store: TableStateStore, azurite: AzuriteEndpoints, damage: dict[str, Any]
+) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP)
+    store.flush_reads()
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    reads = service.get_table_client(store.reads_table)
+    row = next(iter(reads.list_entities()))
+    row.update({k: v for k, v in damage.items() if v is not None})
+    for name in [k for k, v in damage.items() if v is None]:
+        row.pop(name, None)
+    reads.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    assert _read_times(store, resource_id=RID) == {T0}
+    assert [m.resource_id for m in store.resources_unread_since(GROUP, T1 - timedelta(0))] == [RID]
+
+
+def test_the_same_resource_confirmed_twice_keeps_the_newer_read(store: TableStateStore) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    store.record_evaluation(evaluation(THREE), read_at=T2, cause=SWEEP)
+    store.record_evaluation(evaluation(THREE), read_at=T1, cause=SWEEP)
+    store.flush_reads()
+    assert _read_times(store, resource_id=RID) == {T2}
+
+
+def test_a_partial_sweep_read_confirms_nothing(store: TableStateStore) -> None:
+    import dataclasses
+
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    partial = dataclasses.replace(evaluation(THREE), partial=True)
+    out = store.record_evaluation(partial, read_at=T1, cause=SWEEP)
+    store.flush_reads()
+    assert (out.outcome, out.writes) == ("unchanged", 0)
+    assert _read_times(store, resource_id=RID) == {T0}
+    assert Cause("sweep") == SWEEP
