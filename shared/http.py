@@ -168,10 +168,11 @@ class CappedRetryPolicy(RetryPolicy[Any, Any]):
         self.max_wait = max_wait
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
-        wait = self.get_retry_after(response)
-        if wait is not None and wait > self.max_wait:
+        # The wait is read only for an answer azure-core would retry: every answer passes here.
+        if not super().is_retry(settings, response):
             return False
-        return bool(super().is_retry(settings, response))
+        wait = self.get_retry_after(response)
+        return wait is None or wait <= self.max_wait
 
 
 class ServiceClient:

@@ -135,11 +135,15 @@ def gate_policy(gates: ThrottleGates) -> Any:
             self.gates = gates
 
         def on_request(self, request: Any) -> None:
-            self.gates.wait(subscription_scope(request.http_request.url))
+            where = subscription_scope(request.http_request.url)
+            request.context["phiguard_scope"] = where
+            self.gates.wait(where)
 
         def on_response(self, request: Any, response: Any) -> None:
             http = response.http_response
-            where = subscription_scope(request.http_request.url)
+            where = request.context.get("phiguard_scope")
+            if where is None:
+                where = subscription_scope(request.http_request.url)
             if http.status_code == 429:
                 self.gates.observe(where, 0)
                 seconds = retry_after(http.headers)

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.kernel.changes import Cause
@@ -73,7 +74,7 @@ def _check_entity(
         "check_id": finding.check_id,
         "status": status,
         "severity": finding.severity.value,
-        "hipaa": json.dumps(list(finding.hipaa)),
+        "hipaa": _hipaa_json(tuple(finding.hipaa)),
         "title": _bound(finding.title, _MAX_TEXT_UNITS)[0],
         "reason": _bound(finding.reason, _MAX_TEXT_UNITS)[0],
         "evidence": evidence,
@@ -131,6 +132,28 @@ def _inactive_entity(
 
 def _same_content(row: Mapping[str, Any], entity: Mapping[str, Any]) -> bool:
     return all(row.get(name) == entity.get(name) for name in _CONTENT_FIELDS)
+
+
+@lru_cache(maxsize=1024)
+def _hipaa_json(hipaa: tuple[str, ...]) -> str:
+    return json.dumps(list(hipaa))
+
+
+def _content_matches(row: Mapping[str, Any], finding: Finding) -> bool:
+    """``_same_content(row, _check_entity(..., finding, ...))`` without building the entity: an
+    unchanged verdict, a warm sweep's common case, costs a few comparisons and the evidence's
+    JSON. A stored title or reason is within its bound, so one equal to the finding's is what
+    bounding the finding's gives."""
+    return (
+        row.get("status") == finding.status.value
+        and row.get("severity") == finding.severity.value
+        and row.get("phi") == finding.phi
+        and row.get("resource_type") == finding.resource_type
+        and row.get("title") == finding.title
+        and row.get("reason") == finding.reason
+        and row.get("hipaa") == _hipaa_json(tuple(finding.hipaa))
+        and (row.get("evidence"), row.get("evidence_truncated")) == evidence_json(finding.evidence)
+    )
 
 
 def _marker_entity(

@@ -19,6 +19,7 @@ from shared.kernel.findings import Status
 from shared.state.entities import (
     EARLIEST_TABLE_TIME,
     _check_entity,
+    _content_matches,
     _dt,
     _history_entity,
     _inactive_entity,
@@ -93,6 +94,9 @@ def _plan_evaluation(
             continue  # a FAIL stays open until a verdict sees the resource pass
         if row is not None and _judged_after(row, read_at):
             continue  # a narrower scan read the resource later and judged this check
+        if row is not None and _content_matches(row, finding):
+            final[check_id] = finding.status.value
+            continue
         entity = _check_entity(pk, evaluation.resource_id, finding, row, read_at, cause)
         final[check_id] = entity["status"]
         if row is not None and _same_content(row, entity):
