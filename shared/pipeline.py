@@ -462,8 +462,8 @@ class Pipeline:
         # Recorded in the group but no longer listed in it: moved out (a moveResources action on
         # the group is this event) or deleted with the event lost. A GET decides (see the sweep).
         # (The group's own marker was just read, and its type is no check's: never re-read here.)
-        for marker in self.store.resources_unread_since(group_id, started):
-            evaluate(marker.resource_id)
+        for resource_id in self.store.resources_unread_since(group_id, started):
+            evaluate(resource_id)
         return ResourceOutcome(group_id, Action.RECORDED, transitions)
 
     def _all_recorded(

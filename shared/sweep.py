@@ -260,7 +260,7 @@ class _Sweep:
         assert cause.event_time is not None
         types = set(supported) - {"microsoft.resources/subscriptions"}
         try:
-            markers = self.store.resources_unread_since(
+            recorded = self.store.resources_unread_since(
                 f"/subscriptions/{self.subscription}", cause.event_time
             )
         except Exception as exc:
@@ -275,15 +275,15 @@ class _Sweep:
             return []
         found: list[str] = []
         parents = tuple(f"{p}/" for p in unlisted_parents)
-        for marker in markers:
-            key = normalize(marker.resource_id)
+        for resource_id in recorded:
+            key = normalize(resource_id)
             try:
-                rtype = parse(marker.resource_id).type
+                rtype = parse(resource_id).type
             except ValueError:
                 continue  # not an id this sweep could have listed
             under_failed_list = bool(parents) and key.startswith(parents)
             if rtype in types and key not in listed_keys and not under_failed_list:
-                found.append(marker.resource_id)
+                found.append(resource_id)
         if found:
             log.info(
                 "sweep of %s: %d recorded resource(s) no longer listed; reading each again",

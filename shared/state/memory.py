@@ -118,7 +118,7 @@ class ReportOnlyStore:
             and r.status != RESOURCE_DELETED
         ]
 
-    def resources_unread_since(self, scope_id: str, since: datetime) -> list[ResourceMarker]:
+    def resources_unread_since(self, scope_id: str, since: datetime) -> list[str]:
         return []  # no markers: nothing from before this run to reconcile
 
     def history(self, resource_id: str) -> list[Transition]:

@@ -680,12 +680,14 @@ class TableStateStore(TablesBacked):
         found.sort(key=lambda f: (normalize(f.resource_id), f.check_id))
         return found
 
-    def resources_unread_since(self, scope_id: str, since: datetime) -> list[ResourceMarker]:
-        """The markers of the resources recorded as existing (not deleted) under ``scope_id``
-        (a subscription's or a resource group's id; its own marker included) and last read
-        before ``since``: what a sweep or a group's re-evaluation that began at ``since`` and
-        did not list them may have lost the delete event of. One query, markers only, filtered
-        by the service."""
+    def resources_unread_since(self, scope_id: str, since: datetime) -> list[str]:
+        """The ids (as ARM spelled them) of the resources recorded as existing (not deleted)
+        under ``scope_id`` (a subscription's or a resource group's id; its own included) and
+        last read before ``since``: what a sweep or a group's re-evaluation that began at
+        ``since`` and did not list them may have lost the delete event of. One query of the
+        markers, filtered by the service and only the properties this needs (on a warm store
+        every marker of the scope matches it: their reads are confirmed in the reads table),
+        then one of the reads table."""
         params: dict[str, Any] = {
             "marker": MARKER_ROW,
             "since": _require_utc(since, "since"),
@@ -695,7 +697,10 @@ class TableStateStore(TablesBacked):
             f"{_scope_partitions([scope_id], params)} and RowKey eq @marker and "
             "deleted eq @no and last_read_at lt @since"
         )
-        markers = {str(row["PartitionKey"]): row for row in query_rows(self._state, query, params)}
+        rows = query_rows(
+            self._state, query, params, select=("PartitionKey", "resource_id", "version")
+        )
+        markers = {str(row["PartitionKey"]): row for row in rows}
         if not markers:
             return []
         # Resources a sweep confirmed since then were read; the marker does not say so.
@@ -705,8 +710,13 @@ class TableStateStore(TablesBacked):
         unread = []
         for pk, row in markers.items():
             confirmed = _confirmed_read(row, confirmations.get(pk))
-            if confirmed is None or confirmed < params["since"]:
-                unread.append(_marker_from(row))
+            resource_id = row.get("resource_id")
+            if (
+                isinstance(resource_id, str)
+                and resource_id
+                and (confirmed is None or confirmed < params["since"])
+            ):
+                unread.append(resource_id)
         return unread
 
     def history(self, resource_id: str) -> list[Transition]:
