@@ -125,6 +125,7 @@ log = logging.getLogger(__name__)
 
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
+_READS_WAITING_LIMIT = 2_000  # confirmed reads held for their group's transaction, in all
 _PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
 _PRELOAD_SECONDS = 300.0  # the same for rows read by preload_group (the sweep)
 _CONFLICT_CODES = frozenset(
@@ -162,6 +163,7 @@ class TableStateStore(TablesBacked):
         self._reads: TableClient = lean_table_client(service, self.reads_table)
         # Confirmed reads waiting for a transaction, by reads-table partition, then row key.
         self._reads_pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._reads_waiting = 0  # rows in _reads_pending
         self._reads_lock = threading.Lock()
         self._poison: TableClient = lean_table_client(service, self.poison_table)
         self._events: TableClient = lean_table_client(service, self.events_table)
@@ -528,23 +530,31 @@ class TableStateStore(TablesBacked):
 
     def _confirm_read(self, pk: str, read_at: datetime, version: int) -> None:
         read_pk = read_partition(pk)
-        due: list[dict[str, Any]] = []
+        due: dict[str, dict[str, dict[str, Any]]] = {}
         with self._reads_lock:
             pending = self._reads_pending.setdefault(read_pk, {})
             kept = pending.get(pk)
+            if kept is None:
+                self._reads_waiting += 1
             if kept is None or kept["read_at"] < read_at:
                 pending[pk] = _read_entity(read_pk, pk, read_at, version)
             if len(pending) >= _TRANSACTION_LIMIT:
-                due = list(self._reads_pending.pop(read_pk).values())
-        if due:
-            self._write_reads(read_pk, due)
+                due[read_pk] = self._reads_pending.pop(read_pk)
+                self._reads_waiting -= len(due[read_pk])
+            if self._reads_waiting >= _READS_WAITING_LIMIT:
+                # Many small groups: their partial transactions go now, not at the sweep's end
+                # (bounded memory; a stopped sweep loses fewer confirmations).
+                due.update(self._reads_pending)
+                self._reads_pending, self._reads_waiting = {}, 0
+        for group, rows in due.items():
+            self._write_reads(group, list(rows.values()))
 
     def flush_reads(self) -> None:
         """Writes the confirmed reads still waiting for a full transaction (the sweep calls it
         before it looks for resources it did not list, and when it ends). Never raises: a read
         that cannot be confirmed leaves the resource with its earlier read time (logged)."""
         with self._reads_lock:
-            pending, self._reads_pending = self._reads_pending, {}
+            pending, self._reads_pending, self._reads_waiting = self._reads_pending, {}, 0
         for read_pk, rows in pending.items():
             self._write_reads(read_pk, list(rows.values()))
 

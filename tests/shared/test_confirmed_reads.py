@@ -208,3 +208,22 @@ def test_a_partial_sweep_read_confirms_nothing(store: TableStateStore) -> None:
     assert (out.outcome, out.writes) == ("unchanged", 0)
     assert _read_times(store, resource_id=RID) == {T0}
     assert Cause("sweep") == SWEEP
+
+
+def test_many_small_groups_do_not_wait_for_the_sweeps_end(
+    store: TableStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.state.tables as tables
+
+    monkeypatch.setattr(tables, "_READS_WAITING_LIMIT", 5)
+    ids = [RID.replace("rg-phi", f"rg-{i}") for i in range(7)]
+    for rid in ids:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    for rid in ids:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T1, cause=SWEEP)
+
+    # The first five went together when the fifth came; the last two wait for a flush.
+    confirmed = {rid for rid in ids if _read_times(store, resource_id=rid) == {T1}}
+    assert confirmed == set(ids[:5])
+    store.flush_reads()
+    assert all(_read_times(store, resource_id=rid) == {T1} for rid in ids)
