@@ -214,10 +214,31 @@ class _Sweep:
                 raise
         try:
             with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
-                for future in [pool.submit(family, body) for body in bodies]:
+                futures = [pool.submit(family, body) for body in bodies]
+                group_ends = {_group_key(body): i for i, body in enumerate(bodies)}
+                stale: list[str] = []
+                for i, future in enumerate(futures):
                     collect(future)
+                    group = _group_key(bodies[i])
+                    if group and group_ends[group] == i:
+                        stale += self.store.flush_reads(group)  # the group is recorded
                 # The reads confirmed so far are what the search for unlisted resources asks.
-                self.store.flush_reads()
+                stale += self.store.flush_reads()
+                if stale and not breaker.open:
+                    # Compared with rows preloaded before another writer recorded them: read
+                    # again and recorded against what is stored now.
+                    log.info(
+                        "sweep of %s: %d resource(s) recorded by another writer while this sweep "
+                        "read them; reading each again",
+                        self.subscription,
+                        len(set(stale)),
+                    )
+                    for future in [
+                        pool.submit(self.reread, reader, rid, cause, groups)
+                        for rid in sorted(set(stale), key=normalize)
+                    ]:
+                        collect(future)
+                    self._left_unconfirmed(self.store.flush_reads())
                 if not breaker.open:
                     unlisted = self.unlisted(cause, supported, listed_keys, unlisted_parents)
                     with lock:
@@ -229,7 +250,8 @@ class _Sweep:
         finally:
             if self.batch is not None:
                 self.batch.flush()  # never raises: what it cannot write stays pending
-            self.store.flush_reads()  # never raises: an unconfirmed read keeps its older time
+            # Never raises: an unconfirmed read keeps its older time.
+            self._left_unconfirmed(self.store.flush_reads())
             self.store.discard_preloaded(subscription)
         log.info(
             "sweep of %s: %d resources in %.1fs",
@@ -244,6 +266,15 @@ class _Sweep:
                 f"{len(result.transient)} resource(s) left for the next sweep"
             )
         return result
+
+    def _left_unconfirmed(self, stale: list[str]) -> None:
+        if stale:
+            log.info(
+                "sweep of %s: %d resource(s) recorded by another writer again while read; "
+                "left to their event or the next sweep",
+                self.subscription,
+                len(set(stale)),
+            )
 
     def unlisted(
         self,

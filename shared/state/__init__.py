@@ -46,16 +46,20 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
 
 ``<prefix>reads`` — reads a sweep confirmed: a read that found the resource's record as it
     stands (nothing but the read time would move) is not written to the marker, one request per
-    resource, but here, a transaction per 100 resources of a group. PartitionKey = the resource
-    group's key prefix (``|subscriptions|<id>|resourcegroups|<name>|``; a subscription's own
-    key plus ``|``), RowKey = the resource's PartitionKey; ``read_at`` and ``version`` (the
-    marker's version the read was compared with). A row vouches for its read only while the
-    marker still has that version: any record since (a change, a deletion, an older read that
-    found a change) voids it. ``current()`` (so ``status``, reports, OSCAL) and the sweep's search
-    for unlisted resources take the newer of the two read times; the event path's freshness
-    check and the stale-read guard read the marker alone (an event is then re-read where the
-    row would have let it be coalesced; a read older than the sweep's that found a change, in
-    flight while the sweep read, is recorded, and the next event or sweep corrects it).
+    resource, but here, in transactions of up to 100 when the sweep has recorded the resource's
+    group. PartitionKey = the resource group's key prefix (``|subscriptions|<id>|resourcegroups|
+    <name>|``; a subscription's own key plus ``|``), RowKey = the resource's PartitionKey;
+    ``resource_id``, ``read_at`` and ``marker_etag`` (the ETag of the marker the read was
+    compared with). Before writing a group's rows the store reads its markers' ETags (one query,
+    ``$select``): a read compared with rows preloaded before another writer recorded the
+    resource is not confirmed but handed back to the sweep, which reads it again. A row vouches
+    for its read only while the marker keeps that ETag: any write to it since (a record, a
+    deletion, a cleared follow-up) voids it. ``current()`` (so ``status``, reports, OSCAL) and
+    the sweep's search for unlisted resources take the newer of the two read times; the event
+    path's freshness check and the stale-read guard read the marker alone (an event is then
+    re-read where the row would have let it be coalesced; a read older than the sweep's that
+    found a change, in flight while the sweep read, is recorded, and the next event or sweep
+    corrects it).
 
 ``<prefix>poison`` — events that could not be processed: PartitionKey ``YYYYmmdd``, RowKey time
     plus a random suffix, the source, the error and the raw payload (UTF-8 text, else base64)

@@ -240,22 +240,31 @@ def _only_read_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool
 
 
 def _confirmed_read(
-    marker: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None
+    marker_etag: str | None, confirmation: Mapping[str, Any] | None
 ) -> datetime | None:
-    """The read time a reads-table row vouches for, if it still may: it was written against the
-    marker's version, so a record since (a change, a deletion) voids it."""
-    if marker is None or confirmation is None:
+    """The read time a reads-table row vouches for, if it still may: it names the ETag of the
+    marker the read was compared with, so any write to the marker since (a record, a deletion,
+    a cleared follow-up, one transaction of a larger record) voids it."""
+    if not marker_etag or confirmation is None:
+        return None
+    if confirmation.get("marker_etag") != marker_etag:
         return None
     try:
-        if int(confirmation.get("version", -1)) != int(marker.get("version", 0)):
-            return None
         return _dt(confirmation.get("read_at"))
     except (TypeError, ValueError):
         return None  # a damaged row vouches for nothing
 
 
-def _read_entity(read_pk: str, pk: str, read_at: datetime, version: int) -> dict[str, Any]:
-    return {"PartitionKey": read_pk, "RowKey": pk, "read_at": read_at, "version": version}
+def _read_entity(
+    read_pk: str, pk: str, resource_id: str, read_at: datetime, marker_etag: str
+) -> dict[str, Any]:
+    return {
+        "PartitionKey": read_pk,
+        "RowKey": pk,
+        "resource_id": resource_id,
+        "read_at": read_at,
+        "marker_etag": marker_etag,
+    }
 
 
 def _next_version(stored: TableEntity | None) -> int:

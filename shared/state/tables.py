@@ -164,6 +164,7 @@ class TableStateStore(TablesBacked):
         # Confirmed reads waiting for a transaction, by reads-table partition, then row key.
         self._reads_pending: dict[str, dict[str, dict[str, Any]]] = {}
         self._reads_waiting = 0  # rows in _reads_pending
+        self._reads_stale: list[str] = []  # found by a flush the waiting limit made
         self._reads_lock = threading.Lock()
         self._poison: TableClient = lean_table_client(service, self.poison_table)
         self._events: TableClient = lean_table_client(service, self.events_table)
@@ -291,10 +292,13 @@ class TableStateStore(TablesBacked):
                 )
             etag = part.marker.metadata["etag"] if part.marker is not None else None
             if plan.confirm and part.marker is not None:
-                # Nothing to write but the read time: confirmed in the reads table, batched
-                # with the group's others, against the marker's version (a record since voids
-                # it). The marker, the stale-read guard of every record, stays as it is.
-                self._confirm_read(pk, read_at, int(part.marker.get("version", 0)))
+                # Nothing to write but the read time: confirmed in the reads table with the
+                # group's others, against the marker's ETag (checked again before it is
+                # written; a write since voids it). The marker, the stale-read guard of every
+                # record, stays as it is.
+                self._confirm_read(
+                    pk, str(plan.marker["resource_id"]), read_at, str(part.marker.metadata["etag"])
+                )
                 shown = {**part.marker, "last_read_at": plan.marker["last_read_at"]}
                 return result(RecordResult.UNCHANGED, shown, etag, part, read_on_marker=False)
             try:
@@ -528,7 +532,7 @@ class TableStateStore(TablesBacked):
                 for key in [k for k in kept if k.startswith(prefix)]:
                     del kept[key]
 
-    def _confirm_read(self, pk: str, read_at: datetime, version: int) -> None:
+    def _confirm_read(self, pk: str, resource_id: str, read_at: datetime, etag: str) -> None:
         read_pk = read_partition(pk)
         due: dict[str, dict[str, dict[str, Any]]] = {}
         with self._reads_lock:
@@ -537,30 +541,68 @@ class TableStateStore(TablesBacked):
             if kept is None:
                 self._reads_waiting += 1
             if kept is None or kept["read_at"] < read_at:
-                pending[pk] = _read_entity(read_pk, pk, read_at, version)
-            if len(pending) >= _TRANSACTION_LIMIT:
-                due[read_pk] = self._reads_pending.pop(read_pk)
-                self._reads_waiting -= len(due[read_pk])
+                pending[pk] = _read_entity(read_pk, pk, resource_id, read_at, etag)
             if self._reads_waiting >= _READS_WAITING_LIMIT:
-                # Many small groups: their partial transactions go now, not at the sweep's end
-                # (bounded memory; a stopped sweep loses fewer confirmations).
-                due.update(self._reads_pending)
-                self._reads_pending, self._reads_waiting = {}, 0
-        for group, rows in due.items():
-            self._write_reads(group, list(rows.values()))
+                # Held for their group's end; so many go now (bounded memory, and a stopped
+                # sweep loses fewer confirmations).
+                due, self._reads_pending, self._reads_waiting = self._reads_pending, {}, 0
+        stale = [rid for group, rows in due.items() for rid in self._write_reads(group, rows)]
+        if stale:
+            with self._reads_lock:
+                self._reads_stale.extend(stale)
 
-    def flush_reads(self) -> None:
-        """Writes the confirmed reads still waiting for a full transaction (the sweep calls it
-        before it looks for resources it did not list, and when it ends). Never raises: a read
-        that cannot be confirmed leaves the resource with its earlier read time (logged)."""
+    def flush_reads(self, group_id: str | None = None) -> list[str]:
+        """Writes the confirmed reads waiting for their group's end: ``group_id``'s (the sweep
+        calls it when it has recorded the group's resources), or all (before it looks for
+        resources it did not list, and when it ends). Each is first checked against its
+        marker's current ETag, one query per group: a read compared with rows preloaded before
+        another writer recorded the resource is not confirmed but returned, with any found so
+        since the last call, for the sweep to read again. Never raises: a read that cannot be
+        confirmed leaves the resource with its earlier read time (logged)."""
         with self._reads_lock:
-            pending, self._reads_pending, self._reads_waiting = self._reads_pending, {}, 0
+            if group_id is None:
+                pending, self._reads_pending = self._reads_pending, {}
+            else:
+                key = escape_key(normalize(group_id) + "/")
+                pending = {key: self._reads_pending.pop(key)} if key in self._reads_pending else {}
+            self._reads_waiting -= sum(len(rows) for rows in pending.values())
+            stale, self._reads_stale = self._reads_stale, []
         for read_pk, rows in pending.items():
-            self._write_reads(read_pk, list(rows.values()))
+            stale.extend(self._write_reads(read_pk, rows))
+        return stale
 
-    def _write_reads(self, read_pk: str, rows: list[dict[str, Any]]) -> None:
-        for start in range(0, len(rows), _TRANSACTION_LIMIT):
-            chunk = rows[start : start + _TRANSACTION_LIMIT]
+    def _write_reads(self, read_pk: str, rows: Mapping[str, dict[str, Any]]) -> list[str]:
+        """Writes a group's confirmations whose marker has not moved since its read was
+        compared; returns the resource ids of those whose marker has."""
+        own = read_pk[:-1]  # the group's (or subscription's) own partition
+        params: dict[str, Any] = {"own": own, "p": read_pk, "e": _after_prefix(read_pk)}
+        params["marker"] = MARKER_ROW
+        query = (
+            "(PartitionKey eq @own or (PartitionKey ge @p and PartitionKey lt @e ) ) "
+            "and RowKey eq @marker"
+        )
+        try:
+            current = {
+                str(row["PartitionKey"]): row.metadata.get("etag")
+                for row in query_rows(self._state, query, params, select=("PartitionKey",))
+            }
+        except Exception as exc:
+            log.warning(
+                "could not check %d confirmed read(s) under %s against their markers (%s): "
+                "those resources keep their earlier read time until the next sweep",
+                len(rows),
+                read_pk,
+                type(exc).__name__,
+            )
+            return []
+        fresh = [row for pk, row in rows.items() if current.get(pk) == row["marker_etag"]]
+        stale = [
+            str(row["resource_id"])
+            for pk, row in rows.items()
+            if current.get(pk) != row["marker_etag"]
+        ]
+        for start in range(0, len(fresh), _TRANSACTION_LIMIT):
+            chunk = fresh[start : start + _TRANSACTION_LIMIT]
             try:
                 self._reads.submit_transaction(
                     [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in chunk]
@@ -573,6 +615,7 @@ class TableStateStore(TablesBacked):
                     read_pk,
                     type(exc).__name__,
                 )
+        return stale
 
     def _confirmations(
         self, queries: Sequence[tuple[str, dict[str, Any]]]
@@ -599,7 +642,7 @@ class TableStateStore(TablesBacked):
         confirmations = self._confirmations(queries)
         out: dict[str, Mapping[str, Any]] = {}
         for pk, marker in markers.items():
-            confirmed = _confirmed_read(marker, confirmations.get(pk))
+            confirmed = _confirmed_read(marker.metadata.get("etag"), confirmations.get(pk))
             stored = _dt(marker.get("last_read_at"))
             if confirmed is not None and (stored is None or confirmed > stored):
                 out[pk] = {**marker, "last_read_at": confirmed}
@@ -707,9 +750,7 @@ class TableStateStore(TablesBacked):
             f"{_scope_partitions([scope_id], params)} and RowKey eq @marker and "
             "deleted eq @no and last_read_at lt @since"
         )
-        rows = query_rows(
-            self._state, query, params, select=("PartitionKey", "resource_id", "version")
-        )
+        rows = query_rows(self._state, query, params, select=("PartitionKey", "resource_id"))
         markers = {str(row["PartitionKey"]): row for row in rows}
         if not markers:
             return []
@@ -719,7 +760,7 @@ class TableStateStore(TablesBacked):
         confirmations = self._confirmations([(reads_query, reads_params)])
         unread = []
         for pk, row in markers.items():
-            confirmed = _confirmed_read(row, confirmations.get(pk))
+            confirmed = _confirmed_read(row.metadata.get("etag"), confirmations.get(pk))
             resource_id = row.get("resource_id")
             if (
                 isinstance(resource_id, str)

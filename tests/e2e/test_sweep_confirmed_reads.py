@@ -4,13 +4,14 @@ read by it. Through the real sweep, the simulated tenant (demo estate) and Azuri
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.kernel.resource_id import parse
+from shared.kernel.resource_id import normalize, parse
 from shared.state.model import INACTIVE_STATUSES
 from tests.e2e.world import World
 from tests.e2e.world import find as _find
@@ -58,3 +59,33 @@ def test_an_unchanged_sweep_confirms_every_read_without_rewriting_markers(world:
     ]
     assert open_rows and all(f.last_evaluated_at >= started for f in open_rows)
     assert len(result.outcomes) >= len(before) - 1
+
+
+def test_a_read_another_writer_overtook_is_read_again_by_the_sweep(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    store: Any = world.ctx.store
+    world.ctx.pipeline.sweep(SUBSCRIPTION)
+    group = normalize(parse(RECORDS).resource_group_id or "")
+    real = store.flush_reads
+    answered: list[str] = []
+
+    def flush_reads(group_id: str | None = None) -> list[str]:
+        stale: list[str] = real(group_id)
+        if group_id is not None and normalize(group_id) == group and not answered:
+            answered.append(group_id)  # as if another instance had recorded it meanwhile
+            return [*stale, RECORDS]
+        return stale
+
+    store.flush_reads = flush_reads
+    world.sim.reset_counters()
+    try:
+        with caplog.at_level(logging.INFO, logger="phiguard.pipeline"):
+            result = world.ctx.pipeline.sweep(SUBSCRIPTION)
+    finally:
+        del store.flush_reads
+    assert answered, "the sweep flushes each resource group's confirmations at its end"
+    assert [o.resource_id for o in result.outcomes].count(RECORDS) == 2
+    # Read once more, alone: listed the first time, a GET of its own the second.
+    assert world.sim.counters()["by_call"].get("GET one microsoft.storage/storageaccounts") == 1
+    assert "1 resource(s) recorded by another writer while this sweep read them" in caplog.text

@@ -142,9 +142,11 @@ def test_confirmations_go_in_transactions_of_a_group(
     monkeypatch.setattr(LeanTransactionsTableClient, "submit_transaction", counted)
     for rid in ids:
         store.record_evaluation(evaluation(THREE, rid=rid), read_at=T1, cause=SWEEP)
-    assert sizes == [100]  # the full transaction went as soon as it was full
-    store.flush_reads()
+    assert sizes == []  # held for the end of their group
+    assert store.flush_reads(GROUP) == []
 
+    assert sorted(sizes) == [50, 100]
+    assert store.flush_reads() == []
     assert sorted(sizes) == [3, 50, 100]
     assert len(_reads_rows(store, azurite)) == 153
     assert _read_times(store) == {T1}
@@ -170,7 +172,7 @@ def test_a_confirmation_that_cannot_be_written_is_logged_and_nothing_else_fails(
 
 
 @pytest.mark.parametrize(
-    "damage", [{"version": "one"}, {"read_at": "yesterday"}, {"version": None}]
+    "damage", [{"marker_etag": 'W/"another"'}, {"read_at": "yesterday"}, {"marker_etag": None}]
 )
 def test_a_damaged_confirmation_vouches_for_nothing(
     store: TableStateStore, azurite: AzuriteEndpoints, damage: dict[str, Any]
@@ -227,3 +229,46 @@ def test_many_small_groups_do_not_wait_for_the_sweeps_end(
     assert confirmed == set(ids[:5])
     store.flush_reads()
     assert all(_read_times(store, resource_id=rid) == {T1} for rid in ids)
+
+
+def test_a_read_compared_with_rows_another_writer_has_since_replaced_is_read_again(
+    store: TableStateStore, azurite: AzuriteEndpoints
+) -> None:
+    """The sweep compares with rows it preloaded minutes before; another instance may have
+    recorded the resource since. A read that matched the older rows is not confirmed (it would
+    leave the other writer's verdict standing as if this read had seen it) but returned for
+    the sweep to read again."""
+    failing = dict(THREE, storage_account_min_tls_1_2=Status.FAIL)
+    store.record_evaluation(evaluation(failing), read_at=T0, cause=CAUSE)
+    assert store.preload_group(GROUP) == 1
+    rival = TableStateStore.from_connection_string(azurite.connection_string, prefix=store.prefix)
+    fixed = Cause("event", event_id="evt-2", event_time=T1)
+    assert rival.record_evaluation(evaluation(THREE), read_at=T1, cause=fixed).outcome == "changed"
+
+    # Broken again, its event lost: the sweep reads FAIL, as its preloaded rows say.
+    out = store.record_evaluation(evaluation(failing), read_at=T2, cause=SWEEP)
+    assert (out.outcome, out.writes) == ("unchanged", 0)
+
+    assert store.flush_reads(GROUP) == [RID]
+    assert _reads_rows(store, azurite) == []  # nothing vouches for the rival's PASS
+    # Read again, it is recorded against what is stored now.
+    again = store.record_evaluation(evaluation(failing), read_at=T3, cause=SWEEP)
+    assert again.outcome == "changed"
+    assert {f.check_id: f.status for f in store.current(RID)}[
+        "storage_account_min_tls_1_2"
+    ] == "FAIL"
+
+
+def test_a_clear_of_pending_follow_ups_voids_the_confirmation(store: TableStateStore) -> None:
+    failing = dict(THREE, storage_account_min_tls_1_2=Status.FAIL)
+    first = store.record_evaluation(
+        evaluation(failing), read_at=T0, cause=CAUSE, track_actions=True
+    )
+    assert "storage_account_min_tls_1_2" in first.actions_pending
+    store.record_evaluation(evaluation(failing), read_at=T1, cause=SWEEP)
+    store.flush_reads()
+    assert _read_times(store, resource_id=RID) == {T1}
+
+    store.clear_actions_pending(RID, first.actions_pending)
+
+    assert _read_times(store, resource_id=RID) == {T0}  # any write to the marker voids it
