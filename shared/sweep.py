@@ -223,7 +223,9 @@ class _Sweep:
                     if group and group_ends[group] == i:
                         stale += self.store.flush_reads(group)  # the group is recorded
                 # The reads confirmed so far are what the search for unlisted resources asks.
-                stale += self.store.flush_reads()
+                # (This subscription's only: another's sweep in this process reads its own.)
+                own = f"/subscriptions/{subscription}"
+                stale += self.store.flush_reads(own)
                 if stale and not breaker.open:
                     # Compared with rows preloaded before another writer recorded them: read
                     # again and recorded against what is stored now.
@@ -238,7 +240,7 @@ class _Sweep:
                         for rid in sorted(set(stale), key=normalize)
                     ]:
                         collect(future)
-                    self._left_unconfirmed(self.store.flush_reads())
+                    self._left_unconfirmed(self.store.flush_reads(own))
                 if not breaker.open:
                     unlisted = self.unlisted(cause, supported, listed_keys, unlisted_parents)
                     with lock:
@@ -251,7 +253,7 @@ class _Sweep:
             if self.batch is not None:
                 self.batch.flush()  # never raises: what it cannot write stays pending
             # Never raises: an unconfirmed read keeps its older time.
-            self._left_unconfirmed(self.store.flush_reads())
+            self._left_unconfirmed(self.store.flush_reads(f"/subscriptions/{subscription}"))
             self.store.discard_preloaded(subscription)
         log.info(
             "sweep of %s: %d resources in %.1fs",

@@ -70,7 +70,7 @@ class ReportOnlyStore:
     def discard_preloaded(self, subscription: str | None = None) -> None:
         return None
 
-    def flush_reads(self, group_id: str | None = None) -> list[str]:
+    def flush_reads(self, scope_id: str | None = None) -> list[str]:
         return []
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome:

@@ -551,22 +551,23 @@ class TableStateStore(TablesBacked):
             with self._reads_lock:
                 self._reads_stale.extend(stale)
 
-    def flush_reads(self, group_id: str | None = None) -> list[str]:
-        """Writes the confirmed reads waiting for their group's end: ``group_id``'s (the sweep
-        calls it when it has recorded the group's resources), or all (before it looks for
-        resources it did not list, and when it ends). Each is first checked against its
-        marker's current ETag, one query per group: a read compared with rows preloaded before
-        another writer recorded the resource is not confirmed but returned, with any found so
-        since the last call, for the sweep to read again. Never raises: a read that cannot be
-        confirmed leaves the resource with its earlier read time (logged)."""
+    def flush_reads(self, scope_id: str | None = None) -> list[str]:
+        """Writes the confirmed reads waiting for their group's end: those under ``scope_id``
+        (a resource group's id, when the sweep has recorded the group; a subscription's, before
+        its sweep looks for resources it did not list and when it ends), or all. Each is first
+        checked against its marker's current ETag, one query per group: a read compared with
+        rows preloaded before another writer recorded the resource is not confirmed but
+        returned (with any under the scope found so by an earlier write), for the sweep to read
+        again. Never raises: a read that cannot be confirmed leaves the resource with its
+        earlier read time (logged)."""
+        scope = normalize(scope_id) + "/" if scope_id else ""
+        prefix = escape_key(scope)
         with self._reads_lock:
-            if group_id is None:
-                pending, self._reads_pending = self._reads_pending, {}
-            else:
-                key = escape_key(normalize(group_id) + "/")
-                pending = {key: self._reads_pending.pop(key)} if key in self._reads_pending else {}
+            keys = [key for key in self._reads_pending if key.startswith(prefix)]
+            pending = {key: self._reads_pending.pop(key) for key in keys}
             self._reads_waiting -= sum(len(rows) for rows in pending.values())
-            stale, self._reads_stale = self._reads_stale, []
+            stale = [r for r in self._reads_stale if (normalize(r) + "/").startswith(scope)]
+            self._reads_stale = [r for r in self._reads_stale if r not in stale]
         for read_pk, rows in pending.items():
             stale.extend(self._write_reads(read_pk, rows))
         return stale

@@ -70,10 +70,10 @@ def test_a_read_another_writer_overtook_is_read_again_by_the_sweep(
     real = store.flush_reads
     answered: list[str] = []
 
-    def flush_reads(group_id: str | None = None) -> list[str]:
-        stale: list[str] = real(group_id)
-        if group_id is not None and normalize(group_id) == group and not answered:
-            answered.append(group_id)  # as if another instance had recorded it meanwhile
+    def flush_reads(scope_id: str | None = None) -> list[str]:
+        stale: list[str] = real(scope_id)
+        if scope_id is not None and normalize(scope_id) == group and not answered:
+            answered.append(scope_id)  # as if another instance had recorded it meanwhile
             return [*stale, RECORDS]
         return stale
 

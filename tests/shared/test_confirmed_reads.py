@@ -272,3 +272,31 @@ def test_a_clear_of_pending_follow_ups_voids_the_confirmation(store: TableStateS
     store.clear_actions_pending(RID, first.actions_pending)
 
     assert _read_times(store, resource_id=RID) == {T0}  # any write to the marker voids it
+
+
+def test_a_subscriptions_flush_leaves_anothers_confirmations_and_overtaken_reads(
+    store: TableStateStore, azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two subscriptions' sweeps may run in one process: each flushes and reads again its own."""
+    import shared.state.tables as tables
+
+    other_sub = "00000000-0000-0000-0000-000000000002"
+    theirs = RID.replace(SUBSCRIPTION, other_sub)
+    for rid in (RID, theirs):
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    store.preload_group(GROUP.replace(SUBSCRIPTION, other_sub))
+    rival = TableStateStore.from_connection_string(azurite.connection_string, prefix=store.prefix)
+    rival.record_evaluation(
+        evaluation(dict(THREE, storage_account_min_tls_1_2=Status.FAIL), rid=theirs),
+        read_at=T1,
+        cause=Cause("event", event_id="evt-3", event_time=T1),
+    )
+    store.record_evaluation(evaluation(THREE, rid=theirs), read_at=T2, cause=SWEEP)  # overtaken
+    store.record_evaluation(evaluation(THREE, rid=RID), read_at=T2, cause=SWEEP)
+    monkeypatch.setattr(tables, "_READS_WAITING_LIMIT", 2)  # the next one writes both
+    store.record_evaluation(evaluation(THREE, rid=RID), read_at=T3, cause=SWEEP)
+
+    assert store.flush_reads(f"/subscriptions/{SUBSCRIPTION}") == []
+    assert _read_times(store, resource_id=RID) == {T3}
+    assert store.flush_reads(f"/subscriptions/{other_sub}") == [theirs]
+    assert store.flush_reads() == []
