@@ -214,29 +214,20 @@ _MARKER_STATE = (
 )
 
 
-def _marker_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool:
-    """Whether the marker must be written even though no check row changes."""
+def _marker_changes(stored: TableEntity | None, new: Mapping[str, Any]) -> frozenset[str]:
+    """The marker fields a record would move (all of them for a first record): any means the
+    marker is written even though no check row changes."""
     if stored is None:
-        return True
-    return any(_norm(stored.get(name)) != _norm(new.get(name)) for name in _MARKER_STATE)
+        return frozenset(_MARKER_STATE)
+    return frozenset(n for n in _MARKER_STATE if _norm(stored.get(n)) != _norm(new.get(n)))
 
 
-_SWEEP_MOVES = frozenset({"last_read_at", "last_event_id", "last_event_time"})
-
-
-def _only_read_moves(stored: TableEntity | None, new: Mapping[str, Any]) -> bool:
-    """Whether a sweep's record would move only the marker's read time (and its newest cause
-    time, the sweep's start, which names no event): a read that found the record as it stands,
-    which the sweep confirms in the reads table instead of rewriting the marker. Left as stored,
-    ``last_event_time`` is older, which only makes the event path look up fewer redeliveries and
-    re-read more (``Pipeline._all_recorded``)."""
-    if stored is None:
-        return False
-    return all(
-        _norm(stored.get(name)) == _norm(new.get(name))
-        for name in _MARKER_STATE
-        if name not in _SWEEP_MOVES
-    )
+# What a sweep's read moves when it finds the record as it stands: the read time, and its
+# newest cause time (the sweep's start, which names no event). Such a read is confirmed in the
+# reads table instead of rewriting the marker; left as stored, ``last_event_time`` is older,
+# which only makes the event path look up fewer redeliveries and re-read more
+# (``Pipeline._all_recorded``).
+SWEEP_READ_MOVES = frozenset({"last_read_at", "last_event_id", "last_event_time"})
 
 
 def _confirmed_read(

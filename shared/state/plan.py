@@ -18,15 +18,15 @@ from shared.kernel.changes import Cause
 from shared.kernel.findings import Status
 from shared.state.entities import (
     EARLIEST_TABLE_TIME,
+    SWEEP_READ_MOVES,
     _check_entity,
     _content_matches,
     _dt,
     _history_entity,
     _inactive_entity,
+    _marker_changes,
     _marker_entity,
-    _marker_moves,
     _next_version,
-    _only_read_moves,
     _pending,
     _processing_finding,
     _same_content,
@@ -146,14 +146,16 @@ def _plan_evaluation(
         final=final,
         pending=tuple(sorted((set(_pending(stored)) | newly_failing) & failing)),
     )
-    if plan.units or _marker_moves(stored, marker):
+    moved = _marker_changes(stored, marker)
+    if plan.units or moved:
         plan.marker = marker
         plan.confirm = (
             not plan.units
+            and stored is not None
             and cause.kind == "sweep"
             and cause.event_id is None
             and not evaluation.partial
-            and _only_read_moves(stored, marker)
+            and moved <= SWEEP_READ_MOVES
         )
     return plan
 
@@ -200,7 +202,7 @@ def _plan_deleted(
         now=now,
         final=final,
     )
-    if plan.units or _marker_moves(stored, marker):
+    if plan.units or _marker_changes(stored, marker):
         plan.marker = marker
     return plan
 

@@ -575,13 +575,9 @@ class TableStateStore(TablesBacked):
     def _write_reads(self, read_pk: str, rows: Mapping[str, dict[str, Any]]) -> list[str]:
         """Writes a group's confirmations whose marker has not moved since its read was
         compared; returns the resource ids of those whose marker has."""
-        own = read_pk[:-1]  # the group's (or subscription's) own partition
-        params: dict[str, Any] = {"own": own, "p": read_pk, "e": _after_prefix(read_pk)}
-        params["marker"] = MARKER_ROW
-        query = (
-            "(PartitionKey eq @own or (PartitionKey ge @p and PartitionKey lt @e ) ) "
-            "and RowKey eq @marker"
-        )
+        # The group's (or subscription's) own partition and its resources'.
+        params: dict[str, Any] = {"marker": MARKER_ROW}
+        query = f"{_key_ranges([read_pk[:-1]], params)} and RowKey eq @marker"
         try:
             current = {
                 str(row["PartitionKey"]): row.metadata.get("etag")
@@ -596,12 +592,13 @@ class TableStateStore(TablesBacked):
                 type(exc).__name__,
             )
             return []
-        fresh = [row for pk, row in rows.items() if current.get(pk) == row["marker_etag"]]
-        stale = [
-            str(row["resource_id"])
-            for pk, row in rows.items()
-            if current.get(pk) != row["marker_etag"]
-        ]
+        fresh: list[dict[str, Any]] = []
+        stale: list[str] = []
+        for pk, row in rows.items():
+            if current.get(pk) == row["marker_etag"]:
+                fresh.append(row)
+            else:
+                stale.append(str(row["resource_id"]))
         for start in range(0, len(fresh), _TRANSACTION_LIMIT):
             chunk = fresh[start : start + _TRANSACTION_LIMIT]
             try:
@@ -885,10 +882,15 @@ def _scope_partitions(scope_ids: Iterable[str], params: dict[str, Any]) -> str:
     """A filter on the partitions of the rows under ``scope_ids`` (subscription or resource
     group ids): each scope's own, and the range of its resources' keys; values go to ``params``.
     """
+    return _key_ranges([escape_key(s) for s in sorted({normalize(s) for s in scope_ids})], params)
+
+
+def _key_ranges(owns: Iterable[str], params: dict[str, Any]) -> str:
+    """:func:`_scope_partitions` for escaped scope keys: each key's own partition, and the
+    range of the keys it prefixes with ``|``."""
     ranges = []
-    for i, scope in enumerate(sorted({normalize(s) for s in scope_ids})):
-        own = escape_key(scope)
-        prefix = escape_key(f"{scope}/")
+    for i, own in enumerate(owns):
+        prefix = f"{own}|"
         params.update({f"o{i}": own, f"s{i}": prefix, f"e{i}": _after_prefix(prefix)})
         ranges.append(
             f"PartitionKey eq @o{i} or (PartitionKey ge @s{i} and PartitionKey lt @e{i} )"
