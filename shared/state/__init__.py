@@ -54,7 +54,8 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
     ``$select``): a read compared with rows preloaded before another writer recorded the
     resource is not confirmed but handed back to the sweep, which reads it again. A row vouches
     for its read only while the marker keeps that ETag: any write to it since (a record, a
-    deletion, a cleared follow-up) voids it. ``current()`` (so ``status``, reports, OSCAL) and
+    deletion, a cleared follow-up) voids it, and one dated more than five minutes ahead of
+    the reader's clock vouches for nothing. ``current()`` (so ``status``, reports, OSCAL) and
     the sweep's search for unlisted resources take the newer of the two read times; the event
     path's freshness check and the stale-read guard read the marker alone (an event is then
     re-read where the row would have let it be coalesced; a read older than the sweep's that

@@ -231,19 +231,21 @@ SWEEP_READ_MOVES = frozenset({"last_read_at", "last_event_id", "last_event_time"
 
 
 def _confirmed_read(
-    marker_etag: str | None, confirmation: Mapping[str, Any] | None
+    marker_etag: str | None, confirmation: Mapping[str, Any] | None, latest: datetime
 ) -> datetime | None:
     """The read time a reads-table row vouches for, if it still may: it names the ETag of the
     marker the read was compared with, so any write to the marker since (a record, a deletion,
-    a cleared follow-up, one transaction of a larger record) voids it."""
+    a cleared follow-up, one transaction of a larger record) voids it; a read dated after
+    ``latest`` (now, with room for clock skew) was never made."""
     if not marker_etag or confirmation is None:
         return None
     if confirmation.get("marker_etag") != marker_etag:
         return None
     try:
-        return _dt(confirmation.get("read_at"))
+        read_at = _dt(confirmation.get("read_at"))
     except (TypeError, ValueError):
         return None  # a damaged row vouches for nothing
+    return read_at if read_at is not None and read_at <= latest else None
 
 
 def _read_entity(

@@ -43,7 +43,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
@@ -125,6 +125,7 @@ log = logging.getLogger(__name__)
 
 _TRANSACTION_LIMIT = 100  # service limit; Azurite drops the connection on 101
 _MAX_ATTEMPTS = 5
+_CLOCK_SKEW = timedelta(minutes=5)  # a confirmed read dated later than now + this is forged
 _READS_WAITING_LIMIT = 2_000  # confirmed reads held for their group's transaction, in all
 _PREFETCH_SECONDS = 10.0  # how long rows read by marker(prefetch=True) may seed a record
 _PRELOAD_SECONDS = 300.0  # the same for rows read by preload_group (the sweep)
@@ -638,9 +639,10 @@ class TableStateStore(TablesBacked):
         if not markers:
             return dict(markers)
         confirmations = self._confirmations(queries)
+        latest = self._clock() + _CLOCK_SKEW
         out: dict[str, Mapping[str, Any]] = {}
         for pk, marker in markers.items():
-            confirmed = _confirmed_read(marker.metadata.get("etag"), confirmations.get(pk))
+            confirmed = _confirmed_read(marker.metadata.get("etag"), confirmations.get(pk), latest)
             stored = _dt(marker.get("last_read_at"))
             if confirmed is not None and (stored is None or confirmed > stored):
                 out[pk] = {**marker, "last_read_at": confirmed}
@@ -756,9 +758,10 @@ class TableStateStore(TablesBacked):
         reads_params: dict[str, Any] = {"since": params["since"]}
         reads_query = f"{_scope_partitions([scope_id], reads_params)} and read_at ge @since"
         confirmations = self._confirmations([(reads_query, reads_params)])
+        latest = self._clock() + _CLOCK_SKEW
         unread = []
         for pk, row in markers.items():
-            confirmed = _confirmed_read(row.metadata.get("etag"), confirmations.get(pk))
+            confirmed = _confirmed_read(row.metadata.get("etag"), confirmations.get(pk), latest)
             resource_id = row.get("resource_id")
             if (
                 isinstance(resource_id, str)

@@ -6,7 +6,7 @@ Azurite through the real SDK."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -172,7 +172,15 @@ def test_a_confirmation_that_cannot_be_written_is_logged_and_nothing_else_fails(
 
 
 @pytest.mark.parametrize(
-    "damage", [{"marker_etag": 'W/"another"'}, {"read_at": "yesterday"}, {"marker_etag": None}]
+    "damage",
+    [
+        {"marker_etag": 'W/"another"'},
+        {"read_at": "yesterday"},
+        {"read_at": 12345},
+        {"marker_etag": None},
+        # A read dated far ahead (a forged or clock-broken row) vouches for nothing either.
+        {"read_at": datetime(9999, 12, 31, tzinfo=UTC)},
+    ],
 )
 def test_a_damaged_confirmation_vouches_for_nothing(
     store: TableStateStore, azurite: AzuriteEndpoints, damage: dict[str, Any]
