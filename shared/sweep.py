@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from shared.arm import ArmError
+from shared.arm.throttle import PacedConcurrency
 from shared.errors import StoreUnavailableError, TransientServiceError, is_transient
 from shared.kernel import api_versions
 from shared.kernel.changes import Cause
@@ -213,8 +214,9 @@ class _Sweep:
             if not is_transient(exc):
                 raise
         try:
+            turns = PacedConcurrency(reader.gates, subscription, pipeline.workers)
             with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
-                futures = [pool.submit(family, body) for body in bodies]
+                futures = [pool.submit(turns.run, family, body) for body in bodies]
                 group_ends = {_group_key(body): i for i, body in enumerate(bodies)}
                 stale: list[str] = []
                 for i, future in enumerate(futures):
@@ -236,7 +238,7 @@ class _Sweep:
                         len(set(stale)),
                     )
                     for future in [
-                        pool.submit(self.reread, reader, rid, cause, groups)
+                        pool.submit(turns.run, self.reread, reader, rid, cause, groups)
                         for rid in sorted(set(stale), key=normalize)
                     ]:
                         collect(future)
@@ -246,7 +248,8 @@ class _Sweep:
                     with lock:
                         listed[0] += len(unlisted)
                     for future in [
-                        pool.submit(self.reread, reader, rid, cause, groups) for rid in unlisted
+                        pool.submit(turns.run, self.reread, reader, rid, cause, groups)
+                        for rid in unlisted
                     ]:
                         collect(future)
         finally:

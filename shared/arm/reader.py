@@ -78,7 +78,8 @@ class ArmReader(ArmUser):
         **connection: Unpack[ArmConnection],
     ) -> None:
         connection.setdefault("pool_size", 16)
-        policies = [gate_policy(ThrottleGates(pace_reads))]
+        self.gates = ThrottleGates(pace_reads)
+        policies = [gate_policy(self.gates)]
         super().__init__(arm_url, credential, policies=policies, **connection)
         self.cache_seconds = cache_seconds
         # Cross-resource lists: the sweep's reader keeps them for the whole sweep (see patient).

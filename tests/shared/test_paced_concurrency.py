@@ -1,0 +1,107 @@
+"""The sweep's workers, once ARM's refill sets the pace: only as many work at once as keep up
+with it (``shared.arm.throttle.PacedConcurrency``). Real threads, real time, gates paced fast
+(100 reads/s, released one token at a time) so a test takes a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from shared.arm.throttle import PacedConcurrency, ThrottleGates
+
+SCOPE = "0b1f6471-1bf0-4dda-aec3-111122223333"
+
+
+def _sweep(
+    turns: PacedConcurrency, gates: ThrottleGates, tasks: int, work_seconds: float
+) -> list[int]:
+    """Runs ``tasks`` tasks of one read (its wait at the gate included) and ``work_seconds``
+    of waiting on the reply through ``turns`` on 8 threads; returns how many were under way
+    when each task began."""
+    lock = threading.Lock()
+    active = [0]
+    seen: list[int] = []
+
+    def task(i: int) -> None:
+        with lock:
+            active[0] += 1
+            seen.append(active[0])
+        gates.wait(SCOPE)
+        time.sleep(work_seconds)
+        with lock:
+            active[0] -= 1
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for future in [pool.submit(turns.run, task, i) for i in range(tasks)]:
+            future.result()
+    return seen
+
+
+def _paced_gates() -> ThrottleGates:
+    gates = ThrottleGates(pace=100.0, burst=1.0)
+    gates.observe(SCOPE, 0)  # ARM says the bucket is spent
+    return gates
+
+
+def test_fast_replies_under_the_pace_need_one_worker() -> None:
+    gates = _paced_gates()
+    turns = PacedConcurrency(gates, SCOPE, 8)
+    seen = _sweep(turns, gates, 60, 0.001)
+    # 100 reads/s x ~1 ms busy per read x 2 headroom: one worker keeps up
+    assert turns.limit() == 1
+    assert max(seen[30:]) == 1  # once measured, one at a time
+    assert max(seen[:20]) > 1  # before it measured, all could work
+
+
+def test_slow_replies_get_as_many_workers_as_the_pace_needs() -> None:
+    gates = _paced_gates()
+    turns = PacedConcurrency(gates, SCOPE, 8)
+    seen = _sweep(turns, gates, 100, 0.02)
+    # 100 reads/s x ~20 ms per read x 2 headroom = 4 (5 if the VM stretches the sleeps)
+    assert turns.limit() in (4, 5)
+    assert max(seen[40:]) <= 5
+    assert max(seen[40:]) >= 3  # still enough at once to keep up with the pace
+
+
+def test_a_reader_under_its_limit_keeps_every_worker() -> None:
+    gates = ThrottleGates(pace=100.0)  # ARM never said the bucket was spent
+    turns = PacedConcurrency(gates, SCOPE, 8)
+    seen = _sweep(turns, gates, 40, 0.02)
+    assert turns.limit() == 8
+    assert max(seen) >= 6
+
+
+def test_workers_come_back_when_the_pacing_lapses() -> None:
+    gates = _paced_gates()
+    turns = PacedConcurrency(gates, SCOPE, 8, paced_seconds=0.3)
+    _sweep(turns, gates, 30, 0.001)
+    assert turns.limit() == 1
+    time.sleep(0.4)  # no read waited for its token since
+    assert turns.limit() == 8
+
+
+def test_a_failing_task_gives_its_turn_back() -> None:
+    gates = _paced_gates()
+    turns = PacedConcurrency(gates, SCOPE, 1)
+
+    def fails() -> None:
+        gates.wait(SCOPE)
+        raise ValueError("the resource could not be judged")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(turns.run, fails) for _ in range(3)]
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, ValueError) for e in errors)
+    assert turns.most_active == 1
+
+
+def test_time_slept_at_the_gates_is_not_busy_time() -> None:
+    gates = ThrottleGates(pace=10.0, burst=1.0)
+    gates.observe(SCOPE, 0)
+    before = gates.slept()
+    slept = sum(gates.wait(SCOPE) for _ in range(3))
+    assert slept > 0.2  # three tokens at 10/s
+    assert gates.slept() - before == slept
+    assert gates.requests(SCOPE) == 3
+    assert gates.paced_within(SCOPE, 5.0)
