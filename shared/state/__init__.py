@@ -24,9 +24,14 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
         ``last_event_time`` (newest event seen), ``count_pass`` / ``count_fail`` /
         ``count_error`` / ``count_not_applicable`` / ``count_not_assessed`` / ``count_muted``
         (open rows by status; ``MUTED`` is a FAIL a mute rule covers, ``shared.mutes``) and
-        ``version`` (+1 per record). Every write to the partition updates the
+        ``version`` (+1 per record), ``content_digest`` (BLAKE2b, 16 bytes, of the open check
+        rows' ids and content fields; empty on the markers of all but the last transaction of
+        a record that needs several). Every write to the partition updates the
         marker with ``If-Match`` its ETag in the same transaction, so the marker's ETag is the
-        partition's version.
+        partition's version. A sweep preloads each resource group's markers only: a resource
+        whose verdicts hash to its marker's digest is known unchanged without its check rows;
+        any other (a change, no digest: a marker written before digests existed, rewritten
+        once) has its rows read.
     RowKey ``c~<check_id>`` — the current state of one check on the resource: ``status``,
         ``severity``, ``hipaa`` (JSON list), ``title``, ``reason``, ``evidence`` (JSON, at most
         32,000 UTF-16 units — the service's 64 KiB string limit — else long values are cut and

@@ -156,6 +156,39 @@ def _content_matches(row: Mapping[str, Any], finding: Finding) -> bool:
     )
 
 
+def _row_content(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A check row's content fields, in :data:`_CONTENT_FIELDS`' order."""
+    return tuple(row.get(name) for name in _CONTENT_FIELDS)
+
+
+def _finding_content(finding: Finding) -> tuple[Any, ...]:
+    """The content fields of the row ``_check_entity`` would build for ``finding``, in
+    :data:`_CONTENT_FIELDS`' order, without building it."""
+    evidence, truncated = evidence_json(finding.evidence)
+    values = {
+        "resource_type": finding.resource_type,
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "hipaa": _hipaa_json(tuple(finding.hipaa)),
+        "title": _bound(finding.title, _MAX_TEXT_UNITS)[0],
+        "reason": _bound(finding.reason, _MAX_TEXT_UNITS)[0],
+        "evidence": evidence,
+        "phi": finding.phi,
+        "evidence_truncated": truncated,
+    }
+    return tuple(values[name] for name in _CONTENT_FIELDS)
+
+
+def content_digest(contents: Mapping[str, tuple[Any, ...]]) -> str:
+    """A digest of a resource's open check rows (check id and content fields each): the
+    marker's ``content_digest``. Equal digests mean equal rows, so a sweep that finds the
+    resource's verdicts unchanged can tell from the marker alone (``plan._plan_unchanged``)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for check_id in sorted(contents):
+        digest.update(repr((check_id, contents[check_id])).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def _marker_entity(
     pk: str,
     resource_id: str,
@@ -168,6 +201,7 @@ def _marker_entity(
     cause: Cause,
     now: datetime,
     final: Mapping[str, str],
+    digest: str,
     pending: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     event_id = stored.get("last_event_id") if stored else None
@@ -190,6 +224,7 @@ def _marker_entity(
         "last_event_id": event_id,
         "last_event_time": event_time,
         "version": _next_version(stored),
+        "content_digest": digest,
         "actions_pending": ",".join(pending),
         "actions_pending_since": (
             now
@@ -210,6 +245,7 @@ _MARKER_STATE = (
     "last_event_id",
     "last_event_time",
     "actions_pending",
+    "content_digest",
     *(f"count_{s.value.lower()}" for s in COUNTED_STATUSES),
 )
 

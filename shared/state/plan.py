@@ -22,6 +22,7 @@ from shared.state.entities import (
     _check_entity,
     _content_matches,
     _dt,
+    _finding_content,
     _history_entity,
     _inactive_entity,
     _marker_changes,
@@ -29,8 +30,10 @@ from shared.state.entities import (
     _next_version,
     _pending,
     _processing_finding,
+    _row_content,
     _same_content,
     _type_of,
+    content_digest,
 )
 from shared.state.model import (
     CLOSED,
@@ -52,7 +55,9 @@ Operation = tuple[str, dict[str, Any], dict[str, Any]]
 @dataclass
 class _Partition:
     marker: TableEntity | None
-    checks: dict[str, TableEntity]
+    # None: only the marker was read (the sweep's preload); a plan that needs the check rows
+    # says so (``_Plan.needs_rows``) and the store reads them.
+    checks: dict[str, TableEntity] | None
 
 
 @dataclass
@@ -66,6 +71,70 @@ class _Plan:
     # The sweep's read found the record as it stands: only ``last_read_at`` would move, so the
     # read is confirmed in the reads table (batched) instead of by a marker write.
     confirm: bool = False
+    # Planned on the marker alone, and that was not enough: read the check rows, plan again.
+    needs_rows: bool = False
+
+
+def _needs_rows() -> _Plan:
+    return _Plan(None, [], [], [], needs_rows=True)
+
+
+def _final_digest(checks: Mapping[str, TableEntity], units: list[list[Operation]]) -> str:
+    """The ``content_digest`` of the open check rows a plan leaves: those read, each replaced by
+    the one a unit writes (a unit's first operation writes its check row)."""
+    rows: dict[str, Mapping[str, Any]] = dict(checks)
+    for unit in units:
+        entity = unit[0][1]
+        rows[str(entity["check_id"])] = entity
+    return content_digest(
+        {c: _row_content(r) for c, r in rows.items() if r["status"] not in INACTIVE_STATUSES}
+    )
+
+
+def _plan_unchanged(
+    part: _Partition,
+    pk: str,
+    evaluation: Evaluation,
+    findings: Mapping[str, Finding],
+    read_at: datetime,
+    cause: Cause,
+    now: datetime,
+) -> _Plan | None:
+    """The plan of a sweep's read that finds the resource as recorded, decided on its marker
+    alone: the findings' content digest equals the marker's, so every open row holds one of
+    these findings as it is and no other row is open; what ``_plan_evaluation`` would plan on
+    the rows is then a confirmation (nothing written but the read). None when that cannot be
+    told from the marker: a digest that differs or is missing (a marker from before digests,
+    or one transaction of a record that needed several), or a marker that would move more than
+    the read."""
+    stored = part.marker
+    if stored is None or evaluation.partial or cause.kind != "sweep" or cause.event_id:
+        return None
+    digest = stored.get("content_digest")
+    if not isinstance(digest, str) or not digest:
+        return None
+    if content_digest({c: _finding_content(f) for c, f in findings.items()}) != digest:
+        return None
+    final = {c: f.status.value for c, f in findings.items()}
+    failing = {c for c, status in final.items() if status == Status.FAIL.value}
+    marker = _marker_entity(
+        pk,
+        evaluation.resource_id,
+        evaluation.resource_type,
+        evaluation.phi,
+        deleted=False,
+        stored=stored,
+        read_at=read_at,
+        cause=cause,
+        now=now,
+        final=final,
+        digest=digest,
+        pending=tuple(sorted(set(_pending(stored)) & failing)),
+    )
+    moved = _marker_changes(stored, marker)
+    if not moved or not moved <= SWEEP_READ_MOVES:
+        return None
+    return _Plan(marker, [], [], [], confirm=True)
 
 
 def _plan_evaluation(
@@ -79,6 +148,9 @@ def _plan_evaluation(
     now: datetime,
     track_actions: bool = False,
 ) -> _Plan:
+    if part.checks is None:
+        quick = _plan_unchanged(part, pk, evaluation, findings, read_at, cause, now)
+        return quick if quick is not None else _needs_rows()
     version = _next_version(part.marker)
     plan = _Plan(None, [], [], [])
     scope = evaluation.scope
@@ -144,6 +216,7 @@ def _plan_evaluation(
         cause=cause,
         now=now,
         final=final,
+        digest=_final_digest(part.checks, plan.units),
         pending=tuple(sorted((set(_pending(stored)) | newly_failing) & failing)),
     )
     moved = _marker_changes(stored, marker)
@@ -174,6 +247,8 @@ def _judged_after(row: TableEntity, read_at: datetime) -> bool:
 def _plan_deleted(
     part: _Partition, pk: str, resource_id: str, at: datetime, cause: Cause, now: datetime
 ) -> _Plan:
+    if part.checks is None:
+        return _needs_rows()
     version = _next_version(part.marker)
     plan = _Plan(None, [], [], [])
     final: dict[str, str] = {c: str(r["status"]) for c, r in part.checks.items()}
@@ -201,6 +276,7 @@ def _plan_deleted(
         cause=cause,
         now=now,
         final=final,
+        digest=_final_digest(part.checks, plan.units),
     )
     if plan.units or _marker_changes(stored, marker):
         plan.marker = marker
@@ -218,6 +294,8 @@ def _plan_error(
 ) -> _Plan:
     """One ERROR row (:data:`PROCESSING_CHECK`) naming the exception's type ``kind``; the
     marker's ``last_read_at`` does not move."""
+    if part.checks is None:
+        return _needs_rows()
     version = _next_version(part.marker)
     stored = part.marker
     stored_read = _dt(stored.get("last_read_at")) if stored else None
@@ -242,6 +320,7 @@ def _plan_error(
         cause=Cause(cause.kind),
         now=now,
         final=final,
+        digest=_final_digest(part.checks, result.units),
         pending=_pending(stored),
     )
     if result.units:

@@ -262,7 +262,9 @@ class TableStateStore(TablesBacked):
                 attempt,
                 *_pending_state(marker),
                 etag,
-                _current_of(rows.checks, written, marker) if rows is not None else None,
+                _current_of(_rows_of(rows, pk, self._load), written, marker)
+                if rows is not None
+                else None,
                 read_on_marker,
             )
 
@@ -274,9 +276,10 @@ class TableStateStore(TablesBacked):
             plan = planner(part, pk)
             if prefetched is not None:
                 prefetched = None
-                if plan.marker is None:
+                if plan.marker is None or plan.needs_rows:
                     # Nothing to write is decided on current rows only: the prefetched ones may
-                    # be behind another writer's (writes would have caught it by ETag).
+                    # be behind another writer's (writes would have caught it by ETag). A plan
+                    # the preloaded marker alone could not decide needs the check rows.
                     part = self._load(pk)
                     stored_read = _dt(part.marker.get("last_read_at")) if part.marker else None
                     if stored_read is not None and stored_read > read_at:
@@ -353,15 +356,18 @@ class TableStateStore(TablesBacked):
             return
         etag = marker_etag
         marker_bytes = _operation_bytes(("update", marker, {}))
-        for chunk in _chunks(plan, _TRANSACTION_LIMIT - 1, reserved=marker_bytes):
-            indices, ops = chunk
+        chunks = list(_chunks(plan, _TRANSACTION_LIMIT - 1, reserved=marker_bytes))
+        for n, (indices, ops) in enumerate(chunks):
+            # Until the last transaction commits, the rows are not what the digest describes:
+            # the markers before it carry none (a sweep reads the rows of such a resource).
+            written = marker if n == len(chunks) - 1 else {**marker, "content_digest": ""}
             marker_op: Operation
             if etag is None:
-                marker_op = ("create", marker, {})
+                marker_op = ("create", written, {})
             else:
                 marker_op = (
                     "update",
-                    marker,
+                    written,
                     {
                         "mode": UpdateMode.REPLACE,
                         "etag": etag,
@@ -463,11 +469,13 @@ class TableStateStore(TablesBacked):
         return _marker_from(row)
 
     def preload_group(self, group_id: str) -> int:
-        """Reads the current rows of every resource recorded in a resource group with one paged
-        range query (its resources' partition keys share the group's prefix) and keeps them, each
-        for the next record of that resource, by any thread, for a few minutes. The sweep's way to
-        spare a query per resource; as with ``marker(prefetch=True)`` the rows only seed a record,
-        whose writes stay ETag-conditional. Returns the number of resources read. A group under a
+        """Reads the marker of every resource recorded in a resource group with one paged range
+        query (its resources' partition keys share the group's prefix) and keeps each, for the
+        next record of that resource, by any thread, for a few minutes. The sweep's way to spare
+        a query per resource: a record whose findings match the marker's ``content_digest``
+        needs nothing else; any other reads its check rows then. As with
+        ``marker(prefetch=True)`` the rows only seed a record, whose writes stay
+        ETag-conditional. Returns the number of resources read. A group under a
         scope :meth:`preload_if_empty` found empty a moment ago is known to hold no rows: no
         query."""
         prefix = escape_key(normalize(group_id) + "/")
@@ -478,25 +486,14 @@ class TableStateStore(TablesBacked):
             if empty_since is not None and time.monotonic() - empty_since <= _PRELOAD_SECONDS:
                 self._preloaded_groups[prefix] = empty_since
                 return 0
+        # Markers only: a marker's content digest tells a sweep whether the resource's rows
+        # already hold its verdicts; its check rows are read only when they may not.
         rows = query_rows(
             self._state,
-            "PartitionKey ge @p0 and PartitionKey lt @p1 and "
-            "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
-            parameters={
-                "p0": prefix,
-                "p1": _after_prefix(prefix),
-                "marker": MARKER_ROW,
-                "c0": _CHECK_FROM,
-                "c1": _CHECK_TO,
-            },
+            "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @marker",
+            parameters={"p0": prefix, "p1": _after_prefix(prefix), "marker": MARKER_ROW},
         )
-        parts: dict[str, _Partition] = {}
-        for row in rows:
-            part = parts.setdefault(str(row["PartitionKey"]), _Partition(None, {}))
-            if row["RowKey"] == MARKER_ROW:
-                part.marker = row
-            else:
-                part.checks[str(row["check_id"])] = row
+        parts = {str(row["PartitionKey"]): _Partition(row, None) for row in rows}
         now = time.monotonic()
         with self._preload_lock:
             for pk, part in parts.items():
@@ -837,8 +834,19 @@ class TableStateStore(TablesBacked):
         return True
 
 
+def _rows_of(
+    part: _Partition, pk: str, load: Callable[[str], _Partition]
+) -> Callable[[], Mapping[str, Mapping[str, Any]]]:
+    """The check rows a record planned on: as read, or (only the marker was read) read when
+    asked for."""
+    checks = part.checks
+    if checks is not None:
+        return lambda: checks
+    return lambda: load(pk).checks or {}
+
+
 def _current_of(
-    read: Mapping[str, Mapping[str, Any]],
+    read: Callable[[], Mapping[str, Mapping[str, Any]]],
     written: Sequence[Sequence[Operation]],
     marker: Mapping[str, Any] | None,
 ) -> Callable[[], list[StoredFinding]]:
@@ -848,7 +856,7 @@ def _current_of(
     the timer's sweep never call it."""
 
     def current() -> list[StoredFinding]:
-        rows = dict(read)
+        rows = dict(read())
         for unit in written:
             row = unit[0][1]
             rows[str(row["check_id"])] = row

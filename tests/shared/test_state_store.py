@@ -787,16 +787,51 @@ def test_preload_group_reads_every_resource_of_the_group_and_only_those(
         store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
     assert store.preload_group(GROUP.upper()) == 3
 
+    loaded: list[str] = []
+
     def no_query(pk: str) -> None:
+        loaded.append(pk)
         raise AssertionError(f"queried {pk} although it was preloaded")
 
     monkeypatch.setattr(store, "_load", no_query)
+    # The sweep's unchanged reads are decided on the preloaded markers alone.
+    for rid in inside:
+        out = store.record_evaluation(
+            evaluation(THREE, rid=rid), read_at=T1, cause=Cause("sweep", event_time=T1)
+        )
+        assert (out.outcome, out.writes) == ("unchanged", 0)
+    # Outside the group nothing was preloaded: the record reads its partition.
+    with pytest.raises(AssertionError, match="queried"):
+        store.record_evaluation(
+            evaluation(THREE, rid=outside[0]), read_at=T1, cause=Cause("sweep", event_time=T1)
+        )
+    assert loaded == [partition_key(outside[0])]
+    monkeypatch.undo()
+    store.discard_preloaded()
+    store.flush_reads()
+
+
+def test_a_preloaded_resource_whose_verdicts_changed_reads_its_rows_once(
+    store: TableStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = [_in_group(n) for n in ("a1", "b2")]
+    for rid in inside:
+        store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
+    store.preload_group(GROUP)
+    loaded: list[str] = []
+    load = store._load
+
+    def counted(pk: str) -> Any:
+        loaded.append(pk)
+        return load(pk)
+
+    monkeypatch.setattr(store, "_load", counted)
     flipped = {**THREE, "storage_account_min_tls_1_2": Status.FAIL}
     for rid in inside:
         out = store.record_evaluation(evaluation(flipped, rid=rid), read_at=T1, cause=CAUSE)
         assert out.outcome == "changed"
         assert statuses(store, rid)["storage_account_min_tls_1_2"] == "FAIL"
-    monkeypatch.undo()
+    assert loaded == [partition_key(rid) for rid in inside]
     store.discard_preloaded()
 
 
