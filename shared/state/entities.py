@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import operator
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from shared.kernel.changes import Cause
 from shared.kernel.findings import FINDING_FIELDS, Severity, Status
 from shared.kernel.resource_id import ResourceIdError, normalize, parse
-from shared.state.keys import _CHECK_FROM, _HISTORY_FROM, MARKER_ROW, _stamp, _utf16_len, escape_key
+from shared.state.keys import (
+    _CHECK_FROM,
+    _HISTORY_FROM,
+    MARKER_ROW,
+    _fits_utf16,
+    _stamp,
+    _utf16_len,
+    escape_key,
+)
 from shared.state.model import (
     COUNTED_STATUSES,
     INACTIVE_STATUSES,
@@ -156,6 +166,14 @@ def _content_matches(row: Mapping[str, Any], finding: Finding) -> bool:
     )
 
 
+# An enum member's value by lookup: ``.value`` is a descriptor call, five per finding.
+_ENUM_VALUES: dict[Status | Severity, str] = {m: m.value for m in (*Status, *Severity)}
+_COUNT_FIELDS = tuple((s.value, f"count_{s.value.lower()}") for s in COUNTED_STATUSES)
+
+
+_in_content_order = operator.itemgetter(*_CONTENT_FIELDS)
+
+
 def _row_content(row: Mapping[str, Any]) -> tuple[Any, ...]:
     """A check row's content fields, in :data:`_CONTENT_FIELDS`' order."""
     return tuple(row.get(name) for name in _CONTENT_FIELDS)
@@ -167,8 +185,8 @@ def _finding_content(finding: Finding) -> tuple[Any, ...]:
     evidence, truncated = evidence_json(finding.evidence)
     values = {
         "resource_type": finding.resource_type,
-        "status": finding.status.value,
-        "severity": finding.severity.value,
+        "status": _ENUM_VALUES[finding.status],
+        "severity": _ENUM_VALUES[finding.severity],
         "hipaa": _hipaa_json(tuple(finding.hipaa)),
         "title": _bound(finding.title, _MAX_TEXT_UNITS)[0],
         "reason": _bound(finding.reason, _MAX_TEXT_UNITS)[0],
@@ -176,7 +194,8 @@ def _finding_content(finding: Finding) -> tuple[Any, ...]:
         "phi": finding.phi,
         "evidence_truncated": truncated,
     }
-    return tuple(values[name] for name in _CONTENT_FIELDS)
+    content: tuple[Any, ...] = _in_content_order(values)
+    return content
 
 
 def content_digest(contents: Mapping[str, tuple[Any, ...]]) -> str:
@@ -232,8 +251,9 @@ def _marker_entity(
             else (_dt(stored.get("actions_pending_since")) if stored and pending else None)
         ),
     }
-    for status in COUNTED_STATUSES:
-        entity[f"count_{status.value.lower()}"] = sum(1 for s in final.values() if s == status)
+    counts = Counter(final.values())
+    for status, field in _COUNT_FIELDS:
+        entity[field] = counts[status]
     return entity
 
 
@@ -255,7 +275,12 @@ def _marker_changes(stored: TableEntity | None, new: Mapping[str, Any]) -> froze
     marker is written even though no check row changes."""
     if stored is None:
         return frozenset(_MARKER_STATE)
-    return frozenset(n for n in _MARKER_STATE if _norm(stored.get(n)) != _norm(new.get(n)))
+    return frozenset(n for n in _MARKER_STATE if _moved(stored.get(n), new.get(n)))
+
+
+def _moved(stored: Any, new: Any) -> bool:
+    # Equal as they are is equal normalized too (a datetime keeps its instant): most fields.
+    return bool(stored != new and _norm(stored) != _norm(new))
 
 
 # What a sweep's read moves when it finds the record as it stands: the read time, and its
@@ -479,6 +504,8 @@ def _type_of(resource_id: str) -> str:
 
 def _bound(text: str, limit: int) -> tuple[str, bool]:
     """Text cut to ``limit`` UTF-16 units (the unit Table Storage measures) with a marker."""
+    if 2 * len(text) <= limit:
+        return text, False
     total = _utf16_len(text)
     if total <= limit:
         return text, False
@@ -518,7 +545,7 @@ def evidence_json(evidence: Mapping[str, Any], limit: int = _MAX_STRING_UNITS) -
     entries were left out. The result is deterministic: the same evidence gives the same text.
     """
     full = _dumps(dict(evidence))
-    if _utf16_len(full) <= limit:
+    if _fits_utf16(full, limit):
         return full, False
     candidates: list[tuple[int, str, Any]] = []
     for key in evidence:

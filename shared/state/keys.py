@@ -25,6 +25,12 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def _fits_utf16(text: str, limit: int) -> bool:
+    """Whether ``text`` is at most ``limit`` UTF-16 units, without encoding text that must fit
+    (a character is one or two units)."""
+    return 2 * len(text) <= limit or _utf16_len(text) <= limit
+
+
 def escape_key(text: str) -> str:
     """Text made safe for a PartitionKey/RowKey: ``/`` → ``|``, unsafe characters → ``!xxxx``."""
     if _PLAIN_KEY.fullmatch(text):
