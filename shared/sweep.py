@@ -133,7 +133,8 @@ class _Sweep:
                 if group_key in preloaded:
                     return
                 try:
-                    self.store.preload_group(group_key)
+                    # A scan that reports what its records left wants every row at hand.
+                    self.store.preload_group(group_key, checks=self.keep_current)
                 except Exception as exc:  # a per-resource query then reads what is needed
                     if not is_transient(exc):
                         raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
@@ -77,7 +78,7 @@ class ArmClient(ServiceClient):
 
     def url(self, path: str, api_version: str) -> str:
         """The URL of a resource id (or any ARM path) at ``api_version``."""
-        return f"{self.base_url}{path}?{urlencode({'api-version': api_version})}"
+        return f"{self.base_url}{path}?{_api_version_query(api_version)}"
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code
@@ -169,3 +170,9 @@ class ArmUser:
     def close(self) -> None:
         """Closes the connection pool (a short-lived client: a probe)."""
         self.client.close()
+
+
+@lru_cache(maxsize=256)
+def _api_version_query(api_version: str) -> str:
+    """``api-version=...`` encoded once per version (the catalog names a few dozen)."""
+    return urlencode({"api-version": api_version})

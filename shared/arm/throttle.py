@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,14 +65,8 @@ class ThrottleGates:
         self._lock = threading.Lock()
         self._until: dict[str, float] = {}
         self._tokens: dict[str, tuple[float, float, float]] = {}  # scope: tokens, at, most seen
-        self._requests: dict[str, int] = {}  # requests that passed each scope's gate
         self._paced_at: dict[str, float] = {}  # when a request last waited for its token
-        self._slept = threading.local()  # seconds this thread slept at the gates
-
-    def requests(self, scope: str) -> int:
-        """How many requests to ``scope`` have passed its gate."""
-        with self._lock:
-            return self._requests.get(scope, 0)
+        self._mine = threading.local()  # this thread's requests and seconds slept at the gates
 
     def paced_within(self, scope: str, seconds: float) -> bool:
         """Whether a request to ``scope`` waited for its token in the last ``seconds``: ARM's
@@ -82,14 +77,18 @@ class ThrottleGates:
 
     def slept(self) -> float:
         """The seconds the calling thread has slept at these gates, in all."""
-        return float(getattr(self._slept, "seconds", 0.0))
+        return float(getattr(self._mine, "seconds", 0.0))
+
+    def thread_requests(self) -> int:
+        """How many requests the calling thread has passed through these gates, in all."""
+        return int(getattr(self._mine, "requests", 0))
 
     def wait(self, scope: str) -> float:
         """Sleeps until a request to ``scope`` may go; returns the seconds slept."""
+        self._mine.requests = self.thread_requests() + 1
         with self._lock:
             now = self._clock()
             start = max(now, self._until.get(scope, 0.0))
-            self._requests[scope] = self._requests.get(scope, 0) + 1
             known = self._tokens.get(scope)
             if self.pace and known is not None:
                 tokens, at, most = known
@@ -104,7 +103,7 @@ class ThrottleGates:
         if delay <= 0:
             return 0.0
         self._sleep(delay)
-        self._slept.seconds = self.slept() + delay
+        self._mine.seconds = self.slept() + delay
         return delay
 
     def close(self, scope: str, seconds: float) -> None:
@@ -139,13 +138,15 @@ class PacedConcurrency:
     (``bench.sweep_cpu``, 1,500-resource estate, the same wall time either way): a report-only
     sweep cost 1.49-1.65 ms of CPU per resource with 8 workers, 1.23 with one.
 
-    How many keep up is Little's law: a worker's busy time per read (the wall time of its tasks,
-    less what it slept at the gates, over the reads they made) times the refill rate, with
+    How many keep up is Little's law: a worker's busy time per read (the wall time of the
+    finished tasks, less what they slept at the gates, over the reads they made; counted per
+    thread, so another sweep's reads of the subscription are not this one's) times the refill rate, with
     ``headroom`` (2x) so the pace, not the workers, stays the limit when reads slow down. Against
     ARM itself (about 0.1 s a read) that is 5 of 8 workers; against a local endpoint, one. Before
     ``min_reads`` reads it has not measured enough and all may work; if no read waited for its
     token in the last ``paced_seconds`` (a subscription under its limit, a reader not paced),
-    all may work again.
+    all may work again. Waiting tasks get their turns in the order they asked (the sweep
+    collects its results in that order).
     """
 
     def __init__(
@@ -164,42 +165,63 @@ class PacedConcurrency:
         self.headroom = headroom
         self.min_reads = min_reads
         self.paced_seconds = paced_seconds
-        self._first_read = gates.requests(self.scope)
-        self._busy = 0.0
+        self._lock = threading.Lock()
+        self._busy = 0.0  # seconds the finished tasks worked, gate sleeps left out
+        self._reads = 0  # requests the finished tasks made
         self._active = 0
+        # Tasks waiting for a turn, first come first served: each is woken alone when its turn
+        # comes (waking them all would cost what this saves).
+        self._waiting: deque[threading.Event] = deque()
         self.most_active = 0
-        self._turn = threading.Condition()
 
     def limit(self) -> int:
         """How many may work now."""
+        with self._lock:
+            return self._limit()
+
+    def _limit(self) -> int:
         pace = self.gates.pace
-        reads = self.gates.requests(self.scope) - self._first_read
-        if not pace or reads < self.min_reads:
+        if not pace or self._reads < self.min_reads:
             return self.workers
         if not self.gates.paced_within(self.scope, self.paced_seconds):
             return self.workers
-        with self._turn:
-            busy = self._busy
-        needed = math.ceil(pace * busy / reads * self.headroom)
+        needed = math.ceil(pace * self._busy / self._reads * self.headroom)
         return min(self.workers, max(1, needed))
 
-    def run(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Runs ``work(*args)`` once a worker's turn comes (from any pool thread)."""
-        with self._turn:
-            # The limit also moves with time (pacing starts or lapses): look again now and then.
-            while self._active >= self.limit():
-                self._turn.wait(0.5)
+    def _admit(self) -> None:
+        """Gives the first waiting tasks the turns free now (under the lock)."""
+        limit = self._limit()
+        while self._waiting and self._active < limit:
+            self._waiting.popleft().set()
             self._active += 1
-            self.most_active = max(self.most_active, self._active)
+        self.most_active = max(self.most_active, self._active)
+
+    def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Runs ``work(*args)`` once its turn comes, in the order of the calls (from any pool
+        thread)."""
+        turn: threading.Event | None = None
+        with self._lock:
+            if not self._waiting and self._active < self._limit():
+                self._active += 1
+                self.most_active = max(self.most_active, self._active)
+            else:
+                turn = threading.Event()
+                self._waiting.append(turn)
+        # The limit also moves with time (pacing starts or lapses): look again now and then.
+        while turn is not None and not turn.wait(0.5):
+            with self._lock:
+                self._admit()
         started, slept = time.perf_counter(), self.gates.slept()
+        reads = self.gates.thread_requests()
         try:
             return work(*args)
         finally:
             busy = time.perf_counter() - started - (self.gates.slept() - slept)
-            with self._turn:
+            with self._lock:
                 self._active -= 1
                 self._busy += max(0.0, busy)
-                self._turn.notify()
+                self._reads += self.gates.thread_requests() - reads
+                self._admit()
 
 
 def subscription_scope(url: str) -> str:

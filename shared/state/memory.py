@@ -61,7 +61,7 @@ class ReportOnlyStore:
     ) -> None:
         return None
 
-    def preload_group(self, group_id: str) -> int:
+    def preload_group(self, group_id: str, *, checks: bool = False) -> int:
         return 0
 
     def preload_if_empty(self, scope_id: str) -> bool:

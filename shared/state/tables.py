@@ -468,14 +468,15 @@ class TableStateStore(TablesBacked):
             return None
         return _marker_from(row)
 
-    def preload_group(self, group_id: str) -> int:
+    def preload_group(self, group_id: str, *, checks: bool = False) -> int:
         """Reads the marker of every resource recorded in a resource group with one paged range
         query (its resources' partition keys share the group's prefix) and keeps each, for the
         next record of that resource, by any thread, for a few minutes. The sweep's way to spare
         a query per resource: a record whose findings match the marker's ``content_digest``
         needs nothing else; any other reads its check rows then. As with
         ``marker(prefetch=True)`` the rows only seed a record, whose writes stay
-        ETag-conditional. Returns the number of resources read. A group under a
+        ETag-conditional. ``checks``: the check rows too (a scan that reports what each record
+        left reads them anyway). Returns the number of resources read. A group under a
         scope :meth:`preload_if_empty` found empty a moment ago is known to hold no rows: no
         query."""
         prefix = escape_key(normalize(group_id) + "/")
@@ -488,12 +489,27 @@ class TableStateStore(TablesBacked):
                 return 0
         # Markers only: a marker's content digest tells a sweep whether the resource's rows
         # already hold its verdicts; its check rows are read only when they may not.
-        rows = query_rows(
-            self._state,
-            "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @marker",
-            parameters={"p0": prefix, "p1": _after_prefix(prefix), "marker": MARKER_ROW},
-        )
-        parts = {str(row["PartitionKey"]): _Partition(row, None) for row in rows}
+        parameters = {"p0": prefix, "p1": _after_prefix(prefix), "marker": MARKER_ROW}
+        if not checks:
+            rows = query_rows(
+                self._state,
+                "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @marker",
+                parameters=parameters,
+            )
+            parts = {str(row["PartitionKey"]): _Partition(row, None) for row in rows}
+        else:
+            parts = {}
+            for row in query_rows(
+                self._state,
+                "PartitionKey ge @p0 and PartitionKey lt @p1 and "
+                "(RowKey eq @marker or (RowKey ge @c0 and RowKey lt @c1 ) )",
+                parameters={**parameters, "c0": _CHECK_FROM, "c1": _CHECK_TO},
+            ):
+                part = parts.setdefault(str(row["PartitionKey"]), _Partition(None, {}))
+                if row["RowKey"] == MARKER_ROW:
+                    part.marker = row
+                elif part.checks is not None:
+                    part.checks[str(row["check_id"])] = row
         now = time.monotonic()
         with self._preload_lock:
             for pk, part in parts.items():

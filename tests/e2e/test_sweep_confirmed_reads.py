@@ -89,3 +89,32 @@ def test_a_read_another_writer_overtook_is_read_again_by_the_sweep(
     # Read once more, alone: listed the first time, a GET of its own the second.
     assert world.sim.counters()["by_call"].get("GET one microsoft.storage/storageaccounts") == 1
     assert "1 resource(s) recorded by another writer while this sweep read them" in caplog.text
+
+
+def test_an_unchanged_sweep_reads_markers_only_and_a_scan_reports_without_reading_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily sweep preloads each group's markers and reads no resource's check rows when
+    its verdicts hash to the marker's digest; a scan that reports what its records left
+    (``keep_current``) preloads the rows with them, so the report costs no query per resource."""
+    store: Any = world.ctx.store
+    world.ctx.pipeline.sweep(SUBSCRIPTION)
+    loaded: list[str] = []
+    load = store._load
+
+    def counted(pk: str) -> Any:
+        loaded.append(pk)
+        return load(pk)
+
+    monkeypatch.setattr(store, "_load", counted)
+    swept = world.ctx.pipeline.sweep(SUBSCRIPTION)
+    unchanged = [o for o in swept.outcomes if o.transitions == 0]
+    assert len(unchanged) > 20
+    # Only resources whose verdicts moved (the sweep's own fixes, a follow-up) read their rows.
+    assert len(loaded) < len(unchanged) // 4, loaded
+
+    loaded.clear()
+    scanned = world.ctx.pipeline.sweep(SUBSCRIPTION, keep_current=True)
+    reported = [f for o in scanned.outcomes if o.current is not None for f in o.current()]
+    assert reported, "the scan reports the findings its records left"
+    assert len(loaded) < len(scanned.outcomes) // 4, loaded
