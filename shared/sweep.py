@@ -6,8 +6,11 @@ databases, Front Door custom domains, FHIR services) are listed under their pare
 that evaluates it, so those per-parent list calls run in parallel with the rest. Resources are
 evaluated one resource group after the other, with their types spread evenly within each (see
 ``_spread``), so the reads ARM throttles and the recording the CPU limits overlap all along;
-each group's stored rows are read in one query when its first resource comes up
-(``StateStore.preload_group``) instead of one query per resource.
+each group's stored markers are read in one query when its first resource comes up
+(``StateStore.preload_group``) instead of one query per resource, and a resource's check rows
+only when its verdicts may have changed (the marker's ``content_digest``). Once ARM's read
+bucket is spent and its refill sets the pace, only as many workers work at once as keep up with
+it (``shared.arm.throttle.PacedPool``): more would only add CPU.
 
 Each resource is recorded through the pipeline (``Pipeline.evaluate_with``) with the sweep's
 patient reader; its ACTION_REQUIRED records and what waits for them are written with other
@@ -24,11 +27,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from shared.arm import ArmError
-from shared.arm.throttle import PacedConcurrency
+from shared.arm.throttle import PacedPool
 from shared.errors import StoreUnavailableError, TransientServiceError, is_transient
 from shared.kernel import api_versions
 from shared.kernel.changes import Cause
@@ -214,10 +217,10 @@ class _Sweep:
         except Exception as exc:  # each group's preload then asks for itself
             if not is_transient(exc):
                 raise
+        pool = PacedPool(reader.gates, subscription, pipeline.workers)
         try:
-            turns = PacedConcurrency(reader.gates, subscription, pipeline.workers)
-            with ThreadPoolExecutor(max_workers=max(1, pipeline.workers)) as pool:
-                futures = [pool.submit(turns.run, family, body) for body in bodies]
+            with pool:
+                futures = [pool.submit(family, body) for body in bodies]
                 group_ends = {_group_key(body): i for i, body in enumerate(bodies)}
                 stale: list[str] = []
                 for i, future in enumerate(futures):
@@ -239,7 +242,7 @@ class _Sweep:
                         len(set(stale)),
                     )
                     for future in [
-                        pool.submit(turns.run, self.reread, reader, rid, cause, groups)
+                        pool.submit(self.reread, reader, rid, cause, groups)
                         for rid in sorted(set(stale), key=normalize)
                     ]:
                         collect(future)
@@ -249,8 +252,7 @@ class _Sweep:
                     with lock:
                         listed[0] += len(unlisted)
                     for future in [
-                        pool.submit(turns.run, self.reread, reader, rid, cause, groups)
-                        for rid in unlisted
+                        pool.submit(self.reread, reader, rid, cause, groups) for rid in unlisted
                     ]:
                         collect(future)
         finally:
@@ -260,10 +262,13 @@ class _Sweep:
             self._left_unconfirmed(self.store.flush_reads(f"/subscriptions/{subscription}"))
             self.store.discard_preloaded(subscription)
         log.info(
-            "sweep of %s: %d resources in %.1fs",
+            "sweep of %s: %d resources in %.1fs; at most %d of %d workers at once (%d now)",
             subscription,
             len(result.outcomes),
             time.monotonic() - started,
+            pool.most_active,
+            pool.workers,
+            pool.limit(),
         )
         if breaker.open:
             raise StoreUnavailableError(

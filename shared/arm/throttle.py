@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,26 +128,28 @@ class ThrottleGates:
             self._tokens[scope] = (min(tokens, remaining), now, max(most, remaining + 1))
 
 
-class PacedConcurrency:
-    """How many of the sweep's workers work at once: all of them until ARM's bucket is spent,
-    then only as many as keep up with the refill.
+class PacedPool:
+    """The sweep's workers: a thread pool that, once ARM's refill sets the pace, lets only as
+    many threads work at once as keep up with it. Tasks start in the order they were submitted.
 
-    Once paced, reads go at 25 a second whatever the number of threads; every thread more than
-    that rate needs only adds CPU: the paced reads are released together (see
+    Once paced, reads go at 25 a second whatever the number of threads, and every thread more
+    than that rate needs only adds CPU: the paced reads are released together each second (see
     :class:`ThrottleGates`), the threads woken together contend for the interpreter and the
-    cores, and each request costs more. Measured on the benchmarks' 2-core VM
-    (``bench.sweep_cpu``, 1,500-resource estate, the same wall time either way): a report-only
-    sweep cost 1.49-1.65 ms of CPU per resource with 8 workers, 1.23 with one.
+    cores, and a task handed from one thread to another starts with cold caches. Measured on
+    the benchmarks' 2-core VM (``bench.sweep_cpu``'s report-only sweep of the 1,500-resource
+    estate, the same wall time either way): 1.30–1.46 ms of CPU per resource with 8 threads
+    taking tasks, 0.98–1.18 with one; 1.23–1.42 with 8 threads but one at a time, each task
+    handed to the next waiting thread. So a thread that finishes a task takes the next one
+    itself, and the others wait without holding a task.
 
-    How many keep up is Little's law: a worker's busy time per read (the wall time of the
-    finished tasks, less what they slept at the gates, over the reads they made; counted per
-    thread, so another sweep's reads of the subscription are not this one's) times the refill rate, with
-    ``headroom`` (2x) so the pace, not the workers, stays the limit when reads slow down. Against
-    ARM itself (about 0.1 s a read) that is 5 of 8 workers; against a local endpoint, one. Before
-    ``min_reads`` reads it has not measured enough and all may work; if no read waited for its
-    token in the last ``paced_seconds`` (a subscription under its limit, a reader not paced),
-    all may work again. Waiting tasks get their turns in the order they asked (the sweep
-    collects its results in that order).
+    How many keep up is Little's law: the busy time per read (the wall time of the finished
+    tasks, less what their threads slept at the gates, over the reads those threads made: a
+    concurrent sweep's reads of the subscription are not counted) times the refill rate, with
+    ``headroom`` (2x) so the pace, not the workers, stays the limit when reads slow down.
+    Against ARM itself (about 0.1 s a read) that is 5 of 8 workers; against a local endpoint,
+    one. Before ``min_reads`` reads it has not measured enough and all may work; if no read
+    waited for its token in the last ``paced_seconds`` (a subscription under its limit, a
+    reader not paced), all may work again.
     """
 
     def __init__(
@@ -165,18 +168,24 @@ class PacedConcurrency:
         self.headroom = headroom
         self.min_reads = min_reads
         self.paced_seconds = paced_seconds
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._threads: list[threading.Thread] = []
+        self._working = 0
+        self._closed = False
         self._busy = 0.0  # seconds the finished tasks worked, gate sleeps left out
         self._reads = 0  # requests the finished tasks made
-        self._active = 0
-        # Tasks waiting for a turn, first come first served: each is woken alone when its turn
-        # comes (waking them all would cost what this saves).
-        self._waiting: deque[threading.Event] = deque()
         self.most_active = 0
+
+    def __enter__(self) -> PacedPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
 
     def limit(self) -> int:
         """How many may work now."""
-        with self._lock:
+        with self._turn:
             return self._limit()
 
     def _limit(self) -> int:
@@ -188,40 +197,63 @@ class PacedConcurrency:
         needed = math.ceil(pace * self._busy / self._reads * self.headroom)
         return min(self.workers, max(1, needed))
 
-    def _admit(self) -> None:
-        """Gives the first waiting tasks the turns free now (under the lock)."""
-        limit = self._limit()
-        while self._waiting and self._active < limit:
-            self._waiting.popleft().set()
-            self._active += 1
-        self.most_active = max(self.most_active, self._active)
+    def submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._turn:
+            if self._closed:
+                raise RuntimeError("submit after shutdown")
+            self._queue.append((future, work, args))
+            if len(self._threads) < self.workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"phiguard-sweep-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            elif self._working < self._limit():
+                self._turn.notify()
+        return future
 
-    def run(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Runs ``work(*args)`` once its turn comes, in the order of the calls (from any pool
-        thread)."""
-        turn: threading.Event | None = None
-        with self._lock:
-            if not self._waiting and self._active < self._limit():
-                self._active += 1
-                self.most_active = max(self.most_active, self._active)
-            else:
-                turn = threading.Event()
-                self._waiting.append(turn)
-        # The limit also moves with time (pacing starts or lapses): look again now and then.
-        while turn is not None and not turn.wait(0.5):
-            with self._lock:
-                self._admit()
+    def shutdown(self) -> None:
+        """Runs what was submitted, then stops the threads."""
+        with self._turn:
+            self._closed = True
+            self._turn.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        done: tuple[float, int] | None = None
+        while True:
+            with self._turn:
+                if done is not None:
+                    self._working -= 1
+                    self._busy += done[0]
+                    self._reads += done[1]
+                # The limit also moves with time (pacing starts or lapses): look again now and
+                # then. A thread that just finished goes on with the next task itself.
+                while not (self._queue and self._working < self._limit()):
+                    if self._closed and not self._queue:
+                        return
+                    self._turn.wait(0.5)
+                future, work, args = self._queue.popleft()
+                self._working += 1
+                self.most_active = max(self.most_active, self._working)
+                if self._queue and self._working < self._limit():
+                    self._turn.notify()  # more may work: wake one that waits
+            done = self._run(future, work, args)
+
+    def _run(
+        self, future: Future[Any], work: Callable[..., Any], args: tuple[Any, ...]
+    ) -> tuple[float, int]:
         started, slept = time.perf_counter(), self.gates.slept()
         reads = self.gates.thread_requests()
-        try:
-            return work(*args)
-        finally:
-            busy = time.perf_counter() - started - (self.gates.slept() - slept)
-            with self._lock:
-                self._active -= 1
-                self._busy += max(0.0, busy)
-                self._reads += self.gates.thread_requests() - reads
-                self._admit()
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(*args))
+            except BaseException as exc:  # the future carries it to its caller
+                future.set_exception(exc)
+        busy = time.perf_counter() - started - (self.gates.slept() - slept)
+        return max(0.0, busy), self.gates.thread_requests() - reads
 
 
 def subscription_scope(url: str) -> str:
