@@ -269,3 +269,26 @@ def test_a_fail_kept_open_by_a_not_assessed_verdict_is_read_and_stays(
     assert out.writes == 0
     statuses = {f.check_id: f.status for f in store.current(RID)}
     assert statuses["storage_account_shared_key_access_disabled"] == "FAIL"
+
+
+@pytest.mark.parametrize("damaged", [12345, "", "not-a-digest", True])
+def test_a_damaged_digest_vouches_for_nothing_and_is_rewritten(
+    store: TableStateStore,
+    azurite: AzuriteEndpoints,
+    monkeypatch: pytest.MonkeyPatch,
+    damaged: Any,
+) -> None:
+    store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
+    table = raw_table(store, azurite)
+    marker = dict(table.get_entity(partition_key(RID), MARKER_ROW))
+    marker["content_digest"] = damaged
+    table.update_entity(marker, mode=UpdateMode.REPLACE)
+    loaded = _loads(store, monkeypatch)
+    store.preload_group(GROUP)
+
+    out = store.record_evaluation(evaluation(THREE), read_at=T1, cause=_sweep(T1))
+
+    assert loaded == [partition_key(RID)]  # the rows decided
+    assert out.read_on_marker  # the marker was rewritten with the rows' digest
+    marker_digest, rows_digest = _stored_digest(store, azurite)
+    assert marker_digest == rows_digest
