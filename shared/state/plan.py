@@ -117,19 +117,8 @@ def _plan_unchanged(
         return None
     final = {c: f.status.value for c, f in findings.items()}
     failing = {c for c, status in final.items() if status == Status.FAIL.value}
-    marker = _marker_entity(
-        pk,
-        evaluation.resource_id,
-        evaluation.resource_type,
-        evaluation.phi,
-        deleted=False,
-        stored=stored,
-        read_at=read_at,
-        cause=cause,
-        now=now,
-        final=final,
-        digest=digest,
-        pending=tuple(sorted(set(_pending(stored)) & failing)),
+    marker = _evaluation_marker(
+        pk, evaluation, stored, read_at, cause, now, final, digest, set(_pending(stored)) & failing
     )
     moved = _marker_changes(stored, marker)
     if not moved or not moved <= SWEEP_READ_MOVES:
@@ -204,20 +193,17 @@ def _plan_evaluation(
         else set()
     )
     failing = {c for c, status in final.items() if status == Status.FAIL.value}
-    marker = _marker_entity(
+    marker = _evaluation_marker(
         pk,
-        evaluation.resource_id,
-        evaluation.resource_type,
-        evaluation.phi,
-        deleted=False,
-        stored=stored,
+        evaluation,
+        stored,
         # A partial read vouches for its selected checks' rows, not for the resource.
-        read_at=EARLIEST_TABLE_TIME if evaluation.partial else read_at,
-        cause=cause,
-        now=now,
-        final=final,
-        digest=_final_digest(part.checks, plan.units),
-        pending=tuple(sorted((set(_pending(stored)) | newly_failing) & failing)),
+        EARLIEST_TABLE_TIME if evaluation.partial else read_at,
+        cause,
+        now,
+        final,
+        _final_digest(part.checks, plan.units),
+        (set(_pending(stored)) | newly_failing) & failing,
     )
     moved = _marker_changes(stored, marker)
     if plan.units or moved:
@@ -231,6 +217,34 @@ def _plan_evaluation(
             and moved <= SWEEP_READ_MOVES
         )
     return plan
+
+
+def _evaluation_marker(
+    pk: str,
+    evaluation: Evaluation,
+    stored: TableEntity | None,
+    read_at: datetime,
+    cause: Cause,
+    now: datetime,
+    final: Mapping[str, str],
+    digest: str,
+    pending: set[str],
+) -> dict[str, Any]:
+    """The marker an evaluation's record leaves (the resource is not deleted)."""
+    return _marker_entity(
+        pk,
+        evaluation.resource_id,
+        evaluation.resource_type,
+        evaluation.phi,
+        deleted=False,
+        stored=stored,
+        read_at=read_at,
+        cause=cause,
+        now=now,
+        final=final,
+        digest=digest,
+        pending=tuple(sorted(pending)),
+    )
 
 
 def _judged_after(row: TableEntity, read_at: datetime) -> bool:

@@ -15,6 +15,7 @@ from shared.kernel.resource_id import normalize, parse
 from shared.state.model import INACTIVE_STATUSES
 from tests.e2e.world import World
 from tests.e2e.world import find as _find
+from tests.shared.test_content_digest import count_loads
 
 pytestmark = pytest.mark.slow
 
@@ -99,14 +100,7 @@ def test_an_unchanged_sweep_reads_markers_only_and_a_scan_reports_without_readin
     (``keep_current``) preloads the rows with them, so the report costs no query per resource."""
     store: Any = world.ctx.store
     world.ctx.pipeline.sweep(SUBSCRIPTION)
-    loaded: list[str] = []
-    load = store._load
-
-    def counted(pk: str) -> Any:
-        loaded.append(pk)
-        return load(pk)
-
-    monkeypatch.setattr(store, "_load", counted)
+    loaded = count_loads(store, monkeypatch)
     swept = world.ctx.pipeline.sweep(SUBSCRIPTION)
     unchanged = [o for o in swept.outcomes if o.transitions == 0]
     assert len(unchanged) > 20

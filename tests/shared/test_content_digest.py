@@ -46,7 +46,7 @@ def _sweep(at: Any) -> Cause:
     return Cause("sweep", event_time=at)
 
 
-def _loads(store: TableStateStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def count_loads(store: TableStateStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The partitions the store reads whole (marker and check rows), in order."""
     loaded: list[str] = []
     load: Callable[[str], Any] = store._load
@@ -110,7 +110,7 @@ def test_an_unchanged_resource_is_confirmed_from_its_preloaded_marker_alone(
     store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
     marker_digest, rows_digest = _stored_digest(store, azurite)
     assert marker_digest == rows_digest != ""
-    loaded = _loads(store, monkeypatch)
+    loaded = count_loads(store, monkeypatch)
 
     assert store.preload_group(GROUP) == 1
     out = store.record_evaluation(evaluation(THREE), read_at=T1, cause=_sweep(T1))
@@ -129,7 +129,7 @@ def test_a_changed_verdict_reads_the_rows_and_records_the_change(
     store: TableStateStore, azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
-    loaded = _loads(store, monkeypatch)
+    loaded = count_loads(store, monkeypatch)
     store.preload_group(GROUP)
     flipped = dict(THREE, storage_account_min_tls_1_2=Status.FAIL)
 
@@ -182,7 +182,7 @@ def test_a_marker_from_before_digests_is_given_one_once(
     old = dict(table.get_entity(partition_key(RID), MARKER_ROW))
     del old["content_digest"]
     table.update_entity(old, mode=UpdateMode.REPLACE)
-    loaded = _loads(store, monkeypatch)
+    loaded = count_loads(store, monkeypatch)
 
     store.preload_group(GROUP)
     first = store.record_evaluation(evaluation(THREE), read_at=T1, cause=_sweep(T1))
@@ -260,7 +260,7 @@ def test_a_fail_kept_open_by_a_not_assessed_verdict_is_read_and_stays(
 ) -> None:
     store.record_evaluation(evaluation(THREE), read_at=T0, cause=CAUSE)
     unseen = dict(THREE, storage_account_shared_key_access_disabled=Status.NOT_ASSESSED)
-    loaded = _loads(store, monkeypatch)
+    loaded = count_loads(store, monkeypatch)
     store.preload_group(GROUP)
 
     out = store.record_evaluation(evaluation(unseen), read_at=T1, cause=_sweep(T1))
@@ -283,7 +283,7 @@ def test_a_damaged_digest_vouches_for_nothing_and_is_rewritten(
     marker = dict(table.get_entity(partition_key(RID), MARKER_ROW))
     marker["content_digest"] = damaged
     table.update_entity(marker, mode=UpdateMode.REPLACE)
-    loaded = _loads(store, monkeypatch)
+    loaded = count_loads(store, monkeypatch)
     store.preload_group(GROUP)
 
     out = store.record_evaluation(evaluation(THREE), read_at=T1, cause=_sweep(T1))

@@ -818,14 +818,9 @@ def test_a_preloaded_resource_whose_verdicts_changed_reads_its_rows_once(
     for rid in inside:
         store.record_evaluation(evaluation(THREE, rid=rid), read_at=T0, cause=CAUSE)
     store.preload_group(GROUP)
-    loaded: list[str] = []
-    load = store._load
+    from tests.shared.test_content_digest import count_loads
 
-    def counted(pk: str) -> Any:
-        loaded.append(pk)
-        return load(pk)
-
-    monkeypatch.setattr(store, "_load", counted)
+    loaded = count_loads(store, monkeypatch)
     flipped = {**THREE, "storage_account_min_tls_1_2": Status.FAIL}
     for rid in inside:
         out = store.record_evaluation(evaluation(flipped, rid=rid), read_at=T1, cause=CAUSE)
