@@ -239,15 +239,21 @@ class ServiceClient:
         if self.max_retry_wait is not None:
             cap = min(cap, self.max_retry_wait)
         retry: RetryPolicy[Any, Any] = self.retry_policy(max_wait=cap, **retry_options)
+        self.max_retries = max_retries
+        self.retry_budget_seconds = retry_budget_seconds
+        self.retry_wait_cap = cap
         self._pace_lock = threading.Lock()
         self._not_before = 0.0  # time.monotonic() before which no request is sent
+        self._transport = transport(
+            ca_cert=ca_cert, timeout_seconds=timeout_seconds, pool_size=pool_size
+        )
+        user_agent_policy = UserAgentPolicy(user_agent=user_agent)
+        self.user_agent: str = user_agent_policy.user_agent
         self._client: Any = self._pipeline_client(
             self.base_url,
-            transport=transport(
-                ca_cert=ca_cert, timeout_seconds=timeout_seconds, pool_size=pool_size
-            ),
+            transport=self._transport,
             policies=[
-                UserAgentPolicy(user_agent=user_agent),
+                user_agent_policy,
                 retry,
                 *([auth_policy] if auth_policy is not None else []),
                 *policies,
@@ -276,19 +282,31 @@ class ServiceClient:
         azure-core retries a POST answered 500/503/504, and the service may have created the
         thing before failing to say so; the caller's retry (the outbox's) looks for it first.
         """
-        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-        from azure.core.rest import HttpRequest
-
         if self.min_interval > 0 or self.honour_retry_after:
             self._wait_turn()
         self.counts.add(kind)
+        return self._dispatch(
+            method, url, headers=headers, json=json, retry={} if idempotent else {"retry_status": 0}
+        )
+
+    def _dispatch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        retry: Mapping[str, Any],
+    ) -> HttpResponse:
+        """:meth:`send` once counted and paced: through the pipeline, ``retry`` overriding the
+        retry policy's settings for this request (``retry_total``, ``retry_status``,
+        ``timeout``)."""
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+        from azure.core.rest import HttpRequest
+
         request = HttpRequest(method, url, headers=dict(headers or {}), json=json)
         try:
-            response: HttpResponse = (
-                self._client.send_request(request)
-                if idempotent
-                else self._client.send_request(request, retry_status=0)
-            )
+            response: HttpResponse = self._client.send_request(request, **retry)
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise self.transient(
                 f"{self.service} unreachable for {urlsplit(url).path}: {exc}"

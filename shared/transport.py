@@ -416,7 +416,7 @@ def _charset(content_type: str) -> str | None:
 class PooledResponse(HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
 
-    def __init__(self, request: HttpRequest, body: _Body, content: bytes | None):
+    def __init__(self, request: HttpRequest | None, body: _Body, content: bytes | None):
         headers = _merged_headers(body.raw)
         content_type = headers.get("content-type")
         # The attributes azure-core's ``__init__`` sets (a test compares them), set at once: its
@@ -486,14 +486,51 @@ class PooledTransport(HttpTransport[Any, Any]):
         if not self._handles(request, kwargs):
             return self._requests().send(request, **kwargs)
         stream = bool(kwargs.pop("stream", False))
-        connect_timeout = kwargs.pop("connection_timeout", self.connection_timeout)
-        read_timeout = kwargs.pop("read_timeout", self.read_timeout)
-        origin, target = _origin_and_target(request.url)
-        pool = self._pool(origin)
-        headers = {**_DEFAULT_HEADERS, **request.headers}
         body = request.content
         if isinstance(body, str):
             body = body.encode("utf-8")
+        answer = self._exchange(
+            request.method,
+            request.url,
+            {**_DEFAULT_HEADERS, **request.headers},
+            body,
+            kwargs.pop("connection_timeout", self.connection_timeout),
+            kwargs.pop("read_timeout", self.read_timeout),
+        )
+        content = None if stream else answer.read_all()
+        return PooledResponse(request, answer, content)
+
+    def fetch(self, method: str, url: str, headers: dict[str, str]) -> PooledResponse:
+        """A request without a body, sent and read whole with this transport's timeouts, built
+        without azure-core's request object: the first attempt of an ARM read
+        (``shared.arm.client``), where that object and the pipeline around it cost as much CPU
+        as the exchange itself. Failures are raised as :meth:`send` raises them; the response
+        has no ``request``."""
+        answer = self._exchange(
+            method,
+            url,
+            {**_DEFAULT_HEADERS, **headers},
+            None,
+            self.connection_timeout,
+            self.read_timeout,
+        )
+        return PooledResponse(None, answer, answer.read_all())
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> _Body:
+        """Sends one request on a pooled connection; the answer's status and headers read, its
+        body not yet."""
+        origin, target = _origin_and_target(url)
+        pool = self._pool(origin)
         try:
             conn = pool.take(connect_timeout)
         except (http.client.HTTPException, ValueError) as exc:  # a host http.client refuses
@@ -506,7 +543,7 @@ class PooledTransport(HttpTransport[Any, Any]):
                 raise _failure_to_connect(exc) from exc
         try:
             conn.sock.settimeout(read_timeout)
-            conn.request(request.method, target, body=body, headers=headers)
+            conn.request(method, target, body=body, headers=headers)
             raw = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -514,11 +551,7 @@ class PooledTransport(HttpTransport[Any, Any]):
         except BaseException:
             conn.close()
             raise
-        answer = _Body(raw, conn, pool, complete=False)
-        content = None if stream else answer.read_all()
-        return PooledResponse(request, answer, content)
-
-    # -- internals ------------------------------------------------------------------------------
+        return _Body(raw, conn, pool, complete=False)
 
     @staticmethod
     def _handles(request: Any, options: dict[str, Any]) -> bool:

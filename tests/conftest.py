@@ -83,6 +83,14 @@ def azurite() -> Iterator[AzuriteEndpoints]:
 def via_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request through ``requests`` (``shared.transport``'s fallback), where the
     ``responses`` library stands in for a service: it intercepts ``requests`` only."""
+    from azure.core.rest import HttpRequest
+
     from shared.transport import PooledTransport
 
+    def fetch_via_send(
+        transport: PooledTransport, method: str, url: str, headers: dict[str, str]
+    ) -> object:
+        return transport.send(HttpRequest(method, url, headers=headers))
+
     monkeypatch.setattr(PooledTransport, "_handles", staticmethod(lambda *_: False))
+    monkeypatch.setattr(PooledTransport, "fetch", fetch_via_send)

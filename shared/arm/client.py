@@ -1,4 +1,5 @@
-"""The ARM client: the one azure-core pipeline phiguard's reads and writes go through.
+"""The ARM client: the one azure-core pipeline phiguard's reads and writes go through (a read's
+first attempt goes without it: :meth:`ArmClient.read`).
 
 A :class:`~shared.http.ServiceClient` (transport, retries honouring ``Retry-After``, request
 counts, same-origin links) with ARM's bearer token audience, ARM's error body and ARM's answers
@@ -10,13 +11,16 @@ is the caller's to judge (gone); any other 4xx is :class:`ArmError`.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
+from shared.arm.throttle import ThrottleGates, subscription_scope
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient
+from shared.http import RequestCounts, ServiceClient, retry_after
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -45,7 +49,13 @@ class PreconditionFailed(ArmError):
 
 
 class ArmClient(ServiceClient):
-    """ARM over azure-core's pipeline. Thread-safe; build once per worker and reuse."""
+    """ARM over azure-core's pipeline. Thread-safe; build once per worker and reuse.
+
+    ``gates``: the reader's :class:`~shared.arm.throttle.ThrottleGates`, which every attempt
+    passes (a policy under the retry policy). Reads (:meth:`read`) make their first attempt
+    without the pipeline when nothing else was put in it (no ``policies``), the transport is
+    phiguard's own and ARM is reached over HTTPS; see :meth:`read`.
+    """
 
     service: ClassVar[str] = "ARM"
     error: ClassVar[type[ServiceError]] = ArmError
@@ -57,19 +67,33 @@ class ArmClient(ServiceClient):
         credential: TokenCredential,
         *,
         policies: Iterable[Any] = (),
+        gates: ThrottleGates | None = None,
         counts: RequestCounts | None = None,
         **connection: Unpack[ArmConnection],
     ) -> None:
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
+        from shared.arm.throttle import gate_policy
+        from shared.transport import PooledTransport
+
         arm_url = arm_url.rstrip("/")
+        extra = list(policies)
         super().__init__(
             arm_url,
             auth_policy=BearerTokenCredentialPolicy(credential, f"{arm_url}/.default"),
-            policies=policies,
+            policies=[*extra, *([gate_policy(gates)] if gates is not None else [])],
             counts=counts,
             **connection,
         )
+        self.gates = gates
+        self._token = BearerToken(credential, f"{arm_url}/.default")
+        self._lean: PooledTransport | None = None
+        if (
+            not extra
+            and isinstance(self._transport, PooledTransport)
+            and self.base_url[:8].lower() == "https://"
+        ):
+            self._lean = self._transport
 
     def _pipeline_client(self, base_url: str, **kwargs: Any) -> Any:
         from azure.mgmt.core import ARMPipelineClient
@@ -79,6 +103,68 @@ class ArmClient(ServiceClient):
     def url(self, path: str, api_version: str) -> str:
         """The URL of a resource id (or any ARM path) at ``api_version``."""
         return f"{self.base_url}{path}?{_api_version_query(api_version)}"
+
+    def read(self, url: str, *, kind: str) -> HttpResponse:
+        """GET ``url``, counted as ``kind``: what ``send("GET", ...)`` answers and raises, the
+        first attempt made without azure-core's pipeline where the client allows it (see the
+        class). A sweep makes one or two reads per resource, and the pipeline's request and
+        policy objects cost as much CPU as the exchange itself (``bench.sweep_cpu``'s floor).
+
+        The first attempt does what the pipeline's policies would: it waits at the gate, sends
+        the user agent and a bearer token (:class:`BearerToken`), and tells the gate what ARM
+        answered. An answer the pipeline would retry (408, 429, 5xx, a connection lost) is
+        retried through the pipeline with one retry fewer and the budget's rest, after its
+        ``Retry-After`` (a 429's is the gate's to keep); a 401 goes to the pipeline whole, whose
+        bearer policy answers ARM's challenges, and the token held here is dropped. Anything
+        else is final.
+        """
+        lean = self._lean
+        if lean is None:
+            return self.send("GET", url, kind=kind)
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+        self.counts.add(kind)
+        started = time.monotonic()
+        retry: dict[str, Any] = {}
+        where = subscription_scope(url) if self.gates is not None else ""
+        if self.gates is not None:
+            self.gates.wait(where)
+        try:
+            response = lean.fetch(
+                "GET", url, {"User-Agent": self.user_agent, "Authorization": self._token.header()}
+            )
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            if self.max_retries < 1:
+                raise self.transient(
+                    f"{self.service} unreachable for {urlsplit(url).path}: {exc}"
+                ) from exc
+            retry = self._rest_of_budget(started)
+        else:
+            status = response.status_code
+            if self.gates is not None:
+                self.gates.answered(where, status, response.headers)
+            if status == 401:
+                self._token.forget()
+            elif status in (408, 429) or status >= 500:
+                wait = retry_after(response.headers)
+                if self.max_retries < 1 or (wait is not None and wait > self.retry_wait_cap):
+                    self.raise_for_status("GET", url, response)
+                if wait is not None and wait > 0 and not (status == 429 and self.gates):
+                    time.sleep(wait)
+                retry = self._rest_of_budget(started)
+            else:
+                self.raise_for_status("GET", url, response)
+                return response
+        return self._dispatch("GET", url, retry=retry)
+
+    def _rest_of_budget(self, started: float) -> dict[str, Any]:
+        """The pipeline's retry settings for a read whose first attempt was made here."""
+        rest = self.max_retries - 1
+        return {
+            "retry_total": rest,
+            "retry_status": rest,
+            "timeout": max(0.0, self.retry_budget_seconds - (time.monotonic() - started)),
+        }
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
         status = response.status_code
@@ -121,6 +207,44 @@ def etag_of(response: HttpResponse, body: Mapping[str, Any] | None) -> str | Non
     return value if isinstance(value, str) and value else None
 
 
+class BearerToken:
+    """The ``Authorization`` header of :meth:`ArmClient.read`'s first attempts: a token from
+    the credential, held until azure-core's ``BearerTokenCredentialPolicy`` would replace it
+    (its ``refresh_on`` has passed, or less than 5 minutes are left before it expires) or a 401
+    says it no longer serves. Thread-safe."""
+
+    REFRESH_WINDOW_SECONDS = 300.0
+
+    def __init__(self, credential: TokenCredential, scope: str) -> None:
+        self._credential = credential
+        self._scope = scope
+        self._lock = threading.Lock()
+        self._held: tuple[str, float] | None = None  # the header and when to stop using it
+
+    def header(self) -> str:
+        held = self._held
+        if held is not None and time.time() < held[1]:
+            return held[0]
+        with self._lock:
+            held = self._held
+            if held is None or time.time() >= held[1]:
+                # As azure-core's policy asks: the richer call (it carries refresh_on) first.
+                get_info = getattr(self._credential, "get_token_info", None)
+                token = (
+                    get_info(self._scope) if get_info else self._credential.get_token(self._scope)
+                )
+                renew = token.expires_on - self.REFRESH_WINDOW_SECONDS
+                refresh_on = getattr(token, "refresh_on", None)
+                if isinstance(refresh_on, (int, float)) and refresh_on > 0:
+                    renew = min(renew, refresh_on)
+                held = self._held = (f"Bearer {token.token}", renew)
+            return held[0]
+
+    def forget(self) -> None:
+        with self._lock:
+            self._held = None
+
+
 class ArmConnection(TypedDict, total=False):
     """How a reader or a writer reaches ARM: the keyword arguments both take (see
     :class:`ArmClient`)."""
@@ -142,6 +266,7 @@ class ArmUser:
         credential: TokenCredential,
         *,
         policies: Iterable[Any] = (),
+        gates: ThrottleGates | None = None,
         **connection: Unpack[ArmConnection],
     ) -> None:
         self.connection: ArmConnection = {
@@ -152,7 +277,9 @@ class ArmUser:
             "pool_size": 10,
             **connection,
         }
-        self.client = ArmClient(arm_url, credential, policies=policies, **self.connection)
+        self.client = ArmClient(
+            arm_url, credential, policies=policies, gates=gates, **self.connection
+        )
         self.arm_url = self.client.base_url
         self._credential = credential
 

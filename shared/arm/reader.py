@@ -1,7 +1,8 @@
 """The ARM reader: GET a resource and exactly the related documents its checks need.
 
-Reads go through :class:`~shared.arm.client.ArmClient` (azure-core's pipeline: bearer token,
-retries honouring ``Retry-After``) rather than the per-service management SDKs, so reading any
+Reads go through :class:`~shared.arm.client.ArmClient` (its first attempt lean, retries through
+azure-core's pipeline: bearer token, ``Retry-After`` honoured; see ``ArmClient.read``) rather
+than the per-service management SDKs, so reading any
 resource type costs one light import: cold start is a product feature (README "Benchmarks", bench/cold_start.py). A 404 means
 the resource is gone; 429/5xx/connection errors are retried within a bounded budget and then
 raised as :class:`~shared.arm.client.TransientArmError` so Event Grid redelivers the event.
@@ -9,6 +10,7 @@ raised as :class:`~shared.arm.client.TransientArmError` so Event Grid redelivers
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Unpack
 
 from shared.arm.client import ArmConnection, ArmError, ArmUser
-from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates, gate_policy
+from shared.arm.throttle import READ_REFILL_PER_SECOND, ThrottleGates
 from shared.kernel import api_versions
 from shared.kernel.related import RELATED, flow_log_targets, subscription_lists
 from shared.kernel.resource_id import normalize, parse
@@ -79,8 +81,7 @@ class ArmReader(ArmUser):
     ) -> None:
         connection.setdefault("pool_size", 16)
         self.gates = ThrottleGates(pace_reads)
-        policies = [gate_policy(self.gates)]
-        super().__init__(arm_url, credential, policies=policies, **connection)
+        super().__init__(arm_url, credential, gates=self.gates, **connection)
         self.cache_seconds = cache_seconds
         # Cross-resource lists: the sweep's reader keeps them for the whole sweep (see patient).
         self.list_cache_seconds = cache_seconds
@@ -135,13 +136,16 @@ class ArmReader(ArmUser):
         """GET ``path``; None on 404. ``path`` is an id or an absolute nextLink."""
         absolute = path[:8].lower() == "https://"  # a nextLink (same_origin let it through)
         url = path if absolute else self.client.url(path, api_version)
-        response = self.client.send("GET", url, kind=kind)
+        response = self.client.read(url, kind=kind)
         if response.status_code == 404:
             code, _ = self.client.error_detail(response)
             if code not in NOT_FOUND_CODES:
                 raise ArmError(404, code, "unexpected 404", url)
             return None
-        body = response.json()
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise ArmError(response.status_code, "InvalidBody", "not JSON", url) from None
         if not isinstance(body, dict):
             raise ArmError(response.status_code, "InvalidBody", "not a JSON object", url)
         return body

@@ -113,6 +113,19 @@ class ThrottleGates:
             if until > self._until.get(scope, 0.0):
                 self._until[scope] = until
 
+    def answered(self, scope: str, status: int, headers: Any) -> None:
+        """What an answer to a request to ``scope`` tells the gates: a 429 closes the gate for
+        its ``Retry-After``; any other passes on ARM's count of reads left."""
+        if status == 429:
+            self.observe(scope, 0)
+            seconds = retry_after(headers)
+            if seconds is not None:
+                self.close(scope, seconds)
+            return
+        remaining = remaining_reads(headers)
+        if remaining is not None:
+            self.observe(scope, remaining)
+
     def observe(self, scope: str, remaining: float) -> None:
         """ARM's count of reads left after a response (lowers the estimate, never raises it)."""
         if not self.pace:
@@ -294,14 +307,6 @@ def gate_policy(gates: ThrottleGates) -> Any:
             where = request.context.get("phiguard_scope")
             if where is None:
                 where = subscription_scope(request.http_request.url)
-            if http.status_code == 429:
-                self.gates.observe(where, 0)
-                seconds = retry_after(http.headers)
-                if seconds is not None:
-                    self.gates.close(where, seconds)
-                return
-            remaining = remaining_reads(http.headers)
-            if remaining is not None:
-                self.gates.observe(where, remaining)
+            self.gates.answered(where, http.status_code, http.headers)
 
     return ThrottleGatePolicy(gates)

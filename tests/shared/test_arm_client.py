@@ -235,7 +235,7 @@ def test_next_links_with_the_default_port_or_host_casing_are_followed_but_not_ht
 
 @responses.activate
 def test_reads_are_paced_to_the_lower_of_the_principal_and_global_counts() -> None:
-    from shared.arm.throttle import ThrottleGates, gate_policy, remaining_reads
+    from shared.arm.throttle import ThrottleGates, remaining_reads
 
     assert remaining_reads({"x-ms-ratelimit-remaining-subscription-reads": "249"}) == 249
     both = {
@@ -245,7 +245,7 @@ def test_reads_are_paced_to_the_lower_of_the_principal_and_global_counts() -> No
     assert remaining_reads(both) == 0 and remaining_reads({}) is None
     responses.get(f"{ARM}{NSG}", json={"id": NSG}, headers=both)
     gates = ThrottleGates(pace=25.0)
-    client = ArmClient(ARM, StaticTokenCredential(), policies=[gate_policy(gates)], max_retries=0)
+    client = ArmClient(ARM, StaticTokenCredential(), gates=gates, max_retries=0)
     client.send("GET", client.url(NSG, "v"), kind="resource")
     assert gates.wait("s1") > 0  # the subscription's global bucket is spent: wait for a token
 

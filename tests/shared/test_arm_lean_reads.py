@@ -1,0 +1,199 @@
+"""An ARM read's first attempt, made without azure-core's pipeline (``ArmClient.read``): it
+must send, count, pace, retry and fail exactly as a read through the pipeline would."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+import responses
+from azure.core.credentials import AccessToken
+
+from shared.arm import ArmClient, ArmError, ArmReader, TransientArmError
+from shared.arm.throttle import ThrottleGates
+from shared.http import HeadersPolicy
+
+pytestmark = pytest.mark.usefixtures("via_requests")  # `responses` stands in for ARM
+
+ARM = "https://management.example"
+NSG = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n1"
+URL = f"{ARM}{NSG}?api-version=2024-05-01"
+THROTTLED = {"error": {"code": "SubscriptionRequestsThrottled", "message": "slow down"}}
+
+
+class CountingCredential:
+    """Hands out token-1, token-2, ... each ``lifetime`` seconds long, counting the asks."""
+
+    def __init__(self, lifetime: float = 3600.0) -> None:
+        self.lifetime = lifetime
+        self.asked = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.asked += 1
+        return AccessToken(f"token-{self.asked}", int(time.time() + self.lifetime))
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _client(credential: Any = None, **kwargs: Any) -> ArmClient:
+    kwargs.setdefault("max_retries", 0)
+    return ArmClient(ARM, credential or CountingCredential(), **kwargs)
+
+
+@responses.activate
+def test_a_read_carries_the_token_and_user_agent_and_is_counted_once() -> None:
+    responses.get(URL, json={"id": NSG})
+    client = _client()
+    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    sent = responses.calls[0].request
+    assert sent.headers["Authorization"] == "Bearer token-1"
+    assert sent.headers["User-Agent"].startswith("phiguard/0.1 azsdk-python-core/")
+    assert client.counts.by_kind == {"resource": 1}
+
+
+@responses.activate
+def test_a_throttled_first_read_waits_at_its_gate_then_goes_through_the_pipeline() -> None:
+    responses.get(URL, status=429, json=THROTTLED, headers={"Retry-After": "7"})
+    responses.get(URL, json={"id": NSG})
+    fake = FakeTime()
+    gates = ThrottleGates(clock=fake.clock, sleep=fake.sleep)
+    client = _client(gates=gates, max_retries=3)
+    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    assert len(responses.calls) == 2 and client.counts.calls == 1
+    assert fake.slept == [7.0]  # the gate held the retry for ARM's Retry-After, once
+    assert gates.thread_requests() == 2  # both attempts passed the gate
+
+
+@responses.activate
+def test_a_first_read_answered_503_is_retried_after_its_retry_after() -> None:
+    responses.get(URL, status=503, headers={"Retry-After": "0.2"})
+    responses.get(URL, json={"id": NSG})
+    client = _client(max_retries=2)
+    started = time.monotonic()
+    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    assert time.monotonic() - started >= 0.2
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_the_first_attempt_counts_against_the_retry_budget() -> None:
+    for _ in range(5):
+        responses.get(URL, status=500)
+    client = _client(max_retries=2)
+    with pytest.raises(TransientArmError, match="ARM 500"):
+        client.read(URL, kind="resource")
+    assert len(responses.calls) == 3  # one attempt and two retries, as through the pipeline
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("answer", "match"),
+    [
+        ({"status": 503}, "ARM 503"),
+        ({"status": 429, "json": THROTTLED}, "ARM 429"),
+        ({"body": requests.exceptions.ConnectionError("refused")}, "unreachable"),
+    ],
+)
+def test_without_retries_a_failed_first_read_is_final(answer: dict[str, Any], match: str) -> None:
+    responses.get(URL, **answer)
+    with pytest.raises(TransientArmError, match=match):
+        _client().read(URL, kind="resource")
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_lost_connection_is_retried_through_the_pipeline() -> None:
+    responses.get(URL, body=requests.exceptions.ConnectionError("reset"))
+    responses.get(URL, json={"id": NSG})
+    assert _client(max_retries=1).read(URL, kind="resource").json() == {"id": NSG}
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_retry_after_beyond_the_budget_is_raised_without_sleeping() -> None:
+    responses.get(URL, status=429, json=THROTTLED, headers={"Retry-After": "60"})
+    client = _client(max_retries=4, retry_budget_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(TransientArmError, match="Retry-After 60"):
+        client.read(URL, kind="resource")
+    assert time.monotonic() - started < 3 and len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_401_drops_the_held_token_and_the_pipeline_asks_again() -> None:
+    responses.get(URL, status=401, json={"error": {"code": "ExpiredAuthenticationToken"}})
+    responses.get(URL, json={"id": NSG})
+    credential = CountingCredential()
+    client = _client(credential, max_retries=0)
+    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    assert [c.request.headers["Authorization"] for c in responses.calls] == [
+        "Bearer token-1",
+        "Bearer token-2",  # the pipeline's bearer policy, whole budget: not a retry
+    ]
+    client.read(URL, kind="resource")
+    assert responses.calls[2].request.headers["Authorization"] == "Bearer token-3"
+
+
+@responses.activate
+def test_a_401_the_pipeline_cannot_fix_is_an_arm_refusal() -> None:
+    responses.get(URL, status=401, json={"error": {"code": "InvalidAuthenticationToken"}})
+    with pytest.raises(ArmError, match="ARM 401 InvalidAuthenticationToken"):
+        _client().read(URL, kind="resource")
+
+
+@responses.activate
+def test_the_token_is_held_until_five_minutes_before_it_expires() -> None:
+    responses.get(URL, json={"id": NSG})
+    lasting = CountingCredential(lifetime=3600)
+    client = _client(lasting)
+    for _ in range(3):
+        client.read(URL, kind="resource")
+    assert lasting.asked == 1
+    expiring = CountingCredential(lifetime=200)  # inside azure-core's 5-minute refresh window
+    client = _client(expiring)
+    for _ in range(3):
+        client.read(URL, kind="resource")
+    assert expiring.asked == 3
+
+
+@responses.activate
+def test_reads_tell_the_gate_what_arm_has_left() -> None:
+    responses.get(
+        URL, json={"id": NSG}, headers={"x-ms-ratelimit-remaining-subscription-reads": "0"}
+    )
+    fake = FakeTime()
+    gates = ThrottleGates(pace=25.0, burst=1.0, clock=fake.clock, sleep=fake.sleep)
+    client = _client(gates=gates)
+    client.read(URL, kind="resource")
+    client.read(URL, kind="resource")
+    assert fake.slept and fake.slept[0] == pytest.approx(0.04)  # the second waited for a token
+
+
+@responses.activate
+def test_a_client_with_policies_of_its_own_reads_through_them() -> None:
+    responses.get(URL, json={"id": NSG})
+    client = _client(policies=[HeadersPolicy({"x-ms-test": "seen"})])
+    client.read(URL, kind="resource")
+    assert responses.calls[0].request.headers["x-ms-test"] == "seen"
+
+
+@responses.activate
+@pytest.mark.parametrize("body", [b"", b"<html>gateway</html>", b"[1, 2]"])
+def test_a_body_that_is_no_json_object_is_a_clear_arm_error(body: bytes) -> None:
+    responses.get(URL, body=body, status=200)
+    reader = ArmReader(ARM, CountingCredential(), max_retries=0)
+    with pytest.raises(ArmError, match="InvalidBody"):
+        reader.get(NSG, "2024-05-01")
