@@ -111,9 +111,62 @@ def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
     text = b"".join(lines).decode("iso-8859-1")
     if not _PLAIN_HEADER_BLOCK.fullmatch(text):
         return _parsed_headers(text, _class)
-    message = _class()
+    message: Any = (_IndexedHeaders if _class is http.client.HTTPMessage else _class)()
     message._headers = _PLAIN_HEADER_LINE.findall(text)
     return message
+
+
+class _IndexedHeaders(http.client.HTTPMessage):
+    """A response's headers whose lookups by name go through an index built on first use:
+    ``email.message.Message`` walks every header, lower-casing its name, on every ``get``, and
+    ``http.client`` alone asks for five names per answer. Values are returned as the ``email``
+    message returns them under its default policy (text decoded as Latin-1 holds no surrogate
+    to sanitize); a change to the headers drops the index."""
+
+    _index: dict[str, list[str]] | None = None
+
+    def _indexed(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self._headers:  # type: ignore[attr-defined]
+                index.setdefault(name.lower(), []).append(value)
+            self._index = index
+        return index
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        values = self._indexed().get(name.lower())
+        return values[0] if values else failobj
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        values = self._indexed().get(name.lower())
+        return list(values) if values else failobj
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._indexed()
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._index = None
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self._index = None
+        super().__delitem__(name)
+
+    def replace_header(self, name: str, value: Any) -> None:
+        self._index = None
+        super().replace_header(name, value)
+
+    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
+        self._index = None
+        super().add_header(_name, _value, **_params)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        self._index = None
+        super().set_raw(name, value)
 
 
 def _parsed_headers(text: str, message_class: Any) -> Any:

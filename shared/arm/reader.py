@@ -316,7 +316,8 @@ class ArmReader(ArmUser):
         if group is None:
             group = self.resource_group(resource_id)
         bare = Snapshot(body, {}, group)
-        needs = engine.needs_for(bare.type, engine.phi_scope.is_phi(bare))
+        phi = engine.phi_scope.is_phi(bare)
+        needs = engine.needs_for(bare.type, phi)
         if fresh_lists and any(RELATED[k].fetch == "subscription_list" for k in needs):
             subscription = str(parse(resource_id).subscription)
             with self._cache_lock:
@@ -328,4 +329,5 @@ class ArmReader(ArmUser):
             value = self.related(body, key)
             if value is not None:
                 related[key] = value
-        return Snapshot(body, related, group)
+        # The scope decided on the body and group, which the related documents do not change.
+        return Snapshot(body, related, group, phi)

@@ -402,6 +402,50 @@ def test_plain_header_blocks_parsed_by_pattern_match_the_email_parser() -> None:
             assert ours.get_all(field) == stdlib.get_all(field), data
 
 
+def test_header_lookups_answer_as_the_email_message_does_before_and_after_a_change() -> None:
+    """The parsed headers answer ``get``, ``get_all``, ``[]`` and ``in`` by an index: the same
+    answers as the stdlib's message for any spelling of a name, and again after a change."""
+    import email.parser
+    import http.client
+    import io
+
+    from shared.transport import parse_headers_only
+
+    block = (
+        b'Content-Type: application/json; charset=utf-8\r\nETag: W/"1"\r\n'
+        b"x-ms-ratelimit-remaining-subscription-reads: 249\r\nSet-Cookie: a=1\r\n"
+        b"set-cookie: b=2\r\nContent-Length: 2\r\n\r\n"
+    )
+    ours = parse_headers_only(io.BytesIO(block))
+    stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+        block.decode("iso-8859-1"), headersonly=True
+    )
+
+    def same() -> None:
+        for name in (
+            "content-type",
+            "ETAG",
+            "Set-Cookie",
+            "X-MS-RATELIMIT-REMAINING-SUBSCRIPTION-READS",
+            "Missing",
+        ):
+            for spelling in (name, name.lower(), name.upper()):
+                assert ours.get(spelling) == stdlib.get(spelling)
+                assert ours.get(spelling, "x") == stdlib.get(spelling, "x")
+                assert ours.get_all(spelling) == stdlib.get_all(spelling)
+                assert ours[spelling] == stdlib[spelling]
+                assert (spelling in ours) == (spelling in stdlib)
+
+    same()
+    for message in (ours, stdlib):
+        message["X-Added"] = "1"
+        del message["set-cookie"]
+        message.replace_header("ETag", 'W/"2"')
+        message.add_header("Set-Cookie", "c=3")
+    same()
+    assert ours.get("etag") == 'W/"2"' and ours.get_all("set-cookie") == ["c=3"]
+
+
 def test_an_answers_encoding_is_read_from_its_content_type_as_azure_core_reads_it(
     local: str,
 ) -> None:
