@@ -34,6 +34,11 @@ TRANSIENT_CONFLICTS = frozenset(
 )
 
 
+# The answers azure-core's RetryPolicy retries (with any other of 400 or more that carries a
+# Retry-After): 408, 429, 500, 502, 503, 504 and 506 up. 501 and 505 are final.
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, *range(506, 1000)})
+
+
 class ArmError(ServiceError):
     """ARM refused a request for a reason retrying will not fix (403, 400, ...)."""
 
@@ -112,14 +117,14 @@ class ArmClient(ServiceClient):
 
         The first attempt does what the pipeline's policies would: it waits at the gate, sends
         the user agent and a bearer token (:class:`BearerToken`), and tells the gate what ARM
-        answered. An answer the pipeline would retry (408, 429, 5xx, a connection lost) is
-        retried through the pipeline with one retry fewer and the budget's rest, after its
-        ``Retry-After`` (a 429's is the gate's to keep); a 401 goes to the pipeline whole, whose
-        bearer policy answers ARM's challenges, and the token held here is dropped. Anything
-        else is final.
+        answered. An answer the pipeline would retry (:data:`RETRIED_STATUSES`, any other error
+        carrying a ``Retry-After``, a connection lost) is retried through the pipeline with one
+        retry fewer and the budget's rest, after its ``Retry-After`` (a 429's is the gate's to
+        keep); a 401 goes to the pipeline whole, whose bearer policy answers ARM's challenges,
+        and the token held here is dropped. Anything else is final.
         """
         lean = self._lean
-        if lean is None:
+        if lean is None or url[:8].lower() != "https://":  # the pipeline refuses a token in clear
             return self.send("GET", url, kind=kind)
         from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
@@ -145,7 +150,9 @@ class ArmClient(ServiceClient):
                 self.gates.answered(where, status, response.headers)
             if status == 401:
                 self._token.forget()
-            elif status in (408, 429) or status >= 500:
+            elif status >= 400 and (
+                status in RETRIED_STATUSES or response.headers.get("Retry-After")
+            ):
                 wait = retry_after(response.headers)
                 if self.max_retries < 1 or (wait is not None and wait > self.retry_wait_cap):
                     self.raise_for_status("GET", url, response)

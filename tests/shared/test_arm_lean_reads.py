@@ -197,3 +197,27 @@ def test_a_body_that_is_no_json_object_is_a_clear_arm_error(body: bytes) -> None
     reader = ArmReader(ARM, CountingCredential(), max_retries=0)
     with pytest.raises(ArmError, match="InvalidBody"):
         reader.get(NSG, "2024-05-01")
+
+
+@responses.activate
+def test_answers_azure_core_does_not_retry_are_final_and_any_with_retry_after_is_retried() -> None:
+    responses.get(URL, status=501)
+    client = _client(max_retries=3)
+    with pytest.raises(TransientArmError, match="ARM 501"):
+        client.read(URL, kind="resource")
+    assert len(responses.calls) == 1
+    responses.reset()
+    busy = {"error": {"code": "Conflict", "message": "busy"}}
+    responses.get(URL, status=409, json=busy, headers={"Retry-After": "0"})
+    responses.get(URL, json={"id": NSG})
+    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_plain_http_url_is_never_sent_a_token() -> None:
+    plain = f"http://management.example{NSG}?api-version=2024-05-01"
+    responses.get(plain, json={"id": NSG})
+    with pytest.raises(TransientArmError, match="non-TLS"):
+        _client().read(plain, kind="resource")
+    assert len(responses.calls) == 0
