@@ -167,6 +167,19 @@ class CappedRetryPolicy(RetryPolicy[Any, Any]):
         super().__init__(**kwargs)
         self.max_wait = max_wait
 
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        # ``retry_prior_attempts``: attempts made before the pipeline saw the request (an ARM
+        # read's first, ``shared.arm.client``), so the backoff goes on from where they left it.
+        prior = int(options.pop("retry_prior_attempts", 0))
+        settings: dict[str, Any] = super().configure_retries(options)
+        if prior > 0:
+            from azure.core.pipeline.policies import RequestHistory
+            from azure.core.rest import HttpRequest
+
+            before: Any = RequestHistory(HttpRequest("GET", "https://prior-attempt.invalid/"))
+            settings["history"].extend([before] * prior)
+        return settings
+
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         # The wait is read only for an answer azure-core would retry: every answer passes here.
         if not super().is_retry(settings, response):
@@ -238,7 +251,8 @@ class ServiceClient:
         cap = retry_budget_seconds
         if self.max_retry_wait is not None:
             cap = min(cap, self.max_retry_wait)
-        retry: RetryPolicy[Any, Any] = self.retry_policy(max_wait=cap, **retry_options)
+        retry: CappedRetryPolicy = self.retry_policy(max_wait=cap, **retry_options)
+        self.retry = retry
         self.max_retries = max_retries
         self.retry_budget_seconds = retry_budget_seconds
         self.retry_wait_cap = cap

@@ -117,56 +117,48 @@ def parse_headers_only(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
 
 
 class _IndexedHeaders(http.client.HTTPMessage):
-    """A response's headers whose lookups by name go through an index built on first use:
-    ``email.message.Message`` walks every header, lower-casing its name, on every ``get``, and
-    ``http.client`` alone asks for five names per answer. Values are returned as the ``email``
-    message returns them under its default policy (text decoded as Latin-1 holds no surrogate
-    to sanitize); a change to the headers drops the index."""
+    """A response's headers whose lookups by name go through an index: ``email.message.Message``
+    walks every header, lower-casing its name, on every ``get``, and ``http.client`` alone asks
+    for five names per answer. The index is rebuilt whenever the stored headers differ from
+    those it was built from (any change, however made: a method, a copy sharing the list, the
+    list itself), and values are returned through the message's policy, as the ``email``
+    message returns them."""
 
-    _index: dict[str, list[str]] | None = None
+    _index: dict[str, list[tuple[str, str]]] | None = None
+    _indexed_from: list[tuple[str, str]] | None = None
 
-    def _indexed(self) -> dict[str, list[str]]:
+    def _indexed(self) -> dict[str, list[tuple[str, str]]]:
+        headers: list[tuple[str, str]] = self._headers  # type: ignore[attr-defined]
         index = self._index
-        if index is None:
+        if index is None or headers != self._indexed_from:
             index = {}
-            for name, value in self._headers:  # type: ignore[attr-defined]
-                index.setdefault(name.lower(), []).append(value)
-            self._index = index
+            for pair in headers:
+                key = pair[0].lower()
+                found = index.get(key)
+                if found is None:
+                    index[key] = [pair]
+                else:
+                    found.append(pair)
+            self._index, self._indexed_from = index, list(headers)
         return index
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        values = self._indexed().get(name.lower())
-        return values[0] if values else failobj
+        pairs = self._indexed().get(name.lower())
+        if not pairs:
+            return failobj
+        return self.policy.header_fetch_parse(*pairs[0])
 
     def get_all(self, name: str, failobj: Any = None) -> Any:
-        values = self._indexed().get(name.lower())
-        return list(values) if values else failobj
+        pairs = self._indexed().get(name.lower())
+        if not pairs:
+            return failobj
+        return [self.policy.header_fetch_parse(k, v) for k, v in pairs]
 
     def __getitem__(self, name: str) -> Any:
         return self.get(name)
 
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._indexed()
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        self._index = None
-        super().__setitem__(name, value)
-
-    def __delitem__(self, name: str) -> None:
-        self._index = None
-        super().__delitem__(name)
-
-    def replace_header(self, name: str, value: Any) -> None:
-        self._index = None
-        super().replace_header(name, value)
-
-    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
-        self._index = None
-        super().add_header(_name, _value, **_params)
-
-    def set_raw(self, name: str, value: Any) -> None:
-        self._index = None
-        super().set_raw(name, value)
+    def __contains__(self, name: Any) -> bool:
+        return bool(name.lower() in self._indexed())
 
 
 def _parsed_headers(text: str, message_class: Any) -> Any:

@@ -11,6 +11,7 @@ is the caller's to judge (gone); any other 4xx is :class:`ArmError`.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -35,8 +36,21 @@ TRANSIENT_CONFLICTS = frozenset(
 
 
 # The answers azure-core's RetryPolicy retries (with any other of 400 or more that carries a
-# Retry-After): 408, 429, 500, 502, 503, 504 and 506 up. 501 and 505 are final.
-RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, *range(506, 1000)})
+# wait): 408, 429, 500, 502, 503, 504 and 506 to 998. 501 and 505 are final.
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, *range(506, 999)})
+
+
+def retry_wait(headers: Mapping[str, str]) -> float | None:
+    """The wait an answer asks for, read as azure-core's retry policy reads it: ``Retry-After``
+    (seconds or an HTTP date), else ``retry-after-ms`` or ``x-ms-retry-after-ms``."""
+    if headers.get("Retry-After"):
+        return retry_after(headers)
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            seconds = retry_after({"Retry-After": value})
+            return None if seconds is None else seconds / 1000.0
+    return None
 
 
 class ArmError(ServiceError):
@@ -117,11 +131,12 @@ class ArmClient(ServiceClient):
 
         The first attempt does what the pipeline's policies would: it waits at the gate, sends
         the user agent and a bearer token (:class:`BearerToken`), and tells the gate what ARM
-        answered. An answer the pipeline would retry (:data:`RETRIED_STATUSES`, any other error
-        carrying a ``Retry-After``, a connection lost) is retried through the pipeline with one
-        retry fewer and the budget's rest, after its ``Retry-After`` (a 429's is the gate's to
-        keep); a 401 goes to the pipeline whole, whose bearer policy answers ARM's challenges,
-        and the token held here is dropped. Anything else is final.
+        answered. An answer azure-core's retry policy would retry (:data:`RETRIED_STATUSES`, any
+        other error carrying a wait, a lost connection) is retried through the pipeline after
+        the wait it asked for, as the first of the pipeline's retries: one retry fewer of the
+        kind it was (status, connection, read), the budget's rest, and the backoff one step on.
+        A 401 drops the token held here; one carrying a challenge (``WWW-Authenticate``) goes to
+        the pipeline, whose bearer policy answers it. Anything else is final.
         """
         lean = self._lean
         if lean is None or url[:8].lower() != "https://":  # the pipeline refuses a token in clear
@@ -130,7 +145,6 @@ class ArmClient(ServiceClient):
 
         self.counts.add(kind)
         started = time.monotonic()
-        retry: dict[str, Any] = {}
         where = subscription_scope(url) if self.gates is not None else ""
         if self.gates is not None:
             self.gates.wait(where)
@@ -143,33 +157,36 @@ class ArmClient(ServiceClient):
                 raise self.transient(
                     f"{self.service} unreachable for {urlsplit(url).path}: {exc}"
                 ) from exc
-            retry = self._rest_of_budget(started)
-        else:
-            status = response.status_code
-            if self.gates is not None:
-                self.gates.answered(where, status, response.headers)
-            if status == 401:
-                self._token.forget()
-            elif status >= 400 and (
-                status in RETRIED_STATUSES or response.headers.get("Retry-After")
-            ):
-                wait = retry_after(response.headers)
-                if self.max_retries < 1 or (wait is not None and wait > self.retry_wait_cap):
-                    self.raise_for_status("GET", url, response)
-                if wait is not None and wait > 0 and not (status == 429 and self.gates):
-                    time.sleep(wait)
-                retry = self._rest_of_budget(started)
-            else:
+            spent = "retry_connect" if isinstance(exc, ServiceRequestError) else "retry_read"
+            return self._dispatch("GET", url, retry=self._rest_of_budget(started, spent))
+        status = response.status_code
+        if self.gates is not None:
+            self.gates.answered(where, status, response.headers)
+        if status == 401:
+            self._token.forget()
+            if response.headers.get("WWW-Authenticate"):
+                return self._dispatch("GET", url, retry={})
+        wait = retry_wait(response.headers)
+        if status >= 400 and (status in RETRIED_STATUSES or wait is not None):
+            if self.max_retries < 1 or (wait is not None and wait > self.retry_wait_cap):
                 self.raise_for_status("GET", url, response)
-                return response
-        return self._dispatch("GET", url, retry=retry)
+            if wait is not None and wait > 0:
+                time.sleep(wait)
+            return self._dispatch("GET", url, retry=self._rest_of_budget(started, "retry_status"))
+        self.raise_for_status("GET", url, response)
+        return response
 
-    def _rest_of_budget(self, started: float) -> dict[str, Any]:
-        """The pipeline's retry settings for a read whose first attempt was made here."""
-        rest = self.max_retries - 1
+    def _rest_of_budget(self, started: float, spent: str) -> dict[str, Any]:
+        """The pipeline's retry settings for a read whose first attempt was made here and
+        failed in the way ``spent`` counts (``retry_status``, ``retry_connect``,
+        ``retry_read``)."""
+        policy = self.retry
         return {
-            "retry_total": rest,
-            "retry_status": rest,
+            "retry_total": policy.total_retries - 1,
+            "retry_status": policy.status_retries - (spent == "retry_status"),
+            "retry_connect": policy.connect_retries - (spent == "retry_connect"),
+            "retry_read": policy.read_retries - (spent == "retry_read"),
+            "retry_prior_attempts": 1,
             "timeout": max(0.0, self.retry_budget_seconds - (time.monotonic() - started)),
         }
 
@@ -217,10 +234,12 @@ def etag_of(response: HttpResponse, body: Mapping[str, Any] | None) -> str | Non
 class BearerToken:
     """The ``Authorization`` header of :meth:`ArmClient.read`'s first attempts: a token from
     the credential, held until azure-core's ``BearerTokenCredentialPolicy`` would replace it
-    (its ``refresh_on`` has passed, or less than 5 minutes are left before it expires) or a 401
-    says it no longer serves. Thread-safe."""
+    (at its ``refresh_on`` plus a jitter of up to a minute, never past its expiry; without one,
+    5 minutes less the jitter before it expires) or a 401 says it no longer serves.
+    Thread-safe."""
 
-    REFRESH_WINDOW_SECONDS = 300.0
+    REFRESH_WINDOW_SECONDS = 300
+    MAX_JITTER_SECONDS = 60
 
     def __init__(self, credential: TokenCredential, scope: str) -> None:
         self._credential = credential
@@ -240,10 +259,12 @@ class BearerToken:
                 token = (
                     get_info(self._scope) if get_info else self._credential.get_token(self._scope)
                 )
-                renew = token.expires_on - self.REFRESH_WINDOW_SECONDS
+                jitter = random.randint(0, self.MAX_JITTER_SECONDS)  # noqa: S311 - spread, not secret
                 refresh_on = getattr(token, "refresh_on", None)
-                if isinstance(refresh_on, (int, float)) and refresh_on > 0:
-                    renew = min(renew, refresh_on)
+                if refresh_on:
+                    renew = min(refresh_on + jitter, token.expires_on)
+                else:
+                    renew = token.expires_on - (self.REFRESH_WINDOW_SECONDS - jitter)
                 held = self._held = (f"Bearer {token.token}", renew)
             return held[0]
 

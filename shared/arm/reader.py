@@ -10,7 +10,6 @@ raised as :class:`~shared.arm.client.TransientArmError` so Event Grid redelivers
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -142,10 +141,7 @@ class ArmReader(ArmUser):
             if code not in NOT_FOUND_CODES:
                 raise ArmError(404, code, "unexpected 404", url)
             return None
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise ArmError(response.status_code, "InvalidBody", "not JSON", url) from None
+        body = response.json()
         if not isinstance(body, dict):
             raise ArmError(response.status_code, "InvalidBody", "not a JSON object", url)
         return body

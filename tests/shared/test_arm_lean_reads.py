@@ -133,18 +133,23 @@ def test_a_retry_after_beyond_the_budget_is_raised_without_sleeping() -> None:
 
 
 @responses.activate
-def test_a_401_drops_the_held_token_and_the_pipeline_asks_again() -> None:
-    responses.get(URL, status=401, json={"error": {"code": "ExpiredAuthenticationToken"}})
-    responses.get(URL, json={"id": NSG})
+def test_a_401_drops_the_held_token_and_one_with_a_challenge_goes_to_the_pipeline() -> None:
+    expired = {"error": {"code": "ExpiredAuthenticationToken", "message": "expired"}}
+    responses.get(URL, status=401, json=expired)
     credential = CountingCredential()
-    client = _client(credential, max_retries=0)
-    assert client.read(URL, kind="resource").json() == {"id": NSG}
+    client = _client(credential)
+    with pytest.raises(ArmError, match="ARM 401 ExpiredAuthenticationToken"):
+        client.read(URL, kind="resource")
+    assert len(responses.calls) == 1  # as through the pipeline: no challenge, no second try
+    responses.reset()
+    challenge = 'Bearer authorization_uri="https://login.example", error="invalid_token"'
+    responses.get(URL, status=401, json=expired, headers={"WWW-Authenticate": challenge})
+    with pytest.raises(ArmError, match="ARM 401"):
+        client.read(URL, kind="resource")
     assert [c.request.headers["Authorization"] for c in responses.calls] == [
-        "Bearer token-1",
-        "Bearer token-2",  # the pipeline's bearer policy, whole budget: not a retry
+        "Bearer token-2",  # the token the first 401 dropped was not used again
+        "Bearer token-3",  # the pipeline's bearer policy, which answers challenges
     ]
-    client.read(URL, kind="resource")
-    assert responses.calls[2].request.headers["Authorization"] == "Bearer token-3"
 
 
 @responses.activate
@@ -191,33 +196,107 @@ def test_a_client_with_policies_of_its_own_reads_through_them() -> None:
 
 
 @responses.activate
-@pytest.mark.parametrize("body", [b"", b"<html>gateway</html>", b"[1, 2]"])
-def test_a_body_that_is_no_json_object_is_a_clear_arm_error(body: bytes) -> None:
-    responses.get(URL, body=body, status=200)
+def test_a_body_that_is_no_json_object_is_refused_as_before() -> None:
+    """Not JSON: the decoder's error, which the pipeline records as the resource's ERROR (it
+    always did); JSON that is no object: ARM's InvalidBody."""
+    responses.get(URL, body=b"<html>gateway</html>", status=200)
     reader = ArmReader(ARM, CountingCredential(), max_retries=0)
+    with pytest.raises(ValueError, match="Expecting value"):
+        reader.get(NSG, "2024-05-01")
+    responses.reset()
+    responses.get(URL, body=b"[1, 2]", status=200)
     with pytest.raises(ArmError, match="InvalidBody"):
         reader.get(NSG, "2024-05-01")
 
 
-@responses.activate
-def test_answers_azure_core_does_not_retry_are_final_and_any_with_retry_after_is_retried() -> None:
-    responses.get(URL, status=501)
-    client = _client(max_retries=3)
-    with pytest.raises(TransientArmError, match="ARM 501"):
-        client.read(URL, kind="resource")
-    assert len(responses.calls) == 1
-    responses.reset()
-    busy = {"error": {"code": "Conflict", "message": "busy"}}
-    responses.get(URL, status=409, json=busy, headers={"Retry-After": "0"})
-    responses.get(URL, json={"id": NSG})
-    assert client.read(URL, kind="resource").json() == {"id": NSG}
-    assert len(responses.calls) == 2
+# --- the same answers, read lean and through the pipeline alone: the same calls, waits, result
+
+Answer = dict[str, Any]
 
 
-@responses.activate
-def test_a_plain_http_url_is_never_sent_a_token() -> None:
-    plain = f"http://management.example{NSG}?api-version=2024-05-01"
-    responses.get(plain, json={"id": NSG})
-    with pytest.raises(TransientArmError, match="non-TLS"):
-        _client().read(plain, kind="resource")
-    assert len(responses.calls) == 0
+def _through_both(
+    answers: list[Answer], monkeypatch: pytest.MonkeyPatch, **connection: Any
+) -> list[tuple[int, list[float], str]]:
+    """For ``client.read`` and ``client.send("GET")`` in turn: the requests sent, the sleeps
+    slept (azure-core's and the lean attempt's) and the result (the body's id or the error)."""
+    outcomes = []
+    for lean in (True, False):
+        slept: list[float] = []
+        monkeypatch.setattr(time, "sleep", slept.append)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+            for answer in answers:
+                mocked.get(URL, **answer)
+            client = _client(**connection)
+            try:
+                if lean:
+                    result = str(client.read(URL, kind="resource").json()["id"])
+                else:
+                    result = str(client.send("GET", URL, kind="resource").json()["id"])
+            except Exception as exc:
+                result = f"{type(exc).__name__}: {exc}"
+            outcomes.append((len(mocked.calls), slept, result))
+    return outcomes
+
+
+OK = {"json": {"id": NSG}}
+REFUSED = {"body": requests.exceptions.ConnectionError("refused")}
+TIMED_OUT = {"body": requests.exceptions.ReadTimeout("slow")}
+
+
+@pytest.mark.parametrize(
+    ("answers", "connection"),
+    [
+        pytest.param([{"status": 500}] * 3 + [OK], {"max_retries": 4}, id="backoff-goes-on"),
+        pytest.param([{"status": 503}] * 6, {"max_retries": 4}, id="status-budget"),
+        pytest.param([REFUSED] * 6, {"max_retries": 4}, id="connect-budget"),
+        pytest.param([TIMED_OUT] * 6, {"max_retries": 20}, id="read-budget"),
+        pytest.param([REFUSED, {"status": 503}, OK], {"max_retries": 2}, id="mixed"),
+        pytest.param(
+            [{"status": 503, "headers": {"retry-after-ms": "5000"}}, OK],
+            {"max_retries": 2},
+            id="retry-after-ms",
+        ),
+        pytest.param(
+            [{"status": 503, "headers": {"x-ms-retry-after-ms": "60000"}}, OK],
+            {"max_retries": 2, "retry_budget_seconds": 30},
+            id="retry-after-ms-beyond-budget",
+        ),
+        pytest.param(
+            [{"status": 429, "json": THROTTLED, "headers": {"Retry-After": "120"}}, OK],
+            {"max_retries": 20, "retry_budget_seconds": 600},
+            id="long-retry-after",
+        ),
+        pytest.param([{"status": 999}, OK], {"max_retries": 2}, id="999-is-final"),
+        pytest.param([{"status": 505}, OK], {"max_retries": 2}, id="505-is-final"),
+        pytest.param(
+            [{"status": 400, "headers": {"Retry-After": "2"}}, OK],
+            {"max_retries": 1},
+            id="400-wait",
+        ),
+        pytest.param([{"status": 404, "json": {"error": {"code": "NotFound"}}}], {}, id="404"),
+    ],
+)
+def test_a_lean_read_retries_and_waits_as_the_pipeline_does(
+    answers: list[Answer], connection: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lean, pipeline = _through_both(answers, monkeypatch, **connection)
+    assert lean == pipeline
+
+
+def test_a_token_with_refresh_on_is_renewed_as_azure_core_renews_it() -> None:
+    from azure.core.credentials import AccessTokenInfo
+
+    class Refreshing:
+        asked = 0
+
+        def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+            Refreshing.asked += 1
+            now = int(time.time())
+            return AccessTokenInfo(f"t{Refreshing.asked}", now + 250, refresh_on=now + 200)
+
+    from shared.arm.client import BearerToken
+
+    token = BearerToken(Refreshing(), "https://management.example/.default")  # type: ignore[arg-type]
+    for _ in range(5):
+        assert token.header() == "Bearer t1"  # refresh_on is 200 s away: held, though < 5 min
+    assert Refreshing.asked == 1

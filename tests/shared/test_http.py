@@ -446,6 +446,41 @@ def test_header_lookups_answer_as_the_email_message_does_before_and_after_a_chan
     assert ours.get("etag") == 'W/"2"' and ours.get_all("set-cookie") == ["c=3"]
 
 
+def test_header_lookups_follow_changes_made_around_the_messages_methods() -> None:
+    """Changes the message's own methods do not announce (``set_boundary`` replacing the list,
+    a shallow copy sharing it, the list appended to), values set with surrogates, and a name
+    that is no text: the indexed headers answer as the stdlib's message does."""
+    import copy
+    import email.parser
+    import http.client
+    import io
+
+    from shared.transport import parse_headers_only
+
+    block = b"Content-Type: multipart/mixed; boundary=aaa\r\nX-One: 1\r\n\r\n"
+    ours = parse_headers_only(io.BytesIO(block))
+    stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+        block.decode("iso-8859-1"), headersonly=True
+    )
+    assert type(ours) is not http.client.HTTPMessage  # the indexed kind, or this proves nothing
+    messages: tuple[Any, Any] = (ours, stdlib)
+    for message in messages:
+        assert message.get("x-one") == "1"
+        message.set_boundary("bbb")
+        twin = copy.copy(message)
+        twin["X-New"] = "n"
+        message._headers.append(("X-Raw", "r"))
+        message["X-Odd"] = "caf\udce9"
+    for name in ("content-type", "x-new", "x-raw", "x-odd", "x-one"):
+        assert ours.get(name) == stdlib.get(name), name
+        assert type(ours.get(name)) is type(stdlib.get(name)), name
+        assert ours.get_all(name) == stdlib.get_all(name), name
+    assert 'boundary="bbb"' in ours.get("content-type")
+    for message in messages:
+        with pytest.raises(AttributeError):
+            _ = 1 in message
+
+
 def test_an_answers_encoding_is_read_from_its_content_type_as_azure_core_reads_it(
     local: str,
 ) -> None:
