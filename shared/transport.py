@@ -432,10 +432,18 @@ def _merged_headers(raw: http.client.HTTPResponse) -> MutableMapping[str, str]:
     """The response's headers, a name sent twice answered as one comma-joined value."""
     # The stored pairs, not ``getheaders()``: its per-value check for surrogates can never find
     # one in text decoded as Latin-1.
-    pairs = getattr(raw.msg, "_headers", None)
+    message = raw.msg
+    store: dict[str, tuple[str, str]] = {}
+    if isinstance(message, _IndexedHeaders):  # the names already lower-cased, once
+        for key, named in message._indexed().items():
+            first = named[0]
+            store[key] = first if len(named) == 1 else (first[0], ", ".join(v for _, v in named))
+        headers = CaseInsensitiveDict()
+        headers._store = store
+        return headers
+    pairs = getattr(message, "_headers", None)
     if not isinstance(pairs, list):
         pairs = raw.getheaders()
-    store: dict[str, tuple[str, str]] = {}
     for name, value in pairs:
         key = name.lower()
         known = store.get(key)
