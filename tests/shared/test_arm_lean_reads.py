@@ -274,6 +274,16 @@ TIMED_OUT = {"body": requests.exceptions.ReadTimeout("slow")}
             id="400-wait",
         ),
         pytest.param([{"status": 404, "json": {"error": {"code": "NotFound"}}}], {}, id="404"),
+        pytest.param(
+            [{"status": 503, "headers": {"retry-after-ms": "nan"}}] * 2 + [OK],
+            {"max_retries": 3},
+            id="hostile-nan-wait",
+        ),
+        pytest.param(
+            [{"status": 503, "headers": {"Retry-After": "-3"}}] * 2 + [OK],
+            {"max_retries": 3},
+            id="hostile-negative-wait",
+        ),
     ],
 )
 def test_a_lean_read_retries_and_waits_as_the_pipeline_does(
