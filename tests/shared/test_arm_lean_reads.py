@@ -310,3 +310,33 @@ def test_a_token_with_refresh_on_is_renewed_as_azure_core_renews_it() -> None:
     for _ in range(5):
         assert token.header() == "Bearer t1"  # refresh_on is 200 s away: held, though < 5 min
     assert Refreshing.asked == 1
+
+
+def test_reads_against_the_simulated_tenant_go_lean_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over a real TLS connection to the simulated tenant (its own CA), a reader's reads take
+    the lean path, carry the credential's token, and answer what the pipeline answers."""
+    from shared.transport import PooledTransport
+    from sim.fixture import running_sim
+
+    monkeypatch.undo()  # the real transport here, not `responses`
+    fetched: list[str] = []
+    fetch = PooledTransport.fetch
+
+    def counted(self: PooledTransport, method: str, url: str, headers: dict[str, str]) -> Any:
+        fetched.append(headers["Authorization"].split(" ", 1)[0])
+        return fetch(self, method, url, headers)
+
+    monkeypatch.setattr(PooledTransport, "fetch", counted)
+    with running_sim(estate="demo") as sim:
+        reader = ArmReader(sim.arm_url, sim.credential, ca_cert=sim.ca_cert).patient()
+        path = f"/subscriptions/{sim.subscriptions[0]}"
+        lean = reader.get(path, "2022-12-01")
+        through_pipeline = reader.client.send(
+            "GET", reader.client.url(path, "2022-12-01"), kind="x"
+        )
+        assert lean == through_pipeline.json() and lean is not None
+        assert fetched == ["Bearer"]  # one lean read; the pipeline's send did not fetch
+        assert reader.get(f"{path}/resourceGroups/no-such-group", "2022-12-01") is None
+        assert reader.stats.get("resource") == 2 and reader.gates.thread_requests() == 3
