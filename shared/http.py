@@ -123,8 +123,23 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     the past: negative), at most :data:`RETRY_AFTER_CEILING`; None when absent or unreadable
     (``nan``, ``inf`` and other text that is no delay)."""
     value = headers.get("Retry-After") or headers.get("retry-after")
-    if not value:
-        return None
+    return _delay(value) if value else None
+
+
+def retry_wait(headers: Mapping[str, str]) -> float | None:
+    """The wait an answer asks for, read as azure-core's retry policy reads it: ``Retry-After``
+    (:func:`retry_after`), else ``retry-after-ms`` or ``x-ms-retry-after-ms``."""
+    if headers.get("Retry-After"):
+        return retry_after(headers)
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            milliseconds = _delay(value)
+            return None if milliseconds is None else milliseconds / 1000.0
+    return None
+
+
+def _delay(value: str) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
@@ -252,10 +267,7 @@ class ServiceClient:
         if self.max_retry_wait is not None:
             cap = min(cap, self.max_retry_wait)
         retry: CappedRetryPolicy = self.retry_policy(max_wait=cap, **retry_options)
-        self.retry = retry
-        self.max_retries = max_retries
-        self.retry_budget_seconds = retry_budget_seconds
-        self.retry_wait_cap = cap
+        self.retry = retry  # its settings are this client's (an ARM read's first attempt)
         self._pace_lock = threading.Lock()
         self._not_before = 0.0  # time.monotonic() before which no request is sent
         self._transport = transport(

@@ -19,9 +19,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import urlencode, urlsplit
 
-from shared.arm.throttle import ThrottleGates, subscription_scope
+from shared.arm.throttle import ThrottleGates, gate_policy, subscription_scope
 from shared.errors import ServiceError, TransientServiceError
-from shared.http import RequestCounts, ServiceClient, retry_after
+from shared.http import RequestCounts, ServiceClient, retry_wait
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -38,19 +38,6 @@ TRANSIENT_CONFLICTS = frozenset(
 # The answers azure-core's RetryPolicy retries (with any other of 400 or more that carries a
 # wait): 408, 429, 500, 502, 503, 504 and 506 to 998. 501 and 505 are final.
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504, *range(506, 999)})
-
-
-def retry_wait(headers: Mapping[str, str]) -> float | None:
-    """The wait an answer asks for, read as azure-core's retry policy reads it: ``Retry-After``
-    (seconds or an HTTP date), else ``retry-after-ms`` or ``x-ms-retry-after-ms``."""
-    if headers.get("Retry-After"):
-        return retry_after(headers)
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        value = headers.get(name)
-        if value:
-            seconds = retry_after({"Retry-After": value})
-            return None if seconds is None else seconds / 1000.0
-    return None
 
 
 class ArmError(ServiceError):
@@ -92,7 +79,6 @@ class ArmClient(ServiceClient):
     ) -> None:
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
-        from shared.arm.throttle import gate_policy
         from shared.transport import PooledTransport
 
         arm_url = arm_url.rstrip("/")
@@ -153,7 +139,7 @@ class ArmClient(ServiceClient):
                 "GET", url, {"User-Agent": self.user_agent, "Authorization": self._token.header()}
             )
         except (ServiceRequestError, ServiceResponseError) as exc:
-            if self.max_retries < 1:
+            if self.retry.total_retries < 1:
                 raise self.transient(
                     f"{self.service} unreachable for {urlsplit(url).path}: {exc}"
                 ) from exc
@@ -168,7 +154,7 @@ class ArmClient(ServiceClient):
                 return self._dispatch("GET", url, retry={})
         wait = retry_wait(response.headers)
         if status >= 400 and (status in RETRIED_STATUSES or wait is not None):
-            if self.max_retries < 1 or (wait is not None and wait > self.retry_wait_cap):
+            if self.retry.total_retries < 1 or (wait is not None and wait > self.retry.max_wait):
                 self.raise_for_status("GET", url, response)
             if wait is not None and wait > 0:
                 time.sleep(wait)
@@ -187,7 +173,7 @@ class ArmClient(ServiceClient):
             "retry_connect": policy.connect_retries - (spent == "retry_connect"),
             "retry_read": policy.read_retries - (spent == "retry_read"),
             "retry_prior_attempts": 1,
-            "timeout": max(0.0, self.retry_budget_seconds - (time.monotonic() - started)),
+            "timeout": max(0.0, policy.timeout - (time.monotonic() - started)),
         }
 
     def raise_for_status(self, method: str, url: str, response: HttpResponse) -> None:
