@@ -128,6 +128,11 @@ class PostRecordActions:
             self.followups.fixes(snapshot, fixes, phi=evaluation.phi)
         return fixes
 
+    def may_catch_up(self, resource_type: str, phi: bool) -> bool:
+        """Whether :meth:`catch_up` could fix anything on such a resource (see
+        ``Remediator.may_catch_up``)."""
+        return self.remediator.may_catch_up(resource_type, phi)
+
     def record_fixes(self, fixes: list[RemediationRecord]) -> list[RemediationRecord]:
         """The fixes, with each verified re-read recorded as state (cause ``remediation``)."""
         for fix in fixes:

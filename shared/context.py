@@ -65,6 +65,8 @@ class AppContext:
         if not self.report_only or self.settings.has_storage:
             engine.mutes = lambda: self.mutes.cached_rules()
         engine.mute_max_days = self.settings.mute_max_days
+        # Records in the store keep what their verdicts were decided on; a report keeps none.
+        engine.remember_inputs = not self.report_only
         return engine
 
     @cached_property
@@ -137,6 +139,7 @@ class AppContext:
             self.store,
             after_record=actions,
             catch_up=actions.catch_up,
+            may_catch_up=actions.may_catch_up,
             recorded=actions.recorded,
             follow_up_batch=actions.sweep_batch,
         )

@@ -165,6 +165,7 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         after_record: AfterRecord | None = None,
         catch_up: CatchUp | None = None,
+        may_catch_up: Callable[[str, bool], bool] | None = None,
         recorded: Recorded | None = None,
         follow_up_batch: Callable[[], FollowUpBatch] | None = None,
     ) -> None:
@@ -172,6 +173,8 @@ class Pipeline:
         self.follow_up_batch = follow_up_batch
         self.after_record = after_record
         self.catch_up = catch_up
+        # Whether catch_up could act on a resource of a type and PHI scope; unknown: it could.
+        self.may_catch_up = may_catch_up
         self.recorded = recorded
         self.reader = reader
         self.store = store
@@ -357,8 +360,24 @@ class Pipeline:
             return ResourceOutcome(
                 resource_id, Action.DELETED, len(record.transitions), current=record.current
             )
+        engine = self.engine
+        if (
+            cause.kind == "sweep"
+            and engine.remember_inputs
+            and self.store.remembers_inputs
+            and not self._catches_up(snapshot)
+        ):
+            with _stage("evaluating its checks"):
+                digest = engine.input_digest(snapshot)
+            if digest:
+                with _stage("recording its findings"):
+                    confirmed = self.store.confirm_unchanged_input(
+                        resource_id, digest, read_at=read_at, cause=cause
+                    )
+                if confirmed is not None:
+                    return ResourceOutcome(resource_id, Action.UNCHANGED, current=confirmed.current)
         with _stage("evaluating its checks"):
-            evaluation = self.engine.evaluate(snapshot)
+            evaluation = engine.evaluate(snapshot)
         follow_up = self.after_record if cause.kind != "remediation" else None
         with _stage("recording its findings"):
             record = self.store.record_evaluation(
@@ -398,6 +417,15 @@ class Pipeline:
                 self.catch_up(snapshot, evaluation, cause)
         action = Action.RECORDED if record.outcome == "changed" else Action(record.outcome)
         return ResourceOutcome(resource_id, action, len(record.transitions), current=record.current)
+
+    def _catches_up(self, snapshot: Snapshot) -> bool:
+        """Whether a sweep's catch-up could fix something on this resource (then it is judged
+        even when its inputs are those its record was made from)."""
+        if self.catch_up is None:
+            return False
+        if self.may_catch_up is None:
+            return True
+        return self.may_catch_up(snapshot.type, self.engine.phi_scope.is_phi(snapshot))
 
     def _follow_up_failed(self, resource_id: str, key: str, exc: Exception, cause: Cause) -> None:
         """A follow-up the sweep's batch could not finish: it stays pending in the store, a

@@ -8,7 +8,10 @@ evaluated one resource group after the other, with their types spread evenly wit
 ``_spread``), so the reads ARM throttles and the recording the CPU limits overlap all along;
 each group's stored markers are read in one query when its first resource comes up
 (``StateStore.preload_group``) instead of one query per resource, and a resource's check rows
-only when its verdicts may have changed (the marker's ``content_digest``). Once ARM's read
+only when its verdicts may have changed (the marker's ``content_digest``); a resource whose
+inputs are those its marker was recorded from (``input_digest``: the code, the checks, its PHI
+scope, its documents, the mute rules) is not judged at all, unless a fix allowed to write could
+catch up on one of its failures. Once ARM's read
 bucket is spent and its refill sets the pace, only as many workers work at once as keep up with
 it (``shared.arm.throttle.PacedPool``): more would only add CPU.
 

@@ -214,6 +214,18 @@ class Remediator:
         them on every sweep would only repeat that."""
         return self._act_all(target, evaluation, cause, enforced_only=True)
 
+    def may_catch_up(self, resource_type: str, phi: bool) -> bool:
+        """Whether :meth:`catch_up` could write anything for a resource of this type and PHI
+        scope: some fix of it is in enforce mode and on the allow-list. When not, a sweep need
+        not judge an unchanged resource again to learn which of its failures to fix."""
+        return any(
+            r.applies_to(resource_type)
+            and (phi or not r.phi_only)
+            and self.mode_for(r) == "enforce"
+            and self.allowed(r)
+            for r in self.registry.values()
+        )
+
     def _act_all(
         self,
         target: Snapshot | str,

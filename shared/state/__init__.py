@@ -26,12 +26,19 @@ Tables (``prefix`` defaults to ``phiguard``; names are ``<prefix>state``, ``<pre
         (open rows by status; ``MUTED`` is a FAIL a mute rule covers, ``shared.mutes``) and
         ``version`` (+1 per record), ``content_digest`` (BLAKE2b, 16 bytes, of the open check
         rows' ids and content fields; empty on the markers of all but the last transaction of
-        a record that needs several). Every write to the partition updates the
+        a record that needs several), ``input_digest`` (BLAKE2b of what the verdicts were
+        decided on: the code, the checks, the PHI scope decided, the resource's body and
+        related documents, the mute rules and whether each holds, ``Engine.input_digest``;
+        empty when the record was no full evaluation: an error, a deletion, a partial scan,
+        one transaction of several). Every write to the partition updates the
         marker with ``If-Match`` its ETag in the same transaction, so the marker's ETag is the
         partition's version. A sweep preloads each resource group's markers only: a resource
         whose verdicts hash to its marker's digest is known unchanged without its check rows;
         any other (a change, no digest: a marker written before digests existed, rewritten
-        once) has its rows read.
+        once) has its rows read. A resource whose inputs hash to the marker's
+        ``input_digest`` is not even judged (``StateStore.confirm_unchanged_input``); one judged
+        to the same verdicts from other inputs (a field no check reads, other code deployed, a
+        shared list that changed) has its marker rewritten with the new digest, once.
     RowKey ``c~<check_id>`` — the current state of one check on the resource: ``status``,
         ``severity``, ``hipaa`` (JSON list), ``title``, ``reason``, ``evidence`` (JSON, at most
         32,000 UTF-16 units — the service's 64 KiB string limit — else long values are cut and

@@ -222,6 +222,7 @@ def _marker_entity(
     final: Mapping[str, str],
     digest: str,
     pending: tuple[str, ...] = (),
+    input_digest: str = "",
 ) -> dict[str, Any]:
     event_id = stored.get("last_event_id") if stored else None
     event_time = _dt(stored.get("last_event_time")) if stored else None
@@ -244,6 +245,7 @@ def _marker_entity(
         "last_event_time": event_time,
         "version": _next_version(stored),
         "content_digest": digest,
+        "input_digest": input_digest,
         "actions_pending": ",".join(pending),
         "actions_pending_since": (
             now
@@ -266,6 +268,7 @@ _MARKER_STATE = (
     "last_event_time",
     "actions_pending",
     "content_digest",
+    "input_digest",
     *(f"count_{s.value.lower()}" for s in COUNTED_STATUSES),
 )
 

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 class ReportOnlyStore:
     """:class:`~shared.state.model.StateStore` in memory for one run (thread-safe)."""
 
+    remembers_inputs = False
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._current: dict[str, dict[str, StoredFinding]] = {}
@@ -55,6 +57,11 @@ class ReportOnlyStore:
         with self._lock:
             self._current[normalize(evaluation.resource_id)] = rows
         return RecordOutcome(RecordResult.CHANGED, changed_checks=tuple(sorted(rows)))
+
+    def confirm_unchanged_input(
+        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+    ) -> RecordOutcome | None:
+        return None  # a report holds each resource's findings: every one is judged
 
     def clear_actions_pending(
         self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None

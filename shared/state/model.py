@@ -184,6 +184,10 @@ class PoisonRecord:
 class StateStore(Protocol):
     """Where evaluations become current state and history (see :mod:`shared.state`)."""
 
+    # Whether records keep what their verdicts were decided on (``Evaluation.input_digest``),
+    # so that a sweep's unchanged read can be confirmed without judging it again.
+    remembers_inputs: bool
+
     def record_evaluation(
         self,
         evaluation: Evaluation,
@@ -192,6 +196,10 @@ class StateStore(Protocol):
         cause: Cause,
         track_actions: bool = False,
     ) -> RecordOutcome: ...
+
+    def confirm_unchanged_input(
+        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+    ) -> RecordOutcome | None: ...
 
     def clear_actions_pending(
         self, resource_id: str, done: Iterable[str], record: RecordOutcome | None = None

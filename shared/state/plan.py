@@ -121,9 +121,16 @@ def _plan_unchanged(
         pk, evaluation, stored, read_at, cause, now, final, digest, set(_pending(stored)) & failing
     )
     moved = _marker_changes(stored, marker)
-    if not moved or not moved <= SWEEP_READ_MOVES:
+    if not moved:
         return None
-    return _Plan(marker, [], [], [], confirm=True)
+    if moved <= SWEEP_READ_MOVES:
+        return _Plan(marker, [], [], [], confirm=True)
+    if moved <= SWEEP_READ_MOVES | {"input_digest"}:
+        # The same verdicts from other inputs (a changed field no check reads, code deployed
+        # since, a shared list that changed): the marker alone is written, so that the next
+        # sweep finding these inputs again need not judge them (``confirm_unchanged_input``).
+        return _Plan(marker, [], [], [])
+    return None
 
 
 def _plan_evaluation(
@@ -244,6 +251,7 @@ def _evaluation_marker(
         final=final,
         digest=digest,
         pending=tuple(sorted(pending)),
+        input_digest="" if evaluation.partial else evaluation.input_digest,
     )
 
 

@@ -141,6 +141,8 @@ class _Conflict(PhiguardError):
 class TableStateStore(TablesBacked):
     """:class:`StateStore` over Azure Table Storage (the real service or Azurite)."""
 
+    remembers_inputs = True
+
     def __init__(
         self,
         service: TableServiceClient,
@@ -210,6 +212,64 @@ class TableStateStore(TablesBacked):
             )
 
         return self._record(evaluation.resource_id, read_at, plan)
+
+    def confirm_unchanged_input(
+        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+    ) -> RecordOutcome | None:
+        """A sweep's read confirmed without judging it: the resource's preloaded marker was
+        recorded from the same inputs (``Engine.input_digest``: code, checks, PHI scope,
+        documents, mute rules), so judging them again would find the verdicts its rows hold and
+        record what :meth:`record_evaluation` records for such a read, a confirmation in the
+        reads table (checked against the marker's ETag before it is written, as there). None,
+        with nothing taken, when that cannot be told from the preloaded marker: no marker
+        preloaded, another digest or none, a deletion recorded, follow-ups pending, a read as
+        new as this one recorded, or a cause other than a sweep's; then the resource is judged
+        and recorded as any other."""
+        if not input_digest or cause.kind != "sweep" or cause.event_id:
+            return None
+        read_at = _require_utc(read_at, "read_at")
+        pk = partition_key(resource_id)
+        with self._preload_lock:
+            kept = self._preloaded.get(pk)
+            group_read = self._preloaded_groups.get(_group_prefix(pk))
+        if kept is not None and time.monotonic() - kept[1] <= _PRELOAD_SECONDS:
+            part = kept[0]
+        elif kept is None and group_read is not None:
+            return None  # its group was read a moment ago without it: not recorded yet
+        else:
+            # Not preloaded (a resource outside any resource group, a group too large to
+            # preload): its partition is read here and kept for its record if it must be judged,
+            # as the record would have read it.
+            part, kept = self._load(pk), None
+            self._prefetched.value = (pk, part, time.monotonic())
+        stored = part.marker
+        if (
+            stored is None
+            or stored.get("input_digest") != input_digest
+            or stored.get("deleted")
+            or not stored.get("content_digest")
+            or _pending(stored)
+        ):
+            return None
+        stored_read = _dt(stored.get("last_read_at"))
+        if stored_read is not None and stored_read >= read_at:
+            return None
+        if kept is not None:
+            with self._preload_lock:
+                if self._preloaded.get(pk) is not kept:
+                    return None  # another thread took it meanwhile
+                del self._preloaded[pk]
+        else:
+            self._prefetched.value = None
+        etag = str(stored.metadata["etag"])
+        self._confirm_read(pk, str(stored["resource_id"]), read_at, etag)
+        shown = {**stored, "last_read_at": read_at}
+        return RecordOutcome(
+            RecordResult.UNCHANGED,
+            marker_etag=etag,
+            current=_current_of(_rows_of(part, pk, self._load), (), shown),
+            read_on_marker=False,
+        )
 
     def record_deleted(self, resource_id: str, *, at: datetime, cause: Cause) -> RecordOutcome:
         at = _require_utc(at, "at")
@@ -360,7 +420,11 @@ class TableStateStore(TablesBacked):
         for n, (indices, ops) in enumerate(chunks):
             # Until the last transaction commits, the rows are not what the digest describes:
             # the markers before it carry none (a sweep reads the rows of such a resource).
-            written = marker if n == len(chunks) - 1 else {**marker, "content_digest": ""}
+            written = (
+                marker
+                if n == len(chunks) - 1
+                else {**marker, "content_digest": "", "input_digest": ""}
+            )
             marker_op: Operation
             if etag is None:
                 marker_op = ("create", written, {})

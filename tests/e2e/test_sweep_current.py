@@ -76,11 +76,22 @@ def test_a_gap_in_what_the_sweep_knows_reads_the_store_back(world: World) -> Non
             raise ServiceResponseError("connection reset")
         return real(evaluation, **kw)
 
+    confirm = store.confirm_unchanged_input
+
+    def flaky_confirm(resource_id: str, digest: str, **kw: Any) -> Any:
+        if normalize(resource_id) == normalize(RECORDS):
+            from azure.core.exceptions import ServiceResponseError
+
+            raise ServiceResponseError("connection reset")
+        return confirm(resource_id, digest, **kw)
+
     store.record_evaluation = flaky  # type: ignore[method-assign]
+    store.confirm_unchanged_input = flaky_confirm  # type: ignore[method-assign]
     try:
         result = world.ctx.pipeline.sweep(SUBSCRIPTION, keep_current=True)
     finally:
         del store.record_evaluation
+        del store.confirm_unchanged_input
     assert RECORDS in result.transient
     rows = _swept_findings(world.ctx, [SUBSCRIPTION], {SUBSCRIPTION: result})
     assert rows == store.current(subscriptions=[SUBSCRIPTION])
