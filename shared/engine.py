@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from shared.kernel.snapshot import MalformedResource, Snapshot
 if TYPE_CHECKING:
     from shared.mutes import MuteRule
     from shared.selection import Selection
+
+
+log = logging.getLogger("phiguard.engine")
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,11 @@ class Engine:
     _shared_docs: _SharedDocDigests = field(default_factory=_SharedDocDigests, repr=False)
     # Whether evaluations carry Evaluation.input_digest (a store that remembers it).
     remember_inputs: bool = False
-    _fingerprint_kept: tuple[object, str] | None = field(default=None, repr=False)
+    _fingerprint_kept: tuple[tuple[Check, ...], object, str] | None = field(
+        default=None, repr=False
+    )
     _last_digest: threading.local = field(default_factory=threading.local, repr=False)
-    _mute_digest: tuple[object, tuple[MuteRule, ...], bytes] | None = field(
+    _mute_digest: tuple[object, tuple[tuple[MuteRule, bytes], ...]] | None = field(
         default=None, repr=False
     )
 
@@ -193,14 +199,17 @@ class Engine:
     def input_digest(self, snapshot: Snapshot, rules: Sequence[MuteRule] | None = None) -> str:
         """A digest of everything :meth:`evaluate` decides ``snapshot``'s verdicts on: the code
         and checks (:meth:`fingerprint`), the PHI scope decided, the resource's body, each
-        related document it was given, and the mute rules with whether each holds now. Checks
-        are pure functions of the snapshot (``checks.registry``), so equal digests mean equal
-        verdicts: a sweep that finds the digest its marker was recorded with can confirm the
-        read without judging again (``StateStore.confirm_unchanged_input``). "" when the
-        verdicts cannot be vouched for this way (see :meth:`fingerprint`)."""
+        related document it was given, and the mute rules that name the resource with whether
+        each holds now (``rules``, those in force when not given). Checks are pure functions
+        of the snapshot (``checks.registry``), so equal digests mean equal verdicts: a sweep
+        that finds the digest its marker was recorded with can confirm the read without
+        judging again (``StateStore.confirm_unchanged_input``). "" when the verdicts cannot be
+        vouched for this way (see :meth:`fingerprint`)."""
         fingerprint = self._fingerprint()
         if not fingerprint:
             return ""
+        if rules is None:
+            rules = self.rules_in_force()
         digest = hashlib.blake2b(fingerprint.encode("ascii"), digest_size=16)
         digest.update(b"\1" if self.phi_scope.is_phi(snapshot) else b"\0")
         digest.update(_serialised(snapshot.resource))
@@ -212,7 +221,7 @@ class Engine:
                 digest.update(self._shared_docs.digest(value))
             else:
                 digest.update(_serialised(value))
-        digest.update(self._mutes_digest(rules))
+        digest.update(self._mutes_digest(rules, snapshot.id))
         value = digest.hexdigest()
         self._last_digest.value = (snapshot, rules, value)
         return value
@@ -226,32 +235,56 @@ class Engine:
         return self.input_digest(snapshot, rules)
 
     def _fingerprint(self) -> str:
-        # The checks themselves in the key: a catalog changed in place is told apart.
-        key = (tuple(map(id, self.catalog.values())), self.scope, self.partial, self.mute_max_days)
+        # The checks themselves (held, compared by identity): a catalog changed in place is
+        # told apart.
+        checks = tuple(self.catalog.values())
+        settings = (self.scope, self.partial, self.mute_max_days)
         kept = self._fingerprint_kept
-        if kept is None or kept[0] != key:
-            kept = (key, self.fingerprint())
+        if (
+            kept is None
+            or kept[1] != settings
+            or len(kept[0]) != len(checks)
+            or any(a is not b for a, b in zip(kept[0], checks, strict=True))
+        ):
+            value = self.fingerprint()
+            if not value and not self.partial:
+                log.warning(
+                    "the engine cannot vouch for its code (sources unreadable, or a check "
+                    "outside the checks package): every sweep judges every resource"
+                )
+            kept = (checks, settings, value)
             self._fingerprint_kept = kept
-        return kept[1]
+        return kept[2]
 
-    def _mutes_digest(self, rules: Sequence[MuteRule] | None) -> bytes:
-        if rules is None:
-            rules = self.rules_in_force()
+    def _mutes_digest(self, rules: Sequence[MuteRule], resource_id: str) -> bytes:
+        """The rules that name the resource (by id or pattern, whatever their check), each
+        with whether it holds now: a rule made for other resources is no input of this one."""
         if not rules:
-            return b"no mutes"
+            return b"mutes"
         from shared.kernel.clock import utcnow
 
         kept = self._mute_digest
         if kept is None or kept[0] is not rules:
-            # In one order whatever order the store listed them in, with whether each holds
-            # now in that order too.
-            ordered = tuple(sorted(rules, key=lambda r: repr(sorted(r.to_json().items()))))
-            text = repr([sorted(r.to_json().items()) for r in ordered])
-            kept = (rules, ordered, hashlib.blake2b(text.encode("utf-8", "surrogatepass")).digest())
+            # In one order whatever order the store listed them in.
+            described = sorted(
+                (
+                    (repr(sorted(r.to_json().items())).encode("utf-8", "surrogatepass"), r)
+                    for r in rules
+                ),
+                key=lambda pair: pair[0],
+            )
+            ordered = tuple(
+                (r, hashlib.blake2b(text, digest_size=16).digest()) for text, r in described
+            )
+            kept = (rules, ordered)
             self._mute_digest = kept
         now = utcnow()
-        holding = bytes(1 if r.holds(now, self.mute_max_days) else 0 for r in kept[1])
-        return kept[2] + holding
+        parts = [b"mutes"]
+        for rule, rule_digest in kept[1]:
+            if rule.covers(rule.check, resource_id):
+                holds = rule.holds(now, self.mute_max_days)
+                parts.append(rule_digest + (b"\1" if holds else b"\0"))
+        return b"".join(parts)
 
     def rules_in_force(self) -> Sequence[MuteRule]:
         """The mute rules evaluations apply now (none without a mute source)."""

@@ -361,18 +361,18 @@ class Pipeline:
                 resource_id, Action.DELETED, len(record.transitions), current=record.current
             )
         engine = self.engine
-        if (
-            cause.kind == "sweep"
-            and engine.remember_inputs
-            and self.store.remembers_inputs
-            and not self._catches_up(snapshot)
-        ):
+        if cause.kind == "sweep" and engine.remember_inputs and self.store.remembers_inputs:
             with _stage("evaluating its checks"):
                 digest = engine.input_digest(snapshot)
             if digest:
                 with _stage("recording its findings"):
+                    # A failure a fix may catch up on is judged again to find it.
                     confirmed = self.store.confirm_unchanged_input(
-                        resource_id, digest, read_at=read_at, cause=cause
+                        resource_id,
+                        digest,
+                        read_at=read_at,
+                        cause=cause,
+                        unless_failing=self._catches_up(snapshot),
                     )
                 if confirmed is not None:
                     return ResourceOutcome(resource_id, Action.UNCHANGED, current=confirmed.current)
@@ -419,8 +419,8 @@ class Pipeline:
         return ResourceOutcome(resource_id, action, len(record.transitions), current=record.current)
 
     def _catches_up(self, snapshot: Snapshot) -> bool:
-        """Whether a sweep's catch-up could fix something on this resource (then it is judged
-        even when its inputs are those its record was made from)."""
+        """Whether a sweep's catch-up could fix something on this resource (then one with a
+        failure is judged even when its inputs are those its record was made from)."""
         if self.catch_up is None:
             return False
         if self.may_catch_up is None:

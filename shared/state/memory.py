@@ -59,7 +59,13 @@ class ReportOnlyStore:
         return RecordOutcome(RecordResult.CHANGED, changed_checks=tuple(sorted(rows)))
 
     def confirm_unchanged_input(
-        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+        self,
+        resource_id: str,
+        input_digest: str,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        unless_failing: bool = False,
     ) -> RecordOutcome | None:
         return None  # a report holds each resource's findings: every one is judged
 

@@ -198,7 +198,13 @@ class StateStore(Protocol):
     ) -> RecordOutcome: ...
 
     def confirm_unchanged_input(
-        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+        self,
+        resource_id: str,
+        input_digest: str,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        unless_failing: bool = False,
     ) -> RecordOutcome | None: ...
 
     def clear_actions_pending(

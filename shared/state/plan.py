@@ -151,6 +151,9 @@ def _plan_evaluation(
     plan = _Plan(None, [], [], [])
     scope = evaluation.scope
     final: dict[str, str] = {c: str(r["status"]) for c, r in part.checks.items()}
+    # A row another record wrote after this read is left as it is: then the rows are not what
+    # this evaluation's inputs give, and the marker must not say they are (input_digest).
+    overtaken = False
     for check_id in sorted(findings):
         finding = findings[check_id]
         row = part.checks.get(check_id)
@@ -161,6 +164,7 @@ def _plan_evaluation(
         ):
             continue  # a FAIL stays open until a verdict sees the resource pass
         if row is not None and _judged_after(row, read_at):
+            overtaken = True
             continue  # a narrower scan read the resource later and judged this check
         if row is not None and _content_matches(row, finding):
             final[check_id] = finding.status.value
@@ -178,6 +182,7 @@ def _plan_evaluation(
         if scope is not None and check_id not in scope and check_id != PROCESSING_CHECK:
             continue  # not selected this time: its row stands as last judged
         if _judged_after(row, read_at):
+            overtaken = True
             continue
         entity = _inactive_entity(
             row,
@@ -211,6 +216,7 @@ def _plan_evaluation(
         final,
         _final_digest(part.checks, plan.units),
         (set(_pending(stored)) | newly_failing) & failing,
+        vouched=not overtaken,
     )
     moved = _marker_changes(stored, marker)
     if plan.units or moved:
@@ -236,8 +242,12 @@ def _evaluation_marker(
     final: Mapping[str, str],
     digest: str,
     pending: set[str],
+    vouched: bool = True,
 ) -> dict[str, Any]:
-    """The marker an evaluation's record leaves (the resource is not deleted)."""
+    """The marker an evaluation's record leaves (the resource is not deleted). ``vouched``:
+    the rows are what the evaluation's inputs give (not so for a partial evaluation, nor when
+    rows judged after its read were left as they are), so the marker may keep its
+    ``input_digest``."""
     return _marker_entity(
         pk,
         evaluation.resource_id,
@@ -251,7 +261,7 @@ def _evaluation_marker(
         final=final,
         digest=digest,
         pending=tuple(sorted(pending)),
-        input_digest="" if evaluation.partial else evaluation.input_digest,
+        input_digest=evaluation.input_digest if vouched and not evaluation.partial else "",
     )
 
 

@@ -214,7 +214,13 @@ class TableStateStore(TablesBacked):
         return self._record(evaluation.resource_id, read_at, plan)
 
     def confirm_unchanged_input(
-        self, resource_id: str, input_digest: str, *, read_at: datetime, cause: Cause
+        self,
+        resource_id: str,
+        input_digest: str,
+        *,
+        read_at: datetime,
+        cause: Cause,
+        unless_failing: bool = False,
     ) -> RecordOutcome | None:
         """A sweep's read confirmed without judging it: the resource's preloaded marker was
         recorded from the same inputs (``Engine.input_digest``: code, checks, PHI scope,
@@ -224,7 +230,8 @@ class TableStateStore(TablesBacked):
         with nothing taken, when that cannot be told from the preloaded marker: no marker
         preloaded, another digest or none, a deletion recorded, follow-ups pending, a read as
         new as this one recorded, or a cause other than a sweep's; then the resource is judged
-        and recorded as any other."""
+        and recorded as any other. ``unless_failing``: nor when the marker counts a FAIL (or
+        does not say), for a caller that must see the failures (a fix that may catch up)."""
         if not input_digest or cause.kind != "sweep" or cause.event_id:
             return None
         read_at = _require_utc(read_at, "read_at")
@@ -249,6 +256,7 @@ class TableStateStore(TablesBacked):
             or stored.get("deleted")
             or not stored.get("content_digest")
             or _pending(stored)
+            or (unless_failing and stored.get("count_fail") != 0)
         ):
             return None
         stored_read = _dt(stored.get("last_read_at"))

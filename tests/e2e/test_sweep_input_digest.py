@@ -155,7 +155,7 @@ def test_a_mute_added_or_expired_between_sweeps_is_judged_again(
 
     world.ctx.pipeline.sweep(SUBSCRIPTION)
     assert world.status(RECORDS, TLS_CHECK) == "MUTED"
-    assert normalize(RECORDS) in seen  # every resource: the rules are part of every input
+    assert seen == [normalize(RECORDS)]  # the one resource the rule names
 
     seen.clear()
     world.ctx.pipeline.sweep(SUBSCRIPTION)
@@ -165,7 +165,7 @@ def test_a_mute_added_or_expired_between_sweeps_is_judged_again(
     later = now + timedelta(days=31)
     monkeypatch.setattr("shared.kernel.clock.utcnow", lambda: later)
     world.ctx.pipeline.sweep(SUBSCRIPTION)
-    assert normalize(RECORDS) in seen
+    assert seen == [normalize(RECORDS)]
     assert world.status(RECORDS, TLS_CHECK) == "FAIL"
 
 
@@ -200,7 +200,7 @@ def enforcing_world(azurite: AzuriteEndpoints, tmp_path: Path) -> Iterator[World
         yield built
 
 
-def test_where_a_fix_may_catch_up_the_resource_is_judged_every_sweep(
+def test_where_a_fix_may_catch_up_a_failure_the_resource_is_judged_every_sweep(
     enforcing_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = enforcing_world
@@ -215,8 +215,13 @@ def test_where_a_fix_may_catch_up_the_resource_is_judged_every_sweep(
         if str(d.get("type", "")).lower() == "microsoft.storage/storageaccounts"
         and normalize(str(d["id"])).startswith(f"/subscriptions/{SUBSCRIPTION.lower()}/")
     }
-    phi_storage = {
-        rid for rid in storage if any(f.phi for f in world.ctx.store.current(resource_id=rid))
+    rows = {rid: world.ctx.store.current(resource_id=rid) for rid in storage}
+    failing_phi = {
+        rid
+        for rid, found in rows.items()
+        if any(f.phi for f in found) and any(f.status == "FAIL" for f in found)
     }
-    assert phi_storage
-    assert sorted(set(seen)) == sorted(phi_storage)
+    passing_phi = {rid for rid, found in rows.items() if any(f.phi for f in found)} - failing_phi
+    assert failing_phi and passing_phi, "the subscription has both"
+    # Only a resource with a failure a fix may catch up on is judged again.
+    assert sorted(set(seen)) == sorted(failing_phi)

@@ -161,6 +161,41 @@ def test_mute_rules_and_whether_they_hold_are_inputs(monkeypatch: pytest.MonkeyP
     assert engine.input_digest(_snapshot(), rules) not in (holding, none)
 
 
+def test_a_rule_for_other_resources_is_no_input_of_this_one() -> None:
+    engine = Engine()
+    none = engine.input_digest(_snapshot(), ())
+    elsewhere = _rule(resource=SA.replace("stphi", "stother"))
+    pattern_elsewhere = _rule(
+        id="mute-0000000c", resource="/subscriptions/*/resourcegroups/rg-dev/*"
+    )
+    assert engine.input_digest(_snapshot(), (elsewhere, pattern_elsewhere)) == none
+    by_pattern = _rule(
+        id="mute-0000000d", check="*", resource="/subscriptions/*/resourcegroups/rg-phi/*"
+    )
+    assert engine.input_digest(_snapshot(), (elsewhere, by_pattern)) != none
+
+
+def test_the_digest_taken_before_judging_is_not_taken_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules: tuple[MuteRule, ...] = (_rule(),)
+    engine = Engine(mutes=lambda: rules, remember_inputs=True)
+    snapshot = _snapshot()
+    digest = engine.input_digest(snapshot)
+    calls: list[object] = []
+    serialised = engine_module._serialised
+
+    def counted(document: Any) -> bytes:
+        calls.append(document)
+        return serialised(document)
+
+    monkeypatch.setattr(engine_module, "_serialised", counted)
+    assert engine.evaluate(snapshot).input_digest == digest
+    assert calls == []
+    engine.evaluate(_snapshot())  # another snapshot: digested afresh
+    assert calls
+
+
 def test_which_of_two_rules_holds_is_told_apart_in_any_listed_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
