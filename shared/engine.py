@@ -212,17 +212,23 @@ class Engine:
             rules = self.rules_in_force()
         digest = hashlib.blake2b(fingerprint.encode("ascii"), digest_size=16)
         digest.update(b"\1" if self.phi_scope.is_phi(snapshot) else b"\0")
-        digest.update(_serialised(snapshot.resource))
-        for key in sorted(snapshot.related):
-            value = snapshot.related[key]
-            digest.update(b"\0" + key.encode("utf-8") + b"\0")
-            doc = RELATED.get(key)
-            if doc is not None and doc.fetch in _SHARED_FETCHES:
-                digest.update(self._shared_docs.digest(value))
-            else:
-                digest.update(_serialised(value))
-        digest.update(self._mutes_digest(rules, snapshot.id))
-        value = digest.hexdigest()
+        try:
+            digest.update(_serialised(snapshot.resource))
+            for key in sorted(snapshot.related):
+                value = snapshot.related[key]
+                digest.update(b"\0" + key.encode("utf-8") + b"\0")
+                doc = RELATED.get(key)
+                if doc is not None and doc.fetch in _SHARED_FETCHES:
+                    digest.update(self._shared_docs.digest(value))
+                else:
+                    digest.update(_serialised(value))
+        except RecursionError:
+            # A document nested too deeply to write out (JSON decodes a little deeper than
+            # repr writes): judged as any other, its record vouching for nothing.
+            value = ""
+        else:
+            digest.update(self._mutes_digest(rules, snapshot.id))
+            value = digest.hexdigest()
         self._last_digest.value = (snapshot, rules, value)
         return value
 

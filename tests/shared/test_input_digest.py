@@ -233,3 +233,19 @@ def test_the_evaluation_carries_the_digest_of_the_rules_it_applied() -> None:
 
 def test_an_engine_not_asked_to_remember_inputs_records_none() -> None:
     assert Engine().evaluate(_snapshot()).input_digest == ""
+
+
+def test_a_document_too_deep_to_write_out_is_judged_and_vouches_for_nothing() -> None:
+    """JSON decodes a little deeper than repr writes: such a body (ARM or a hostile tag
+    value's owner could serve one) must be judged as before, not turned into an ERROR."""
+    import sys
+
+    nested: list[Any] = []
+    for _ in range(sys.getrecursionlimit()):
+        nested = [nested]
+    body = _body()
+    body["properties"]["nested"] = nested
+    evaluation = Engine(remember_inputs=True).evaluate(_snapshot(body))
+    assert evaluation.input_digest == ""
+    (tls,) = [f for f in evaluation.findings if f.check_id == TLS]
+    assert tls.status == Status.PASS
