@@ -86,7 +86,7 @@ def test_a_gap_in_what_the_sweep_knows_reads_the_store_back(world: World) -> Non
         return confirm(resource_id, digest, **kw)
 
     store.record_evaluation = flaky  # type: ignore[method-assign]
-    store.confirm_unchanged_input = flaky_confirm  # type: ignore[method-assign]
+    store.confirm_unchanged_input = flaky_confirm  # type: ignore[method-assign,assignment]
     try:
         result = world.ctx.pipeline.sweep(SUBSCRIPTION, keep_current=True)
     finally:
