@@ -6,7 +6,7 @@ mute rules with whether each holds."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,19 +18,15 @@ from shared.kernel.findings import Result, Status
 from shared.kernel.snapshot import Snapshot
 from shared.mutes import MuteRule
 from shared.selection import Selection
+from tests.shared.test_selection_and_mutes import NOW, SA, _rule
 
-SA = (
-    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-phi/providers/"
-    "Microsoft.Storage/storageAccounts/stphi"
-)
-NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 TLS = "storage_account_min_tls_1_2"
 
 
 def _body(**properties: Any) -> dict[str, Any]:
     return {
         "id": SA,
-        "name": "stphi",
+        "name": SA.rsplit("/", 1)[1],
         "type": "Microsoft.Storage/storageAccounts",
         "location": "eastus",
         "tags": {"phi": "true"},
@@ -40,21 +36,6 @@ def _body(**properties: Any) -> dict[str, Any]:
 
 def _snapshot(body: dict[str, Any] | None = None, **related: Any) -> Snapshot:
     return Snapshot(body or _body(), related, None, True)
-
-
-def _rule(**changes: Any) -> MuteRule:
-    values: dict[str, Any] = {
-        "id": "mute-0000000a",
-        "check": TLS,
-        "resource": SA,
-        "reason": "legacy",
-        "approver": "ciso@contoso.example",
-        "expires_at": NOW + timedelta(days=10),
-        "created_at": NOW - timedelta(days=1),
-        "created_by": "oncall",
-    }
-    values.update(changes)
-    return MuteRule(**values)
 
 
 @pytest.fixture(autouse=True)
@@ -164,13 +145,13 @@ def test_mute_rules_and_whether_they_hold_are_inputs(monkeypatch: pytest.MonkeyP
 def test_a_rule_for_other_resources_is_no_input_of_this_one() -> None:
     engine = Engine()
     none = engine.input_digest(_snapshot(), ())
-    elsewhere = _rule(resource=SA.replace("stphi", "stother"))
+    elsewhere = _rule(resource=SA.replace("stlegacy", "stother"))
     pattern_elsewhere = _rule(
         id="mute-0000000c", resource="/subscriptions/*/resourcegroups/rg-dev/*"
     )
     assert engine.input_digest(_snapshot(), (elsewhere, pattern_elsewhere)) == none
     by_pattern = _rule(
-        id="mute-0000000d", check="*", resource="/subscriptions/*/resourcegroups/rg-phi/*"
+        id="mute-0000000d", check="*", resource="/subscriptions/*/resourcegroups/rg-legacy/*"
     )
     assert engine.input_digest(_snapshot(), (elsewhere, by_pattern)) != none
 
