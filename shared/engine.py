@@ -222,9 +222,10 @@ class Engine:
                     digest.update(self._shared_docs.digest(value))
                 else:
                     digest.update(_serialised(value))
-        except RecursionError:
+        except (RecursionError, ValueError):
             # A document nested too deeply to write out (JSON decodes a little deeper than
-            # repr writes): judged as any other, its record vouching for nothing.
+            # repr writes), or an integer too long for repr: judged as any other, its record
+            # vouching for nothing.
             value = ""
         else:
             digest.update(self._mutes_digest(rules, snapshot.id))

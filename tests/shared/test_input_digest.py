@@ -230,3 +230,11 @@ def test_a_document_too_deep_to_write_out_is_judged_and_vouches_for_nothing() ->
     assert evaluation.input_digest == ""
     (tls,) = [f for f in evaluation.findings if f.check_id == TLS]
     assert tls.status == Status.PASS
+
+
+def test_an_integer_too_long_to_write_out_is_judged_and_vouches_for_nothing() -> None:
+    body = _body()
+    body["properties"]["serial"] = 10**5000  # beyond the interpreter's int-to-text limit
+    evaluation = Engine(remember_inputs=True).evaluate(_snapshot(body))
+    assert evaluation.input_digest == ""
+    assert {f.check_id for f in evaluation.findings} >= {TLS}
